@@ -1,0 +1,116 @@
+# rnnc — build, test and demo.
+#
+#   make            build/rnnc and build/librnnrt.a (+ build/include/rnnrt.h)
+#   make demo       the main job: compile and summarize the seed specs
+#   make test       the whole test suite (Criterion + shell tests)
+#   make test-asan  the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make deps       install missing Debian packages (as root), else print the command
+#   make fixtures   regenerate the PyTorch oracle fixtures (needs python3-torch)
+#
+# Clang is the default compiler; CC=gcc works too. Sanitizer builds go to build/asan.
+
+CC      ?= clang
+ifeq ($(origin CC),default)
+CC      := clang
+endif
+BUILD   ?= build
+OPT     ?= -O2 -g
+WARN    := -std=c17 -Wall -Wextra -Wpedantic -Werror
+CPPFLAGS_RT := -Iruntime -D_POSIX_C_SOURCE=200809L
+CFLAGS  ?=
+SAN     ?=
+ALL_CFLAGS = $(WARN) $(OPT) $(SAN) $(CFLAGS)
+
+LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null)
+LUA_LIBS   := $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
+CRIT_CFLAGS := $(shell pkg-config --cflags criterion 2>/dev/null)
+CRIT_LIBS   := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
+
+RT_SRC   := $(sort $(shell find runtime -name '*.c'))
+RT_OBJ   := $(RT_SRC:%.c=$(BUILD)/obj/%.o)
+RT_HDR   := $(sort $(shell find runtime -name '*.h'))
+CC_SRC   := $(sort $(wildcard compiler/*.c))
+CC_OBJ   := $(CC_SRC:%.c=$(BUILD)/obj/%.o)
+CC_HDR   := $(sort $(wildcard compiler/*.h))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
+# The finite-difference suite builds the runtime core and reference in double.
+FD_RT_SRC  := $(sort $(wildcard runtime/core/*.c runtime/reference/*.c))
+FD_SRC     := $(sort $(wildcard tests/fd/*.c))
+FD_OBJ     := $(FD_RT_SRC:%.c=$(BUILD)/obj-double/%.o) $(FD_SRC:%.c=$(BUILD)/obj-double/%.o)
+
+SPECS    := $(sort $(wildcard specs/*.lua))
+DEPS_OK  := $(BUILD)/.deps-ok
+
+.PHONY: all deps demo test test-unit test-fd test-shell test-asan fixtures clean
+all: $(BUILD)/rnnc $(BUILD)/librnnrt.a $(BUILD)/include/rnnrt.h
+
+# ---- dependencies ---------------------------------------------------------------
+DEBIAN_PKGS := lua5.4 liblua5.4-dev clang libcriterion-dev pkg-config
+deps:
+	@tools/deps.sh $(DEBIAN_PKGS)
+$(DEPS_OK): tools/deps.sh
+	@tools/deps.sh --check-or-install $(DEBIAN_PKGS)
+	@mkdir -p $(BUILD) && touch $@
+
+# ---- library and compiler -------------------------------------------------------
+$(BUILD)/obj/runtime/%.o: runtime/%.c $(RT_HDR) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CPPFLAGS_RT) -c $< -o $@
+
+$(BUILD)/obj/compiler/%.o: compiler/%.c $(CC_HDR) $(RT_HDR) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CPPFLAGS_RT) -Icompiler $(LUA_CFLAGS) -c $< -o $@
+
+$(BUILD)/librnnrt.a: $(RT_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/include/rnnrt.h: runtime/rnnrt.h runtime/rnn_arch.h
+	@mkdir -p $(dir $@)
+	cp runtime/rnnrt.h runtime/rnn_arch.h $(dir $@)
+
+$(BUILD)/rnnc: $(CC_OBJ) $(BUILD)/librnnrt.a
+	$(CC) $(ALL_CFLAGS) $(CC_OBJ) $(BUILD)/librnnrt.a $(LUA_LIBS) -lm -o $@
+
+# ---- tests ----------------------------------------------------------------------
+$(BUILD)/obj/tests/%.o: tests/%.c $(RT_HDR) $(wildcard tests/*.h) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CPPFLAGS_RT) -Itests $(CRIT_CFLAGS) -DRNNC_BUILD_DIR='"$(BUILD)"' -c $< -o $@
+
+$(BUILD)/test_unit: $(TEST_OBJ) $(BUILD)/librnnrt.a
+	$(CC) $(ALL_CFLAGS) $(TEST_OBJ) $(BUILD)/librnnrt.a $(CRIT_LIBS) -lm -o $@
+
+$(BUILD)/obj-double/%.o: %.c $(RT_HDR) $(wildcard tests/*.h) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CPPFLAGS_RT) -Itests $(CRIT_CFLAGS) -DRNN_DOUBLE -c $< -o $@
+
+$(BUILD)/test_fd: $(FD_OBJ)
+	$(CC) $(ALL_CFLAGS) $(FD_OBJ) $(CRIT_LIBS) -lm -o $@
+
+test-unit: $(BUILD)/test_unit $(BUILD)/rnnc
+	$(BUILD)/test_unit --jobs 2
+
+test-fd: $(BUILD)/test_fd
+	@if [ -n "$(FD_SRC)" ]; then $(BUILD)/test_fd --jobs 2; fi
+
+test-shell: $(BUILD)/rnnc
+	@for t in $(sort $(wildcard tests/*.sh)); do \
+	  echo "== $$t"; BUILD=$(BUILD) bash $$t || exit 1; done
+
+test: all
+	@$(MAKE) --no-print-directory test-unit test-fd test-shell
+
+test-asan:
+	$(MAKE) BUILD=build/asan OPT='-O1 -g -fno-omit-frame-pointer' \
+	  SAN='-fsanitize=address,undefined -fno-sanitize-recover=all' test
+
+# ---- demo -----------------------------------------------------------------------
+demo: all
+	@for s in $(SPECS); do echo "== $$s"; $(BUILD)/rnnc $$s --summary || exit 1; done
+
+fixtures:
+	/usr/bin/python3 tools/make_fixtures.py tests/fixtures
+
+clean:
+	rm -rf build

@@ -1,0 +1,75 @@
+/*
+ * rnnc.h — what the compiler's stages tell each other.
+ *
+ *   main.c     command line
+ *   sandbox.c  reads the spec file, evaluates it in a forked child under limits
+ *   dsl.c      the Lua side: the sandboxed environment and the constructors
+ *   lower.c    the spec's returned model object → rnn_model (types and keywords)
+ *   suggest.c  "did you mean" for unknown names
+ */
+#ifndef RNNC_H
+#define RNNC_H
+
+#include "rnn_arch.h"
+
+#include <stddef.h>
+
+struct lua_State;
+
+#define RNNC_ERR_MAX 1024
+
+/* Limits of one spec evaluation. */
+typedef struct {
+    double time_limit_s;      /* wall clock, default 10                     */
+    size_t memory_limit;      /* bytes of Lua heap, default 256 MiB         */
+} rnnc_limits;
+
+#define RNNC_DEFAULT_TIME_LIMIT 10.0
+#define RNNC_DEFAULT_MEMORY_LIMIT ((size_t)256 << 20)
+#define RNNC_MAX_SPEC_BYTES ((size_t)1 << 20)
+
+/* Read, evaluate, lower and lay out the spec at `path` into *m. Returns 0, or -1 with
+ * "PATH:LINE: message" in err. Never writes a file. */
+int rnnc_load_spec(const char *path, const rnnc_limits *lim, rnn_model *m, char *err, size_t errlen);
+
+/* ---- dsl.c ---------------------------------------------------------------------- */
+
+/* The kinds of object a spec can construct. Layers first, in rnn_layer_kind order. */
+typedef enum {
+    DSL_EMBEDDING = 0, DSL_SIMPLE_RNN, DSL_LSTM, DSL_GRU, DSL_DENSE, DSL_DROPOUT,
+    DSL_RMSPROP, DSL_ADAM, DSL_SGD,
+    DSL_MODEL_CHECKPOINT, DSL_EARLY_STOPPING, DSL_CSV_LOGGER,
+    DSL_SEQUENTIAL,
+    DSL_KIND_COUNT
+} dsl_kind;
+
+/* A constructed object: its kind, the spec line of the constructor call; the
+ * argument table is the userdata's user value. */
+typedef struct {
+    dsl_kind kind;
+    int line;
+} dsl_object;
+
+extern const char *const dsl_kind_names[DSL_KIND_COUNT];
+
+/* Build the sandbox environment table (safe libraries + constructors) and leave it
+ * on the stack. */
+void dsl_push_env(struct lua_State *L);
+
+/* The dsl_object at stack index idx, or NULL if the value is not one. */
+dsl_object *dsl_to_object(struct lua_State *L, int idx);
+
+/* ---- lower.c -------------------------------------------------------------------- */
+
+/* Lower the model object at the top of the stack into *m (whose name/source fields
+ * are set by the caller). Raises a Lua error "PATH:LINE: who: message" on failure;
+ * run it under lua_pcall. */
+void lower_model(struct lua_State *L, rnn_model *m);
+
+/* ---- suggest.c ------------------------------------------------------------------ */
+
+/* The entry of `names` (NULL-terminated) closest to `word` by edit distance, if it is
+ * close enough to be a plausible typo; else NULL. */
+const char *suggest_name(const char *word, const char *const *names);
+
+#endif

@@ -1,0 +1,230 @@
+/*
+ * rnn_arch.h — the model description (the IR) shared by rnnc and librnnrt.
+ *
+ * The compiler lowers a Lua spec into an `rnn_model`; the reference runtime executes
+ * it; generated code embeds it as a static initializer. It is plain old data on
+ * purpose: fixed-size arrays, no pointers, so it can be copied with memcpy, sent
+ * through a pipe, hashed byte for byte and written out as a C initializer.
+ *
+ * Shapes follow Keras's: a batch dimension B is implicit everywhere; a layer's
+ * output is either a sequence [T, units] (`seq_out`) or a vector [units].
+ * Parameter tensors use Keras names and layouts and live in one flat buffer at
+ * `offset` (in elements), each aligned to RNN_TENSOR_ALIGN elements.
+ *
+ * Nothing here depends on Lua; the compiler depends on this header, never the
+ * other way round.
+ */
+#ifndef RNN_ARCH_H
+#define RNN_ARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ---- documented limits (the compiler rejects specs beyond them) ---------------- */
+#define RNN_MAX_LAYERS      32          /* layers in one model, embedding included   */
+#define RNN_MAX_TENSORS     (3 * RNN_MAX_LAYERS)
+#define RNN_MAX_CALLBACKS   8
+#define RNN_NAME_MAX        64          /* layer / model name, incl. the NUL         */
+#define RNN_TENSOR_NAME_MAX 96          /* "layer/recurrent_kernel", incl. the NUL   */
+#define RNN_PATH_MAX        512         /* callback file paths, incl. the NUL        */
+#define RNN_MAX_UNITS       4096        /* units / output_dim of any layer           */
+#define RNN_MAX_VOCAB       16777216    /* embedding input_dim (2^24)                */
+#define RNN_MAX_TIMESTEPS   10000       /* embedding input_length                    */
+#define RNN_MAX_PARAMS      134217728   /* total parameters (2^27, 512 MiB of float)  */
+#define RNN_MAX_BATCH       65536
+#define RNN_TENSOR_ALIGN    16          /* elements; 64 bytes of float               */
+
+typedef enum {
+    RNN_LAYER_EMBEDDING = 0,
+    RNN_LAYER_SIMPLE_RNN,
+    RNN_LAYER_LSTM,
+    RNN_LAYER_GRU,
+    RNN_LAYER_DENSE,
+    RNN_LAYER_DROPOUT,
+    RNN_LAYER_KIND_COUNT
+} rnn_layer_kind;
+
+typedef enum {
+    RNN_ACT_LINEAR = 0,
+    RNN_ACT_SIGMOID,
+    RNN_ACT_TANH,
+    RNN_ACT_RELU,
+    RNN_ACT_SOFTMAX,
+    RNN_ACT_COUNT
+} rnn_activation;
+
+/* How an LSTM/GRU `dropout` mask varies over time (KERAS_SEMANTICS.md §4).
+ * SimpleRNN dropout and every recurrent_dropout are always per sequence. */
+typedef enum {
+    RNN_DROPOUT_PER_STEP = 0,   /* tf.keras 2.x fused path: per (sample, t, feature)  */
+    RNN_DROPOUT_PER_SEQUENCE    /* Keras 3: per (sample, feature), reused at every t   */
+} rnn_dropout_mask;
+
+typedef enum { RNN_OPT_RMSPROP = 0, RNN_OPT_ADAM, RNN_OPT_SGD } rnn_optimizer_kind;
+
+typedef enum {
+    RNN_LOSS_BINARY_CROSSENTROPY = 0,
+    RNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY
+} rnn_loss_kind;
+
+typedef enum { RNN_CB_MODEL_CHECKPOINT = 0, RNN_CB_EARLY_STOPPING, RNN_CB_CSV_LOGGER } rnn_callback_kind;
+
+typedef enum { RNN_MODE_AUTO = 0, RNN_MODE_MIN, RNN_MODE_MAX } rnn_monitor_mode;
+
+typedef enum {   /* the quantity a callback watches */
+    RNN_MONITOR_VAL_LOSS = 0,
+    RNN_MONITOR_VAL_ACCURACY,
+    RNN_MONITOR_LOSS,
+    RNN_MONITOR_ACCURACY
+} rnn_monitor;
+
+/* One parameter tensor in the flat buffer. Rank 1 or 2; shape[1] is 1 for rank 1. */
+typedef struct {
+    char   name[RNN_TENSOR_NAME_MAX];   /* Keras name, e.g. "lstm_1/recurrent_kernel" */
+    int    layer;                        /* index into rnn_model.layers                */
+    int    rank;
+    int    shape[2];
+    size_t offset;                       /* in elements, multiple of RNN_TENSOR_ALIGN  */
+    size_t size;                         /* shape[0] * shape[1]                        */
+} rnn_tensor;
+
+/* Which tensor of a layer a slot index names (rnn_layer.first_tensor + slot). */
+enum {
+    RNN_T_EMBEDDINGS = 0,               /* embedding: [input_dim, output_dim]            */
+    RNN_T_KERNEL = 0,                   /* rnn: [in, G*units]; dense: [in, units]        */
+    RNN_T_RECURRENT_KERNEL = 1,         /* rnn: [units, G*units]                         */
+    RNN_T_RNN_BIAS = 2,                 /* rnn: [G*units], GRU reset_after: [2, 3*units] */
+    RNN_T_DENSE_BIAS = 1                /* dense: [units]                                */
+};
+
+typedef struct {
+    rnn_layer_kind kind;
+    char   name[RNN_NAME_MAX];          /* Keras-style: "lstm", "lstm_1", or name=        */
+    int    line;                        /* spec line of the constructor call (0 unknown)  */
+
+    /* options, as written in the spec (defaults filled in) */
+    int    units;                       /* embedding: output_dim; dropout: unused (0)     */
+    int    input_dim;                   /* embedding only: vocabulary size                */
+    int    input_length;                /* embedding only: timesteps                      */
+    int    mask_zero;                   /* embedding only; must be 0 for now              */
+    rnn_activation activation;          /* simple_rnn, dense                              */
+    double dropout;                     /* rnn input dropout, or the Dropout layer's rate */
+    double recurrent_dropout;
+    int    return_sequences;
+    int    unit_forget_bias;            /* lstm                                           */
+    int    reset_after;                 /* gru                                            */
+    rnn_dropout_mask dropout_mask;      /* lstm, gru                                      */
+
+    /* inferred by rnn_model_layout() */
+    int    timesteps;                   /* T of the input sequence (of the model input)   */
+    int    in_features;                 /* F: features per timestep, or per sample        */
+    int    in_seq;                      /* input is [T, F] (else [F])                     */
+    int    out_features;                /* features per timestep, or per sample           */
+    int    out_seq;                     /* output is [T, out_features]                    */
+    int    gates;                       /* 4 lstm, 3 gru, 1 simple_rnn, 0 otherwise        */
+    int    first_tensor, n_tensors;     /* into rnn_model.tensors                         */
+    size_t n_params;                    /* Keras's count for this layer                   */
+} rnn_layer;
+
+typedef struct {
+    rnn_optimizer_kind kind;
+    int    line;                        /* spec line of the optimizer (0 unknown)          */
+    double learning_rate;
+    double rho;                         /* rmsprop                                        */
+    double epsilon;                     /* rmsprop, adam                                  */
+    int    epsilon_outside;             /* rmsprop: TF <= 2.10 form lr*g/(sqrt(v)+eps)    */
+    double beta_1, beta_2;              /* adam                                           */
+    double momentum;                    /* sgd                                            */
+    int    nesterov;                    /* sgd                                            */
+    double clipnorm;                    /* 0 = off; per tensor, as Keras's clipnorm        */
+    double global_clipnorm;             /* 0 = off; over all gradients together            */
+    double clipvalue;                   /* 0 = off; element-wise to [-v, v]                */
+} rnn_optimizer;
+
+typedef struct {
+    rnn_callback_kind kind;
+    int    line;
+    char   path[RNN_PATH_MAX];          /* checkpoint file, csv file                       */
+    rnn_monitor monitor;
+    rnn_monitor_mode mode;              /* resolved: never AUTO after layout               */
+    int    save_best_only;              /* model_checkpoint                                */
+    int    patience;                    /* early_stopping                                  */
+    double min_delta;                   /* early_stopping (absolute value)                 */
+    int    restore_best_weights;        /* early_stopping                                  */
+    int    restore_at_end;              /* early_stopping: Keras 3 restore on train end    */
+    int    start_from_epoch;            /* early_stopping                                  */
+    int    has_baseline;                /* early_stopping                                  */
+    double baseline;
+    int    append;                      /* csv_logger                                      */
+} rnn_callback;
+
+typedef struct {
+    int    epochs;
+    int    batch_size;
+    double validation_split;            /* 0 = none (unless validation data is given)      */
+    int    shuffle;
+    uint64_t seed;
+    int    n_callbacks;
+    rnn_callback callbacks[RNN_MAX_CALLBACKS];
+} rnn_fit_config;
+
+typedef struct {
+    char   name[RNN_NAME_MAX];          /* the model's name, a C identifier                */
+    char   source[RNN_PATH_MAX];        /* spec file it came from (for messages)           */
+    int    line;                        /* spec line of sequential (compile/fit messages)  */
+
+    int    n_layers;
+    rnn_layer layers[RNN_MAX_LAYERS];
+
+    /* training configuration (compile = {...}, fit = {...}) */
+    rnn_optimizer optimizer;
+    rnn_loss_kind loss;
+    int    metric_accuracy;             /* metrics = { "accuracy" }                        */
+    rnn_fit_config fit;
+
+    /* inferred by rnn_model_layout() */
+    int    timesteps;                   /* input_length of the embedding                   */
+    int    vocab;                       /* input_dim of the embedding                      */
+    int    n_outputs;                   /* units of the output layer                       */
+    int    n_tensors;
+    rnn_tensor tensors[RNN_MAX_TENSORS];
+    size_t n_params;                    /* Keras's total parameter count                   */
+    size_t param_buffer_len;            /* elements in the flat buffer, with alignment     */
+} rnn_model;
+
+/* Initialise `m` to an empty model with Keras's compile/fit defaults
+ * (rmsprop 1e-3, binary cross-entropy, epochs 1, batch 32, shuffle, seed 0). */
+void rnn_model_init(rnn_model *m, const char *name, const char *source);
+
+/* Defaults of a freshly declared layer of `kind` (Keras's constructor defaults). */
+void rnn_layer_defaults(rnn_layer *l, rnn_layer_kind kind);
+
+/* Give every unnamed layer Keras's default name: "lstm", "lstm_1", ... counted per
+ * kind over the unnamed layers. Layers that have a name keep it. */
+void rnn_model_name_layers(rnn_model *m);
+
+/* Infer every shape, assign the parameter tensors and their offsets, resolve callback
+ * modes, and check the structure (layer order, sequence/vector fit, output layer and
+ * loss, limits). On failure writes "SOURCE:LINE: NAME: message" to err and returns -1;
+ * on success returns 0. Idempotent. */
+int rnn_model_layout(rnn_model *m, char *err, size_t errlen);
+
+/* Keras class name ("LSTM", "SimpleRNN", ...) and DSL constructor name ("lstm", ...). */
+const char *rnn_layer_class_name(rnn_layer_kind kind);
+const char *rnn_layer_dsl_name(rnn_layer_kind kind);
+const char *rnn_activation_name(rnn_activation act);
+const char *rnn_monitor_name(rnn_monitor mon);
+
+/* Index of the tensor called `name` in m->tensors, or -1. */
+int rnn_model_find_tensor(const rnn_model *m, const char *name);
+
+/* A 64-bit FNV-1a hash of everything that determines the parameter layout and the
+ * computation (layers and tensors, not the training configuration). Checkpoints
+ * carry it so that weights are never loaded into a different architecture. */
+uint64_t rnn_model_hash(const rnn_model *m);
+
+/* Print the Keras-style summary table (name, type, output shape, params, totals). */
+void rnn_model_summary(const rnn_model *m, FILE *out);
+
+#endif

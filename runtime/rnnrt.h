@@ -1,0 +1,165 @@
+/*
+ * rnnrt.h — the public API of librnnrt, the runtime every rnnc model links against.
+ *
+ * Conventions
+ *   - Every public name starts with rnn_ / RNN_.
+ *   - rnn_real is the scalar of parameters and activations: float by default, double
+ *     when the runtime is built with -DRNN_DOUBLE (the finite-difference tests do).
+ *   - Parameters live in one flat buffer of m->param_buffer_len elements; tensor k is
+ *     at params + m->tensors[k].offset with Keras's layout. Gradients and optimizer
+ *     slots use the same layout. Alignment padding between tensors is kept at zero.
+ *   - Activations in the reference runtime are batch-major: a sequence batch is
+ *     [B, T, F] with F contiguous.
+ *   - Buffers passed in are owned by the caller unless a function says otherwise.
+ */
+#ifndef RNNRT_H
+#define RNNRT_H
+
+#include "rnn_arch.h"
+
+#include <stdint.h>
+
+#ifdef RNN_DOUBLE
+typedef double rnn_real;
+#else
+typedef float rnn_real;
+#endif
+
+#define RNN_VERSION "0.1.0"
+
+/* =============================================================================
+ * Counter-based random numbers (core/rng.c)
+ *
+ * Philox4x32-10 (Salmon et al., SC'11). Every random value rnnc uses is a pure
+ * function of (seed, purpose, layer, epoch, i, j, k): there is no hidden state, so
+ * draws do not depend on call order, batch layout or thread count, and generated code
+ * draws exactly the values the reference draws. The mapping:
+ *
+ *   key     = philox(ctr = {purpose, layer, epoch, 0x726e6e63 "rnnc"},
+ *                    key = {seed & 0xffffffff, seed >> 32}) words 0 and 1
+ *   value   = word (i & 3) of philox(ctr = {i >> 2, j, k, 0}, key)
+ *   uniform = (value >> 8) * 2^-24, in [0, 1), exact in float and double
+ *
+ * What i, j, k mean for each purpose is given next to each enumerator.
+ * =========================================================================== */
+typedef enum {
+    RNN_RNG_INIT = 1,              /* layer = tensor index; i = element, j = k = 0        */
+    RNN_RNG_SHUFFLE = 2,           /* layer = 0, epoch; i = position (Fisher-Yates step)   */
+    RNN_RNG_DROPOUT = 3,           /* layer index, epoch; i = feature, j = timestep
+                                      (0 for per-sequence masks), k = dataset row (sample) */
+    RNN_RNG_RECURRENT_DROPOUT = 4, /* layer index, epoch; i = unit, j = 0, k = dataset row */
+    RNN_RNG_SPLIT = 5,             /* validation split permutation; like SHUFFLE, epoch 0  */
+    RNN_RNG_DATA = 6,              /* built-in data generator                              */
+    RNN_RNG_TEST = 7               /* tests and selftest                                   */
+} rnn_rng_purpose;
+
+typedef struct {
+    uint32_t key[2];
+} rnn_rng;
+
+/* One Philox4x32-10 block. */
+void rnn_philox4x32(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
+
+/* The stream for (seed, purpose, layer, epoch). */
+rnn_rng rnn_rng_stream(uint64_t seed, rnn_rng_purpose purpose, uint32_t layer, uint32_t epoch);
+
+/* The 32-bit value at (i, j, k) of a stream. */
+uint32_t rnn_rng_u32(const rnn_rng *s, uint32_t i, uint32_t j, uint32_t k);
+
+/* Uniform in [0, 1) with 24 bits: (rnn_rng_u32 >> 8) * 2^-24. */
+float rnn_rng_uniform(const rnn_rng *s, uint32_t i, uint32_t j, uint32_t k);
+
+/* Standard normal by Box-Muller from the uniforms at (2i, j, k) and (2i+1, j, k). */
+double rnn_rng_normal(const rnn_rng *s, uint32_t i, uint32_t j, uint32_t k);
+
+/* Uniform integer in [0, n) (n >= 1) from the value at (i, j, k), by Lemire's
+ * multiply-shift on 64 bits made of the values at (2i, j, k) and (2i+1, j, k). */
+uint32_t rnn_rng_below(const rnn_rng *s, uint32_t n, uint32_t i, uint32_t j, uint32_t k);
+
+/* A permutation of 0..n-1 (Fisher-Yates, step i draws rnn_rng_below(s, i+1, i, 0, 0)
+ * going from i = n-1 down to 1). */
+void rnn_rng_permutation(const rnn_rng *s, uint32_t *perm, uint32_t n);
+
+
+/* =============================================================================
+ * Initializers (core/init.c) — Keras defaults, drawn from RNN_RNG_INIT streams
+ * (layer = tensor index, i = element index in the tensor's row-major layout).
+ *   embeddings            U(-0.05, 0.05)
+ *   kernel (rnn, dense)   glorot_uniform over the whole fused matrix:
+ *                         U(-l, l), l = sqrt(6 / (fan_in + fan_out)) = sqrt(6/(rows+cols))
+ *   recurrent_kernel      orthogonal, gain 1: A [max(r,c), min(r,c)] ~ N(0,1) (element e
+ *                         of A drawn with rnn_rng_normal(stream, e, 0, 0)), thin QR,
+ *                         columns of Q times sign(diag R), transposed when r < c
+ *   bias                  zeros; LSTM with unit_forget_bias: the forget slice [U, 2U) = 1
+ * =========================================================================== */
+
+/* Fill params (m->param_buffer_len elements) with freshly initialized weights; the
+ * alignment padding is set to zero. */
+void rnn_init_params(const rnn_model *m, uint64_t seed, rnn_real *params);
+
+/* =============================================================================
+ * Optimizers (core/optim.c) — state laid out like the parameters.
+ *   RMSprop (Keras, TF >= 2.11): v = rho*v + (1-rho)*g^2; w -= lr*g/sqrt(v+eps)
+ *           epsilon_outside:      w -= lr*g/(sqrt(v)+eps)       (TF <= 2.10)
+ *   Adam    (Keras): m += (g-m)(1-b1); v += (g^2-v)(1-b2);
+ *           w -= lr*sqrt(1-b2^t)/(1-b1^t) * m/(sqrt(v)+eps)
+ *   SGD     (Keras): momentum 0: w -= lr*g; else b = momentum*b - lr*g;
+ *           w += b, or with nesterov w += momentum*b - lr*g
+ * Clipping before the update, in Keras's order: clipnorm (each tensor to L2 norm
+ * <= clipnorm), global_clipnorm (all tensors together), clipvalue (each element).
+ * =========================================================================== */
+
+/* Number of state slots (buffers of param_buffer_len): rmsprop 1, adam 2,
+ * sgd 1 with momentum > 0 else 0. */
+int rnn_optimizer_slots(const rnn_optimizer *o);
+
+/* One optimizer step. `step` counts from 1 (Adam's bias correction). grads are
+ * clipped in place. state holds rnn_optimizer_slots(o) * m->param_buffer_len
+ * elements, zero before the first step. */
+void rnn_optimizer_step(const rnn_model *m, const rnn_optimizer *o, rnn_real *params,
+                        rnn_real *grads, rnn_real *state, int64_t step);
+
+/* =============================================================================
+ * Reference runtime (reference/) — every layer for any rnn_model, sizes read at run
+ * time, written for clarity. It is the yardstick generated code is tested against.
+ * =========================================================================== */
+
+/* Dropout context of one forward pass. Masks are pure functions of
+ * (seed, layer index, epoch, dataset row, timestep, feature) — see RNN_RNG_DROPOUT —
+ * so the same rows give the same masks whatever the batch they are in. */
+typedef struct {
+    int training;                 /* 0: inference, no dropout at all                    */
+    uint64_t seed;
+    uint32_t epoch;
+    const uint32_t *rows;         /* [n] dataset row of each batch entry; NULL = 0..n-1 */
+} rnn_dropout_ctx;
+
+typedef struct rnn_ref rnn_ref;
+
+/* Allocate a reference model for batches of up to max_batch samples. m must have been
+ * laid out (rnn_model_layout) and must outlive the result. NULL on allocation failure. */
+rnn_ref *rnn_ref_create(const rnn_model *m, int max_batch);
+void rnn_ref_destroy(rnn_ref *r);
+
+/* Forward pass of n samples (1 <= n <= max_batch).
+ *   tokens [n, T] token ids in [0, vocab)
+ *   labels [n] (binary: 0/1, may be fractional; sparse categorical: class index) or NULL
+ *   out    [n, n_outputs] probabilities (sigmoid / softmax applied), may be NULL
+ * Returns the batch-mean loss (0 when labels is NULL). Keeps what backward needs. */
+double rnn_ref_forward(rnn_ref *r, const rnn_real *params, const int32_t *tokens,
+                       const rnn_real *labels, int n, const rnn_dropout_ctx *ctx, rnn_real *out);
+
+/* Gradient of the last forward's batch-mean loss with respect to every parameter,
+ * written into grads (param_buffer_len elements, padding zero). The last forward must
+ * have had labels. */
+void rnn_ref_backward(rnn_ref *r, const rnn_real *params, rnn_real *grads);
+
+/* After rnn_ref_backward: the gradient with respect to the embedding layer's output,
+ * [n, T, E]. Owned by r, valid until the next call. */
+const rnn_real *rnn_ref_input_grad(const rnn_ref *r);
+
+/* Number of correct predictions in the last forward (binary: (p > 0.5) == (y > 0.5);
+ * sparse categorical: argmax == label). */
+int rnn_ref_correct(const rnn_ref *r);
+
+#endif

@@ -1,0 +1,358 @@
+/*
+ * test_compiler.c — rnnc's front end as a user meets it: the seed specs' summaries,
+ * broken specs with their exact messages and lines, and hostile specs that must not
+ * get out of the sandbox. Every case runs build/rnnc in a fresh directory with
+ * `-o model.c`, so "no output file" is checked by listing the directory afterwards.
+ */
+#define _XOPEN_SOURCE 700   /* realpath */
+#include <criterion/criterion.h>
+#include <time.h>
+
+#include "run.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Run rnnc on `src` saved as x.lua with extra arguments; returns the temp dir. */
+static char *run_spec(const char *src, size_t len, run_result *r, const char *extra1, const char *extra2) {
+    char *dir = make_temp_dir();
+    write_file(dir, "x.lua", src, len);
+    char *argv[] = {(char *)build_path("rnnc"), "x.lua", "-o", "model.c", (char *)extra1, (char *)extra2, NULL};
+    run_in(dir, argv, r);
+    return dir;
+}
+
+/* The spec fails with exactly `expected` on stderr, exit 1, nothing written. */
+static void expect_error_n(const char *src, size_t len, const char *expected, const char *extra1, const char *extra2) {
+    static run_result r;
+    char *dir = run_spec(src, len, &r, extra1, extra2);
+    char listing[1024];
+    list_dir(dir, listing, sizeof listing);
+    cr_expect_eq(r.status, 1, "exit status %d, stderr: %s", r.status, r.err);
+    cr_expect_str_eq(r.err, expected);
+    cr_expect_str_eq(r.out, "");
+    cr_expect_str_eq(listing, "x.lua", "files left behind: %s", listing);
+    rm_tree(dir);
+    free(dir);
+}
+static void expect_error(const char *src, const char *expected) {
+    expect_error_n(src, strlen(src), expected, NULL, NULL);
+}
+
+#define HEAD "return sequential \"m\" {\n  embedding { 500, 16, input_length = 10 },\n"
+#define OUT1 "  dense { 1, activation = \"sigmoid\" },\n"
+
+/* ---- the seed specs ------------------------------------------------------------------ */
+
+static void expect_total(const char *spec, const char *total_line) {
+    run_result *r = malloc(sizeof *r);
+    char root[PATH_MAX];
+    cr_assert(realpath(".", root));
+    char *argv[] = {(char *)build_path("rnnc"), (char *)spec, "--summary", NULL};
+    run_in(root, argv, r);
+    cr_expect_eq(r->status, 0, "%s: %s", spec, r->err);
+    cr_expect(strstr(r->out, total_line) != NULL, "%s: no '%s' in:\n%s", spec, total_line, r->out);
+    free(r);
+}
+
+Test(summary, seed_totals) {
+    expect_total("specs/simplernn.lua", "Total params: 8209 (32.07 KB)\n");
+    expect_total("specs/lstm.lua", "Total params: 8809 (34.41 KB)\n");
+    expect_total("specs/lstm_dropout.lua", "Total params: 8809 (34.41 KB)\n");
+    expect_total("specs/lstm2.lua", "Total params: 9353 (36.54 KB)\n");
+    expect_total("specs/gru.lua", "Total params: 8633 (33.72 KB)\n");
+}
+
+Test(summary, lstm2_table) {
+    run_result *r = malloc(sizeof *r);
+    char root[PATH_MAX];
+    cr_assert(realpath(".", root));
+    char *argv[] = {(char *)build_path("rnnc"), "specs/lstm2.lua", "--summary", NULL};
+    run_in(root, argv, r);
+    cr_assert_eq(r->status, 0);
+    cr_expect(strstr(r->out, "Model: \"lstm2\"\n"));
+    cr_expect(strstr(r->out, " embedding (Embedding)       (None, 100, 16)           8000"));
+    cr_expect(strstr(r->out, " lstm (LSTM)                 (None, 100, 8)            800"));
+    cr_expect(strstr(r->out, " lstm_1 (LSTM)               (None, 8)                 544"));
+    cr_expect(strstr(r->out, " dense (Dense)               (None, 1)                 9"));
+    free(r);
+}
+
+Test(summary, loops_build_layers_and_gru_reset_after_false) {
+    const char *src = HEAD
+        "  (function() local t = {} for i = 1, 3 do t[i] = gru { 4, return_sequences = i < 3, reset_after = false } end return t end)(),\n"
+        OUT1 "}\n";
+    static run_result r;
+    char *dir = make_temp_dir();
+    write_file(dir, "x.lua", src, strlen(src));
+    char *argv[] = {(char *)build_path("rnnc"), "x.lua", "--summary", NULL};
+    run_in(dir, argv, &r);
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    /* gru on 16 inputs, reset_after=false: 3*(16*4 + 4*4 + 4) = 252; on 4 inputs: 3*(16+16+4) = 108 */
+    cr_expect(strstr(r.out, " gru (GRU)                   (None, 10, 4)             252"), "%s", r.out);
+    cr_expect(strstr(r.out, " gru_2 (GRU)                 (None, 4)                 108"), "%s", r.out);
+    cr_expect(strstr(r.out, "Total params: 8473 "), "%s", r.out);
+    rm_tree(dir);
+    free(dir);
+}
+
+Test(cli, exit_codes_and_help) {
+    run_result *r = malloc(sizeof *r);
+    char *a1[] = {(char *)build_path("rnnc"), "--help", NULL};
+    run_in("/tmp", a1, r);
+    cr_expect_eq(r->status, 0);
+    cr_expect(strstr(r->out, "usage: rnnc SPEC.lua"));
+    char *a2[] = {(char *)build_path("rnnc"), "--version", NULL};
+    run_in("/tmp", a2, r);
+    cr_expect_eq(r->status, 0);
+    cr_expect(strncmp(r->out, "rnnc ", 5) == 0);
+    char *a3[] = {(char *)build_path("rnnc"), NULL};
+    run_in("/tmp", a3, r);
+    cr_expect_eq(r->status, 2);
+    cr_expect_str_eq(r->err, "rnnc: no spec given\nTry 'rnnc --help'.\n");
+    char *a4[] = {(char *)build_path("rnnc"), "x.lua", "--frobnicate", NULL};
+    run_in("/tmp", a4, r);
+    cr_expect_eq(r->status, 2);
+    cr_expect_str_eq(r->err, "rnnc: unknown option '--frobnicate'\nTry 'rnnc --help'.\n");
+    char *a5[] = {(char *)build_path("rnnc"), "x.lua", "--time-limit", "soon", NULL};
+    run_in("/tmp", a5, r);
+    cr_expect_eq(r->status, 2);
+    free(r);
+}
+
+/* ---- broken specs: exact messages with lines ------------------------------------------- */
+
+#define ERR_TEST(name, src, msg) \
+    Test(spec_errors, name) { expect_error(src, msg); }
+
+ERR_TEST(lua_syntax_error, "return sequential \"m\" {\n  embedding { 500, 16 input_length = 10 },\n}\n",
+         "x.lua:2: '}' expected near 'input_length'\n")
+ERR_TEST(lua_runtime_error, "local t = nil\nlocal n = 3\nreturn t.x\n",
+         "x.lua:3: attempt to index a nil value (local 't')\n")
+ERR_TEST(error_called, "\n\nerror(\"no model for you\")\n", "x.lua:3: no model for you\n")
+ERR_TEST(returns_nothing, "local x = 1\n-- nothing\n", "x.lua:2: the spec returned nothing; it must end with return sequential \"name\" { ... }\n")
+ERR_TEST(returns_number, "return 42\n", "x.lua:1: the spec must return a model made with sequential \"name\" { ... } (it returned a number)\n")
+ERR_TEST(returns_layer, "\nreturn lstm { 8 }\n", "x.lua:2: the spec must return a model made with sequential \"name\" { ... }, not a lstm\n")
+ERR_TEST(unknown_constructor, HEAD "  lstmm { 8 },\n" OUT1 "}\n", "x.lua:3: undefined name 'lstmm' (did you mean 'lstm'?)\n")
+ERR_TEST(keras_class_name, HEAD "  LSTM { 8 },\n" OUT1 "}\n", "x.lua:3: undefined name 'LSTM' (did you mean 'lstm'?)\n")
+ERR_TEST(unknown_keyword, HEAD "  lstm { 8, dropuot = 0.3 },\n" OUT1 "}\n",
+         "x.lua:3: lstm: unknown keyword 'dropuot' (did you mean 'dropout'?)\n")
+ERR_TEST(unknown_keyword_no_suggestion, HEAD "  lstm { 8, frobnicate = 1 },\n" OUT1 "}\n",
+         "x.lua:3: lstm: unknown keyword 'frobnicate'\n")
+ERR_TEST(negative_units_second_lstm, HEAD "  lstm { 8, return_sequences = true },\n\n\n\n  lstm { -3 },\n" OUT1 "}\n",
+         "x.lua:7: lstm_1: units must be a positive integer (got -3)\n")
+ERR_TEST(fractional_units, HEAD "  gru { 8.5 },\n" OUT1 "}\n", "x.lua:3: gru: units must be a positive integer (got 8.5)\n")
+ERR_TEST(string_units, HEAD "  simple_rnn { \"8\" },\n" OUT1 "}\n",
+         "x.lua:3: simple_rnn: units must be a positive integer (got string \"8\")\n")
+ERR_TEST(missing_units, HEAD "  lstm { dropout = 0.2 },\n" OUT1 "}\n", "x.lua:3: lstm: units is required, as in lstm { 8 }\n")
+ERR_TEST(units_twice, HEAD "  lstm { 8, units = 4 },\n" OUT1 "}\n",
+         "x.lua:3: lstm: units is given twice (positionally and as units =)\n")
+ERR_TEST(too_many_positional, HEAD "  lstm { 8, 0.3 },\n" OUT1 "}\n",
+         "x.lua:3: lstm: too many positional arguments (at most 1: units)\n")
+ERR_TEST(nan_dropout, HEAD "  lstm { 8, dropout = 0/0 },\n" OUT1 "}\n", "x.lua:3: lstm: dropout must be a finite number (got nan)\n")
+ERR_TEST(infinite_rate, HEAD "  lstm { 8 },\n  dropout { math.huge },\n" OUT1 "}\n",
+         "x.lua:4: dropout: rate must be a finite number (got inf)\n")
+ERR_TEST(dropout_is_one, HEAD "  lstm { 8, dropout = 1 },\n" OUT1 "}\n", "x.lua:3: lstm: dropout must be in [0, 1) (got 1)\n")
+ERR_TEST(negative_recurrent_dropout, HEAD "  gru { 8, recurrent_dropout = -0.1 },\n" OUT1 "}\n",
+         "x.lua:3: gru: recurrent_dropout must be in [0, 1) (got -0.1)\n")
+ERR_TEST(units_beyond_limit, HEAD "  lstm { 5000 },\n" OUT1 "}\n", "x.lua:3: lstm: units must be at most 4096 (got 5000)\n")
+ERR_TEST(too_many_parameters,
+         "return sequential \"m\" {\n  embedding { 16000000, 4096, input_length = 10 },\n  lstm { 8 },\n" OUT1 "}\n",
+         "x.lua:2: embedding: the model reaches 65536000000 parameters here, more than the limit of 134217728\n")
+ERR_TEST(bool_as_number, HEAD "  lstm { 8, return_sequences = 1 },\n" OUT1 "}\n",
+         "x.lua:3: lstm: return_sequences must be true or false (got 1)\n")
+ERR_TEST(rnn_fed_by_vector, HEAD "  lstm { 8 },\n  lstm { 8 },\n" OUT1 "}\n",
+         "x.lua:4: lstm_1: input must be a sequence, but lstm returns only its last output (None, 8); set return_sequences = true on lstm\n")
+ERR_TEST(dense_fed_by_sequence, HEAD "  lstm { 8, return_sequences = true },\n" OUT1 "}\n",
+         "x.lua:4: dense: input is a sequence (None, 10, 8), but dense takes one vector per sample; set return_sequences = false on lstm\n")
+ERR_TEST(output_not_dense, HEAD "  lstm { 8 },\n}\n", "x.lua:3: lstm: the output layer must be dense (got lstm)\n")
+ERR_TEST(sigmoid_bce_needs_one_unit, HEAD "  lstm { 8 },\n  dense { 2, activation = \"sigmoid\" },\n}\n",
+         "x.lua:4: dense: binary_crossentropy needs an output layer with 1 unit and activation = \"sigmoid\" (got 2 units, \"sigmoid\")\n")
+ERR_TEST(softmax_sparse_needs_two_units,
+         HEAD "  lstm { 8 },\n  dense { 1, activation = \"softmax\" },\n  compile = { loss = \"sparse_categorical_crossentropy\" },\n}\n",
+         "x.lua:4: dense: sparse_categorical_crossentropy needs an output layer with at least 2 units and activation = \"softmax\" (got 1 units, \"softmax\")\n")
+ERR_TEST(misspelt_activation, HEAD "  lstm { 8 },\n  dense { 1, activation = \"sigmod\" },\n}\n",
+         "x.lua:4: dense: activation must be one of \"linear\", \"sigmoid\", \"tanh\", \"relu\", \"softmax\" (got \"sigmod\"; did you mean \"sigmoid\"?)\n")
+ERR_TEST(unknown_loss, HEAD "  lstm { 8 },\n" OUT1 "  compile = { loss = \"binary_crossentropi\" },\n}\n",
+         "x.lua:1: compile: loss must be one of \"binary_crossentropy\", \"sparse_categorical_crossentropy\" (got \"binary_crossentropi\"; did you mean \"binary_crossentropy\"?)\n")
+ERR_TEST(duplicate_names, HEAD "  lstm { 8, name = \"enc\", return_sequences = true },\n  gru { 8, name = \"enc\" },\n" OUT1 "}\n",
+         "x.lua:4: duplicate layer name 'enc' (line 3 already uses it)\n")
+ERR_TEST(auto_name_collides, HEAD "  lstm { 8, name = \"lstm_1\", return_sequences = true },\n  lstm { 8 },\n  lstm { 8 },\n" OUT1 "}\n",
+         "x.lua:5: duplicate layer name 'lstm_1' (line 3 already uses it)\n")
+ERR_TEST(name_not_identifier, HEAD "  lstm { 8, name = \"my-lstm\" },\n" OUT1 "}\n",
+         "x.lua:3: layer name 'my-lstm' is not a C identifier (letters, digits and _, not starting with a digit)\n")
+ERR_TEST(model_name_not_identifier, "return sequential \"2fast\" {\n  embedding { 500, 16, input_length = 10 },\n  lstm { 8 },\n" OUT1 "}\n",
+         "x.lua:1: model name '2fast' is not a C identifier (letters, digits and _, not starting with a digit)\n")
+ERR_TEST(missing_input_length, "return sequential \"m\" {\n  embedding { 500, 16 },\n  lstm { 8 },\n" OUT1 "}\n",
+         "x.lua:2: embedding: input_length is required (rnnc compiles for a fixed sequence length)\n")
+ERR_TEST(first_layer_not_embedding, "return sequential \"m\" {\n  lstm { 8 },\n" OUT1 "}\n",
+         "x.lua:2: lstm: the first layer must be an embedding (rnnc models read token ids)\n")
+ERR_TEST(entry_not_a_layer, HEAD "  lstm { 8 },\n  42,\n" OUT1 "}\n", "x.lua:1: sequential: entry 3 is 42, not a layer\n")
+ERR_TEST(optimizer_in_layers, HEAD "  rmsprop { },\n" OUT1 "}\n", "x.lua:3: sequential: entry 2 is rmsprop (line 3), not a layer\n")
+ERR_TEST(bad_learning_rate, HEAD "  lstm { 8 },\n" OUT1 "  compile = {\n    optimizer = rmsprop { learning_rate = -1e-4 },\n  },\n}\n",
+         "x.lua:6: rmsprop: learning_rate must be a positive number (got -0.0001)\n")
+ERR_TEST(both_clipnorms, HEAD "  lstm { 8 },\n" OUT1 "  compile = { optimizer = adam { clipnorm = 1, global_clipnorm = 1 } },\n}\n",
+         "x.lua:5: adam: clipnorm and global_clipnorm cannot both be set (as in Keras)\n")
+ERR_TEST(accuracy_monitor_without_metric, HEAD "  lstm { 8 },\n" OUT1 "  fit = { callbacks = {\n    early_stopping { monitor = \"val_accuracy\" },\n  } },\n}\n",
+         "x.lua:6: early_stopping: monitor 'val_accuracy' needs metrics = { \"accuracy\" } in compile\n")
+ERR_TEST(checkpoint_without_path, HEAD "  lstm { 8 },\n" OUT1 "  fit = { callbacks = {\n    model_checkpoint { save_best_only = true },\n  } },\n}\n",
+         "x.lua:6: model_checkpoint: filepath is required, as in model_checkpoint { \"best.safetensors\" }\n")
+ERR_TEST(bad_batch_size, HEAD "  lstm { 8 },\n" OUT1 "  fit = { batch_size = 0 },\n}\n",
+         "x.lua:1: fit: batch_size must be an integer in [1, 65536] (got 0)\n")
+ERR_TEST(validation_split_one, HEAD "  lstm { 8 },\n" OUT1 "  fit = { validation_split = 1 },\n}\n",
+         "x.lua:1: fit: validation_split must be in [0, 1) (got 1)\n")
+ERR_TEST(fit_unknown_keyword, HEAD "  lstm { 8 },\n" OUT1 "  fit = { epoch = 3 },\n}\n",
+         "x.lua:1: fit: unknown keyword 'epoch' (did you mean 'epochs'?)\n")
+ERR_TEST(constructor_without_table, HEAD "  lstm(8),\n" OUT1 "}\n",
+         "x.lua:3: lstm: expected a table of arguments, as in lstm { ... } (got number)\n")
+ERR_TEST(mask_zero_unsupported, "return sequential \"m\" {\n  embedding { 500, 16, input_length = 10, mask_zero = true },\n  lstm { 8 },\n" OUT1 "}\n",
+         "x.lua:2: embedding: mask_zero = true is not supported (padding id 0 is an ordinary token, as with Keras's default)\n")
+
+Test(spec_errors, empty_file) { expect_error_n("", 0, "x.lua:1: the spec is empty; it must return a model (return sequential \"name\" { ... })\n", NULL, NULL); }
+Test(spec_errors, whitespace_only) { expect_error("\n   \n\t\n", "x.lua:1: the spec is empty; it must return a model (return sequential \"name\" { ... })\n"); }
+Test(spec_errors, nul_byte) {
+    static const char src[] = "return 1\n--\0\n";
+    expect_error_n(src, sizeof src - 1, "x.lua:2: not a text file (binary spec files are rejected)\n", NULL, NULL);
+}
+
+Test(spec_errors, missing_file) {
+    run_result *r = malloc(sizeof *r);
+    char *dir = make_temp_dir();
+    char *argv[] = {(char *)build_path("rnnc"), "nope.lua", "-o", "model.c", NULL};
+    run_in(dir, argv, r);
+    char listing[256];
+    list_dir(dir, listing, sizeof listing);
+    cr_expect_eq(r->status, 1);
+    cr_expect_str_eq(r->err, "nope.lua: cannot open the spec: No such file or directory\n");
+    cr_expect_str_eq(listing, "");
+    rm_tree(dir);
+    free(dir);
+    free(r);
+}
+
+Test(spec_errors, directory_and_unreadable) {
+    run_result *r = malloc(sizeof *r);
+    char *dir = make_temp_dir();
+    char *argv[] = {(char *)build_path("rnnc"), ".", NULL};
+    run_in(dir, argv, r);
+    cr_expect_eq(r->status, 1);
+    cr_expect_str_eq(r->err, ".: cannot read the spec: not a regular file\n");
+    if (geteuid() != 0) {   /* root reads anything; the mode check only means something for others */
+        write_file(dir, "x.lua", "return 1\n", 9);
+        char p[PATH_MAX];
+        snprintf(p, sizeof p, "%s/x.lua", dir);
+        chmod(p, 0);
+        char *argv2[] = {(char *)build_path("rnnc"), "x.lua", NULL};
+        run_in(dir, argv2, r);
+        cr_expect_eq(r->status, 1);
+        cr_expect_str_eq(r->err, "x.lua: cannot open the spec: Permission denied\n");
+    }
+    rm_tree(dir);
+    free(dir);
+    free(r);
+}
+
+Test(spec_errors, valid_spec_with_o_writes_nothing_yet) {
+    const char *src = HEAD "  lstm { 8 },\n" OUT1 "}\n";
+    expect_error(src, "rnnc: -o model.c: the code generator is not built yet; nothing was written\n");
+}
+
+/* ---- hostile specs: the sandbox ----------------------------------------------------- */
+
+/* The spec fails with `expected`, exit 1, no file in its directory, and `victim`
+ * (an absolute path it tried to create) does not exist. */
+static void expect_contained(const char *src_fmt, const char *expected, const char *extra1, const char *extra2) {
+    char victim[128];
+    snprintf(victim, sizeof victim, "/tmp/rnnc-victim-%d", (int)getpid());
+    unlink(victim);
+    char src[2048];
+    snprintf(src, sizeof src, src_fmt, victim, victim);
+    expect_error_n(src, strlen(src), expected, extra1, extra2);
+    cr_expect(access(victim, F_OK) != 0, "the spec created %s", victim);
+    unlink(victim);
+}
+
+Test(sandbox, no_io) { expect_contained("local f = io.open(\"%s\", \"w\")\nf:write(\"x\")\n", "x.lua:1: undefined name 'io'\n", NULL, NULL); }
+Test(sandbox, no_os) { expect_contained("\nos.execute(\"touch %s\")\n", "x.lua:2: undefined name 'os'\n", NULL, NULL); }
+Test(sandbox, no_require) { expect_contained("local os = require(\"os\")\nos.execute(\"touch %s\")\n", "x.lua:1: undefined name 'require'\n", NULL, NULL); }
+Test(sandbox, no_package) { expect_contained("package.loadlib(\"libc.so.6\", \"system\")(\"touch %s\")\n", "x.lua:1: undefined name 'package'\n", NULL, NULL); }
+Test(sandbox, no_debug) { expect_contained("debug.sethook()\n-- %s %s\n", "x.lua:1: undefined name 'debug'\n", NULL, NULL); }
+Test(sandbox, no_dofile) { expect_contained("dofile(\"%s\")\n", "x.lua:1: undefined name 'dofile'\n", NULL, NULL); }
+Test(sandbox, no_loadfile) { expect_contained("loadfile(\"%s\")\n", "x.lua:1: undefined name 'loadfile'\n", NULL, NULL); }
+Test(sandbox, no_load) { expect_contained("local f = load(\"return 1\")\n-- %s\n", "x.lua:1: undefined name 'load'\n", NULL, NULL); }
+Test(sandbox, no_collectgarbage) { expect_contained("collectgarbage(\"stop\")\n-- %s\n", "x.lua:1: undefined name 'collectgarbage'\n", NULL, NULL); }
+Test(sandbox, no_string_dump) {
+    expect_contained("local s = string.dump(function() end)\n-- %s\n", "x.lua:1: attempt to call a nil value (field 'dump')\n", NULL, NULL);
+}
+Test(sandbox, no_dump_through_string_metatable) {
+    expect_contained("local d = getmetatable(\"\").__index.dump\nreturn d(print)\n-- %s\n",
+                     "x.lua:2: attempt to call a nil value (local 'd')\n", NULL, NULL);
+}
+Test(sandbox, binary_chunk_rejected) {
+    static const char src[] = "\x1bLuaT\x00\x19\x93\r\n\x1a\n";
+    expect_error_n(src, sizeof src - 1, "x.lua:1: not a text file (binary spec files are rejected)\n", NULL, NULL);
+}
+Test(sandbox, endless_loop_hits_time_limit) {
+    double t0 = now_s();
+    const char *src = "local n = 0\nwhile true do n = n + 1 end\n";
+    expect_error_n(src, strlen(src),
+                   "x.lua:2: the spec exceeded the time limit of 0.5 s (see --time-limit)\n", "--time-limit", "0.5");
+    double dt = now_s() - t0;
+    cr_expect(dt < 3.0, "took %.2f s", dt);
+}
+Test(sandbox, long_c_call_hits_time_limit) {
+    /* One string.find call: no Lua instruction runs while it backtracks. */
+    const char *src = "local s = string.rep(\"a\", 5000)\nreturn s:find(\".-.-.-.-.-b\")\n";
+    double t0 = now_s();
+    expect_error_n(src, strlen(src), "x.lua:2: the spec exceeded the time limit of 0.5 s (see --time-limit)\n",
+                   "--time-limit", "0.5");
+    double dt = now_s() - t0;
+    cr_expect(dt < 3.0, "took %.2f s", dt);
+}
+Test(sandbox, endless_coroutine_hits_time_limit) {
+    const char *src = "local co = coroutine.wrap(function()\n  while true do end\nend)\nco()\n";
+    expect_error_n(src, strlen(src), "x.lua:2: the spec exceeded the time limit of 0.5 s (see --time-limit)\n",
+                   "--time-limit", "0.5");
+}
+Test(sandbox, table_memory_bomb) {
+    const char *src = "local t = {}\nfor i = 1, 1e9 do\n  t[i] = { i }\nend\n";
+    expect_error_n(src, strlen(src), "x.lua:3: the spec exceeded the memory limit of 64 MiB\n", "--memory-limit", "64");
+}
+Test(sandbox, string_memory_bomb) {
+    const char *src = "local s = string.rep(\"x\", 1e6)\nreturn s:rep(300)\n";
+    expect_error_n(src, strlen(src), "x.lua:2: the spec exceeded the memory limit of 256 MiB\n", NULL, NULL);
+}
+Test(sandbox, no_random) {
+    expect_contained("local n = math.random(10)\n-- %s\n", "x.lua:1: attempt to call a nil value (field 'random')\n", NULL, NULL);
+}
+Test(sandbox, finalizer_cannot_run_after_success) {
+    /* A __gc that would spin forever: the state is never closed, so rnnc succeeds fast. */
+    const char *src = "setmetatable({}, { __gc = function() while true do end end })\n" HEAD "  lstm { 8 },\n" OUT1 "}\n";
+    static run_result r;
+    char *dir = make_temp_dir();
+    write_file(dir, "x.lua", src, strlen(src));
+    char *argv[] = {(char *)build_path("rnnc"), "x.lua", "--check", "--time-limit", "2", NULL};
+    double t0 = now_s();
+    run_in(dir, argv, &r);
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    cr_expect_str_eq(r.out, "x.lua: ok: model \"m\", 3 layers, 8809 parameters\n");
+    cr_expect(now_s() - t0 < 1.5);
+    rm_tree(dir);
+    free(dir);
+}
+Test(sandbox, print_goes_to_stderr) {
+    const char *src = "print(\"hello\", 42)\n" HEAD "  lstm { 8 },\n" OUT1 "}\n";
+    static run_result r;
+    char *dir = make_temp_dir();
+    write_file(dir, "x.lua", src, strlen(src));
+    char *argv[] = {(char *)build_path("rnnc"), "x.lua", NULL};
+    run_in(dir, argv, &r);
+    cr_expect_eq(r.status, 0);
+    cr_expect_str_eq(r.err, "hello\t42\n");
+    cr_expect_str_eq(r.out, "x.lua: ok: model \"m\", 3 layers, 8809 parameters\n");
+    rm_tree(dir);
+    free(dir);
+}
