@@ -33,9 +33,13 @@ const char *rnn_monitor_name(rnn_monitor m) {
 }
 
 void rnn_model_init(rnn_model *m, const char *name, const char *source) {
+    /* Copy first: name or source may point into *m itself. */
+    char nm[RNN_NAME_MAX], src[RNN_PATH_MAX];
+    snprintf(nm, sizeof nm, "%s", name ? name : "sequential");
+    snprintf(src, sizeof src, "%s", source ? source : "");
     memset(m, 0, sizeof *m);
-    snprintf(m->name, sizeof m->name, "%s", name ? name : "sequential");
-    snprintf(m->source, sizeof m->source, "%s", source ? source : "");
+    memcpy(m->name, nm, sizeof nm);
+    memcpy(m->source, src, sizeof src);
     m->optimizer.kind = RNN_OPT_RMSPROP;
     m->optimizer.learning_rate = 1e-3;
     m->optimizer.rho = 0.9;
@@ -139,8 +143,10 @@ static int check_units(errctx *e, const rnn_layer *l, const char *what, int v, i
 static void add_tensor(rnn_model *m, int li, const char *suffix, int rows, int cols, int rank) {
     rnn_layer *l = &m->layers[li];
     rnn_tensor *t = &m->tensors[m->n_tensors++];
+    char layer_name[RNN_NAME_MAX];   /* a copy: gcc's -Wrestrict cannot tell t from l */
+    memcpy(layer_name, l->name, sizeof layer_name);
     memset(t, 0, sizeof *t);
-    snprintf(t->name, sizeof t->name, "%s/%s", l->name, suffix);
+    snprintf(t->name, sizeof t->name, "%s/%s", layer_name, suffix);
     t->layer = li;
     t->rank = rank;
     t->shape[0] = rows;
