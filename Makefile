@@ -42,7 +42,7 @@ FD_OBJ     := $(FD_RT_SRC:%.c=$(BUILD)/obj-double/%.o) $(FD_SRC:%.c=$(BUILD)/obj
 SPECS    := $(sort $(wildcard specs/*.lua))
 DEPS_OK  := $(BUILD)/.deps-ok
 
-.PHONY: all deps demo test test-unit test-fd test-shell test-asan fixtures clean
+.PHONY: all deps demo test test-unit test-fd test-shell test-asan check-gcc fixtures clean
 all: $(BUILD)/rnnc $(BUILD)/librnnrt.a $(BUILD)/include/rnnrt.h
 
 # ---- dependencies ---------------------------------------------------------------
@@ -81,7 +81,7 @@ $(BUILD)/obj/tests/%.o: tests/%.c $(RT_HDR) $(wildcard tests/*.h) | $(DEPS_OK)
 $(BUILD)/test_unit: $(TEST_OBJ) $(BUILD)/librnnrt.a
 	$(CC) $(ALL_CFLAGS) $(TEST_OBJ) $(BUILD)/librnnrt.a $(CRIT_LIBS) -lm -o $@
 
-$(BUILD)/obj-double/%.o: %.c $(RT_HDR) $(wildcard tests/*.h) | $(DEPS_OK)
+$(BUILD)/obj-double/%.o: %.c $(RT_HDR) $(wildcard tests/*.h tests/fd/*.h) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CPPFLAGS_RT) -Itests $(CRIT_CFLAGS) -DRNN_DOUBLE -c $< -o $@
 
@@ -99,7 +99,14 @@ test-shell: $(BUILD)/rnnc
 	  echo "== $$t"; BUILD=$(BUILD) bash $$t || exit 1; done
 
 test: all
-	@$(MAKE) --no-print-directory test-unit test-fd test-shell
+	@$(MAKE) --no-print-directory test-unit test-fd test-shell check-gcc
+
+# The code must also build warning-free with gcc (-Werror is on): compile everything.
+check-gcc:
+	@if command -v gcc >/dev/null; then \
+	  $(MAKE) --no-print-directory -s BUILD=$(BUILD)/gcc CC=gcc all $(BUILD)/gcc/test_unit $(BUILD)/gcc/test_fd \
+	  && echo "check-gcc: gcc build is warning-free"; \
+	else echo "check-gcc: gcc not installed, skipped"; fi
 
 test-asan:
 	$(MAKE) BUILD=build/asan OPT='-O1 -g -fno-omit-frame-pointer' \

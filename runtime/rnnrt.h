@@ -105,8 +105,10 @@ void rnn_init_params(const rnn_model *m, uint64_t seed, rnn_real *params);
  *           w -= lr*sqrt(1-b2^t)/(1-b1^t) * m/(sqrt(v)+eps)
  *   SGD     (Keras): momentum 0: w -= lr*g; else b = momentum*b - lr*g;
  *           w += b, or with nesterov w += momentum*b - lr*g
- * Clipping before the update, in Keras's order: clipnorm (each tensor to L2 norm
- * <= clipnorm), global_clipnorm (all tensors together), clipvalue (each element).
+ * Clipping before the update: clipnorm (each tensor scaled to L2 norm <= clipnorm),
+ * else global_clipnorm (all tensors together), else clipvalue (each element to
+ * [-v, v]). Only the first one set applies, as in Keras 2.11+; rnn_model_layout
+ * rejects models that set more than one, as Keras 3 does.
  * =========================================================================== */
 
 /* Number of state slots (buffers of param_buffer_len): rmsprop 1, adam 2,

@@ -195,7 +195,7 @@ ERR_TEST(optimizer_in_layers, HEAD "  rmsprop { },\n" OUT1 "}\n", "x.lua:3: sequ
 ERR_TEST(bad_learning_rate, HEAD "  lstm { 8 },\n" OUT1 "  compile = {\n    optimizer = rmsprop { learning_rate = -1e-4 },\n  },\n}\n",
          "x.lua:6: rmsprop: learning_rate must be a positive number (got -0.0001)\n")
 ERR_TEST(both_clipnorms, HEAD "  lstm { 8 },\n" OUT1 "  compile = { optimizer = adam { clipnorm = 1, global_clipnorm = 1 } },\n}\n",
-         "x.lua:5: adam: clipnorm and global_clipnorm cannot both be set (as in Keras)\n")
+         "x.lua:5: adam: set at most one of clipnorm, global_clipnorm and clipvalue (as Keras 3 requires)\n")
 ERR_TEST(accuracy_monitor_without_metric, HEAD "  lstm { 8 },\n" OUT1 "  fit = { callbacks = {\n    early_stopping { monitor = \"val_accuracy\" },\n  } },\n}\n",
          "x.lua:6: early_stopping: monitor 'val_accuracy' needs metrics = { \"accuracy\" } in compile\n")
 ERR_TEST(checkpoint_without_path, HEAD "  lstm { 8 },\n" OUT1 "  fit = { callbacks = {\n    model_checkpoint { save_best_only = true },\n  } },\n}\n",

@@ -291,8 +291,10 @@ static int check_training(rnn_model *m, errctx *e) {
     if (!(o->clipnorm >= 0 && isfinite(o->clipnorm)) || !(o->global_clipnorm >= 0 && isfinite(o->global_clipnorm)) ||
         !(o->clipvalue >= 0 && isfinite(o->clipvalue)))
         return fail(e, o->line, on, "clipnorm, global_clipnorm and clipvalue must be non-negative numbers");
-    if (o->clipnorm > 0 && o->global_clipnorm > 0)
-        return fail(e, o->line, on, "clipnorm and global_clipnorm cannot both be set (as in Keras)");
+    /* Keras 2.11+ applies only the first of the three that is set and Keras 3 refuses
+     * more than one; refusing is the reading that cannot surprise anybody. */
+    if ((o->clipnorm > 0) + (o->global_clipnorm > 0) + (o->clipvalue > 0) > 1)
+        return fail(e, o->line, on, "set at most one of clipnorm, global_clipnorm and clipvalue (as Keras 3 requires)");
 
     rnn_fit_config *f = &m->fit;
     if (f->epochs < 1) return fail(e, m->line, "fit", "epochs must be a positive integer (got %d)", f->epochs);

@@ -1,0 +1,148 @@
+/*
+ * optim.c — RMSprop, Adam and SGD exactly as tf.keras (TF 2.11–2.15) updates a
+ * variable, with Keras's gradient clipping. Read from keras-team/keras
+ * keras/optimizers/{optimizer,rmsprop,adam,sgd}.py (v2.15.0).
+ *
+ * Only the real elements of each tensor are read or written: the alignment padding
+ * between tensors is never touched (it must stay zero in params, and a gradient
+ * buffer's padding must not leak into a norm).
+ *
+ * Each element's update is computed in double and rounded once to rnn_real; norms
+ * are accumulated in double so they do not depend on the tensor size's rounding.
+ */
+#include "rnnrt.h"
+
+#include <math.h>
+
+int rnn_optimizer_slots(const rnn_optimizer *o) {
+    switch (o->kind) {
+    case RNN_OPT_RMSPROP: return 1;                      /* velocity            */
+    case RNN_OPT_ADAM: return 2;                         /* m, v                */
+    case RNN_OPT_SGD: return o->momentum > 0 ? 1 : 0;    /* momentum buffer     */
+    }
+    return 0;
+}
+
+static double sum_squares(const rnn_real *g, size_t n) {
+    double s = 0.0;
+    for (size_t e = 0; e < n; e++) s += (double)g[e] * (double)g[e];
+    return s;
+}
+
+static void scale(rnn_real *g, size_t n, double f) {
+    for (size_t e = 0; e < n; e++) g[e] = (rnn_real)((double)g[e] * f);
+}
+
+/* Keras 2.11+ Optimizer._clip_gradients: the options are checked in the order
+ * clipnorm, global_clipnorm, clipvalue and the FIRST one that is set is the only one
+ * applied (each branch returns). Keras 3 refuses more than one; TF <= 2.10's legacy
+ * optimizer chained them (clipvalue first). We follow the 2.11+ code, which is also
+ * the only reading that agrees with Keras 3 whenever Keras 3 accepts the options.
+ *
+ * clip_by_norm(g, c) = g * c / max(||g||, c) and clip_by_global_norm(gs, c) =
+ * gs * c / max(global, c): a gradient within the limit is left as it is, so we scale
+ * only when the norm exceeds the limit (bit-for-bit untouched otherwise). */
+static void clip_gradients(const rnn_model *m, const rnn_optimizer *o, rnn_real *grads) {
+    if (o->clipnorm > 0) {
+        for (int k = 0; k < m->n_tensors; k++) {
+            const rnn_tensor *t = &m->tensors[k];
+            double nrm = sqrt(sum_squares(grads + t->offset, t->size));
+            if (nrm > o->clipnorm) scale(grads + t->offset, t->size, o->clipnorm / nrm);
+        }
+    } else if (o->global_clipnorm > 0) {
+        double ss = 0.0;
+        for (int k = 0; k < m->n_tensors; k++)
+            ss += sum_squares(grads + m->tensors[k].offset, m->tensors[k].size);
+        double nrm = sqrt(ss);
+        if (nrm > o->global_clipnorm)
+            for (int k = 0; k < m->n_tensors; k++)
+                scale(grads + m->tensors[k].offset, m->tensors[k].size, o->global_clipnorm / nrm);
+    } else if (o->clipvalue > 0) {
+        const double c = o->clipvalue;
+        for (int k = 0; k < m->n_tensors; k++) {
+            rnn_real *g = grads + m->tensors[k].offset;
+            for (size_t e = 0; e < m->tensors[k].size; e++) {
+                if ((double)g[e] > c) g[e] = (rnn_real)c;
+                else if ((double)g[e] < -c) g[e] = (rnn_real)-c;
+            }
+        }
+    }
+}
+
+/* RMSprop (new optimizer, not centered, momentum 0):
+ *   v = rho*v + (1-rho)*g^2; w -= lr*g/sqrt(v+eps)          (TF >= 2.11, Keras 3)
+ *   epsilon_outside:        w -= lr*g/(sqrt(v)+eps)          (TF <= 2.10 legacy)
+ * The updated v is used in the same step. */
+static void rmsprop(const rnn_optimizer *o, rnn_real *w, const rnn_real *g, rnn_real *v, size_t n) {
+    const double lr = o->learning_rate, rho = o->rho, eps = o->epsilon;
+    for (size_t e = 0; e < n; e++) {
+        double gd = (double)g[e];
+        double vd = rho * (double)v[e] + (1.0 - rho) * gd * gd;
+        double den = o->epsilon_outside ? sqrt(vd) + eps : sqrt(vd + eps);
+        v[e] = (rnn_real)vd;
+        w[e] = (rnn_real)((double)w[e] - lr * gd / den);
+    }
+}
+
+/* Adam (Keras form): m += (g-m)(1-b1); v += (g^2-v)(1-b2);
+ * w -= alpha * m / (sqrt(v) + eps), alpha = lr*sqrt(1-b2^t)/(1-b1^t).
+ * (Epsilon is added to sqrt(v) of the *uncorrected* v, as Keras does, which is not
+ * the paper's eps-hat placement.) */
+static void adam(const rnn_optimizer *o, double alpha, rnn_real *w, const rnn_real *g, rnn_real *m1,
+                 rnn_real *v, size_t n) {
+    const double b1 = o->beta_1, b2 = o->beta_2, eps = o->epsilon;
+    for (size_t e = 0; e < n; e++) {
+        double gd = (double)g[e];
+        double md = (double)m1[e] + (gd - (double)m1[e]) * (1.0 - b1);
+        double vd = (double)v[e] + (gd * gd - (double)v[e]) * (1.0 - b2);
+        m1[e] = (rnn_real)md;
+        v[e] = (rnn_real)vd;
+        w[e] = (rnn_real)((double)w[e] - alpha * md / (sqrt(vd) + eps));
+    }
+}
+
+/* SGD (Keras form): without momentum w -= lr*g; with momentum b = mu*b - lr*g and
+ * w += b, or with nesterov w += mu*b - lr*g (using the updated b). */
+static void sgd(const rnn_optimizer *o, rnn_real *w, const rnn_real *g, rnn_real *b, size_t n) {
+    const double lr = o->learning_rate, mu = o->momentum;
+    for (size_t e = 0; e < n; e++) {
+        double gd = (double)g[e];
+        if (!b) {
+            w[e] = (rnn_real)((double)w[e] - lr * gd);
+            continue;
+        }
+        double bd = mu * (double)b[e] - lr * gd;
+        b[e] = (rnn_real)bd;
+        double step = o->nesterov ? mu * bd - lr * gd : bd;
+        w[e] = (rnn_real)((double)w[e] + step);
+    }
+}
+
+void rnn_optimizer_step(const rnn_model *m, const rnn_optimizer *o, rnn_real *params,
+                        rnn_real *grads, rnn_real *state, int64_t step) {
+    clip_gradients(m, o, grads);
+
+    const size_t len = m->param_buffer_len;
+    /* Keras's local_step = iterations + 1 is our `step`; the powers are taken in double. */
+    double alpha = 0.0;
+    if (o->kind == RNN_OPT_ADAM) {
+        double t = (double)step;
+        alpha = o->learning_rate * sqrt(1.0 - pow(o->beta_2, t)) / (1.0 - pow(o->beta_1, t));
+    }
+    for (int k = 0; k < m->n_tensors; k++) {
+        const size_t off = m->tensors[k].offset, n = m->tensors[k].size;
+        rnn_real *w = params + off;
+        const rnn_real *g = grads + off;
+        switch (o->kind) {
+        case RNN_OPT_RMSPROP:
+            rmsprop(o, w, g, state + off, n);
+            break;
+        case RNN_OPT_ADAM:
+            adam(o, alpha, w, g, state + off, state + len + off, n);
+            break;
+        case RNN_OPT_SGD:
+            sgd(o, w, g, o->momentum > 0 ? state + off : NULL, n);
+            break;
+        }
+    }
+}

@@ -1,0 +1,100 @@
+/*
+ * simple_rnn.c — SimpleRNN: h_t = act(x_t·K + b + hm_{t-1}·R), hm = h ⊙ recurrent mask.
+ *
+ * Shapes: x [B, T, F], kernel [F, U], recurrent_kernel [U, U], bias [U], h [B, T, U].
+ * The activation's derivative is taken from h itself (tanh 1-h², sigmoid h(1-h),
+ * relu [h > 0], linear 1), so the forward needs no other cache.
+ */
+#include "ref_layers.h"
+
+#include <string.h>
+
+/* Shared by the three recurrent layers, which all run backward one row at a time: the
+ * GRU, the hungriest, needs 9·U per row (see gru.c); 10·U covers every kind. */
+size_t rnn_ref_rnn_scratch_len(int U) {
+    return 10 * (size_t)U;
+}
+
+static rnn_real activate(rnn_activation act, rnn_real a) {
+    switch (act) {
+    case RNN_ACT_SIGMOID: return rnn_ref_sigmoid(a);
+    case RNN_ACT_TANH:    return REF_TANH(a);
+    case RNN_ACT_RELU:    return a > 0 ? a : 0;
+    default:              return a;
+    }
+}
+
+/* d act / d a expressed through the output h = act(a). */
+static rnn_real activation_slope(rnn_activation act, rnn_real h) {
+    switch (act) {
+    case RNN_ACT_SIGMOID: return h * (1 - h);
+    case RNN_ACT_TANH:    return 1 - h * h;
+    case RNN_ACT_RELU:    return h > 0 ? 1 : 0;
+    default:              return 1;
+    }
+}
+
+void rnn_ref_simple_rnn_forward(rnn_real *h, const rnn_real *x, const rnn_real *kernel,
+                                const rnn_real *recurrent_kernel, const rnn_real *bias,
+                                const rnn_real *recurrent_mask, rnn_activation act,
+                                int B, int T, int F, int U) {
+    for (int b = 0; b < B; b++) {
+        const rnn_real *m = recurrent_mask ? recurrent_mask + (size_t)b * (size_t)U : NULL;
+        for (int t = 0; t < T; t++) {
+            const rnn_real *xt = x + ((size_t)b * (size_t)T + (size_t)t) * (size_t)F;
+            const rnn_real *hprev = t > 0 ? h + ((size_t)b * (size_t)T + (size_t)t - 1) * (size_t)U : NULL;
+            rnn_real *ht = h + ((size_t)b * (size_t)T + (size_t)t) * (size_t)U;
+            for (int u = 0; u < U; u++) {
+                rnn_real a = bias[u];
+                for (int f = 0; f < F; f++) a += xt[f] * kernel[(size_t)f * (size_t)U + (size_t)u];
+                if (hprev)
+                    for (int k = 0; k < U; k++)
+                        a += hprev[k] * (m ? m[k] : 1) * recurrent_kernel[(size_t)k * (size_t)U + (size_t)u];
+                ht[u] = activate(act, a);
+            }
+        }
+    }
+}
+
+void rnn_ref_simple_rnn_backward(rnn_real *dx, rnn_real *dkernel, rnn_real *drecurrent_kernel,
+                                 rnn_real *dbias, rnn_real *scratch, const rnn_real *dh,
+                                 const rnn_real *x, const rnn_real *h, const rnn_real *kernel,
+                                 const rnn_real *recurrent_kernel, const rnn_real *recurrent_mask,
+                                 rnn_activation act, int B, int T, int F, int U) {
+    rnn_real *dh_next = scratch;            /* [U]: gradient reaching h_t from step t+1 */
+    rnn_real *da = scratch + U;             /* [U]: gradient at the pre-activation       */
+    for (int b = 0; b < B; b++) {
+        const rnn_real *m = recurrent_mask ? recurrent_mask + (size_t)b * (size_t)U : NULL;
+        memset(dh_next, 0, (size_t)U * sizeof *dh_next);
+        for (int t = T - 1; t >= 0; t--) {
+            size_t step = (size_t)b * (size_t)T + (size_t)t;
+            const rnn_real *xt = x + step * (size_t)F;
+            const rnn_real *ht = h + step * (size_t)U;
+            const rnn_real *hprev = t > 0 ? h + (step - 1) * (size_t)U : NULL;
+            const rnn_real *dht = dh + step * (size_t)U;
+            rnn_real *dxt = dx + step * (size_t)F;
+
+            for (int u = 0; u < U; u++) da[u] = (dht[u] + dh_next[u]) * activation_slope(act, ht[u]);
+
+            for (int u = 0; u < U; u++) dbias[u] += da[u];
+            for (int f = 0; f < F; f++) {
+                rnn_real sum = 0;
+                for (int u = 0; u < U; u++) {
+                    dkernel[(size_t)f * (size_t)U + (size_t)u] += xt[f] * da[u];
+                    sum += da[u] * kernel[(size_t)f * (size_t)U + (size_t)u];
+                }
+                dxt[f] = sum;
+            }
+            /* h_{-1} = 0: at t = 0 nothing flows into R or further back. */
+            for (int k = 0; k < U; k++) {
+                rnn_real mk = m ? m[k] : 1;
+                rnn_real sum = 0;
+                for (int u = 0; u < U; u++) {
+                    if (hprev) drecurrent_kernel[(size_t)k * (size_t)U + (size_t)u] += hprev[k] * mk * da[u];
+                    sum += da[u] * recurrent_kernel[(size_t)k * (size_t)U + (size_t)u];
+                }
+                dh_next[k] = sum * mk;
+            }
+        }
+    }
+}
