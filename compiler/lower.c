@@ -427,7 +427,7 @@ static const char *const k_checkpoint[] = {"filepath", "monitor", "save_best_onl
 static const char *const p_checkpoint[] = {"filepath", NULL};
 static const char *const k_early[] = {"monitor", "patience", "min_delta", "restore_best_weights", "mode",
                                       "baseline", "start_from_epoch", "restore_at_end", NULL};
-static const char *const k_csv[] = {"filename", "append", NULL};
+static const char *const k_csv[] = {"filename", NULL};
 static const char *const p_csv[] = {"filename", NULL};
 
 static void lower_callback(lua_State *L, rnn_model *m, reader *fr, int idx) {
@@ -475,7 +475,6 @@ static void lower_callback(lua_State *L, rnn_model *m, reader *fr, int idx) {
         r = object_reader(L, m, idx, who, k_csv, p_csv);
         if (!get_string(&r, "filename", c->path, sizeof c->path))
             lerror(&r, "filename is required, as in csv_logger { \"history.csv\" }");
-        c->append = get_bool(&r, "append", 0);
         break;
     }
     lua_settop(L, top);

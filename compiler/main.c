@@ -4,6 +4,9 @@
  *   rnnc SPEC.lua [--check]       validate the spec (default action)
  *   rnnc SPEC.lua --summary       print the Keras-style summary table
  *   rnnc SPEC.lua -o OUT          generate code (not built yet)
+ *   rnnc SPEC.lua --interpret COMMAND [ARGS]
+ *                                 run the trainer (fit, evaluate, predict, summary) on the
+ *                                 reference runtime; its exit codes are the trainer's
  *   rnnc --help | --version
  *
  * Exit codes: 0 ok, 1 spec error, 2 usage error.
@@ -26,6 +29,9 @@ static void usage(FILE *out) {
           "  --check             validate the spec and print a one-line description (default)\n"
           "  --summary           print the Keras-style model summary\n"
           "  -o OUT              write generated C to OUT (arrives with the code generator)\n"
+          "  --interpret CMD ... run the trainer on the reference runtime: fit, evaluate,\n"
+          "                      predict, summary (everything after CMD goes to it; see\n"
+          "                      'rnnc SPEC.lua --interpret CMD --help')\n"
           "  --time-limit S      wall-clock limit for evaluating the spec (default 10)\n"
           "  --memory-limit MIB  Lua heap limit for evaluating the spec (default 256)\n"
           "  --help, --version\n"
@@ -54,6 +60,7 @@ int main(int argc, char **argv) {
     const char *spec = NULL, *out = NULL;
     enum { ACT_CHECK, ACT_SUMMARY } action = ACT_CHECK;
     rnnc_limits lim = {RNNC_DEFAULT_TIME_LIMIT, RNNC_DEFAULT_MEMORY_LIMIT};
+    int interpret_at = 0;   /* argv index of the trainer's command */
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -67,6 +74,10 @@ int main(int argc, char **argv) {
             action = ACT_CHECK;
         } else if (strcmp(a, "--summary") == 0) {
             action = ACT_SUMMARY;
+        } else if (strcmp(a, "--interpret") == 0) {
+            if (i + 1 >= argc) return usage_error("%s needs a command: fit, evaluate, predict or summary", a);
+            interpret_at = i + 1;
+            break;
         } else if (strcmp(a, "-o") == 0) {
             if (++i >= argc) return usage_error("%s needs an output path", a);
             out = argv[i];
@@ -92,6 +103,12 @@ int main(int argc, char **argv) {
     if (rnnc_load_spec(spec, &lim, &m, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
         return EXIT_SPEC;
+    }
+    if (interpret_at) {
+        if (out) return usage_error("%s", "-o and --interpret exclude each other");
+        char program[RNN_PATH_MAX + 32];
+        snprintf(program, sizeof program, "rnnc %s --interpret", spec);
+        return rnn_trainer_main(&m, &rnn_reference_ops, program, argc - interpret_at, argv + interpret_at);
     }
     if (out) {
         fprintf(stderr, "rnnc: -o %s: the code generator is not built yet; nothing was written\n", out);

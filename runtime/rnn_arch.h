@@ -156,7 +156,6 @@ typedef struct {
     int    start_from_epoch;            /* early_stopping                                  */
     int    has_baseline;                /* early_stopping                                  */
     double baseline;
-    int    append;                      /* csv_logger                                      */
 } rnn_callback;
 
 typedef struct {

@@ -164,4 +164,30 @@ const rnn_real *rnn_ref_input_grad(const rnn_ref *r);
  * sparse categorical: argmax == label). */
 int rnn_ref_correct(const rnn_ref *r);
 
+/* =============================================================================
+ * The model interface (train/) — what the trainer needs from a model. The reference
+ * runtime implements it (rnn_reference_ops); generated code implements it with the
+ * same contracts, so `rnnc --interpret` and a generated trainer are one program.
+ * Every function has the contract of the rnn_ref_* function of the same name.
+ * =========================================================================== */
+typedef struct {
+    const char *name;            /* "reference", "generated", ... (for messages) */
+    void *(*create)(const rnn_model *m, int max_batch);
+    void (*destroy)(void *impl);
+    double (*forward)(void *impl, const rnn_real *params, const int32_t *tokens,
+                      const rnn_real *labels, int n, const rnn_dropout_ctx *ctx, rnn_real *out);
+    void (*backward)(void *impl, const rnn_real *params, rnn_real *grads);
+    int (*correct)(const void *impl);
+} rnn_model_ops;
+
+/* The reference runtime behind the interface. */
+extern const rnn_model_ops rnn_reference_ops;
+
+/* The trainer's command line: `PROGRAM COMMAND [ARGS]` with COMMAND one of fit,
+ * evaluate, predict, summary (see `PROGRAM --help`). m must be laid out. Returns the
+ * process exit code: 0 ok, 1 runtime or data error, 2 usage error, 130 interrupted.
+ * `program` is the name used in messages and help (e.g. "rnnc specs/x.lua --interpret"). */
+int rnn_trainer_main(const rnn_model *m, const rnn_model_ops *ops, const char *program,
+                     int argc, char **argv);
+
 #endif

@@ -31,7 +31,7 @@ typedef struct {
 } run_result;
 
 /* Absolute path of a file in the build directory (the tests run from the repo root). */
-static const char *build_path(const char *name) {
+static inline const char *build_path(const char *name) {
     static char buf[PATH_MAX + 64];
     char root[PATH_MAX];
     if (!realpath(RNNC_BUILD_DIR, root)) snprintf(root, sizeof root, "%s", RNNC_BUILD_DIR);
@@ -40,13 +40,13 @@ static const char *build_path(const char *name) {
 }
 
 /* A new empty directory under /tmp; the caller removes it with rm_tree. */
-static char *make_temp_dir(void) {
+static inline char *make_temp_dir(void) {
     char *d = strdup("/tmp/rnnc-test-XXXXXX");
     if (!d || !mkdtemp(d)) abort();
     return d;
 }
 
-static void write_file(const char *dir, const char *name, const void *data, size_t len) {
+static inline void write_file(const char *dir, const char *name, const void *data, size_t len) {
     char p[PATH_MAX];
     snprintf(p, sizeof p, "%s/%s", dir, name);
     FILE *f = fopen(p, "wb");
@@ -55,7 +55,7 @@ static void write_file(const char *dir, const char *name, const void *data, size
     fclose(f);
 }
 
-static void slurp(const char *path, char *buf, size_t cap) {
+static inline void slurp(const char *path, char *buf, size_t cap) {
     FILE *f = fopen(path, "rb");
     size_t n = 0;
     if (f) {
@@ -66,7 +66,7 @@ static void slurp(const char *path, char *buf, size_t cap) {
 }
 
 /* Run argv (argv[0] an absolute path) with cwd = dir; capture into *r. */
-static void run_in(const char *dir, char *const argv[], run_result *r) {
+static inline void run_in(const char *dir, char *const argv[], run_result *r) {
     char cap[] = "/tmp/rnnc-cap-XXXXXX";
     if (!mkdtemp(cap)) abort();
     char outp[PATH_MAX], errp[PATH_MAX];
@@ -97,7 +97,7 @@ static void run_in(const char *dir, char *const argv[], run_result *r) {
 }
 
 /* Names in dir other than . and .., sorted, joined by spaces. */
-static void list_dir(const char *dir, char *buf, size_t cap) {
+static inline void list_dir(const char *dir, char *buf, size_t cap) {
     struct dirent **names;
     int n = scandir(dir, &names, NULL, alphasort);
     buf[0] = 0;
@@ -105,21 +105,23 @@ static void list_dir(const char *dir, char *buf, size_t cap) {
         const char *s = names[i]->d_name;
         if (strcmp(s, ".") && strcmp(s, "..")) {
             size_t used = strlen(buf);
-            snprintf(buf + used, cap - used, "%s%s", used ? " " : "", s);
+            int w = snprintf(buf + used, cap - used, "%s%s", used ? " " : "", s);
+            if (w < 0 || (size_t)w >= cap - used) break;   /* listing full */
         }
         free(names[i]);
     }
     if (n >= 0) free(names);
 }
 
-static void rm_tree(const char *dir) {
+static inline void rm_tree(const char *dir) {
     struct dirent **names;
     int n = scandir(dir, &names, NULL, alphasort);
     for (int i = 0; i < n; i++) {
         const char *s = names[i]->d_name;
         if (strcmp(s, ".") && strcmp(s, "..")) {
             char p[PATH_MAX];
-            snprintf(p, sizeof p, "%s/%s", dir, s);
+            int w = snprintf(p, sizeof p, "%s/%s", dir, s);
+            if (w < 0 || (size_t)w >= sizeof p) continue;
             struct stat st;
             if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) rm_tree(p);
             else unlink(p);

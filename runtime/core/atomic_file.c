@@ -1,0 +1,197 @@
+/*
+ * atomic_file.c — write a file so that readers see the old contents or the new ones,
+ * never a torn mix (safetensors.h, "atomic files").
+ *
+ * The data goes to "PATH.tmp.PID.XXXXXX" (mkstemp) in the directory of PATH, because
+ * rename(2) is atomic only within one file system. Commit is fflush, a check of the
+ * stream's error flag, fsync, fclose, rename, then fsync of the directory so that the
+ * rename itself is durable. Any failure before the rename removes the temporary and
+ * leaves the previous file as it was.
+ *
+ * Nothing here blocks signals or takes locks: two writers of the same PATH each
+ * rename a complete file, and the last one wins.
+ */
+#include "core/atomic_file.h"
+#include "core/safetensors.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...) {
+    if (!err || !errlen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+void rnn_ignore_sigxfsz(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGXFSZ, &sa, NULL);
+}
+
+/* The directory part of path ("." when there is none), into buf. */
+static void dir_of(const char *path, char *buf, size_t cap) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(buf, cap, ".");
+    else if (slash == path) snprintf(buf, cap, "/");
+    else snprintf(buf, cap, "%.*s", (int)(slash - path), path);
+}
+
+/* mkstemp creates the file 0600. A checkpoint should get the mode a plain fopen would
+ * give it: the old file's mode when replacing one, else 0666 minus the umask. The
+ * umask is read from /proc (Linux) because the only portable way, umask(2) twice, is
+ * racy in a threaded program; 0644 (the usual umask 022) when /proc is unavailable. */
+static mode_t new_file_mode(const char *path) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) return st.st_mode & 07777;
+    mode_t mask = 022;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f) {
+        char line[256];
+        while (fgets(line, sizeof line, f))
+            if (!strncmp(line, "Umask:", 6)) {
+                mask = (mode_t)strtol(line + 6, NULL, 8);
+                break;
+            }
+        fclose(f);
+    }
+    return 0666 & ~mask;
+}
+
+/* Create "PATH.tmp.PID.XXXXXX" beside path. Returns the fd or -1 with errno. */
+static int make_temp(const char *path, char *tmp, size_t cap) {
+    int n = snprintf(tmp, cap, "%s.tmp.%ld.XXXXXX", path, (long)getpid());
+    if (n < 0 || (size_t)n >= cap) {
+        tmp[0] = 0;
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = mkstemp(tmp);
+    if (fd < 0) tmp[0] = 0;
+    return fd;
+}
+
+static int check_target(const char *path, char *err, size_t errlen) {
+    struct stat st;
+    if (!path || !path[0]) {
+        seterr(err, errlen, "(empty path): cannot write: no file name given");
+        return -1;
+    }
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        seterr(err, errlen, "%s: cannot write: is a directory", path);
+        return -1;
+    }
+    return 0;
+}
+
+int rnn_atomic_open(rnn_atomic_file *a, const char *path, char *err, size_t errlen) {
+    memset(a, 0, sizeof *a);
+    if (check_target(path, err, errlen)) return -1;
+    if (strlen(path) >= sizeof a->path) {
+        seterr(err, errlen, "%.200s...: cannot write: %s", path, strerror(ENAMETOOLONG));
+        return -1;
+    }
+    strcpy(a->path, path);
+    int fd = make_temp(path, a->tmp, sizeof a->tmp);
+    if (fd < 0) {
+        char dir[4096];
+        dir_of(path, dir, sizeof dir);
+        seterr(err, errlen, "%s: cannot write: cannot create a file in %s: %s", path, dir,
+               strerror(errno));
+        return -1;
+    }
+    if (fchmod(fd, new_file_mode(path)) != 0 || !(a->f = fdopen(fd, "wb"))) {
+        int e = errno;
+        close(fd);
+        unlink(a->tmp);
+        a->tmp[0] = 0;
+        seterr(err, errlen, "%s: cannot write: %s", path, strerror(e));
+        return -1;
+    }
+    return 0;
+}
+
+/* glibc drops a stream's buffer when a write fails, and a later fflush then succeeds:
+ * by commit time only the error flag is left and errno is whatever came after. To name
+ * the cause, try to append one byte at the end of the temporary (which is about to be
+ * deleted anyway): a full disk or a file size limit refuses it with the same errno.
+ * Failing that, errno as it was when commit was called (usually still the failed
+ * write's), else a generic EIO. */
+static int lost_write_errno(FILE *f, int errno_at_entry) {
+    int fd = fileno(f);
+    struct stat st;
+    if (fstat(fd, &st) == 0 && pwrite(fd, "", 1, st.st_size) < 0 && errno != EBADF) return errno;
+    return errno_at_entry ? errno_at_entry : EIO;
+}
+
+int rnn_atomic_commit(rnn_atomic_file *a, char *err, size_t errlen) {
+    int errno_at_entry = errno;
+    if (!a->f) {
+        seterr(err, errlen, "%s: cannot write: the file is not open", a->path);
+        return -1;
+    }
+    int e = 0;
+    if (fflush(a->f) != 0) e = errno;
+    else if (ferror(a->f)) e = lost_write_errno(a->f, errno_at_entry);
+    else if (fsync(fileno(a->f)) != 0) e = errno;
+    if (fclose(a->f) != 0 && !e) e = errno;
+    a->f = NULL;
+    if (!e && rename(a->tmp, a->path) != 0) e = errno;
+    if (e) {
+        unlink(a->tmp);
+        a->tmp[0] = 0;
+        seterr(err, errlen, "%s: cannot write: %s", a->path, strerror(e));
+        return -1;
+    }
+    a->tmp[0] = 0;
+
+    /* Make the rename durable. Some file systems cannot fsync a directory (EINVAL);
+     * there is nothing more to do on those. */
+    char dir[4096];
+    dir_of(a->path, dir, sizeof dir);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (dfd < 0) e = errno;
+    else if (fsync(dfd) != 0 && errno != EINVAL) e = errno;
+    if (dfd >= 0) close(dfd);
+    if (e) {
+        /* The new file is in place, so the old one cannot be kept any more; report
+         * that it may not survive a crash. */
+        seterr(err, errlen, "%s: written, but syncing its directory failed: %s", a->path,
+               strerror(e));
+        return -1;
+    }
+    return 0;
+}
+
+void rnn_atomic_abort(rnn_atomic_file *a) {
+    if (a->f) fclose(a->f);
+    a->f = NULL;
+    if (a->tmp[0]) unlink(a->tmp);
+    a->tmp[0] = 0;
+}
+
+int rnn_path_writable(const char *path, char *err, size_t errlen) {
+    if (check_target(path, err, errlen)) return -1;
+    char tmp[4096 + 64];
+    int fd = make_temp(path, tmp, sizeof tmp);
+    if (fd < 0) {
+        char dir[4096];
+        dir_of(path, dir, sizeof dir);
+        seterr(err, errlen, "%s: cannot write: cannot create a file in %s: %s", path, dir,
+               strerror(errno));
+        return -1;
+    }
+    close(fd);
+    unlink(tmp);
+    return 0;
+}

@@ -1,0 +1,94 @@
+/*
+ * data.h — training data for the trainer: .npy arrays, raw text, the built-in set.
+ * Internal to librnnrt (not installed). Every loader reports errors as one line in
+ * err — "FILE: row R, column C (0-based): what is wrong" for a bad value — and
+ * returns -1; it never crashes and never returns half-filled data (on error *d is
+ * left empty, except that rnn_npy_read_y keeps x and leaves y NULL).
+ */
+#ifndef RNN_DATA_H
+#define RNN_DATA_H
+
+#include "rnn_arch.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A labelled set of token sequences. Owns x and y. */
+typedef struct {
+    size_t n;        /* samples                                                       */
+    int T;           /* timesteps per sample                                          */
+    int32_t *x;      /* [n, T] token ids                                              */
+    float *y;        /* [n] labels: binary 0/1 (fractional allowed), or class index   */
+} rnn_data;
+
+void rnn_data_free(rnn_data *d);   /* frees x and y, zeroes *d; safe on a zeroed one */
+
+/* ---- .npy (data/npy.c) ---------------------------------------------------------
+ * Format versions 1.0, 2.0 (and 3.0), C order only, little- or big-endian as the
+ * descr says. x: int32/int64/uint16/int16/uint8 (also int8/uint32/uint64),
+ * shape [N, T] with T == the model's; every id in [0, vocab). y: any integer dtype
+ * or float32/float64, shape [N] or [N, 1]; binary labels must be in [0, 1]
+ * (integers: exactly 0 or 1), sparse categorical labels integers in [0, n_classes). */
+int rnn_npy_read_x(const char *path, int T, int vocab, rnn_data *d, char *err, size_t errlen);
+
+/* Fill d->y from path; d->n must already be set (from the x file) and must match. */
+int rnn_npy_read_y(const char *path, rnn_loss_kind loss, int n_classes, rnn_data *d, char *err, size_t errlen);
+
+/* ---- raw text (data/text.c) ----------------------------------------------------
+ * Input: a TSV file of "label<TAB>text" lines, or a directory laid out like aclImdb:
+ * pos/ and neg/ (label 1 and 0) with one *.txt review each, read in sorted order
+ * (neg first, then pos; file names compared bytewise).
+ * Tokenizer (Keras's Tokenizer defaults): lower-case ASCII, replace every character of
+ * !"#$%&()*+,-./:;<=>?@[\]^_`{|}~ and tab/newline by a space, split on spaces.
+ * The apostrophe, \r, \v and \f are not separators (as in Keras); bytes >= 0x80 are
+ * kept as they are (only ASCII is lower-cased). Keras breaks frequency ties by first
+ * occurrence; rnnc bytewise, so that the order does not depend on the file order.
+ * (HTML like "<br />" thus becomes the word "br", as in Keras.)
+ * Vocabulary: words of the training text ranked by frequency, ties by bytewise order.
+ * Ids as imdb.load_data(num_words = vocab): 0 padding, 1 start, 2 out-of-vocabulary,
+ * word of rank r (1 = most frequent) -> r + 3 when r + 3 < vocab, else 2.
+ * Sequences: [1, ids...] then pad_sequences(maxlen = T, padding = 'pre',
+ * truncating = 'pre'): keep the last T ids, left-pad with 0. */
+typedef struct {
+    size_t n;
+    char **texts;    /* [n] NUL-terminated, owned */
+    float *labels;   /* [n] */
+} rnn_text_set;
+
+int rnn_text_read(const char *path, rnn_text_set *out, char *err, size_t errlen);
+void rnn_text_set_free(rnn_text_set *s);
+
+typedef struct rnn_vocab rnn_vocab;
+
+/* Build the vocabulary of `train` keeping the words that get an id below `vocab`. */
+rnn_vocab *rnn_vocab_build(const rnn_text_set *train, int vocab);
+void rnn_vocab_free(rnn_vocab *v);
+
+/* Serialize: the kept words in rank order, one per line ("\n"-joined, malloc'd).
+ * rnn_vocab_parse reverses it. The checkpoint stores this string. */
+char *rnn_vocab_serialize(const rnn_vocab *v);
+rnn_vocab *rnn_vocab_parse(const char *s, int vocab, char *err, size_t errlen);
+
+/* Token ids of one text, padded/truncated to T as described above. */
+void rnn_text_encode(const rnn_vocab *v, const char *text, int T, int32_t *ids);
+
+/* Encode a whole set into d (labels checked like rnn_npy_read_y). */
+int rnn_text_to_data(const rnn_vocab *v, const rnn_text_set *s, int T, rnn_loss_kind loss,
+                     int n_classes, rnn_data *d, char *err, size_t errlen);
+
+/* ---- the built-in synthetic set (data/builtin.c) ----------------------------------
+ * A deterministic IMDB-shaped sentiment set, a pure function of (seed, split, n, vocab,
+ * T): see builtin.c for the generative model. split 0 = train, 1 = validation. */
+int rnn_builtin_data(uint64_t seed, int split, size_t n, int vocab, int T, rnn_data *d,
+                     char *err, size_t errlen);
+
+/* ---- splitting ---------------------------------------------------------------- */
+
+/* Keras-like validation_split, but shuffled by a seeded permutation (RNN_RNG_SPLIT):
+ * the first ceil(n * split) rows of the permutation go to val, the rest to train, both
+ * kept in permutation order. split in [0, 1) (0: val is empty); an error if no
+ * training row would be left. all is consumed (freed), also on error. */
+int rnn_data_split(rnn_data *all, double split, uint64_t seed, rnn_data *train, rnn_data *val,
+                   char *err, size_t errlen);
+
+#endif

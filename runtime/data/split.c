@@ -1,0 +1,79 @@
+/*
+ * split.c — validation_split: a seeded permutation (RNN_RNG_SPLIT) instead of Keras's
+ * "last rows", so a file sorted by label (aclImdb: all neg, then all pos) still gives
+ * a representative validation set. Like sklearn's train_test_split: n_val =
+ * ceil(n * split), the first n_val rows of the permutation are validation, the rest
+ * training, both in permutation order.
+ */
+#include "data/data.h"
+#include "rnnrt.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) {
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+int rnn_data_split(rnn_data *all, double split, uint64_t seed, rnn_data *train, rnn_data *val, char *err,
+                   size_t errlen) {
+    memset(train, 0, sizeof *train);
+    memset(val, 0, sizeof *val);
+    int rc = 0;
+    const size_t n = all->n, t = (size_t)all->T;
+    size_t n_val = 0;
+    if (!(split >= 0.0 && split < 1.0)) {
+        rc = fail(err, errlen, "validation split %g is outside [0, 1)", split);
+    } else if (n == 0 || n > UINT32_MAX || !all->x || !all->y) {
+        rc = fail(err, errlen, "validation split: %zu samples cannot be split", n);
+    } else {
+        n_val = (size_t)ceil((double)n * split);  /* as sklearn/Keras: ceil of the float product */
+        if (n_val >= n)
+            rc = fail(err, errlen, "validation split %g of %zu samples leaves none to train on", split, n);
+    }
+    uint32_t *perm = NULL;
+    if (rc == 0) {
+        perm = malloc(n * sizeof *perm);
+        train->x = malloc((n - n_val) * t * sizeof *train->x);
+        train->y = malloc((n - n_val) * sizeof *train->y);
+        val->x = malloc((n_val ? n_val : 1) * t * sizeof *val->x);
+        val->y = malloc((n_val ? n_val : 1) * sizeof *val->y);
+        if (!perm || !train->x || !train->y || !val->x || !val->y) {
+            rnn_data_free(train);
+            rnn_data_free(val);
+            rc = fail(err, errlen, "validation split: out of memory");
+        }
+    }
+    if (rc == 0) {
+        const rnn_rng s = rnn_rng_stream(seed, RNN_RNG_SPLIT, 0, 0);
+        rnn_rng_permutation(&s, perm, (uint32_t)n);
+        for (size_t k = 0; k < n; k++) {
+            rnn_data *dst = k < n_val ? val : train;
+            size_t row = k < n_val ? k : k - n_val;
+            memcpy(dst->x + row * t, all->x + (size_t)perm[k] * t, t * sizeof *dst->x);
+            dst->y[row] = all->y[perm[k]];
+        }
+        train->n = n - n_val;
+        train->T = all->T;
+        val->n = n_val;
+        val->T = all->T;
+        if (n_val == 0) {  /* an empty set holds no buffers */
+            free(val->x);
+            free(val->y);
+            val->x = NULL;
+            val->y = NULL;
+        }
+    }
+    free(perm);
+    rnn_data_free(all);
+    return rc;
+}

@@ -1,0 +1,627 @@
+/*
+ * text.c — raw text in, imdb-style token ids out.
+ *
+ * Inputs: a TSV file of "label<TAB>text" lines, or an aclImdb-style directory (neg/
+ * then pos/, *.txt files in bytewise name order). The tokenizer follows Keras's
+ * Tokenizer defaults (see data.h): lower-case, the filter characters and tab/newline
+ * become spaces, split on spaces. Two deliberate differences, both because the runtime
+ * works on bytes and carries no Unicode tables:
+ *   - only ASCII letters are lower-cased (Python lower-cases every cased letter);
+ *   - bytes >= 0x80 are ordinary word bytes, so UTF-8 words stay whole ("café" is one
+ *     word, "CAFÉ" is another, where Keras would merge them).
+ * Like Keras, '\r', '\v', '\f' and the apostrophe are not separators ("don't" is one
+ * word), and "<br />" leaves the word "br".
+ *
+ * Directory listing needs opendir/readdir/stat, which _POSIX_C_SOURCE=200809L provides.
+ */
+#include "data/data.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Class labels from text are small integers; 2^24 keeps them exact in a float. */
+#define TEXT_MAX_LABEL 16777216L
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) {
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* ---- tokenizer ---------------------------------------------------------------------- */
+
+/* Keras's default filters '!"#$%&()*+,-./:;<=>?@[\]^_`{|}~\t\n' plus the split
+ * character ' '. Note: no apostrophe, no '\r'. */
+static int is_sep(unsigned char c) {
+    switch (c) {
+    case ' ': case '\t': case '\n':
+    case '!': case '"': case '#': case '$': case '%': case '&': case '(': case ')':
+    case '*': case '+': case ',': case '-': case '.': case '/': case ':': case ';':
+    case '<': case '=': case '>': case '?': case '@': case '[': case '\\': case ']':
+    case '^': case '_': case '`': case '{': case '|': case '}': case '~':
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static unsigned char lower(unsigned char c) {
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
+/* Next word of s at or after *pos: its start and length (0 when there is none). */
+static size_t next_word(const char *s, size_t *pos, size_t *start) {
+    size_t p = *pos;
+    while (s[p] && is_sep((unsigned char)s[p])) p++;
+    *start = p;
+    while (s[p] && !is_sep((unsigned char)s[p])) p++;
+    *pos = p;
+    return p - *start;
+}
+
+/* ---- a small open-addressing hash table of words -------------------------------------- */
+
+typedef struct {
+    char *word;      /* lower-cased, NUL-terminated, owned; NULL = empty slot */
+    size_t len;
+    uint64_t hash;
+    uint64_t count;
+    int32_t rank;    /* 1-based rank once the vocabulary is built */
+} wentry;
+
+typedef struct {
+    wentry *slots;
+    size_t cap;      /* a power of two */
+    size_t used;
+} wtable;
+
+/* FNV-1a over the lower-cased bytes, so a word can be looked up without copying it. */
+static uint64_t hash_lower(const char *s, size_t n) {
+    uint64_t h = 1469598103934665603ull;
+    for (size_t k = 0; k < n; k++) {
+        h ^= lower((unsigned char)s[k]);
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static int wt_init(wtable *t, size_t cap) {
+    t->cap = cap;
+    t->used = 0;
+    t->slots = calloc(cap, sizeof *t->slots);
+    return t->slots ? 0 : -1;
+}
+
+static void wt_free(wtable *t) {
+    if (!t->slots) return;
+    for (size_t k = 0; k < t->cap; k++) free(t->slots[k].word);
+    free(t->slots);
+    t->slots = NULL;
+}
+
+static int same_lower(const wentry *e, const char *s, size_t n) {
+    if (e->len != n) return 0;
+    for (size_t k = 0; k < n; k++)
+        if ((unsigned char)e->word[k] != lower((unsigned char)s[k])) return 0;
+    return 1;
+}
+
+/* The slot holding the word s[0..n) (compared lower-cased), or the empty slot where it
+ * would go. */
+static wentry *wt_slot(const wtable *t, const char *s, size_t n, uint64_t h) {
+    size_t k = (size_t)h & (t->cap - 1);
+    for (;;) {
+        wentry *e = &t->slots[k];
+        if (!e->word || (e->hash == h && same_lower(e, s, n))) return e;
+        k = (k + 1) & (t->cap - 1);
+    }
+}
+
+static int wt_grow(wtable *t) {
+    wtable bigger;
+    if (t->cap > SIZE_MAX / 2 / sizeof(wentry) || wt_init(&bigger, t->cap * 2)) return -1;
+    for (size_t k = 0; k < t->cap; k++) {
+        wentry *e = &t->slots[k];
+        if (!e->word) continue;
+        *wt_slot(&bigger, e->word, e->len, e->hash) = *e;
+    }
+    bigger.used = t->used;
+    free(t->slots);
+    *t = bigger;
+    return 0;
+}
+
+/* Find or insert s[0..n) (lower-cased). NULL on allocation failure. */
+static wentry *wt_add(wtable *t, const char *s, size_t n) {
+    if (2 * (t->used + 1) > t->cap && wt_grow(t)) return NULL;
+    uint64_t h = hash_lower(s, n);
+    wentry *e = wt_slot(t, s, n, h);
+    if (e->word) return e;
+    char *w = malloc(n + 1);
+    if (!w) return NULL;
+    for (size_t k = 0; k < n; k++) w[k] = (char)lower((unsigned char)s[k]);
+    w[n] = '\0';
+    e->word = w;
+    e->len = n;
+    e->hash = h;
+    e->count = 0;
+    e->rank = 0;
+    t->used++;
+    return e;
+}
+
+static const wentry *wt_find(const wtable *t, const char *s, size_t n) {
+    const wentry *e = wt_slot(t, s, n, hash_lower(s, n));
+    return e->word ? e : NULL;
+}
+
+/* ---- vocabulary --------------------------------------------------------------------- */
+
+struct rnn_vocab {
+    int vocab;        /* ids are < vocab */
+    size_t n_words;   /* kept words: ranks 1..n_words */
+    char **words;     /* [n_words] in rank order; point into index's entries */
+    wtable index;     /* word -> rank */
+};
+
+/* Words a rank may hold: at most vocab - 4 (ids 4 .. vocab-1). */
+static size_t max_words(int vocab) {
+    return vocab > 4 ? (size_t)vocab - 4 : 0;
+}
+
+void rnn_vocab_free(rnn_vocab *v) {
+    if (!v) return;
+    wt_free(&v->index);
+    free(v->words);
+    free(v);
+}
+
+/* Build a vocabulary from words in rank order (each already validated). If a word
+ * repeats an earlier one, returns NULL with *dup = its 0-based index (else *dup = n). */
+static rnn_vocab *vocab_from_words(char *const *words, size_t n, int vocab, size_t *dup) {
+    *dup = n;
+    rnn_vocab *v = calloc(1, sizeof *v);
+    if (!v) return NULL;
+    v->vocab = vocab;
+    size_t cap = 16;
+    while (cap < 2 * n + 2) cap *= 2;
+    v->words = malloc((n ? n : 1) * sizeof *v->words);
+    if (!v->words || wt_init(&v->index, cap)) {
+        rnn_vocab_free(v);
+        return NULL;
+    }
+    for (size_t k = 0; k < n; k++) {
+        wentry *e = wt_add(&v->index, words[k], strlen(words[k]));
+        if (!e) {
+            rnn_vocab_free(v);
+            return NULL;
+        }
+        if (e->rank) {
+            *dup = k;
+            rnn_vocab_free(v);
+            return NULL;
+        }
+        e->rank = (int32_t)(k + 1);
+        v->words[k] = e->word;
+    }
+    v->n_words = n;
+    return v;
+}
+
+static int by_count_then_bytes(const void *a, const void *b) {
+    const wentry *x = *(const wentry *const *)a, *y = *(const wentry *const *)b;
+    if (x->count != y->count) return x->count > y->count ? -1 : 1;
+    return strcmp(x->word, y->word);  /* strcmp compares as unsigned char: bytewise */
+}
+
+rnn_vocab *rnn_vocab_build(const rnn_text_set *train, int vocab) {
+    wtable counts;
+    if (wt_init(&counts, 1024)) return NULL;
+    for (size_t i = 0; i < train->n; i++) {
+        const char *s = train->texts[i];
+        size_t pos = 0, start, len;
+        while ((len = next_word(s, &pos, &start)) > 0) {
+            wentry *e = wt_add(&counts, s + start, len);
+            if (!e) {
+                wt_free(&counts);
+                return NULL;
+            }
+            e->count++;
+        }
+    }
+    rnn_vocab *v = NULL;
+    wentry **order = malloc((counts.used ? counts.used : 1) * sizeof *order);
+    char **words = malloc((counts.used ? counts.used : 1) * sizeof *words);
+    if (order && words) {
+        size_t m = 0;
+        for (size_t k = 0; k < counts.cap; k++)
+            if (counts.slots[k].word) order[m++] = &counts.slots[k];
+        qsort(order, m, sizeof *order, by_count_then_bytes);
+        size_t keep = m < max_words(vocab) ? m : max_words(vocab);
+        for (size_t k = 0; k < keep; k++) words[k] = order[k]->word;
+        size_t dup;
+        v = vocab_from_words(words, keep, vocab, &dup);  /* counted words are unique */
+    }
+    free(order);
+    free(words);
+    wt_free(&counts);
+    return v;
+}
+
+char *rnn_vocab_serialize(const rnn_vocab *v) {
+    size_t total = 1;
+    for (size_t k = 0; k < v->n_words; k++) total += strlen(v->words[k]) + 1;
+    char *s = malloc(total);
+    if (!s) return NULL;
+    size_t p = 0;
+    for (size_t k = 0; k < v->n_words; k++) {
+        if (k) s[p++] = '\n';
+        size_t n = strlen(v->words[k]);
+        memcpy(s + p, v->words[k], n);
+        p += n;
+    }
+    s[p] = '\0';
+    return s;
+}
+
+rnn_vocab *rnn_vocab_parse(const char *s, int vocab, char *err, size_t errlen) {
+    /* Split into lines; a single trailing newline is tolerated (text editors add one). */
+    size_t len = strlen(s);
+    if (len && s[len - 1] == '\n') len--;
+    size_t n = 0;
+    if (len) {
+        n = 1;
+        for (size_t k = 0; k < len; k++) n += s[k] == '\n';
+    }
+    if (n > max_words(vocab)) {
+        fail(err, errlen, "vocabulary: %zu words, but ids below %d leave room for at most %zu", n, vocab,
+             max_words(vocab));
+        return NULL;
+    }
+    char *copy = malloc(len + 1);
+    char **words = calloc(n ? n : 1, sizeof *words);
+    if (!copy || !words) {
+        free(copy);
+        free(words);
+        fail(err, errlen, "vocabulary: out of memory");
+        return NULL;
+    }
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    size_t k = 0, line = 1;
+    char *p = copy;
+    int bad = 0;
+    while (k < n) {
+        char *nl = strchr(p, '\n');
+        if (nl) *nl = '\0';
+        if (!*p) {
+            bad = fail(err, errlen, "vocabulary line %zu: empty word", line);
+            break;
+        }
+        for (const unsigned char *q = (const unsigned char *)p; *q; q++) {
+            if (is_sep(*q) || lower(*q) != *q) {
+                bad = fail(err, errlen, "vocabulary line %zu: '%s' is not a word the tokenizer can produce", line, p);
+                break;
+            }
+        }
+        if (bad) break;
+        words[k++] = p;
+        line++;
+        p = nl ? nl + 1 : p + strlen(p);
+    }
+    rnn_vocab *v = NULL;
+    if (!bad) {
+        size_t dup;
+        v = vocab_from_words(words, n, vocab, &dup);
+        if (!v && dup < n) {
+            const char *first = NULL;
+            size_t at = 0;
+            for (size_t a = 0; a < dup && !first; a++)
+                if (strcmp(words[a], words[dup]) == 0) first = words[a], at = a;
+            fail(err, errlen, "vocabulary line %zu: '%s' repeats line %zu", dup + 1, words[dup], at + 1);
+        } else if (!v) {
+            fail(err, errlen, "vocabulary: out of memory");
+        }
+    }
+    free(words);
+    free(copy);
+    return v;
+}
+
+/* ---- encoding ------------------------------------------------------------------------ */
+
+static int32_t word_id(const rnn_vocab *v, const char *s, size_t n) {
+    const wentry *e = wt_find(&v->index, s, n);
+    /* kept words all satisfy rank + 3 < vocab */
+    return e ? e->rank + 3 : 2;
+}
+
+void rnn_text_encode(const rnn_vocab *v, const char *text, int T, int32_t *ids) {
+    if (T <= 0) return;
+    size_t pos = 0, start, len, n_words = 0;
+    while (next_word(text, &pos, &start) > 0) n_words++;
+    /* the sequence is [1, w_1 .. w_n]: n_words + 1 ids, of which the last T are kept */
+    size_t total = n_words + 1, t = (size_t)T;
+    size_t skip = total > t ? total - t : 0;  /* leading ids dropped ('pre' truncation) */
+    size_t pad = total < t ? t - total : 0;   /* leading zeros ('pre' padding) */
+    size_t out = 0;
+    for (; out < pad; out++) ids[out] = 0;
+    if (skip == 0) ids[out++] = 1;
+    pos = 0;
+    size_t w = 0;  /* index of the word in the sequence, start token = 0 */
+    while ((len = next_word(text, &pos, &start)) > 0) {
+        w++;
+        if (w < skip) continue;
+        ids[out++] = word_id(v, text + start, len);
+    }
+}
+
+static int check_label(float y, rnn_loss_kind loss, int n_classes, size_t row, char *err, size_t errlen) {
+    if (loss == RNN_LOSS_BINARY_CROSSENTROPY) {
+        if (!(y >= 0.0f && y <= 1.0f))
+            return fail(err, errlen, "sample %zu (0-based): label %g is not in [0, 1] (binary labels)", row, (double)y);
+    } else if (!(y >= 0.0f && y < (float)n_classes) || y != (float)(long)y) {
+        return fail(err, errlen, "sample %zu (0-based): label %g is not a class index in [0, %d)", row, (double)y,
+                    n_classes);
+    }
+    return 0;
+}
+
+int rnn_text_to_data(const rnn_vocab *v, const rnn_text_set *s, int T, rnn_loss_kind loss, int n_classes,
+                     rnn_data *d, char *err, size_t errlen) {
+    memset(d, 0, sizeof *d);
+    if (s->n == 0) return fail(err, errlen, "no samples");
+    if (T <= 0) return fail(err, errlen, "invalid number of timesteps %d", T);
+    for (size_t i = 0; i < s->n; i++)
+        if (check_label(s->labels[i], loss, n_classes, i, err, errlen)) return -1;
+    if (s->n > SIZE_MAX / sizeof(int32_t) / (size_t)T) return fail(err, errlen, "too many samples");
+    int32_t *x = malloc(s->n * (size_t)T * sizeof *x);
+    float *y = malloc(s->n * sizeof *y);
+    if (!x || !y) {
+        free(x);
+        free(y);
+        return fail(err, errlen, "out of memory for %zu samples", s->n);
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        rnn_text_encode(v, s->texts[i], T, x + i * (size_t)T);
+        y[i] = s->labels[i];
+    }
+    d->n = s->n;
+    d->T = T;
+    d->x = x;
+    d->y = y;
+    return 0;
+}
+
+/* ---- reading -------------------------------------------------------------------------- */
+
+void rnn_text_set_free(rnn_text_set *s) {
+    if (!s) return;
+    for (size_t i = 0; i < s->n; i++) free(s->texts[i]);
+    free(s->texts);
+    free(s->labels);
+    memset(s, 0, sizeof *s);
+}
+
+/* Append one sample (takes ownership of text). */
+static int set_push(rnn_text_set *s, size_t *cap, char *text, float label) {
+    if (s->n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        char **t = realloc(s->texts, nc * sizeof *t);
+        if (!t) return -1;
+        s->texts = t;
+        float *l = realloc(s->labels, nc * sizeof *l);
+        if (!l) return -1;
+        s->labels = l;
+        *cap = nc;
+    }
+    s->texts[s->n] = text;
+    s->labels[s->n] = label;
+    s->n++;
+    return 0;
+}
+
+/* Whole file into a NUL-terminated buffer. NUL bytes inside become spaces, since texts
+ * are C strings. Returns NULL with err set. */
+static char *slurp(const char *path, size_t *len_out, char *err, size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (len + 1 == cap) {
+            char *nb = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + len, 1, cap - 1 - len, f);
+        len += got;
+        if (got == 0) break;
+    }
+    const char *why = !buf ? "out of memory" : ferror(f) ? "read error" : NULL;
+    fclose(f);
+    if (why) {
+        free(buf);
+        fail(err, errlen, "%s: %s", path, why);
+        return NULL;
+    }
+    buf[len] = '\0';
+    for (size_t k = 0; k < len; k++)
+        if (buf[k] == '\0') buf[k] = ' ';
+    if (len_out) *len_out = len;
+    return buf;
+}
+
+static char *dup_range(const char *s, size_t n) {
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+/* Parse a label field: decimal digits, optionally surrounded by spaces. */
+static int parse_label(const char *s, size_t n, float *out) {
+    while (n && s[0] == ' ') s++, n--;
+    while (n && s[n - 1] == ' ') n--;
+    if (n == 0) return -1;
+    long v = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (s[k] < '0' || s[k] > '9') return -1;
+        v = v * 10 + (s[k] - '0');
+        if (v > TEXT_MAX_LABEL) return -1;
+    }
+    *out = (float)v;
+    return 0;
+}
+
+static int read_tsv(const char *path, rnn_text_set *out, char *err, size_t errlen) {
+    size_t len;
+    char *buf = slurp(path, &len, err, errlen);
+    if (!buf) return -1;
+    size_t cap = 0, lineno = 0;
+    char *p = buf;
+    if ((unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB && (unsigned char)p[2] == 0xBF) p += 3;  /* UTF-8 BOM */
+    int rc = 0;
+    while (*p) {
+        lineno++;
+        char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        char *next = nl ? nl + 1 : p + n;
+        if (n && p[n - 1] == '\r') n--;  /* CRLF */
+        size_t k = 0;
+        while (k < n && p[k] == ' ') k++;
+        if (k == n) {  /* blank line */
+            p = next;
+            continue;
+        }
+        const char *tab = memchr(p, '\t', n);
+        if (!tab) {
+            rc = fail(err, errlen, "%s:%zu: no tab between the label and the text", path, lineno);
+            break;
+        }
+        float label;
+        if (parse_label(p, (size_t)(tab - p), &label)) {
+            int fl = (int)(tab - p) < 40 ? (int)(tab - p) : 40;
+            rc = fail(err, errlen, "%s:%zu: label '%.*s' is not 0/1 or a class index", path, lineno, fl, p);
+            break;
+        }
+        char *text = dup_range(tab + 1, n - (size_t)(tab + 1 - p));
+        if (!text || set_push(out, &cap, text, label)) {
+            free(text);
+            rc = fail(err, errlen, "%s: out of memory", path);
+            break;
+        }
+        p = next;
+    }
+    free(buf);
+    if (rc == 0 && out->n == 0) rc = fail(err, errlen, "%s: no samples", path);
+    return rc;
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *join(const char *dir, const char *name) {
+    size_t a = strlen(dir), b = strlen(name);
+    int slash = a && dir[a - 1] == '/';
+    char *s = malloc(a + b + 2);
+    if (s) snprintf(s, a + b + 2, "%s%s%s", dir, slash ? "" : "/", name);
+    return s;
+}
+
+/* Read the .txt files of dir/<sub> in bytewise name order with the given label. */
+static int read_class_dir(const char *dir, const char *sub, float label, rnn_text_set *out, size_t *cap,
+                          char *err, size_t errlen) {
+    char *path = join(dir, sub);
+    if (!path) return fail(err, errlen, "%s: out of memory", dir);
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fail(err, errlen, "%s: no %s/ directory (an aclImdb-style directory has neg/ and pos/)", dir, sub);
+        free(path);
+        return -1;
+    }
+    DIR *dp = opendir(path);
+    if (!dp) {
+        fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        free(path);
+        return -1;
+    }
+    char **names = NULL;
+    size_t n = 0, ncap = 0;
+    int rc = 0;
+    struct dirent *de;
+    while ((de = readdir(dp)) != NULL) {
+        size_t l = strlen(de->d_name);
+        if (l <= 4 || strcmp(de->d_name + l - 4, ".txt") != 0) continue;
+        if (n == ncap) {
+            size_t nc = ncap ? ncap * 2 : 64;
+            char **t = realloc(names, nc * sizeof *t);
+            if (!t) {
+                rc = fail(err, errlen, "%s: out of memory", path);
+                break;
+            }
+            names = t;
+            ncap = nc;
+        }
+        if (!(names[n] = join(path, de->d_name))) {
+            rc = fail(err, errlen, "%s: out of memory", path);
+            break;
+        }
+        n++;
+    }
+    closedir(dp);
+    if (rc == 0 && n > 1) qsort(names, n, sizeof *names, cmp_str);  /* same prefix, so this orders the names */
+    size_t found = 0;
+    for (size_t k = 0; rc == 0 && k < n; k++) {
+        if (stat(names[k], &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        char *text = slurp(names[k], NULL, err, errlen);
+        if (!text) {
+            rc = -1;
+        } else if (set_push(out, cap, text, label)) {
+            free(text);
+            rc = fail(err, errlen, "%s: out of memory", path);
+        }
+        found++;
+    }
+    if (rc == 0 && found == 0) rc = fail(err, errlen, "%s: no *.txt files", path);
+    for (size_t k = 0; k < n; k++) free(names[k]);
+    free(names);
+    free(path);
+    return rc;
+}
+
+int rnn_text_read(const char *path, rnn_text_set *out, char *err, size_t errlen) {
+    memset(out, 0, sizeof *out);
+    struct stat st;
+    if (stat(path, &st) != 0) return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    int rc;
+    if (S_ISDIR(st.st_mode)) {
+        size_t cap = 0;
+        rc = read_class_dir(path, "neg", 0.0f, out, &cap, err, errlen);
+        if (rc == 0) rc = read_class_dir(path, "pos", 1.0f, out, &cap, err, errlen);
+    } else {
+        rc = read_tsv(path, out, err, errlen);
+    }
+    if (rc) rnn_text_set_free(out);
+    return rc;
+}

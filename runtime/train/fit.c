@@ -1,0 +1,440 @@
+/*
+ * fit.c — the training loop, to the letter of KERAS_SEMANTICS.md §7–9.
+ *
+ * Per epoch: a fresh permutation (RNN_RNG_SHUFFLE, epoch) unless shuffling is off;
+ * consecutive batches of that permutation, the last partial one kept; each step a
+ * forward pass with dropout, the backward pass, one optimizer step; the epoch's loss
+ * and accuracy are the running, batch-size-weighted means of those pre-update forward
+ * passes (accumulated in double, where Keras uses float32). Then validation without
+ * dropout, then the callbacks in the spec's order: ModelCheckpoint (strict
+ * improvement), EarlyStopping (Keras 2.11+ logic; restores only when it stops unless
+ * restore_at_end), CSVLogger; plus --history and --plot.
+ *
+ * A checkpoint holds the state after all callbacks of its epoch (but the weights
+ * before an EarlyStopping restore), so --resume replays exactly the epochs that
+ * followed: every random draw is a pure function of (seed, epoch, row), so the
+ * resumed run ends with the same weights, bit for bit.
+ */
+#include "train/trainer.h"
+#include "core/safetensors.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile sig_atomic_t g_interrupted;
+static void on_sigint(int sig) {
+    (void)sig;
+    g_interrupted = 1;
+}
+
+uint64_t rnn_data_hash(const rnn_data *d) {
+    uint64_t h = 14695981039346656037ull;
+    const unsigned char *parts[2] = {(const unsigned char *)d->x, (const unsigned char *)d->y};
+    size_t lens[2] = {d->n * (size_t)d->T * sizeof *d->x, d->y ? d->n * sizeof *d->y : 0};
+    h ^= (uint64_t)d->n;
+    h *= 1099511628211ull;
+    for (int p = 0; p < 2; p++)
+        for (size_t i = 0; i < lens[p]; i++) {
+            h ^= parts[p][i];
+            h *= 1099511628211ull;
+        }
+    return h;
+}
+
+/* ---- the run's resolved configuration -------------------------------------------- */
+
+typedef struct {
+    int epochs, batch_size, shuffle;
+    uint64_t seed;
+    rnn_callback cb[RNN_MAX_CALLBACKS + 1];
+    int n_cb;
+} run_config;
+
+/* ---- data --------------------------------------------------------------------------- */
+
+typedef struct {
+    rnn_data train, val;
+    int has_val;
+    rnn_vocab *vocab;
+    char *vocab_text;      /* serialized, stored in checkpoints */
+} run_data;
+
+static void run_data_free(run_data *d) {
+    rnn_data_free(&d->train);
+    rnn_data_free(&d->val);
+    rnn_vocab_free(d->vocab);
+    free(d->vocab_text);
+    memset(d, 0, sizeof *d);
+}
+
+static int load_data(const rnn_model *m, const rnn_fit_options *o, double split, uint64_t seed,
+                     const char *resume_vocab, run_data *d, rnn_progress *pg, char *err, size_t errlen) {
+    memset(d, 0, sizeof *d);
+    int K = m->n_outputs;
+    int have_npy = o->train_x || o->train_y, have_text = o->train_text != NULL;
+    if (have_npy && have_text) {
+        snprintf(err, errlen, "give either --train-x/--train-y or --train-text, not both");
+        return -1;
+    }
+    if ((o->val_x || o->val_y) && o->val_text) {
+        snprintf(err, errlen, "give either --val-x/--val-y or --val-text, not both");
+        return -1;
+    }
+    if (have_npy) {
+        if (!o->train_x || !o->train_y) {
+            snprintf(err, errlen, "--train-x and --train-y go together");
+            return -1;
+        }
+        if (rnn_npy_read_x(o->train_x, m->timesteps, m->vocab, &d->train, err, errlen) ||
+            rnn_npy_read_y(o->train_y, m->loss, K, &d->train, err, errlen))
+            return -1;
+    } else if (have_text) {
+        rnn_text_set ts = {0};
+        if (rnn_text_read(o->train_text, &ts, err, errlen)) return -1;
+        d->vocab = resume_vocab ? rnn_vocab_parse(resume_vocab, m->vocab, err, errlen) : rnn_vocab_build(&ts, m->vocab);
+        if (!d->vocab) {
+            if (!resume_vocab) snprintf(err, errlen, "%s: out of memory building the vocabulary", o->train_text);
+            rnn_text_set_free(&ts);
+            return -1;
+        }
+        int rc = rnn_text_to_data(d->vocab, &ts, m->timesteps, m->loss, K, &d->train, err, errlen);
+        rnn_text_set_free(&ts);
+        if (rc) return -1;
+        d->vocab_text = rnn_vocab_serialize(d->vocab);
+    } else {
+        if (o->val_x || o->val_y || o->val_text) {
+            snprintf(err, errlen, "validation data needs training data (--train-x/--train-y or --train-text)");
+            return -1;
+        }
+        if (m->loss != RNN_LOSS_BINARY_CROSSENTROPY) {
+            snprintf(err, errlen, "the built-in data set is binary sentiment; this model's loss is sparse_categorical_crossentropy: give --train-x/--train-y or --train-text");
+            return -1;
+        }
+        progress_message(pg, "No training data given: using the built-in synthetic IMDB-like set (%ld train + %ld validation sequences; see README).",
+                         o->builtin_train, o->builtin_val);
+        if (rnn_builtin_data(seed, 0, (size_t)o->builtin_train, m->vocab, m->timesteps, &d->train, err, errlen)) return -1;
+        if (o->builtin_val > 0) {
+            if (rnn_builtin_data(seed, 1, (size_t)o->builtin_val, m->vocab, m->timesteps, &d->val, err, errlen)) return -1;
+            d->has_val = 1;
+        }
+        return 0;
+    }
+    if (o->val_x || o->val_y) {
+        if (!o->val_x || !o->val_y) {
+            snprintf(err, errlen, "--val-x and --val-y go together");
+            return -1;
+        }
+        if (rnn_npy_read_x(o->val_x, m->timesteps, m->vocab, &d->val, err, errlen) ||
+            rnn_npy_read_y(o->val_y, m->loss, K, &d->val, err, errlen))
+            return -1;
+        d->has_val = 1;
+    } else if (o->val_text) {
+        if (!d->vocab) {
+            snprintf(err, errlen, "--val-text needs --train-text (the vocabulary comes from the training text)");
+            return -1;
+        }
+        rnn_text_set vs = {0};
+        if (rnn_text_read(o->val_text, &vs, err, errlen)) return -1;
+        int rc = rnn_text_to_data(d->vocab, &vs, m->timesteps, m->loss, K, &d->val, err, errlen);
+        rnn_text_set_free(&vs);
+        if (rc) return -1;
+        d->has_val = 1;
+    } else if (split > 0) {
+        rnn_data all = d->train;
+        memset(&d->train, 0, sizeof d->train);
+        if (rnn_data_split(&all, split, seed, &d->train, &d->val, err, errlen)) return -1;
+        d->has_val = d->val.n > 0;
+    }
+    if (d->train.n == 0) {
+        snprintf(err, errlen, "the training data is empty");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the loop ----------------------------------------------------------------------- */
+
+typedef struct {
+    rnn_trainer tr;
+    rnn_progress pg;
+    run_config cfg;
+    run_data data;
+    rnn_ckpt_state st;          /* the resume state, kept current                       */
+    int history_cap;
+    uint32_t *perm;
+    char err[1024];
+    const char *last_ckpt;      /* path of the last checkpoint written this run, if any */
+    int last_ckpt_epoch;
+    int warned_monitor[RNN_MAX_CALLBACKS + 1];
+} run;
+
+static int append_history(run *r, const rnn_history_row *row) {
+    if (r->st.n_history == r->history_cap) {
+        int cap = r->history_cap ? 2 * r->history_cap : 64;
+        rnn_history_row *h = realloc(r->st.history, (size_t)cap * sizeof *h);
+        if (!h) return -1;
+        r->st.history = h;
+        r->history_cap = cap;
+    }
+    r->st.history[r->st.n_history++] = *row;
+    return 0;
+}
+
+/* One epoch of training; returns 0, -1 on a non-finite loss/gradient, 1 if interrupted. */
+static int train_epoch(run *r, int epoch, rnn_history_row *row) {
+    rnn_trainer *tr = &r->tr;
+    const rnn_data *d = &r->data.train;
+    size_t n = d->n, bs = (size_t)r->cfg.batch_size;
+    int steps = (int)((n + bs - 1) / bs);
+    if (r->cfg.shuffle) {
+        rnn_rng s = rnn_rng_stream(r->cfg.seed, RNN_RNG_SHUFFLE, 0, (uint32_t)epoch);
+        rnn_rng_permutation(&s, r->perm, (uint32_t)n);
+    } else {
+        for (size_t i = 0; i < n; i++) r->perm[i] = (uint32_t)i;
+    }
+    progress_epoch_begin(&r->pg, epoch, r->cfg.epochs, steps);
+    double sum_loss = 0;
+    long long correct = 0;
+    size_t seen = 0;
+    size_t P = tr->m->param_buffer_len;
+    for (int step = 0; step < steps; step++) {
+        size_t start = (size_t)step * bs;
+        int nb = (int)(n - start < bs ? n - start : bs);
+        trainer_gather(tr, d, r->perm, start, nb);
+        rnn_dropout_ctx ctx = {1, r->cfg.seed, (uint32_t)epoch, tr->rows};
+        double loss = tr->ops->forward(tr->impl, tr->params, tr->tokens, tr->labels, nb, &ctx, tr->out);
+        if (!isfinite(loss)) {
+            snprintf(r->err, sizeof r->err, "epoch %d, step %d/%d: the loss is %s; stopping", epoch + 1, step + 1, steps,
+                     isnan(loss) ? "nan" : "infinite");
+            return -1;
+        }
+        correct += tr->ops->correct(tr->impl);
+        tr->ops->backward(tr->impl, tr->params, tr->grads);
+        double g2 = 0;
+        for (size_t i = 0; i < P; i++) g2 += (double)tr->grads[i] * (double)tr->grads[i];
+        if (!isfinite(g2)) {
+            snprintf(r->err, sizeof r->err, "epoch %d, step %d/%d: the gradients are not finite (exploding); stopping (try clipnorm or a lower learning rate)",
+                     epoch + 1, step + 1, steps);
+            return -1;
+        }
+        rnn_optimizer_step(tr->m, &tr->opt, tr->params, tr->grads, tr->opt_state, ++r->st.iterations);
+        sum_loss += loss * nb;
+        seen += (size_t)nb;
+        progress_step(&r->pg, step + 1, sum_loss / (double)seen, (double)correct / (double)seen);
+        if (g_interrupted) {
+            snprintf(r->err, sizeof r->err, "interrupted during epoch %d after step %d/%d", epoch + 1, step + 1, steps);
+            return 1;
+        }
+    }
+    row->epoch = epoch;
+    row->loss = sum_loss / (double)seen;
+    row->accuracy = r->tr.m->metric_accuracy ? (double)correct / (double)seen : NAN;
+    row->val_loss = row->val_accuracy = NAN;
+    if (r->data.has_val) {
+        double vl, va;
+        trainer_evaluate(tr, &r->data.val, r->cfg.batch_size, &vl, &va, NULL);
+        row->val_loss = vl;
+        row->val_accuracy = r->tr.m->metric_accuracy ? va : NAN;
+    }
+    return 0;
+}
+
+/* The callbacks at the end of `epoch`, then the files. Sets *stop. -1 on a write error. */
+static int end_of_epoch(run *r, int epoch, const rnn_fit_options *o, int *stop) {
+    const rnn_history_row *row = &r->st.history[r->st.n_history - 1];
+    size_t bytes = r->tr.m->param_buffer_len * sizeof(rnn_real);
+    rnn_cb_actions act;
+    rnn_callbacks_epoch_end(r->cfg.cb, r->cfg.n_cb, &r->st, r->st.es_best_weights != NULL, epoch, row,
+                            r->warned_monitor, &r->pg, &act);
+    if (act.snapshot) {
+        if (!r->st.es_best_weights && !(r->st.es_best_weights = malloc(bytes ? bytes : 1))) {
+            snprintf(r->err, sizeof r->err, "out of memory for the early-stopping snapshot");
+            return -1;
+        }
+        memcpy(r->st.es_best_weights, r->tr.params, bytes);
+    }
+    if (act.save) {
+        if (ckpt_save(act.save_path, &r->tr, &r->st, 1, r->err, sizeof r->err)) return -1;
+        r->last_ckpt = act.save_path;
+        r->last_ckpt_epoch = epoch + 1;
+    }
+    if (act.restore) memcpy(r->tr.params, r->st.es_best_weights, bytes);
+    *stop = act.stop;
+    for (int i = 0; i < r->cfg.n_cb; i++)
+        if (r->cfg.cb[i].kind == RNN_CB_CSV_LOGGER &&
+            rnn_history_write_csv(r->cfg.cb[i].path, r->st.history, r->st.n_history, r->err, sizeof r->err))
+            return -1;
+    if (o->history && rnn_history_write_csv(o->history, r->st.history, r->st.n_history, r->err, sizeof r->err)) return -1;
+    if (o->plot && rnn_history_write_svg(o->plot, r->tr.m->name, r->st.history, r->st.n_history, r->err, sizeof r->err))
+        return -1;
+    return 0;
+}
+
+static int resolve_config(const rnn_model *m, const rnn_fit_options *o, run_config *cfg, char *err, size_t errlen) {
+    cfg->epochs = o->epochs > 0 ? o->epochs : m->fit.epochs;
+    cfg->batch_size = o->batch_size > 0 ? o->batch_size : m->fit.batch_size;
+    cfg->shuffle = o->no_shuffle ? 0 : m->fit.shuffle;
+    cfg->seed = o->seed_set ? o->seed : m->fit.seed;
+    cfg->n_cb = m->fit.n_callbacks;
+    memcpy(cfg->cb, m->fit.callbacks, sizeof m->fit.callbacks);
+    if (o->checkpoint) {
+        int found = 0;
+        for (int i = 0; i < cfg->n_cb; i++)
+            if (cfg->cb[i].kind == RNN_CB_MODEL_CHECKPOINT) {
+                snprintf(cfg->cb[i].path, sizeof cfg->cb[i].path, "%s", o->checkpoint);
+                found = 1;
+            }
+        if (!found) {   /* --checkpoint without a spec callback: save every epoch */
+            rnn_callback *c = &cfg->cb[cfg->n_cb++];
+            memset(c, 0, sizeof *c);
+            c->kind = RNN_CB_MODEL_CHECKPOINT;
+            c->monitor = RNN_MONITOR_VAL_LOSS;
+            c->mode = RNN_MODE_MIN;
+            snprintf(c->path, sizeof c->path, "%s", o->checkpoint);
+        }
+    }
+    /* Every file the run writes must be writable before the first step. */
+    for (int i = 0; i < cfg->n_cb; i++)
+        if (cfg->cb[i].kind != RNN_CB_EARLY_STOPPING && rnn_path_writable(cfg->cb[i].path, err, errlen)) return -1;
+    const char *outs[3] = {o->history, o->plot, o->save_weights};
+    for (int i = 0; i < 3; i++)
+        if (outs[i] && rnn_path_writable(outs[i], err, errlen)) return -1;
+    return 0;
+}
+
+int rnn_fit(const rnn_model *m, const rnn_model_ops *ops, const rnn_fit_options *o) {
+    static run r;
+    memset(&r, 0, sizeof r);
+    int rc = 1;
+    progress_init(&r.pg, o->quiet, o->json, m->metric_accuracy);
+    if (resolve_config(m, o, &r.cfg, r.err, sizeof r.err)) goto fail;
+    double split = !isnan(o->validation_split) && o->validation_split >= 0 ? o->validation_split : m->fit.validation_split;
+    if (!(split >= 0 && split < 1)) {
+        snprintf(r.err, sizeof r.err, "--validation-split must be in [0, 1)");
+        goto fail;
+    }
+
+    /* The resume state decides the seed, the vocabulary and where to start. */
+    char *resume_vocab = NULL;
+    if (trainer_init(&r.tr, m, ops, r.cfg.batch_size, r.err, sizeof r.err)) goto fail;
+    if (o->learning_rate > 0) r.tr.opt.learning_rate = o->learning_rate;
+    int start_epoch = 0;
+    if (o->resume) {
+        if (ckpt_load(o->resume, &r.tr, &r.st, &resume_vocab, r.err, sizeof r.err)) goto fail;
+        if (o->seed_set && o->seed != r.st.seed) {
+            snprintf(r.err, sizeof r.err, "%s: the checkpoint was trained with --seed %" PRIu64 ", not %" PRIu64, o->resume,
+                     r.st.seed, o->seed);
+            free(resume_vocab);
+            goto fail;
+        }
+        if (r.st.batch_size != r.cfg.batch_size) {
+            snprintf(r.err, sizeof r.err, "%s: the checkpoint was trained with batch size %d, not %d", o->resume,
+                     r.st.batch_size, r.cfg.batch_size);
+            free(resume_vocab);
+            goto fail;
+        }
+        r.cfg.seed = r.st.seed;
+        start_epoch = r.st.epochs_done;
+        r.history_cap = r.st.n_history;
+    } else {
+        r.st.seed = r.cfg.seed;
+        rnn_callbacks_begin(r.cfg.cb, r.cfg.n_cb, &r.st);
+    }
+    r.st.batch_size = r.cfg.batch_size;
+    int lrc = load_data(m, o, split, r.cfg.seed, resume_vocab, &r.data, &r.pg, r.err, sizeof r.err);
+    free(resume_vocab);
+    if (lrc) goto fail;
+    uint64_t dh = rnn_data_hash(&r.data.train);
+    if (o->resume && r.st.data_hash != dh) {
+        snprintf(r.err, sizeof r.err, "%s: the checkpoint was trained on different data (fingerprint %016" PRIx64 ", this data %016" PRIx64 ")",
+                 o->resume, r.st.data_hash, dh);
+        goto fail;
+    }
+    r.st.data_hash = dh;
+    if (r.data.vocab_text && !r.st.vocabulary) r.st.vocabulary = strdup(r.data.vocab_text);
+    if (!o->resume) {
+        if (o->init_weights) {
+            if (ckpt_load(o->init_weights, &r.tr, NULL, NULL, r.err, sizeof r.err)) goto fail;
+        } else {
+            rnn_init_params(m, r.cfg.seed, r.tr.params);
+        }
+    }
+    r.perm = malloc((r.data.train.n ? r.data.train.n : 1) * sizeof *r.perm);
+    if (!r.perm) {
+        snprintf(r.err, sizeof r.err, "out of memory");
+        goto fail;
+    }
+
+    g_interrupted = 0;
+    struct sigaction sa, old_sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, &old_sa);
+    int stop = r.st.es_stopped, status = 0;
+    if (stop) {   /* resumed from the checkpoint of the epoch that stopped training */
+        progress_message(&r.pg, "%s: training had already stopped early at epoch %d", o->resume, r.st.epochs_done);
+        for (int i = 0; i < r.cfg.n_cb; i++)
+            if (r.cfg.cb[i].kind == RNN_CB_EARLY_STOPPING && r.cfg.cb[i].restore_best_weights && r.st.es_best_weights)
+                memcpy(r.tr.params, r.st.es_best_weights, m->param_buffer_len * sizeof(rnn_real));
+    }
+    for (int epoch = start_epoch; epoch < r.cfg.epochs && !stop; epoch++) {
+        rnn_history_row row;
+        status = train_epoch(&r, epoch, &row);
+        if (status) break;
+        progress_epoch_end(&r.pg, &row, r.data.train.n);
+        if (append_history(&r, &row)) {
+            snprintf(r.err, sizeof r.err, "out of memory");
+            status = -1;
+            break;
+        }
+        if (end_of_epoch(&r, epoch, o, &stop)) {
+            status = -1;
+            break;
+        }
+        if (stop) progress_message(&r.pg, "Epoch %d: early stopping", epoch + 1);
+    }
+    sigaction(SIGINT, &old_sa, NULL);
+    if (status == 1) {
+        if (r.last_ckpt)
+            fprintf(stderr, "%s: %s; nothing of this epoch was written. Resume from the last checkpoint (epoch %d) with --resume %s\n",
+                    "fit", r.err, r.last_ckpt_epoch, r.last_ckpt);
+        else
+            fprintf(stderr, "fit: %s; nothing of this epoch was written, and no checkpoint was written in this run to resume from\n", r.err);
+        rc = 130;
+        goto done;
+    }
+    if (status < 0) goto fail;
+
+    /* Keras 3: restore the best weights also when training ran to the end. */
+    for (int i = 0; i < r.cfg.n_cb; i++) {
+        const rnn_callback *c = &r.cfg.cb[i];
+        if (c->kind == RNN_CB_EARLY_STOPPING && c->restore_best_weights && c->restore_at_end && !r.st.es_stopped &&
+            r.st.es_best_weights) {
+            progress_message(&r.pg, "Restoring model weights from the end of the best epoch: %d.", r.st.es_best_epoch + 1);
+            memcpy(r.tr.params, r.st.es_best_weights, m->param_buffer_len * sizeof(rnn_real));
+        }
+    }
+    if (o->save_weights) {   /* weights (after any restore), history, vocabulary; no optimizer */
+        rnn_ckpt_state ws = r.st;
+        ws.es_best_weights = NULL;
+        ws.monitor = -1;
+        if (ckpt_save(o->save_weights, &r.tr, &ws, 0, r.err, sizeof r.err)) goto fail;
+        progress_message(&r.pg, "Saved the final weights to %s", o->save_weights);
+    }
+    rc = 0;
+    goto done;
+fail:
+    fprintf(stderr, "fit: %s\n", r.err);
+    if (r.last_ckpt) fprintf(stderr, "fit: the last checkpoint (epoch %d) is intact: %s\n", r.last_ckpt_epoch, r.last_ckpt);
+    rc = 1;
+done:
+    free(r.perm);
+    trainer_free(&r.tr);
+    run_data_free(&r.data);
+    ckpt_state_free(&r.st);
+    return rc;
+}

@@ -1,0 +1,73 @@
+/*
+ * trainer.c — a model instance with its buffers, batching, and evaluation.
+ */
+#include "train/trainer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int trainer_init(rnn_trainer *tr, const rnn_model *m, const rnn_model_ops *ops, int max_batch,
+                 char *err, size_t errlen) {
+    memset(tr, 0, sizeof *tr);
+    tr->m = m;
+    tr->ops = ops;
+    tr->max_batch = max_batch;
+    tr->opt = m->optimizer;
+    tr->opt_slots = rnn_optimizer_slots(&m->optimizer);
+    size_t P = m->param_buffer_len;
+    tr->params = calloc(P ? P : 1, sizeof *tr->params);
+    tr->grads = calloc(P ? P : 1, sizeof *tr->grads);
+    tr->opt_state = calloc(P * (size_t)tr->opt_slots + 1, sizeof *tr->opt_state);
+    tr->tokens = calloc((size_t)max_batch * (size_t)m->timesteps, sizeof *tr->tokens);
+    tr->labels = calloc((size_t)max_batch, sizeof *tr->labels);
+    tr->rows = calloc((size_t)max_batch, sizeof *tr->rows);
+    tr->out = calloc((size_t)max_batch * (size_t)m->n_outputs, sizeof *tr->out);
+    tr->impl = ops->create(m, max_batch);
+    if (!tr->params || !tr->grads || !tr->opt_state || !tr->tokens || !tr->labels || !tr->rows || !tr->out ||
+        !tr->impl) {
+        snprintf(err, errlen, "out of memory for the model (%zu parameters, batches of %d)", m->n_params, max_batch);
+        trainer_free(tr);
+        return -1;
+    }
+    return 0;
+}
+
+void trainer_free(rnn_trainer *tr) {
+    if (tr->impl) tr->ops->destroy(tr->impl);
+    free(tr->params);
+    free(tr->grads);
+    free(tr->opt_state);
+    free(tr->tokens);
+    free(tr->labels);
+    free(tr->rows);
+    free(tr->out);
+    memset(tr, 0, sizeof *tr);
+}
+
+void trainer_gather(rnn_trainer *tr, const rnn_data *d, const uint32_t *idx, size_t start, int n) {
+    size_t T = (size_t)d->T;
+    for (int b = 0; b < n; b++) {
+        size_t row = idx ? idx[start + (size_t)b] : start + (size_t)b;
+        memcpy(tr->tokens + (size_t)b * T, d->x + row * T, T * sizeof *tr->tokens);
+        tr->labels[b] = d->y ? (rnn_real)d->y[row] : 0;
+        tr->rows[b] = (uint32_t)row;
+    }
+}
+
+void trainer_evaluate(rnn_trainer *tr, const rnn_data *d, int bs, double *loss, double *acc, rnn_real *probs) {
+    double sum_loss = 0;
+    long long correct = 0;
+    size_t K = (size_t)tr->m->n_outputs;
+    if (bs > tr->max_batch) bs = tr->max_batch;
+    for (size_t start = 0; start < d->n; start += (size_t)bs) {
+        int n = (int)(d->n - start < (size_t)bs ? d->n - start : (size_t)bs);
+        trainer_gather(tr, d, NULL, start, n);
+        double l = tr->ops->forward(tr->impl, tr->params, tr->tokens, d->y ? tr->labels : NULL, n, NULL, tr->out);
+        sum_loss += l * n;
+        if (d->y) correct += tr->ops->correct(tr->impl);
+        if (probs) memcpy(probs + start * K, tr->out, (size_t)n * K * sizeof *probs);
+    }
+    if (loss) *loss = d->n ? sum_loss / (double)d->n : NAN;
+    if (acc) *acc = d->n ? (double)correct / (double)d->n : NAN;
+}

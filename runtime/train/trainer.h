@@ -1,0 +1,138 @@
+/*
+ * trainer.h — what the trainer's files (cli.c, fit.c, ckpt.c, progress.c) share.
+ * Internal to librnnrt.
+ */
+#ifndef RNN_TRAINER_H
+#define RNN_TRAINER_H
+
+#include "data/data.h"
+#include "rnnrt.h"
+#include "train/history.h"
+
+#include <stdint.h>
+
+/* A model instance with its buffers: parameters, gradients, optimizer state, and one
+ * batch's inputs. Everything is allocated once. */
+typedef struct {
+    const rnn_model *m;
+    const rnn_model_ops *ops;
+    void *impl;
+    int max_batch;
+    rnn_optimizer opt;     /* the spec's, with command-line overrides            */
+    rnn_real *params;      /* [param_buffer_len]                                  */
+    rnn_real *grads;       /* [param_buffer_len]                                  */
+    rnn_real *opt_state;   /* [slots * param_buffer_len], zero at the start       */
+    int opt_slots;
+    int32_t *tokens;       /* [max_batch, T]                                      */
+    rnn_real *labels;      /* [max_batch]                                         */
+    uint32_t *rows;        /* [max_batch] dataset rows of the batch               */
+    rnn_real *out;         /* [max_batch, n_outputs]                              */
+} rnn_trainer;
+
+int trainer_init(rnn_trainer *tr, const rnn_model *m, const rnn_model_ops *ops, int max_batch,
+                 char *err, size_t errlen);
+void trainer_free(rnn_trainer *tr);
+
+/* Copy rows idx[0..n) of d into the batch buffers (idx NULL: rows start..start+n). */
+void trainer_gather(rnn_trainer *tr, const rnn_data *d, const uint32_t *idx, size_t start, int n);
+
+/* Loss and accuracy of d without dropout, in batches of bs (weighted by batch size).
+ * If probs is not NULL it receives [d->n, n_outputs] probabilities. */
+void trainer_evaluate(rnn_trainer *tr, const rnn_data *d, int bs, double *loss, double *acc, rnn_real *probs);
+
+/* ---- checkpoints (ckpt.c) ---------------------------------------------------------
+ * A safetensors file: the weights under Keras names and layouts (F32); with the
+ * optimizer, its slots as "optimizer/<slot>/<keras name>"; with an early-stopping
+ * snapshot, "early_stopping/best/<keras name>"; and __metadata__ with everything
+ * a resume needs (see ckpt.c for the keys). */
+typedef struct {
+    int epochs_done;           /* completed epochs                                  */
+    int64_t iterations;        /* optimizer steps taken                             */
+    uint64_t seed;
+    int monitor;               /* rnn_monitor of the checkpoint callback, or -1      */
+    double monitor_value;
+    double checkpoint_best;    /* the ModelCheckpoint callback's best so far        */
+    int es_wait, es_best_epoch;
+    int es_stopped;            /* EarlyStopping stopped training at this epoch      */
+    double es_best;
+    rnn_real *es_best_weights; /* [param_buffer_len] or NULL                         */
+    int n_history;
+    rnn_history_row *history;  /* [n_history]                                       */
+    char *vocabulary;          /* serialized vocabulary or NULL                     */
+    uint64_t data_hash;        /* fingerprint of the training data                  */
+    int batch_size;
+} rnn_ckpt_state;
+
+/* Write path atomically. with_optimizer: include the optimizer slots. */
+int ckpt_save(const char *path, const rnn_trainer *tr, const rnn_ckpt_state *st, int with_optimizer,
+              char *err, size_t errlen);
+
+/* Load the weights of path into tr->params (names, dtypes and shapes must match the
+ * model; a different model hash is refused). If st is not NULL, also the optimizer
+ * slots (required) and the resume state; st's pointers are malloc'd, free them with
+ * ckpt_state_free. vocabulary (may be NULL) receives the stored vocabulary or NULL. */
+int ckpt_load(const char *path, rnn_trainer *tr, rnn_ckpt_state *st, char **vocabulary,
+              char *err, size_t errlen);
+void ckpt_state_free(rnn_ckpt_state *st);
+
+/* ---- progress (progress.c) --------------------------------------------------------- */
+typedef struct {
+    int quiet, json, tty;
+    int epoch, epochs, steps;
+    double t0, last_draw;
+    int has_accuracy;
+} rnn_progress;
+
+void progress_init(rnn_progress *p, int quiet, int json, int has_accuracy);
+void progress_epoch_begin(rnn_progress *p, int epoch, int epochs, int steps);
+void progress_step(rnn_progress *p, int step, double loss, double acc);
+void progress_epoch_end(rnn_progress *p, const rnn_history_row *row, size_t samples);
+/* A message line (callbacks): on stdout normally, on stderr with --json. */
+void progress_message(rnn_progress *p, const char *fmt, ...);
+
+double rnn_now(void);   /* monotonic seconds */
+
+/* ---- callbacks (callbacks.c) ------------------------------------------------------- */
+
+/* What the callbacks decided at the end of an epoch, carried out by fit.c in this
+ * order: snapshot (copy the weights into the early-stopping snapshot), save (write
+ * the checkpoint to save_path), restore (copy the snapshot into the weights). */
+typedef struct {
+    int snapshot, save, restore, stop;
+    const char *save_path;
+} rnn_cb_actions;
+
+/* The value a monitor reads from an epoch's row (NaN when not measured). */
+double rnn_monitor_value(const rnn_history_row *r, rnn_monitor mon);
+
+/* Reset the callbacks' state in st for a new run (best values at +-inf by mode). */
+void rnn_callbacks_begin(const rnn_callback *cb, int n_cb, rnn_ckpt_state *st);
+
+/* Decide the end of `epoch` (0-based) from its row; updates st (bests, wait, epochs_done)
+ * and prints Keras's messages through pg. has_snapshot: an early-stopping snapshot
+ * exists. warned[n_cb] counts one-time warnings (zero at the start). */
+void rnn_callbacks_epoch_end(const rnn_callback *cb, int n_cb, rnn_ckpt_state *st, int has_snapshot, int epoch,
+                             const rnn_history_row *row, int *warned, rnn_progress *pg, rnn_cb_actions *act);
+
+/* ---- fit (fit.c) -------------------------------------------------------------------- */
+typedef struct {
+    /* data: npy files, raw text, or (none of them) the built-in set */
+    const char *train_x, *train_y, *val_x, *val_y, *train_text, *val_text;
+    long builtin_train, builtin_val;      /* sizes of the built-in set              */
+    /* overrides of the spec: < 0 (or NAN) means "as the spec says" */
+    int epochs, batch_size;
+    double learning_rate, validation_split;
+    int seed_set;
+    uint64_t seed;
+    int no_shuffle;
+    const char *init_weights, *save_weights, *checkpoint, *history, *plot, *resume;
+    int quiet, json;
+} rnn_fit_options;
+
+/* Train as the spec and the options say. Returns the exit code (0, 1, 130). */
+int rnn_fit(const rnn_model *m, const rnn_model_ops *ops, const rnn_fit_options *o);
+
+/* FNV-1a fingerprint of a data set (n, T, x, y). */
+uint64_t rnn_data_hash(const rnn_data *d);
+
+#endif
