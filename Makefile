@@ -66,9 +66,9 @@ $(BUILD)/librnnrt.a: $(RT_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/include/rnnrt.h: runtime/rnnrt.h runtime/rnn_arch.h
+$(BUILD)/include/rnnrt.h: runtime/rnnrt.h runtime/rnn_arch.h runtime/rnn_fastmath.h
 	@mkdir -p $(dir $@)
-	cp runtime/rnnrt.h runtime/rnn_arch.h $(dir $@)
+	cp $^ $(dir $@)
 
 $(BUILD)/rnnc: $(CC_OBJ) $(BUILD)/librnnrt.a
 	$(CC) $(ALL_CFLAGS) $(CC_OBJ) $(BUILD)/librnnrt.a $(LUA_LIBS) -lm -o $@
@@ -121,3 +121,31 @@ fixtures:
 
 clean:
 	rm -rf build
+
+# ---- install --------------------------------------------------------------------
+#   make install   [PREFIX=/usr/local] [DESTDIR=stage]   rnnc, librnnrt, headers,
+#                  pkg-config file, man page
+#   make uninstall [PREFIX=...] [DESTDIR=...]             removes exactly those files
+# An installed rnnc finds its runtime at ../lib and ../include from its own binary,
+# so a staged (DESTDIR) or relocated tree still works. PREFIX goes into rnnrt.pc and
+# must be absolute.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+INSTALL_HDRS := runtime/rnnrt.h runtime/rnn_arch.h $(wildcard runtime/rnn_fastmath.h)
+RNN_VERSION_STR = $(shell sed -n 's/^.define RNN_VERSION "\([^"]*\)".*/\1/p' runtime/rnnrt.h)
+INSTALLED := $(PREFIX)/bin/rnnc $(PREFIX)/lib/librnnrt.a $(PREFIX)/lib/pkgconfig/rnnrt.pc \
+             $(PREFIX)/share/man/man1/rnnc.1 $(INSTALL_HDRS:runtime/%=$(PREFIX)/include/%)
+
+.PHONY: install uninstall
+install: all
+	@case "$(PREFIX)" in /*) ;; *) echo "make install: PREFIX must be an absolute path (got '$(PREFIX)')" >&2; exit 2;; esac
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(RNN_VERSION_STR)|g' tools/rnnrt.pc.in > $(BUILD)/rnnrt.pc
+	install -D -m 755 $(BUILD)/rnnc "$(DESTDIR)$(PREFIX)/bin/rnnc"
+	install -D -m 644 $(BUILD)/librnnrt.a "$(DESTDIR)$(PREFIX)/lib/librnnrt.a"
+	install -D -m 644 $(BUILD)/rnnrt.pc "$(DESTDIR)$(PREFIX)/lib/pkgconfig/rnnrt.pc"
+	install -D -m 644 docs/rnnc.1 "$(DESTDIR)$(PREFIX)/share/man/man1/rnnc.1"
+	install -d -m 755 "$(DESTDIR)$(PREFIX)/include"
+	install -m 644 $(INSTALL_HDRS) "$(DESTDIR)$(PREFIX)/include/"
+
+uninstall:
+	rm -f $(foreach f,$(INSTALLED),"$(DESTDIR)$(f)")

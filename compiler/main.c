@@ -3,7 +3,8 @@
  *
  *   rnnc SPEC.lua [--check]       validate the spec (default action)
  *   rnnc SPEC.lua --summary       print the Keras-style summary table
- *   rnnc SPEC.lua -o OUT          generate code (not built yet)
+ *   rnnc SPEC.lua -o OUT.c        generate the specialized C file
+ *   rnnc SPEC.lua -o OUT          generate it and compile it into a trainer
  *   rnnc SPEC.lua --interpret COMMAND [ARGS]
  *                                 run the trainer (fit, evaluate, predict, summary) on the
  *                                 reference runtime; its exit codes are the trainer's
@@ -11,8 +12,11 @@
  *
  * Exit codes: 0 ok, 1 spec error, 2 usage error.
  */
+#include "emit_c.h"
 #include "rnnc.h"
 #include "rnnrt.h"
+
+#include "core/safetensors.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +32,13 @@ static void usage(FILE *out) {
           "\n"
           "  --check             validate the spec and print a one-line description (default)\n"
           "  --summary           print the Keras-style model summary\n"
-          "  -o OUT              write generated C to OUT (arrives with the code generator)\n"
+          "  -o OUT.c            write the specialized C file (atomically)\n"
+          "  -o OUT              also compile and link it into the trainer OUT ($CC, default\n"
+          "                      clang; $CFLAGS, default -O3 -march=native)\n"
+          "  --portable          build for any x86-64 (no -march=native)\n"
+          "  --keep-c            keep OUT.c beside the executable\n"
+          "  --unroll MODE       kernels (default), full (timesteps too) or none\n"
+          "  --unroll-budget N   largest kernel unrolled, in multiply-adds (default 4096)\n"
           "  --interpret CMD ... run the trainer on the reference runtime: fit, evaluate,\n"
           "                      predict, summary (everything after CMD goes to it; see\n"
           "                      'rnnc SPEC.lua --interpret CMD --help')\n"
@@ -56,11 +66,75 @@ static int parse_positive(const char *s, double *out) {
     return 0;
 }
 
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* Write text to path atomically. */
+static int write_file_atomic(const char *path, const char *text, size_t len) {
+    char err[RNNC_ERR_MAX];
+    rnn_atomic_file af;
+    if (rnn_atomic_open(&af, path, err, sizeof err) != 0) {
+        fprintf(stderr, "rnnc: %s\n", err);
+        return -1;
+    }
+    if (fwrite(text, 1, len, af.f) != len) {
+        /* the commit reports the cause */
+    }
+    if (rnn_atomic_commit(&af, err, sizeof err) != 0) {
+        fprintf(stderr, "rnnc: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* -o OUT.c: the C file; -o OUT: the C file compiled and linked into a trainer. */
+static int generate(const rnn_model *m, const rnnc_emit_options *eo, const char *out, int portable, int keep_c) {
+    char *text;
+    size_t len;
+    rnnc_emit_c(m, eo, &text, &len);
+    int rc = EXIT_SPEC;
+    if (ends_with(out, ".c")) {
+        rc = write_file_atomic(out, text, len) == 0 ? EXIT_OK : EXIT_SPEC;
+    } else {
+        char cpath[4200], err[4096];
+        if (keep_c) {
+            if (snprintf(cpath, sizeof cpath, "%s.c", out) >= (int)sizeof cpath) {
+                fprintf(stderr, "rnnc: -o %s: the path is too long\n", out);
+                goto done;
+            }
+            if (write_file_atomic(cpath, text, len) != 0) goto done;
+        } else {
+            if (rnnc_make_temp(out, ".c", cpath, sizeof cpath, err, sizeof err) != 0) {
+                fprintf(stderr, "%s\n", err);
+                goto done;
+            }
+            FILE *f = fopen(cpath, "wb");
+            int ok = f && fwrite(text, 1, len, f) == len;
+            if (f && fclose(f) != 0) ok = 0;
+            if (!ok) {
+                fprintf(stderr, "rnnc: cannot write %s\n", cpath);
+                remove(cpath);
+                goto done;
+            }
+        }
+        if (rnnc_build_executable(cpath, out, portable, err, sizeof err) == 0) rc = EXIT_OK;
+        else fprintf(stderr, "%s\n", err);
+        if (!keep_c) remove(cpath);
+    }
+done:
+    free(text);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     const char *spec = NULL, *out = NULL;
     enum { ACT_CHECK, ACT_SUMMARY } action = ACT_CHECK;
     rnnc_limits lim = {RNNC_DEFAULT_TIME_LIMIT, RNNC_DEFAULT_MEMORY_LIMIT};
     int interpret_at = 0;   /* argv index of the trainer's command */
+    int portable = 0, keep_c = 0;
+    rnnc_emit_options eo = {RNNC_UNROLL_KERNELS, RNNC_DEFAULT_UNROLL_BUDGET};
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -74,6 +148,21 @@ int main(int argc, char **argv) {
             action = ACT_CHECK;
         } else if (strcmp(a, "--summary") == 0) {
             action = ACT_SUMMARY;
+        } else if (strcmp(a, "--portable") == 0) {
+            portable = 1;
+        } else if (strcmp(a, "--keep-c") == 0) {
+            keep_c = 1;
+        } else if (strcmp(a, "--unroll") == 0) {
+            if (++i >= argc) return usage_error("%s needs a mode: kernels, full or none", a);
+            if (!strcmp(argv[i], "kernels")) eo.unroll = RNNC_UNROLL_KERNELS;
+            else if (!strcmp(argv[i], "full")) eo.unroll = RNNC_UNROLL_FULL;
+            else if (!strcmp(argv[i], "none")) eo.unroll = RNNC_UNROLL_NONE;
+            else return usage_error("invalid --unroll mode '%s' (kernels, full or none)", argv[i]);
+        } else if (strcmp(a, "--unroll-budget") == 0) {
+            double v;
+            if (++i >= argc) return usage_error("%s needs a value", a);
+            if (parse_positive(argv[i], &v) || v > 1e8) return usage_error("invalid --unroll-budget '%s'", argv[i]);
+            eo.unroll_budget = (long)v;
         } else if (strcmp(a, "--interpret") == 0) {
             if (i + 1 >= argc) return usage_error("%s needs a command: fit, evaluate, predict or summary", a);
             interpret_at = i + 1;
@@ -97,6 +186,7 @@ int main(int argc, char **argv) {
         }
     }
     if (!spec) return usage_error("%s", "no spec given");
+    if ((portable || keep_c) && !out) return usage_error("%s", "--portable and --keep-c go with -o OUT (an executable)");
 
     static rnn_model m;
     char err[RNNC_ERR_MAX];
@@ -110,10 +200,7 @@ int main(int argc, char **argv) {
         snprintf(program, sizeof program, "rnnc %s --interpret", spec);
         return rnn_trainer_main(&m, &rnn_reference_ops, program, argc - interpret_at, argv + interpret_at);
     }
-    if (out) {
-        fprintf(stderr, "rnnc: -o %s: the code generator is not built yet; nothing was written\n", out);
-        return EXIT_SPEC;
-    }
+    if (out) return generate(&m, &eo, out, portable, keep_c);
     if (action == ACT_SUMMARY) {
         rnn_model_summary(&m, stdout);
     } else {

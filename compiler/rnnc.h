@@ -72,4 +72,23 @@ void lower_model(struct lua_State *L, rnn_model *m);
  * close enough to be a plausible typo; else NULL. */
 const char *suggest_name(const char *word, const char *const *names);
 
+/* ---- build.c -------------------------------------------------------------------- */
+
+/* Compile the generated C file c_path and link it with librnnrt into exe_path.
+ * Compiler: $CC (split on blanks, no shell), else clang, else cc. Flags: $CFLAGS
+ * (split on blanks; set but empty means none), else "-O3 -march=native", or "-O3"
+ * when portable; always -std=c17 -I<runtime include dir> C_PATH <lib>/librnnrt.a -lm.
+ * The runtime is found through RNNC_RUNTIME_DIR, else beside the running rnnc (build
+ * tree), else in ../lib and ../include from it (installed). The executable is linked
+ * into a temporary beside exe_path and renamed into place: on failure neither
+ * exe_path nor a temporary is left. Returns 0, or -1 with a message starting
+ * "rnnc: " in err (for a compile error, the compiler's first 20 lines). Warnings of
+ * a successful compile are copied to stderr. */
+int rnnc_build_executable(const char *c_path, const char *exe_path, int portable, char *err, size_t errlen);
+
+/* Create an empty, new file "BASE.rnnc-XXXXXX" + suffix (suffix may be NULL), mode
+ * 0600, and put its name in out: a temporary beside BASE, on the same file system.
+ * 0, or -1 with err. */
+int rnnc_make_temp(const char *base, const char *suffix, char *out, size_t outlen, char *err, size_t errlen);
+
 #endif

@@ -1,6 +1,6 @@
 /*
  * cli.c — the trainer's command line, shared by `rnnc SPEC --interpret` and every
- * generated trainer: fit, evaluate, predict, summary.
+ * generated trainer: fit, evaluate, predict, summary, selftest.
  * Exit codes: 0 ok, 1 runtime or data error, 2 usage error, 130 interrupted.
  */
 #include "train/trainer.h"
@@ -52,7 +52,8 @@ static void help_main(FILE *f) {
             "  fit        train the model (on the built-in data set when no data is given)\n"
             "  evaluate   loss and accuracy of saved weights on a data set\n"
             "  predict    probabilities for token sequences or raw text\n"
-            "  summary    the Keras-style model summary\n\n"
+            "  summary    the Keras-style model summary\n"
+            "  selftest   check this model's code against the reference runtime\n\n"
             "'%s COMMAND --help' describes each command.\n"
             "Exit codes: 0 ok, 1 runtime or data error, 2 usage error, 130 interrupted.\n",
             g_program, g_program);
@@ -378,6 +379,32 @@ int rnn_trainer_main(const rnn_model *m, const rnn_model_ops *ops, const char *p
         }
         rnn_model_summary(m, stdout);
         return EXIT_OK;
+    }
+    if (!strcmp(cmd, "selftest")) {
+        uint64_t seed = m->fit.seed;
+        for (int i = 1; i < argc; i++) {
+            if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+                printf("usage: %s selftest [--seed N]\n\n"
+                       "Checks the model's implementation against the reference runtime on random\n"
+                       "weights and a random partial batch with dropout on: probabilities, loss, every\n"
+                       "gradient, the correct count, inference, and 3 optimizer steps. Prints the worst\n"
+                       "relative error of each and PASS (exit 0) or FAIL (exit 1).\n"
+                       "  --seed N   weights, data and dropout seed (default: the spec's)\n",
+                       g_program);
+                return EXIT_OK;
+            }
+            if (strcmp(argv[i], "--seed") != 0) return usage_error("selftest", "unknown option '%s'", argv[i]);
+            if (i + 1 >= argc) return usage_error("selftest", "%s needs a value", argv[i]);
+            char *end;
+            errno = 0;
+            unsigned long long s = strtoull(argv[++i], &end, 10);
+            if (end == argv[i] || *end || errno || argv[i][0] == '-')
+                return usage_error("selftest", "--seed: expected a non-negative integer, got '%s'", argv[i]);
+            seed = s;
+        }
+        int src = rnn_selftest(m, ops, seed, stdout);
+        fflush(stdout);
+        return src ? EXIT_RUN : EXIT_OK;
     }
     fprintf(stderr, "%s: unknown command '%s'\n", g_program, cmd);
     help_main(stderr);

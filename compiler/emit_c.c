@@ -1,0 +1,1119 @@
+/*
+ * emit_c.c — rnn_model → one C file specialized to that model.
+ *
+ * The generated file implements the model interface (rnn_model_ops of rnnrt.h) with
+ * every size a constant, and a main() that runs the shared trainer command line. Its
+ * layout of the computation:
+ *
+ *   - Samples are processed in blocks of W = 8 lanes: every activation of a block is
+ *     stored [time][feature][lane], so each statement of the form
+ *       for (int l = 0; l < W; l++) z[j*W + l] = ...;
+ *     is one SIMD operation across 8 samples with the weights broadcast. A partial
+ *     batch fills the last block with padding lanes (token 0) whose loss gradient is
+ *     zero, so they contribute nothing.
+ *   - The small kernels (gate pre-activations, their gradients, the weight-gradient
+ *     accumulations) are straight-line code: one statement per gate column, written
+ *     in the reference's order of summation. A layer whose (F + U) * G exceeds the
+ *     unroll budget gets constant-bound loops instead. The time loop is a loop unless
+ *     --unroll full; --unroll none keeps every loop.
+ *   - Weight gradients accumulate per lane (acc, laid out like the parameters times W)
+ *     and are summed over the lanes once per batch, in a fixed order. The embedding
+ *     gradient is scattered directly.
+ *   - Dropout masks are drawn with the same counter-based generator as the reference
+ *     (four features per Philox block), so given the same seed the generated trainer
+ *     and the interpreter train the same way up to float rounding.
+ *   - sigmoid and tanh in the recurrences use rnn_fastmath.h (vectorizable, within a
+ *     few ulps of libm); the loss uses libm in double like the reference.
+ *
+ * The output is a pure function of the model and the options: same spec, same bytes.
+ */
+#include "emit_c.h"
+#include "textbuf.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define W 8   /* lanes per block; also in the generated code */
+
+typedef struct {
+    textbuf *b;
+    const rnn_model *m;
+    const rnnc_emit_options *o;
+} emitter;
+
+#define P(...) tb_printf(e->b, __VA_ARGS__)
+
+/* ---- names and small helpers ------------------------------------------------------ */
+
+static int unrolled(const emitter *e, long terms) {
+    if (e->o->unroll == RNNC_UNROLL_NONE) return 0;
+    return terms <= e->o->unroll_budget;
+}
+
+static const rnn_tensor *tensor(const rnn_model *m, int layer, int slot) {
+    return &m->tensors[m->layers[layer].first_tensor + slot];
+}
+
+/* Lanes of the accumulator of parameter element `offset`. */
+static size_t acc_index(const rnn_model *m, size_t offset) { return (offset - m->tensors[1].offset) * W; }
+
+/* C string literal with everything unusual escaped (no trigraphs, no raw bytes). */
+static void emit_cstring(emitter *e, const char *s) {
+    P("\"");
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') P("\\%c", *p);
+        else if (*p == '?') P("\\?");
+        else if (*p >= 0x20 && *p < 0x7f) P("%c", *p);
+        else P("\\%03o", *p);
+    }
+    P("\"");
+}
+
+/* A comment-safe copy of s (no "*" followed by "/", printable ASCII only). */
+static void emit_comment_text(emitter *e, const char *s) {
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '*' && p[1] == '/') P("* ");
+        else if (*p >= 0x20 && *p < 0x7f) P("%c", *p);
+        else P("?");
+    }
+}
+
+static const char *act_fn(rnn_activation a) {
+    switch (a) {
+    case RNN_ACT_SIGMOID: return "rnn_fast_sigmoidf";
+    case RNN_ACT_TANH: return "rnn_fast_tanhf";
+    case RNN_ACT_RELU: return "relu";
+    default: return "";
+    }
+}
+
+/* d act / d pre-activation from the output value y, as a C expression. */
+static void emit_act_grad(emitter *e, rnn_activation a, const char *y) {
+    switch (a) {
+    case RNN_ACT_SIGMOID: P("%s * (1.0f - %s)", y, y); break;
+    case RNN_ACT_TANH: P("(1.0f - %s * %s)", y, y); break;
+    case RNN_ACT_RELU: P("(%s > 0.0f ? 1.0f : 0.0f)", y); break;
+    default: P("1.0f"); break;
+    }
+}
+
+/* ---- generic lane kernels ------------------------------------------------------------
+ * All vectors are [index][lane] arrays: element i of lane l is v[i*W + l]. */
+
+/* y[c] (+)= Σ_r x[r] * M[r*ld + col0 + c] for c in [0, cols), optionally with x masked
+ * elementwise by mask[r] and an initial value init[c] (NULL: 0, or keep y with add).
+ * In the reference's order: init first, then r = 0, 1, ... */
+typedef struct {
+    const char *x, *mask;   /* vector names (lane arrays); mask may be NULL          */
+    const char *M;          /* matrix pointer name                                    */
+    int rows, ld, col0;
+} proj_term;
+
+static void emit_projection(emitter *e, const char *y, int cols, const char *init, const proj_term *terms, int nterms,
+                            int add, const char *indent) {
+    long work = 0;
+    for (int k = 0; k < nterms; k++) work += (long)terms[k].rows * cols;
+    if (unrolled(e, work)) {
+        P("%sfor (int l = 0; l < W; l++) {\n", indent);
+        for (int k = 0; k < nterms; k++)
+            for (int r = 0; r < terms[k].rows; r++) {
+                if (terms[k].mask)
+                    P("%s    const rnn_real %s%d = %s[%d * W + l] * %s[%d * W + l];\n", indent, terms[k].x, r, terms[k].x, r,
+                      terms[k].mask, r);
+                else
+                    P("%s    const rnn_real %s%d = %s[%d * W + l];\n", indent, terms[k].x, r, terms[k].x, r);
+            }
+        for (int c = 0; c < cols; c++) {
+            P("%s    %s[%d * W + l] %s ", indent, y, c, add ? "+=" : "=");
+            int first = 1;
+            if (init && !add) {
+                P("%s[%d]", init, c);
+                first = 0;
+            }
+            for (int k = 0; k < nterms; k++)
+                for (int r = 0; r < terms[k].rows; r++) {
+                    P("%s%s%d * %s[%d]", first ? "" : " + ", terms[k].x, r, terms[k].M, r * terms[k].ld + terms[k].col0 + c);
+                    first = 0;
+                }
+            if (first) P("0.0f");
+            P(";\n");
+        }
+        P("%s}\n", indent);
+        return;
+    }
+    if (!add) {
+        P("%sfor (int c = 0; c < %d; c++)\n%s    for (int l = 0; l < W; l++) %s[c * W + l] = ", indent, cols, indent, y);
+        if (init) P("%s[c];\n", init);
+        else P("0.0f;\n");
+    }
+    for (int k = 0; k < nterms; k++) {
+        const proj_term *t = &terms[k];
+        P("%sfor (int r = 0; r < %d; r++)\n", indent, t->rows);
+        P("%s    for (int c = 0; c < %d; c++) {\n", indent, cols);
+        P("%s        const rnn_real m = %s[r * %d + %d + c];\n", indent, t->M, t->ld, t->col0);
+        if (t->mask)
+            P("%s        for (int l = 0; l < W; l++) %s[c * W + l] += %s[r * W + l] * %s[r * W + l] * m;\n", indent, y, t->x,
+              t->mask);
+        else
+            P("%s        for (int l = 0; l < W; l++) %s[c * W + l] += %s[r * W + l] * m;\n", indent, y, t->x);
+        P("%s    }\n", indent);
+    }
+}
+
+/* y[r] (+)= Σ_c g[c] * M[r*ld + col0 + c] for r in [0, rows): the transposed product
+ * of the backward pass (dx = dz · Kᵀ). */
+static void emit_back_product(emitter *e, const char *y, int rows, const char *g, int cols, const char *M, int ld,
+                              int col0, int add, const char *indent) {
+    if (unrolled(e, (long)rows * cols)) {
+        P("%sfor (int l = 0; l < W; l++) {\n", indent);
+        for (int c = 0; c < cols; c++) P("%s    const rnn_real %s%d = %s[%d * W + l];\n", indent, g, c, g, c);
+        for (int r = 0; r < rows; r++) {
+            P("%s    %s[%d * W + l] %s ", indent, y, r, add ? "+=" : "=");
+            for (int c = 0; c < cols; c++) P("%s%s%d * %s[%d]", c ? " + " : "", g, c, M, r * ld + col0 + c);
+            P(";\n");
+        }
+        P("%s}\n", indent);
+        return;
+    }
+    P("%sfor (int r = 0; r < %d; r++) {\n", indent, rows);
+    P("%s    rnn_real s[W];\n", indent);
+    P("%s    for (int l = 0; l < W; l++) s[l] = 0.0f;\n", indent);
+    P("%s    for (int c = 0; c < %d; c++) {\n", indent, cols);
+    P("%s        const rnn_real m = %s[r * %d + %d + c];\n", indent, M, ld, col0);
+    P("%s        for (int l = 0; l < W; l++) s[l] += %s[c * W + l] * m;\n", indent, g);
+    P("%s    }\n", indent);
+    P("%s    for (int l = 0; l < W; l++) %s[r * W + l] %s s[l];\n", indent, y, add ? "+=" : "=");
+    P("%s}\n", indent);
+}
+
+/* acc[((r*ld + col0 + c) * W) + l] += x[r] (⊙ mask[r]) * g[c]: the weight gradient, per lane. */
+static void emit_outer_acc(emitter *e, const char *acc, const char *x, const char *mask, int rows, const char *g, int cols,
+                           int ld, int col0, const char *indent) {
+    if (unrolled(e, (long)rows * cols)) {
+        P("%sfor (int l = 0; l < W; l++) {\n", indent);
+        for (int r = 0; r < rows; r++) {
+            if (mask) P("%s    const rnn_real %s%d = %s[%d * W + l] * %s[%d * W + l];\n", indent, x, r, x, r, mask, r);
+            else P("%s    const rnn_real %s%d = %s[%d * W + l];\n", indent, x, r, x, r);
+        }
+        for (int c = 0; c < cols; c++) P("%s    const rnn_real %s%d = %s[%d * W + l];\n", indent, g, c, g, c);
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+                P("%s    %s[%d * W + l] += %s%d * %s%d;\n", indent, acc, r * ld + col0 + c, x, r, g, c);
+        P("%s}\n", indent);
+        return;
+    }
+    P("%sfor (int r = 0; r < %d; r++)\n", indent, rows);
+    P("%s    for (int c = 0; c < %d; c++)\n", indent, cols);
+    if (mask)
+        P("%s        for (int l = 0; l < W; l++) %s[(r * %d + %d + c) * W + l] += %s[r * W + l] * %s[r * W + l] * %s[c * W + l];\n",
+          indent, acc, ld, col0, x, mask, g);
+    else
+        P("%s        for (int l = 0; l < W; l++) %s[(r * %d + %d + c) * W + l] += %s[r * W + l] * %s[c * W + l];\n", indent, acc,
+          ld, col0, x, g);
+}
+
+/* ---- the model description ------------------------------------------------------------ */
+
+static void emit_double(emitter *e, double v) { P("%.17g", v); }
+
+static void emit_model(emitter *e) {
+    const rnn_model *m = e->m;
+    P("/* ==== the model description (rnn_model_layout fills in the rest at start-up) ==== */\n\n");
+    P("static rnn_model MODEL = {\n    .name = ");
+    emit_cstring(e, m->name);
+    P(",\n    .source = ");
+    emit_cstring(e, m->source);
+    P(",\n    .line = %d,\n    .n_layers = %d,\n    .layers = {\n", m->line, m->n_layers);
+    static const char *const kinds[] = {"RNN_LAYER_EMBEDDING", "RNN_LAYER_SIMPLE_RNN", "RNN_LAYER_LSTM",
+                                        "RNN_LAYER_GRU", "RNN_LAYER_DENSE", "RNN_LAYER_DROPOUT"};
+    static const char *const acts[] = {"RNN_ACT_LINEAR", "RNN_ACT_SIGMOID", "RNN_ACT_TANH", "RNN_ACT_RELU", "RNN_ACT_SOFTMAX"};
+    for (int i = 0; i < m->n_layers; i++) {
+        const rnn_layer *l = &m->layers[i];
+        P("        {.kind = %s, .name = ", kinds[l->kind]);
+        emit_cstring(e, l->name);
+        P(", .line = %d, .units = %d, .input_dim = %d, .input_length = %d,\n", l->line, l->units, l->input_dim,
+          l->input_length);
+        P("         .activation = %s, .dropout = ", acts[l->activation]);
+        emit_double(e, l->dropout);
+        P(", .recurrent_dropout = ");
+        emit_double(e, l->recurrent_dropout);
+        P(",\n         .return_sequences = %d, .unit_forget_bias = %d, .reset_after = %d, .dropout_mask = %s},\n",
+          l->return_sequences, l->unit_forget_bias, l->reset_after,
+          l->dropout_mask == RNN_DROPOUT_PER_SEQUENCE ? "RNN_DROPOUT_PER_SEQUENCE" : "RNN_DROPOUT_PER_STEP");
+    }
+    const rnn_optimizer *o = &m->optimizer;
+    static const char *const opts[] = {"RNN_OPT_RMSPROP", "RNN_OPT_ADAM", "RNN_OPT_SGD"};
+    P("    },\n    .optimizer = {.kind = %s, .line = %d, .learning_rate = ", opts[o->kind], o->line);
+    emit_double(e, o->learning_rate);
+    P(", .rho = ");
+    emit_double(e, o->rho);
+    P(", .epsilon = ");
+    emit_double(e, o->epsilon);
+    P(",\n                  .epsilon_outside = %d, .beta_1 = ", o->epsilon_outside);
+    emit_double(e, o->beta_1);
+    P(", .beta_2 = ");
+    emit_double(e, o->beta_2);
+    P(", .momentum = ");
+    emit_double(e, o->momentum);
+    P(", .nesterov = %d,\n                  .clipnorm = ", o->nesterov);
+    emit_double(e, o->clipnorm);
+    P(", .global_clipnorm = ");
+    emit_double(e, o->global_clipnorm);
+    P(", .clipvalue = ");
+    emit_double(e, o->clipvalue);
+    P("},\n    .loss = %s,\n    .metric_accuracy = %d,\n",
+      m->loss == RNN_LOSS_BINARY_CROSSENTROPY ? "RNN_LOSS_BINARY_CROSSENTROPY" : "RNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY",
+      m->metric_accuracy);
+    P("    .fit = {.epochs = %d, .batch_size = %d, .validation_split = ", m->fit.epochs, m->fit.batch_size);
+    emit_double(e, m->fit.validation_split);
+    P(", .shuffle = %d, .seed = %" PRIu64 "u,\n            .n_callbacks = %d, .callbacks = {\n", m->fit.shuffle, m->fit.seed,
+      m->fit.n_callbacks);
+    static const char *const cbk[] = {"RNN_CB_MODEL_CHECKPOINT", "RNN_CB_EARLY_STOPPING", "RNN_CB_CSV_LOGGER"};
+    static const char *const mons[] = {"RNN_MONITOR_VAL_LOSS", "RNN_MONITOR_VAL_ACCURACY", "RNN_MONITOR_LOSS",
+                                       "RNN_MONITOR_ACCURACY"};
+    static const char *const modes[] = {"RNN_MODE_AUTO", "RNN_MODE_MIN", "RNN_MODE_MAX"};
+    for (int i = 0; i < m->fit.n_callbacks; i++) {
+        const rnn_callback *c = &m->fit.callbacks[i];
+        P("                {.kind = %s, .line = %d, .path = ", cbk[c->kind], c->line);
+        emit_cstring(e, c->path);
+        P(", .monitor = %s, .mode = %s,\n", mons[c->monitor], modes[c->mode]);
+        P("                 .save_best_only = %d, .patience = %d, .min_delta = ", c->save_best_only, c->patience);
+        emit_double(e, c->min_delta);
+        P(", .restore_best_weights = %d, .restore_at_end = %d,\n", c->restore_best_weights, c->restore_at_end);
+        P("                 .start_from_epoch = %d, .has_baseline = %d, .baseline = ", c->start_from_epoch, c->has_baseline);
+        emit_double(e, c->baseline);
+        P("},\n");
+    }
+    P("            }},\n};\n\n");
+
+    P("/* Lay the description out and check that the runtime agrees with the offsets this\n"
+      " * file was generated for (a librnnrt of another version might not). */\n");
+    P("static void model_init(void) {\n    char err[1024];\n");
+    P("    if (rnn_model_layout(&MODEL, err, sizeof err) != 0) {\n"
+      "        fprintf(stderr, \"%%s\\n\", err);\n        exit(1);\n    }\n");
+    P("    static const size_t offsets[%d] = {", m->n_tensors);
+    for (int k = 0; k < m->n_tensors; k++) P("%s%zu", k ? ", " : "", m->tensors[k].offset);
+    P("};\n");
+    P("    int ok = MODEL.n_tensors == %d && MODEL.param_buffer_len == %zu;\n", m->n_tensors, m->param_buffer_len);
+    P("    for (int k = 0; ok && k < %d; k++) ok = MODEL.tensors[k].offset == offsets[k];\n", m->n_tensors);
+    P("    if (!ok) {\n        fprintf(stderr, \"%%s: this trainer was generated for another parameter layout; regenerate it with this rnnc\\n\", MODEL.name);\n        exit(1);\n    }\n}\n\n");
+}
+
+/* ---- per-layer buffers --------------------------------------------------------------------
+ * Every buffer holds one block per lane block: <name> + g * <size>. */
+
+typedef struct {
+    char name[32];
+    size_t per_block;   /* floats per lane block, or in all for scratch */
+    int scratch;        /* one copy, not one per block                  */
+    const char *what;
+} buffer;
+
+static int n_buffers;
+static buffer buffers[8 * RNN_MAX_LAYERS];
+
+static void add_buffer(const char *name, size_t per_block, const char *what) {
+    buffer *b = &buffers[n_buffers++];
+    snprintf(b->name, sizeof b->name, "%s", name);
+    b->per_block = per_block;
+    b->scratch = 0;
+    b->what = what;
+}
+
+static int input_dropout(const rnn_layer *l) {
+    return (l->kind == RNN_LAYER_LSTM || l->kind == RNN_LAYER_GRU || l->kind == RNN_LAYER_SIMPLE_RNN) && l->dropout > 0;
+}
+static int per_step_mask(const rnn_layer *l) {
+    return l->kind != RNN_LAYER_SIMPLE_RNN && l->dropout_mask == RNN_DROPOUT_PER_STEP;
+}
+static int is_rnn(const rnn_layer *l) {
+    return l->kind == RNN_LAYER_LSTM || l->kind == RNN_LAYER_GRU || l->kind == RNN_LAYER_SIMPLE_RNN;
+}
+
+static void plan_buffers(const rnn_model *m) {
+    n_buffers = 0;
+    char n[32];
+    for (int i = 0; i < m->n_layers; i++) {
+        const rnn_layer *l = &m->layers[i];
+        size_t T = (size_t)l->timesteps, F = (size_t)l->in_features, U = (size_t)l->out_features;
+        size_t out = (l->out_seq ? T : 1) * U * W;
+        if (is_rnn(l)) {
+            snprintf(n, sizeof n, "h%d", i);
+            add_buffer(n, T * U * W, "every hidden state [T][U][W]");
+            if (l->kind == RNN_LAYER_LSTM) {
+                snprintf(n, sizeof n, "c%d", i);
+                add_buffer(n, T * U * W, "cell states [T][U][W]");
+            }
+            if (l->kind != RNN_LAYER_SIMPLE_RNN) {
+                snprintf(n, sizeof n, "gates%d", i);
+                add_buffer(n, T * (size_t)l->gates * U * W, "gate activations [T][G*U][W]");
+            }
+            if (l->kind == RNN_LAYER_GRU && l->reset_after) {
+                snprintf(n, sizeof n, "hh%d", i);
+                add_buffer(n, T * U * W, "recurrent candidate h.R_h + b [T][U][W]");
+            }
+            if (input_dropout(l)) {
+                snprintf(n, sizeof n, "xmask%d", i);
+                add_buffer(n, (per_step_mask(l) ? T : 1) * F * W, "input dropout mask");
+                snprintf(n, sizeof n, "xd%d", i);
+                add_buffer(n, T * F * W, "dropped input [T][F][W]");
+            }
+            if (l->recurrent_dropout > 0) {
+                snprintf(n, sizeof n, "rmask%d", i);
+                add_buffer(n, U * W, "recurrent dropout mask [U][W]");
+            }
+            snprintf(n, sizeof n, "s%d", i);
+            add_buffer(n, (2 * (size_t)l->gates * U + 6 * U) * W, "per-step temporaries");
+            buffers[n_buffers - 1].scratch = 1;
+        } else {
+            snprintf(n, sizeof n, "a%d", i);
+            add_buffer(n, out, l->kind == RNN_LAYER_EMBEDDING ? "embedding output [T][E][W]" : "output");
+            if (l->kind == RNN_LAYER_DROPOUT) {
+                snprintf(n, sizeof n, "mask%d", i);
+                add_buffer(n, out, "dropout mask");
+            }
+        }
+        snprintf(n, sizeof n, "d%d", i);
+        add_buffer(n, out, "d loss / d output");
+    }
+}
+
+/* C expression: the output of layer i in block g (a pointer). */
+static void out_ptr(char *buf, size_t n, const rnn_model *m, int i) {
+    const rnn_layer *l = &m->layers[i];
+    if (is_rnn(l)) {
+        if (l->out_seq) snprintf(buf, n, "w->h%d + g * %zu", i, (size_t)l->timesteps * l->units * W);
+        else snprintf(buf, n, "w->h%d + g * %zu + %zu", i, (size_t)l->timesteps * l->units * W,
+                      (size_t)(l->timesteps - 1) * l->units * W);
+    } else {
+        size_t out = (l->out_seq ? (size_t)l->timesteps : 1) * (size_t)l->out_features * W;
+        snprintf(buf, n, "w->a%d + g * %zu", i, out);
+    }
+}
+
+static size_t buf_size(const char *name) {
+    for (int i = 0; i < n_buffers; i++)
+        if (!strcmp(buffers[i].name, name)) return buffers[i].per_block;
+    return 0;
+}
+
+/* ---- the support code every generated file carries ------------------------------------- */
+
+static void emit_support(emitter *e) {
+    const rnn_model *m = e->m;
+    int any_relu = 0, any_dropout = 0;
+    for (int i = 1; i < m->n_layers; i++) {
+        const rnn_layer *l = &m->layers[i];
+        any_relu |= l->activation == RNN_ACT_RELU && i < m->n_layers - 1;
+        any_dropout |= l->dropout > 0 || l->recurrent_dropout > 0;
+    }
+    if (!any_relu && !any_dropout) return;
+    P("/* ==== support ==== */\n\n");
+    if (any_relu) P("static inline rnn_real relu(rnn_real x) { return x > 0.0f ? x : 0.0f; }\n\n");
+    if (!any_dropout) return;
+    P("/* A dropout mask for the lanes of one block: element (j, f) of lane l is kept iff\n"
+      " * rnn_rng_uniform(stream, f, j, rows[l]) >= rate, exactly as the reference decides\n"
+      " * (the integer form of that test; one Philox block gives four features). */\n");
+    P("static void draw_mask(rnn_real *mask, const rnn_dropout_ctx *ctx, rnn_rng_purpose purpose, uint32_t layer,\n"
+      "                      int steps, int per_step, int F, double rate, const uint32_t *rows) {\n"
+      "    const rnn_rng s = rnn_rng_stream(ctx->seed, purpose, layer, ctx->epoch);\n"
+      "    const rnn_real kept = (rnn_real)(1.0 / (1.0 - rate));\n"
+      "    const uint32_t threshold = (uint32_t)ceil(rate * 16777216.0);\n"
+      "    for (int l = 0; l < W; l++)\n"
+      "        for (int t = 0; t < steps; t++) {\n"
+      "            const uint32_t j = per_step ? (uint32_t)t : 0u;\n"
+      "            for (int f0 = 0; f0 < F; f0 += 4) {\n"
+      "                const uint32_t ctr[4] = {(uint32_t)f0 >> 2, j, rows[l], 0};\n"
+      "                uint32_t v[4];\n"
+      "                rnn_philox4x32(ctr, s.key, v);\n"
+      "                for (int q = 0; q < 4 && f0 + q < F; q++)\n"
+      "                    mask[((size_t)t * F + (size_t)(f0 + q)) * W + l] = (v[q] >> 8) >= threshold ? kept : 0.0f;\n"
+      "            }\n"
+      "        }\n"
+      "}\n\n");
+}
+
+/* ---- the workspace ---------------------------------------------------------------------- */
+
+static void emit_workspace(emitter *e) {
+    const rnn_model *m = e->m;
+    P("/* ==== the workspace: every buffer allocated once, for max_batch samples ==== */\n\n");
+    P("typedef struct {\n");
+    P("    int nblk;              /* lane blocks allocated                         */\n");
+    P("    int n;                 /* samples of the last forward                   */\n");
+    P("    int training, labelled, correct;\n");
+    P("    int32_t *tokens;       /* [nblk * W][%d] token ids, padding lanes 0      */\n", m->timesteps);
+    P("    rnn_real *labels;      /* [nblk * W]                                    */\n");
+    P("    uint32_t *rows;        /* [nblk * W] dataset rows (dropout masks)       */\n");
+    P("    rnn_real *acc;         /* [%zu][W] per-lane weight gradients            */\n",
+      m->param_buffer_len - m->tensors[1].offset);
+    for (int i = 0; i < n_buffers; i++)
+        P("    rnn_real *%s; /* %zu %s: %s */\n", buffers[i].name, buffers[i].per_block,
+          buffers[i].scratch ? "in all" : "per block", buffers[i].what);
+    P("} workspace;\n\n");
+    P("static void *gen_create(const rnn_model *m, int max_batch) {\n");
+    P("    (void)m;\n    if (max_batch < 1) return NULL;\n");
+    P("    workspace *w = calloc(1, sizeof *w);\n    if (!w) return NULL;\n");
+    P("    w->nblk = (max_batch + W - 1) / W;\n    const size_t nb = (size_t)w->nblk;\n    int ok = 1;\n");
+    P("    ok &= (w->tokens = calloc(nb * W * %d, sizeof *w->tokens)) != NULL;\n", m->timesteps);
+    P("    ok &= (w->labels = calloc(nb * W, sizeof *w->labels)) != NULL;\n");
+    P("    ok &= (w->rows = calloc(nb * W, sizeof *w->rows)) != NULL;\n");
+    P("    ok &= (w->acc = calloc(%zu * W, sizeof *w->acc)) != NULL;\n", m->param_buffer_len - m->tensors[1].offset);
+    for (int i = 0; i < n_buffers; i++)
+        P("    ok &= (w->%s = calloc(%s%zu, sizeof(rnn_real))) != NULL;\n", buffers[i].name, buffers[i].scratch ? "" : "nb * ",
+          buffers[i].per_block);
+    P("    if (!ok) {\n        gen_destroy(w);\n        return NULL;\n    }\n    return w;\n}\n\n");
+}
+
+static void emit_destroy(emitter *e) {
+    P("static void gen_destroy(void *impl) {\n    workspace *w = impl;\n    if (!w) return;\n");
+    P("    free(w->tokens);\n    free(w->labels);\n    free(w->rows);\n    free(w->acc);\n");
+    for (int i = 0; i < n_buffers; i++) P("    free(w->%s);\n", buffers[i].name);
+    P("    free(w);\n}\n\n");
+}
+
+/* ---- layers: forward ---------------------------------------------------------------------- */
+
+static void emit_embedding_forward(emitter *e, int i) {
+    const rnn_layer *l = &e->m->layers[i];
+    const rnn_tensor *t = tensor(e->m, i, RNN_T_EMBEDDINGS);
+    P("/* ---- %s (Embedding): tokens [%d] -> (%d, %d) ----\n", l->name, l->timesteps, l->timesteps, l->units);
+    P(" * out[t][e][l] = %s[token of lane l at t][e] */\n", t->name);
+    P("static void forward_%d(workspace *w, const rnn_real *params, int g) {\n", i);
+    P("    const rnn_real *table = params + %zu; /* %s [%d, %d] */\n", t->offset, t->name, t->shape[0], t->shape[1]);
+    P("    rnn_real *out = w->a%d + (size_t)g * %zu;\n", i, buf_size("a0"));
+    P("    for (int t = 0; t < %d; t++)\n", l->timesteps);
+    P("        for (int l = 0; l < W; l++) {\n");
+    P("            const rnn_real *row = table + (size_t)w->tokens[((size_t)g * W + l) * %d + t] * %d;\n", l->timesteps, l->units);
+    P("            for (int f = 0; f < %d; f++) out[((size_t)t * %d + f) * W + l] = row[f];\n", l->units, l->units);
+    P("        }\n}\n\n");
+}
+
+
+/* ---- the time loop and the step functions ---------------------------------------------------
+ * Each timestep is a call to a static step function whose pointers are restrict
+ * parameters: that is what tells the C compiler that the lanes of different buffers
+ * never overlap, so that it vectorizes the lane loops without run-time checks (clang
+ * ignores restrict on local variables). */
+
+typedef void (*step_body)(emitter *e, int layer, const char *indent);
+
+typedef struct {
+    const char *name;
+    int is_const;
+} step_param;
+
+/* The parameters of layer i's step function, in order. */
+static int step_params(const rnn_layer *l, int backward, step_param *p) {
+    int n = 0, lstm = l->kind == RNN_LAYER_LSTM, gru = l->kind == RNN_LAYER_GRU, ra = gru && l->reset_after;
+#define ADD(nm, c) (p[n].name = (nm), p[n].is_const = (c), n++)
+    ADD("K", 1);
+    ADD("R", 1);
+    if (!backward) ADD("B", 1);
+    if (!backward && ra) ADD("B1", 1);
+    if (backward) ADD("up", 1);
+    ADD("xt", 1);
+    ADD("hp", 1);
+    if (lstm) ADD("cp", 1);
+    if (lstm || gru) ADD("gt", backward);
+    if (lstm) ADD("ct", backward);
+    if (!backward || l->kind == RNN_LAYER_SIMPLE_RNN) ADD("ht", backward);
+    if (ra) ADD("hht", backward);
+    if (l->recurrent_dropout > 0) ADD("rmask", 1);
+    if (!backward && gru) {
+        ADD("xa", 0);
+        ADD("ha", 0);
+        if (!ra) {
+            ADD("rh", 0);
+            ADD("hn", 0);
+        }
+    }
+    if (backward) {
+        ADD("dxt", 0);
+        ADD("dz", 0);
+        ADD("dhn", 0);
+        if (lstm) ADD("dcn", 0);
+        if (gru) {
+            ADD("dzh", 0);
+            ADD("dhd", 0);
+            ADD("drh", 0);
+            ADD("rh", 0);
+        }
+        ADD("aK", 0);
+        ADD("aR", 0);
+        ADD("aB", 0);
+    }
+#undef ADD
+    return n;
+}
+
+/* The step function of layer i: the body with every pointer a restrict parameter. */
+static void emit_step_function(emitter *e, int i, int backward, step_body body) {
+    const rnn_layer *l = &e->m->layers[i];
+    step_param p[32];
+    int n = step_params(l, backward, p);
+    P("static void %s_step_%d(", backward ? "backward" : "forward", i);
+    for (int k = 0; k < n; k++) P("%s%srnn_real *restrict %s", k ? ", " : "", p[k].is_const ? "const " : "", p[k].name);
+    P(") {\n");
+    body(e, i, "    ");
+    P("}\n\n");
+}
+
+/* Pointers of step t in the caller, then the call. */
+static void emit_step_call(emitter *e, int i, int backward, const char *ind) {
+    const rnn_layer *l = &e->m->layers[i];
+    int T = l->timesteps, F = l->in_features, U = l->units, G = l->gates * U;
+    step_param p[32];
+    int n = step_params(l, backward, p);
+    P("%s%s_step_%d(", ind, backward ? "backward" : "forward", i);
+    for (int k = 0; k < n; k++) {
+        const char *nm = p[k].name;
+        P("%s", k ? ", " : "");
+        if (!strcmp(nm, "up")) {
+            if (l->out_seq) P("dout + (size_t)t * %d * W", U);
+            else P("t == %d ? dout : ZERO", T - 1);
+        } else if (!strcmp(nm, "xt")) P("x + (size_t)t * %d * W", F);
+        else if (!strcmp(nm, "hp")) P("t > 0 ? h + (size_t)(t - 1) * %d * W : ZERO", U);
+        else if (!strcmp(nm, "cp")) P("t > 0 ? c + (size_t)(t - 1) * %d * W : ZERO", U);
+        else if (!strcmp(nm, "gt")) P("gates + (size_t)t * %d * W", G);
+        else if (!strcmp(nm, "ct")) P("c + (size_t)t * %d * W", U);
+        else if (!strcmp(nm, "ht")) P("h + (size_t)t * %d * W", U);
+        else if (!strcmp(nm, "hht")) P("hh + (size_t)t * %d * W", U);
+        else if (!strcmp(nm, "dxt")) P("dx + (size_t)t * %d * W", F);
+        else P("%s", nm);
+    }
+    P(");\n");
+}
+
+/* The loop over timesteps; with --unroll full, T calls with a constant t each. */
+static void emit_steps(emitter *e, int i, int backward) {
+    int T = e->m->layers[i].timesteps;
+    if (e->o->unroll == RNNC_UNROLL_FULL) {
+        for (int s = 0; s < T; s++) {
+            int t = backward ? T - 1 - s : s;
+            P("    { /* t = %d */\n        const int t = %d;\n", t, t);
+            emit_step_call(e, i, backward, "        ");
+            P("    }\n");
+        }
+        return;
+    }
+    if (backward) P("    for (int t = %d; t >= 0; t--)\n", T - 1);
+    else P("    for (int t = 0; t < %d; t++)\n", T);
+    emit_step_call(e, i, backward, "        ");
+}
+
+/* ---- recurrent layers: what every step function starts with -------------------------------- */
+
+static const char *rmask_name(const rnn_layer *l) { return l->recurrent_dropout > 0 ? "rmask" : NULL; }
+
+static void emit_rnn_prologue(emitter *e, int i, int backward) {
+    const rnn_layer *l = &e->m->layers[i];
+    const rnn_model *m = e->m;
+    const rnn_tensor *K = tensor(m, i, RNN_T_KERNEL), *R = tensor(m, i, RNN_T_RECURRENT_KERNEL),
+                     *B = tensor(m, i, RNN_T_RNN_BIAS);
+    int T = l->timesteps, F = l->in_features, U = l->units, G = l->gates * U;
+    char in[200];
+    out_ptr(in, sizeof in, m, i - 1);
+    P("    const rnn_real *K = params + %zu; /* %s [%d, %d] */\n", K->offset, K->name, F, G);
+    P("    const rnn_real *R = params + %zu; /* %s [%d, %d] */\n", R->offset, R->name, U, G);
+    if (backward)
+        ; /* the bias is not read going back */
+    else if (l->kind == RNN_LAYER_GRU && l->reset_after)
+        P("    const rnn_real *B = params + %zu, *B1 = B + %d; /* %s [2, %d]: input side, recurrent side */\n", B->offset,
+          G, B->name, G);
+    else
+        P("    const rnn_real *B = params + %zu; /* %s [%d] */\n", B->offset, B->name, G);
+    P("    rnn_real *h = w->h%d + (size_t)g * %zu;\n", i, (size_t)T * U * W);
+    if (l->kind == RNN_LAYER_LSTM) P("    rnn_real *c = w->c%d + (size_t)g * %zu;\n", i, (size_t)T * U * W);
+    if (l->kind != RNN_LAYER_SIMPLE_RNN) P("    rnn_real *gates = w->gates%d + (size_t)g * %zu;\n", i, (size_t)T * G * W);
+    if (l->kind == RNN_LAYER_GRU && l->reset_after) P("    rnn_real *hh = w->hh%d + (size_t)g * %zu;\n", i, (size_t)T * U * W);
+    P("    const rnn_real *x = %s; /* input [%d][%d][W] */\n", in, T, F);
+    if (input_dropout(l)) {
+        int ps = per_step_mask(l);
+        P("    rnn_real *xmask = w->xmask%d + (size_t)g * %zu, *xd = w->xd%d + (size_t)g * %zu;\n", i,
+          (size_t)(ps ? T : 1) * F * W, i, (size_t)T * F * W);
+        if (!backward) {
+            P("    if (w->training) { /* dropout %g: one mask shared by all gates, %s */\n", l->dropout,
+              ps ? "a new one at every step (tf.keras 2.x)" : "the same at every step");
+            P("        draw_mask(xmask, ctx, RNN_RNG_DROPOUT, %d, %d, %d, %d, ", i, ps ? T : 1, ps, F);
+            emit_double(e, l->dropout);
+            P(", w->rows + (size_t)g * W);\n");
+            P("        for (int t = 0; t < %d; t++)\n", T);
+            if (ps) P("            for (int k = 0; k < %d * W; k++) xd[t * %d * W + k] = x[t * %d * W + k] * xmask[t * %d * W + k];\n", F, F, F, F);
+            else P("            for (int k = 0; k < %d * W; k++) xd[t * %d * W + k] = x[t * %d * W + k] * xmask[k];\n", F, F, F);
+            P("    }\n");
+        }
+        P("    if (w->training) x = xd;\n");
+    }
+    if (l->recurrent_dropout > 0) {
+        P("    rnn_real *rmask = w->rmask%d + (size_t)g * %zu; /* recurrent dropout, one mask per sequence */\n", i,
+          (size_t)U * W);
+        if (!backward) {
+            P("    if (w->training) {\n        draw_mask(rmask, ctx, RNN_RNG_RECURRENT_DROPOUT, %d, 1, 0, %d, ", i, U);
+            emit_double(e, l->recurrent_dropout);
+            P(", w->rows + (size_t)g * W);\n    } else {\n        for (int k = 0; k < %d * W; k++) rmask[k] = 1.0f;\n    }\n", U);
+        }
+    }
+    if (backward) {
+        const rnn_layer *l = &m->layers[i];
+        size_t acc0 = acc_index(m, K->offset), acc1 = acc_index(m, R->offset), acc2 = acc_index(m, B->offset);
+        P("    const rnn_real *dout = w->d%d + (size_t)g * %zu; /* d loss / d output */\n", i,
+          (size_t)(l->out_seq ? T : 1) * U * W);
+        P("    rnn_real *dx = w->d%d + (size_t)g * %zu; /* d loss / d input */\n", i - 1, (size_t)T * F * W);
+        P("    rnn_real *aK = w->acc + %zu, *aR = w->acc + %zu, *aB = w->acc + %zu;\n", acc0, acc1, acc2);
+        P("    rnn_real *dz = w->s%d, *dzh = dz + %d * W, *dhn = dzh + %d * W, *dcn = dhn + %d * W;\n", i, G, G, U);
+        P("    rnn_real *dhd = dcn + %d * W, *drh = dhd + %d * W, *rh = drh + %d * W;\n", U, U, U);
+        P("    (void)dzh; (void)dcn; (void)dhd; (void)drh; (void)rh;\n");
+        P("    for (int k = 0; k < %d * W; k++) dhn[k] = dcn[k] = 0.0f;\n", U);
+    } else {
+        P("    rnn_real *xa = w->s%d, *ha = xa + %d * W, *rh = ha + %d * W, *hn = rh + %d * W;\n", i, G, G, U);
+        P("    (void)xa; (void)ha; (void)rh; (void)hn;\n");
+    }
+}
+
+/* After the backward time loop: the input dropout mask on the input gradient. */
+static void emit_rnn_epilogue_backward(emitter *e, int i) {
+    const rnn_layer *l = &e->m->layers[i];
+    if (!input_dropout(l)) return;
+    int T = l->timesteps, F = l->in_features;
+    P("    if (w->training) /* through the input dropout */\n");
+    P("        for (int t = 0; t < %d; t++)\n", T);
+    if (per_step_mask(l)) P("            for (int k = 0; k < %d * W; k++) dx[t * %d * W + k] *= xmask[t * %d * W + k];\n", F, F, F);
+    else P("            for (int k = 0; k < %d * W; k++) dx[t * %d * W + k] *= xmask[k];\n", F, F);
+}
+
+/* dx_t = dz . K^T and K += x_t^T dz (per lane). */
+static void emit_input_side(emitter *e, const rnn_layer *l, const char *ind) {
+    int F = l->in_features, G = l->gates * l->units;
+    P("%s/* dx_t = dz . K^T; per-lane K += x_t^T dz */\n", ind);
+    emit_back_product(e, "dxt", F, "dz", G, "K", G, 0, 0, ind);
+    emit_outer_acc(e, "aK", "xt", NULL, F, "dz", G, G, 0, ind);
+}
+
+/* ---- LSTM ------------------------------------------------------------------------------------ */
+
+static void lstm_forward_step(emitter *e, int i, const char *ind) {
+    const rnn_layer *l = &e->m->layers[i];
+    int F = l->in_features, U = l->units, G = 4 * U;
+    P("%s/* z = b + x_t.K + h_{t-1}.R, columns i | f | c | o */\n", ind);
+    proj_term terms[2] = {{"xt", NULL, "K", F, G, 0}, {"hp", rmask_name(l), "R", U, G, 0}};
+    emit_projection(e, "gt", G, "B", terms, 2, 0, ind);
+    P("%sfor (int u = 0; u < %d; u++)\n", ind, U);
+    P("%s    for (int l = 0; l < W; l++) {\n", ind);
+    P("%s        const rnn_real ig = rnn_fast_sigmoidf(gt[u * W + l]);\n", ind);
+    P("%s        const rnn_real fg = rnn_fast_sigmoidf(gt[(%d + u) * W + l]);\n", ind, U);
+    P("%s        const rnn_real cg = rnn_fast_tanhf(gt[(%d + u) * W + l]);\n", ind, 2 * U);
+    P("%s        const rnn_real og = rnn_fast_sigmoidf(gt[(%d + u) * W + l]);\n", ind, 3 * U);
+    P("%s        gt[u * W + l] = ig;\n", ind);
+    P("%s        gt[(%d + u) * W + l] = fg;\n", ind, U);
+    P("%s        gt[(%d + u) * W + l] = cg;\n", ind, 2 * U);
+    P("%s        gt[(%d + u) * W + l] = og;\n", ind, 3 * U);
+    P("%s        const rnn_real cn = fg * cp[u * W + l] + ig * cg;\n", ind);
+    P("%s        ct[u * W + l] = cn;\n", ind);
+    P("%s        ht[u * W + l] = og * rnn_fast_tanhf(cn);\n", ind);
+    P("%s    }\n", ind);
+}
+
+static void lstm_backward_step(emitter *e, int i, const char *ind) {
+    const rnn_layer *l = &e->m->layers[i];
+    int U = l->units, G = 4 * U;
+    P("%sfor (int u = 0; u < %d; u++)\n", ind, U);
+    P("%s    for (int l = 0; l < W; l++) {\n", ind);
+    P("%s        const rnn_real dh = dhn[u * W + l] + up[u * W + l];\n", ind);
+    P("%s        const rnn_real ig = gt[u * W + l], fg = gt[(%d + u) * W + l];\n", ind, U);
+    P("%s        const rnn_real cg = gt[(%d + u) * W + l], og = gt[(%d + u) * W + l];\n", ind, 2 * U, 3 * U);
+    P("%s        const rnn_real tc = rnn_fast_tanhf(ct[u * W + l]);\n", ind);
+    P("%s        const rnn_real dc = dcn[u * W + l] + dh * og * (1.0f - tc * tc);\n", ind);
+    P("%s        dz[u * W + l] = dc * cg * ig * (1.0f - ig);\n", ind);
+    P("%s        dz[(%d + u) * W + l] = dc * cp[u * W + l] * fg * (1.0f - fg);\n", ind, U);
+    P("%s        dz[(%d + u) * W + l] = dc * ig * (1.0f - cg * cg);\n", ind, 2 * U);
+    P("%s        dz[(%d + u) * W + l] = dh * tc * og * (1.0f - og);\n", ind, 3 * U);
+    P("%s        dcn[u * W + l] = dc * fg;\n", ind);
+    P("%s    }\n", ind);
+    P("%sfor (int k = 0; k < %d * W; k++) aB[k] += dz[k];\n", ind, G);
+    emit_input_side(e, l, ind);
+    P("%s/* dh_{t-1} = dz . R^T%s; per-lane R += h_{t-1}^T dz */\n", ind, l->recurrent_dropout > 0 ? " (times the mask)" : "");
+    emit_back_product(e, "dhn", U, "dz", G, "R", G, 0, 0, ind);
+    emit_outer_acc(e, "aR", "hp", rmask_name(l), U, "dz", G, G, 0, ind);
+    if (l->recurrent_dropout > 0) P("%sfor (int k = 0; k < %d * W; k++) dhn[k] *= rmask[k];\n", ind, U);
+}
+
+/* ---- GRU --------------------------------------------------------------------------------------- */
+
+static void gru_forward_step(emitter *e, int i, const char *ind) {
+    const rnn_layer *l = &e->m->layers[i];
+    int F = l->in_features, U = l->units, G = 3 * U;
+    const char *rm = rmask_name(l);
+    proj_term xterm[1] = {{"xt", NULL, "K", F, G, 0}};
+    proj_term hterm[1] = {{"hp", rm, "R", U, G, 0}};
+    if (l->reset_after) {
+        P("%s/* xa = b[0] + x_t.K; ha = b[1] + h_{t-1}.R; columns z | r | h */\n", ind);
+        emit_projection(e, "xa", G, "B", xterm, 1, 0, ind);
+        emit_projection(e, "ha", G, "B1", hterm, 1, 0, ind);
+        P("%sfor (int u = 0; u < %d; u++)\n", ind, U);
+        P("%s    for (int l = 0; l < W; l++) {\n", ind);
+        P("%s        const rnn_real zg = rnn_fast_sigmoidf(xa[u * W + l] + ha[u * W + l]);\n", ind);
+        P("%s        const rnn_real rg = rnn_fast_sigmoidf(xa[(%d + u) * W + l] + ha[(%d + u) * W + l]);\n", ind, U, U);
+        P("%s        const rnn_real hc = ha[(%d + u) * W + l];\n", ind, 2 * U);
+        P("%s        const rnn_real ng = rnn_fast_tanhf(xa[(%d + u) * W + l] + rg * hc);\n", ind, 2 * U);
+        P("%s        hht[u * W + l] = hc;\n", ind);
+    } else {
+        P("%s/* xa = b + x_t.K; ha = h_{t-1}.R for z | r; the candidate gets (r * h_{t-1}).R_h */\n", ind);
+        emit_projection(e, "xa", G, "B", xterm, 1, 0, ind);
+        emit_projection(e, "ha", 2 * U, NULL, hterm, 1, 0, ind);
+        P("%sfor (int k = 0; k < %d * W; k++) {\n", ind, U);
+        P("%s    gt[k] = rnn_fast_sigmoidf(xa[k] + ha[k]);\n", ind);
+        P("%s    gt[%d * W + k] = rnn_fast_sigmoidf(xa[%d * W + k] + ha[%d * W + k]);\n", ind, U, U, U);
+        P("%s    rh[k] = gt[%d * W + k] * hp[k]%s;\n", ind, U, rm ? " * rmask[k]" : "");
+        P("%s}\n", ind);
+        proj_term rterm[1] = {{"rh", NULL, "R", U, G, 2 * U}};
+        emit_projection(e, "hn", U, NULL, rterm, 1, 0, ind);
+        P("%sfor (int u = 0; u < %d; u++)\n", ind, U);
+        P("%s    for (int l = 0; l < W; l++) {\n", ind);
+        P("%s        const rnn_real zg = gt[u * W + l], rg = gt[(%d + u) * W + l];\n", ind, U);
+        P("%s        const rnn_real ng = rnn_fast_tanhf(xa[(%d + u) * W + l] + hn[u * W + l]);\n", ind, 2 * U);
+    }
+    P("%s        gt[u * W + l] = zg;\n", ind);
+    P("%s        gt[(%d + u) * W + l] = rg;\n", ind, U);
+    P("%s        gt[(%d + u) * W + l] = ng;\n", ind, 2 * U);
+    P("%s        ht[u * W + l] = zg * hp[u * W + l] + (1.0f - zg) * ng;\n", ind);
+    P("%s    }\n", ind);
+}
+
+static void gru_backward_step(emitter *e, int i, const char *ind) {
+    const rnn_layer *l = &e->m->layers[i];
+    int U = l->units, G = 3 * U;
+    const char *rm = rmask_name(l);
+    P("%sfor (int u = 0; u < %d; u++)\n", ind, U);
+    P("%s    for (int l = 0; l < W; l++) {\n", ind);
+    P("%s        const rnn_real dh = dhn[u * W + l] + up[u * W + l];\n", ind);
+    P("%s        const rnn_real zg = gt[u * W + l], ng = gt[(%d + u) * W + l];\n", ind, 2 * U);
+    P("%s        const rnn_real dan = dh * (1.0f - zg) * (1.0f - ng * ng);\n", ind);
+    P("%s        dz[u * W + l] = dh * (hp[u * W + l] - ng) * zg * (1.0f - zg);\n", ind);
+    P("%s        dz[(%d + u) * W + l] = dan;\n", ind, 2 * U);
+    P("%s        dhd[u * W + l] = dh * zg; /* the direct path z * h_{t-1} */\n", ind);
+    if (l->reset_after) {
+        P("%s        const rnn_real rg = gt[(%d + u) * W + l];\n", ind, U);
+        P("%s        dz[(%d + u) * W + l] = dan * hht[u * W + l] * rg * (1.0f - rg);\n", ind, U);
+        P("%s        dzh[u * W + l] = dz[u * W + l];\n", ind);
+        P("%s        dzh[(%d + u) * W + l] = dz[(%d + u) * W + l];\n", ind, U, U);
+        P("%s        dzh[(%d + u) * W + l] = dan * rg;\n", ind, 2 * U);
+        P("%s    }\n", ind);
+        P("%sfor (int k = 0; k < %d * W; k++) {\n%s    aB[k] += dz[k];\n%s    aB[%d * W + k] += dzh[k];\n%s}\n", ind, G, ind,
+          ind, G, ind);
+        emit_input_side(e, l, ind);
+        P("%s/* dh_{t-1} = z * dh + (dzh . R^T)%s; per-lane R += h_{t-1}^T dzh */\n", ind, rm ? " * mask" : "");
+        emit_back_product(e, "dhn", U, "dzh", G, "R", G, 0, 0, ind);
+        emit_outer_acc(e, "aR", "hp", rm, U, "dzh", G, G, 0, ind);
+        P("%sfor (int k = 0; k < %d * W; k++) dhn[k] = dhd[k] + dhn[k]%s;\n", ind, U, rm ? " * rmask[k]" : "");
+        return;
+    }
+    P("%s    }\n", ind);
+    P("%sconst rnn_real *dzn = dz + %d * W; /* the candidate's gradient */\n", ind, 2 * U);
+    P("%s/* d(r * h) = dzn . R_h^T */\n", ind);
+    emit_back_product(e, "drh", U, "dzn", U, "R", G, 2 * U, 0, ind);
+    P("%sfor (int k = 0; k < %d * W; k++) {\n", ind, U);
+    P("%s    const rnn_real rg = gt[%d * W + k], hm = hp[k]%s;\n", ind, U, rm ? " * rmask[k]" : "");
+    P("%s    dz[%d * W + k] = drh[k] * hm * rg * (1.0f - rg);\n", ind, U);
+    P("%s    rh[k] = rg * hm;\n", ind);
+    P("%s}\n", ind);
+    P("%sfor (int k = 0; k < %d * W; k++) aB[k] += dz[k];\n", ind, G);
+    emit_input_side(e, l, ind);
+    P("%s/* dh_{t-1} = z * dh + (dz[z|r] . R[z|r]^T + r * d(r * h))%s */\n", ind, rm ? " * mask" : "");
+    emit_back_product(e, "dhn", U, "dz", 2 * U, "R", G, 0, 0, ind);
+    P("%sfor (int k = 0; k < %d * W; k++) dhn[k] = dhd[k] + (dhn[k] + drh[k] * gt[%d * W + k])%s;\n", ind, U, U,
+      rm ? " * rmask[k]" : "");
+    P("%s/* per-lane R[z|r] += h_{t-1}^T dz[z|r], R_h += (r * h_{t-1})^T dzn */\n", ind);
+    emit_outer_acc(e, "aR", "hp", rm, U, "dz", 2 * U, G, 0, ind);
+    emit_outer_acc(e, "aR", "rh", NULL, U, "dzn", U, G, 2 * U, ind);
+}
+
+/* ---- SimpleRNN ----------------------------------------------------------------------------- */
+
+static void simple_rnn_forward_step(emitter *e, int i, const char *ind) {
+    const rnn_layer *l = &e->m->layers[i];
+    int F = l->in_features, U = l->units;
+    P("%s/* h_t = %s(b + x_t.K + h_{t-1}.R) */\n", ind, rnn_activation_name(l->activation));
+    proj_term terms[2] = {{"xt", NULL, "K", F, U, 0}, {"hp", rmask_name(l), "R", U, U, 0}};
+    emit_projection(e, "ht", U, "B", terms, 2, 0, ind);
+    if (l->activation != RNN_ACT_LINEAR)
+        P("%sfor (int k = 0; k < %d * W; k++) ht[k] = %s(ht[k]);\n", ind, U, act_fn(l->activation));
+}
+
+static void simple_rnn_backward_step(emitter *e, int i, const char *ind) {
+    const rnn_layer *l = &e->m->layers[i];
+    int U = l->units;
+    P("%sfor (int k = 0; k < %d * W; k++) {\n", ind, U);
+    P("%s    const rnn_real y = ht[k];\n", ind);
+    P("%s    dz[k] = (dhn[k] + up[k]) * ", ind);
+    emit_act_grad(e, l->activation, "y");
+    P(";\n%s    (void)y;\n%s    aB[k] += dz[k];\n%s}\n", ind, ind, ind);
+    emit_input_side(e, l, ind);
+    emit_back_product(e, "dhn", U, "dz", U, "R", U, 0, 0, ind);
+    emit_outer_acc(e, "aR", "hp", rmask_name(l), U, "dz", U, U, 0, ind);
+    if (l->recurrent_dropout > 0) P("%sfor (int k = 0; k < %d * W; k++) dhn[k] *= rmask[k];\n", ind, U);
+}
+
+static void emit_rnn_layer(emitter *e, int i) {
+    const rnn_layer *l = &e->m->layers[i];
+    int T = l->timesteps, F = l->in_features, U = l->units;
+    step_body fwd = l->kind == RNN_LAYER_LSTM ? lstm_forward_step : l->kind == RNN_LAYER_GRU ? gru_forward_step
+                                                                                               : simple_rnn_forward_step;
+    step_body bwd = l->kind == RNN_LAYER_LSTM ? lstm_backward_step : l->kind == RNN_LAYER_GRU ? gru_backward_step
+                                                                                                : simple_rnn_backward_step;
+    P("/* ---- %s (%s): (%d, %d) -> %s(%d) ----", l->name, rnn_layer_class_name(l->kind), T, F,
+      l->return_sequences ? "sequence " : "", U);
+    if (l->dropout > 0) P("\n * dropout %g", l->dropout);
+    if (l->recurrent_dropout > 0) P("\n * recurrent_dropout %g", l->recurrent_dropout);
+    if (l->kind == RNN_LAYER_GRU) P("\n * reset_after = %s", l->reset_after ? "true" : "false");
+    if (l->kind == RNN_LAYER_SIMPLE_RNN) P("\n * activation %s", rnn_activation_name(l->activation));
+    P(" */\n");
+    emit_step_function(e, i, 0, fwd);
+    P("static void forward_%d(workspace *w, const rnn_real *params, int g, const rnn_dropout_ctx *ctx) {\n", i);
+    P("    (void)ctx;\n");
+    emit_rnn_prologue(e, i, 0);
+    emit_steps(e, i, 0);
+    P("}\n\n");
+    emit_step_function(e, i, 1, bwd);
+    P("static void backward_%d(workspace *w, const rnn_real *params, int g) {\n", i);
+    emit_rnn_prologue(e, i, 1);
+    emit_steps(e, i, 1);
+    emit_rnn_epilogue_backward(e, i);
+    P("}\n\n");
+}
+
+/* ---- Dense ----------------------------------------------------------------------------------- */
+
+static void emit_dense_layer(emitter *e, int i) {
+    const rnn_model *m = e->m;
+    const rnn_layer *l = &m->layers[i];
+    int F = l->in_features, O = l->units, last = i == m->n_layers - 1;
+    const rnn_tensor *K = tensor(m, i, RNN_T_KERNEL), *B = tensor(m, i, RNN_T_DENSE_BIAS);
+    char in[200];
+    out_ptr(in, sizeof in, m, i - 1);
+    P("/* ---- %s (Dense): (%d) -> (%d), %s%s ---- */\n", l->name, F, O, rnn_activation_name(l->activation),
+      last ? " (the output layer: logits here, the activation is applied with the loss)" : "");
+    P("static void forward_%d(workspace *w, const rnn_real *params, int g, const rnn_dropout_ctx *ctx) {\n", i);
+    P("    (void)ctx;\n");
+    P("    const rnn_real *K = params + %zu; /* %s [%d, %d] */\n", K->offset, K->name, F, O);
+    P("    const rnn_real *B = params + %zu; /* %s [%d] */\n", B->offset, B->name, O);
+    P("    const rnn_real *x = %s;\n", in);
+    P("    rnn_real *y = w->a%d + (size_t)g * %d * W;\n", i, O);
+    proj_term terms[1] = {{"x", NULL, "K", F, O, 0}};
+    emit_projection(e, "y", O, "B", terms, 1, 0, "    ");
+    if (!last && l->activation == RNN_ACT_SOFTMAX) {
+        P("    for (int l = 0; l < W; l++) {\n        rnn_real mx = y[l], s = 0.0f;\n");
+        P("        for (int o = 1; o < %d; o++) mx = y[o * W + l] > mx ? y[o * W + l] : mx;\n", O);
+        P("        for (int o = 0; o < %d; o++) s += (y[o * W + l] = expf(y[o * W + l] - mx));\n", O);
+        P("        for (int o = 0; o < %d; o++) y[o * W + l] /= s;\n    }\n", O);
+    } else if (!last && l->activation != RNN_ACT_LINEAR) {
+        P("    for (int k = 0; k < %d * W; k++) y[k] = %s(y[k]);\n", O, act_fn(l->activation));
+    }
+    P("}\n\n");
+    P("static void backward_%d(workspace *w, const rnn_real *params, int g) {\n", i);
+    P("    const rnn_real *K = params + %zu;\n", K->offset);
+    P("    const rnn_real *x = %s;\n", in);
+    P("    const rnn_real *y = w->a%d + (size_t)g * %d * W;\n", i, O);
+    P("    rnn_real *dz = w->d%d + (size_t)g * %d * W; /* d loss / d output, made d loss / d pre-activation here */\n", i, O);
+    P("    rnn_real *dx = w->d%d + (size_t)g * %d * W;\n", i - 1, F);
+    P("    rnn_real *aK = w->acc + %zu, *aB = w->acc + %zu;\n", acc_index(m, K->offset), acc_index(m, B->offset));
+    P("    (void)y;\n");
+    if (!last && l->activation == RNN_ACT_SOFTMAX) {
+        P("    for (int l = 0; l < W; l++) {\n        rnn_real dot = 0.0f;\n");
+        P("        for (int o = 0; o < %d; o++) dot += dz[o * W + l] * y[o * W + l];\n", O);
+        P("        for (int o = 0; o < %d; o++) dz[o * W + l] = y[o * W + l] * (dz[o * W + l] - dot);\n    }\n", O);
+    } else if (!last && l->activation != RNN_ACT_LINEAR) {
+        P("    for (int k = 0; k < %d * W; k++) dz[k] *= ", O);
+        emit_act_grad(e, l->activation, "y[k]");
+        P(";\n");
+    }
+    P("    for (int k = 0; k < %d * W; k++) aB[k] += dz[k];\n", O);
+    emit_back_product(e, "dx", F, "dz", O, "K", O, 0, 0, "    ");
+    emit_outer_acc(e, "aK", "x", NULL, F, "dz", O, O, 0, "    ");
+    P("}\n\n");
+}
+
+/* ---- Dropout ------------------------------------------------------------------------------------ */
+
+static void emit_dropout_layer(emitter *e, int i) {
+    const rnn_model *m = e->m;
+    const rnn_layer *l = &m->layers[i];
+    int T = l->timesteps, F = l->in_features, seq = l->in_seq;
+    size_t n = (size_t)(seq ? T : 1) * F * W;
+    char in[200];
+    out_ptr(in, sizeof in, m, i - 1);
+    P("/* ---- %s (Dropout %g): %s(%d), element-wise per (sample, %sfeature) ---- */\n", l->name, l->dropout,
+      seq ? "sequence " : "", F, seq ? "timestep, " : "");
+    P("static void forward_%d(workspace *w, const rnn_real *params, int g, const rnn_dropout_ctx *ctx) {\n", i);
+    P("    (void)params;\n    const rnn_real *x = %s;\n", in);
+    P("    rnn_real *y = w->a%d + (size_t)g * %zu, *mask = w->mask%d + (size_t)g * %zu;\n", i, n, i, n);
+    P("    if (!w->training) {\n        for (size_t k = 0; k < %zu; k++) y[k] = x[k];\n        return;\n    }\n", n);
+    P("    draw_mask(mask, ctx, RNN_RNG_DROPOUT, %d, %d, %d, %d, ", i, seq ? T : 1, seq, F);
+    emit_double(e, l->dropout);
+    P(", w->rows + (size_t)g * W);\n");
+    P("    for (size_t k = 0; k < %zu; k++) y[k] = x[k] * mask[k];\n}\n\n", n);
+    P("static void backward_%d(workspace *w, const rnn_real *params, int g) {\n", i);
+    P("    (void)params;\n");
+    P("    const rnn_real *dy = w->d%d + (size_t)g * %zu, *mask = w->mask%d + (size_t)g * %zu;\n", i, n, i, n);
+    P("    rnn_real *dx = w->d%d + (size_t)g * %zu;\n", i - 1, n);
+    P("    for (size_t k = 0; k < %zu; k++) dx[k] = w->training ? dy[k] * mask[k] : dy[k];\n}\n\n", n);
+}
+
+/* ---- the model interface ------------------------------------------------------------------------ */
+
+static void emit_drivers(emitter *e) {
+    const rnn_model *m = e->m;
+    int L = m->n_layers - 1, O = m->n_outputs, T = m->timesteps, V = m->vocab;
+    const rnn_layer *emb = &m->layers[0];
+    int binary = m->loss == RNN_LOSS_BINARY_CROSSENTROPY;
+    P("/* ==== the model interface (rnn_model_ops): same contracts as rnn_ref_* ==== */\n\n");
+    P("static double gen_forward(void *impl, const rnn_real *params, const int32_t *tokens, const rnn_real *labels, int n,\n"
+      "                          const rnn_dropout_ctx *ctx, rnn_real *out) {\n");
+    P("    workspace *w = impl;\n    if (n < 1 || n > w->nblk * W) return NAN;\n");
+    P("    const int nblk = (n + W - 1) / W;\n");
+    P("    w->n = n;\n    w->training = ctx && ctx->training;\n    w->labelled = labels != NULL;\n    w->correct = 0;\n");
+    P("    for (int b = 0; b < nblk * W; b++) {\n");
+    P("        for (int t = 0; t < %d; t++) {\n", T);
+    P("            const int32_t id = b < n ? tokens[(size_t)b * %d + t] : 0;\n", T);
+    P("            if (id < 0 || id >= %d) return NAN; /* as the reference: never read out of bounds */\n", V);
+    P("            w->tokens[(size_t)b * %d + t] = id;\n        }\n", T);
+    P("        w->labels[b] = b < n && labels ? labels[b] : 0.0f;\n");
+    P("        w->rows[b] = b < n ? (ctx && ctx->rows ? ctx->rows[b] : (uint32_t)b) : 0u;\n    }\n");
+    P("    double loss = 0.0;\n");
+    P("    for (int g = 0; g < nblk; g++) {\n        forward_0(w, params, g);\n");
+    for (int i = 1; i <= L; i++) P("        forward_%d(w, params, g, ctx);\n", i);
+    P("        const rnn_real *z = w->a%d + (size_t)g * %d * W; /* logits [%d][W] */\n", L, O, O);
+    P("        for (int l = 0; l < W && g * W + l < n; l++) {\n");
+    P("            const int b = g * W + l;\n");
+    if (binary) {
+        P("            const double zl = (double)z[l];\n");
+        P("            const rnn_real p = z[l] >= 0.0f ? 1.0f / (1.0f + expf(-z[l])) : expf(z[l]) / (1.0f + expf(z[l]));\n");
+        P("            if (out) out[b] = p;\n");
+        P("            if (labels) {\n");
+        P("                const double y = (double)labels[b];\n");
+        P("                loss += fmax(zl, 0.0) - zl * y + log1p(exp(-fabs(zl)));\n");
+        P("                w->correct += (p > 0.5f) == (labels[b] > 0.5f);\n            }\n");
+    } else {
+        P("            double mx = (double)z[l], s = 0.0;\n");
+        P("            int best = 0;\n");
+        P("            for (int o = 1; o < %d; o++)\n", O);
+        P("                if ((double)z[o * W + l] > mx) mx = (double)z[o * W + l];\n");
+        P("            for (int o = 0; o < %d; o++) s += exp((double)z[o * W + l] - mx);\n", O);
+        P("            const double lse = mx + log(s);\n");
+        P("            for (int o = 0; o < %d; o++) {\n", O);
+        P("                const rnn_real p = (rnn_real)exp((double)z[o * W + l] - lse);\n");
+        P("                if (out) out[(size_t)b * %d + o] = p;\n", O);
+        P("                if (z[o * W + l] > z[best * W + l]) best = o;\n            }\n");
+        P("            if (labels) {\n");
+        P("                const rnn_real y = labels[b];\n");
+        P("                if (!(y >= 0.0f && y < %d.0f)) return NAN;\n", O);
+        P("                loss += lse - (double)z[(int)y * W + l];\n");
+        P("                w->correct += best == (int)y;\n            }\n");
+    }
+    P("        }\n    }\n    return labels ? loss / n : 0.0;\n}\n\n");
+
+    const rnn_tensor *E = tensor(m, 0, RNN_T_EMBEDDINGS);
+    size_t acc_len = m->param_buffer_len - m->tensors[1].offset;
+    P("static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {\n");
+    P("    workspace *w = impl;\n    memset(grads, 0, %zu * sizeof *grads);\n", m->param_buffer_len);
+    P("    if (!w->labelled) return;\n");
+    P("    memset(w->acc, 0, %zu * W * sizeof *w->acc);\n", acc_len);
+    P("    const int n = w->n, nblk = (n + W - 1) / W;\n");
+    P("    for (int g = 0; g < nblk; g++) {\n");
+    P("        /* d loss / d logits of the mean loss; padding lanes get 0 */\n");
+    P("        const rnn_real *z = w->a%d + (size_t)g * %d * W;\n", L, O);
+    P("        rnn_real *dz = w->d%d + (size_t)g * %d * W;\n", L, O);
+    P("        for (int l = 0; l < W; l++) {\n");
+    P("            const int b = g * W + l;\n");
+    if (binary) {
+        P("            const rnn_real p = z[l] >= 0.0f ? 1.0f / (1.0f + expf(-z[l])) : expf(z[l]) / (1.0f + expf(z[l]));\n");
+        P("            dz[l] = b < n ? (p - w->labels[b]) / (rnn_real)n : 0.0f;\n");
+    } else {
+        P("            if (b >= n) {\n                for (int o = 0; o < %d; o++) dz[o * W + l] = 0.0f;\n                continue;\n            }\n", O);
+        P("            double mx = (double)z[l], s = 0.0;\n");
+        P("            for (int o = 1; o < %d; o++)\n", O);
+        P("                if ((double)z[o * W + l] > mx) mx = (double)z[o * W + l];\n");
+        P("            for (int o = 0; o < %d; o++) s += exp((double)z[o * W + l] - mx);\n", O);
+        P("            const double lse = mx + log(s);\n");
+        P("            const int y = (int)w->labels[b];\n");
+        P("            for (int o = 0; o < %d; o++)\n", O);
+        P("                dz[o * W + l] = (rnn_real)((exp((double)z[o * W + l] - lse) - (o == y ? 1.0 : 0.0)) / n);\n");
+    }
+    P("        }\n");
+    for (int i = L; i >= 1; i--) P("        backward_%d(w, params, g);\n", i);
+    P("        /* the embedding: scatter d loss / d output into the looked-up rows */\n");
+    P("        rnn_real *dE = grads + %zu; /* %s [%d, %d] */\n", E->offset, E->name, E->shape[0], E->shape[1]);
+    P("        const rnn_real *d0 = w->d0 + (size_t)g * %zu;\n", (size_t)T * emb->units * W);
+    P("        for (int l = 0; l < W && g * W + l < n; l++)\n");
+    P("            for (int t = 0; t < %d; t++) {\n", T);
+    P("                rnn_real *row = dE + (size_t)w->tokens[((size_t)g * W + l) * %d + t] * %d;\n", T, emb->units);
+    P("                for (int f = 0; f < %d; f++) row[f] += d0[((size_t)t * %d + f) * W + l];\n", emb->units, emb->units);
+    P("            }\n    }\n");
+    P("    /* sum the per-lane weight gradients, lane by lane in a fixed order */\n");
+    P("    rnn_real *dst = grads + %zu;\n", m->tensors[1].offset);
+    P("    for (size_t k = 0; k < %zu; k++) {\n        rnn_real s = 0.0f;\n", acc_len);
+    P("        for (int l = 0; l < W; l++) s += w->acc[k * W + l];\n        dst[k] = s;\n    }\n}\n\n");
+    P("static int gen_correct(const void *impl) { return ((const workspace *)impl)->correct; }\n\n");
+    P("static const rnn_model_ops OPS = {\"generated\", gen_create, gen_destroy, gen_forward, gen_backward, gen_correct};\n\n");
+}
+
+/* ---- the whole file ------------------------------------------------------------------------------ */
+
+static void emit_header(emitter *e) {
+    const rnn_model *m = e->m;
+    P("/*\n * %s.c — generated by rnnc %s from ", m->name, RNN_VERSION);
+    emit_comment_text(e, m->source);
+    P(". Do not edit: regenerate.\n *\n");
+    P(" * Model \"%s\": %d layers, %zu parameters, sequences of %d token ids < %d.\n", m->name, m->n_layers, m->n_params,
+      m->timesteps, m->vocab);
+    for (int i = 0; i < m->n_layers; i++) {
+        const rnn_layer *l = &m->layers[i];
+        P(" *   %-12s %-10s -> ", l->name, rnn_layer_class_name(l->kind));
+        if (l->out_seq) P("(%d, %d)", l->timesteps, l->out_features);
+        else P("(%d)", l->out_features);
+        P(", %zu params\n", l->n_params);
+    }
+    P(" *\n * Samples run in blocks of W = %d SIMD lanes; activations are [time][feature][lane].\n", W);
+    P(" * Unrolling: %s (budget %ld multiply-adds per kernel).\n",
+      e->o->unroll == RNNC_UNROLL_FULL ? "full (timesteps too)" : e->o->unroll == RNNC_UNROLL_NONE ? "none" : "kernels",
+      e->o->unroll_budget);
+    P(" * Build: cc -std=c17 -O3 -march=native THIS.c -I<include> <lib>/librnnrt.a -lm\n */\n");
+    P("#include <math.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n\n");
+    P("#include \"rnnrt.h\"\n#include \"rnn_fastmath.h\"\n\n");
+    P("#define W %d /* samples per lane block */\n\n", W);
+    int zmax = 1;
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i].out_features > zmax) zmax = m->layers[i].out_features;
+    P("/* h_{-1} = c_{-1} = 0, and the upstream gradient of steps that have none */\n");
+    P("static const rnn_real ZERO[%d * W];\n\n", zmax);
+}
+
+int rnnc_emit_c(const rnn_model *m, const rnnc_emit_options *o, char **text, size_t *len) {
+    textbuf b;
+    tb_init(&b);
+    emitter em = {&b, m, o}, *e = &em;
+    plan_buffers(m);
+    emit_header(e);
+    emit_model(e);
+    emit_support(e);
+    P("static void gen_destroy(void *impl);\n\n");
+    emit_workspace(e);
+    emit_destroy(e);
+    P("/* ==== layers: forward and backward of one block of W samples ==== */\n\n");
+    emit_embedding_forward(e, 0);
+    for (int i = 1; i < m->n_layers; i++) {
+        const rnn_layer *l = &m->layers[i];
+        if (is_rnn(l)) emit_rnn_layer(e, i);
+        else if (l->kind == RNN_LAYER_DENSE) emit_dense_layer(e, i);
+        else emit_dropout_layer(e, i);
+    }
+    emit_drivers(e);
+    P("int main(int argc, char **argv) {\n    model_init();\n");
+    P("    return rnn_trainer_main(&MODEL, &OPS, argv[0], argc - 1, argv + 1);\n}\n");
+    *text = b.data;
+    *len = b.len;
+    return 0;
+}

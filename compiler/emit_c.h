@@ -1,0 +1,28 @@
+/*
+ * emit_c.h — the C code generator (emit_c.c).
+ */
+#ifndef RNNC_EMIT_C_H
+#define RNNC_EMIT_C_H
+
+#include "rnnrt.h"
+
+#include <stddef.h>
+
+typedef enum {
+    RNNC_UNROLL_KERNELS = 0,   /* default: straight-line kernels within the budget, time loop kept */
+    RNNC_UNROLL_FULL,          /* every timestep straight-line too                                */
+    RNNC_UNROLL_NONE           /* every loop kept                                                 */
+} rnnc_unroll;
+
+/* Kernels with more multiply-adds than this per timestep get constant-bound loops. */
+#define RNNC_DEFAULT_UNROLL_BUDGET 4096
+
+typedef struct {
+    rnnc_unroll unroll;
+    long unroll_budget;
+} rnnc_emit_options;
+
+/* Generate the C file of the laid-out model m into a malloc'd buffer (*text, *len). */
+int rnnc_emit_c(const rnn_model *m, const rnnc_emit_options *o, char **text, size_t *len);
+
+#endif

@@ -1,0 +1,473 @@
+/*
+ * test_selftest.c — rnn_selftest, the generated-versus-reference check.
+ *
+ * The reference against itself must pass with every error exactly 0 on several
+ * models (dropout of every kind, GRU reset_after false, a softmax head, each
+ * optimizer). Deliberately wrong implementations — the reference wrapped in a
+ * test-local rnn_model_ops that spoils one thing — must fail, and the output must
+ * name what failed (and only that, where the fault is local).
+ */
+#include <criterion/criterion.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rnnrt.h"
+
+/* ---- models ------------------------------------------------------------------------ */
+
+static rnn_layer *add_layer(rnn_model *m, rnn_layer_kind kind, int units) {
+    rnn_layer *l = &m->layers[m->n_layers++];
+    rnn_layer_defaults(l, kind);
+    l->units = units;
+    return l;
+}
+
+static void add_embedding(rnn_model *m, int vocab, int dim, int T) {
+    rnn_layer *l = add_layer(m, RNN_LAYER_EMBEDDING, dim);
+    l->input_dim = vocab;
+    l->input_length = T;
+}
+
+static void layout(rnn_model *m) {
+    char err[256];
+    cr_assert_eq(rnn_model_layout(m, err, sizeof err), 0, "layout: %s", err);
+}
+
+/* lstm2 of the notebook, smaller: two LSTMs with 30% input dropout, RMSprop 1e-4. */
+static void build_lstm2(rnn_model *m) {
+    rnn_model_init(m, "lstm2", "test_selftest.c");
+    add_embedding(m, 60, 6, 12);
+    rnn_layer *l = add_layer(m, RNN_LAYER_LSTM, 5);
+    l->dropout = 0.3, l->return_sequences = 1;
+    add_layer(m, RNN_LAYER_LSTM, 4)->dropout = 0.3;
+    add_layer(m, RNN_LAYER_DENSE, 1)->activation = RNN_ACT_SIGMOID;
+    m->optimizer.kind = RNN_OPT_RMSPROP;
+    m->optimizer.learning_rate = 1e-4;
+    layout(m);
+}
+
+/* GRU with reset_after = false, per-sequence input dropout and recurrent dropout,
+ * then a Dropout layer; Adam with clipnorm. */
+static void build_gru_v1(rnn_model *m) {
+    rnn_model_init(m, "gru_v1", "test_selftest.c");
+    add_embedding(m, 40, 5, 9);
+    rnn_layer *l = add_layer(m, RNN_LAYER_GRU, 6);
+    l->reset_after = 0, l->dropout = 0.2, l->recurrent_dropout = 0.4, l->dropout_mask = RNN_DROPOUT_PER_SEQUENCE;
+    add_layer(m, RNN_LAYER_DROPOUT, 0)->dropout = 0.25;
+    add_layer(m, RNN_LAYER_DENSE, 1)->activation = RNN_ACT_SIGMOID;
+    m->optimizer.kind = RNN_OPT_ADAM;
+    m->optimizer.learning_rate = 1e-3;
+    m->optimizer.clipnorm = 0.5;
+    layout(m);
+}
+
+/* A softmax head over 4 classes (sparse categorical cross-entropy): SimpleRNN with
+ * dropout returning sequences, a Dropout layer on the sequence, an LSTM with
+ * recurrent dropout, a relu Dense, the softmax Dense; SGD with Nesterov momentum. */
+static void build_softmax(rnn_model *m) {
+    rnn_model_init(m, "softmax_head", "test_selftest.c");
+    add_embedding(m, 30, 4, 8);
+    rnn_layer *l = add_layer(m, RNN_LAYER_SIMPLE_RNN, 5);
+    l->dropout = 0.2, l->return_sequences = 1;
+    add_layer(m, RNN_LAYER_DROPOUT, 0)->dropout = 0.3;
+    add_layer(m, RNN_LAYER_LSTM, 6)->recurrent_dropout = 0.3;
+    add_layer(m, RNN_LAYER_DENSE, 7)->activation = RNN_ACT_RELU;
+    add_layer(m, RNN_LAYER_DENSE, 4)->activation = RNN_ACT_SOFTMAX;
+    m->loss = RNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY;
+    m->optimizer.kind = RNN_OPT_SGD;
+    m->optimizer.learning_rate = 0.05;
+    m->optimizer.momentum = 0.9;
+    m->optimizer.nesterov = 1;
+    layout(m);
+}
+
+/* No dropout at all, GRU reset_after (the default). */
+static void build_plain_gru(rnn_model *m) {
+    rnn_model_init(m, "gru", "test_selftest.c");
+    add_embedding(m, 50, 8, 10);
+    add_layer(m, RNN_LAYER_GRU, 4);
+    add_layer(m, RNN_LAYER_DENSE, 1)->activation = RNN_ACT_SIGMOID;
+    layout(m);
+}
+
+/* ---- running it ------------------------------------------------------------------- */
+
+/* Run the selftest into a memory buffer; *text is malloc'd. */
+static int run(const rnn_model *m, const rnn_model_ops *ops, uint64_t seed, char **text) {
+    size_t len = 0;
+    *text = NULL;
+    FILE *f = open_memstream(text, &len);
+    cr_assert_not_null(f);
+    int rc = rnn_selftest(m, ops, seed, f);
+    cr_assert_eq(fclose(f), 0);
+    cr_assert_not_null(*text);
+    return rc;
+}
+
+/* The table line whose label is exactly `label` (followed by spaces), or NULL. The
+ * result is a copy of the line, malloc'd. */
+static char *line_of(const char *text, const char *label) {
+    const size_t ll = strlen(label);
+    for (const char *p = text; *p;) {
+        const char *e = strchr(p, '\n');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n > 2 + ll && !strncmp(p, "  ", 2) && !strncmp(p + 2, label, ll) && p[2 + ll] == ' ') {
+            char *s = malloc(n + 1);
+            cr_assert_not_null(s);
+            memcpy(s, p, n);
+            s[n] = 0;
+            return s;
+        }
+        p += n + (e != NULL);
+    }
+    return NULL;
+}
+
+static int line_fails(const char *text, const char *label) {
+    char *s = line_of(text, label);
+    cr_assert_not_null(s, "no line '%s' in:\n%s", label, text);
+    int f = strstr(s, "FAIL") != NULL;
+    free(s);
+    return f;
+}
+
+/* Every number in scientific notation in a table row is exactly zero, every
+ * "correct" row agrees, and there is one row per tensor in each section. */
+static void expect_all_zero(const rnn_model *m, const char *text) {
+    int rows = 0;
+    for (const char *p = text; *p;) {
+        const char *e = strchr(p, '\n');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n > 2 && !strncmp(p, "  ", 2)) {
+            rows++;
+            char line[512];
+            cr_assert_lt(n, sizeof line);
+            memcpy(line, p, n);
+            line[n] = 0;
+            cr_expect_null(strstr(line, "FAIL"), "%s", line);
+            cr_expect_null(strstr(line, "NaN"), "%s", line);
+            int a, r;
+            const char *c = strstr(line, "correct");
+            if (c && sscanf(c + strlen("correct"), " %d (reference %d)", &a, &r) == 2) {
+                cr_expect_eq(a, r, "%s", line);
+            } else {
+                int numbers = 0;
+                for (char *tok = strtok(line, " "); tok; tok = strtok(NULL, " ")) {
+                    if (!strchr(tok, 'e') || strchr(tok, '/')) continue;
+                    char *end;
+                    double v = strtod(tok, &end);
+                    if (*end || end == tok) continue;
+                    numbers++;
+                    cr_expect_eq(v, 0.0, "not exactly 0: %s in '%.*s'", tok, (int)n, p);
+                }
+                cr_expect_geq(numbers, 1, "a row without an error value: '%.*s'", (int)n, p);
+            }
+        }
+        p += n + (e != NULL);
+    }
+    /* probabilities, loss, grads, padding, correct, 3 inference rows, step loss, steps */
+    cr_expect_eq(rows, 2 + m->n_tensors + 2 + 3 + 1 + m->n_tensors, "rows: %d\n%s", rows, text);
+    const char *opt = m->optimizer.kind == RNN_OPT_ADAM ? "adam" : m->optimizer.kind == RNN_OPT_SGD ? "sgd" : "rmsprop";
+    for (int k = 0; k < m->n_tensors; k++) {
+        char label[160];
+        snprintf(label, sizeof label, "grad %s", m->tensors[k].name);
+        char *s = line_of(text, label);
+        cr_expect_not_null(s, "no row for %s", label);
+        free(s);
+        snprintf(label, sizeof label, "after 3 %s steps: %s", opt, m->tensors[k].name);
+        s = line_of(text, label);
+        cr_expect_not_null(s, "no row for %s", label);
+        free(s);
+    }
+    cr_expect_not_null(strstr(text, "\nPASS\n"), "%s", text);
+}
+
+static void expect_reference_passes(const rnn_model *m, uint64_t seed, const char *dropout_words) {
+    char *text;
+    int rc = run(m, &rnn_reference_ops, seed, &text);
+    cr_expect_eq(rc, 0, "%s", text);
+    char head[256];
+    snprintf(head, sizeof head,
+             "selftest: model \"%s\" (reference) vs reference, 11 samples of 13, %s, tolerance 1e-05\n", m->name,
+             dropout_words);
+    cr_expect_eq(strncmp(text, head, strlen(head)), 0, "header:\n%s\nwanted:\n%s", text, head);
+    expect_all_zero(m, text);
+    free(text);
+}
+
+Test(selftest, reference_against_itself_lstm2_with_dropout) {
+    rnn_model m;
+    build_lstm2(&m);
+    expect_reference_passes(&m, 0, "dropout on");
+    expect_reference_passes(&m, 12345, "dropout on");
+}
+
+Test(selftest, reference_against_itself_gru_reset_before_with_recurrent_dropout) {
+    rnn_model m;
+    build_gru_v1(&m);
+    expect_reference_passes(&m, 7, "dropout on");
+}
+
+Test(selftest, reference_against_itself_softmax_head) {
+    rnn_model m;
+    build_softmax(&m);
+    expect_reference_passes(&m, 3, "dropout on");
+}
+
+Test(selftest, reference_against_itself_without_dropout) {
+    rnn_model m;
+    build_plain_gru(&m);
+    expect_reference_passes(&m, 1, "no dropout in the model");
+}
+
+/* ---- deliberately wrong implementations ------------------------------------------- */
+
+typedef enum {
+    FAULT_NONE,
+    FAULT_GRAD_SCALE,       /* one gradient tensor times (1 + 1e-4)                 */
+    FAULT_DROPOUT_EPOCH,    /* training forward with epoch + 1: other masks          */
+    FAULT_FIXED_EPOCH,      /* training forward always with epoch 2 (ignores epoch)  */
+    FAULT_LOSS,             /* loss times (1 + 1e-4)                                  */
+    FAULT_GRAD_NAN,         /* one gradient element NaN                               */
+    FAULT_GRAD_UNWRITTEN,   /* one gradient element never written                     */
+    FAULT_GRAD_PADDING,     /* garbage in the alignment padding                       */
+    FAULT_CORRECT,          /* correct count off by one                               */
+    FAULT_PROB              /* one probability off by 1e-4 relative                  */
+} fault_kind;
+
+static fault_kind g_fault;
+static const char *g_tensor;   /* the tensor of the gradient faults */
+
+typedef struct {
+    rnn_ref *r;
+    const rnn_model *m;
+    rnn_real *scratch;
+} faulty;
+
+static void *faulty_create(const rnn_model *m, int max_batch) {
+    faulty *f = calloc(1, sizeof *f);
+    if (!f) return NULL;
+    f->m = m;
+    f->r = rnn_ref_create(m, max_batch);
+    f->scratch = calloc(m->param_buffer_len, sizeof *f->scratch);
+    if (!f->r || !f->scratch) {
+        rnn_ref_destroy(f->r);
+        free(f->scratch);
+        free(f);
+        return NULL;
+    }
+    return f;
+}
+
+static void faulty_destroy(void *impl) {
+    faulty *f = impl;
+    rnn_ref_destroy(f->r);
+    free(f->scratch);
+    free(f);
+}
+
+static double faulty_forward(void *impl, const rnn_real *params, const int32_t *tokens, const rnn_real *labels,
+                             int n, const rnn_dropout_ctx *ctx, rnn_real *out) {
+    faulty *f = impl;
+    rnn_dropout_ctx c;
+    if (ctx) {
+        c = *ctx;
+        if (g_fault == FAULT_DROPOUT_EPOCH && c.training) c.epoch++;
+        if (g_fault == FAULT_FIXED_EPOCH && c.training) c.epoch = 2;
+    }
+    double loss = rnn_ref_forward(f->r, params, tokens, labels, n, ctx ? &c : NULL, out);
+    if (g_fault == FAULT_LOSS) loss *= 1 + 1e-4;
+    if (g_fault == FAULT_PROB && out) out[n - 1] = (rnn_real)((double)out[n - 1] * (1 + 1e-4));
+    return loss;
+}
+
+static rnn_real *fault_tensor(const faulty *f, rnn_real *grads, size_t *size) {
+    int k = rnn_model_find_tensor(f->m, g_tensor);
+    cr_assert_geq(k, 0, "no tensor %s", g_tensor);
+    *size = f->m->tensors[k].size;
+    return grads + f->m->tensors[k].offset;
+}
+
+static void faulty_backward(void *impl, const rnn_real *params, rnn_real *grads) {
+    faulty *f = impl;
+    const rnn_model *m = f->m;
+    size_t size;
+    if (g_fault == FAULT_GRAD_UNWRITTEN) {
+        /* Compute elsewhere, then copy every tensor but the last element of one. */
+        rnn_ref_backward(f->r, params, f->scratch);
+        rnn_real *skip = fault_tensor(f, grads, &size) + size - 1;
+        for (size_t i = 0; i < m->param_buffer_len; i++)
+            if (grads + i != skip) grads[i] = f->scratch[i];
+        return;
+    }
+    rnn_ref_backward(f->r, params, grads);
+    if (g_fault == FAULT_GRAD_SCALE) {
+        rnn_real *g = fault_tensor(f, grads, &size);
+        for (size_t i = 0; i < size; i++) g[i] = (rnn_real)((double)g[i] * (1 + 1e-4));
+    } else if (g_fault == FAULT_GRAD_NAN) {
+        fault_tensor(f, grads, &size)[size / 2] = (rnn_real)NAN;
+    } else if (g_fault == FAULT_GRAD_PADDING) {
+        rnn_real *g = fault_tensor(f, grads, &size);
+        g[size] = (rnn_real)1e-3;   /* the tests pick a tensor followed by padding */
+    }
+}
+
+static int faulty_correct(const void *impl) {
+    const faulty *f = impl;
+    return rnn_ref_correct(f->r) + (g_fault == FAULT_CORRECT);
+}
+
+static const rnn_model_ops faulty_ops = {"faulty", faulty_create, faulty_destroy, faulty_forward, faulty_backward,
+                                         faulty_correct};
+
+/* Run with the fault; it must fail, and the FAIL summary must name `first`. */
+static char *expect_failure(const rnn_model *m, fault_kind fault, const char *tensor, const char *first) {
+    g_fault = fault;
+    g_tensor = tensor;
+    char *text;
+    int rc = run(m, &faulty_ops, 11, &text);
+    cr_expect_eq(rc, 1, "fault %d passed:\n%s", (int)fault, text);
+    cr_expect_null(strstr(text, "\nPASS\n"), "%s", text);
+    char want[256];
+    snprintf(want, sizeof want, "\nFAIL: ");
+    const char *fl = strstr(text, want);
+    cr_expect_not_null(fl, "no FAIL line:\n%s", text);
+    if (fl) {
+        snprintf(want, sizeof want, "the first: %s\n", first);
+        cr_expect_not_null(strstr(fl, want), "FAIL line does not name '%s':\n%s", first, text);
+    }
+    return text;
+}
+
+Test(selftest, wrapper_without_fault_passes) {
+    rnn_model m;
+    build_lstm2(&m);
+    g_fault = FAULT_NONE;
+    char *text;
+    cr_expect_eq(run(&m, &faulty_ops, 11, &text), 0, "%s", text);
+    cr_expect_not_null(strstr(text, "(faulty) vs reference"), "%s", text);
+    expect_all_zero(&m, text);
+    free(text);
+}
+
+Test(selftest, a_gradient_off_by_1e_4_fails_and_is_named) {
+    rnn_model m;
+    build_lstm2(&m);
+    char *text = expect_failure(&m, FAULT_GRAD_SCALE, "lstm_1/recurrent_kernel", "grad lstm_1/recurrent_kernel");
+    cr_expect(line_fails(text, "grad lstm_1/recurrent_kernel"), "%s", text);
+    char *s = line_of(text, "grad lstm_1/recurrent_kernel");
+    cr_expect_not_null(strstr(s, " 1.0e-04"), "the error is the 1e-4 scaling: %s", s);
+    free(s);
+    /* nothing else of the first pass is wrong */
+    for (int k = 0; k < m.n_tensors; k++) {
+        if (!strcmp(m.tensors[k].name, "lstm_1/recurrent_kernel")) continue;
+        char label[160];
+        snprintf(label, sizeof label, "grad %s", m.tensors[k].name);
+        cr_expect(!line_fails(text, label), "%s should pass:\n%s", label, text);
+    }
+    cr_expect(!line_fails(text, "probabilities"), "%s", text);
+    cr_expect(!line_fails(text, "loss"), "%s", text);
+    free(text);
+}
+
+Test(selftest, a_gradient_off_in_the_softmax_head_fails) {
+    rnn_model m;
+    build_softmax(&m);
+    char *text = expect_failure(&m, FAULT_GRAD_SCALE, "simple_rnn/kernel", "grad simple_rnn/kernel");
+    cr_expect(line_fails(text, "grad simple_rnn/kernel"), "%s", text);
+    cr_expect(!line_fails(text, "grad dense_1/kernel"), "%s", text);
+    free(text);
+}
+
+Test(selftest, other_dropout_masks_fail_in_training_only) {
+    rnn_model m;
+    build_lstm2(&m);
+    char *text = expect_failure(&m, FAULT_DROPOUT_EPOCH, NULL, "probabilities");
+    cr_expect(line_fails(text, "probabilities"), "%s", text);
+    cr_expect(line_fails(text, "loss"), "%s", text);
+    cr_expect(line_fails(text, "grad lstm/kernel"), "%s", text);
+    cr_expect(!line_fails(text, "inference probabilities"), "inference has no dropout:\n%s", text);
+    cr_expect(!line_fails(text, "inference loss"), "%s", text);
+    free(text);
+}
+
+Test(selftest, other_recurrent_dropout_masks_fail) {
+    rnn_model m;
+    build_gru_v1(&m);
+    char *text = expect_failure(&m, FAULT_DROPOUT_EPOCH, NULL, "probabilities");
+    cr_expect(line_fails(text, "grad gru/recurrent_kernel"), "%s", text);
+    cr_expect(!line_fails(text, "inference probabilities"), "%s", text);
+    free(text);
+}
+
+Test(selftest, ignoring_the_epoch_fails_only_in_the_optimizer_steps) {
+    rnn_model m;
+    build_lstm2(&m);
+    char *text = expect_failure(&m, FAULT_FIXED_EPOCH, NULL, "loss at rmsprop steps 1-3");
+    cr_expect(!line_fails(text, "probabilities"), "epoch 2 is right in the first pass:\n%s", text);
+    cr_expect(!line_fails(text, "grad lstm/kernel"), "%s", text);
+    cr_expect(line_fails(text, "loss at rmsprop steps 1-3"), "%s", text);
+    cr_expect(line_fails(text, "after 3 rmsprop steps: lstm/kernel"), "%s", text);
+    free(text);
+}
+
+Test(selftest, a_loss_off_by_1e_4_fails) {
+    rnn_model m;
+    build_lstm2(&m);
+    char *text = expect_failure(&m, FAULT_LOSS, NULL, "loss");
+    cr_expect(line_fails(text, "loss"), "%s", text);
+    cr_expect(line_fails(text, "inference loss"), "%s", text);
+    cr_expect(!line_fails(text, "probabilities"), "%s", text);
+    cr_expect(!line_fails(text, "grad lstm/kernel"), "%s", text);
+    free(text);
+}
+
+Test(selftest, one_probability_off_by_1e_4_fails) {
+    rnn_model m;
+    build_softmax(&m);
+    char *text = expect_failure(&m, FAULT_PROB, NULL, "probabilities");
+    cr_expect(line_fails(text, "inference probabilities"), "%s", text);
+    cr_expect(!line_fails(text, "loss"), "%s", text);
+    free(text);
+}
+
+Test(selftest, a_nan_gradient_fails) {
+    rnn_model m;
+    build_lstm2(&m);
+    char *text = expect_failure(&m, FAULT_GRAD_NAN, "lstm/bias", "grad lstm/bias");
+    char *s = line_of(text, "grad lstm/bias");
+    cr_expect_not_null(strstr(s, "NaN"), "%s", s);
+    free(s);
+    free(text);
+}
+
+Test(selftest, an_unwritten_gradient_element_fails) {
+    rnn_model m;
+    build_gru_v1(&m);
+    char *text = expect_failure(&m, FAULT_GRAD_UNWRITTEN, "dense/bias", "grad dense/bias");
+    cr_expect(!line_fails(text, "grad dense/kernel"), "%s", text);
+    free(text);
+}
+
+Test(selftest, garbage_in_the_gradient_padding_fails) {
+    rnn_model m;
+    build_lstm2(&m);
+    int k = rnn_model_find_tensor(&m, "dense/bias");
+    cr_assert_geq(k, 0);
+    cr_assert_gt(m.param_buffer_len, m.tensors[k].offset + m.tensors[k].size, "dense/bias is followed by padding");
+    char *text = expect_failure(&m, FAULT_GRAD_PADDING, "dense/bias", "grad padding (must be 0)");
+    cr_expect(!line_fails(text, "grad dense/bias"), "%s", text);
+    free(text);
+}
+
+Test(selftest, a_wrong_correct_count_fails) {
+    rnn_model m;
+    build_plain_gru(&m);
+    char *text = expect_failure(&m, FAULT_CORRECT, NULL, "correct");
+    cr_expect(line_fails(text, "inference correct"), "%s", text);
+    cr_expect(!line_fails(text, "loss"), "%s", text);
+    free(text);
+}
