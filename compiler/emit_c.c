@@ -42,7 +42,11 @@ typedef struct {
     textbuf *b;
     const rnn_model *m;
     const rnnc_emit_options *o;
+    int fold;   /* the embedding is folded into layer 1's input projection */
 } emitter;
+
+/* Is layer i the recurrent layer whose input projection is folded into the table? */
+static int folded(const emitter *e, int i) { return e->fold && i == 1; }
 
 #define P(...) tb_printf(e->b, __VA_ARGS__)
 
@@ -130,7 +134,8 @@ static void emit_projection(emitter *e, const char *y, int cols, const char *ini
             P("%s    %s[%d * W + l] %s ", indent, y, c, add ? "+=" : "=");
             int first = 1;
             if (init && !add) {
-                P("%s[%d]", init, c);
+                if (init[0] == '@') P("%s[%d * W + l]", init + 1, c);   /* a lane vector */
+                else P("%s[%d]", init, c);
                 first = 0;
             }
             for (int k = 0; k < nterms; k++)
@@ -146,7 +151,8 @@ static void emit_projection(emitter *e, const char *y, int cols, const char *ini
     }
     if (!add) {
         P("%sfor (int c = 0; c < %d; c++)\n%s    for (int l = 0; l < W; l++) %s[c * W + l] = ", indent, cols, indent, y);
-        if (init) P("%s[c];\n", init);
+        if (init && init[0] == '@') P("%s[c * W + l];\n", init + 1);
+        else if (init) P("%s[c];\n", init);
         else P("0.0f;\n");
     }
     for (int k = 0; k < nterms; k++) {
@@ -333,10 +339,20 @@ static int is_rnn(const rnn_layer *l) {
     return l->kind == RNN_LAYER_LSTM || l->kind == RNN_LAYER_GRU || l->kind == RNN_LAYER_SIMPLE_RNN;
 }
 
-static void plan_buffers(const rnn_model *m) {
+static void plan_buffers(const emitter *e) {
+    const rnn_model *m = e->m;
     n_buffers = 0;
     char n[32];
-    for (int i = 0; i < m->n_layers; i++) {
+    if (e->fold) {
+        const rnn_layer *l1 = &m->layers[1];
+        size_t G = (size_t)l1->gates * (size_t)l1->units;
+        add_buffer("ek", (size_t)m->vocab * G, "the folded table b + E.K [V][G]");
+        add_buffer("dek", (size_t)m->vocab * G, "its gradient [V][G]");
+        add_buffer("touched", (size_t)m->vocab, "rows of dek written in this batch");
+        add_buffer("xk", (size_t)l1->timesteps * G * W, "the gathered input projection [T][G][W]");
+        for (int k = n_buffers - 4; k < n_buffers; k++) buffers[k].scratch = 1;
+    }
+    for (int i = e->fold ? 1 : 0; i < m->n_layers; i++) {
         const rnn_layer *l = &m->layers[i];
         size_t T = (size_t)l->timesteps, F = (size_t)l->in_features, U = (size_t)l->out_features;
         size_t out = (l->out_seq ? T : 1) * U * W;
@@ -506,16 +522,19 @@ typedef struct {
     int is_const;
 } step_param;
 
-/* The parameters of layer i's step function, in order. */
-static int step_params(const rnn_layer *l, int backward, step_param *p) {
+/* The parameters of layer i's step function, in order. With the embedding folded into
+ * the input projection (fold), the step gets xk = b + x_t.K from the table instead of
+ * x_t, K and b, and the backward step leaves the input side to the table's gradient. */
+static int step_params(const rnn_layer *l, int backward, int fold, step_param *p) {
     int n = 0, lstm = l->kind == RNN_LAYER_LSTM, gru = l->kind == RNN_LAYER_GRU, ra = gru && l->reset_after;
 #define ADD(nm, c) (p[n].name = (nm), p[n].is_const = (c), n++)
-    ADD("K", 1);
+    if (!fold) ADD("K", 1);
     ADD("R", 1);
-    if (!backward) ADD("B", 1);
+    if (!backward && !fold) ADD("B", 1);
     if (!backward && ra) ADD("B1", 1);
     if (backward) ADD("up", 1);
-    ADD("xt", 1);
+    if (!fold) ADD("xt", 1);
+    if (fold && !backward) ADD(gru ? "xa" : "xk", 1);
     ADD("hp", 1);
     if (lstm) ADD("cp", 1);
     if (lstm || gru) ADD("gt", backward);
@@ -524,7 +543,7 @@ static int step_params(const rnn_layer *l, int backward, step_param *p) {
     if (ra) ADD("hht", backward);
     if (l->recurrent_dropout > 0) ADD("rmask", 1);
     if (!backward && gru) {
-        ADD("xa", 0);
+        if (!fold) ADD("xa", 0);
         ADD("ha", 0);
         if (!ra) {
             ADD("rh", 0);
@@ -532,19 +551,21 @@ static int step_params(const rnn_layer *l, int backward, step_param *p) {
         }
     }
     if (backward) {
-        ADD("dxt", 0);
+        if (!fold) ADD("dxt", 0);
         ADD("dz", 0);
         ADD("dhn", 0);
         if (lstm) ADD("dcn", 0);
         if (gru) {
             ADD("dzh", 0);
             ADD("dhd", 0);
-            ADD("drh", 0);
-            ADD("rh", 0);
+            if (!ra) {
+                ADD("drh", 0);
+                ADD("rh", 0);
+            }
         }
-        ADD("aK", 0);
+        if (!fold) ADD("aK", 0);
         ADD("aR", 0);
-        ADD("aB", 0);
+        if (!fold || ra) ADD("aB", 0);
     }
 #undef ADD
     return n;
@@ -554,7 +575,7 @@ static int step_params(const rnn_layer *l, int backward, step_param *p) {
 static void emit_step_function(emitter *e, int i, int backward, step_body body) {
     const rnn_layer *l = &e->m->layers[i];
     step_param p[32];
-    int n = step_params(l, backward, p);
+    int n = step_params(l, backward, folded(e, i), p);
     P("static void %s_step_%d(", backward ? "backward" : "forward", i);
     for (int k = 0; k < n; k++) P("%s%srnn_real *restrict %s", k ? ", " : "", p[k].is_const ? "const " : "", p[k].name);
     P(") {\n");
@@ -567,7 +588,7 @@ static void emit_step_call(emitter *e, int i, int backward, const char *ind) {
     const rnn_layer *l = &e->m->layers[i];
     int T = l->timesteps, F = l->in_features, U = l->units, G = l->gates * U;
     step_param p[32];
-    int n = step_params(l, backward, p);
+    int n = step_params(l, backward, folded(e, i), p);
     P("%s%s_step_%d(", ind, backward ? "backward" : "forward", i);
     for (int k = 0; k < n; k++) {
         const char *nm = p[k].name;
@@ -583,26 +604,41 @@ static void emit_step_call(emitter *e, int i, int backward, const char *ind) {
         else if (!strcmp(nm, "ht")) P("h + (size_t)t * %d * W", U);
         else if (!strcmp(nm, "hht")) P("hh + (size_t)t * %d * W", U);
         else if (!strcmp(nm, "dxt")) P("dx + (size_t)t * %d * W", F);
+        else if (!strcmp(nm, "xk") || (!strcmp(nm, "xa") && p[k].is_const)) P("xk + (size_t)t * %d * W", G);
         else P("%s", nm);
     }
     P(");\n");
 }
 
+/* The folded layer's input-side gradient dz_t goes into the table's gradient dEK. */
+static void emit_fold_scatter(emitter *e, int i, const char *ind) {
+    const rnn_layer *l = &e->m->layers[i];
+    int T = l->timesteps, G = l->gates * l->units;
+    P("%sfor (int l = 0; l < W; l++) {\n", ind);
+    P("%s    const int32_t id = w->tokens[((size_t)g * W + l) * %d + t];\n", ind, T);
+    P("%s    rnn_real *row = w->dek + (size_t)id * %d;\n", ind, G);
+    P("%s    w->touched[id] = 1;\n", ind);
+    P("%s    for (int j = 0; j < %d; j++) row[j] += dz[j * W + l];\n%s}\n", ind, G, ind);
+}
+
 /* The loop over timesteps; with --unroll full, T calls with a constant t each. */
 static void emit_steps(emitter *e, int i, int backward) {
-    int T = e->m->layers[i].timesteps;
+    int T = e->m->layers[i].timesteps, scatter = backward && folded(e, i);
     if (e->o->unroll == RNNC_UNROLL_FULL) {
         for (int s = 0; s < T; s++) {
             int t = backward ? T - 1 - s : s;
             P("    { /* t = %d */\n        const int t = %d;\n", t, t);
             emit_step_call(e, i, backward, "        ");
+            if (scatter) emit_fold_scatter(e, i, "        ");
             P("    }\n");
         }
         return;
     }
-    if (backward) P("    for (int t = %d; t >= 0; t--)\n", T - 1);
-    else P("    for (int t = 0; t < %d; t++)\n", T);
+    if (backward) P("    for (int t = %d; t >= 0; t--) {\n", T - 1);
+    else P("    for (int t = 0; t < %d; t++) {\n", T);
     emit_step_call(e, i, backward, "        ");
+    if (scatter) emit_fold_scatter(e, i, "        ");
+    P("    }\n");
 }
 
 /* ---- recurrent layers: what every step function starts with -------------------------------- */
@@ -616,11 +652,16 @@ static void emit_rnn_prologue(emitter *e, int i, int backward) {
                      *B = tensor(m, i, RNN_T_RNN_BIAS);
     int T = l->timesteps, F = l->in_features, U = l->units, G = l->gates * U;
     char in[200];
+    int fold = folded(e, i);
     out_ptr(in, sizeof in, m, i - 1);
-    P("    const rnn_real *K = params + %zu; /* %s [%d, %d] */\n", K->offset, K->name, F, G);
+    if (!fold) P("    const rnn_real *K = params + %zu; /* %s [%d, %d] */\n", K->offset, K->name, F, G);
     P("    const rnn_real *R = params + %zu; /* %s [%d, %d] */\n", R->offset, R->name, U, G);
     if (backward)
         ; /* the bias is not read going back */
+    else if (fold && l->kind == RNN_LAYER_GRU && l->reset_after)
+        P("    const rnn_real *B1 = params + %zu; /* %s [1]: the recurrent side */\n", B->offset + (size_t)G, B->name);
+    else if (fold)
+        ; /* the bias is in the folded table */
     else if (l->kind == RNN_LAYER_GRU && l->reset_after)
         P("    const rnn_real *B = params + %zu, *B1 = B + %d; /* %s [2, %d]: input side, recurrent side */\n", B->offset,
           G, B->name, G);
@@ -630,7 +671,14 @@ static void emit_rnn_prologue(emitter *e, int i, int backward) {
     if (l->kind == RNN_LAYER_LSTM) P("    rnn_real *c = w->c%d + (size_t)g * %zu;\n", i, (size_t)T * U * W);
     if (l->kind != RNN_LAYER_SIMPLE_RNN) P("    rnn_real *gates = w->gates%d + (size_t)g * %zu;\n", i, (size_t)T * G * W);
     if (l->kind == RNN_LAYER_GRU && l->reset_after) P("    rnn_real *hh = w->hh%d + (size_t)g * %zu;\n", i, (size_t)T * U * W);
-    P("    const rnn_real *x = %s; /* input [%d][%d][W] */\n", in, T, F);
+    if (fold && !backward) {
+        P("    /* the input projection b + x_t.K of every step, gathered from the folded table */\n");
+        P("    rnn_real *xk = w->xk;\n");
+        P("    for (int t = 0; t < %d; t++)\n        for (int l = 0; l < W; l++) {\n", T);
+        P("            const rnn_real *row = w->ek + (size_t)w->tokens[((size_t)g * W + l) * %d + t] * %d;\n", T, G);
+        P("            for (int j = 0; j < %d; j++) xk[((size_t)t * %d + j) * W + l] = row[j];\n        }\n", G, G);
+    }
+    if (!fold) P("    const rnn_real *x = %s; /* input [%d][%d][W] */\n", in, T, F);
     if (input_dropout(l)) {
         int ps = per_step_mask(l);
         P("    rnn_real *xmask = w->xmask%d + (size_t)g * %zu, *xd = w->xd%d + (size_t)g * %zu;\n", i,
@@ -662,8 +710,11 @@ static void emit_rnn_prologue(emitter *e, int i, int backward) {
         size_t acc0 = acc_index(m, K->offset), acc1 = acc_index(m, R->offset), acc2 = acc_index(m, B->offset);
         P("    const rnn_real *dout = w->d%d + (size_t)g * %zu; /* d loss / d output */\n", i,
           (size_t)(l->out_seq ? T : 1) * U * W);
-        P("    rnn_real *dx = w->d%d + (size_t)g * %zu; /* d loss / d input */\n", i - 1, (size_t)T * F * W);
-        P("    rnn_real *aK = w->acc + %zu, *aR = w->acc + %zu, *aB = w->acc + %zu;\n", acc0, acc1, acc2);
+        if (!fold) {
+            P("    rnn_real *dx = w->d%d + (size_t)g * %zu; /* d loss / d input */\n", i - 1, (size_t)T * F * W);
+            P("    rnn_real *aK = w->acc + %zu;\n", acc0);
+        }
+        P("    rnn_real *aR = w->acc + %zu, *aB = w->acc + %zu;\n    (void)aB;\n", acc1, acc2);
         P("    rnn_real *dz = w->s%d, *dzh = dz + %d * W, *dhn = dzh + %d * W, *dcn = dhn + %d * W;\n", i, G, G, U);
         P("    rnn_real *dhd = dcn + %d * W, *drh = dhd + %d * W, *rh = drh + %d * W;\n", U, U, U);
         P("    (void)dzh; (void)dcn; (void)dhd; (void)drh; (void)rh;\n");
@@ -700,7 +751,8 @@ static void lstm_forward_step(emitter *e, int i, const char *ind) {
     int F = l->in_features, U = l->units, G = 4 * U;
     P("%s/* z = b + x_t.K + h_{t-1}.R, columns i | f | c | o */\n", ind);
     proj_term terms[2] = {{"xt", NULL, "K", F, G, 0}, {"hp", rmask_name(l), "R", U, G, 0}};
-    emit_projection(e, "gt", G, "B", terms, 2, 0, ind);
+    if (folded(e, i)) emit_projection(e, "gt", G, "@xk", terms + 1, 1, 0, ind);   /* xk = b + x_t.K, from the table */
+    else emit_projection(e, "gt", G, "B", terms, 2, 0, ind);
     P("%sfor (int u = 0; u < %d; u++)\n", ind, U);
     P("%s    for (int l = 0; l < W; l++) {\n", ind);
     P("%s        const rnn_real ig = rnn_fast_sigmoidf(gt[u * W + l]);\n", ind);
@@ -733,8 +785,10 @@ static void lstm_backward_step(emitter *e, int i, const char *ind) {
     P("%s        dz[(%d + u) * W + l] = dh * tc * og * (1.0f - og);\n", ind, 3 * U);
     P("%s        dcn[u * W + l] = dc * fg;\n", ind);
     P("%s    }\n", ind);
-    P("%sfor (int k = 0; k < %d * W; k++) aB[k] += dz[k];\n", ind, G);
-    emit_input_side(e, l, ind);
+    if (!folded(e, i)) {
+        P("%sfor (int k = 0; k < %d * W; k++) aB[k] += dz[k];\n", ind, G);
+        emit_input_side(e, l, ind);
+    }
     P("%s/* dh_{t-1} = dz . R^T%s; per-lane R += h_{t-1}^T dz */\n", ind, l->recurrent_dropout > 0 ? " (times the mask)" : "");
     emit_back_product(e, "dhn", U, "dz", G, "R", G, 0, 0, ind);
     emit_outer_acc(e, "aR", "hp", rmask_name(l), U, "dz", G, G, 0, ind);
@@ -751,7 +805,7 @@ static void gru_forward_step(emitter *e, int i, const char *ind) {
     proj_term hterm[1] = {{"hp", rm, "R", U, G, 0}};
     if (l->reset_after) {
         P("%s/* xa = b[0] + x_t.K; ha = b[1] + h_{t-1}.R; columns z | r | h */\n", ind);
-        emit_projection(e, "xa", G, "B", xterm, 1, 0, ind);
+        if (!folded(e, i)) emit_projection(e, "xa", G, "B", xterm, 1, 0, ind);
         emit_projection(e, "ha", G, "B1", hterm, 1, 0, ind);
         P("%sfor (int u = 0; u < %d; u++)\n", ind, U);
         P("%s    for (int l = 0; l < W; l++) {\n", ind);
@@ -762,7 +816,7 @@ static void gru_forward_step(emitter *e, int i, const char *ind) {
         P("%s        hht[u * W + l] = hc;\n", ind);
     } else {
         P("%s/* xa = b + x_t.K; ha = h_{t-1}.R for z | r; the candidate gets (r * h_{t-1}).R_h */\n", ind);
-        emit_projection(e, "xa", G, "B", xterm, 1, 0, ind);
+        if (!folded(e, i)) emit_projection(e, "xa", G, "B", xterm, 1, 0, ind);
         emit_projection(e, "ha", 2 * U, NULL, hterm, 1, 0, ind);
         P("%sfor (int k = 0; k < %d * W; k++) {\n", ind, U);
         P("%s    gt[k] = rnn_fast_sigmoidf(xa[k] + ha[k]);\n", ind);
@@ -802,9 +856,13 @@ static void gru_backward_step(emitter *e, int i, const char *ind) {
         P("%s        dzh[(%d + u) * W + l] = dz[(%d + u) * W + l];\n", ind, U, U);
         P("%s        dzh[(%d + u) * W + l] = dan * rg;\n", ind, 2 * U);
         P("%s    }\n", ind);
-        P("%sfor (int k = 0; k < %d * W; k++) {\n%s    aB[k] += dz[k];\n%s    aB[%d * W + k] += dzh[k];\n%s}\n", ind, G, ind,
-          ind, G, ind);
-        emit_input_side(e, l, ind);
+        if (folded(e, i)) {
+            P("%sfor (int k = 0; k < %d * W; k++) aB[%d * W + k] += dzh[k];\n", ind, G, G);
+        } else {
+            P("%sfor (int k = 0; k < %d * W; k++) {\n%s    aB[k] += dz[k];\n%s    aB[%d * W + k] += dzh[k];\n%s}\n", ind, G,
+              ind, ind, G, ind);
+            emit_input_side(e, l, ind);
+        }
         P("%s/* dh_{t-1} = z * dh + (dzh . R^T)%s; per-lane R += h_{t-1}^T dzh */\n", ind, rm ? " * mask" : "");
         emit_back_product(e, "dhn", U, "dzh", G, "R", G, 0, 0, ind);
         emit_outer_acc(e, "aR", "hp", rm, U, "dzh", G, G, 0, ind);
@@ -820,8 +878,10 @@ static void gru_backward_step(emitter *e, int i, const char *ind) {
     P("%s    dz[%d * W + k] = drh[k] * hm * rg * (1.0f - rg);\n", ind, U);
     P("%s    rh[k] = rg * hm;\n", ind);
     P("%s}\n", ind);
-    P("%sfor (int k = 0; k < %d * W; k++) aB[k] += dz[k];\n", ind, G);
-    emit_input_side(e, l, ind);
+    if (!folded(e, i)) {
+        P("%sfor (int k = 0; k < %d * W; k++) aB[k] += dz[k];\n", ind, G);
+        emit_input_side(e, l, ind);
+    }
     P("%s/* dh_{t-1} = z * dh + (dz[z|r] . R[z|r]^T + r * d(r * h))%s */\n", ind, rm ? " * mask" : "");
     emit_back_product(e, "dhn", U, "dz", 2 * U, "R", G, 0, 0, ind);
     P("%sfor (int k = 0; k < %d * W; k++) dhn[k] = dhd[k] + (dhn[k] + drh[k] * gt[%d * W + k])%s;\n", ind, U, U,
@@ -838,7 +898,8 @@ static void simple_rnn_forward_step(emitter *e, int i, const char *ind) {
     int F = l->in_features, U = l->units;
     P("%s/* h_t = %s(b + x_t.K + h_{t-1}.R) */\n", ind, rnn_activation_name(l->activation));
     proj_term terms[2] = {{"xt", NULL, "K", F, U, 0}, {"hp", rmask_name(l), "R", U, U, 0}};
-    emit_projection(e, "ht", U, "B", terms, 2, 0, ind);
+    if (folded(e, i)) emit_projection(e, "ht", U, "@xk", terms + 1, 1, 0, ind);
+    else emit_projection(e, "ht", U, "B", terms, 2, 0, ind);
     if (l->activation != RNN_ACT_LINEAR)
         P("%sfor (int k = 0; k < %d * W; k++) ht[k] = %s(ht[k]);\n", ind, U, act_fn(l->activation));
 }
@@ -850,8 +911,10 @@ static void simple_rnn_backward_step(emitter *e, int i, const char *ind) {
     P("%s    const rnn_real y = ht[k];\n", ind);
     P("%s    dz[k] = (dhn[k] + up[k]) * ", ind);
     emit_act_grad(e, l->activation, "y");
-    P(";\n%s    (void)y;\n%s    aB[k] += dz[k];\n%s}\n", ind, ind, ind);
-    emit_input_side(e, l, ind);
+    P(";\n%s    (void)y;\n", ind);
+    if (!folded(e, i)) P("%s    aB[k] += dz[k];\n", ind);
+    P("%s}\n", ind);
+    if (!folded(e, i)) emit_input_side(e, l, ind);
     emit_back_product(e, "dhn", U, "dz", U, "R", U, 0, 0, ind);
     emit_outer_acc(e, "aR", "hp", rmask_name(l), U, "dz", U, U, 0, ind);
     if (l->recurrent_dropout > 0) P("%sfor (int k = 0; k < %d * W; k++) dhn[k] *= rmask[k];\n", ind, U);
@@ -983,7 +1046,22 @@ static void emit_drivers(emitter *e) {
     P("        w->labels[b] = b < n && labels ? labels[b] : 0.0f;\n");
     P("        w->rows[b] = b < n ? (ctx && ctx->rows ? ctx->rows[b] : (uint32_t)b) : 0u;\n    }\n");
     P("    double loss = 0.0;\n");
-    P("    for (int g = 0; g < nblk; g++) {\n        forward_0(w, params, g);\n");
+    if (e->fold) {
+        const rnn_layer *l1 = &m->layers[1];
+        int F1 = l1->in_features, G1 = l1->gates * l1->units;
+        const rnn_tensor *E1 = tensor(m, 0, RNN_T_EMBEDDINGS), *K1 = tensor(m, 1, RNN_T_KERNEL), *B1 = tensor(m, 1, RNN_T_RNN_BIAS);
+        P("    { /* the embedding folded into %s's input projection: ek[v] = b + E[v].K (exact in real arithmetic) */\n", l1->name);
+        P("        const rnn_real *E = params + %zu, *K = params + %zu, *B = params + %zu;\n", E1->offset, K1->offset, B1->offset);
+        P("        for (int v = 0; v < %d; v++) {\n", V);
+        P("            rnn_real *row = w->ek + (size_t)v * %d;\n", G1);
+        P("            for (int j = 0; j < %d; j++) row[j] = B[j];\n", G1);
+        P("            for (int f = 0; f < %d; f++) {\n", F1);
+        P("                const rnn_real x = E[(size_t)v * %d + f];\n", F1);
+        P("                for (int j = 0; j < %d; j++) row[j] += x * K[f * %d + j];\n            }\n        }\n    }\n", G1, G1);
+        P("    for (int g = 0; g < nblk; g++) {\n");
+    } else {
+        P("    for (int g = 0; g < nblk; g++) {\n        forward_0(w, params, g);\n");
+    }
     for (int i = 1; i <= L; i++) P("        forward_%d(w, params, g, ctx);\n", i);
     P("        const rnn_real *z = w->a%d + (size_t)g * %d * W; /* logits [%d][W] */\n", L, O, O);
     P("        for (int l = 0; l < W && g * W + l < n; l++) {\n");
@@ -1021,6 +1099,8 @@ static void emit_drivers(emitter *e) {
     P("    workspace *w = impl;\n    memset(grads, 0, %zu * sizeof *grads);\n", m->param_buffer_len);
     P("    if (!w->labelled) return;\n");
     P("    memset(w->acc, 0, %zu * W * sizeof *w->acc);\n", acc_len);
+    if (e->fold) P("    memset(w->dek, 0, %zu * sizeof *w->dek);\n    memset(w->touched, 0, %d * sizeof *w->touched);\n",
+                   (size_t)V * (size_t)(m->layers[1].gates * m->layers[1].units), V);
     P("    const int n = w->n, nblk = (n + W - 1) / W;\n");
     P("    for (int g = 0; g < nblk; g++) {\n");
     P("        /* d loss / d logits of the mean loss; padding lanes get 0 */\n");
@@ -1044,18 +1124,38 @@ static void emit_drivers(emitter *e) {
     }
     P("        }\n");
     for (int i = L; i >= 1; i--) P("        backward_%d(w, params, g);\n", i);
-    P("        /* the embedding: scatter d loss / d output into the looked-up rows */\n");
-    P("        rnn_real *dE = grads + %zu; /* %s [%d, %d] */\n", E->offset, E->name, E->shape[0], E->shape[1]);
-    P("        const rnn_real *d0 = w->d0 + (size_t)g * %zu;\n", (size_t)T * emb->units * W);
-    P("        for (int l = 0; l < W && g * W + l < n; l++)\n");
-    P("            for (int t = 0; t < %d; t++) {\n", T);
-    P("                rnn_real *row = dE + (size_t)w->tokens[((size_t)g * W + l) * %d + t] * %d;\n", T, emb->units);
-    P("                for (int f = 0; f < %d; f++) row[f] += d0[((size_t)t * %d + f) * W + l];\n", emb->units, emb->units);
-    P("            }\n    }\n");
+    if (!e->fold) {
+        P("        /* the embedding: scatter d loss / d output into the looked-up rows */\n");
+        P("        rnn_real *dE = grads + %zu; /* %s [%d, %d] */\n", E->offset, E->name, E->shape[0], E->shape[1]);
+        P("        const rnn_real *d0 = w->d0 + (size_t)g * %zu;\n", (size_t)T * emb->units * W);
+        P("        for (int l = 0; l < W && g * W + l < n; l++)\n");
+        P("            for (int t = 0; t < %d; t++) {\n", T);
+        P("                rnn_real *row = dE + (size_t)w->tokens[((size_t)g * W + l) * %d + t] * %d;\n", T, emb->units);
+        P("                for (int f = 0; f < %d; f++) row[f] += d0[((size_t)t * %d + f) * W + l];\n", emb->units, emb->units);
+        P("            }\n");
+    }
+    P("    }\n");
     P("    /* sum the per-lane weight gradients, lane by lane in a fixed order */\n");
     P("    rnn_real *dst = grads + %zu;\n", m->tensors[1].offset);
     P("    for (size_t k = 0; k < %zu; k++) {\n        rnn_real s = 0.0f;\n", acc_len);
-    P("        for (int l = 0; l < W; l++) s += w->acc[k * W + l];\n        dst[k] = s;\n    }\n}\n\n");
+    P("        for (int l = 0; l < W; l++) s += w->acc[k * W + l];\n        dst[k] = s;\n    }\n");
+    if (e->fold) {
+        const rnn_layer *l1 = &m->layers[1];
+        int F1 = l1->in_features, G1 = l1->gates * l1->units;
+        const rnn_tensor *K1 = tensor(m, 1, RNN_T_KERNEL), *B1 = tensor(m, 1, RNN_T_RNN_BIAS);
+        P("    /* through the folded table: dE[v] = dek[v].K^T, dK += E[v]^T dek[v], db += dek[v] */\n");
+        P("    const rnn_real *E = params + %zu, *K = params + %zu;\n", E->offset, K1->offset);
+        P("    rnn_real *dE = grads + %zu, *dK = grads + %zu, *db = grads + %zu;\n", E->offset, K1->offset, B1->offset);
+        P("    for (int v = 0; v < %d; v++) {\n        if (w->touched[v] == 0.0f) continue;\n", V);
+        P("        const rnn_real *d = w->dek + (size_t)v * %d;\n", G1);
+        P("        for (int f = 0; f < %d; f++) {\n            rnn_real s = 0.0f;\n", F1);
+        P("            for (int j = 0; j < %d; j++) s += d[j] * K[f * %d + j];\n", G1, G1);
+        P("            dE[(size_t)v * %d + f] += s;\n", F1);
+        P("            const rnn_real x = E[(size_t)v * %d + f];\n", F1);
+        P("            for (int j = 0; j < %d; j++) dK[f * %d + j] += x * d[j];\n        }\n", G1, G1);
+        P("        for (int j = 0; j < %d; j++) db[j] += d[j];\n    }\n", G1);
+    }
+    P("}\n\n");
     P("static int gen_correct(const void *impl) { return ((const workspace *)impl)->correct; }\n\n");
     P("static const rnn_model_ops OPS = {\"generated\", gen_create, gen_destroy, gen_forward, gen_backward, gen_correct};\n\n");
 }
@@ -1094,8 +1194,14 @@ static void emit_header(emitter *e) {
 int rnnc_emit_c(const rnn_model *m, const rnnc_emit_options *o, char **text, size_t *len) {
     textbuf b;
     tb_init(&b);
-    emitter em = {&b, m, o}, *e = &em;
-    plan_buffers(m);
+    emitter em = {&b, m, o, 0}, *e = &em;
+    const rnn_layer *l1 = m->n_layers > 1 ? &m->layers[1] : NULL;
+    /* Folding costs V*F*G multiply-adds per batch and saves T*F*G per sample (twice
+     * over, forward and backward): worth it when the batch has more tokens than the
+     * vocabulary has rows. */
+    e->fold = !o->no_fold && l1 && is_rnn(l1) && !input_dropout(l1) &&
+              (size_t)m->vocab * 2 <= (size_t)m->fit.batch_size * (size_t)m->timesteps;
+    plan_buffers(e);
     emit_header(e);
     emit_model(e);
     emit_support(e);
@@ -1103,7 +1209,7 @@ int rnnc_emit_c(const rnn_model *m, const rnnc_emit_options *o, char **text, siz
     emit_workspace(e);
     emit_destroy(e);
     P("/* ==== layers: forward and backward of one block of W samples ==== */\n\n");
-    emit_embedding_forward(e, 0);
+    if (!e->fold) emit_embedding_forward(e, 0);
     for (int i = 1; i < m->n_layers; i++) {
         const rnn_layer *l = &m->layers[i];
         if (is_rnn(l)) emit_rnn_layer(e, i);

@@ -20,6 +20,7 @@ typedef enum {
 typedef struct {
     rnnc_unroll unroll;
     long unroll_budget;
+    int no_fold;   /* never fold the embedding into the first input projection */
 } rnnc_emit_options;
 
 /* Generate the C file of the laid-out model m into a malloc'd buffer (*text, *len). */

@@ -39,6 +39,7 @@ static void usage(FILE *out) {
           "  --keep-c            keep OUT.c beside the executable\n"
           "  --unroll MODE       kernels (default), full (timesteps too) or none\n"
           "  --unroll-budget N   largest kernel unrolled, in multiply-adds (default 4096)\n"
+          "  --no-fold           do not fold the embedding into the first input projection\n"
           "  --interpret CMD ... run the trainer on the reference runtime: fit, evaluate,\n"
           "                      predict, summary (everything after CMD goes to it; see\n"
           "                      'rnnc SPEC.lua --interpret CMD --help')\n"
@@ -134,7 +135,7 @@ int main(int argc, char **argv) {
     rnnc_limits lim = {RNNC_DEFAULT_TIME_LIMIT, RNNC_DEFAULT_MEMORY_LIMIT};
     int interpret_at = 0;   /* argv index of the trainer's command */
     int portable = 0, keep_c = 0;
-    rnnc_emit_options eo = {RNNC_UNROLL_KERNELS, RNNC_DEFAULT_UNROLL_BUDGET};
+    rnnc_emit_options eo = {RNNC_UNROLL_KERNELS, RNNC_DEFAULT_UNROLL_BUDGET, 0};
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -148,6 +149,8 @@ int main(int argc, char **argv) {
             action = ACT_CHECK;
         } else if (strcmp(a, "--summary") == 0) {
             action = ACT_SUMMARY;
+        } else if (strcmp(a, "--no-fold") == 0) {
+            eo.no_fold = 1;
         } else if (strcmp(a, "--portable") == 0) {
             portable = 1;
         } else if (strcmp(a, "--keep-c") == 0) {
