@@ -11,6 +11,9 @@
  * Vectorization: not a timing test. A tiny translation unit with 64-element loops is
  * compiled to assembly with clang (and gcc, when present) for x86-64-v3 (AVX2 + FMA);
  * the loops must use ymm registers and call nothing (no expf/tanhf/fmaf left behind).
+ * This file itself is built without -march, i.e. on the mul+add path; the FMA path
+ * that generated code uses is checked by building and running a small sweep program
+ * the same way (skipped on a CPU without AVX2 + FMA).
  */
 #include "run.h"
 
@@ -342,4 +345,70 @@ Test(fastmath, gcc_vectorizes) {
     snprintf(path, sizeof path, "%s", cc);
     for (size_t i = 0; i < sizeof vec_sources / sizeof vec_sources[0]; i++)
         check_vectorizes(path, vec_sources[i][0], vec_sources[i][1]);
+}
+
+/* The production configuration — vectorized, with FMA — checked by running it: a
+ * program built like generated code (-O3 -march=x86-64-v3) sweeps [-20, 20] in blocks
+ * and prints its worst errors in ulps; they must meet the same bounds. */
+static const char vec_accuracy_src[] =
+    "#include \"rnn_fastmath.h\"\n"
+    "#include <float.h>\n#include <math.h>\n#include <stdio.h>\n#include <string.h>\n"
+    "static double ulps(double y, double r) {\n"
+    "    int e; frexp(fabs(r), &e);\n"
+    "    return fabs(y - r) / ldexp(1.0, (fabs(r) < FLT_MIN ? -125 : e) - 24);\n"
+    "}\n"
+    "static float x[4096], ye[4096], ys[4096], yt[4096];\n"
+    "int main(void) {\n"
+    "    double me = 0, ms = 0, mt = 0;\n"
+    "    for (long k = -0x41a00000L; k <= 0x41a00000L; k += 4096L * 97) {\n"
+    "        for (int i = 0; i < 4096; i++) {\n"
+    "            long b = k + 97L * i; unsigned u = b < 0 ? 0x80000000u | (unsigned)-b : (unsigned)b;\n"
+    "            memcpy(&x[i], &u, 4);\n"
+    "        }\n"
+    "        for (int i = 0; i < 4096; i++) ye[i] = rnn_fast_expf(x[i]);\n"
+    "        for (int i = 0; i < 4096; i++) ys[i] = rnn_fast_sigmoidf(x[i]);\n"
+    "        for (int i = 0; i < 4096; i++) yt[i] = rnn_fast_tanhf(x[i]);\n"
+    "        for (int i = 0; i < 4096; i++) {\n"
+    "            double v = x[i], e = exp(-fabs(v)), u;\n"
+    "            if (v >= -20 && v <= 20) { u = ulps(ye[i], exp(v)); if (u > me) me = u; }\n"
+    "            u = ulps(ys[i], (v < 0 ? e : 1.0) / (1.0 + e)); if (u > ms) ms = u;\n"
+    "            u = ulps(yt[i], tanh(v)); if (u > mt) mt = u;\n"
+    "        }\n"
+    "    }\n"
+    "    printf(\"%.4f %.4f %.4f\\n\", me, ms, mt);\n"
+    "    return 0;\n"
+    "}\n";
+
+Test(fastmath, vectorized_fma_build_accuracy) {
+    const char *found = find_program("clang");
+    if (!found) found = find_program("gcc");
+    if (!found) cr_skip_test("neither clang nor gcc is installed");
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+        cr_skip_test("this CPU has no AVX2 + FMA");
+    char cc[PATH_MAX], runtime[PATH_MAX];
+    snprintf(cc, sizeof cc, "%s", found);
+    cr_assert_not_null(realpath("runtime", runtime), "run the tests from the repository root");
+    char *dir = make_temp_dir();
+    write_file(dir, "acc.c", vec_accuracy_src, strlen(vec_accuracy_src));
+    char *const build[] = {cc, "-std=c17", "-O3", "-march=x86-64-v3", "-I", runtime, "-o", "acc",
+                           "acc.c", "-lm", NULL};
+    run_result *r = malloc(sizeof *r);
+    cr_assert_not_null(r);
+    run_in(dir, build, r);
+    cr_assert_eq(r->status, 0, "%s failed:\n%s", cc, r->err);
+    char exe[PATH_MAX];
+    snprintf(exe, sizeof exe, "%s/acc", dir);
+    char *const run[] = {exe, NULL};
+    run_in(dir, run, r);
+    cr_assert_eq(r->status, 0, "the accuracy program failed:\n%s", r->err);
+    double e = -1, sg = -1, t = -1;
+    cr_assert_eq(sscanf(r->out, "%lf %lf %lf", &e, &sg, &t), 3, "output: %s", r->out);
+    cr_log_info("vectorized FMA build: exp %.3f, sigmoid %.3f, tanh %.3f ulp", e, sg, t);
+    cr_expect_leq(e, EXP_MAX_ULP, "exp: %.3f ulp", e);
+    cr_expect_leq(sg, SIG_MAX_ULP, "sigmoid: %.3f ulp", sg);
+    cr_expect_leq(t, TANH_MAX_ULP, "tanh: %.3f ulp", t);
+    free(r);
+    rm_tree(dir);
+    free(dir);
 }

@@ -11,10 +11,22 @@
  *   - the probabilities, the loss, every parameter gradient tensor (by Keras name),
  *     that the gradient's alignment padding is zero, the correct count (exactly);
  *   - the same forward in inference mode (ctx NULL);
- *   - three optimizer steps (m->optimizer) taken in lockstep by both, forward and
+ *   - three gradient steps w -= lr_k g, lr_k per tensor such that a step moves the
+ *     tensor's largest element by 1% of its largest weight, taken in lockstep by both, forward and
  *     backward recomputed at each step on the same batch with epoch = step index so
  *     the dropout masks change: the losses of the steps, and for every tensor the
  *     change w_after - w_before and the weights w_after themselves.
+ *
+ * Why SGD and not the spec's optimizer: the optimizer step is shared library code
+ * (rnn_optimizer_step, checked against PyTorch by the oracle tests), not generated
+ * code; what the steps test here is the generated forward and backward at weights
+ * and masks other than the first. RMSprop and Adam divide each gradient element by
+ * its own magnitude, so a gradient element that is zero up to rounding (~1e-7 of its
+ * tensor's scale) moves its weight by a full +-lr step whose sign is decided by the
+ * rounding: that measures float noise, not correctness (seen in the property test:
+ * rmsprop, lr 0.05, clipvalue 0.01 gives 1e-3 after 3 steps with gradients equal to
+ * 3e-7). SGD's step is linear in the gradient, so every check keeps the one
+ * tolerance RNN_SELFTEST_TOLERANCE.
  *
  * Relative error of a tensor a against the reference r (n elements):
  *     err = max_i |a_i - r_i| / max(max_i |r_i|, 1e-30)
@@ -24,13 +36,10 @@
  * output buffers are filled with NaN before each call, so an element the
  * implementation forgets to write fails too.
  *
- * Every error must be <= RNN_SELFTEST_TOLERANCE, except the change of the weights
- * over the three steps, which is held to RNN_SELFTEST_STEP_TOLERANCE: in float, one
- * rounding of a weight near 1 (6e-8) is about 1e-4 of a three-step change at
- * learning rate 1e-4, and RMSprop's g / sqrt(v + eps) is linear in g for small g,
- * so it amplifies the gradient differences of near-zero elements. Measured on lstm2
- * with gradients perturbed by a relative noise e (20 seeds): change error ~ 100 e,
- * with a floor of 1.6e-4 for e <= 1e-6; the weights themselves stay below 2e-6.
+ * Every error must be <= RNN_SELFTEST_TOLERANCE, except the change w_after - w_before
+ * over the steps (RNN_SELFTEST_CHANGE_TOLERANCE, 1e-4): it is a small difference of
+ * two nearly equal weights, so its relative error is the weights' own error times
+ * |w| / |change| (measured up to 8e-6 with both implementations correct).
  */
 #include "rnnrt.h"
 
@@ -120,10 +129,6 @@ static void fill_nan(rnn_real *p, size_t n) {
     for (size_t i = 0; i < n; i++) p[i] = (rnn_real)NAN;
 }
 
-static const char *optimizer_name(rnn_optimizer_kind k) {
-    return k == RNN_OPT_ADAM ? "adam" : k == RNN_OPT_SGD ? "sgd" : "rmsprop";
-}
-
 static int model_has_dropout(const rnn_model *m) {
     for (int i = 0; i < m->n_layers; i++)
         if (m->layers[i].dropout > 0 || m->layers[i].recurrent_dropout > 0) return 1;
@@ -134,8 +139,7 @@ int rnn_selftest(const rnn_model *m, const rnn_model_ops *ops, uint64_t seed, FI
     const rnn_model_ops *ref_ops = &rnn_reference_ops;
     const size_t P = m->param_buffer_len, T = (size_t)m->timesteps, K = (size_t)m->n_outputs;
     const int n = ST_N;
-    const char *oname = optimizer_name(m->optimizer.kind);
-    const int slots = rnn_optimizer_slots(&m->optimizer);
+    const char *oname = "sgd";   /* see the header comment: steps linear in g */
     int rc = 1;
 
     void *impl = NULL, *ref = NULL;
@@ -144,14 +148,12 @@ int rnn_selftest(const rnn_model *m, const rnn_model_ops *ops, uint64_t seed, FI
     rnn_real *grad_r = calloc(P ? P : 1, sizeof *grad_r);
     rnn_real *w_a = calloc(P ? P : 1, sizeof *w_a);
     rnn_real *w_r = calloc(P ? P : 1, sizeof *w_r);
-    rnn_real *state_a = calloc(P * (size_t)slots + 1, sizeof *state_a);
-    rnn_real *state_r = calloc(P * (size_t)slots + 1, sizeof *state_r);
     int32_t *tokens = calloc((size_t)ST_MAX_BATCH * T + 1, sizeof *tokens);
     rnn_real *labels = calloc(ST_MAX_BATCH, sizeof *labels);
     uint32_t *rows = calloc(ST_MAX_BATCH, sizeof *rows);
     rnn_real *out_a = calloc((size_t)ST_MAX_BATCH * K + 1, sizeof *out_a);
     rnn_real *out_r = calloc((size_t)ST_MAX_BATCH * K + 1, sizeof *out_r);
-    if (!params || !grad_a || !grad_r || !w_a || !w_r || !state_a || !state_r || !tokens || !labels || !rows ||
+    if (!params || !grad_a || !grad_r || !w_a || !w_r || !tokens || !labels || !rows ||
         !out_a || !out_r) {
         fprintf(out, "selftest: out of memory (%zu parameters)\nFAIL\n", m->n_params);
         goto done;
@@ -241,6 +243,22 @@ int rnn_selftest(const rnn_model *m, const rnn_model_ops *ops, uint64_t seed, FI
     row_correct(&rep, "inference correct", ops->correct(impl), ref_ops->correct(ref));
 
     /* ---- optimizer steps in lockstep ------------------------------------------------- */
+    /* The step size, per tensor: each step moves a tensor's largest element by 1% of
+     * its largest weight (judged on the reference's first gradient), so every tensor
+     * moves visibly and none leaves the regime where the comparison means something,
+     * whatever the model's scale (a linear SimpleRNN over many steps can have
+     * gradients far above 1, a softmax head's far below). */
+    double lr_of[RNN_MAX_TENSORS];
+    for (int k = 0; k < m->n_tensors; k++) {
+        const rnn_tensor *t = &m->tensors[k];
+        double gmax = 0, wmax = 0;
+        for (size_t i = 0; i < t->size; i++) {
+            if (fabs((double)grad_r[t->offset + i]) > gmax) gmax = fabs((double)grad_r[t->offset + i]);
+            if (fabs((double)params[t->offset + i]) > wmax) wmax = fabs((double)params[t->offset + i]);
+        }
+        if (wmax == 0) wmax = 0.1;   /* a zero tensor (a bias) still moves */
+        lr_of[k] = gmax > 0 && isfinite(gmax) ? 0.01 * wmax / gmax : 0.0;
+    }
     memcpy(w_a, params, P * sizeof *w_a);
     memcpy(w_r, params, P * sizeof *w_r);
     double step_loss_err = 0;
@@ -255,8 +273,11 @@ int rnn_selftest(const rnn_model *m, const rnn_model_ops *ops, uint64_t seed, FI
         fill_nan(grad_r, P);
         ops->backward(impl, w_a, grad_a);
         ref_ops->backward(ref, w_r, grad_r);
-        rnn_optimizer_step(m, &m->optimizer, w_a, grad_a, state_a, step);
-        rnn_optimizer_step(m, &m->optimizer, w_r, grad_r, state_r, step);
+        for (int k = 0; k < m->n_tensors; k++)   /* w -= lr_k g, the same for both */
+            for (size_t i = 0, o = m->tensors[k].offset; i < m->tensors[k].size; i++) {
+                w_a[o + i] -= (rnn_real)(lr_of[k] * (double)grad_a[o + i]);
+                w_r[o + i] -= (rnn_real)(lr_of[k] * (double)grad_r[o + i]);
+            }
     }
     snprintf(label, sizeof label, "loss at %s steps 1-%d", oname, ST_STEPS);
     row(&rep, label, step_loss_err);
@@ -267,7 +288,7 @@ int rnn_selftest(const rnn_model *m, const rnn_model_ops *ops, uint64_t seed, FI
         char vd[32], vw[32];
         fmt_err(vd, sizeof vd, ed);
         fmt_err(vw, sizeof vw, ew);
-        int ok = ok_err(ed, RNN_SELFTEST_STEP_TOLERANCE) && ok_err(ew, RNN_SELFTEST_TOLERANCE);
+        int ok = ok_err(ed, RNN_SELFTEST_CHANGE_TOLERANCE) && ok_err(ew, RNN_SELFTEST_TOLERANCE);
         snprintf(label, sizeof label, "after %d %s steps: %s", ST_STEPS, oname, t->name);
         fprintf(out, "  %-*s change %s  weights %s%s\n", rep.width, label, vd, vw, ok ? "" : "  FAIL");
         if (!ok) note_failure(&rep, label);
@@ -289,8 +310,6 @@ done:
     free(grad_r);
     free(w_a);
     free(w_r);
-    free(state_a);
-    free(state_r);
     free(tokens);
     free(labels);
     free(rows);
