@@ -42,7 +42,7 @@ FD_OBJ     := $(FD_RT_SRC:%.c=$(BUILD)/obj-double/%.o) $(FD_SRC:%.c=$(BUILD)/obj
 SPECS    := $(sort $(wildcard specs/*.lua))
 DEPS_OK  := $(BUILD)/.deps-ok
 
-.PHONY: all deps demo test test-unit test-fd test-shell test-asan check-gcc fixtures clean
+.PHONY: all deps demo test test-unit test-fd test-shell test-asan check-gcc check-generated regen fixtures clean
 all: $(BUILD)/rnnc $(BUILD)/librnnrt.a $(BUILD)/include/rnnrt.h
 
 # ---- dependencies ---------------------------------------------------------------
@@ -99,7 +99,24 @@ test-shell: $(BUILD)/rnnc
 	  echo "== $$t"; BUILD=$(BUILD) bash $$t || exit 1; done
 
 test: all
-	@$(MAKE) --no-print-directory test-unit test-fd test-shell check-gcc
+	@$(MAKE) --no-print-directory check-generated test-unit test-fd test-shell check-gcc
+
+# generated/ holds what rnnc emits for every spec; `make regen` rewrites it and the
+# test fails when the committed copy differs (the emitter must be deterministic and
+# its output reviewed like any other change).
+GEN_FILES := $(SPECS:specs/%.lua=generated/%.c)
+regen: $(BUILD)/rnnc
+	@for s in $(SPECS); do n=$$(basename $$s .lua); $(BUILD)/rnnc $$s -o generated/$$n.c || exit 1; done
+	@echo "regen: generated/ rewritten from specs/"
+
+check-generated: $(BUILD)/rnnc
+	@tmp=$$(mktemp -d); status=0; \
+	for s in $(SPECS); do n=$$(basename $$s .lua); \
+	  $(BUILD)/rnnc $$s -o $$tmp/$$n.c || status=1; \
+	  if ! cmp -s $$tmp/$$n.c generated/$$n.c; then \
+	    echo "check-generated: generated/$$n.c differs from what rnnc emits now (run make regen and review)"; status=1; fi; \
+	done; rm -rf $$tmp; \
+	if [ $$status -eq 0 ]; then echo "check-generated: generated/ matches the emitter for $(words $(SPECS)) specs"; fi; exit $$status
 
 # The code must also build warning-free with gcc (-Werror is on): compile everything.
 check-gcc:
@@ -149,3 +166,14 @@ install: all
 
 uninstall:
 	rm -f $(foreach f,$(INSTALLED),"$(DESTDIR)$(f)")
+
+# ---- bench ----------------------------------------------------------------------
+#   make bench        seconds per training epoch: generated trainer vs interpreter vs
+#                     PyTorch (Debian's /usr/bin/python3 with python3-torch), one thread
+#                     each, same data; writes $(BUILD)/bench/results.json (bench/README.md)
+#   make bench BENCH_ARGS=--quick     a smoke run
+BENCH_ARGS ?=
+.PHONY: bench
+bench: all
+	/usr/bin/python3 bench/bench.py --build $(BUILD) $(BENCH_ARGS)
+# ---- end bench ------------------------------------------------------------------
