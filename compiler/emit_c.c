@@ -43,6 +43,7 @@ typedef struct {
     const rnn_model *m;
     const rnnc_emit_options *o;
     int fold;   /* the embedding is folded into layer 1's input projection */
+    int infer;  /* an inference-only predictor: no backward, no dropout */
 } emitter;
 
 /* Is layer i the recurrent layer whose input projection is folded into the table? */
@@ -388,11 +389,12 @@ static void plan_buffers(const emitter *e) {
         } else {
             snprintf(n, sizeof n, "a%d", i);
             add_buffer(n, out, l->kind == RNN_LAYER_EMBEDDING ? "embedding output [T][E][W]" : "output");
-            if (l->kind == RNN_LAYER_DROPOUT) {
+            if (l->kind == RNN_LAYER_DROPOUT && !e->infer) {
                 snprintf(n, sizeof n, "mask%d", i);
                 add_buffer(n, out, "dropout mask");
             }
         }
+        if (e->infer) continue;
         snprintf(n, sizeof n, "d%d", i);
         add_buffer(n, out, "d loss / d output");
     }
@@ -427,6 +429,7 @@ static void emit_support(emitter *e) {
         any_relu |= l->activation == RNN_ACT_RELU && i < m->n_layers - 1;
         any_dropout |= l->dropout > 0 || l->recurrent_dropout > 0;
     }
+    if (e->infer) any_dropout = 0;   /* dropout is the identity at inference */
     if (!any_relu && !any_dropout) return;
     P("/* ==== support ==== */\n\n");
     if (any_relu) P("static inline rnn_real relu(rnn_real x) { return x > 0.0f ? x : 0.0f; }\n\n");
@@ -942,6 +945,7 @@ static void emit_rnn_layer(emitter *e, int i) {
     emit_rnn_prologue(e, i, 0);
     emit_steps(e, i, 0);
     P("}\n\n");
+    if (e->infer) return;
     emit_step_function(e, i, 1, bwd);
     P("static void backward_%d(workspace *w, const rnn_real *params, int g) {\n", i);
     emit_rnn_prologue(e, i, 1);
@@ -978,6 +982,7 @@ static void emit_dense_layer(emitter *e, int i) {
         P("    for (int k = 0; k < %d * W; k++) y[k] = %s(y[k]);\n", O, act_fn(l->activation));
     }
     P("}\n\n");
+    if (e->infer) return;
     P("static void backward_%d(workspace *w, const rnn_real *params, int g) {\n", i);
     P("    const rnn_real *K = params + %zu;\n", K->offset);
     P("    const rnn_real *x = %s;\n", in);
@@ -1014,6 +1019,11 @@ static void emit_dropout_layer(emitter *e, int i) {
       seq ? "sequence " : "", F, seq ? "timestep, " : "");
     P("static void forward_%d(workspace *w, const rnn_real *params, int g, const rnn_dropout_ctx *ctx) {\n", i);
     P("    (void)params;\n    const rnn_real *x = %s;\n", in);
+    if (e->infer) {   /* inference: dropout is the identity */
+        P("    (void)ctx;\n    rnn_real *y = w->a%d + (size_t)g * %zu;\n", i, n);
+        P("    for (size_t k = 0; k < %zu; k++) y[k] = x[k];\n}\n\n", n);
+        return;
+    }
     P("    rnn_real *y = w->a%d + (size_t)g * %zu, *mask = w->mask%d + (size_t)g * %zu;\n", i, n, i, n);
     P("    if (!w->training) {\n        for (size_t k = 0; k < %zu; k++) y[k] = x[k];\n        return;\n    }\n", n);
     P("    draw_mask(mask, ctx, RNN_RNG_DROPOUT, %d, %d, %d, %d, ", i, seq ? T : 1, seq, F);
@@ -1202,7 +1212,7 @@ static void emit_header(emitter *e) {
 int rnnc_emit_c(const rnn_model *m, const rnnc_emit_options *o, char **text, size_t *len) {
     textbuf b;
     tb_init(&b);
-    emitter em = {&b, m, o, 0}, *e = &em;
+    emitter em = {&b, m, o, 0, 0}, *e = &em;
     const rnn_layer *l1 = m->n_layers > 1 ? &m->layers[1] : NULL;
     /* Folding costs V*F*G multiply-adds per batch and saves T*F*G per sample (twice
      * over, forward and backward): worth it when the batch has more tokens than the
@@ -1227,6 +1237,118 @@ int rnnc_emit_c(const rnn_model *m, const rnnc_emit_options *o, char **text, siz
     emit_drivers(e);
     P("int main(int argc, char **argv) {\n    model_init();\n");
     P("    return rnn_trainer_main(&MODEL, &OPS, argv[0], argc - 1, argv + 1);\n}\n");
+    *text = b.data;
+    *len = b.len;
+    return 0;
+}
+
+/* ---- the inference-only predictor (rnnc SPEC --weights F -o predictor.c) ---------------------
+ * The same forward kernels, with the trained weights as a static const array, dropout
+ * as the identity, and the workspace of one block in thread-local static storage: no
+ * allocation and no file I/O at run time, and no link dependency (rnn_fastmath.h is
+ * header-only). */
+
+static void emit_predictor_workspace(emitter *e) {
+    const rnn_model *m = e->m;
+    P("/* ==== the workspace of one block of W samples, per thread ==== */\n\n");
+    P("typedef struct {\n    int training;\n    const int32_t *tokens;\n");
+    for (int i = 0; i < n_buffers; i++) P("    rnn_real *%s;\n", buffers[i].name);
+    P("} workspace;\n\n");
+    P("static _Thread_local int32_t TOKENS[W * %d];\n", m->timesteps);
+    for (int i = 0; i < n_buffers; i++)
+        P("static _Thread_local rnn_real BUF_%s[%zu]; /* %s */\n", buffers[i].name, buffers[i].per_block, buffers[i].what);
+    P("\n");
+}
+
+static void emit_params_array(emitter *e, const rnn_real *params) {
+    const rnn_model *m = e->m;
+    P("/* ==== the trained weights (hexadecimal floats: exact) ==== */\n\n");
+    P("static const rnn_real PARAMS[%zu] = {\n", m->param_buffer_len);
+    size_t next = 0;
+    for (int k = 0; k < m->n_tensors; k++) {
+        const rnn_tensor *t = &m->tensors[k];
+        for (; next < t->offset; next++) P("    0, /* alignment */\n");
+        P("    /* %s [%d, %d] at %zu */\n", t->name, t->shape[0], t->shape[1], t->offset);
+        for (size_t i = 0; i < t->size; i++) {
+            P("%s%a,", i % 6 == 0 ? "    " : " ", (double)params[t->offset + i]);
+            if (i % 6 == 5 || i + 1 == t->size) P("\n");
+        }
+        next = t->offset + t->size;
+    }
+    for (; next < m->param_buffer_len; next++) P("    0,\n");
+    P("};\n\n");
+}
+
+int rnnc_emit_predictor(const rnn_model *model, const rnn_real *params, const char *weights_path,
+                        const rnnc_emit_options *o, char **text, size_t *len) {
+    static rnn_model mi;
+    mi = *model;
+    for (int i = 0; i < mi.n_layers; i++) {   /* inference: no dropout anywhere */
+        if (mi.layers[i].kind != RNN_LAYER_DROPOUT) mi.layers[i].dropout = 0;
+        mi.layers[i].recurrent_dropout = 0;
+    }
+    const rnn_model *m = &mi;
+    textbuf b;
+    tb_init(&b);
+    emitter em = {&b, m, o, 0, 1}, *e = &em;
+    plan_buffers(e);
+    int L = m->n_layers - 1, O = m->n_outputs, T = m->timesteps, V = m->vocab;
+    int binary = m->loss == RNN_LOSS_BINARY_CROSSENTROPY;
+    P("/*\n * %s.c — an inference-only predictor generated by rnnc %s from ", m->name, RNN_VERSION);
+    emit_comment_text(e, m->source);
+    P("\n * with the weights of ");
+    emit_comment_text(e, weights_path);
+    P(". Do not edit: regenerate.\n *\n");
+    P(" * API (declare it where you use it):\n");
+    P(" *   int %s_predict(const int32_t *tokens, int n, float *out);\n", m->name);
+    P(" *     tokens  [n][%d] token ids in [0, %d), padded and truncated 'pre' like Keras's pad_sequences\n", T, V);
+    P(" *     out     [n][%d] %s\n", O, binary ? "the probability of the positive class" : "the class probabilities");
+    P(" *     returns 0, or -1 (nothing written past the bad sample) if an id is out of range.\n");
+    P(" * No allocation and no file I/O; thread-safe (the workspace is thread-local).\n");
+    P(" * Build: cc -std=c17 -O3 -march=native -c %s.c -I<dir of rnn_fastmath.h>\n */\n", m->name);
+    P("#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n\n#include \"rnn_fastmath.h\"\n\n");
+    P("typedef float rnn_real;\ntypedef void rnn_dropout_ctx; /* unused: no dropout at inference */\n\n");
+    P("#define W %d /* samples per lane block */\n\n", W);
+    P("#if defined(__clang__)\n#define TIME_LOOP _Pragma(\"clang loop vectorize(disable) interleave(disable)\")\n"
+      "#else\n#define TIME_LOOP\n#endif\n\n");
+    int zmax = 1;
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i].out_features > zmax) zmax = m->layers[i].out_features;
+    P("static const rnn_real ZERO[%d * W];\n\n", zmax);
+    emit_params_array(e, params);
+    emit_support(e);
+    emit_predictor_workspace(e);
+    P("/* ==== layers: forward of one block of W samples ==== */\n\n");
+    emit_embedding_forward(e, 0);
+    for (int i = 1; i < m->n_layers; i++) {
+        const rnn_layer *l = &m->layers[i];
+        if (is_rnn(l)) emit_rnn_layer(e, i);
+        else if (l->kind == RNN_LAYER_DENSE) emit_dense_layer(e, i);
+        else emit_dropout_layer(e, i);
+    }
+    P("int %s_predict(const int32_t *tokens, int n, float *out);\n\n", m->name);
+    P("int %s_predict(const int32_t *tokens, int n, float *out) {\n", m->name);
+    P("    workspace ws = {0, TOKENS");
+    for (int i = 0; i < n_buffers; i++) P(", BUF_%s", buffers[i].name);
+    P("}, *w = &ws;\n");
+    P("    for (int start = 0; start < n; start += W) {\n");
+    P("        for (int l = 0; l < W; l++)\n            for (int t = 0; t < %d; t++) {\n", T);
+    P("                const int32_t id = start + l < n ? tokens[(size_t)(start + l) * %d + t] : 0;\n", T);
+    P("                if (id < 0 || id >= %d) return -1;\n", V);
+    P("                TOKENS[l * %d + t] = id;\n            }\n", T);
+    P("        forward_0(w, PARAMS, 0);\n");
+    for (int i = 1; i <= L; i++) P("        forward_%d(w, PARAMS, 0, NULL);\n", i);
+    P("        const rnn_real *z = BUF_a%d; /* logits [%d][W] */\n", L, O);
+    P("        for (int l = 0; l < W && start + l < n; l++) {\n");
+    if (binary) {
+        P("            out[start + l] = z[l] >= 0.0f ? 1.0f / (1.0f + expf(-z[l])) : expf(z[l]) / (1.0f + expf(z[l]));\n");
+    } else {
+        P("            float mx = z[l], s = 0.0f;\n");
+        P("            for (int o = 1; o < %d; o++) mx = z[o * W + l] > mx ? z[o * W + l] : mx;\n", O);
+        P("            for (int o = 0; o < %d; o++) s += expf(z[o * W + l] - mx);\n", O);
+        P("            for (int o = 0; o < %d; o++) out[(size_t)(start + l) * %d + o] = expf(z[o * W + l] - mx) / s;\n", O, O);
+    }
+    P("        }\n    }\n    return 0;\n}\n");
     *text = b.data;
     *len = b.len;
     return 0;

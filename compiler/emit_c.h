@@ -26,4 +26,9 @@ typedef struct {
 /* Generate the C file of the laid-out model m into a malloc'd buffer (*text, *len). */
 int rnnc_emit_c(const rnn_model *m, const rnnc_emit_options *o, char **text, size_t *len);
 
+/* Generate an inference-only predictor of m with the weights params (param_buffer_len
+ * elements) embedded; weights_path only goes into the header comment. */
+int rnnc_emit_predictor(const rnn_model *m, const rnn_real *params, const char *weights_path,
+                        const rnnc_emit_options *o, char **text, size_t *len);
+
 #endif

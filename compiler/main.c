@@ -18,6 +18,7 @@
 
 #include "core/safetensors.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,9 @@ static void usage(FILE *out) {
           "  --unroll MODE       kernels (default), full (timesteps too) or none\n"
           "  --unroll-budget N   largest kernel unrolled, in multiply-adds (default 4096)\n"
           "  --no-fold           do not fold the embedding into the first input projection\n"
+          "  --weights F         with -o P.c: an inference-only predictor with the weights of\n"
+          "                      F embedded (API: int NAME_predict(const int32_t *tokens,\n"
+          "                      int n, float *out); no allocation, no file I/O)\n"
           "  --interpret CMD ... run the trainer on the reference runtime: fit, evaluate,\n"
           "                      predict, summary (everything after CMD goes to it; see\n"
           "                      'rnnc SPEC.lua --interpret CMD --help')\n"
@@ -129,12 +133,62 @@ done:
     return rc;
 }
 
+/* --weights F -o P.c: the weights of F (names, dtypes and shapes checked against the
+ * model) embedded in an inference-only predictor. */
+static int generate_predictor(const rnn_model *m, const rnnc_emit_options *eo, const char *weights, const char *out) {
+    char err[RNNC_ERR_MAX];
+    rnn_st_file *f = rnn_st_open(weights, err, sizeof err);
+    if (!f) {
+        fprintf(stderr, "rnnc: %s\n", err);
+        return EXIT_SPEC;
+    }
+    rnn_real *params = calloc(m->param_buffer_len ? m->param_buffer_len : 1, sizeof *params);
+    int rc = EXIT_SPEC;
+    if (!params) {
+        fprintf(stderr, "rnnc: out of memory\n");
+        goto done;
+    }
+    for (int k = 0; k < m->n_tensors; k++) {
+        const rnn_tensor *t = &m->tensors[k];
+        const rnn_st_tensor *s = rnn_st_find(f, t->name);
+        if (!s) {
+            fprintf(stderr, "rnnc: %s: tensor '%s' is missing (is it a checkpoint of this model?)\n", weights, t->name);
+            goto done;
+        }
+        if (s->dtype != RNN_ST_F32 || s->rank != t->rank || s->shape[0] != t->shape[0] ||
+            (t->rank == 2 && s->shape[1] != t->shape[1])) {
+            fprintf(stderr, "rnnc: %s: tensor '%s' must be F32 of shape [%d%s%.0d]\n", weights, t->name, t->shape[0],
+                    t->rank == 2 ? ", " : "", t->rank == 2 ? t->shape[1] : 0);
+            goto done;
+        }
+        for (size_t i = 0; i < t->size; i++) {
+            float v;
+            memcpy(&v, (const unsigned char *)s->data + 4 * i, 4);
+            if (!isfinite(v)) {
+                fprintf(stderr, "rnnc: %s: tensor '%s' holds a non-finite value at %zu\n", weights, t->name, i);
+                goto done;
+            }
+            params[t->offset + i] = v;
+        }
+    }
+    char *text;
+    size_t len;
+    rnnc_emit_predictor(m, params, weights, eo, &text, &len);
+    rc = write_file_atomic(out, text, len) == 0 ? EXIT_OK : EXIT_SPEC;
+    free(text);
+done:
+    free(params);
+    rnn_st_close(f);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     const char *spec = NULL, *out = NULL;
     enum { ACT_CHECK, ACT_SUMMARY } action = ACT_CHECK;
     rnnc_limits lim = {RNNC_DEFAULT_TIME_LIMIT, RNNC_DEFAULT_MEMORY_LIMIT};
     int interpret_at = 0;   /* argv index of the trainer's command */
     int portable = 0, keep_c = 0;
+    const char *weights = NULL;   /* --weights F: an inference-only predictor */
     rnnc_emit_options eo = {RNNC_UNROLL_KERNELS, RNNC_DEFAULT_UNROLL_BUDGET, 0};
 
     for (int i = 1; i < argc; i++) {
@@ -149,6 +203,9 @@ int main(int argc, char **argv) {
             action = ACT_CHECK;
         } else if (strcmp(a, "--summary") == 0) {
             action = ACT_SUMMARY;
+        } else if (strcmp(a, "--weights") == 0) {
+            if (++i >= argc) return usage_error("%s needs a safetensors file", a);
+            weights = argv[i];
         } else if (strcmp(a, "--no-fold") == 0) {
             eo.no_fold = 1;
         } else if (strcmp(a, "--portable") == 0) {
@@ -203,6 +260,8 @@ int main(int argc, char **argv) {
         snprintf(program, sizeof program, "rnnc %s --interpret", spec);
         return rnn_trainer_main(&m, &rnn_reference_ops, program, argc - interpret_at, argv + interpret_at);
     }
+    if (weights && (!out || !ends_with(out, ".c"))) return usage_error("%s", "--weights goes with -o PREDICTOR.c");
+    if (out && weights) return generate_predictor(&m, &eo, weights, out);
     if (out) return generate(&m, &eo, out, portable, keep_c);
     if (action == ACT_SUMMARY) {
         rnn_model_summary(&m, stdout);

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# predictor.sh — `rnnc SPEC --weights F -o P.c` embeds trained weights in an
+# inference-only predictor: it compiles warning-free with clang and gcc, needs nothing
+# but libm (no allocation, no file I/O: no such symbol is referenced), and its
+# probabilities equal the interpreter's predict on the same weights and tokens.
+set -u
+BUILD=${BUILD:-build}
+ROOT=$(pwd)
+RNNC="$ROOT/$BUILD/rnnc"
+SAN=${SAN:-}
+T=$(mktemp -d /tmp/rnnc-predictor-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+cd "$T" || exit 1
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
+
+for spec in lstm2 gru; do
+  S="$ROOT/specs/$spec.lua"
+  "$RNNC" "$S" --interpret fit --epochs 1 --builtin-train 256 --builtin-val 64 --batch-size 32 --learning-rate 0.01 \
+      --save-weights "$T/$spec.safetensors" --quiet
+  check "$spec: weights trained" test -s "$T/$spec.safetensors"
+  "$RNNC" "$S" --weights "$T/$spec.safetensors" -o "$T/${spec}_pred.c"
+  check "$spec: predictor written" test -s "$T/${spec}_pred.c"
+  /usr/bin/python3 - "$T" "$spec" <<'PY'
+import random, struct, sys
+d, spec = sys.argv[1], sys.argv[2]
+rng = random.Random(7)
+n, T = 13, 100
+tok = [rng.randrange(0, 500) for _ in range(n * T)]
+header = "{'descr': '<i4', 'fortran_order': False, 'shape': (%d, %d), }" % (n, T)
+header += " " * (64 - (10 + len(header) + 1) % 64) + "\n"
+with open("%s/x.npy" % d, "wb") as f:
+    f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
+    f.write(struct.pack("<%di" % len(tok), *tok))
+with open("%s/main_%s.c" % (d, spec), "w") as f:
+    f.write("#include <stdint.h>\n#include <stdio.h>\nint %s_predict(const int32_t *tokens, int n, float *out);\n" % spec)
+    f.write("static const int32_t TOKENS[%d] = {%s};\n" % (len(tok), ",".join(map(str, tok))))
+    f.write("int main(void) {\n    float p[%d];\n    if (%s_predict(TOKENS, %d, p) != 0) return 1;\n" % (n, spec, n))
+    f.write("    for (int i = 0; i < %d; i++) printf(\"%%.6f\\n\", (double)p[i]);\n" % n)
+    f.write("    const int32_t bad[%d] = {500};\n    return %s_predict(bad, 1, p) == -1 ? 0 : 2;\n}\n" % (T, spec))
+PY
+  for cc in clang gcc; do
+    command -v $cc > /dev/null || continue
+    $cc -std=c17 -Wall -Wextra -Wpedantic -Werror -O2 -march=native $SAN -I"$ROOT/$BUILD/include" \
+        "$T/${spec}_pred.c" "$T/main_$spec.c" -lm -o "$T/pred_$cc" 2> "$T/cc.err"
+    check "$spec: predictor compiles warning-free with $cc" test -x "$T/pred_$cc"
+    "$T/pred_$cc" > "$T/p_$cc.txt"
+    check "$spec: predictor ($cc) runs and rejects a bad id" test $? -eq 0
+  done
+  $(command -v clang || echo cc) -std=c17 -O2 -I"$ROOT/$BUILD/include" -c "$T/${spec}_pred.c" -o "$T/pred.o"
+  check "$spec: the predictor references only libm" test "$(nm "$T/pred.o" | awk '$1 == "U" {print $2}' | grep -Evc '^(expf|tanhf|exp|log)$')" -eq 0
+  "$RNNC" "$S" --interpret predict --weights "$T/$spec.safetensors" --x "$T/x.npy" > "$T/p_ref.txt"
+  check "$spec: the interpreter predicts" test "$(wc -l < "$T/p_ref.txt")" -eq 13
+  /usr/bin/python3 -c '
+import sys
+a = [float(x) for x in open(sys.argv[1])]; b = [float(x) for x in open(sys.argv[2])]
+w = max(abs(x - y) for x, y in zip(a, b)) if len(a) == len(b) else 1
+print("predictor vs interpreter: worst %.1e" % w); sys.exit(0 if w <= 2e-6 else 1)' "$T/p_clang.txt" "$T/p_ref.txt"
+  check "$spec: predictor equals the interpreter" test $? -eq 0
+done
+"$RNNC" "$ROOT/specs/lstm.lua" --weights "$T/gru.safetensors" -o "$T/wrong.c" 2> "$T/err"
+check "weights of another model are refused" grep -q "tensor 'lstm/kernel' is missing" "$T/err"
+check "nothing written for them" test ! -e "$T/wrong.c"
+"$RNNC" "$ROOT/specs/lstm.lua" --weights "$T/gru.safetensors" -o "$T/exe" 2> "$T/err"
+check "--weights needs a .c output (usage error)" test $? -eq 2
+
+echo "predictor.sh: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
