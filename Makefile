@@ -1,7 +1,7 @@
 # rnnc — build, test and demo.
 #
 #   make            build/rnnc and build/librnnrt.a (+ build/include/rnnrt.h)
-#   make demo       the main job: compile and summarize the seed specs
+#   make demo       the main job: compile the seed specs, train lstm2 (interpreter, then generated)
 #   make test       the whole test suite (Criterion + shell tests)
 #   make test-asan  the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make deps       install missing Debian packages (as root), else print the command
@@ -131,7 +131,7 @@ test-asan:
 
 # ---- demo -----------------------------------------------------------------------
 demo: all
-	@for s in $(SPECS); do echo "== $$s"; $(BUILD)/rnnc $$s --summary || exit 1; done
+	@BUILD=$(BUILD) tools/demo.sh
 
 fixtures:
 	/usr/bin/python3 tools/make_fixtures.py tests/fixtures
