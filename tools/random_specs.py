@@ -22,7 +22,8 @@ What varies (sizes biased toward small, so a spec compiles in about a second):
   - the head: dense 1 sigmoid + binary_crossentropy or dense K>=2 softmax +
     sparse_categorical_crossentropy; metrics accuracy or none;
   - optimizer rmsprop (epsilon_outside on/off) / adam / sgd (momentum, nesterov), with
-    at most one of clipnorm, global_clipnorm, clipvalue; fit batch_size 1..70, seed;
+    at most one of clipnorm, global_clipnorm, clipvalue; fit batch_size 1..70, seed,
+    validation_split, shuffle; callbacks (checkpoint, early stopping, csv) or none;
   - the unroll mode, chosen by position so every run covers every code path:
     I % 4 == 1: --unroll none;  I % 10 == 3: --unroll full (input_length forced to
     1..6, units kept small);  I % 10 == 7: --unroll-budget 16;  I % 10 == 9: a budget
@@ -148,6 +149,13 @@ def make_spec(r, seed, index):
     for i in range(n_rnn):
         kind = r.choice(RNN_KINDS)
         units = size()
+        # Compile time: a kernel of up to --unroll-budget (default 4096) multiply-adds
+        # becomes straight-line code, and one near 4096 takes clang ~30 s at -O1. Keep
+        # the unrolled kernels small ((F + U) * G * U <= 1200) except in one spec of 10;
+        # the loop modes take any size.
+        if mode in ("default", "full", "budget_mid") and r.random() < 0.9:
+            while (F + units) * GATES[kind] * units > 1200 and units > 1:
+                units = max(1, units * 2 // 3)
         kw = []
         if kind == "simple_rnn":
             act = r.choice(SIMPLE_ACTS)
@@ -179,7 +187,7 @@ def make_spec(r, seed, index):
 
     # ---- hidden dense layers --------------------------------------------------------
     for _ in range(r.choice((0, 0, 0, 1, 1, 2))):
-        units = size()
+        units = size(hi=24)
         kw = [("activation", r.choice(DENSE_ACTS))]
         n = namer.maybe("dense")
         if n:
@@ -199,8 +207,10 @@ def make_spec(r, seed, index):
 
     opt = r.choice(("rmsprop", "adam", "sgd"))
     okw = []
+    # Adam and RMSprop at a large rate turn float rounding of near-zero gradients into
+    # ~1e-5 weight differences (g / sqrt(v) is about sign(g)): keep their rates small.
     if r.random() < 0.7:
-        okw.append(("learning_rate", r.choice((1e-4, 1e-3, 1e-2, 0.05))))
+        okw.append(("learning_rate", r.choice((1e-4, 1e-3, 1e-2, 0.05) if opt == "sgd" else (1e-4, 3e-4, 1e-3))))
     if opt == "rmsprop":
         if r.random() < 0.3:
             okw.append(("rho", r.choice((0.8, 0.95))))
@@ -248,7 +258,38 @@ def make_spec(r, seed, index):
     if metrics:
         out.append('    metrics = { "%s" },' % r.choice(("accuracy", "accuracy", "acc")))
     out.append("  },")
-    out.append("  fit = { epochs = 1, batch_size = %d, seed = %d }," % (r.randint(1, 70), r.randint(0, 1000)))
+    fit = "epochs = %d, batch_size = %d, seed = %d" % (r.randint(1, 3), r.randint(1, 70), r.randint(0, 1000))
+    if r.random() < 0.3:
+        fit += ", validation_split = %s" % r.choice((0.1, 0.2, 0.5))
+    if r.random() < 0.2:
+        fit += ", shuffle = false"
+    callbacks = []   # none in half the specs (the generated code's empty list too)
+    if r.random() < 0.5:
+        monitors = ["val_loss", "loss"] + (["val_accuracy", "accuracy"] if metrics else [])
+        for cb in r.sample(("model_checkpoint", "early_stopping", "csv_logger"), r.randint(1, 3)):
+            if cb == "model_checkpoint":
+                kw = [("monitor", r.choice(monitors))] if r.random() < 0.5 else []
+                if r.random() < 0.5:
+                    kw.append(("save_best_only", True))
+                callbacks.append("model_checkpoint " + table(["ckpt-%s.safetensors" % name], kw))
+            elif cb == "early_stopping":
+                kw = [("patience", r.randint(0, 3))]
+                if r.random() < 0.5:
+                    kw.append(("monitor", r.choice(monitors)))
+                if r.random() < 0.4:
+                    kw.append(("restore_best_weights", True))
+                if r.random() < 0.2:
+                    kw.append(("min_delta", 0.001))
+                callbacks.append("early_stopping " + table([], kw))
+            else:
+                callbacks.append("csv_logger " + table(["log-%s.csv" % name], []))
+    if callbacks:
+        out.append("  fit = {")
+        out.append("    %s," % fit)
+        out.append("    callbacks = { %s }," % ", ".join(callbacks))
+        out.append("  },")
+    else:
+        out.append("  fit = { %s }," % fit)
     out.append("}")
     return name, "\n".join(out) + "\n"
 

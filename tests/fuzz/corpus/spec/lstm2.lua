@@ -1,0 +1,20 @@
+-- specs/lstm2.lua: two stacked LSTMs with 30% input dropout
+return sequential "lstm2" {
+  embedding { 500, 16, input_length = 100 },
+  lstm { 8, dropout = 0.3, return_sequences = true },
+  lstm { 8, dropout = 0.3 },
+  dense { 1, activation = "sigmoid" },
+
+  compile = {
+    optimizer = rmsprop { learning_rate = 1e-4 },
+    loss = "binary_crossentropy",
+    metrics = { "accuracy" },
+  },
+  fit = {
+    epochs = 100, batch_size = 64, validation_split = 0.2,
+    callbacks = {
+      model_checkpoint { "best-2rnn-model.safetensors", save_best_only = true },
+      early_stopping { patience = 3, restore_best_weights = true },
+    },
+  },
+}
