@@ -49,6 +49,11 @@ typedef struct {
 /* Is layer i the recurrent layer whose input projection is folded into the table? */
 static int folded(const emitter *e, int i) { return e->fold && i == 1; }
 
+/* Does layer i accumulate its recurrent-kernel gradient after the time loop, from the
+ * stored dz of every step (LSTM, SimpleRNN), rather than inside each step (GRU, whose
+ * gate blocks see different vectors)? */
+static int recurrent_post(const rnn_layer *l) { return l->kind != RNN_LAYER_GRU; }
+
 #define P(...) tb_printf(e->b, __VA_ARGS__)
 
 /* ---- names and small helpers ------------------------------------------------------ */
@@ -386,6 +391,11 @@ static void plan_buffers(const emitter *e) {
             snprintf(n, sizeof n, "s%d", i);
             add_buffer(n, (2 * (size_t)l->gates * U + 6 * U) * W, "per-step temporaries");
             buffers[n_buffers - 1].scratch = 1;
+            if (!e->infer) {
+                snprintf(n, sizeof n, "dzs%d", i);
+                add_buffer(n, T * (size_t)l->gates * U * W, "dz of every step [T][G][W], for the weight gradients");
+                buffers[n_buffers - 1].scratch = 1;
+            }
         } else {
             snprintf(n, sizeof n, "a%d", i);
             add_buffer(n, out, l->kind == RNN_LAYER_EMBEDDING ? "embedding output [T][E][W]" : "output");
@@ -567,8 +577,7 @@ static int step_params(const rnn_layer *l, int backward, int fold, step_param *p
                 ADD("rh", 0);
             }
         }
-        if (!fold) ADD("aK", 0);
-        ADD("aR", 0);
+        if (gru) ADD("aR", 0);
         if (!fold || ra) ADD("aB", 0);
     }
 #undef ADD
@@ -608,6 +617,7 @@ static void emit_step_call(emitter *e, int i, int backward, const char *ind) {
         else if (!strcmp(nm, "ht")) P("h + (size_t)t * %d * W", U);
         else if (!strcmp(nm, "hht")) P("hh + (size_t)t * %d * W", U);
         else if (!strcmp(nm, "dxt")) P("dx + (size_t)t * %d * W", F);
+        else if (!strcmp(nm, "dz")) P("dzs + (size_t)t * %d * W", G);
         else if (!strcmp(nm, "xk") || (!strcmp(nm, "xa") && p[k].is_const)) P("xk + (size_t)t * %d * W", G);
         else P("%s", nm);
     }
@@ -622,7 +632,7 @@ static void emit_fold_scatter(emitter *e, int i, const char *ind) {
     P("%s    const int32_t id = w->tokens[((size_t)g * W + l) * %d + t];\n", ind, T);
     P("%s    rnn_real *row = w->dek + (size_t)id * %d;\n", ind, G);
     P("%s    w->touched[id] = 1;\n", ind);
-    P("%s    for (int j = 0; j < %d; j++) row[j] += dz[j * W + l];\n%s}\n", ind, G, ind);
+    P("%s    for (int j = 0; j < %d; j++) row[j] += dzs[((size_t)t * %d + j) * W + l];\n%s}\n", ind, G, G, ind);
 }
 
 /* The loop over timesteps; with --unroll full, T calls with a constant t each. */
@@ -720,6 +730,7 @@ static void emit_rnn_prologue(emitter *e, int i, int backward) {
             P("    rnn_real *aK = w->acc + %zu;\n", acc0);
         }
         P("    rnn_real *aR = w->acc + %zu, *aB = w->acc + %zu;\n    (void)aB;\n", acc1, acc2);
+        P("    rnn_real *dzs = w->dzs%d; /* dz of every step */\n", i);
         P("    rnn_real *dz = w->s%d, *dzh = dz + %d * W, *dhn = dzh + %d * W, *dcn = dhn + %d * W;\n", i, G, G, U);
         P("    rnn_real *dhd = dcn + %d * W, *drh = dhd + %d * W, *rh = drh + %d * W;\n", U, U, U);
         P("    (void)dzh; (void)dcn; (void)dhd; (void)drh; (void)rh;\n");
@@ -744,9 +755,8 @@ static void emit_rnn_epilogue_backward(emitter *e, int i) {
 /* dx_t = dz . K^T and K += x_t^T dz (per lane). */
 static void emit_input_side(emitter *e, const rnn_layer *l, const char *ind) {
     int F = l->in_features, G = l->gates * l->units;
-    P("%s/* dx_t = dz . K^T; per-lane K += x_t^T dz */\n", ind);
+    P("%s/* dx_t = dz . K^T (K's gradient is summed over the steps afterwards) */\n", ind);
     emit_back_product(e, "dxt", F, "dz", G, "K", G, 0, 0, ind);
-    emit_outer_acc(e, "aK", "xt", NULL, F, "dz", G, G, 0, ind);
 }
 
 /* ---- LSTM ------------------------------------------------------------------------------------ */
@@ -794,9 +804,9 @@ static void lstm_backward_step(emitter *e, int i, const char *ind) {
         P("%sfor (int k = 0; k < %d * W; k++) aB[k] += dz[k];\n", ind, G);
         emit_input_side(e, l, ind);
     }
-    P("%s/* dh_{t-1} = dz . R^T%s; per-lane R += h_{t-1}^T dz */\n", ind, l->recurrent_dropout > 0 ? " (times the mask)" : "");
+    P("%s/* dh_{t-1} = dz . R^T%s (R's gradient is summed over the steps afterwards) */\n", ind,
+      l->recurrent_dropout > 0 ? " (times the mask)" : "");
     emit_back_product(e, "dhn", U, "dz", G, "R", G, 0, 0, ind);
-    emit_outer_acc(e, "aR", "hp", rmask_name(l), U, "dz", G, G, 0, ind);
     if (l->recurrent_dropout > 0) P("%sfor (int k = 0; k < %d * W; k++) dhn[k] *= rmask[k];\n", ind, U);
 }
 
@@ -921,8 +931,41 @@ static void simple_rnn_backward_step(emitter *e, int i, const char *ind) {
     P("%s}\n", ind);
     if (!folded(e, i)) emit_input_side(e, l, ind);
     emit_back_product(e, "dhn", U, "dz", U, "R", U, 0, 0, ind);
-    emit_outer_acc(e, "aR", "hp", rmask_name(l), U, "dz", U, U, 0, ind);
     if (l->recurrent_dropout > 0) P("%sfor (int k = 0; k < %d * W; k++) dhn[k] *= rmask[k];\n", ind, U);
+}
+
+/* acc[(r*G + c)*W + l] += sum over t of a[t + a_shift][r][l] * d[t][c][l] (times mask[r][l]):
+ * a weight gradient summed over the time steps, register-blocked RB x CB so the partial
+ * sums stay in registers across the whole time loop instead of a load and a store per
+ * multiply-add. a_shift = -1 pairs h_{t-1} with dz_t (t = 0 contributes nothing). */
+static void emit_time_outer_function(emitter *e, const char *name, int T, int A, int G, int shift, int masked) {
+    int RB = A % 4 == 0 ? 4 : A % 2 == 0 ? 2 : 1, CB = G % 4 == 0 ? 4 : G % 2 == 0 ? 2 : 1;
+    int t0 = shift < 0 ? -shift : 0;
+    P("static void %s(rnn_real *restrict acc, const rnn_real *restrict a, const rnn_real *restrict d%s) {\n", name,
+      masked ? ", const rnn_real *restrict mask" : "");
+    P("    for (int r0 = 0; r0 < %d; r0 += %d)\n", A, RB);
+    P("        for (int c0 = 0; c0 < %d; c0 += %d) {\n", G, CB);
+    P("            rnn_real");
+    for (int r = 0; r < RB; r++)
+        for (int c = 0; c < CB; c++) P("%s s%d%d[W] = {0}", r + c ? "," : "", r, c);
+    P(";\n");
+    P("            for (int t = %d; t < %d; t++) {\n", t0, T);
+    P("                const rnn_real *at = a + ((size_t)(t - %d) * %d + (size_t)r0) * W;\n", t0, A);
+    P("                const rnn_real *dt = d + ((size_t)t * %d + (size_t)c0) * W;\n", G);
+    P("                for (int l = 0; l < W; l++) {\n");
+    for (int r = 0; r < RB; r++) P("                    const rnn_real a%d = at[%d * W + l];\n", r, r);
+    for (int c = 0; c < CB; c++) P("                    const rnn_real d%d = dt[%d * W + l];\n", c, c);
+    for (int r = 0; r < RB; r++)
+        for (int c = 0; c < CB; c++) P("                    s%d%d[l] += a%d * d%d;\n", r, c, r, c);
+    P("                }\n            }\n");
+    P("            for (int l = 0; l < W; l++) {\n");
+    for (int r = 0; r < RB; r++)
+        for (int c = 0; c < CB; c++) {
+            P("                acc[((size_t)(r0 + %d) * %d + (size_t)(c0 + %d)) * W + l] += s%d%d[l]", r, G, c, r, c);
+            if (masked) P(" * mask[(r0 + %d) * W + l]", r);   /* the mask is constant over time */
+            P(";\n");
+        }
+    P("            }\n        }\n}\n\n");
 }
 
 static void emit_rnn_layer(emitter *e, int i) {
@@ -947,9 +990,18 @@ static void emit_rnn_layer(emitter *e, int i) {
     P("}\n\n");
     if (e->infer) return;
     emit_step_function(e, i, 1, bwd);
+    int G = l->gates * U;
+    char kname[48], rname[48];
+    snprintf(kname, sizeof kname, "kernel_grad_%d", i);
+    snprintf(rname, sizeof rname, "recurrent_kernel_grad_%d", i);
+    if (!folded(e, i)) emit_time_outer_function(e, kname, T, F, G, 0, 0);
+    if (recurrent_post(l)) emit_time_outer_function(e, rname, T, U, G, -1, l->recurrent_dropout > 0);
     P("static void backward_%d(workspace *w, const rnn_real *params, int g) {\n", i);
     emit_rnn_prologue(e, i, 1);
     emit_steps(e, i, 1);
+    P("    /* the kernels' gradients, summed over the steps: K += x_t^T dz_t, R += h_{t-1}^T dz_t */\n");
+    if (!folded(e, i)) P("    %s(aK, x, dzs);\n", kname);
+    if (recurrent_post(l)) P("    %s(aR, h, dzs%s);\n", rname, l->recurrent_dropout > 0 ? ", rmask" : "");
     emit_rnn_epilogue_backward(e, i);
     P("}\n\n");
 }

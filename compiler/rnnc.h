@@ -32,6 +32,17 @@ typedef struct {
  * "PATH:LINE: message" in err. Never writes a file. */
 int rnnc_load_spec(const char *path, const rnnc_limits *lim, rnn_model *m, char *err, size_t errlen);
 
+/* The part of rnnc_load_spec that runs in the forked child, in this process: evaluate
+ * src (len bytes, the text of path) in a fresh sandboxed Lua state with a heap of
+ * lim->memory_limit bytes (the time limit is not applied: the child's alarm does that)
+ * and lower the result into *m (initialised here; not laid out). max_steps > 0 also
+ * stops the evaluation after about that many Lua instructions (the fuzz harness uses
+ * it; the child passes 0). keep NULL: the Lua state is closed (the spec's __gc
+ * metamethods run); else it is left open in *keep. Uses process-wide state: one
+ * evaluation at a time. Returns 0, or -1 with "PATH:LINE: message" in err. */
+int rnnc_eval_spec_inprocess(const char *path, const char *src, size_t len, const rnnc_limits *lim, long max_steps,
+                             struct lua_State **keep, rnn_model *m, char *err, size_t errlen);
+
 /* ---- dsl.c ---------------------------------------------------------------------- */
 
 /* The kinds of object a spec can construct. Layers first, in rnn_layer_kind order. */

@@ -55,8 +55,20 @@ static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     return p;
 }
 
+static long g_step_limit;   /* hook periods of 1000 instructions; 0: no limit */
+static long g_steps;
+static int g_steps_exceeded;
+
 static void line_hook(lua_State *L, lua_Debug *ar) {
-    (void)L;
+    if (ar->event == LUA_HOOKCOUNT) {
+        if (++g_steps <= g_step_limit) return;
+        /* From now on every instruction raises, so a spec cannot catch the error
+         * with pcall and go on: each enclosing level fails in turn. */
+        g_steps_exceeded = 1;
+        lua_sethook(L, line_hook, LUA_MASKLINE | LUA_MASKCOUNT, 1);
+        luaL_error(L, "instruction limit exceeded");
+        return;
+    }
     g_line = ar->currentline;
 }
 
@@ -134,11 +146,73 @@ static int evaluate(lua_State *L) {
     return 0;
 }
 
+int rnnc_eval_spec_inprocess(const char *path, const char *src, size_t len, const rnnc_limits *lim,
+                             long max_steps, struct lua_State **keep, rnn_model *m, char *err, size_t errlen) {
+    g_heap_used = 0;
+    g_heap_limit = lim->memory_limit;
+    g_heap_exceeded = 0;
+    g_line = 0;
+    g_step_limit = max_steps > 0 ? (max_steps + 999) / 1000 : 0;
+    g_steps = 0;
+    g_steps_exceeded = 0;
+    if (keep) *keep = NULL;
+
+    rnn_model_init(m, "sequential", path);
+
+    lua_State *L = lua_newstate(limited_alloc, NULL);
+    if (!L) {
+        snprintf(err, errlen, "%s: cannot create a Lua state (out of memory)", path);
+        return -1;
+    }
+    if (g_step_limit)
+        lua_sethook(L, line_hook, LUA_MASKLINE | LUA_MASKCOUNT, 1000);
+    else
+        lua_sethook(L, line_hook, LUA_MASKLINE, 0);
+    dsl_push_env(L);
+    int env = lua_gettop(L);
+
+    char chunkname[RNN_PATH_MAX + 2];
+    snprintf(chunkname, sizeof chunkname, "@%s", path);
+    int status = luaL_loadbufferx(L, src, len, chunkname, "t");
+    if (status == LUA_OK) {
+        lua_pushvalue(L, env);
+        lua_setupvalue(L, -2, 1);   /* _ENV of the main chunk = the sandbox */
+        lua_pushcfunction(L, evaluate);
+        lua_pushlightuserdata(L, m);
+        lua_pushinteger(L, count_lines(src, len));
+        lua_rotate(L, -4, -1);      /* evaluate, m, last_line, chunk */
+        status = lua_pcall(L, 3, 0, 0);
+    }
+    int rc = 0;
+    if (status != LUA_OK) {
+        rc = -1;
+        if (g_heap_exceeded || status == LUA_ERRMEM) {
+            if (g_line > 0)
+                snprintf(err, errlen, "%s:%d: the spec exceeded the memory limit of %zu MiB", path, (int)g_line,
+                         lim->memory_limit >> 20);
+            else
+                snprintf(err, errlen, "%s: the spec exceeded the memory limit of %zu MiB", path, lim->memory_limit >> 20);
+        } else if (g_steps_exceeded) {
+            snprintf(err, errlen, "%s:%d: the spec exceeded the limit of %ld instructions", path, (int)g_line,
+                     max_steps);
+        } else if (lua_type(L, -1) == LUA_TSTRING) {
+            snprintf(err, errlen, "%s", lua_tostring(L, -1));
+        } else {
+            snprintf(err, errlen, "%s:%d: the spec raised an error with a %s value", path, (int)g_line,
+                     luaL_typename(L, -1));
+        }
+    }
+    if (keep)
+        *keep = L;
+    else
+        lua_close(L);
+    return rc;
+}
+
 static void child_main(const char *path, const char *src, size_t len, const rnnc_limits *lim, int fd) {
     g_result_fd = fd;
     g_path = path;
     g_time_limit = lim->time_limit_s;
-    g_heap_limit = lim->memory_limit;
 
     snprintf(g_timeout_msg, sizeof g_timeout_msg, ": the spec exceeded the time limit of %g s (see --time-limit)",
              g_time_limit);
@@ -154,49 +228,14 @@ static void child_main(const char *path, const char *src, size_t len, const rnnc
     setitimer(ITIMER_REAL, &it, NULL);
 
     static rnn_model m;
-    rnn_model_init(&m, "sequential", path);
     char err[RNNC_ERR_MAX];
-
-    lua_State *L = lua_newstate(limited_alloc, NULL);
-    if (!L) {
-        snprintf(err, sizeof err, "%s: cannot create a Lua state (out of memory)", path);
+    /* The Lua state is not closed: __gc metamethods of the spec must not get a chance
+     * to run after its evaluation. */
+    lua_State *L;
+    if (rnnc_eval_spec_inprocess(path, src, len, lim, 0, &L, &m, err, sizeof err) != 0) {
         send_result(0, err, strlen(err));
         _exit(0);
     }
-    lua_sethook(L, line_hook, LUA_MASKLINE, 0);
-    dsl_push_env(L);
-    int env = lua_gettop(L);
-
-    char chunkname[RNN_PATH_MAX + 2];
-    snprintf(chunkname, sizeof chunkname, "@%s", path);
-    int status = luaL_loadbufferx(L, src, len, chunkname, "t");
-    if (status == LUA_OK) {
-        lua_pushvalue(L, env);
-        lua_setupvalue(L, -2, 1);   /* _ENV of the main chunk = the sandbox */
-        lua_pushcfunction(L, evaluate);
-        lua_pushlightuserdata(L, &m);
-        lua_pushinteger(L, count_lines(src, len));
-        lua_rotate(L, -4, -1);      /* evaluate, m, last_line, chunk */
-        status = lua_pcall(L, 3, 0, 0);
-    }
-    if (status != LUA_OK) {
-        if (g_heap_exceeded || status == LUA_ERRMEM) {
-            if (g_line > 0)
-                snprintf(err, sizeof err, "%s:%d: the spec exceeded the memory limit of %zu MiB", path, (int)g_line,
-                         lim->memory_limit >> 20);
-            else
-                snprintf(err, sizeof err, "%s: the spec exceeded the memory limit of %zu MiB", path, lim->memory_limit >> 20);
-        } else if (lua_type(L, -1) == LUA_TSTRING) {
-            snprintf(err, sizeof err, "%s", lua_tostring(L, -1));
-        } else {
-            snprintf(err, sizeof err, "%s:%d: the spec raised an error with a %s value", path, (int)g_line,
-                     luaL_typename(L, -1));
-        }
-        send_result(0, err, strlen(err));
-        _exit(0);
-    }
-    /* Success: send the model. The Lua state is not closed: __gc metamethods of the
-     * spec must not get a chance to run after its evaluation. */
     send_result(1, &m, sizeof m);
     _exit(0);
 }
