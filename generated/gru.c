@@ -104,6 +104,7 @@ typedef struct {
     rnn_real *gates1; /* 19200 per block: gate activations [T][G*U][W] */
     rnn_real *hh1; /* 6400 per block: recurrent candidate h.R_h + b [T][U][W] */
     rnn_real *s1; /* 768 in all: per-step temporaries */
+    rnn_real *dzs1; /* 19200 in all: dz of every step [T][G][W], for the weight gradients */
     rnn_real *d1; /* 64 per block: d loss / d output */
     rnn_real *a2; /* 8 per block: output */
     rnn_real *d2; /* 8 per block: d loss / d output */
@@ -129,6 +130,7 @@ static void *gen_create(const rnn_model *m, int max_batch) {
     ok &= (w->gates1 = calloc(nb * 19200, sizeof(rnn_real))) != NULL;
     ok &= (w->hh1 = calloc(nb * 6400, sizeof(rnn_real))) != NULL;
     ok &= (w->s1 = calloc(768, sizeof(rnn_real))) != NULL;
+    ok &= (w->dzs1 = calloc(19200, sizeof(rnn_real))) != NULL;
     ok &= (w->d1 = calloc(nb * 64, sizeof(rnn_real))) != NULL;
     ok &= (w->a2 = calloc(nb * 8, sizeof(rnn_real))) != NULL;
     ok &= (w->d2 = calloc(nb * 8, sizeof(rnn_real))) != NULL;
@@ -154,6 +156,7 @@ static void gen_destroy(void *impl) {
     free(w->gates1);
     free(w->hh1);
     free(w->s1);
+    free(w->dzs1);
     free(w->d1);
     free(w->a2);
     free(w->d2);
@@ -524,20 +527,22 @@ static void backward_1(workspace *w, const rnn_real *params, int g) {
     const rnn_real *dout = w->d1 + (size_t)g * 64; /* d loss / d output */
     rnn_real *aR = w->acc + 3072, *aB = w->acc + 4608;
     (void)aB;
+    rnn_real *dzs = w->dzs1; /* dz of every step */
     rnn_real *dz = w->s1, *dzh = dz + 24 * W, *dhn = dzh + 24 * W, *dcn = dhn + 8 * W;
     rnn_real *dhd = dcn + 8 * W, *drh = dhd + 8 * W, *rh = drh + 8 * W;
     (void)dzh; (void)dcn; (void)dhd; (void)drh; (void)rh;
     for (int k = 0; k < 8 * W; k++) dhn[k] = dcn[k] = 0.0f;
     TIME_LOOP
     for (int t = 99; t >= 0; t--) {
-        backward_step_1(R, t == 99 ? dout : ZERO, t > 0 ? h + (size_t)(t - 1) * 8 * W : ZERO, gates + (size_t)t * 24 * W, hh + (size_t)t * 8 * W, dz, dhn, dzh, dhd, aR, aB);
+        backward_step_1(R, t == 99 ? dout : ZERO, t > 0 ? h + (size_t)(t - 1) * 8 * W : ZERO, gates + (size_t)t * 24 * W, hh + (size_t)t * 8 * W, dzs + (size_t)t * 24 * W, dhn, dzh, dhd, aR, aB);
         for (int l = 0; l < W; l++) {
             const int32_t id = w->tokens[((size_t)g * W + l) * 100 + t];
             rnn_real *row = w->dek + (size_t)id * 24;
             w->touched[id] = 1;
-            for (int j = 0; j < 24; j++) row[j] += dz[j * W + l];
+            for (int j = 0; j < 24; j++) row[j] += dzs[((size_t)t * 24 + j) * W + l];
         }
     }
+    /* the kernels' gradients, summed over the steps: K += x_t^T dz_t, R += h_{t-1}^T dz_t */
 }
 
 /* ---- dense (Dense): (8) -> (1), sigmoid (the output layer: logits here, the activation is applied with the loss) ---- */

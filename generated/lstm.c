@@ -104,6 +104,7 @@ typedef struct {
     rnn_real *c1; /* 6400 per block: cell states [T][U][W] */
     rnn_real *gates1; /* 25600 per block: gate activations [T][G*U][W] */
     rnn_real *s1; /* 896 in all: per-step temporaries */
+    rnn_real *dzs1; /* 25600 in all: dz of every step [T][G][W], for the weight gradients */
     rnn_real *d1; /* 64 per block: d loss / d output */
     rnn_real *a2; /* 8 per block: output */
     rnn_real *d2; /* 8 per block: d loss / d output */
@@ -129,6 +130,7 @@ static void *gen_create(const rnn_model *m, int max_batch) {
     ok &= (w->c1 = calloc(nb * 6400, sizeof(rnn_real))) != NULL;
     ok &= (w->gates1 = calloc(nb * 25600, sizeof(rnn_real))) != NULL;
     ok &= (w->s1 = calloc(896, sizeof(rnn_real))) != NULL;
+    ok &= (w->dzs1 = calloc(25600, sizeof(rnn_real))) != NULL;
     ok &= (w->d1 = calloc(nb * 64, sizeof(rnn_real))) != NULL;
     ok &= (w->a2 = calloc(nb * 8, sizeof(rnn_real))) != NULL;
     ok &= (w->d2 = calloc(nb * 8, sizeof(rnn_real))) != NULL;
@@ -154,6 +156,7 @@ static void gen_destroy(void *impl) {
     free(w->c1);
     free(w->gates1);
     free(w->s1);
+    free(w->dzs1);
     free(w->d1);
     free(w->a2);
     free(w->d2);
@@ -244,7 +247,7 @@ static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dro
     }
 }
 
-static void backward_step_1(const rnn_real *restrict R, const rnn_real *restrict up, const rnn_real *restrict hp, const rnn_real *restrict cp, const rnn_real *restrict gt, const rnn_real *restrict ct, rnn_real *restrict dz, rnn_real *restrict dhn, rnn_real *restrict dcn, rnn_real *restrict aR) {
+static void backward_step_1(const rnn_real *restrict R, const rnn_real *restrict up, const rnn_real *restrict hp, const rnn_real *restrict cp, const rnn_real *restrict gt, const rnn_real *restrict ct, rnn_real *restrict dz, rnn_real *restrict dhn, rnn_real *restrict dcn) {
     for (int u = 0; u < 8; u++)
         for (int l = 0; l < W; l++) {
             const rnn_real dh = dhn[u * W + l] + up[u * W + l];
@@ -258,7 +261,7 @@ static void backward_step_1(const rnn_real *restrict R, const rnn_real *restrict
             dz[(24 + u) * W + l] = dh * tc * og * (1.0f - og);
             dcn[u * W + l] = dc * fg;
         }
-    /* dh_{t-1} = dz . R^T; per-lane R += h_{t-1}^T dz */
+    /* dh_{t-1} = dz . R^T (R's gradient is summed over the steps afterwards) */
     for (int l = 0; l < W; l++) {
         const rnn_real dz0 = dz[0 * W + l];
         const rnn_real dz1 = dz[1 * W + l];
@@ -301,304 +304,61 @@ static void backward_step_1(const rnn_real *restrict R, const rnn_real *restrict
         dhn[6 * W + l] = dz0 * R[192] + dz1 * R[193] + dz2 * R[194] + dz3 * R[195] + dz4 * R[196] + dz5 * R[197] + dz6 * R[198] + dz7 * R[199] + dz8 * R[200] + dz9 * R[201] + dz10 * R[202] + dz11 * R[203] + dz12 * R[204] + dz13 * R[205] + dz14 * R[206] + dz15 * R[207] + dz16 * R[208] + dz17 * R[209] + dz18 * R[210] + dz19 * R[211] + dz20 * R[212] + dz21 * R[213] + dz22 * R[214] + dz23 * R[215] + dz24 * R[216] + dz25 * R[217] + dz26 * R[218] + dz27 * R[219] + dz28 * R[220] + dz29 * R[221] + dz30 * R[222] + dz31 * R[223];
         dhn[7 * W + l] = dz0 * R[224] + dz1 * R[225] + dz2 * R[226] + dz3 * R[227] + dz4 * R[228] + dz5 * R[229] + dz6 * R[230] + dz7 * R[231] + dz8 * R[232] + dz9 * R[233] + dz10 * R[234] + dz11 * R[235] + dz12 * R[236] + dz13 * R[237] + dz14 * R[238] + dz15 * R[239] + dz16 * R[240] + dz17 * R[241] + dz18 * R[242] + dz19 * R[243] + dz20 * R[244] + dz21 * R[245] + dz22 * R[246] + dz23 * R[247] + dz24 * R[248] + dz25 * R[249] + dz26 * R[250] + dz27 * R[251] + dz28 * R[252] + dz29 * R[253] + dz30 * R[254] + dz31 * R[255];
     }
-    for (int l = 0; l < W; l++) {
-        const rnn_real hp0 = hp[0 * W + l];
-        const rnn_real hp1 = hp[1 * W + l];
-        const rnn_real hp2 = hp[2 * W + l];
-        const rnn_real hp3 = hp[3 * W + l];
-        const rnn_real hp4 = hp[4 * W + l];
-        const rnn_real hp5 = hp[5 * W + l];
-        const rnn_real hp6 = hp[6 * W + l];
-        const rnn_real hp7 = hp[7 * W + l];
-        const rnn_real dz0 = dz[0 * W + l];
-        const rnn_real dz1 = dz[1 * W + l];
-        const rnn_real dz2 = dz[2 * W + l];
-        const rnn_real dz3 = dz[3 * W + l];
-        const rnn_real dz4 = dz[4 * W + l];
-        const rnn_real dz5 = dz[5 * W + l];
-        const rnn_real dz6 = dz[6 * W + l];
-        const rnn_real dz7 = dz[7 * W + l];
-        const rnn_real dz8 = dz[8 * W + l];
-        const rnn_real dz9 = dz[9 * W + l];
-        const rnn_real dz10 = dz[10 * W + l];
-        const rnn_real dz11 = dz[11 * W + l];
-        const rnn_real dz12 = dz[12 * W + l];
-        const rnn_real dz13 = dz[13 * W + l];
-        const rnn_real dz14 = dz[14 * W + l];
-        const rnn_real dz15 = dz[15 * W + l];
-        const rnn_real dz16 = dz[16 * W + l];
-        const rnn_real dz17 = dz[17 * W + l];
-        const rnn_real dz18 = dz[18 * W + l];
-        const rnn_real dz19 = dz[19 * W + l];
-        const rnn_real dz20 = dz[20 * W + l];
-        const rnn_real dz21 = dz[21 * W + l];
-        const rnn_real dz22 = dz[22 * W + l];
-        const rnn_real dz23 = dz[23 * W + l];
-        const rnn_real dz24 = dz[24 * W + l];
-        const rnn_real dz25 = dz[25 * W + l];
-        const rnn_real dz26 = dz[26 * W + l];
-        const rnn_real dz27 = dz[27 * W + l];
-        const rnn_real dz28 = dz[28 * W + l];
-        const rnn_real dz29 = dz[29 * W + l];
-        const rnn_real dz30 = dz[30 * W + l];
-        const rnn_real dz31 = dz[31 * W + l];
-        aR[0 * W + l] += hp0 * dz0;
-        aR[1 * W + l] += hp0 * dz1;
-        aR[2 * W + l] += hp0 * dz2;
-        aR[3 * W + l] += hp0 * dz3;
-        aR[4 * W + l] += hp0 * dz4;
-        aR[5 * W + l] += hp0 * dz5;
-        aR[6 * W + l] += hp0 * dz6;
-        aR[7 * W + l] += hp0 * dz7;
-        aR[8 * W + l] += hp0 * dz8;
-        aR[9 * W + l] += hp0 * dz9;
-        aR[10 * W + l] += hp0 * dz10;
-        aR[11 * W + l] += hp0 * dz11;
-        aR[12 * W + l] += hp0 * dz12;
-        aR[13 * W + l] += hp0 * dz13;
-        aR[14 * W + l] += hp0 * dz14;
-        aR[15 * W + l] += hp0 * dz15;
-        aR[16 * W + l] += hp0 * dz16;
-        aR[17 * W + l] += hp0 * dz17;
-        aR[18 * W + l] += hp0 * dz18;
-        aR[19 * W + l] += hp0 * dz19;
-        aR[20 * W + l] += hp0 * dz20;
-        aR[21 * W + l] += hp0 * dz21;
-        aR[22 * W + l] += hp0 * dz22;
-        aR[23 * W + l] += hp0 * dz23;
-        aR[24 * W + l] += hp0 * dz24;
-        aR[25 * W + l] += hp0 * dz25;
-        aR[26 * W + l] += hp0 * dz26;
-        aR[27 * W + l] += hp0 * dz27;
-        aR[28 * W + l] += hp0 * dz28;
-        aR[29 * W + l] += hp0 * dz29;
-        aR[30 * W + l] += hp0 * dz30;
-        aR[31 * W + l] += hp0 * dz31;
-        aR[32 * W + l] += hp1 * dz0;
-        aR[33 * W + l] += hp1 * dz1;
-        aR[34 * W + l] += hp1 * dz2;
-        aR[35 * W + l] += hp1 * dz3;
-        aR[36 * W + l] += hp1 * dz4;
-        aR[37 * W + l] += hp1 * dz5;
-        aR[38 * W + l] += hp1 * dz6;
-        aR[39 * W + l] += hp1 * dz7;
-        aR[40 * W + l] += hp1 * dz8;
-        aR[41 * W + l] += hp1 * dz9;
-        aR[42 * W + l] += hp1 * dz10;
-        aR[43 * W + l] += hp1 * dz11;
-        aR[44 * W + l] += hp1 * dz12;
-        aR[45 * W + l] += hp1 * dz13;
-        aR[46 * W + l] += hp1 * dz14;
-        aR[47 * W + l] += hp1 * dz15;
-        aR[48 * W + l] += hp1 * dz16;
-        aR[49 * W + l] += hp1 * dz17;
-        aR[50 * W + l] += hp1 * dz18;
-        aR[51 * W + l] += hp1 * dz19;
-        aR[52 * W + l] += hp1 * dz20;
-        aR[53 * W + l] += hp1 * dz21;
-        aR[54 * W + l] += hp1 * dz22;
-        aR[55 * W + l] += hp1 * dz23;
-        aR[56 * W + l] += hp1 * dz24;
-        aR[57 * W + l] += hp1 * dz25;
-        aR[58 * W + l] += hp1 * dz26;
-        aR[59 * W + l] += hp1 * dz27;
-        aR[60 * W + l] += hp1 * dz28;
-        aR[61 * W + l] += hp1 * dz29;
-        aR[62 * W + l] += hp1 * dz30;
-        aR[63 * W + l] += hp1 * dz31;
-        aR[64 * W + l] += hp2 * dz0;
-        aR[65 * W + l] += hp2 * dz1;
-        aR[66 * W + l] += hp2 * dz2;
-        aR[67 * W + l] += hp2 * dz3;
-        aR[68 * W + l] += hp2 * dz4;
-        aR[69 * W + l] += hp2 * dz5;
-        aR[70 * W + l] += hp2 * dz6;
-        aR[71 * W + l] += hp2 * dz7;
-        aR[72 * W + l] += hp2 * dz8;
-        aR[73 * W + l] += hp2 * dz9;
-        aR[74 * W + l] += hp2 * dz10;
-        aR[75 * W + l] += hp2 * dz11;
-        aR[76 * W + l] += hp2 * dz12;
-        aR[77 * W + l] += hp2 * dz13;
-        aR[78 * W + l] += hp2 * dz14;
-        aR[79 * W + l] += hp2 * dz15;
-        aR[80 * W + l] += hp2 * dz16;
-        aR[81 * W + l] += hp2 * dz17;
-        aR[82 * W + l] += hp2 * dz18;
-        aR[83 * W + l] += hp2 * dz19;
-        aR[84 * W + l] += hp2 * dz20;
-        aR[85 * W + l] += hp2 * dz21;
-        aR[86 * W + l] += hp2 * dz22;
-        aR[87 * W + l] += hp2 * dz23;
-        aR[88 * W + l] += hp2 * dz24;
-        aR[89 * W + l] += hp2 * dz25;
-        aR[90 * W + l] += hp2 * dz26;
-        aR[91 * W + l] += hp2 * dz27;
-        aR[92 * W + l] += hp2 * dz28;
-        aR[93 * W + l] += hp2 * dz29;
-        aR[94 * W + l] += hp2 * dz30;
-        aR[95 * W + l] += hp2 * dz31;
-        aR[96 * W + l] += hp3 * dz0;
-        aR[97 * W + l] += hp3 * dz1;
-        aR[98 * W + l] += hp3 * dz2;
-        aR[99 * W + l] += hp3 * dz3;
-        aR[100 * W + l] += hp3 * dz4;
-        aR[101 * W + l] += hp3 * dz5;
-        aR[102 * W + l] += hp3 * dz6;
-        aR[103 * W + l] += hp3 * dz7;
-        aR[104 * W + l] += hp3 * dz8;
-        aR[105 * W + l] += hp3 * dz9;
-        aR[106 * W + l] += hp3 * dz10;
-        aR[107 * W + l] += hp3 * dz11;
-        aR[108 * W + l] += hp3 * dz12;
-        aR[109 * W + l] += hp3 * dz13;
-        aR[110 * W + l] += hp3 * dz14;
-        aR[111 * W + l] += hp3 * dz15;
-        aR[112 * W + l] += hp3 * dz16;
-        aR[113 * W + l] += hp3 * dz17;
-        aR[114 * W + l] += hp3 * dz18;
-        aR[115 * W + l] += hp3 * dz19;
-        aR[116 * W + l] += hp3 * dz20;
-        aR[117 * W + l] += hp3 * dz21;
-        aR[118 * W + l] += hp3 * dz22;
-        aR[119 * W + l] += hp3 * dz23;
-        aR[120 * W + l] += hp3 * dz24;
-        aR[121 * W + l] += hp3 * dz25;
-        aR[122 * W + l] += hp3 * dz26;
-        aR[123 * W + l] += hp3 * dz27;
-        aR[124 * W + l] += hp3 * dz28;
-        aR[125 * W + l] += hp3 * dz29;
-        aR[126 * W + l] += hp3 * dz30;
-        aR[127 * W + l] += hp3 * dz31;
-        aR[128 * W + l] += hp4 * dz0;
-        aR[129 * W + l] += hp4 * dz1;
-        aR[130 * W + l] += hp4 * dz2;
-        aR[131 * W + l] += hp4 * dz3;
-        aR[132 * W + l] += hp4 * dz4;
-        aR[133 * W + l] += hp4 * dz5;
-        aR[134 * W + l] += hp4 * dz6;
-        aR[135 * W + l] += hp4 * dz7;
-        aR[136 * W + l] += hp4 * dz8;
-        aR[137 * W + l] += hp4 * dz9;
-        aR[138 * W + l] += hp4 * dz10;
-        aR[139 * W + l] += hp4 * dz11;
-        aR[140 * W + l] += hp4 * dz12;
-        aR[141 * W + l] += hp4 * dz13;
-        aR[142 * W + l] += hp4 * dz14;
-        aR[143 * W + l] += hp4 * dz15;
-        aR[144 * W + l] += hp4 * dz16;
-        aR[145 * W + l] += hp4 * dz17;
-        aR[146 * W + l] += hp4 * dz18;
-        aR[147 * W + l] += hp4 * dz19;
-        aR[148 * W + l] += hp4 * dz20;
-        aR[149 * W + l] += hp4 * dz21;
-        aR[150 * W + l] += hp4 * dz22;
-        aR[151 * W + l] += hp4 * dz23;
-        aR[152 * W + l] += hp4 * dz24;
-        aR[153 * W + l] += hp4 * dz25;
-        aR[154 * W + l] += hp4 * dz26;
-        aR[155 * W + l] += hp4 * dz27;
-        aR[156 * W + l] += hp4 * dz28;
-        aR[157 * W + l] += hp4 * dz29;
-        aR[158 * W + l] += hp4 * dz30;
-        aR[159 * W + l] += hp4 * dz31;
-        aR[160 * W + l] += hp5 * dz0;
-        aR[161 * W + l] += hp5 * dz1;
-        aR[162 * W + l] += hp5 * dz2;
-        aR[163 * W + l] += hp5 * dz3;
-        aR[164 * W + l] += hp5 * dz4;
-        aR[165 * W + l] += hp5 * dz5;
-        aR[166 * W + l] += hp5 * dz6;
-        aR[167 * W + l] += hp5 * dz7;
-        aR[168 * W + l] += hp5 * dz8;
-        aR[169 * W + l] += hp5 * dz9;
-        aR[170 * W + l] += hp5 * dz10;
-        aR[171 * W + l] += hp5 * dz11;
-        aR[172 * W + l] += hp5 * dz12;
-        aR[173 * W + l] += hp5 * dz13;
-        aR[174 * W + l] += hp5 * dz14;
-        aR[175 * W + l] += hp5 * dz15;
-        aR[176 * W + l] += hp5 * dz16;
-        aR[177 * W + l] += hp5 * dz17;
-        aR[178 * W + l] += hp5 * dz18;
-        aR[179 * W + l] += hp5 * dz19;
-        aR[180 * W + l] += hp5 * dz20;
-        aR[181 * W + l] += hp5 * dz21;
-        aR[182 * W + l] += hp5 * dz22;
-        aR[183 * W + l] += hp5 * dz23;
-        aR[184 * W + l] += hp5 * dz24;
-        aR[185 * W + l] += hp5 * dz25;
-        aR[186 * W + l] += hp5 * dz26;
-        aR[187 * W + l] += hp5 * dz27;
-        aR[188 * W + l] += hp5 * dz28;
-        aR[189 * W + l] += hp5 * dz29;
-        aR[190 * W + l] += hp5 * dz30;
-        aR[191 * W + l] += hp5 * dz31;
-        aR[192 * W + l] += hp6 * dz0;
-        aR[193 * W + l] += hp6 * dz1;
-        aR[194 * W + l] += hp6 * dz2;
-        aR[195 * W + l] += hp6 * dz3;
-        aR[196 * W + l] += hp6 * dz4;
-        aR[197 * W + l] += hp6 * dz5;
-        aR[198 * W + l] += hp6 * dz6;
-        aR[199 * W + l] += hp6 * dz7;
-        aR[200 * W + l] += hp6 * dz8;
-        aR[201 * W + l] += hp6 * dz9;
-        aR[202 * W + l] += hp6 * dz10;
-        aR[203 * W + l] += hp6 * dz11;
-        aR[204 * W + l] += hp6 * dz12;
-        aR[205 * W + l] += hp6 * dz13;
-        aR[206 * W + l] += hp6 * dz14;
-        aR[207 * W + l] += hp6 * dz15;
-        aR[208 * W + l] += hp6 * dz16;
-        aR[209 * W + l] += hp6 * dz17;
-        aR[210 * W + l] += hp6 * dz18;
-        aR[211 * W + l] += hp6 * dz19;
-        aR[212 * W + l] += hp6 * dz20;
-        aR[213 * W + l] += hp6 * dz21;
-        aR[214 * W + l] += hp6 * dz22;
-        aR[215 * W + l] += hp6 * dz23;
-        aR[216 * W + l] += hp6 * dz24;
-        aR[217 * W + l] += hp6 * dz25;
-        aR[218 * W + l] += hp6 * dz26;
-        aR[219 * W + l] += hp6 * dz27;
-        aR[220 * W + l] += hp6 * dz28;
-        aR[221 * W + l] += hp6 * dz29;
-        aR[222 * W + l] += hp6 * dz30;
-        aR[223 * W + l] += hp6 * dz31;
-        aR[224 * W + l] += hp7 * dz0;
-        aR[225 * W + l] += hp7 * dz1;
-        aR[226 * W + l] += hp7 * dz2;
-        aR[227 * W + l] += hp7 * dz3;
-        aR[228 * W + l] += hp7 * dz4;
-        aR[229 * W + l] += hp7 * dz5;
-        aR[230 * W + l] += hp7 * dz6;
-        aR[231 * W + l] += hp7 * dz7;
-        aR[232 * W + l] += hp7 * dz8;
-        aR[233 * W + l] += hp7 * dz9;
-        aR[234 * W + l] += hp7 * dz10;
-        aR[235 * W + l] += hp7 * dz11;
-        aR[236 * W + l] += hp7 * dz12;
-        aR[237 * W + l] += hp7 * dz13;
-        aR[238 * W + l] += hp7 * dz14;
-        aR[239 * W + l] += hp7 * dz15;
-        aR[240 * W + l] += hp7 * dz16;
-        aR[241 * W + l] += hp7 * dz17;
-        aR[242 * W + l] += hp7 * dz18;
-        aR[243 * W + l] += hp7 * dz19;
-        aR[244 * W + l] += hp7 * dz20;
-        aR[245 * W + l] += hp7 * dz21;
-        aR[246 * W + l] += hp7 * dz22;
-        aR[247 * W + l] += hp7 * dz23;
-        aR[248 * W + l] += hp7 * dz24;
-        aR[249 * W + l] += hp7 * dz25;
-        aR[250 * W + l] += hp7 * dz26;
-        aR[251 * W + l] += hp7 * dz27;
-        aR[252 * W + l] += hp7 * dz28;
-        aR[253 * W + l] += hp7 * dz29;
-        aR[254 * W + l] += hp7 * dz30;
-        aR[255 * W + l] += hp7 * dz31;
-    }
+}
+
+static void recurrent_kernel_grad_1(rnn_real *restrict acc, const rnn_real *restrict a, const rnn_real *restrict d) {
+    for (int r0 = 0; r0 < 8; r0 += 4)
+        for (int c0 = 0; c0 < 32; c0 += 4) {
+            rnn_real s00[W] = {0}, s01[W] = {0}, s02[W] = {0}, s03[W] = {0}, s10[W] = {0}, s11[W] = {0}, s12[W] = {0}, s13[W] = {0}, s20[W] = {0}, s21[W] = {0}, s22[W] = {0}, s23[W] = {0}, s30[W] = {0}, s31[W] = {0}, s32[W] = {0}, s33[W] = {0};
+            for (int t = 1; t < 100; t++) {
+                const rnn_real *at = a + ((size_t)(t - 1) * 8 + (size_t)r0) * W;
+                const rnn_real *dt = d + ((size_t)t * 32 + (size_t)c0) * W;
+                for (int l = 0; l < W; l++) {
+                    const rnn_real a0 = at[0 * W + l];
+                    const rnn_real a1 = at[1 * W + l];
+                    const rnn_real a2 = at[2 * W + l];
+                    const rnn_real a3 = at[3 * W + l];
+                    const rnn_real d0 = dt[0 * W + l];
+                    const rnn_real d1 = dt[1 * W + l];
+                    const rnn_real d2 = dt[2 * W + l];
+                    const rnn_real d3 = dt[3 * W + l];
+                    s00[l] += a0 * d0;
+                    s01[l] += a0 * d1;
+                    s02[l] += a0 * d2;
+                    s03[l] += a0 * d3;
+                    s10[l] += a1 * d0;
+                    s11[l] += a1 * d1;
+                    s12[l] += a1 * d2;
+                    s13[l] += a1 * d3;
+                    s20[l] += a2 * d0;
+                    s21[l] += a2 * d1;
+                    s22[l] += a2 * d2;
+                    s23[l] += a2 * d3;
+                    s30[l] += a3 * d0;
+                    s31[l] += a3 * d1;
+                    s32[l] += a3 * d2;
+                    s33[l] += a3 * d3;
+                }
+            }
+            for (int l = 0; l < W; l++) {
+                acc[((size_t)(r0 + 0) * 32 + (size_t)(c0 + 0)) * W + l] += s00[l];
+                acc[((size_t)(r0 + 0) * 32 + (size_t)(c0 + 1)) * W + l] += s01[l];
+                acc[((size_t)(r0 + 0) * 32 + (size_t)(c0 + 2)) * W + l] += s02[l];
+                acc[((size_t)(r0 + 0) * 32 + (size_t)(c0 + 3)) * W + l] += s03[l];
+                acc[((size_t)(r0 + 1) * 32 + (size_t)(c0 + 0)) * W + l] += s10[l];
+                acc[((size_t)(r0 + 1) * 32 + (size_t)(c0 + 1)) * W + l] += s11[l];
+                acc[((size_t)(r0 + 1) * 32 + (size_t)(c0 + 2)) * W + l] += s12[l];
+                acc[((size_t)(r0 + 1) * 32 + (size_t)(c0 + 3)) * W + l] += s13[l];
+                acc[((size_t)(r0 + 2) * 32 + (size_t)(c0 + 0)) * W + l] += s20[l];
+                acc[((size_t)(r0 + 2) * 32 + (size_t)(c0 + 1)) * W + l] += s21[l];
+                acc[((size_t)(r0 + 2) * 32 + (size_t)(c0 + 2)) * W + l] += s22[l];
+                acc[((size_t)(r0 + 2) * 32 + (size_t)(c0 + 3)) * W + l] += s23[l];
+                acc[((size_t)(r0 + 3) * 32 + (size_t)(c0 + 0)) * W + l] += s30[l];
+                acc[((size_t)(r0 + 3) * 32 + (size_t)(c0 + 1)) * W + l] += s31[l];
+                acc[((size_t)(r0 + 3) * 32 + (size_t)(c0 + 2)) * W + l] += s32[l];
+                acc[((size_t)(r0 + 3) * 32 + (size_t)(c0 + 3)) * W + l] += s33[l];
+            }
+        }
 }
 
 static void backward_1(workspace *w, const rnn_real *params, int g) {
@@ -609,20 +369,23 @@ static void backward_1(workspace *w, const rnn_real *params, int g) {
     const rnn_real *dout = w->d1 + (size_t)g * 64; /* d loss / d output */
     rnn_real *aR = w->acc + 4096, *aB = w->acc + 6144;
     (void)aB;
+    rnn_real *dzs = w->dzs1; /* dz of every step */
     rnn_real *dz = w->s1, *dzh = dz + 32 * W, *dhn = dzh + 32 * W, *dcn = dhn + 8 * W;
     rnn_real *dhd = dcn + 8 * W, *drh = dhd + 8 * W, *rh = drh + 8 * W;
     (void)dzh; (void)dcn; (void)dhd; (void)drh; (void)rh;
     for (int k = 0; k < 8 * W; k++) dhn[k] = dcn[k] = 0.0f;
     TIME_LOOP
     for (int t = 99; t >= 0; t--) {
-        backward_step_1(R, t == 99 ? dout : ZERO, t > 0 ? h + (size_t)(t - 1) * 8 * W : ZERO, t > 0 ? c + (size_t)(t - 1) * 8 * W : ZERO, gates + (size_t)t * 32 * W, c + (size_t)t * 8 * W, dz, dhn, dcn, aR);
+        backward_step_1(R, t == 99 ? dout : ZERO, t > 0 ? h + (size_t)(t - 1) * 8 * W : ZERO, t > 0 ? c + (size_t)(t - 1) * 8 * W : ZERO, gates + (size_t)t * 32 * W, c + (size_t)t * 8 * W, dzs + (size_t)t * 32 * W, dhn, dcn);
         for (int l = 0; l < W; l++) {
             const int32_t id = w->tokens[((size_t)g * W + l) * 100 + t];
             rnn_real *row = w->dek + (size_t)id * 32;
             w->touched[id] = 1;
-            for (int j = 0; j < 32; j++) row[j] += dz[j * W + l];
+            for (int j = 0; j < 32; j++) row[j] += dzs[((size_t)t * 32 + j) * W + l];
         }
     }
+    /* the kernels' gradients, summed over the steps: K += x_t^T dz_t, R += h_{t-1}^T dz_t */
+    recurrent_kernel_grad_1(aR, h, dzs);
 }
 
 /* ---- dense (Dense): (8) -> (1), sigmoid (the output layer: logits here, the activation is applied with the loss) ---- */

@@ -102,6 +102,7 @@ typedef struct {
     rnn_real *xk; /* 6400 in all: the gathered input projection [T][G][W] */
     rnn_real *h1; /* 6400 per block: every hidden state [T][U][W] */
     rnn_real *s1; /* 512 in all: per-step temporaries */
+    rnn_real *dzs1; /* 6400 in all: dz of every step [T][G][W], for the weight gradients */
     rnn_real *d1; /* 64 per block: d loss / d output */
     rnn_real *a2; /* 8 per block: output */
     rnn_real *d2; /* 8 per block: d loss / d output */
@@ -125,6 +126,7 @@ static void *gen_create(const rnn_model *m, int max_batch) {
     ok &= (w->xk = calloc(6400, sizeof(rnn_real))) != NULL;
     ok &= (w->h1 = calloc(nb * 6400, sizeof(rnn_real))) != NULL;
     ok &= (w->s1 = calloc(512, sizeof(rnn_real))) != NULL;
+    ok &= (w->dzs1 = calloc(6400, sizeof(rnn_real))) != NULL;
     ok &= (w->d1 = calloc(nb * 64, sizeof(rnn_real))) != NULL;
     ok &= (w->a2 = calloc(nb * 8, sizeof(rnn_real))) != NULL;
     ok &= (w->d2 = calloc(nb * 8, sizeof(rnn_real))) != NULL;
@@ -148,6 +150,7 @@ static void gen_destroy(void *impl) {
     free(w->xk);
     free(w->h1);
     free(w->s1);
+    free(w->dzs1);
     free(w->d1);
     free(w->a2);
     free(w->d2);
@@ -200,7 +203,7 @@ static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dro
     }
 }
 
-static void backward_step_1(const rnn_real *restrict R, const rnn_real *restrict up, const rnn_real *restrict hp, const rnn_real *restrict ht, rnn_real *restrict dz, rnn_real *restrict dhn, rnn_real *restrict aR) {
+static void backward_step_1(const rnn_real *restrict R, const rnn_real *restrict up, const rnn_real *restrict hp, const rnn_real *restrict ht, rnn_real *restrict dz, rnn_real *restrict dhn) {
     for (int k = 0; k < 8 * W; k++) {
         const rnn_real y = ht[k];
         dz[k] = (dhn[k] + up[k]) * (1.0f - y * y);
@@ -224,88 +227,61 @@ static void backward_step_1(const rnn_real *restrict R, const rnn_real *restrict
         dhn[6 * W + l] = dz0 * R[48] + dz1 * R[49] + dz2 * R[50] + dz3 * R[51] + dz4 * R[52] + dz5 * R[53] + dz6 * R[54] + dz7 * R[55];
         dhn[7 * W + l] = dz0 * R[56] + dz1 * R[57] + dz2 * R[58] + dz3 * R[59] + dz4 * R[60] + dz5 * R[61] + dz6 * R[62] + dz7 * R[63];
     }
-    for (int l = 0; l < W; l++) {
-        const rnn_real hp0 = hp[0 * W + l];
-        const rnn_real hp1 = hp[1 * W + l];
-        const rnn_real hp2 = hp[2 * W + l];
-        const rnn_real hp3 = hp[3 * W + l];
-        const rnn_real hp4 = hp[4 * W + l];
-        const rnn_real hp5 = hp[5 * W + l];
-        const rnn_real hp6 = hp[6 * W + l];
-        const rnn_real hp7 = hp[7 * W + l];
-        const rnn_real dz0 = dz[0 * W + l];
-        const rnn_real dz1 = dz[1 * W + l];
-        const rnn_real dz2 = dz[2 * W + l];
-        const rnn_real dz3 = dz[3 * W + l];
-        const rnn_real dz4 = dz[4 * W + l];
-        const rnn_real dz5 = dz[5 * W + l];
-        const rnn_real dz6 = dz[6 * W + l];
-        const rnn_real dz7 = dz[7 * W + l];
-        aR[0 * W + l] += hp0 * dz0;
-        aR[1 * W + l] += hp0 * dz1;
-        aR[2 * W + l] += hp0 * dz2;
-        aR[3 * W + l] += hp0 * dz3;
-        aR[4 * W + l] += hp0 * dz4;
-        aR[5 * W + l] += hp0 * dz5;
-        aR[6 * W + l] += hp0 * dz6;
-        aR[7 * W + l] += hp0 * dz7;
-        aR[8 * W + l] += hp1 * dz0;
-        aR[9 * W + l] += hp1 * dz1;
-        aR[10 * W + l] += hp1 * dz2;
-        aR[11 * W + l] += hp1 * dz3;
-        aR[12 * W + l] += hp1 * dz4;
-        aR[13 * W + l] += hp1 * dz5;
-        aR[14 * W + l] += hp1 * dz6;
-        aR[15 * W + l] += hp1 * dz7;
-        aR[16 * W + l] += hp2 * dz0;
-        aR[17 * W + l] += hp2 * dz1;
-        aR[18 * W + l] += hp2 * dz2;
-        aR[19 * W + l] += hp2 * dz3;
-        aR[20 * W + l] += hp2 * dz4;
-        aR[21 * W + l] += hp2 * dz5;
-        aR[22 * W + l] += hp2 * dz6;
-        aR[23 * W + l] += hp2 * dz7;
-        aR[24 * W + l] += hp3 * dz0;
-        aR[25 * W + l] += hp3 * dz1;
-        aR[26 * W + l] += hp3 * dz2;
-        aR[27 * W + l] += hp3 * dz3;
-        aR[28 * W + l] += hp3 * dz4;
-        aR[29 * W + l] += hp3 * dz5;
-        aR[30 * W + l] += hp3 * dz6;
-        aR[31 * W + l] += hp3 * dz7;
-        aR[32 * W + l] += hp4 * dz0;
-        aR[33 * W + l] += hp4 * dz1;
-        aR[34 * W + l] += hp4 * dz2;
-        aR[35 * W + l] += hp4 * dz3;
-        aR[36 * W + l] += hp4 * dz4;
-        aR[37 * W + l] += hp4 * dz5;
-        aR[38 * W + l] += hp4 * dz6;
-        aR[39 * W + l] += hp4 * dz7;
-        aR[40 * W + l] += hp5 * dz0;
-        aR[41 * W + l] += hp5 * dz1;
-        aR[42 * W + l] += hp5 * dz2;
-        aR[43 * W + l] += hp5 * dz3;
-        aR[44 * W + l] += hp5 * dz4;
-        aR[45 * W + l] += hp5 * dz5;
-        aR[46 * W + l] += hp5 * dz6;
-        aR[47 * W + l] += hp5 * dz7;
-        aR[48 * W + l] += hp6 * dz0;
-        aR[49 * W + l] += hp6 * dz1;
-        aR[50 * W + l] += hp6 * dz2;
-        aR[51 * W + l] += hp6 * dz3;
-        aR[52 * W + l] += hp6 * dz4;
-        aR[53 * W + l] += hp6 * dz5;
-        aR[54 * W + l] += hp6 * dz6;
-        aR[55 * W + l] += hp6 * dz7;
-        aR[56 * W + l] += hp7 * dz0;
-        aR[57 * W + l] += hp7 * dz1;
-        aR[58 * W + l] += hp7 * dz2;
-        aR[59 * W + l] += hp7 * dz3;
-        aR[60 * W + l] += hp7 * dz4;
-        aR[61 * W + l] += hp7 * dz5;
-        aR[62 * W + l] += hp7 * dz6;
-        aR[63 * W + l] += hp7 * dz7;
-    }
+}
+
+static void recurrent_kernel_grad_1(rnn_real *restrict acc, const rnn_real *restrict a, const rnn_real *restrict d) {
+    for (int r0 = 0; r0 < 8; r0 += 4)
+        for (int c0 = 0; c0 < 8; c0 += 4) {
+            rnn_real s00[W] = {0}, s01[W] = {0}, s02[W] = {0}, s03[W] = {0}, s10[W] = {0}, s11[W] = {0}, s12[W] = {0}, s13[W] = {0}, s20[W] = {0}, s21[W] = {0}, s22[W] = {0}, s23[W] = {0}, s30[W] = {0}, s31[W] = {0}, s32[W] = {0}, s33[W] = {0};
+            for (int t = 1; t < 100; t++) {
+                const rnn_real *at = a + ((size_t)(t - 1) * 8 + (size_t)r0) * W;
+                const rnn_real *dt = d + ((size_t)t * 8 + (size_t)c0) * W;
+                for (int l = 0; l < W; l++) {
+                    const rnn_real a0 = at[0 * W + l];
+                    const rnn_real a1 = at[1 * W + l];
+                    const rnn_real a2 = at[2 * W + l];
+                    const rnn_real a3 = at[3 * W + l];
+                    const rnn_real d0 = dt[0 * W + l];
+                    const rnn_real d1 = dt[1 * W + l];
+                    const rnn_real d2 = dt[2 * W + l];
+                    const rnn_real d3 = dt[3 * W + l];
+                    s00[l] += a0 * d0;
+                    s01[l] += a0 * d1;
+                    s02[l] += a0 * d2;
+                    s03[l] += a0 * d3;
+                    s10[l] += a1 * d0;
+                    s11[l] += a1 * d1;
+                    s12[l] += a1 * d2;
+                    s13[l] += a1 * d3;
+                    s20[l] += a2 * d0;
+                    s21[l] += a2 * d1;
+                    s22[l] += a2 * d2;
+                    s23[l] += a2 * d3;
+                    s30[l] += a3 * d0;
+                    s31[l] += a3 * d1;
+                    s32[l] += a3 * d2;
+                    s33[l] += a3 * d3;
+                }
+            }
+            for (int l = 0; l < W; l++) {
+                acc[((size_t)(r0 + 0) * 8 + (size_t)(c0 + 0)) * W + l] += s00[l];
+                acc[((size_t)(r0 + 0) * 8 + (size_t)(c0 + 1)) * W + l] += s01[l];
+                acc[((size_t)(r0 + 0) * 8 + (size_t)(c0 + 2)) * W + l] += s02[l];
+                acc[((size_t)(r0 + 0) * 8 + (size_t)(c0 + 3)) * W + l] += s03[l];
+                acc[((size_t)(r0 + 1) * 8 + (size_t)(c0 + 0)) * W + l] += s10[l];
+                acc[((size_t)(r0 + 1) * 8 + (size_t)(c0 + 1)) * W + l] += s11[l];
+                acc[((size_t)(r0 + 1) * 8 + (size_t)(c0 + 2)) * W + l] += s12[l];
+                acc[((size_t)(r0 + 1) * 8 + (size_t)(c0 + 3)) * W + l] += s13[l];
+                acc[((size_t)(r0 + 2) * 8 + (size_t)(c0 + 0)) * W + l] += s20[l];
+                acc[((size_t)(r0 + 2) * 8 + (size_t)(c0 + 1)) * W + l] += s21[l];
+                acc[((size_t)(r0 + 2) * 8 + (size_t)(c0 + 2)) * W + l] += s22[l];
+                acc[((size_t)(r0 + 2) * 8 + (size_t)(c0 + 3)) * W + l] += s23[l];
+                acc[((size_t)(r0 + 3) * 8 + (size_t)(c0 + 0)) * W + l] += s30[l];
+                acc[((size_t)(r0 + 3) * 8 + (size_t)(c0 + 1)) * W + l] += s31[l];
+                acc[((size_t)(r0 + 3) * 8 + (size_t)(c0 + 2)) * W + l] += s32[l];
+                acc[((size_t)(r0 + 3) * 8 + (size_t)(c0 + 3)) * W + l] += s33[l];
+            }
+        }
 }
 
 static void backward_1(workspace *w, const rnn_real *params, int g) {
@@ -314,20 +290,23 @@ static void backward_1(workspace *w, const rnn_real *params, int g) {
     const rnn_real *dout = w->d1 + (size_t)g * 64; /* d loss / d output */
     rnn_real *aR = w->acc + 1024, *aB = w->acc + 1536;
     (void)aB;
+    rnn_real *dzs = w->dzs1; /* dz of every step */
     rnn_real *dz = w->s1, *dzh = dz + 8 * W, *dhn = dzh + 8 * W, *dcn = dhn + 8 * W;
     rnn_real *dhd = dcn + 8 * W, *drh = dhd + 8 * W, *rh = drh + 8 * W;
     (void)dzh; (void)dcn; (void)dhd; (void)drh; (void)rh;
     for (int k = 0; k < 8 * W; k++) dhn[k] = dcn[k] = 0.0f;
     TIME_LOOP
     for (int t = 99; t >= 0; t--) {
-        backward_step_1(R, t == 99 ? dout : ZERO, t > 0 ? h + (size_t)(t - 1) * 8 * W : ZERO, h + (size_t)t * 8 * W, dz, dhn, aR);
+        backward_step_1(R, t == 99 ? dout : ZERO, t > 0 ? h + (size_t)(t - 1) * 8 * W : ZERO, h + (size_t)t * 8 * W, dzs + (size_t)t * 8 * W, dhn);
         for (int l = 0; l < W; l++) {
             const int32_t id = w->tokens[((size_t)g * W + l) * 100 + t];
             rnn_real *row = w->dek + (size_t)id * 8;
             w->touched[id] = 1;
-            for (int j = 0; j < 8; j++) row[j] += dz[j * W + l];
+            for (int j = 0; j < 8; j++) row[j] += dzs[((size_t)t * 8 + j) * W + l];
         }
     }
+    /* the kernels' gradients, summed over the steps: K += x_t^T dz_t, R += h_{t-1}^T dz_t */
+    recurrent_kernel_grad_1(aR, h, dzs);
 }
 
 /* ---- dense (Dense): (8) -> (1), sigmoid (the output layer: logits here, the activation is applied with the loss) ---- */
