@@ -357,7 +357,7 @@ static void plan_buffers(const emitter *e) {
         add_buffer("dek", (size_t)m->vocab * G, "its gradient [V][G]");
         add_buffer("touched", (size_t)m->vocab, "rows of dek written in this batch");
         add_buffer("xk", (size_t)l1->timesteps * G * W, "the gathered input projection [T][G][W]");
-        for (int k = n_buffers - 4; k < n_buffers; k++) buffers[k].scratch = 1;
+        buffers[n_buffers - 4].scratch = 1;   /* ek is read-only in the blocks: one copy; the rest per block */
     }
     for (int i = e->fold ? 1 : 0; i < m->n_layers; i++) {
         const rnn_layer *l = &m->layers[i];
@@ -390,11 +390,9 @@ static void plan_buffers(const emitter *e) {
             }
             snprintf(n, sizeof n, "s%d", i);
             add_buffer(n, (2 * (size_t)l->gates * U + 6 * U) * W, "per-step temporaries");
-            buffers[n_buffers - 1].scratch = 1;
             if (!e->infer) {
                 snprintf(n, sizeof n, "dzs%d", i);
                 add_buffer(n, T * (size_t)l->gates * U * W, "dz of every step [T][G][W], for the weight gradients");
-                buffers[n_buffers - 1].scratch = 1;
             }
         } else {
             snprintf(n, sizeof n, "a%d", i);
@@ -497,8 +495,10 @@ static void emit_workspace(emitter *e) {
     P("    int32_t *tokens;       /* [nblk * W][%d] token ids, padding lanes 0      */\n", m->timesteps);
     P("    rnn_real *labels;      /* [nblk * W]                                    */\n");
     P("    uint32_t *rows;        /* [nblk * W] dataset rows (dropout masks)       */\n");
-    P("    rnn_real *acc;         /* [%zu][W] per-lane weight gradients            */\n",
-      m->param_buffer_len - m->tensors[1].offset);
+    P("    rnn_real *acc;         /* [nblk][ACC_LEN][W] per-block, per-lane weight gradients */\n");
+    P("    double *block_loss;    /* [nblk] loss summed over a block's samples     */\n");
+    P("    int *block_correct;    /* [nblk]                                        */\n");
+    P("    int *block_bad;        /* [nblk] a label out of range                   */\n");
     for (int i = 0; i < n_buffers; i++)
         P("    rnn_real *%s; /* %zu %s: %s */\n", buffers[i].name, buffers[i].per_block,
           buffers[i].scratch ? "in all" : "per block", buffers[i].what);
@@ -510,7 +510,10 @@ static void emit_workspace(emitter *e) {
     P("    ok &= (w->tokens = calloc(nb * W * %d, sizeof *w->tokens)) != NULL;\n", m->timesteps);
     P("    ok &= (w->labels = calloc(nb * W, sizeof *w->labels)) != NULL;\n");
     P("    ok &= (w->rows = calloc(nb * W, sizeof *w->rows)) != NULL;\n");
-    P("    ok &= (w->acc = calloc(%zu * W, sizeof *w->acc)) != NULL;\n", m->param_buffer_len - m->tensors[1].offset);
+    P("    ok &= (w->acc = calloc(nb * ACC_LEN * W, sizeof *w->acc)) != NULL;\n");
+    P("    ok &= (w->block_loss = calloc(nb, sizeof *w->block_loss)) != NULL;\n");
+    P("    ok &= (w->block_correct = calloc(nb, sizeof *w->block_correct)) != NULL;\n");
+    P("    ok &= (w->block_bad = calloc(nb, sizeof *w->block_bad)) != NULL;\n");
     for (int i = 0; i < n_buffers; i++)
         P("    ok &= (w->%s = calloc(%s%zu, sizeof(rnn_real))) != NULL;\n", buffers[i].name, buffers[i].scratch ? "" : "nb * ",
           buffers[i].per_block);
@@ -520,6 +523,7 @@ static void emit_workspace(emitter *e) {
 static void emit_destroy(emitter *e) {
     P("static void gen_destroy(void *impl) {\n    workspace *w = impl;\n    if (!w) return;\n");
     P("    free(w->tokens);\n    free(w->labels);\n    free(w->rows);\n    free(w->acc);\n");
+    P("    free(w->block_loss);\n    free(w->block_correct);\n    free(w->block_bad);\n");
     for (int i = 0; i < n_buffers; i++) P("    free(w->%s);\n", buffers[i].name);
     P("    free(w);\n}\n\n");
 }
@@ -649,8 +653,8 @@ static void emit_fold_scatter(emitter *e, int i, const char *ind) {
     int T = l->timesteps, G = l->gates * l->units;
     P("%sfor (int l = 0; l < W; l++) {\n", ind);
     P("%s    const int32_t id = w->tokens[((size_t)g * W + l) * %d + t];\n", ind, T);
-    P("%s    rnn_real *row = w->dek + (size_t)id * %d;\n", ind, G);
-    P("%s    w->touched[id] = 1;\n", ind);
+    P("%s    rnn_real *row = w->dek + ((size_t)g * %d + (size_t)id) * %d;\n", ind, e->m->vocab, G);
+    P("%s    w->touched[(size_t)g * %d + (size_t)id] = 1;\n", ind, e->m->vocab);
     P("%s    for (int j = 0; j < %d; j++) row[j] += dzs[((size_t)t * %d + j) * W + l];\n%s}\n", ind, G, G, ind);
 }
 
@@ -707,7 +711,7 @@ static void emit_rnn_prologue(emitter *e, int i, int backward) {
     if (l->kind == RNN_LAYER_GRU && l->reset_after) P("    rnn_real *hh = w->hh%d + (size_t)g * %zu;\n", i, (size_t)T * U * W);
     if (fold && !backward) {
         P("    /* the input projection b + x_t.K of every step, gathered from the folded table */\n");
-        P("    rnn_real *xk = w->xk;\n");
+        P("    rnn_real *xk = w->xk + (size_t)g * %zu;\n", buf_size("xk"));
         P("    for (int t = 0; t < %d; t++)\n        for (int l = 0; l < W; l++) {\n", T);
         P("            const rnn_real *row = w->ek + (size_t)w->tokens[((size_t)g * W + l) * %d + t] * %d;\n", T, G);
         P("            for (int j = 0; j < %d; j++) xk[((size_t)t * %d + j) * W + l] = row[j];\n        }\n", G, G);
@@ -746,16 +750,24 @@ static void emit_rnn_prologue(emitter *e, int i, int backward) {
           (size_t)(l->out_seq ? T : 1) * U * W);
         if (!fold) {
             P("    rnn_real *dx = w->d%d + (size_t)g * %zu; /* d loss / d input */\n", i - 1, (size_t)T * F * W);
-            P("    rnn_real *aK = w->acc + %zu;\n", acc0);
+            P("    rnn_real *aK = w->acc + (size_t)g * ACC_LEN * W + %zu;\n", acc0);
         }
-        P("    rnn_real *aR = w->acc + %zu, *aB = w->acc + %zu;\n    (void)aB;\n", acc1, acc2);
-        P("    rnn_real *dzs = w->dzs%d; /* dz of every step */\n", i);
-        P("    rnn_real *dz = w->s%d, *dzh = dz + %d * W, *dhn = dzh + %d * W, *dcn = dhn + %d * W;\n", i, G, G, U);
+        P("    rnn_real *aR = w->acc + (size_t)g * ACC_LEN * W + %zu, *aB = w->acc + (size_t)g * ACC_LEN * W + %zu;\n"
+          "    (void)aB;\n", acc1, acc2);
+        char dzsname[32], sname[32];
+        snprintf(dzsname, sizeof dzsname, "dzs%d", i);
+        snprintf(sname, sizeof sname, "s%d", i);
+        P("    rnn_real *dzs = w->dzs%d + (size_t)g * %zu; /* dz of every step */\n", i, buf_size(dzsname));
+        P("    rnn_real *dz = w->s%d + (size_t)g * %zu, *dzh = dz + %d * W, *dhn = dzh + %d * W, *dcn = dhn + %d * W;\n", i,
+          buf_size(sname), G, G, U);
         P("    rnn_real *dhd = dcn + %d * W, *drh = dhd + %d * W, *rh = drh + %d * W;\n", U, U, U);
         P("    (void)dzh; (void)dcn; (void)dhd; (void)drh; (void)rh;\n");
         P("    for (int k = 0; k < %d * W; k++) dhn[k] = dcn[k] = 0.0f;\n", U);
     } else {
-        P("    rnn_real *xa = w->s%d, *ha = xa + %d * W, *rh = ha + %d * W, *hn = rh + %d * W;\n", i, G, G, U);
+        char sname[32];
+        snprintf(sname, sizeof sname, "s%d", i);
+        P("    rnn_real *xa = w->s%d + (size_t)g * %zu, *ha = xa + %d * W, *rh = ha + %d * W, *hn = rh + %d * W;\n", i,
+          buf_size(sname), G, G, U);
         P("    (void)xa; (void)ha; (void)rh; (void)hn;\n");
     }
 }
@@ -1060,7 +1072,8 @@ static void emit_dense_layer(emitter *e, int i) {
     P("    const rnn_real *y = w->a%d + (size_t)g * %d * W;\n", i, O);
     P("    rnn_real *dz = w->d%d + (size_t)g * %d * W; /* d loss / d output, made d loss / d pre-activation here */\n", i, O);
     P("    rnn_real *dx = w->d%d + (size_t)g * %d * W;\n", i - 1, F);
-    P("    rnn_real *aK = w->acc + %zu, *aB = w->acc + %zu;\n", acc_index(m, K->offset), acc_index(m, B->offset));
+    P("    rnn_real *aK = w->acc + (size_t)g * ACC_LEN * W + %zu, *aB = w->acc + (size_t)g * ACC_LEN * W + %zu;\n",
+      acc_index(m, K->offset), acc_index(m, B->offset));
     P("    (void)y;\n");
     if (!last && l->activation == RNN_ACT_SOFTMAX) {
         P("    for (int l = 0; l < W; l++) {\n        rnn_real dot = 0.0f;\n");
@@ -1115,7 +1128,52 @@ static void emit_drivers(emitter *e) {
     int L = m->n_layers - 1, O = m->n_outputs, T = m->timesteps, V = m->vocab;
     const rnn_layer *emb = &m->layers[0];
     int binary = m->loss == RNN_LOSS_BINARY_CROSSENTROPY;
-    P("/* ==== the model interface (rnn_model_ops): same contracts as rnn_ref_* ==== */\n\n");
+    P("/* ==== the model interface (rnn_model_ops): same contracts as rnn_ref_* ====\n"
+      " * The lane blocks of a batch are independent: they run on rnn_parallel_for's threads,\n"
+      " * each writing only its own buffers, and whatever is summed over blocks (loss,\n"
+      " * accuracy, gradients) is summed afterwards in block order, so the result is the\n"
+      " * same bit for bit whatever the number of threads. */\n\n");
+    P("typedef struct {\n    workspace *w;\n    const rnn_real *params;\n    const rnn_dropout_ctx *ctx;\n");
+    P("    const rnn_real *labels;\n    rnn_real *out;\n    int n;\n} batch;\n\n");
+
+    /* ---- forward of one block ---- */
+    P("static void forward_block(void *arg, int g) {\n");
+    P("    const batch *a = arg;\n    workspace *w = a->w;\n    const rnn_real *params = a->params;\n");
+    P("    const rnn_dropout_ctx *ctx = a->ctx;\n    const rnn_real *labels = a->labels;\n");
+    P("    rnn_real *out = a->out;\n    const int n = a->n;\n    (void)ctx;\n");
+    if (!e->fold) P("    forward_0(w, params, g);\n");
+    for (int i = 1; i <= L; i++) P("    forward_%d(w, params, g, ctx);\n", i);
+    P("    const rnn_real *z = w->a%d + (size_t)g * %d * W; /* logits [%d][W] */\n", L, O, O);
+    P("    double loss = 0.0;\n    int correct = 0;\n");
+    P("    for (int l = 0; l < W && g * W + l < n; l++) {\n");
+    P("        const int b = g * W + l;\n");
+    if (binary) {
+        P("        const double zl = (double)z[l];\n");
+        P("        const rnn_real p = z[l] >= 0.0f ? 1.0f / (1.0f + expf(-z[l])) : expf(z[l]) / (1.0f + expf(z[l]));\n");
+        P("        if (out) out[b] = p;\n");
+        P("        if (labels) {\n");
+        P("            const double y = (double)labels[b];\n");
+        P("            loss += fmax(zl, 0.0) - zl * y + log1p(exp(-fabs(zl)));\n");
+        P("            correct += (p > 0.5f) == (labels[b] > 0.5f);\n        }\n");
+    } else {
+        P("        double mx = (double)z[l], s = 0.0;\n");
+        P("        int best = 0;\n");
+        P("        for (int o = 1; o < %d; o++)\n", O);
+        P("            if ((double)z[o * W + l] > mx) mx = (double)z[o * W + l];\n");
+        P("        for (int o = 0; o < %d; o++) s += exp((double)z[o * W + l] - mx);\n", O);
+        P("        const double lse = mx + log(s);\n");
+        P("        for (int o = 0; o < %d; o++) {\n", O);
+        P("            const rnn_real p = (rnn_real)exp((double)z[o * W + l] - lse);\n");
+        P("            if (out) out[(size_t)b * %d + o] = p;\n", O);
+        P("            if (z[o * W + l] > z[best * W + l]) best = o;\n        }\n");
+        P("        if (labels) {\n");
+        P("            const rnn_real y = labels[b];\n");
+        P("            if (!(y >= 0.0f && y < %d.0f)) {\n                w->block_bad[g] = 1;\n                continue;\n            }\n", O);
+        P("            loss += lse - (double)z[(int)y * W + l];\n");
+        P("            correct += best == (int)y;\n        }\n");
+    }
+    P("    }\n    w->block_loss[g] = loss;\n    w->block_correct[g] = correct;\n}\n\n");
+
     P("static double gen_forward(void *impl, const rnn_real *params, const int32_t *tokens, const rnn_real *labels, int n,\n"
       "                          const rnn_dropout_ctx *ctx, rnn_real *out) {\n");
     P("    workspace *w = impl;\n    if (n < 1 || n > w->nblk * W) return NAN;\n");
@@ -1128,7 +1186,6 @@ static void emit_drivers(emitter *e) {
     P("            w->tokens[(size_t)b * %d + t] = id;\n        }\n", T);
     P("        w->labels[b] = b < n && labels ? labels[b] : 0.0f;\n");
     P("        w->rows[b] = b < n ? (ctx && ctx->rows ? ctx->rows[b] : (uint32_t)b) : 0u;\n    }\n");
-    P("    double loss = 0.0;\n");
     if (e->fold) {
         const rnn_layer *l1 = &m->layers[1];
         int F1 = l1->in_features, G1 = l1->gates * l1->units;
@@ -1141,87 +1198,73 @@ static void emit_drivers(emitter *e) {
         P("            for (int f = 0; f < %d; f++) {\n", F1);
         P("                const rnn_real x = E[(size_t)v * %d + f];\n", F1);
         P("                for (int j = 0; j < %d; j++) row[j] += x * K[f * %d + j];\n            }\n        }\n    }\n", G1, G1);
-        P("    for (int g = 0; g < nblk; g++) {\n");
-    } else {
-        P("    for (int g = 0; g < nblk; g++) {\n        forward_0(w, params, g);\n");
     }
-    for (int i = 1; i <= L; i++) P("        forward_%d(w, params, g, ctx);\n", i);
-    P("        const rnn_real *z = w->a%d + (size_t)g * %d * W; /* logits [%d][W] */\n", L, O, O);
-    P("        for (int l = 0; l < W && g * W + l < n; l++) {\n");
-    P("            const int b = g * W + l;\n");
-    if (binary) {
-        P("            const double zl = (double)z[l];\n");
-        P("            const rnn_real p = z[l] >= 0.0f ? 1.0f / (1.0f + expf(-z[l])) : expf(z[l]) / (1.0f + expf(z[l]));\n");
-        P("            if (out) out[b] = p;\n");
-        P("            if (labels) {\n");
-        P("                const double y = (double)labels[b];\n");
-        P("                loss += fmax(zl, 0.0) - zl * y + log1p(exp(-fabs(zl)));\n");
-        P("                w->correct += (p > 0.5f) == (labels[b] > 0.5f);\n            }\n");
-    } else {
-        P("            double mx = (double)z[l], s = 0.0;\n");
-        P("            int best = 0;\n");
-        P("            for (int o = 1; o < %d; o++)\n", O);
-        P("                if ((double)z[o * W + l] > mx) mx = (double)z[o * W + l];\n");
-        P("            for (int o = 0; o < %d; o++) s += exp((double)z[o * W + l] - mx);\n", O);
-        P("            const double lse = mx + log(s);\n");
-        P("            for (int o = 0; o < %d; o++) {\n", O);
-        P("                const rnn_real p = (rnn_real)exp((double)z[o * W + l] - lse);\n");
-        P("                if (out) out[(size_t)b * %d + o] = p;\n", O);
-        P("                if (z[o * W + l] > z[best * W + l]) best = o;\n            }\n");
-        P("            if (labels) {\n");
-        P("                const rnn_real y = labels[b];\n");
-        P("                if (!(y >= 0.0f && y < %d.0f)) return NAN;\n", O);
-        P("                loss += lse - (double)z[(int)y * W + l];\n");
-        P("                w->correct += best == (int)y;\n            }\n");
-    }
-    P("        }\n    }\n    return labels ? loss / n : 0.0;\n}\n\n");
+    P("    for (int g = 0; g < nblk; g++) w->block_bad[g] = 0;\n");
+    P("    batch a = {w, params, ctx, labels, out, n};\n");
+    P("    rnn_parallel_for(nblk, forward_block, &a);\n");
+    P("    double loss = 0.0;\n");
+    P("    for (int g = 0; g < nblk; g++) { /* in block order */\n");
+    P("        if (w->block_bad[g]) return NAN;\n");
+    P("        loss += w->block_loss[g];\n        w->correct += w->block_correct[g];\n    }\n");
+    P("    return labels ? loss / n : 0.0;\n}\n\n");
 
+    /* ---- backward of one block ---- */
     const rnn_tensor *E = tensor(m, 0, RNN_T_EMBEDDINGS);
     size_t acc_len = m->param_buffer_len - m->tensors[1].offset;
+    P("static void backward_block(void *arg, int g) {\n");
+    P("    const batch *a = arg;\n    workspace *w = a->w;\n    const rnn_real *params = a->params;\n    const int n = a->n;\n");
+    P("    memset(w->acc + (size_t)g * ACC_LEN * W, 0, ACC_LEN * W * sizeof *w->acc);\n");
+    if (e->fold) {
+        int G1 = m->layers[1].gates * m->layers[1].units;
+        P("    memset(w->dek + (size_t)g * %zu, 0, %zu * sizeof *w->dek);\n", (size_t)V * G1, (size_t)V * G1);
+        P("    memset(w->touched + (size_t)g * %d, 0, %d * sizeof *w->touched);\n", V, V);
+    }
+    P("    /* d loss / d logits of the mean loss; padding lanes get 0 */\n");
+    P("    const rnn_real *z = w->a%d + (size_t)g * %d * W;\n", L, O);
+    P("    rnn_real *dz = w->d%d + (size_t)g * %d * W;\n", L, O);
+    P("    for (int l = 0; l < W; l++) {\n");
+    P("        const int b = g * W + l;\n");
+    if (binary) {
+        P("        const rnn_real p = z[l] >= 0.0f ? 1.0f / (1.0f + expf(-z[l])) : expf(z[l]) / (1.0f + expf(z[l]));\n");
+        P("        dz[l] = b < n ? (p - w->labels[b]) / (rnn_real)n : 0.0f;\n");
+    } else {
+        P("        if (b >= n) {\n            for (int o = 0; o < %d; o++) dz[o * W + l] = 0.0f;\n            continue;\n        }\n", O);
+        P("        double mx = (double)z[l], s = 0.0;\n");
+        P("        for (int o = 1; o < %d; o++)\n", O);
+        P("            if ((double)z[o * W + l] > mx) mx = (double)z[o * W + l];\n");
+        P("        for (int o = 0; o < %d; o++) s += exp((double)z[o * W + l] - mx);\n", O);
+        P("        const double lse = mx + log(s);\n");
+        P("        const int y = (int)w->labels[b];\n");
+        P("        for (int o = 0; o < %d; o++)\n", O);
+        P("            dz[o * W + l] = (rnn_real)((exp((double)z[o * W + l] - lse) - (o == y ? 1.0 : 0.0)) / n);\n");
+    }
+    P("    }\n");
+    for (int i = L; i >= 1; i--) P("    backward_%d(w, params, g);\n", i);
+    P("}\n\n");
+
     P("static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {\n");
     P("    workspace *w = impl;\n    memset(grads, 0, %zu * sizeof *grads);\n", m->param_buffer_len);
     P("    if (!w->labelled) return;\n");
-    P("    memset(w->acc, 0, %zu * W * sizeof *w->acc);\n", acc_len);
-    if (e->fold) P("    memset(w->dek, 0, %zu * sizeof *w->dek);\n    memset(w->touched, 0, %d * sizeof *w->touched);\n",
-                   (size_t)V * (size_t)(m->layers[1].gates * m->layers[1].units), V);
     P("    const int n = w->n, nblk = (n + W - 1) / W;\n");
-    P("    for (int g = 0; g < nblk; g++) {\n");
-    P("        /* d loss / d logits of the mean loss; padding lanes get 0 */\n");
-    P("        const rnn_real *z = w->a%d + (size_t)g * %d * W;\n", L, O);
-    P("        rnn_real *dz = w->d%d + (size_t)g * %d * W;\n", L, O);
-    P("        for (int l = 0; l < W; l++) {\n");
-    P("            const int b = g * W + l;\n");
-    if (binary) {
-        P("            const rnn_real p = z[l] >= 0.0f ? 1.0f / (1.0f + expf(-z[l])) : expf(z[l]) / (1.0f + expf(z[l]));\n");
-        P("            dz[l] = b < n ? (p - w->labels[b]) / (rnn_real)n : 0.0f;\n");
-    } else {
-        P("            if (b >= n) {\n                for (int o = 0; o < %d; o++) dz[o * W + l] = 0.0f;\n                continue;\n            }\n", O);
-        P("            double mx = (double)z[l], s = 0.0;\n");
-        P("            for (int o = 1; o < %d; o++)\n", O);
-        P("                if ((double)z[o * W + l] > mx) mx = (double)z[o * W + l];\n");
-        P("            for (int o = 0; o < %d; o++) s += exp((double)z[o * W + l] - mx);\n", O);
-        P("            const double lse = mx + log(s);\n");
-        P("            const int y = (int)w->labels[b];\n");
-        P("            for (int o = 0; o < %d; o++)\n", O);
-        P("                dz[o * W + l] = (rnn_real)((exp((double)z[o * W + l] - lse) - (o == y ? 1.0 : 0.0)) / n);\n");
-    }
-    P("        }\n");
-    for (int i = L; i >= 1; i--) P("        backward_%d(w, params, g);\n", i);
+    P("    batch a = {w, params, NULL, NULL, NULL, n};\n");
+    P("    rnn_parallel_for(nblk, backward_block, &a);\n");
     if (!e->fold) {
-        P("        /* the embedding: scatter d loss / d output into the looked-up rows */\n");
-        P("        rnn_real *dE = grads + %zu; /* %s [%d, %d] */\n", E->offset, E->name, E->shape[0], E->shape[1]);
+        P("    /* the embedding: scatter d loss / d output into the looked-up rows, in block order */\n");
+        P("    rnn_real *dE = grads + %zu; /* %s [%d, %d] */\n", E->offset, E->name, E->shape[0], E->shape[1]);
+        P("    for (int g = 0; g < nblk; g++) {\n");
         P("        const rnn_real *d0 = w->d0 + (size_t)g * %zu;\n", (size_t)T * emb->units * W);
         P("        for (int l = 0; l < W && g * W + l < n; l++)\n");
         P("            for (int t = 0; t < %d; t++) {\n", T);
         P("                rnn_real *row = dE + (size_t)w->tokens[((size_t)g * W + l) * %d + t] * %d;\n", T, emb->units);
         P("                for (int f = 0; f < %d; f++) row[f] += d0[((size_t)t * %d + f) * W + l];\n", emb->units, emb->units);
-        P("            }\n");
+        P("            }\n    }\n");
     }
-    P("    }\n");
-    P("    /* sum the per-lane weight gradients, lane by lane in a fixed order */\n");
+    P("    /* sum the per-lane weight gradients over blocks and lanes, in a fixed order */\n");
     P("    rnn_real *dst = grads + %zu;\n", m->tensors[1].offset);
-    P("    for (size_t k = 0; k < %zu; k++) {\n        rnn_real s = 0.0f;\n", acc_len);
-    P("        for (int l = 0; l < W; l++) s += w->acc[k * W + l];\n        dst[k] = s;\n    }\n");
+    P("    for (size_t k = 0; k < ACC_LEN; k++) {\n        rnn_real s = 0.0f;\n");
+    P("        for (int g = 0; g < nblk; g++)\n");
+    P("            for (int l = 0; l < W; l++) s += w->acc[((size_t)g * ACC_LEN + k) * W + l];\n        dst[k] = s;\n    }\n");
+    (void)acc_len;
     if (e->fold) {
         const rnn_layer *l1 = &m->layers[1];
         int F1 = l1->in_features, G1 = l1->gates * l1->units;
@@ -1229,11 +1272,20 @@ static void emit_drivers(emitter *e) {
         P("    /* through the folded table: dE[v] = dek[v].K^T, dK += E[v]^T dek[v], db += dek[v] */\n");
         P("    const rnn_real *E = params + %zu, *K = params + %zu;\n", E->offset, K1->offset);
         P("    rnn_real *dE = grads + %zu, *dK = grads + %zu, *db = grads + %zu;\n", E->offset, K1->offset, B1->offset);
-        P("    for (int v = 0; v < %d; v++) {\n        if (w->touched[v] == 0.0f) continue;\n", V);
-        P("        const rnn_real *d = w->dek + (size_t)v * %d;\n", G1);
-        P("        for (int f = 0; f < %d; f++) {\n            rnn_real s = 0.0f;\n", F1);
-        P("            for (int j = 0; j < %d; j++) s += d[j] * K[f * %d + j];\n", G1, G1);
-        P("            dE[(size_t)v * %d + f] += s;\n", F1);
+        P("    rnn_real KT[%d * %d]; /* K transposed, so the rows below vectorize */\n", G1, F1);
+        P("    for (int f = 0; f < %d; f++)\n        for (int j = 0; j < %d; j++) KT[j * %d + f] = K[f * %d + j];\n", F1, G1, F1, G1);
+        P("    for (int v = 0; v < %d; v++) {\n", V);
+        P("        rnn_real d[%d] = {0};\n        int any = 0;\n", G1);
+        P("        for (int g = 0; g < nblk; g++) { /* the blocks' rows, in block order */\n");
+        P("            if (w->touched[(size_t)g * %d + v] == 0.0f) continue;\n", V);
+        P("            any = 1;\n");
+        P("            const rnn_real *r = w->dek + ((size_t)g * %d + (size_t)v) * %d;\n", V, G1);
+        P("            for (int j = 0; j < %d; j++) d[j] += r[j];\n        }\n", G1);
+        P("        if (!any) continue;\n");
+        P("        rnn_real *dEv = dE + (size_t)v * %d;\n", F1);
+        P("        for (int j = 0; j < %d; j++)\n", G1);
+        P("            for (int f = 0; f < %d; f++) dEv[f] += d[j] * KT[j * %d + f];\n", F1, F1);
+        P("        for (int f = 0; f < %d; f++) {\n", F1);
         P("            const rnn_real x = E[(size_t)v * %d + f];\n", F1);
         P("            for (int j = 0; j < %d; j++) dK[f * %d + j] += x * d[j];\n        }\n", G1, G1);
         P("        for (int j = 0; j < %d; j++) db[j] += d[j];\n    }\n", G1);
@@ -1266,7 +1318,9 @@ static void emit_header(emitter *e) {
     P(" * Build: cc -std=c17 -O3 -march=native THIS.c -I<include> <lib>/librnnrt.a -lm\n */\n");
     P("#include <math.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n\n");
     P("#include \"rnnrt.h\"\n#include \"rnn_fastmath.h\"\n\n");
-    P("#define W %d /* samples per lane block */\n\n", W);
+    P("#define W %d /* samples per lane block */\n", W);
+    P("#define ACC_LEN %zu /* parameters after the embedding table: the per-lane gradient accumulators */\n\n",
+      m->param_buffer_len - m->tensors[1].offset);
     P("/* The time loop carries h from one step to the next through memory. clang 14 with\n"
       " * AVX-512 vectorizes it across steps once the step function (whose pointers are\n"
       " * restrict within one call) is inlined, which breaks that dependence; so the time\n"

@@ -19,6 +19,7 @@
 #include "rnn_fastmath.h"
 
 #define W 8 /* samples per lane block */
+#define ACC_LEN 832 /* parameters after the embedding table: the per-lane gradient accumulators */
 
 /* The time loop carries h from one step to the next through memory. clang 14 with
  * AVX-512 vectorizes it across steps once the step function (whose pointers are
@@ -95,16 +96,19 @@ typedef struct {
     int32_t *tokens;       /* [nblk * W][100] token ids, padding lanes 0      */
     rnn_real *labels;      /* [nblk * W]                                    */
     uint32_t *rows;        /* [nblk * W] dataset rows (dropout masks)       */
-    rnn_real *acc;         /* [832][W] per-lane weight gradients            */
+    rnn_real *acc;         /* [nblk][ACC_LEN][W] per-block, per-lane weight gradients */
+    double *block_loss;    /* [nblk] loss summed over a block's samples     */
+    int *block_correct;    /* [nblk]                                        */
+    int *block_bad;        /* [nblk] a label out of range                   */
     rnn_real *ek; /* 16000 in all: the folded table b + E.K [V][G] */
-    rnn_real *dek; /* 16000 in all: its gradient [V][G] */
-    rnn_real *touched; /* 500 in all: rows of dek written in this batch */
-    rnn_real *xk; /* 25600 in all: the gathered input projection [T][G][W] */
+    rnn_real *dek; /* 16000 per block: its gradient [V][G] */
+    rnn_real *touched; /* 500 per block: rows of dek written in this batch */
+    rnn_real *xk; /* 25600 per block: the gathered input projection [T][G][W] */
     rnn_real *h1; /* 6400 per block: every hidden state [T][U][W] */
     rnn_real *c1; /* 6400 per block: cell states [T][U][W] */
     rnn_real *gates1; /* 25600 per block: gate activations [T][G*U][W] */
-    rnn_real *s1; /* 896 in all: per-step temporaries */
-    rnn_real *dzs1; /* 25600 in all: dz of every step [T][G][W], for the weight gradients */
+    rnn_real *s1; /* 896 per block: per-step temporaries */
+    rnn_real *dzs1; /* 25600 per block: dz of every step [T][G][W], for the weight gradients */
     rnn_real *d1; /* 64 per block: d loss / d output */
     rnn_real *a2; /* 8 per block: output */
     rnn_real *d2; /* 8 per block: d loss / d output */
@@ -121,16 +125,19 @@ static void *gen_create(const rnn_model *m, int max_batch) {
     ok &= (w->tokens = calloc(nb * W * 100, sizeof *w->tokens)) != NULL;
     ok &= (w->labels = calloc(nb * W, sizeof *w->labels)) != NULL;
     ok &= (w->rows = calloc(nb * W, sizeof *w->rows)) != NULL;
-    ok &= (w->acc = calloc(832 * W, sizeof *w->acc)) != NULL;
+    ok &= (w->acc = calloc(nb * ACC_LEN * W, sizeof *w->acc)) != NULL;
+    ok &= (w->block_loss = calloc(nb, sizeof *w->block_loss)) != NULL;
+    ok &= (w->block_correct = calloc(nb, sizeof *w->block_correct)) != NULL;
+    ok &= (w->block_bad = calloc(nb, sizeof *w->block_bad)) != NULL;
     ok &= (w->ek = calloc(16000, sizeof(rnn_real))) != NULL;
-    ok &= (w->dek = calloc(16000, sizeof(rnn_real))) != NULL;
-    ok &= (w->touched = calloc(500, sizeof(rnn_real))) != NULL;
-    ok &= (w->xk = calloc(25600, sizeof(rnn_real))) != NULL;
+    ok &= (w->dek = calloc(nb * 16000, sizeof(rnn_real))) != NULL;
+    ok &= (w->touched = calloc(nb * 500, sizeof(rnn_real))) != NULL;
+    ok &= (w->xk = calloc(nb * 25600, sizeof(rnn_real))) != NULL;
     ok &= (w->h1 = calloc(nb * 6400, sizeof(rnn_real))) != NULL;
     ok &= (w->c1 = calloc(nb * 6400, sizeof(rnn_real))) != NULL;
     ok &= (w->gates1 = calloc(nb * 25600, sizeof(rnn_real))) != NULL;
-    ok &= (w->s1 = calloc(896, sizeof(rnn_real))) != NULL;
-    ok &= (w->dzs1 = calloc(25600, sizeof(rnn_real))) != NULL;
+    ok &= (w->s1 = calloc(nb * 896, sizeof(rnn_real))) != NULL;
+    ok &= (w->dzs1 = calloc(nb * 25600, sizeof(rnn_real))) != NULL;
     ok &= (w->d1 = calloc(nb * 64, sizeof(rnn_real))) != NULL;
     ok &= (w->a2 = calloc(nb * 8, sizeof(rnn_real))) != NULL;
     ok &= (w->d2 = calloc(nb * 8, sizeof(rnn_real))) != NULL;
@@ -148,6 +155,9 @@ static void gen_destroy(void *impl) {
     free(w->labels);
     free(w->rows);
     free(w->acc);
+    free(w->block_loss);
+    free(w->block_correct);
+    free(w->block_bad);
     free(w->ek);
     free(w->dek);
     free(w->touched);
@@ -233,13 +243,13 @@ static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dro
     rnn_real *c = w->c1 + (size_t)g * 6400;
     rnn_real *gates = w->gates1 + (size_t)g * 25600;
     /* the input projection b + x_t.K of every step, gathered from the folded table */
-    rnn_real *xk = w->xk;
+    rnn_real *xk = w->xk + (size_t)g * 25600;
     for (int t = 0; t < 100; t++)
         for (int l = 0; l < W; l++) {
             const rnn_real *row = w->ek + (size_t)w->tokens[((size_t)g * W + l) * 100 + t] * 32;
             for (int j = 0; j < 32; j++) xk[((size_t)t * 32 + j) * W + l] = row[j];
         }
-    rnn_real *xa = w->s1, *ha = xa + 32 * W, *rh = ha + 32 * W, *hn = rh + 8 * W;
+    rnn_real *xa = w->s1 + (size_t)g * 896, *ha = xa + 32 * W, *rh = ha + 32 * W, *hn = rh + 8 * W;
     (void)xa; (void)ha; (void)rh; (void)hn;
     TIME_LOOP
     for (int t = 0; t < 100; t++) {
@@ -367,10 +377,10 @@ static void backward_1(workspace *w, const rnn_real *params, int g) {
     rnn_real *c = w->c1 + (size_t)g * 6400;
     rnn_real *gates = w->gates1 + (size_t)g * 25600;
     const rnn_real *dout = w->d1 + (size_t)g * 64; /* d loss / d output */
-    rnn_real *aR = w->acc + 4096, *aB = w->acc + 6144;
+    rnn_real *aR = w->acc + (size_t)g * ACC_LEN * W + 4096, *aB = w->acc + (size_t)g * ACC_LEN * W + 6144;
     (void)aB;
-    rnn_real *dzs = w->dzs1; /* dz of every step */
-    rnn_real *dz = w->s1, *dzh = dz + 32 * W, *dhn = dzh + 32 * W, *dcn = dhn + 8 * W;
+    rnn_real *dzs = w->dzs1 + (size_t)g * 25600; /* dz of every step */
+    rnn_real *dz = w->s1 + (size_t)g * 896, *dzh = dz + 32 * W, *dhn = dzh + 32 * W, *dcn = dhn + 8 * W;
     rnn_real *dhd = dcn + 8 * W, *drh = dhd + 8 * W, *rh = drh + 8 * W;
     (void)dzh; (void)dcn; (void)dhd; (void)drh; (void)rh;
     for (int k = 0; k < 8 * W; k++) dhn[k] = dcn[k] = 0.0f;
@@ -379,8 +389,8 @@ static void backward_1(workspace *w, const rnn_real *params, int g) {
         backward_step_1(R, t == 99 ? dout : ZERO, t > 0 ? h + (size_t)(t - 1) * 8 * W : ZERO, t > 0 ? c + (size_t)(t - 1) * 8 * W : ZERO, gates + (size_t)t * 32 * W, c + (size_t)t * 8 * W, dzs + (size_t)t * 32 * W, dhn, dcn);
         for (int l = 0; l < W; l++) {
             const int32_t id = w->tokens[((size_t)g * W + l) * 100 + t];
-            rnn_real *row = w->dek + (size_t)id * 32;
-            w->touched[id] = 1;
+            rnn_real *row = w->dek + ((size_t)g * 500 + (size_t)id) * 32;
+            w->touched[(size_t)g * 500 + (size_t)id] = 1;
             for (int j = 0; j < 32; j++) row[j] += dzs[((size_t)t * 32 + j) * W + l];
         }
     }
@@ -414,7 +424,7 @@ static void backward_2(workspace *w, const rnn_real *params, int g) {
     const rnn_real *y = w->a2 + (size_t)g * 1 * W;
     rnn_real *dz = w->d2 + (size_t)g * 1 * W; /* d loss / d output, made d loss / d pre-activation here */
     rnn_real *dx = w->d1 + (size_t)g * 8 * W;
-    rnn_real *aK = w->acc + 6400, *aB = w->acc + 6528;
+    rnn_real *aK = w->acc + (size_t)g * ACC_LEN * W + 6400, *aB = w->acc + (size_t)g * ACC_LEN * W + 6528;
     (void)y;
     for (int k = 0; k < 1 * W; k++) aB[k] += dz[k];
     for (int l = 0; l < W; l++) {
@@ -449,7 +459,49 @@ static void backward_2(workspace *w, const rnn_real *params, int g) {
     }
 }
 
-/* ==== the model interface (rnn_model_ops): same contracts as rnn_ref_* ==== */
+/* ==== the model interface (rnn_model_ops): same contracts as rnn_ref_* ====
+ * The lane blocks of a batch are independent: they run on rnn_parallel_for's threads,
+ * each writing only its own buffers, and whatever is summed over blocks (loss,
+ * accuracy, gradients) is summed afterwards in block order, so the result is the
+ * same bit for bit whatever the number of threads. */
+
+typedef struct {
+    workspace *w;
+    const rnn_real *params;
+    const rnn_dropout_ctx *ctx;
+    const rnn_real *labels;
+    rnn_real *out;
+    int n;
+} batch;
+
+static void forward_block(void *arg, int g) {
+    const batch *a = arg;
+    workspace *w = a->w;
+    const rnn_real *params = a->params;
+    const rnn_dropout_ctx *ctx = a->ctx;
+    const rnn_real *labels = a->labels;
+    rnn_real *out = a->out;
+    const int n = a->n;
+    (void)ctx;
+    forward_1(w, params, g, ctx);
+    forward_2(w, params, g, ctx);
+    const rnn_real *z = w->a2 + (size_t)g * 1 * W; /* logits [1][W] */
+    double loss = 0.0;
+    int correct = 0;
+    for (int l = 0; l < W && g * W + l < n; l++) {
+        const int b = g * W + l;
+        const double zl = (double)z[l];
+        const rnn_real p = z[l] >= 0.0f ? 1.0f / (1.0f + expf(-z[l])) : expf(z[l]) / (1.0f + expf(z[l]));
+        if (out) out[b] = p;
+        if (labels) {
+            const double y = (double)labels[b];
+            loss += fmax(zl, 0.0) - zl * y + log1p(exp(-fabs(zl)));
+            correct += (p > 0.5f) == (labels[b] > 0.5f);
+        }
+    }
+    w->block_loss[g] = loss;
+    w->block_correct[g] = correct;
+}
 
 static double gen_forward(void *impl, const rnn_real *params, const int32_t *tokens, const rnn_real *labels, int n,
                           const rnn_dropout_ctx *ctx, rnn_real *out) {
@@ -469,7 +521,6 @@ static double gen_forward(void *impl, const rnn_real *params, const int32_t *tok
         w->labels[b] = b < n && labels ? labels[b] : 0.0f;
         w->rows[b] = b < n ? (ctx && ctx->rows ? ctx->rows[b] : (uint32_t)b) : 0u;
     }
-    double loss = 0.0;
     { /* the embedding folded into lstm's input projection: ek[v] = b + E[v].K (exact in real arithmetic) */
         const rnn_real *E = params + 0, *K = params + 8000, *B = params + 8768;
         for (int v = 0; v < 500; v++) {
@@ -481,62 +532,73 @@ static double gen_forward(void *impl, const rnn_real *params, const int32_t *tok
             }
         }
     }
-    for (int g = 0; g < nblk; g++) {
-        forward_1(w, params, g, ctx);
-        forward_2(w, params, g, ctx);
-        const rnn_real *z = w->a2 + (size_t)g * 1 * W; /* logits [1][W] */
-        for (int l = 0; l < W && g * W + l < n; l++) {
-            const int b = g * W + l;
-            const double zl = (double)z[l];
-            const rnn_real p = z[l] >= 0.0f ? 1.0f / (1.0f + expf(-z[l])) : expf(z[l]) / (1.0f + expf(z[l]));
-            if (out) out[b] = p;
-            if (labels) {
-                const double y = (double)labels[b];
-                loss += fmax(zl, 0.0) - zl * y + log1p(exp(-fabs(zl)));
-                w->correct += (p > 0.5f) == (labels[b] > 0.5f);
-            }
-        }
+    for (int g = 0; g < nblk; g++) w->block_bad[g] = 0;
+    batch a = {w, params, ctx, labels, out, n};
+    rnn_parallel_for(nblk, forward_block, &a);
+    double loss = 0.0;
+    for (int g = 0; g < nblk; g++) { /* in block order */
+        if (w->block_bad[g]) return NAN;
+        loss += w->block_loss[g];
+        w->correct += w->block_correct[g];
     }
     return labels ? loss / n : 0.0;
+}
+
+static void backward_block(void *arg, int g) {
+    const batch *a = arg;
+    workspace *w = a->w;
+    const rnn_real *params = a->params;
+    const int n = a->n;
+    memset(w->acc + (size_t)g * ACC_LEN * W, 0, ACC_LEN * W * sizeof *w->acc);
+    memset(w->dek + (size_t)g * 16000, 0, 16000 * sizeof *w->dek);
+    memset(w->touched + (size_t)g * 500, 0, 500 * sizeof *w->touched);
+    /* d loss / d logits of the mean loss; padding lanes get 0 */
+    const rnn_real *z = w->a2 + (size_t)g * 1 * W;
+    rnn_real *dz = w->d2 + (size_t)g * 1 * W;
+    for (int l = 0; l < W; l++) {
+        const int b = g * W + l;
+        const rnn_real p = z[l] >= 0.0f ? 1.0f / (1.0f + expf(-z[l])) : expf(z[l]) / (1.0f + expf(z[l]));
+        dz[l] = b < n ? (p - w->labels[b]) / (rnn_real)n : 0.0f;
+    }
+    backward_2(w, params, g);
+    backward_1(w, params, g);
 }
 
 static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
     workspace *w = impl;
     memset(grads, 0, 8832 * sizeof *grads);
     if (!w->labelled) return;
-    memset(w->acc, 0, 832 * W * sizeof *w->acc);
-    memset(w->dek, 0, 16000 * sizeof *w->dek);
-    memset(w->touched, 0, 500 * sizeof *w->touched);
     const int n = w->n, nblk = (n + W - 1) / W;
-    for (int g = 0; g < nblk; g++) {
-        /* d loss / d logits of the mean loss; padding lanes get 0 */
-        const rnn_real *z = w->a2 + (size_t)g * 1 * W;
-        rnn_real *dz = w->d2 + (size_t)g * 1 * W;
-        for (int l = 0; l < W; l++) {
-            const int b = g * W + l;
-            const rnn_real p = z[l] >= 0.0f ? 1.0f / (1.0f + expf(-z[l])) : expf(z[l]) / (1.0f + expf(z[l]));
-            dz[l] = b < n ? (p - w->labels[b]) / (rnn_real)n : 0.0f;
-        }
-        backward_2(w, params, g);
-        backward_1(w, params, g);
-    }
-    /* sum the per-lane weight gradients, lane by lane in a fixed order */
+    batch a = {w, params, NULL, NULL, NULL, n};
+    rnn_parallel_for(nblk, backward_block, &a);
+    /* sum the per-lane weight gradients over blocks and lanes, in a fixed order */
     rnn_real *dst = grads + 8000;
-    for (size_t k = 0; k < 832; k++) {
+    for (size_t k = 0; k < ACC_LEN; k++) {
         rnn_real s = 0.0f;
-        for (int l = 0; l < W; l++) s += w->acc[k * W + l];
+        for (int g = 0; g < nblk; g++)
+            for (int l = 0; l < W; l++) s += w->acc[((size_t)g * ACC_LEN + k) * W + l];
         dst[k] = s;
     }
     /* through the folded table: dE[v] = dek[v].K^T, dK += E[v]^T dek[v], db += dek[v] */
     const rnn_real *E = params + 0, *K = params + 8000;
     rnn_real *dE = grads + 0, *dK = grads + 8000, *db = grads + 8768;
+    rnn_real KT[32 * 16]; /* K transposed, so the rows below vectorize */
+    for (int f = 0; f < 16; f++)
+        for (int j = 0; j < 32; j++) KT[j * 16 + f] = K[f * 32 + j];
     for (int v = 0; v < 500; v++) {
-        if (w->touched[v] == 0.0f) continue;
-        const rnn_real *d = w->dek + (size_t)v * 32;
+        rnn_real d[32] = {0};
+        int any = 0;
+        for (int g = 0; g < nblk; g++) { /* the blocks' rows, in block order */
+            if (w->touched[(size_t)g * 500 + v] == 0.0f) continue;
+            any = 1;
+            const rnn_real *r = w->dek + ((size_t)g * 500 + (size_t)v) * 32;
+            for (int j = 0; j < 32; j++) d[j] += r[j];
+        }
+        if (!any) continue;
+        rnn_real *dEv = dE + (size_t)v * 16;
+        for (int j = 0; j < 32; j++)
+            for (int f = 0; f < 16; f++) dEv[f] += d[j] * KT[j * 16 + f];
         for (int f = 0; f < 16; f++) {
-            rnn_real s = 0.0f;
-            for (int j = 0; j < 32; j++) s += d[j] * K[f * 32 + j];
-            dE[(size_t)v * 16 + f] += s;
             const rnn_real x = E[(size_t)v * 16 + f];
             for (int j = 0; j < 32; j++) dK[f * 32 + j] += x * d[j];
         }

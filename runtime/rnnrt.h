@@ -180,6 +180,14 @@ typedef struct {
     int (*correct)(const void *impl);
 } rnn_model_ops;
 
+/* Threads for generated code (core/parallel.c). rnn_parallel_for(n, fn, arg) calls
+ * fn(arg, i) for every i in [0, n) on up to rnn_get_threads() threads (the calling
+ * thread included) and returns when all are done; fn must write only what belongs to
+ * i. rnn_set_threads(0) means every core (the default). */
+void rnn_set_threads(int n);
+int rnn_get_threads(void);
+void rnn_parallel_for(int n, void (*fn)(void *arg, int i), void *arg);
+
 /* The reference runtime behind the interface. */
 extern const rnn_model_ops rnn_reference_ops;
 

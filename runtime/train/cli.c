@@ -78,6 +78,8 @@ static void help_fit(FILE *f) {
             "  --save-weights F   the final weights, after any early-stopping restore\n"
             "  --history F.csv    per-epoch history (Keras CSVLogger format)\n"
             "  --plot F.svg       loss and accuracy curves\n"
+            "  --threads N        threads of a generated trainer (default 0: every core;\n"
+            "                     the weights are the same whatever N)\n"
             "  --quiet            print nothing but errors\n"
             "  --json             one JSON object per epoch on stdout\n",
             g_program);
@@ -88,7 +90,7 @@ static void help_evaluate(FILE *f) {
             "usage: %s evaluate --weights F.safetensors [--x F.npy --y F.npy | --text PATH] [options]\n\n"
             "Prints the loss and accuracy of the weights on the data (default: the built-in\n"
             "validation set).\n"
-            "  --batch-size N  --seed N (of the built-in set)  --builtin-val N\n"
+            "  --batch-size N  --threads N  --seed N (of the built-in set)  --builtin-val N\n"
             "  --json          print {\"loss\": ..., \"accuracy\": ...}\n",
             g_program);
 }
@@ -100,7 +102,7 @@ static void help_predict(FILE *f) {
             "class probabilities separated by spaces. --text reads one text per line (a\n"
             "directory: aclImdb layout); raw text needs weights trained on text (they carry\n"
             "the vocabulary).\n"
-            "  --batch-size N\n",
+            "  --batch-size N  --threads N\n",
             g_program);
 }
 
@@ -139,6 +141,7 @@ static int cmd_fit(const rnn_model *m, const rnn_model_ops *ops, int argc, char 
         if (i + 1 >= argc && (str || a[0] == '-')) {
             if (str || !strcmp(a, "--epochs") || !strcmp(a, "--batch-size") || !strcmp(a, "--learning-rate") ||
                 !strcmp(a, "--seed") || !strcmp(a, "--validation-split") || !strcmp(a, "--builtin-train") ||
+                !strcmp(a, "--threads") ||
                 !strcmp(a, "--builtin-val"))
                 return usage_error("fit", "%s needs a value", a);
         }
@@ -148,7 +151,10 @@ static int cmd_fit(const rnn_model *m, const rnn_model_ops *ops, int argc, char 
         }
         long v;
         double d;
-        if (!strcmp(a, "--epochs")) {
+        if (!strcmp(a, "--threads")) {
+            if (parse_long(argv[++i], 0, 1024, &v)) return usage_error("fit", "--threads: expected 0 (every core) to 1024, got '%s'", argv[i]);
+            rnn_set_threads((int)v);
+        } else if (!strcmp(a, "--epochs")) {
             if (parse_long(argv[++i], 1, 100000000, &v)) return usage_error("fit", "--epochs: expected a positive integer, got '%s'", argv[i]);
             o.epochs = (int)v;
         } else if (!strcmp(a, "--batch-size")) {
@@ -209,7 +215,8 @@ static int parse_eval_options(const char *cmd, const rnn_model *m, int argc, cha
         }
         const char **str = !strcmp(a, "--weights") ? &o->weights : !strcmp(a, "--x") ? &o->x
                          : !strcmp(a, "--y") && !strcmp(cmd, "evaluate") ? &o->y : !strcmp(a, "--text") ? &o->text : NULL;
-        int numeric = !strcmp(a, "--batch-size") || (!strcmp(cmd, "evaluate") && (!strcmp(a, "--seed") || !strcmp(a, "--builtin-val")));
+        int numeric = !strcmp(a, "--batch-size") || !strcmp(a, "--threads") ||
+                      (!strcmp(cmd, "evaluate") && (!strcmp(a, "--seed") || !strcmp(a, "--builtin-val")));
         if (!str && !numeric) return usage_error(cmd, "unknown option '%s'", a);
         if (i + 1 >= argc) return usage_error(cmd, "%s needs a value", a);
         if (str) {
@@ -220,7 +227,8 @@ static int parse_eval_options(const char *cmd, const rnn_model *m, int argc, cha
         if (parse_long(argv[++i], !strcmp(a, "--builtin-val") ? 1 : 0, !strcmp(a, "--batch-size") ? RNN_MAX_BATCH : 2147483647L, &v) ||
             (!strcmp(a, "--batch-size") && v < 1))
             return usage_error(cmd, "expected a non-negative integer, got '%s'", argv[i]);
-        if (!strcmp(a, "--batch-size")) o->batch_size = (int)v;
+        if (!strcmp(a, "--threads")) rnn_set_threads((int)v);
+        else if (!strcmp(a, "--batch-size")) o->batch_size = (int)v;
         else if (!strcmp(a, "--seed")) o->seed = (uint64_t)v;
         else o->builtin_val = v;
     }
