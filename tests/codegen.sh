@@ -46,6 +46,15 @@ for spec in lstm_dropout gru lstm2; do
   check "$spec: same history to 1e-4" same_history "$T/$spec-gen.csv" "$T/$spec-ref.csv"
 done
 
+# The lane blocks run on threads; the weights must not depend on how many.
+"$RNNC" "$ROOT/specs/lstm2.lua" -o "$T/lstm2t" 2> "$T/build.err"
+for th in 1 2 3; do
+  "$T/lstm2t" fit --epochs 2 --builtin-train 200 --builtin-val 40 --batch-size 64 --seed 4 --threads $th --quiet \
+      --checkpoint "$T/t$th.safetensors" --save-weights "$T/w$th.safetensors"
+done
+check "lstm2: --threads 1, 2, 3 give bitwise identical weights" cmp -s "$T/w1.safetensors" "$T/w2.safetensors"
+check "lstm2: --threads 3 too" cmp -s "$T/w1.safetensors" "$T/w3.safetensors"
+
 for mode in "--unroll full" "--unroll none" "--no-fold" "--unroll-budget 8"; do
   "$RNNC" "$ROOT/specs/simplernn.lua" $mode -o "$T/m" 2> "$T/build.err"
   "$T/m" selftest > "$T/st.out"
