@@ -161,17 +161,41 @@ static void emit_projection(emitter *e, const char *y, int cols, const char *ini
         else if (init) P("%s[c];\n", init);
         else P("0.0f;\n");
     }
+    /* Columns in blocks of 4 whose partial sums stay in registers over all the rows
+     * (one load of x and four broadcasts per four multiply-adds), then the rest. */
+    int c4 = cols / 4 * 4;
     for (int k = 0; k < nterms; k++) {
         const proj_term *t = &terms[k];
-        P("%sfor (int r = 0; r < %d; r++)\n", indent, t->rows);
-        P("%s    for (int c = 0; c < %d; c++) {\n", indent, cols);
-        P("%s        const rnn_real m = %s[r * %d + %d + c];\n", indent, t->M, t->ld, t->col0);
-        if (t->mask)
-            P("%s        for (int l = 0; l < W; l++) %s[c * W + l] += %s[r * W + l] * %s[r * W + l] * m;\n", indent, y, t->x,
-              t->mask);
-        else
-            P("%s        for (int l = 0; l < W; l++) %s[c * W + l] += %s[r * W + l] * m;\n", indent, y, t->x);
-        P("%s    }\n", indent);
+        char xr[96];
+        if (t->mask) snprintf(xr, sizeof xr, "%s[r * W + l] * %s[r * W + l]", t->x, t->mask);
+        else snprintf(xr, sizeof xr, "%s[r * W + l]", t->x);
+        if (c4 > 0) {
+            P("%sfor (int c = 0; c < %d; c += 4) {\n", indent, c4);
+            P("%s    rnn_real s0[W], s1[W], s2[W], s3[W];\n", indent);
+            P("%s    for (int l = 0; l < W; l++) {\n", indent);
+            P("%s        s0[l] = %s[c * W + l];\n%s        s1[l] = %s[(c + 1) * W + l];\n", indent, y, indent, y);
+            P("%s        s2[l] = %s[(c + 2) * W + l];\n%s        s3[l] = %s[(c + 3) * W + l];\n%s    }\n", indent, y, indent, y,
+              indent);
+            P("%s    for (int r = 0; r < %d; r++) {\n", indent, t->rows);
+            P("%s        const rnn_real *m = %s + r * %d + %d + c;\n", indent, t->M, t->ld, t->col0);
+            P("%s        for (int l = 0; l < W; l++) {\n", indent);
+            P("%s            const rnn_real xv = %s;\n", indent, xr);
+            P("%s            s0[l] += xv * m[0];\n%s            s1[l] += xv * m[1];\n", indent, indent);
+            P("%s            s2[l] += xv * m[2];\n%s            s3[l] += xv * m[3];\n", indent, indent);
+            P("%s        }\n%s    }\n", indent, indent);
+            P("%s    for (int l = 0; l < W; l++) {\n", indent);
+            P("%s        %s[c * W + l] = s0[l];\n%s        %s[(c + 1) * W + l] = s1[l];\n", indent, y, indent, y);
+            P("%s        %s[(c + 2) * W + l] = s2[l];\n%s        %s[(c + 3) * W + l] = s3[l];\n%s    }\n", indent, y, indent, y,
+              indent);
+            P("%s}\n", indent);
+        }
+        if (c4 < cols) {
+            P("%sfor (int r = 0; r < %d; r++)\n", indent, t->rows);
+            P("%s    for (int c = %d; c < %d; c++) {\n", indent, c4, cols);
+            P("%s        const rnn_real m = %s[r * %d + %d + c];\n", indent, t->M, t->ld, t->col0);
+            P("%s        for (int l = 0; l < W; l++) %s[c * W + l] += %s * m;\n", indent, y, xr);
+            P("%s    }\n", indent);
+        }
     }
 }
 
@@ -190,15 +214,38 @@ static void emit_back_product(emitter *e, const char *y, int rows, const char *g
         P("%s}\n", indent);
         return;
     }
-    P("%sfor (int r = 0; r < %d; r++) {\n", indent, rows);
-    P("%s    rnn_real s[W];\n", indent);
-    P("%s    for (int l = 0; l < W; l++) s[l] = 0.0f;\n", indent);
-    P("%s    for (int c = 0; c < %d; c++) {\n", indent, cols);
-    P("%s        const rnn_real m = %s[r * %d + %d + c];\n", indent, M, ld, col0);
-    P("%s        for (int l = 0; l < W; l++) s[l] += %s[c * W + l] * m;\n", indent, g);
-    P("%s    }\n", indent);
-    P("%s    for (int l = 0; l < W; l++) %s[r * W + l] %s s[l];\n", indent, y, add ? "+=" : "=");
-    P("%s}\n", indent);
+    /* Rows in blocks of 4 whose sums stay in registers over all the columns (one load
+     * of g and four broadcasts per four multiply-adds), then the rest. */
+    int r4 = rows / 4 * 4;
+    if (r4 > 0) {
+        P("%sfor (int r = 0; r < %d; r += 4) {\n", indent, r4);
+        P("%s    rnn_real s0[W] = {0}, s1[W] = {0}, s2[W] = {0}, s3[W] = {0};\n", indent);
+        P("%s    const rnn_real *m0 = %s + r * %d + %d, *m1 = m0 + %d, *m2 = m1 + %d, *m3 = m2 + %d;\n", indent, M, ld, col0, ld,
+          ld, ld);
+        P("%s    for (int c = 0; c < %d; c++)\n", indent, cols);
+        P("%s        for (int l = 0; l < W; l++) {\n", indent);
+        P("%s            const rnn_real gv = %s[c * W + l];\n", indent, g);
+        P("%s            s0[l] += gv * m0[c];\n%s            s1[l] += gv * m1[c];\n", indent, indent);
+        P("%s            s2[l] += gv * m2[c];\n%s            s3[l] += gv * m3[c];\n", indent, indent);
+        P("%s        }\n", indent);
+        P("%s    for (int l = 0; l < W; l++) {\n", indent);
+        P("%s        %s[r * W + l] %s s0[l];\n%s        %s[(r + 1) * W + l] %s s1[l];\n", indent, y, add ? "+=" : "=", indent, y,
+          add ? "+=" : "=");
+        P("%s        %s[(r + 2) * W + l] %s s2[l];\n%s        %s[(r + 3) * W + l] %s s3[l];\n%s    }\n", indent, y,
+          add ? "+=" : "=", indent, y, add ? "+=" : "=", indent);
+        P("%s}\n", indent);
+    }
+    if (r4 < rows) {
+        P("%sfor (int r = %d; r < %d; r++) {\n", indent, r4, rows);
+        P("%s    rnn_real s[W];\n", indent);
+        P("%s    for (int l = 0; l < W; l++) s[l] = 0.0f;\n", indent);
+        P("%s    for (int c = 0; c < %d; c++) {\n", indent, cols);
+        P("%s        const rnn_real m = %s[r * %d + %d + c];\n", indent, M, ld, col0);
+        P("%s        for (int l = 0; l < W; l++) s[l] += %s[c * W + l] * m;\n", indent, g);
+        P("%s    }\n", indent);
+        P("%s    for (int l = 0; l < W; l++) %s[r * W + l] %s s[l];\n", indent, y, add ? "+=" : "=");
+        P("%s}\n", indent);
+    }
 }
 
 /* acc[((r*ld + col0 + c) * W) + l] += x[r] (⊙ mask[r]) * g[c]: the weight gradient, per lane. */

@@ -186,16 +186,56 @@ static void forward_step_1(const rnn_real *restrict K, const rnn_real *restrict 
     /* z = b + x_t.K + h_{t-1}.R, columns i | f | c | o */
     for (int c = 0; c < 512; c++)
         for (int l = 0; l < W; l++) gt[c * W + l] = B[c];
-    for (int r = 0; r < 128; r++)
-        for (int c = 0; c < 512; c++) {
-            const rnn_real m = K[r * 512 + 0 + c];
-            for (int l = 0; l < W; l++) gt[c * W + l] += xt[r * W + l] * m;
+    for (int c = 0; c < 512; c += 4) {
+        rnn_real s0[W], s1[W], s2[W], s3[W];
+        for (int l = 0; l < W; l++) {
+            s0[l] = gt[c * W + l];
+            s1[l] = gt[(c + 1) * W + l];
+            s2[l] = gt[(c + 2) * W + l];
+            s3[l] = gt[(c + 3) * W + l];
         }
-    for (int r = 0; r < 128; r++)
-        for (int c = 0; c < 512; c++) {
-            const rnn_real m = R[r * 512 + 0 + c];
-            for (int l = 0; l < W; l++) gt[c * W + l] += hp[r * W + l] * m;
+        for (int r = 0; r < 128; r++) {
+            const rnn_real *m = K + r * 512 + 0 + c;
+            for (int l = 0; l < W; l++) {
+                const rnn_real xv = xt[r * W + l];
+                s0[l] += xv * m[0];
+                s1[l] += xv * m[1];
+                s2[l] += xv * m[2];
+                s3[l] += xv * m[3];
+            }
         }
+        for (int l = 0; l < W; l++) {
+            gt[c * W + l] = s0[l];
+            gt[(c + 1) * W + l] = s1[l];
+            gt[(c + 2) * W + l] = s2[l];
+            gt[(c + 3) * W + l] = s3[l];
+        }
+    }
+    for (int c = 0; c < 512; c += 4) {
+        rnn_real s0[W], s1[W], s2[W], s3[W];
+        for (int l = 0; l < W; l++) {
+            s0[l] = gt[c * W + l];
+            s1[l] = gt[(c + 1) * W + l];
+            s2[l] = gt[(c + 2) * W + l];
+            s3[l] = gt[(c + 3) * W + l];
+        }
+        for (int r = 0; r < 128; r++) {
+            const rnn_real *m = R + r * 512 + 0 + c;
+            for (int l = 0; l < W; l++) {
+                const rnn_real xv = hp[r * W + l];
+                s0[l] += xv * m[0];
+                s1[l] += xv * m[1];
+                s2[l] += xv * m[2];
+                s3[l] += xv * m[3];
+            }
+        }
+        for (int l = 0; l < W; l++) {
+            gt[c * W + l] = s0[l];
+            gt[(c + 1) * W + l] = s1[l];
+            gt[(c + 2) * W + l] = s2[l];
+            gt[(c + 3) * W + l] = s3[l];
+        }
+    }
     for (int u = 0; u < 128; u++)
         for (int l = 0; l < W; l++) {
             const rnn_real ig = rnn_fast_sigmoidf(gt[u * W + l]);
@@ -245,24 +285,42 @@ static void backward_step_1(const rnn_real *restrict K, const rnn_real *restrict
         }
     for (int k = 0; k < 512 * W; k++) aB[k] += dz[k];
     /* dx_t = dz . K^T (K's gradient is summed over the steps afterwards) */
-    for (int r = 0; r < 128; r++) {
-        rnn_real s[W];
-        for (int l = 0; l < W; l++) s[l] = 0.0f;
-        for (int c = 0; c < 512; c++) {
-            const rnn_real m = K[r * 512 + 0 + c];
-            for (int l = 0; l < W; l++) s[l] += dz[c * W + l] * m;
+    for (int r = 0; r < 128; r += 4) {
+        rnn_real s0[W] = {0}, s1[W] = {0}, s2[W] = {0}, s3[W] = {0};
+        const rnn_real *m0 = K + r * 512 + 0, *m1 = m0 + 512, *m2 = m1 + 512, *m3 = m2 + 512;
+        for (int c = 0; c < 512; c++)
+            for (int l = 0; l < W; l++) {
+                const rnn_real gv = dz[c * W + l];
+                s0[l] += gv * m0[c];
+                s1[l] += gv * m1[c];
+                s2[l] += gv * m2[c];
+                s3[l] += gv * m3[c];
+            }
+        for (int l = 0; l < W; l++) {
+            dxt[r * W + l] = s0[l];
+            dxt[(r + 1) * W + l] = s1[l];
+            dxt[(r + 2) * W + l] = s2[l];
+            dxt[(r + 3) * W + l] = s3[l];
         }
-        for (int l = 0; l < W; l++) dxt[r * W + l] = s[l];
     }
     /* dh_{t-1} = dz . R^T (R's gradient is summed over the steps afterwards) */
-    for (int r = 0; r < 128; r++) {
-        rnn_real s[W];
-        for (int l = 0; l < W; l++) s[l] = 0.0f;
-        for (int c = 0; c < 512; c++) {
-            const rnn_real m = R[r * 512 + 0 + c];
-            for (int l = 0; l < W; l++) s[l] += dz[c * W + l] * m;
+    for (int r = 0; r < 128; r += 4) {
+        rnn_real s0[W] = {0}, s1[W] = {0}, s2[W] = {0}, s3[W] = {0};
+        const rnn_real *m0 = R + r * 512 + 0, *m1 = m0 + 512, *m2 = m1 + 512, *m3 = m2 + 512;
+        for (int c = 0; c < 512; c++)
+            for (int l = 0; l < W; l++) {
+                const rnn_real gv = dz[c * W + l];
+                s0[l] += gv * m0[c];
+                s1[l] += gv * m1[c];
+                s2[l] += gv * m2[c];
+                s3[l] += gv * m3[c];
+            }
+        for (int l = 0; l < W; l++) {
+            dhn[r * W + l] = s0[l];
+            dhn[(r + 1) * W + l] = s1[l];
+            dhn[(r + 2) * W + l] = s2[l];
+            dhn[(r + 3) * W + l] = s3[l];
         }
-        for (int l = 0; l < W; l++) dhn[r * W + l] = s[l];
     }
 }
 
