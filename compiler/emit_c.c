@@ -617,9 +617,9 @@ static int step_params(const rnn_layer *l, int backward, int fold, step_param *p
     if (!backward && !fold) ADD("B", 1);
     if (!backward && ra) ADD("B1", 1);
     if (backward) ADD("up", 1);
-    if (!fold) ADD("xt", 1);
+    if (!fold && !backward) ADD("xt", 1);   /* going back, x only enters K's gradient, after the loop */
     if (fold && !backward) ADD(gru ? "xa" : "xk", 1);
-    ADD("hp", 1);
+    if (!backward || gru) ADD("hp", 1);     /* LSTM and SimpleRNN use h_{t-1} only in R's gradient */
     if (lstm) ADD("cp", 1);
     if (lstm || gru) ADD("gt", backward);
     if (lstm) ADD("ct", backward);

@@ -257,7 +257,7 @@ static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dro
     }
 }
 
-static void backward_step_1(const rnn_real *restrict R, const rnn_real *restrict up, const rnn_real *restrict hp, const rnn_real *restrict cp, const rnn_real *restrict gt, const rnn_real *restrict ct, rnn_real *restrict dz, rnn_real *restrict dhn, rnn_real *restrict dcn) {
+static void backward_step_1(const rnn_real *restrict R, const rnn_real *restrict up, const rnn_real *restrict cp, const rnn_real *restrict gt, const rnn_real *restrict ct, rnn_real *restrict dz, rnn_real *restrict dhn, rnn_real *restrict dcn) {
     for (int u = 0; u < 8; u++)
         for (int l = 0; l < W; l++) {
             const rnn_real dh = dhn[u * W + l] + up[u * W + l];
@@ -386,7 +386,7 @@ static void backward_1(workspace *w, const rnn_real *params, int g) {
     for (int k = 0; k < 8 * W; k++) dhn[k] = dcn[k] = 0.0f;
     TIME_LOOP
     for (int t = 99; t >= 0; t--) {
-        backward_step_1(R, t == 99 ? dout : ZERO, t > 0 ? h + (size_t)(t - 1) * 8 * W : ZERO, t > 0 ? c + (size_t)(t - 1) * 8 * W : ZERO, gates + (size_t)t * 32 * W, c + (size_t)t * 8 * W, dzs + (size_t)t * 32 * W, dhn, dcn);
+        backward_step_1(R, t == 99 ? dout : ZERO, t > 0 ? c + (size_t)(t - 1) * 8 * W : ZERO, gates + (size_t)t * 32 * W, c + (size_t)t * 8 * W, dzs + (size_t)t * 32 * W, dhn, dcn);
         for (int l = 0; l < W; l++) {
             const int32_t id = w->tokens[((size_t)g * W + l) * 100 + t];
             rnn_real *row = w->dek + ((size_t)g * 500 + (size_t)id) * 32;

@@ -213,7 +213,7 @@ static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dro
     }
 }
 
-static void backward_step_1(const rnn_real *restrict R, const rnn_real *restrict up, const rnn_real *restrict hp, const rnn_real *restrict ht, rnn_real *restrict dz, rnn_real *restrict dhn) {
+static void backward_step_1(const rnn_real *restrict R, const rnn_real *restrict up, const rnn_real *restrict ht, rnn_real *restrict dz, rnn_real *restrict dhn) {
     for (int k = 0; k < 8 * W; k++) {
         const rnn_real y = ht[k];
         dz[k] = (dhn[k] + up[k]) * (1.0f - y * y);
@@ -307,7 +307,7 @@ static void backward_1(workspace *w, const rnn_real *params, int g) {
     for (int k = 0; k < 8 * W; k++) dhn[k] = dcn[k] = 0.0f;
     TIME_LOOP
     for (int t = 99; t >= 0; t--) {
-        backward_step_1(R, t == 99 ? dout : ZERO, t > 0 ? h + (size_t)(t - 1) * 8 * W : ZERO, h + (size_t)t * 8 * W, dzs + (size_t)t * 8 * W, dhn);
+        backward_step_1(R, t == 99 ? dout : ZERO, h + (size_t)t * 8 * W, dzs + (size_t)t * 8 * W, dhn);
         for (int l = 0; l < W; l++) {
             const int32_t id = w->tokens[((size_t)g * W + l) * 100 + t];
             rnn_real *row = w->dek + ((size_t)g * 500 + (size_t)id) * 8;

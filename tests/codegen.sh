@@ -6,8 +6,10 @@
 set -u
 BUILD=${BUILD:-build}
 # Under `make test-asan` the runtime is instrumented, so the trainers must be too.
+# Every generated file must compile warning-free: -Werror on every trainer built here.
 SAN=${SAN:-}
-if [ -n "$SAN" ]; then export CFLAGS="-O1 $SAN"; fi
+if [ -n "$SAN" ]; then export CFLAGS="-O1 -Wall -Wextra -Wpedantic -Werror $SAN"
+else export CFLAGS="-O2 -march=native -Wall -Wextra -Wpedantic -Werror"; fi
 ROOT=$(pwd)
 RNNC="$ROOT/$BUILD/rnnc"
 T=$(mktemp -d /tmp/rnnc-codegen-XXXXXX)
