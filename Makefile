@@ -109,12 +109,14 @@ regen: $(BUILD)/rnnc
 	@for s in $(SPECS); do n=$$(basename $$s .lua); $(BUILD)/rnnc $$s -o generated/$$n.c || exit 1; done
 	@echo "regen: generated/ rewritten from specs/"
 
-check-generated: $(BUILD)/rnnc
+check-generated: $(BUILD)/rnnc $(BUILD)/include/rnnrt.h
 	@tmp=$$(mktemp -d); status=0; \
 	for s in $(SPECS); do n=$$(basename $$s .lua); \
 	  $(BUILD)/rnnc $$s -o $$tmp/$$n.c || status=1; \
 	  if ! cmp -s $$tmp/$$n.c generated/$$n.c; then \
 	    echo "check-generated: generated/$$n.c differs from what rnnc emits now (run make regen and review)"; status=1; fi; \
+	  for c in clang gcc; do command -v $$c > /dev/null || continue; \
+	    $$c -std=c17 -Wall -Wextra -Wpedantic -Werror -O2 -fsyntax-only -I$(BUILD)/include $$tmp/$$n.c || status=1; done; \
 	done; rm -rf $$tmp; \
 	if [ $$status -eq 0 ]; then echo "check-generated: generated/ matches the emitter for $(words $(SPECS)) specs"; fi; exit $$status
 
@@ -177,3 +179,69 @@ BENCH_ARGS ?=
 bench: all
 	/usr/bin/python3 bench/bench.py --build $(BUILD) $(BENCH_ARGS)
 # ---- end bench ------------------------------------------------------------------
+# ---- fuzz -----------------------------------------------------------------------
+#   make fuzz [FUZZ_SECONDS=60]   build the libFuzzer harnesses of tests/fuzz with clang
+#                  (ASan + UBSan) into $(BUILD)/fuzz and run each for FUZZ_SECONDS on a
+#                  copy of its seed corpus ($(BUILD)/fuzz/corpus-NAME, kept between
+#                  runs); crash inputs go to $(BUILD)/fuzz/artifacts-NAME/, logs to
+#                  $(BUILD)/fuzz/NAME.log. Prints the executions of each harness.
+#   make fuzz-regress   replay tests/fuzz/regressions/NAME/ and the seed corpora through
+#                  the same harness entry points without libFuzzer (tests/fuzz_regress.sh
+#                  runs it in make test)
+FUZZ_SECONDS ?= 60
+FUZZ_NAMES   := spec npy safetensors text
+FUZZ_DIR     := $(BUILD)/fuzz
+FUZZ_LIB     := $(FUZZ_DIR)/lib
+FUZZ_OPT     := -O1 -g -fno-omit-frame-pointer
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CPP     := $(CPPFLAGS_RT) -Icompiler -Itests/fuzz $(LUA_CFLAGS)
+FUZZ_HDR     := tests/fuzz/fuzz_util.h $(RT_HDR) $(CC_HDR)
+# the compiler's in-process spec evaluation, without main.c and the code generator
+FUZZ_CC_PARTS := dsl lower sandbox suggest
+FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
+FUZZ_REPLAYS := $(FUZZ_NAMES:%=$(FUZZ_DIR)/replay-%)
+
+.PHONY: fuzz fuzz-build fuzz-regress
+fuzz-build:
+	@tools/deps.sh --check-or-install libclang-rt-14-dev
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_LIB) CC=clang OPT='$(FUZZ_OPT)' \
+	  SAN='-fsanitize=fuzzer-no-link $(FUZZ_SAN)' CFLAGS= \
+	  $(FUZZ_LIB)/librnnrt.a $(FUZZ_CC_PARTS:%=$(FUZZ_LIB)/obj/compiler/%.o)
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+
+$(FUZZ_DIR)/fuzz_spec: FUZZ_EXTRA = $(FUZZ_CC_PARTS:%=$(FUZZ_LIB)/obj/compiler/%.o)
+$(FUZZ_DIR)/fuzz_spec: FUZZ_LIBS = $(LUA_LIBS)
+$(FUZZ_DIR)/fuzz_spec: $(FUZZ_CC_PARTS:%=$(FUZZ_LIB)/obj/compiler/%.o)
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HDR) $(FUZZ_LIB)/librnnrt.a
+	@mkdir -p $(dir $@)
+	clang $(WARN) $(FUZZ_OPT) -fsanitize=fuzzer $(FUZZ_SAN) $(FUZZ_CPP) $< $(FUZZ_EXTRA) \
+	  $(FUZZ_LIB)/librnnrt.a $(FUZZ_LIBS) -lm -o $@
+
+fuzz: fuzz-build
+	@status=0; for n in $(FUZZ_NAMES); do \
+	  c=$(FUZZ_DIR)/corpus-$$n; a=$(FUZZ_DIR)/artifacts-$$n; mkdir -p $$c $$a; \
+	  cp tests/fuzz/corpus/$$n/* $$c/; \
+	  if [ -d tests/fuzz/regressions/$$n ]; then cp tests/fuzz/regressions/$$n/* $$c/; fi; \
+	  $(FUZZ_DIR)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=2560 \
+	    -max_len=8192 -print_final_stats=1 -artifact_prefix=$$a/ $$c >$(FUZZ_DIR)/$$n.log 2>&1; rc=$$?; \
+	  execs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_DIR)/$$n.log | tail -n 1); \
+	  if [ $$rc -eq 0 ]; then \
+	    echo "fuzz: $$n: $${execs:-?} executions in $(FUZZ_SECONDS) s, corpus $$(ls $$c | wc -l) inputs, no crash"; \
+	  else status=1; \
+	    echo "fuzz: $$n: FAILED after $${execs:-?} executions (exit $$rc); see $(FUZZ_DIR)/$$n.log and $$a/"; \
+	    grep -m 3 -E 'ERROR|SUMMARY|fuzz check failed|Test unit written' $(FUZZ_DIR)/$$n.log; fi; \
+	done; exit $$status
+
+# replay runners: the same harness files, built like the test suite (make test-asan
+# builds them with the sanitizers), driven by tests/fuzz/replay.c instead of libFuzzer
+$(FUZZ_DIR)/replay-spec: FUZZ_EXTRA = $(FUZZ_CC_PARTS:%=$(BUILD)/obj/compiler/%.o)
+$(FUZZ_DIR)/replay-spec: FUZZ_LIBS = $(LUA_LIBS)
+$(FUZZ_DIR)/replay-spec: $(FUZZ_CC_PARTS:%=$(BUILD)/obj/compiler/%.o)
+$(FUZZ_DIR)/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_HDR) $(BUILD)/librnnrt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(FUZZ_CPP) $< tests/fuzz/replay.c $(FUZZ_EXTRA) $(BUILD)/librnnrt.a $(FUZZ_LIBS) -lm -o $@
+
+fuzz-regress: $(FUZZ_REPLAYS)
+	@for n in $(FUZZ_NAMES); do r=tests/fuzz/regressions/$$n; [ -d $$r ] || r=; \
+	  $(FUZZ_DIR)/replay-$$n tests/fuzz/corpus/$$n $$r || exit 1; done
+# ---- end fuzz -------------------------------------------------------------------
