@@ -30,7 +30,9 @@ SEED=${FAULTS_SEED:-7}
 RANDOM=$SEED
 T=$(mktemp -d /tmp/rnnc-faults-XXXXXX)
 MNT=""
+pid=""
 cleanup() {
+  if [ -n "$pid" ]; then kill -KILL "$pid" 2>/dev/null; fi
   if [ -n "$MNT" ]; then umount "$MNT" 2>/dev/null; fi
   rm -rf "$T"
 }
@@ -43,6 +45,8 @@ check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
 # The number of temporaries of PATH (PATH.tmp.*) that exist.
 ntemps() { local n=0 f; for f in "$1".tmp.*; do [ -e "$f" ] && n=$((n + 1)); done; echo $n; }
 # The completed epochs recorded in a checkpoint's metadata ("epoch":"N").
+# The number of temporaries of any file in DIR.
+dirtemps() { local n=0 f; for f in "$1"/*.tmp.*; do [ -e "$f" ] && n=$((n + 1)); done; echo $n; }
 ck_epoch() { grep -ao '"epoch":"[0-9]*"' "$1" | head -n 1 | tr -dc '0-9'; }
 
 # ---- the trainers: generated (fast), small models ----------------------------------
@@ -96,7 +100,7 @@ ref_weights() {
 # (killed before its first save) or complete: `evaluate` loads it and the Python
 # reader (all of them at the end) accepts it; the leftover temporaries are the killed
 # process's own; then training finishes from it with --resume (or from scratch when
-# there is none) and, while there are at most 20 distinct reference lengths to
+# there is none) and, while there are at most 40 distinct reference lengths to
 # compute, the final weights are compared bit for bit with an uninterrupted run's.
 # Every 4th kill hits a run that was itself resumed from the checkpoint.
 mkdir k k/seen
@@ -110,18 +114,21 @@ for i in $(seq 1 "$KILLS"); do
   else
     rm -f "$ck"
   fi
-  fitL "${args[@]}" > /dev/null 2> k/err &
+  # `( exec ... ) &`: $! must be the trainer itself, not a subshell (with a trap set,
+  # bash forks a subshell that would survive as the parent of an orphaned trainer).
+  ( exec "$L" fit --builtin-train 64 --builtin-val 16 --quiet "${args[@]}" > /dev/null 2> k/err ) &
   pid=$!
-  sleep "$(printf '0.%03d' $((2 + RANDOM % 199)))"
+  # every 10th kill is immediate, to catch the runs before their first save
+  if [ $((i % 10)) -ne 1 ]; then sleep "$(printf '0.%03d' $((RANDOM % 200)))"; fi
   kill -KILL $pid 2> /dev/null
   wait $pid 2> /dev/null
-  st=$?
+  st=$? victim=$pid pid=""
   if [ $st -eq 137 ]; then killed=$((killed + 1)); else bad "kill $i: the run was not killed (exit $st)"; cat k/err; fi
   n=$(ntemps "$ck")
   if [ "$n" -gt 0 ]; then
     leftover=$((leftover + n))
     for f in "$ck".tmp.*; do
-      case "$f" in "$ck.tmp.$pid."*) ;; *) bad "kill $i: a temporary not of the killed process: $f" ;; esac
+      case "$f" in "$ck.tmp.$victim."*) ;; *) bad "kill $i: a temporary not of the killed process: $f" ;; esac
     done
   fi
   w="$T/k/w.safetensors"
@@ -143,7 +150,7 @@ for i in $(seq 1 "$KILLS"); do
     check "kill $i: a fresh run after a kill before the first save (exit 0)" test $? -eq 0
   fi
   check "kill $i: the finishing run leaves no temporaries of its own" test "$(ntemps "$ck")" -eq "$n"
-  if [ -e "$T/ref/$target.safetensors" ] || [ "$(ls ref | wc -l)" -lt 20 ]; then
+  if [ -e "$T/ref/$target.safetensors" ] || [ "$(find ref -type f | wc -l)" -lt 40 ]; then
     if cmp -s "$w" "$(ref_weights "$target")"; then bitwise=$((bitwise + 1)); else bad "kill $i: weights after resuming to epoch $target differ from an uninterrupted run's"; fi
   fi
   rm -f "$ck".tmp.*   # see the header: nothing in rnnc removes them
@@ -257,7 +264,7 @@ if mount -t tmpfs -o size=64k tmpfs "$T/d/mnt" 2> /dev/null; then
   check "tmpfs full: the checkpoint is byte-identical" cmp -s "$m" d/m.before
   check "tmpfs full: the history is byte-identical" cmp -s "$MNT/h.csv" d/mh.before
   check "tmpfs full: the plot is byte-identical" cmp -s "$MNT/p.svg" d/mp.before
-  check "tmpfs full: no temporaries" test "$(ls "$MNT" | grep -c '\.tmp\.')" -eq 0
+  check "tmpfs full: no temporaries" test "$(dirtemps "$MNT")" -eq 0
   rm -f "$MNT/fill"
   "$L" fit --builtin-train 64 --builtin-val 16 --quiet --epochs 4 --checkpoint "$m" --resume "$m" \
       --history "$MNT/h.csv" --plot "$MNT/p.svg" --save-weights "$MNT/w.safetensors"
@@ -275,23 +282,24 @@ fi
 mkdir s
 for round in 1 2 3 4 5; do
   c="$T/s/c$round.safetensors"
-  "$L" fit --builtin-train 64 --builtin-val 16 --epochs 100000 --checkpoint "$c" --history "$T/s/h$round.csv" \
-      > s/out 2> s/err &
+  ( exec "$L" fit --builtin-train 64 --builtin-val 16 --epochs 100000 --checkpoint "$c" --history "$T/s/h$round.csv" \
+      > s/out 2> s/err ) &
   pid=$!
   for _ in $(seq 1 500); do [ -s "$c" ] && break; sleep 0.01; done
   sleep "$(printf '0.%03d' $((RANDOM % 60)))"
   kill -INT $pid
   wait $pid
-  st=$?
+  st=$? pid=""
   check "sigint $round: exit 130" test $st -eq 130
   N=$(sed -n 's/^fit: interrupted during epoch \([0-9]*\) after step [0-9]*\/8; nothing of this epoch was written\. Resume from the last checkpoint (epoch \([0-9]*\)) with --resume .*/\1 \2/p' s/err)
   check "sigint $round: the message names the epoch and where to resume" grep -q "Resume from the last checkpoint (epoch [0-9]*) with --resume $c\$" s/err || cat s/err
+  # shellcheck disable=SC2086  # split "EPOCH RESUME_EPOCH" (or nothing) on purpose
   set -- $N
   ep=${1:-0} M=${2:-0}
   check "sigint $round: the resume point is the last completed epoch" test "$M" -eq $((ep - 1))
   check "sigint $round: the checkpoint holds epoch $M" test "$(ck_epoch "$c")" = "$M"
   check "sigint $round: the history has $M rows" test "$(($(wc -l < "s/h$round.csv") - 1))" -eq "$M"
-  check "sigint $round: no temporaries" test "$(ls s | grep -c '\.tmp\.')" -eq 0
+  check "sigint $round: no temporaries" test "$(dirtemps s)" -eq 0
   "$L" evaluate --weights "$c" --builtin-val 16 > /dev/null 2>&1
   check "sigint $round: the checkpoint loads" test $? -eq 0
   fitL --epochs $((M + 2)) --resume "$c" --checkpoint "$c" --save-weights "$T/s/w$round.safetensors"
@@ -299,12 +307,12 @@ for round in 1 2 3 4 5; do
   check "sigint $round: resumed weights equal an uninterrupted run's" cmp -s "s/w$round.safetensors" "$(ref_weights $((M + 2)))"
 done
 # During the first epoch of a large data set, before any checkpoint exists.
-"$L" fit --builtin-train 100000 --builtin-val 16 --epochs 3 --checkpoint "$T/s/e.safetensors" > s/out 2> s/err &
+( exec "$L" fit --builtin-train 100000 --builtin-val 16 --epochs 3 --checkpoint "$T/s/e.safetensors" > s/out 2> s/err ) &
 pid=$!
 for _ in $(seq 1 1000); do grep -q "^Epoch 1/3" s/out 2> /dev/null && break; sleep 0.01; done
 kill -INT $pid
 wait $pid
-st=$?
+st=$? pid=""
 check "sigint in epoch 1: exit 130" test $st -eq 130
 if [ -e s/e.safetensors ]; then
   echo "faults.sh: note: the machine was too slow to interrupt epoch 1; checked the later case instead"
@@ -313,7 +321,7 @@ else
   check "sigint in epoch 1: says there is nothing to resume from" \
     grep -q "^fit: interrupted during epoch 1 after step [0-9]*/[0-9]*; nothing of this epoch was written, and no checkpoint was written in this run to resume from$" s/err || cat s/err
 fi
-check "sigint in epoch 1: no temporaries" test "$(ls s | grep -c '\.tmp\.')" -eq 0
+check "sigint in epoch 1: no temporaries" test "$(dirtemps s)" -eq 0
 
 # ============ 4. Exploding gradients ================================================
 mkdir x
