@@ -184,7 +184,8 @@ bench: all
 #                  (ASan + UBSan) into $(BUILD)/fuzz and run each for FUZZ_SECONDS on a
 #                  copy of its seed corpus ($(BUILD)/fuzz/corpus-NAME, kept between
 #                  runs); crash inputs go to $(BUILD)/fuzz/artifacts-NAME/, logs to
-#                  $(BUILD)/fuzz/NAME.log. Prints the executions of each harness.
+#                  $(BUILD)/fuzz/NAME.log; the input file of each run is in /dev/shm when
+#                  it can be (3x the executions). Prints the executions of each harness.
 #   make fuzz-regress   replay tests/fuzz/regressions/NAME/ and the seed corpora through
 #                  the same harness entry points without libFuzzer (tests/fuzz_regress.sh
 #                  runs it in make test)
@@ -204,10 +205,10 @@ FUZZ_REPLAYS := $(FUZZ_NAMES:%=$(FUZZ_DIR)/replay-%)
 .PHONY: fuzz fuzz-build fuzz-regress
 fuzz-build:
 	@tools/deps.sh --check-or-install libclang-rt-14-dev
-	@$(MAKE) --no-print-directory BUILD=$(FUZZ_LIB) CC=clang OPT='$(FUZZ_OPT)' \
+	@$(MAKE) --no-print-directory -s BUILD=$(FUZZ_LIB) CC=clang OPT='$(FUZZ_OPT)' \
 	  SAN='-fsanitize=fuzzer-no-link $(FUZZ_SAN)' CFLAGS= \
 	  $(FUZZ_LIB)/librnnrt.a $(FUZZ_CC_PARTS:%=$(FUZZ_LIB)/obj/compiler/%.o)
-	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+	@$(MAKE) --no-print-directory -s $(FUZZ_BINS)
 
 $(FUZZ_DIR)/fuzz_spec: FUZZ_EXTRA = $(FUZZ_CC_PARTS:%=$(FUZZ_LIB)/obj/compiler/%.o)
 $(FUZZ_DIR)/fuzz_spec: FUZZ_LIBS = $(LUA_LIBS)
@@ -222,7 +223,8 @@ fuzz: fuzz-build
 	  c=$(FUZZ_DIR)/corpus-$$n; a=$(FUZZ_DIR)/artifacts-$$n; mkdir -p $$c $$a; \
 	  cp tests/fuzz/corpus/$$n/* $$c/; \
 	  if [ -d tests/fuzz/regressions/$$n ]; then cp tests/fuzz/regressions/$$n/* $$c/; fi; \
-	  $(FUZZ_DIR)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=2560 \
+	  t=$${TMPDIR:-/tmp}; if [ -d /dev/shm ] && [ -w /dev/shm ]; then t=/dev/shm; fi; \
+	  TMPDIR=$$t $(FUZZ_DIR)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=2560 \
 	    -max_len=8192 -print_final_stats=1 -artifact_prefix=$$a/ $$c >$(FUZZ_DIR)/$$n.log 2>&1; rc=$$?; \
 	  execs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_DIR)/$$n.log | tail -n 1); \
 	  if [ $$rc -eq 0 ]; then \

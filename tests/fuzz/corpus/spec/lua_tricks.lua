@@ -1,4 +1,4 @@
-local mt = { __index = function(t, k) return k end, __gc = function() error("gc") end }
+local mt = { __index = function(t, k) return k end, __close = function() error("closed") end }
 local t = setmetatable({}, mt)
 local ok = pcall(function() for i = 1, 100 do if i == 50 then error({}) end end end)
 local s = string.rep("ab", 100) .. tostring(ok) .. t.x
