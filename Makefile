@@ -46,7 +46,7 @@ DEPS_OK  := $(BUILD)/.deps-ok
 all: $(BUILD)/rnnc $(BUILD)/librnnrt.a $(BUILD)/include/rnnrt.h
 
 # ---- dependencies ---------------------------------------------------------------
-DEBIAN_PKGS := lua5.4 liblua5.4-dev clang libcriterion-dev pkg-config python3
+DEBIAN_PKGS := lua5.4 liblua5.4-dev clang libcriterion-dev pkg-config python3 valgrind
 deps:
 	@tools/deps.sh $(DEBIAN_PKGS)
 $(DEPS_OK): tools/deps.sh
