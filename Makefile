@@ -246,4 +246,9 @@ $(FUZZ_DIR)/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_HDR) $(BUIL
 fuzz-regress: $(FUZZ_REPLAYS)
 	@for n in $(FUZZ_NAMES); do r=tests/fuzz/regressions/$$n; [ -d $$r ] || r=; \
 	  $(FUZZ_DIR)/replay-$$n tests/fuzz/corpus/$$n $$r || exit 1; done
+# make fuzz also runs tests/accepted.sh on 1000 near-valid specs (issue 7)
+.PHONY: fuzz-accepted
+fuzz: fuzz-accepted
+fuzz-accepted: all
+	ACCEPTED_N=1000 BUILD=$(BUILD) bash tests/accepted.sh
 # ---- end fuzz -------------------------------------------------------------------

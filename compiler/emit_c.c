@@ -444,7 +444,7 @@ static void plan_buffers(const emitter *e) {
         } else {
             snprintf(n, sizeof n, "a%d", i);
             add_buffer(n, out, l->kind == RNN_LAYER_EMBEDDING ? "embedding output [T][E][W]" : "output");
-            if (l->kind == RNN_LAYER_DROPOUT && !e->infer) {
+            if (l->kind == RNN_LAYER_DROPOUT && !e->infer && l->dropout > 0) {
                 snprintf(n, sizeof n, "mask%d", i);
                 add_buffer(n, out, "dropout mask");
             }
@@ -1150,19 +1150,25 @@ static void emit_dropout_layer(emitter *e, int i) {
       seq ? "sequence " : "", F, seq ? "timestep, " : "");
     P("static void forward_%d(workspace *w, const rnn_real *params, int g, const rnn_dropout_ctx *ctx) {\n", i);
     P("    (void)params;\n    const rnn_real *x = %s;\n", in);
-    if (e->infer) {   /* inference: dropout is the identity */
+    if (e->infer || l->dropout == 0) {   /* inference, or rate 0: dropout is the identity */
         P("    (void)ctx;\n    rnn_real *y = w->a%d + (size_t)g * %zu;\n", i, n);
         P("    for (size_t k = 0; k < %zu; k++) y[k] = x[k];\n}\n\n", n);
-        return;
+        if (e->infer) return;
+    } else {
+        P("    rnn_real *y = w->a%d + (size_t)g * %zu, *mask = w->mask%d + (size_t)g * %zu;\n", i, n, i, n);
+        P("    if (!w->training) {\n        for (size_t k = 0; k < %zu; k++) y[k] = x[k];\n        return;\n    }\n", n);
+        P("    draw_mask(mask, ctx, RNN_RNG_DROPOUT, %d, %d, %d, %d, ", i, seq ? T : 1, seq, F);
+        emit_double(e, l->dropout);
+        P(", w->rows + (size_t)g * W);\n");
+        P("    for (size_t k = 0; k < %zu; k++) y[k] = x[k] * mask[k];\n}\n\n", n);
     }
-    P("    rnn_real *y = w->a%d + (size_t)g * %zu, *mask = w->mask%d + (size_t)g * %zu;\n", i, n, i, n);
-    P("    if (!w->training) {\n        for (size_t k = 0; k < %zu; k++) y[k] = x[k];\n        return;\n    }\n", n);
-    P("    draw_mask(mask, ctx, RNN_RNG_DROPOUT, %d, %d, %d, %d, ", i, seq ? T : 1, seq, F);
-    emit_double(e, l->dropout);
-    P(", w->rows + (size_t)g * W);\n");
-    P("    for (size_t k = 0; k < %zu; k++) y[k] = x[k] * mask[k];\n}\n\n", n);
     P("static void backward_%d(workspace *w, const rnn_real *params, int g) {\n", i);
     P("    (void)params;\n");
+    if (l->dropout == 0) {
+        P("    const rnn_real *dy = w->d%d + (size_t)g * %zu;\n    rnn_real *dx = w->d%d + (size_t)g * %zu;\n", i, n, i - 1, n);
+        P("    for (size_t k = 0; k < %zu; k++) dx[k] = dy[k];\n}\n\n", n);
+        return;
+    }
     P("    const rnn_real *dy = w->d%d + (size_t)g * %zu, *mask = w->mask%d + (size_t)g * %zu;\n", i, n, i, n);
     P("    rnn_real *dx = w->d%d + (size_t)g * %zu;\n", i - 1, n);
     P("    for (size_t k = 0; k < %zu; k++) dx[k] = w->training ? dy[k] * mask[k] : dy[k];\n}\n\n", n);

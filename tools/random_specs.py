@@ -294,18 +294,696 @@ def make_spec(r, seed, index):
     return name, "\n".join(out) + "\n"
 
 
+# ---- near-valid mode (tests/accepted.sh) ----------------------------------------------
+#
+#   python3 tools/random_specs.py --near-valid SEED N OUTDIR
+#
+# writes OUTDIR/n000_<mutation>.lua ...: small valid models (compile in well under a
+# second), each then changed by one mutation. Most mutations make the spec invalid (an
+# out-of-range or mistyped value, a typo in a keyword or constructor, a broken stack, a
+# loss/head mismatch, a bad or duplicate name, two clip options, a Lua syntax or runtime
+# error, no model returned, ...); some keep it valid (a changed size, a toggled option,
+# an extra dropout layer or recurrent layer, a spliced layer table, edge values), and a
+# few specs are left unmutated. The header says what to expect:
+#
+#   -- near-valid: seed SEED, spec I
+#   -- mutation: NAME
+#   -- expect: accept | reject | reject LINE   (LINE: the SPEC:LINE: of the message)
+#   -- rnnc-options: ...
+#
+# A pure function of SEED; the valid mode above draws its own numbers and is unchanged.
+
+
+class Raw:
+    """Lua source text written as is (0/0, math.huge, ...)."""
+
+    def __init__(self, text):
+        self.text = text
+
+
+def lua(x):
+    if isinstance(x, Raw):
+        return x.text
+    return fmt(x)
+
+
+def lua_table(positional, kw):
+    parts = [lua(p) for p in positional] + ["%s = %s" % (k, lua(v)) for k, v in kw]
+    return "{ " + ", ".join(parts) + " }" if parts else "{ }"
+
+
+def kw_get(kw, key, default=None):
+    for k, v in kw:
+        if k == key:
+            return v
+    return default
+
+
+def kw_set(kw, key, value):
+    for i, (k, _) in enumerate(kw):
+        if k == key:
+            kw[i] = (key, value)
+            return
+    kw.append((key, value))
+
+
+def kw_del(kw, key):
+    kw[:] = [(k, v) for k, v in kw if k != key]
+
+
+class Layer:
+    def __init__(self, kind, pos, kw, ctor=None):
+        self.kind, self.pos, self.kw = kind, pos, kw
+        self.ctor = ctor or kind     # the constructor name written (a typo mutates it)
+        self.raw = None              # the whole entry's text, when a mutation rewrites it
+
+    def text(self):
+        return self.raw if self.raw is not None else "%s %s" % (self.ctor, lua_table(self.pos, self.kw))
+
+
+class Model:
+    """A spec as data: rendered with one layer per line, so lines are known."""
+
+    def __init__(self):
+        self.name = "m"
+        self.layers = []
+        self.opt = "rmsprop"
+        self.okw = []
+        self.opt_string = False      # optimizer = "adam"
+        self.loss = "binary_crossentropy"
+        self.metrics = None
+        self.fit = []
+        self.callbacks = []          # (ctor, positional, kw)
+        self.prelude = []            # lines before `return`
+        self.ret = "return"          # "local model =" makes the spec return nothing
+        self.splice = None           # (i, j): layers i..j written as one nested table
+        self.drop_comma = None       # layer index whose trailing comma is missing
+        self.drop_last_brace = False
+        self.compile_typo = None     # (good key, typo)
+
+    def rnn_indices(self):
+        return [i for i, l in enumerate(self.layers) if l.kind in RNN_KINDS]
+
+    def render(self, header):
+        out = list(header) + list(self.prelude)
+        lines = {}
+        out.append('%s sequential "%s" {' % (self.ret, self.name))
+        lines["seq"] = len(out)
+        i = 0
+        while i < len(self.layers):
+            if self.splice and self.splice[0] == i:
+                a, b = self.splice
+                out.append("  { %s }," % ", ".join(l.text() for l in self.layers[a:b + 1]))
+                for k in range(a, b + 1):
+                    lines[k] = len(out)
+                i = b + 1
+                continue
+            out.append("  %s%s" % (self.layers[i].text(), "" if self.drop_comma == i else ","))
+            lines[i] = len(out)
+            i += 1
+        out.append("")
+        out.append("  compile = {")
+        if self.opt_string:
+            out.append('    optimizer = "%s",' % self.opt)
+        else:
+            out.append("    optimizer = %s %s," % (self.opt, lua_table([], self.okw)))
+        lines["opt"] = len(out)
+        loss_key = "loss"
+        if self.compile_typo:
+            loss_key = self.compile_typo[1]
+        out.append('    %s = "%s",' % (loss_key, self.loss))
+        if self.metrics:
+            out.append('    metrics = { "%s" },' % self.metrics)
+        out.append("  },")
+        fit = [(k, v) for k, v in self.fit]
+        parts = ["%s = %s" % (k, lua(v)) for k, v in fit]
+        if self.callbacks:
+            parts.append("callbacks = { %s }" % ", ".join("%s %s" % (c, lua_table(p, kw)) for c, p, kw in self.callbacks))
+        out.append("  fit = { %s }," % ", ".join(parts))
+        lines["fit"] = len(out)
+        if not self.drop_last_brace:
+            out.append("}")
+        lines["last"] = len(out)
+        return "\n".join(out) + "\n", lines
+
+
+def nv_units(r, hi=16):
+    u = r.random()
+    if u < 0.2:
+        return r.choice((1, 2))
+    if u < 0.8 or hi <= 8:
+        return r.randint(1, min(8, hi))
+    return r.randint(9, hi)
+
+
+def nv_base(r, full):
+    """A small valid model."""
+    m = Model()
+    input_dim = r.choice((1, 2, 3, 50, 300, r.randint(1, 300)))
+    emb = nv_units(r)
+    T = r.randint(1, 4) if full else r.choice((1, 2, r.randint(3, 12), r.randint(3, 12)))
+    m.layers.append(Layer("embedding", [input_dim, emb], [("input_length", T)]))
+    if r.random() < 0.15:
+        m.layers.append(Layer("dropout", [rate(r)], []))
+    F = emb
+    n_rnn = r.choice((1, 1, 2, 2, 3))
+    for i in range(n_rnn):
+        kind = r.choice(RNN_KINDS)
+        units = nv_units(r)
+        cap = 400 if full else 1200
+        while (F + units) * GATES[kind] * units > cap and units > 1:
+            units = max(1, units * 2 // 3)
+        kw = []
+        if kind == "simple_rnn" and r.random() < 0.5:
+            kw.append(("activation", r.choice(SIMPLE_ACTS)))
+        if r.random() < 0.3:
+            kw.append(("dropout", rate(r)))
+        if r.random() < 0.2:
+            kw.append(("recurrent_dropout", rate(r)))
+        if i < n_rnn - 1:
+            kw.append(("return_sequences", True))
+        if kind in ("lstm", "gru") and r.random() < 0.3:
+            kw.append(("dropout_mask", r.choice(("per_step", "per_sequence"))))
+        if kind == "gru" and r.random() < 0.4:
+            kw.append(("reset_after", r.random() < 0.5))
+        r.shuffle(kw)
+        m.layers.append(Layer(kind, [units], kw))
+        F = units
+        if r.random() < 0.15:
+            m.layers.append(Layer("dropout", [rate(r)], []))
+    if r.random() < 0.3:
+        m.layers.append(Layer("dense", [nv_units(r, 12)], [("activation", r.choice(DENSE_ACTS))]))
+    if r.random() < 0.5:
+        m.layers.append(Layer("dense", [1], [("activation", "sigmoid")]))
+        m.loss = "binary_crossentropy"
+    else:
+        m.layers.append(Layer("dense", [r.choice((2, 3, 5, r.randint(2, 10)))], [("activation", "softmax")]))
+        m.loss = "sparse_categorical_crossentropy"
+    m.opt = r.choice(("rmsprop", "adam", "sgd"))
+    if r.random() < 0.6:
+        m.okw.append(("learning_rate", r.choice((1e-4, 3e-4, 1e-3))))
+    if r.random() < 0.25:
+        m.okw.append((r.choice(("clipnorm", "global_clipnorm", "clipvalue")), r.choice((0.1, 1.0))))
+    if r.random() < 0.5:
+        m.metrics = r.choice(("accuracy", "acc"))
+    m.fit = [("epochs", r.randint(1, 3)), ("batch_size", r.randint(1, 40)), ("seed", r.randint(0, 99))]
+    if r.random() < 0.3:
+        m.fit.append(("validation_split", r.choice((0.1, 0.2))))
+    if r.random() < 0.4:
+        m.callbacks.append(("early_stopping", [], [("patience", r.randint(0, 3))]))
+    if r.random() < 0.3:
+        m.callbacks.append(("model_checkpoint", ["best.safetensors"], [("save_best_only", True)]))
+    return m
+
+
+def head_index(m):
+    return len(m.layers) - 1
+
+
+def typo(r, word):
+    """A one-edit misspelling of word (never word itself)."""
+    while True:
+        i = r.randrange(len(word))
+        op = r.choice(("drop", "double", "swap", "case"))
+        if op == "drop" and len(word) > 2:
+            t = word[:i] + word[i + 1:]
+        elif op == "double":
+            t = word[:i] + word[i] + word[i:]
+        elif op == "swap" and i + 1 < len(word) and word[i] != word[i + 1]:
+            t = word[:i] + word[i + 1] + word[i] + word[i + 2:]
+        elif op == "case" and word[i].isalpha():
+            t = word[:i] + word[i].upper() + word[i + 1:]
+        else:
+            continue
+        if t != word and t.strip("_") and not t.startswith(tuple("0123456789")):
+            return t
+
+
+# A mutation returns (expect, target): expect "accept" or "reject"; target a layer index,
+# "seq", "opt", "fit", "last" or None (the line of the message is not predicted).
+
+def mut_none(r, m):
+    return "accept", None
+
+
+def mut_units_out_of_range(r, m):
+    cands = [i for i, l in enumerate(m.layers) if l.kind in RNN_KINDS or l.kind == "dense"]
+    i = r.choice(cands)
+    m.layers[i].pos[0] = r.choice((0, -3, 5000, 2.5, Raw("0/0")))
+    return "reject", i
+
+
+def mut_embedding_out_of_range(r, m):
+    e = m.layers[0]
+    which = r.choice(("input_dim", "output_dim", "input_length"))
+    if which == "input_dim":
+        e.pos[0] = r.choice((0, -1, 1.5, 2 ** 24 + 1))
+    elif which == "output_dim":
+        e.pos[1] = r.choice((0, -2, 4097))
+    else:
+        kw_set(e.kw, "input_length", r.choice((0, -5, 10001, 2.5)))
+    return "reject", 0
+
+
+def mut_input_length_missing(r, m):
+    kw_del(m.layers[0].kw, "input_length")
+    return "reject", 0
+
+
+def mut_dropout_out_of_range(r, m):
+    bad = r.choice((1, -0.1, Raw("0/0"), 1.5, Raw("math.huge")))
+    cands = [i for i, l in enumerate(m.layers) if l.kind in RNN_KINDS or l.kind == "dropout"]
+    i = r.choice(cands)
+    l = m.layers[i]
+    if l.kind == "dropout":
+        l.pos[0] = bad
+    else:
+        kw_set(l.kw, r.choice(("dropout", "recurrent_dropout")), bad)
+    return "reject", i
+
+
+def mut_fit_out_of_range(r, m):
+    key, val = r.choice((("batch_size", 0), ("batch_size", 65537), ("batch_size", 2.5), ("batch_size", -1),
+                         ("validation_split", 1), ("validation_split", -0.1), ("epochs", 0), ("seed", -1)))
+    kw_set(m.fit, key, val)
+    return "reject", "seq"
+
+
+def mut_wrong_type(r, m):
+    rnns = m.rnn_indices()
+    i = r.choice(rnns)
+    l = m.layers[i]
+    what = r.choice(("units", "return_sequences", "dropout", "name", "activation"))
+    if what == "units":
+        l.pos[0] = str(l.pos[0])
+    elif what == "return_sequences":
+        kw_set(l.kw, "return_sequences", r.choice((1, 0, "true")))
+    elif what == "dropout":
+        kw_set(l.kw, "dropout", r.choice(("0.2", True)))
+    elif what == "name":
+        kw_set(l.kw, "name", r.choice((7, True)))
+    else:
+        h = head_index(m)
+        kw_set(m.layers[h].kw, "activation", r.choice((1, True)))
+        return "reject", h
+    return "reject", i
+
+
+def mut_unknown_keyword(r, m):
+    where = r.choice(("rnn", "rnn", "embedding", "dense", "optimizer", "fit", "compile"))
+    if where == "rnn":
+        i = r.choice(m.rnn_indices())
+        l = m.layers[i]
+        key = r.choice(("dropout", "recurrent_dropout", "return_sequences", "units"))
+        if key == "units":
+            l.kw.append(("unit", l.pos.pop(0)))
+        else:
+            l.kw.append((typo(r, key), r.choice((0.2, 0.1)) if "dropout" in key else True))
+        return "reject", i
+    if where == "embedding":
+        e = m.layers[0]
+        v = kw_get(e.kw, "input_length")
+        kw_del(e.kw, "input_length")
+        e.kw.append((typo(r, "input_length"), v))
+        return "reject", 0
+    if where == "dense":
+        h = head_index(m)
+        l = m.layers[h]
+        v = kw_get(l.kw, "activation")
+        kw_del(l.kw, "activation")
+        l.kw.append((typo(r, "activation"), v))
+        return "reject", h
+    if where == "optimizer":
+        m.opt_string = False
+        m.okw.append((typo(r, "learning_rate"), 1e-3))
+        return "reject", "opt"
+    if where == "fit":
+        key = r.choice(("epochs", "batch_size", "shuffle"))
+        v = kw_get(m.fit, key, True if key == "shuffle" else 2)
+        kw_del(m.fit, key)
+        m.fit.append((typo(r, key), v))
+        return "reject", "seq"
+    m.compile_typo = ("loss", typo(r, "loss"))
+    return "reject", "seq"
+
+
+def mut_unknown_constructor(r, m):
+    if r.random() < 0.15:
+        m.opt_string = False
+        m.opt = typo(r, m.opt)
+        return "reject", "opt"
+    i = r.randrange(len(m.layers))
+    l = m.layers[i]
+    l.ctor = r.choice((typo(r, l.kind), l.kind.upper() if l.kind != "simple_rnn" else "SimpleRNN",
+                       {"dense": "Dense", "lstm": "LSTM", "gru": "GRU", "embedding": "Embedding",
+                        "dropout": "Dropout", "simple_rnn": "simpleRNN"}[l.kind]))
+    return "reject", i
+
+
+def ensure_two_rnns(r, m):
+    rnns = m.rnn_indices()
+    if len(rnns) < 2:
+        last = rnns[-1]
+        kw_set(m.layers[last].kw, "return_sequences", True)
+        m.layers.insert(last + 1, Layer(r.choice(RNN_KINDS), [nv_units(r, 8)], []))
+
+
+def mut_missing_return_sequences(r, m):
+    ensure_two_rnns(r, m)
+    rnns = m.rnn_indices()
+    k = r.randrange(len(rnns) - 1)
+    l = m.layers[rnns[k]]
+    if r.random() < 0.7:
+        kw_del(l.kw, "return_sequences")
+    else:
+        kw_set(l.kw, "return_sequences", False)
+    return "reject", rnns[k + 1]
+
+
+def mut_dense_fed_by_sequence(r, m):
+    rnns = m.rnn_indices()
+    kw_set(m.layers[rnns[-1]].kw, "return_sequences", True)
+    nxt = [i for i in range(rnns[-1] + 1, len(m.layers)) if m.layers[i].kind == "dense"]
+    return "reject", nxt[0]
+
+
+def mut_loss_head_mismatch(r, m):
+    h = head_index(m)
+    head = m.layers[h]
+    binary = m.loss == "binary_crossentropy"
+    what = r.choice(("loss", "activation", "units"))
+    if what == "loss":
+        m.loss = "sparse_categorical_crossentropy" if binary else "binary_crossentropy"
+    elif what == "activation":
+        kw_set(head.kw, "activation", r.choice(("softmax", "linear", "tanh") if binary else ("sigmoid", "linear", "relu")))
+    else:
+        head.pos[0] = r.choice((2, 3)) if binary else 1
+    return "reject", h
+
+
+def mut_bad_activation(r, m):
+    if r.random() < 0.5:
+        h = head_index(m)
+        kw_set(m.layers[h].kw, "activation", typo(r, kw_get(m.layers[h].kw, "activation")))
+        return "reject", h
+    i = r.choice(m.rnn_indices())
+    l = m.layers[i]
+    if l.kind == "simple_rnn":
+        kw_set(l.kw, "activation", r.choice(("softmax", "Tanh", "relu6", "")))
+    else:
+        kw_set(l.kw, "dropout_mask", r.choice(("per_batch", "per-step", "")))
+    return "reject", i
+
+
+def mut_duplicate_names(r, m):
+    a, b = sorted(r.sample(range(len(m.layers)), 2))
+    nm = r.choice(("enc", "x", "layer1", "out"))
+    kw_set(m.layers[a].kw, "name", nm)
+    kw_set(m.layers[b].kw, "name", nm)
+    return "reject", b
+
+
+def mut_bad_name(r, m):
+    bad = r.choice(("my-lstm", "2fast", "a b", "", "x" * 64, "caf\u00e9", "n.1"))
+    if r.random() < 0.25:
+        m.name = bad
+        return "reject", "seq"
+    i = r.randrange(len(m.layers))
+    kw_set(m.layers[i].kw, "name", bad)
+    return "reject", i
+
+
+def mut_two_clips(r, m):
+    m.opt_string = False
+    clips = ["clipnorm", "global_clipnorm", "clipvalue"]
+    for c in clips:
+        kw_del(m.okw, c)
+    for c in r.sample(clips, r.choice((2, 2, 3))):
+        m.okw.append((c, r.choice((0.5, 1.0))))
+    return "reject", "opt"
+
+
+def mut_bad_optimizer_value(r, m):
+    m.opt_string = False
+    key, val = r.choice((("learning_rate", -1e-4), ("learning_rate", 0), ("learning_rate", Raw("0/0")),
+                         ("clipnorm", -1), ("learning_rate", "fast")))
+    kw_set(m.okw, key, val)
+    return "reject", "opt"
+
+
+def mut_lua_syntax_error(r, m):
+    how = r.choice(("comma", "comma", "equals", "brace", "paren"))
+    if how == "comma":
+        i = r.randrange(len(m.layers) - 1)
+        m.drop_comma = i
+        return "reject", i + 1
+    if how == "brace":
+        m.drop_last_brace = True
+        return "reject", None
+    i = r.randrange(len(m.layers))
+    l = m.layers[i]
+    if how == "equals":
+        l.raw = l.text().replace("{ ", "{ units = = ", 1) if l.kind != "embedding" else l.text().replace("input_length =", "input_length = =")
+    else:
+        l.raw = l.text() + ")"
+    return "reject", i
+
+
+def mut_runtime_error(r, m):
+    how = r.choice(("call", "index", "error"))
+    if how == "error":
+        m.prelude.append('local function check(x) if x then error("bad model", 2) end end')
+        m.prelude.append("check(true)")
+        return "reject", None
+    m.prelude.append("local helper = nil")
+    i = r.randrange(1, len(m.layers))
+    l = m.layers[i]
+    if how == "call":
+        l.raw = "helper %s" % lua_table(l.pos, l.kw)
+    else:
+        l.pos[0] = Raw("helper.units")
+    return "reject", i
+
+
+def mut_returns_nothing(r, m):
+    m.ret = r.choice(("local model =", "local _ ="))
+    return "reject", None
+
+
+def mut_first_not_embedding(r, m):
+    del m.layers[0]
+    return "reject", 0
+
+
+def mut_output_not_dense(r, m):
+    if m.layers[-2].kind == "dense":
+        m.layers[-2].kw = [("activation", "relu")]   # a hidden dense layer as the output
+        del m.layers[-1]
+        return "reject", len(m.layers) - 1
+    del m.layers[-1]
+    return "reject", len(m.layers) - 1
+
+
+def mut_accuracy_monitor_without_metric(r, m):
+    m.metrics = None
+    cb = r.choice(("early_stopping", "model_checkpoint"))
+    kw = [("monitor", r.choice(("val_accuracy", "accuracy")))]
+    m.callbacks = [(cb, ["best.safetensors"] if cb == "model_checkpoint" else [], kw)]
+    return "reject", "fit"
+
+
+def mut_bad_callback(r, m):
+    how = r.choice(("nopath", "monitor", "mode", "patience"))
+    if how == "nopath":
+        m.callbacks = [("model_checkpoint", [], [("save_best_only", True)])]
+    elif how == "monitor":
+        m.callbacks = [("early_stopping", [], [("monitor", typo(r, "val_loss"))])]
+    elif how == "mode":
+        m.callbacks = [("early_stopping", [], [("mode", "maximum")])]
+    else:
+        m.callbacks = [("early_stopping", [], [("patience", -1)])]
+    return "reject", "fit"
+
+
+def mut_too_many_positional(r, m):
+    i = r.choice(m.rnn_indices())
+    m.layers[i].pos.append(0.3)
+    return "reject", i
+
+
+def mut_mask_zero(r, m):
+    m.layers[0].kw.append(("mask_zero", True))
+    return "reject", 0
+
+
+# ---- mutations that keep the spec valid ------------------------------------------------
+
+def mut_resize(r, m):
+    what = r.choice(("rnn", "rnn", "embedding", "head"))
+    if what == "rnn":
+        m.layers[r.choice(m.rnn_indices())].pos[0] = nv_units(r, 12)
+    elif what == "embedding":
+        e = m.layers[0]
+        k = r.randrange(3)
+        if k == 0:
+            e.pos[0] = r.choice((1, 2, 7, 1000, 2 ** 16))
+        elif k == 1:
+            e.pos[1] = r.choice((1, 2, 3, 9, 16))
+        else:
+            kw_set(e.kw, "input_length", r.choice((1, 2, 5, 12)))
+    else:
+        if m.loss == "sparse_categorical_crossentropy":
+            m.layers[-1].pos[0] = r.choice((2, 3, 7, 10))
+        else:
+            kw_set(m.fit, "batch_size", r.choice((1, 2, 64, 65536)))
+    return "accept", None
+
+
+def mut_toggle_option(r, m):
+    i = r.choice(m.rnn_indices())
+    l = m.layers[i]
+    opts = ["dropout0", "mask", "fit"]
+    if i == m.rnn_indices()[-1]:
+        opts.append("retseq_false")
+    if l.kind == "lstm":
+        opts.append("ufb")
+    if l.kind == "gru":
+        opts.append("reset")
+    if l.kind == "simple_rnn":
+        opts.append("act")
+    what = r.choice(opts)
+    if what == "dropout0":
+        kw_set(l.kw, r.choice(("dropout", "recurrent_dropout")), r.choice((0, 0.0, 0.5)))
+    elif what == "mask":
+        if l.kind == "simple_rnn":
+            kw_set(l.kw, "recurrent_dropout", 0.25)
+        else:
+            kw_set(l.kw, "dropout_mask", r.choice(("per_step", "per_sequence")))
+            kw_set(l.kw, "dropout", 0.2)
+    elif what == "fit":
+        kw_set(m.fit, "shuffle", r.random() < 0.5)
+        if m.metrics is None:
+            m.metrics = r.choice(("accuracy", "binary_accuracy" if m.loss == "binary_crossentropy" else "sparse_categorical_accuracy"))
+    elif what == "retseq_false":
+        kw_set(l.kw, "return_sequences", False)
+    elif what == "ufb":
+        kw_set(l.kw, "unit_forget_bias", not kw_get(l.kw, "unit_forget_bias", True))
+    elif what == "reset":
+        kw_set(l.kw, "reset_after", not kw_get(l.kw, "reset_after", True))
+    else:
+        kw_set(l.kw, "activation", r.choice(SIMPLE_ACTS))
+    return "accept", None
+
+
+def mut_extra_dropout_layer(r, m):
+    i = r.randint(1, len(m.layers) - 1)
+    m.layers.insert(i, Layer("dropout", [r.choice((0, 0.1, 0.5, 0.9, rate(r)))], []))
+    return "accept", None
+
+
+def mut_extra_rnn_layer(r, m):
+    rnns = m.rnn_indices()
+    if len(rnns) >= 3:
+        return mut_extra_dropout_layer(r, m)
+    last = rnns[-1]
+    kw_set(m.layers[last].kw, "return_sequences", True)
+    m.layers.insert(last + 1, Layer(r.choice(RNN_KINDS), [nv_units(r, 8)], [("return_sequences", False)]))
+    return "accept", None
+
+
+def mut_valid_names(r, m):
+    for i in r.sample(range(len(m.layers)), r.randint(1, len(m.layers))):
+        kw_set(m.layers[i].kw, "name", r.choice(("L", "_x", "layer_", "Enc")) + str(i))
+    if r.random() < 0.3:
+        m.name = r.choice(("_", "M2", "x" * 63))
+    return "accept", None
+
+
+def mut_splice(r, m):
+    a = r.randrange(1, len(m.layers) - 1)
+    m.splice = (a, min(len(m.layers) - 1, a + r.randint(0, 2)))
+    return "accept", None
+
+
+def mut_optimizer_variants(r, m):
+    what = r.choice(("string", "zero_clip", "other"))
+    if what == "string":
+        m.opt_string = True
+        m.opt = r.choice(("rmsprop", "adam", "sgd"))
+    elif what == "zero_clip":
+        m.opt_string = False
+        for c in ("clipnorm", "global_clipnorm", "clipvalue"):
+            kw_del(m.okw, c)
+        a, b = r.sample(("clipnorm", "global_clipnorm", "clipvalue"), 2)
+        m.okw += [(a, 0), (b, 1.0)]
+    else:
+        m.opt_string = False
+        m.opt = r.choice(("rmsprop", "adam", "sgd"))
+        m.okw = [("learning_rate", 1e-3)]
+        if m.opt == "sgd":
+            m.okw += [("momentum", 0.9), ("nesterov", True)]
+        elif m.opt == "rmsprop":
+            m.okw.append(("epsilon_outside", True))
+    return "accept", None
+
+
+NV_REJECT = (mut_units_out_of_range, mut_embedding_out_of_range, mut_input_length_missing,
+             mut_dropout_out_of_range, mut_fit_out_of_range, mut_wrong_type, mut_unknown_keyword,
+             mut_unknown_constructor, mut_missing_return_sequences, mut_dense_fed_by_sequence,
+             mut_loss_head_mismatch, mut_bad_activation, mut_duplicate_names, mut_bad_name,
+             mut_two_clips, mut_bad_optimizer_value, mut_lua_syntax_error, mut_runtime_error,
+             mut_returns_nothing, mut_first_not_embedding, mut_output_not_dense,
+             mut_accuracy_monitor_without_metric, mut_bad_callback, mut_too_many_positional,
+             mut_mask_zero)
+NV_ACCEPT = (mut_resize, mut_toggle_option, mut_extra_dropout_layer, mut_extra_rnn_layer,
+             mut_valid_names, mut_splice, mut_optimizer_variants)
+
+
+def make_near_valid_spec(r, seed, index):
+    full = index % 10 == 3
+    m = nv_base(r, full)
+    u = r.random()
+    if u < 0.12:
+        mut = mut_none
+    elif u < 0.45:
+        mut = r.choice(NV_ACCEPT)
+    else:
+        mut = r.choice(NV_REJECT)
+    expect, target = mut(r, m)
+    label = mut.__name__[4:]
+    if index % 4 == 1:
+        opts = "--unroll none"
+    elif full:
+        opts = "--unroll full"
+    elif index % 10 == 7:
+        opts = "--unroll-budget 16"
+    else:
+        opts = ""
+    header = ["-- near-valid: seed %d, spec %d" % (seed, index), "-- mutation: %s" % label,
+              "-- expect: %s", "-- rnnc-options: %s" % opts]
+    text, lines = m.render(header)
+    exp = expect
+    if target is not None:
+        exp += " %d" % lines[target]
+    text = text.replace("-- expect: %s", "-- expect: " + exp, 1)
+    return "n%03d_%s" % (index, label), text
+
+
 def main(argv):
+    near = len(argv) > 1 and argv[1] == "--near-valid"
+    if near:
+        argv = argv[:1] + argv[2:]
     if len(argv) != 4:
-        sys.stderr.write("usage: random_specs.py SEED N OUTDIR\n")
+        sys.stderr.write("usage: random_specs.py [--near-valid] SEED N OUTDIR\n")
         return 2
     seed, n, outdir = int(argv[1]), int(argv[2]), argv[3]
     os.makedirs(outdir, exist_ok=True)
     r = random.Random(seed)
     for i in range(n):
-        name, text = make_spec(r, seed, i)
+        name, text = make_near_valid_spec(r, seed, i) if near else make_spec(r, seed, i)
         with open(os.path.join(outdir, name + ".lua"), "w") as f:
             f.write(text)
-    print("random_specs.py: seed %d, %d specs in %s" % (seed, n, outdir))
+    print("random_specs.py: seed %d, %d %sspecs in %s" % (seed, n, "near-valid " if near else "", outdir))
     return 0
 
 
