@@ -1,29 +1,30 @@
 #!/usr/bin/python3
-"""bench.py — seconds per training epoch: rnnc's generated trainer vs the interpreter
+"""bench.py — the issue-6 performance table: rnnc's generated trainers vs the interpreter
 (`rnnc SPEC --interpret`, the reference runtime) vs PyTorch, on the same data, in the
-same run, one thread each; plus inference throughput for the lstm spec.
+same run, one thread each; inference; the large model; two threads; the FMA peak and
+achieved GFLOP/s; memory, build time and generated size; a summary with targets.
 
 Run from the repository root with Debian's Python (it has torch and numpy):
 
     /usr/bin/python3 bench/bench.py            # the full run (make bench)
-    /usr/bin/python3 bench/bench.py --quick    # a smoke run: 2 reps, 4000 sequences
+    /usr/bin/python3 bench/bench.py --quick    # a smoke run (about a minute and a half)
 
 What is timed (see bench/README.md):
   * generated / interpreter: the trainer's own `fit --json` "seconds" of the epoch
     (progress.c: from the start of the first batch to the end of the last one; with
     --validation-split 0 and no --val-x it contains no validation pass). One fresh
-    process per repetition, `--epochs 1`, shuffled with --seed REP.
+    process per repetition, `--epochs 1 --threads 1` (and `--threads 2` for the
+    two-thread column), shuffled with --seed REP.
   * PyTorch: time.perf_counter() around one epoch loop (shuffle, gather, forward,
     BCEWithLogitsLoss, backward, RMSprop step, running loss/accuracy), after an
     untimed warm-up of a few batches; a fresh model and optimizer every repetition.
   Runs are interleaved round-robin (spec by spec, rotating which contender goes
-  first) because the machine is shared and noisy; the table reports medians.
+  first) because the machine is shared and noisy; the tables report medians.
 """
 import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
 import struct
@@ -56,14 +57,14 @@ def log(*a):
 
 # ---- data ----------------------------------------------------------------------------
 
-def make_data(n, seed):
-    """n x T int32 token ids in [0, VOCAB), Zipf-like (p(k) ~ 1/(k+2)^1.1), and float32
+def make_data(n, seed, vocab=VOCAB, steps=T):
+    """n x steps int32 token ids in [0, vocab), Zipf-like (p(k) ~ 1/(k+2)^1.1), and float32
     0/1 labels that depend weakly on the tokens (so training is not pure noise)."""
     rng = np.random.default_rng(seed)
-    ranks = np.arange(VOCAB, dtype=np.float64)
+    ranks = np.arange(vocab, dtype=np.float64)
     p = 1.0 / (ranks + 2.0) ** 1.1
     p /= p.sum()
-    x = rng.choice(VOCAB, size=(n, T), p=p).astype(np.int32)
+    x = rng.choice(vocab, size=(n, steps), p=p).astype(np.int32)
     pos_words = (x % 7 == 3).sum(axis=1) - (x % 7 == 5).sum(axis=1)
     y = ((pos_words + rng.normal(0, 2.0, size=n)) > 0).astype(np.float32)
     return x, y
@@ -151,33 +152,107 @@ def build_trainers(rnnc, specs, outdir, notes):
         if r.returncode != 0:
             sys.exit(f"bench: {' '.join(cmd)} failed:\n{r.stderr}")
         exes[s] = exe
-    return exes
+    return exes, env
 
 
 # ---- running the C trainers -------------------------------------------------------------
 
-def children_cpu():
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
+GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+
+
+def run_proc(cmd, cwd, env=None):
+    """Runs cmd to completion; returns (returncode, stdout, stderr, wall seconds, CPU
+    seconds (user + sys, including its waited-for children, e.g. the C compiler under
+    rnnc), max RSS in KiB) of that one process, from wait4(2).
+    The max RSS comes from GNU time (`/usr/bin/time -f %M`) run in between: a child
+    forked straight from this Python process inherits its ~250 MB of torch pages and the
+    kernel keeps that high-water mark across exec, so wait4's own ru_maxrss would report
+    Python's size, not the trainer's. (Without /usr/bin/time the figure is None.)"""
+    with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe, \
+            tempfile.NamedTemporaryFile("r", suffix=".time") as ft:
+        full = [GNU_TIME, "-f", "%M", "-o", ft.name] + cmd if GNU_TIME else cmd
+        t0 = time.perf_counter()
+        p = subprocess.Popen(full, stdout=fo, stderr=fe, cwd=cwd, env=env)
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+        fo.seek(0)
+        fe.seek(0)
+        out, err = fo.read().decode(errors="replace"), fe.read().decode(errors="replace")
+        rss = None
+        if GNU_TIME:
+            lines = [ln for ln in ft.read().split() if ln.isdigit()]
+            rss = int(lines[-1]) if lines else None
+    return p.returncode, out, err, wall, ru.ru_utime + ru.ru_stime, rss
 
 
 def run_fit(cmd, workdir):
     """Runs a `fit ... --json` command; returns (epoch seconds from its JSON, JSON row,
-    CPU seconds (user + sys) of the whole process)."""
-    c0 = children_cpu()
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
-    cpu = children_cpu() - c0
-    if r.returncode != 0:
-        sys.exit(f"bench: {' '.join(cmd)} exited {r.returncode}:\n{r.stderr}")
-    rows = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+    CPU seconds (user + sys) of the whole process, its max RSS in KiB)."""
+    rc, out, err, _, cpu, rss = run_proc(cmd, workdir)
+    if rc != 0:
+        sys.exit(f"bench: {' '.join(cmd)} exited {rc}:\n{err}")
+    rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     if not rows:
-        sys.exit(f"bench: no JSON epoch line from {' '.join(cmd)}:\n{r.stdout}\n{r.stderr}")
-    return rows[-1]["seconds"], rows[-1], cpu
+        sys.exit(f"bench: no JSON epoch line from {' '.join(cmd)}:\n{out}\n{err}")
+    return rows[-1]["seconds"], rows[-1], cpu, rss
 
 
-def fit_args(x, y, seed, ckpt):
-    return ["fit", "--train-x", x, "--train-y", y, "--epochs", "1", "--json", "--validation-split", "0",
-            "--seed", str(seed), "--checkpoint", ckpt]
+def fit_args(x, y, seed, ckpt, threads=1, save=None):
+    a = ["fit", "--train-x", x, "--train-y", y, "--epochs", "1", "--json", "--validation-split", "0",
+         "--seed", str(seed), "--checkpoint", ckpt, "--threads", str(threads)]
+    if save:
+        a += ["--save-weights", save]
+    return a
+
+
+# ---- FLOPs per sample, from the architecture --------------------------------------------
+
+# (kind, input features F, units U, input dropout?) per recurrent layer; bench/README.md
+# documents the formula. The data shape (T, vocab, embedding) is per spec too.
+ARCH = {
+    "simplernn": dict(T=100, vocab=500, emb=16, layers=[("simplernn", 16, 8, False)]),
+    "lstm": dict(T=100, vocab=500, emb=16, layers=[("lstm", 16, 8, False)]),
+    "lstm_dropout": dict(T=100, vocab=500, emb=16, layers=[("lstm", 16, 8, True)]),
+    "lstm2": dict(T=100, vocab=500, emb=16, layers=[("lstm", 16, 8, True), ("lstm", 8, 8, True)]),
+    "gru": dict(T=100, vocab=500, emb=16, layers=[("gru", 16, 8, False)]),
+    "large_lstm": dict(T=200, vocab=10000, emb=128, layers=[("lstm", 128, 128, False)]),
+}
+GATES = {"simplernn": 1, "lstm": 4, "gru": 3}
+# element-wise FLOPs per unit and step (an activation counts as 1):
+#   simplernn: bias, tanh = 2; lstm: 4 biases, 4 activations, c = f*c + i*g (3), tanh(c),
+#   o*tanh(c) = 13; gru (Keras reset_after): 6 biases, z/r sums and sigmoids (4), r*hh,
+#   + xh, tanh (3), h = z*h + (1-z)*hh (4) = 17.
+ELEMWISE = {"simplernn": 2, "lstm": 13, "gru": 17}
+RMSPROP_FLOPS_PER_PARAM = 7   # v = rho v + (1-rho) g^2 (3); w -= lr g / (sqrt(v) + eps) (4)
+
+
+def arch_flops(spec, batch=BATCH):
+    """Architectural FLOPs: (training per sample, inference per sample, optimizer per
+    batch, parameters, folded?). Training = 3 x forward (backward ~ 2 x forward: the
+    data and weight gradients each cost one forward matmul), plus dropout masks, the
+    embedding-gradient scatter and the dense head."""
+    a = ARCH[spec]
+    T, fwd, train, params = a["T"], 0, 0, a["vocab"] * a["emb"]
+    for kind, F, U, drop in a["layers"]:
+        G = GATES[kind]
+        step = 2 * (F + U) * G * U + ELEMWISE[kind] * U
+        fwd += T * step
+        train += 3 * T * step + (2 * T * F if drop else 0)
+        params += (F + U) * G * U + G * U * (2 if kind == "gru" else 1)
+    U = a["layers"][-1][2]
+    head = 2 * U + 2
+    params += U + 1
+    fwd += head
+    train += 3 * head + T * a["emb"]
+    first = a["layers"][0]
+    folded = not first[3] and a["vocab"] * 2 <= batch * T   # compiler/emit_c.c's rule
+    return train, fwd, RMSPROP_FLOPS_PER_PARAM * params, params, folded
+
+
+def epoch_flops(spec, n, batch=BATCH):
+    train, _, opt, _, _ = arch_flops(spec, batch)
+    return n * train + -(-n // batch) * opt
 
 
 # ---- PyTorch ----------------------------------------------------------------------------
@@ -187,13 +262,13 @@ class KerasLike(nn.Module):
     Dropout on each recurrent layer's input sequence, element-wise per (sample, step,
     feature): what tf.keras 2.x LSTM(dropout=p) does on its fused path (KERAS_SEMANTICS §4a)."""
 
-    def __init__(self, kind, layers=1, dropout=0.0):
+    def __init__(self, kind, layers=1, dropout=0.0, vocab=VOCAB, emb=EMB, units=UNITS):
         super().__init__()
         cls = {"simplernn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind]
-        self.emb = nn.Embedding(VOCAB, EMB)
-        self.rnns = nn.ModuleList([cls(EMB if i == 0 else UNITS, UNITS, batch_first=True) for i in range(layers)])
+        self.emb = nn.Embedding(vocab, emb)
+        self.rnns = nn.ModuleList([cls(emb if i == 0 else units, units, batch_first=True) for i in range(layers)])
         self.drop = nn.Dropout(dropout) if dropout > 0 else None
-        self.fc = nn.Linear(UNITS, 1)
+        self.fc = nn.Linear(units, 1)
 
     def forward(self, x):
         h = self.emb(x)
@@ -210,13 +285,14 @@ TORCH_MODELS = {
     "lstm_dropout": ("lstm", 1, 0.3),
     "lstm2": ("lstm", 2, 0.3),
     "gru": ("gru", 1, 0.0),
+    # Embedding(10000, 128) -> LSTM(128) -> Linear(128, 1), sequences of 200
+    "large_lstm": ("lstm", 1, 0.0, 10000, 128, 128),
 }
 
 
 def torch_model(spec, seed):
     torch.manual_seed(seed)
-    kind, layers, p = TORCH_MODELS[spec]
-    m = KerasLike(kind, layers, p)
+    m = KerasLike(*TORCH_MODELS[spec])
     # Keras RMSprop(1e-4): rho 0.9, eps 1e-7 (Keras puts eps inside the root, PyTorch
     # outside; irrelevant for timing).
     opt = torch.optim.RMSprop(m.parameters(), lr=1e-4, alpha=0.9, eps=1e-7)
@@ -253,13 +329,13 @@ def torch_epoch(m, opt, X, Y, seed, limit_batches=None):
 
 def torch_infer(m, X, batch):
     m.eval()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     outs = []
     with torch.no_grad():
         for start in range(0, X.shape[0], batch):
             outs.append(m(X[start:start + batch]))
-    dt = time.perf_counter() - t0
-    return dt, torch.cat(outs)
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return dt, torch.cat(outs), cpu
 
 
 # ---- safetensors -> PyTorch (for the inference cross-check) ------------------------------
@@ -303,6 +379,18 @@ def fmt(x, nd=3):
     return "—" if x is None or x != x else f"{x:.{nd}f}"
 
 
+
+def ratio(a, b):
+    return a / b if a == a and b == b and b > 0 else float("nan")
+
+
+def met_both(wall, cpu, target):
+    """'yes' when the wall and the CPU ratio both reach the target, 'no' when neither
+    does, else which one does."""
+    w, c = wall >= target, cpu >= target
+    return "yes" if w and c else "no" if not (w or c) else ("wall only" if w else "CPU only")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reps", type=int, default=5, help="timed epochs per contender and spec (default 5; --quick: 2)")
@@ -311,24 +399,36 @@ def main():
                     help="sequences for the interpreter (default: same as --n); its time is scaled to --n")
     ap.add_argument("--interp-reps", type=int, default=None, help="interpreter repetitions (default: --reps)")
     ap.add_argument("--specs", default=",".join(SPECS), help="comma-separated subset of " + ",".join(SPECS))
-    ap.add_argument("--quick", action="store_true", help="smoke run: 2 reps, 4000 sequences")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: 2 reps, 4000 sequences, large_lstm 640 sequences x 2 reps")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="the build directory holding rnnc")
     ap.add_argument("--seed", type=int, default=1234, help="data seed")
     ap.add_argument("--no-infer", action="store_true", help="skip the inference measurement")
+    ap.add_argument("--no-large", action="store_true", help="skip large_lstm")
+    ap.add_argument("--large-n", type=int, default=5000, help="large_lstm training sequences (default 5000)")
+    ap.add_argument("--large-reps", type=int, default=3, help="large_lstm repetitions (default 3)")
+    ap.add_argument("--compile-reps", type=int, default=3, help="timed `rnnc -o` builds per spec (default 3)")
     args = ap.parse_args()
     if args.quick:
         if "--reps" not in sys.argv:
             args.reps = 2
         if "--n" not in sys.argv:
             args.n = 4000
+        if "--large-n" not in sys.argv:
+            args.large_n = 640
+        if "--large-reps" not in sys.argv:
+            args.large_reps = 2
+        if "--compile-reps" not in sys.argv:
+            args.compile_reps = 1
     interp_n = min(args.interp_n or args.n, args.n)
     interp_reps = args.interp_reps or args.reps
     specs = [s for s in args.specs.split(",") if s]
     for s in specs:
         if s not in SPECS:
             sys.exit(f"bench: unknown spec {s!r} (known: {', '.join(SPECS)})")
-    if args.reps < 1 or args.n < BATCH:
-        sys.exit("bench: --reps must be >= 1 and --n >= 64")
+    if args.reps < 1 or args.n < BATCH or args.large_n < BATCH or args.large_reps < 1 or args.compile_reps < 1:
+        sys.exit("bench: --reps, --large-reps, --compile-reps must be >= 1 and --n, --large-n >= 64")
+    large = not args.no_large
 
     build = os.path.abspath(args.build)
     rnnc = os.path.join(build, "rnnc")
@@ -349,6 +449,23 @@ def main():
         pass
     log(f"bench: {info['cpu']}, {info['logical_cpus']} CPUs, avx2={info['avx2']} fma={info['fma']}, "
         f"torch {info['torch']} ({info['torch_threads']} thread), load {info['loadavg_start']}")
+    loads = [os.getloadavg()[0]]
+
+    # ---- peak: bench/peak.c ----
+    log("bench: FMA peak (bench/peak.c) ...")
+    peak_exe = os.path.join(outdir, "peak")
+    cc = os.environ.get("CC", "clang")
+    r = subprocess.run([cc, "-std=c17", "-O3", "-march=native", os.path.join(ROOT, "bench", "peak.c"), "-o",
+                        peak_exe], capture_output=True, text=True)
+    if r.returncode:
+        sys.exit(f"bench: building bench/peak.c failed:\n{r.stderr}")
+
+    def run_peak():
+        rc, out, err, _, _, _ = run_proc([peak_exe], work)
+        if rc:
+            sys.exit(f"bench: peak failed:\n{err}")
+        return json.loads(out)
+    peaks = [run_peak()]
 
     # Data, once: the training set and, for the interpreter, its first interp_n rows.
     x, y = make_data(args.n, args.seed)
@@ -366,7 +483,32 @@ def main():
                      f"its seconds are scaled by {scale:g}")
 
     log("bench: building the generated trainers ...")
-    exes = build_trainers(rnnc, specs, outdir, notes)
+    all_specs = specs + (["large_lstm"] if large else [])
+    exes, build_env = build_trainers(rnnc, all_specs, outdir, notes)
+
+    # ---- compile time and generated size (rnnc + compiler), interleaved over specs ----
+    log("bench: compile times ...")
+    cdir = os.path.join(work, "compile")
+    os.makedirs(cdir)
+    comp = {s: {"wall": [], "cpu": []} for s in all_specs}
+    csize = {}
+    for rep in range(args.compile_reps):
+        for s in all_specs:
+            cmd = [rnnc, os.path.join(ROOT, "specs", s + ".lua"), "-o", os.path.join(cdir, s)]
+            rc, _, err, wall, cpu, _ = run_proc(cmd, work, build_env)
+            if rc:
+                sys.exit(f"bench: {' '.join(cmd)} failed:\n{err}")
+            comp[s]["wall"].append(wall)
+            comp[s]["cpu"].append(cpu)
+    for s in all_specs:
+        cfile = os.path.join(cdir, s + ".c")
+        cmd = [rnnc, os.path.join(ROOT, "specs", s + ".lua"), "-o", cfile]
+        rc, _, err, wall, cpu, _ = run_proc(cmd, work, build_env)
+        if rc:
+            sys.exit(f"bench: {' '.join(cmd)} failed:\n{err}")
+        csize[s] = {"bytes": os.path.getsize(cfile), "rnnc_only_wall_s": wall, "rnnc_only_cpu_s": cpu}
+    compile_res = {s: {"wall_s": med(comp[s]["wall"]), "cpu_s": med(comp[s]["cpu"]), "runs": comp[s], **csize[s]}
+                   for s in all_specs}
 
     # PyTorch warm-up (untimed): a few batches of every model.
     for s in specs:
@@ -390,26 +532,35 @@ def main():
                                        os.path.join(work, "sx.npy"), os.path.join(work, "sy.npy"), s),
         }
 
-    times = {s: {"generated": [], "interpreter": [], "pytorch": []} for s in specs}
-    cpus = {s: {"generated": [], "interpreter": [], "pytorch": []} for s in specs}
+    # ---- training: generated (1 and 2 threads), interpreter, PyTorch, interleaved ----
+    contenders = ["generated", "generated_t2", "interpreter", "pytorch"]
+    times = {s: {c: [] for c in contenders} for s in specs}
+    cpus = {s: {c: [] for c in contenders} for s in specs}
+    rss = {s: {"generated": [], "generated_t2": []} for s in specs}
+    same = {s: [] for s in specs}
     extra = {s: {"generated_loss": [], "interpreter_loss": [], "pytorch_loss": []} for s in specs}
-    contenders = ["generated", "interpreter", "pytorch"]
     for rep in range(args.reps):
         for si, s in enumerate(specs):
             k = (rep + si) % len(contenders)
+            wts = {}
             for c in contenders[k:] + contenders[:k]:      # rotate who goes first
                 ck = os.path.join(work, f"ck-{s}-{c}.safetensors")
-                if c == "generated":
-                    sec, row, cpu = run_fit([exes[s]] + fit_args(paths["x"], paths["y"], rep, ck), work)
+                if c in ("generated", "generated_t2"):
+                    nt = 1 if c == "generated" else 2
+                    wts[c] = os.path.join(work, f"w-{s}-{c}.safetensors")
+                    sec, row, cpu, mx = run_fit([exes[s]] + fit_args(paths["x"], paths["y"], rep, ck, nt, wts[c]),
+                                                work)
                     times[s][c].append(sec)
-                    cpus[s][c].append(cpu - startup[s][c])
-                    extra[s]["generated_loss"].append(row["loss"])
+                    cpus[s][c].append(cpu - startup[s]["generated"])
+                    rss[s][c].append(mx)
+                    if c == "generated":
+                        extra[s]["generated_loss"].append(row["loss"])
                 elif c == "interpreter":
                     if rep >= interp_reps:
                         continue
                     cmd = [rnnc, os.path.join(ROOT, "specs", s + ".lua"), "--interpret"] + \
                         fit_args(paths["ix"], paths["iy"], rep, ck)
-                    sec, row, cpu = run_fit(cmd, work)
+                    sec, row, cpu, _ = run_fit(cmd, work)
                     times[s][c].append(sec * scale)
                     cpus[s][c].append((cpu - startup[s][c]) * scale)
                     extra[s]["interpreter_loss"].append(row["loss"])
@@ -419,23 +570,49 @@ def main():
                     times[s][c].append(sec)
                     cpus[s][c].append(cpu)
                     extra[s]["pytorch_loss"].append(loss)
+            with open(wts["generated"], "rb") as f1, open(wts["generated_t2"], "rb") as f2:
+                same[s].append(f1.read() == f2.read())
+            loads.append(os.getloadavg()[0])
             log(f"bench: rep {rep + 1}/{args.reps} {s:13s} gen {times[s]['generated'][-1]:.3f}s  "
+                f"gen x2 {times[s]['generated_t2'][-1]:.3f}s ({'same' if same[s][-1] else 'DIFFERENT'} weights)  "
                 f"interp {fmt(times[s]['interpreter'][-1] if times[s]['interpreter'] else None)}s  "
                 f"torch {times[s]['pytorch'][-1]:.3f}s")
 
     train = {}
     for s in specs:
-        g, i, p = (med(times[s][c]) for c in contenders)
+        g, g2, i, p = (med(times[s][c]) for c in contenders)
+        cg, cp = med(cpus[s]["generated"]), med(cpus[s]["pytorch"])
+        fl = epoch_flops(s, args.n)
         train[s] = {
             "generated_s_per_epoch": g, "interpreter_s_per_epoch": i, "pytorch_s_per_epoch": p,
+            "generated_2threads_s_per_epoch": g2,
             "pytorch_over_generated": p / g, "interpreter_over_generated": i / g,
+            "pytorch_over_generated_cpu": ratio(cp, cg),
+            "threads2_speedup": ratio(g, g2),
+            "threads2_speedup_paired_median": med([a / b for a, b in zip(times[s]["generated"],
+                                                                        times[s]["generated_t2"])]),
+            "threads2_weights_identical": all(same[s]), "threads2_weight_comparisons": len(same[s]),
             "generated_samples_per_s": args.n / g, "pytorch_samples_per_s": args.n / p,
+            "arch_flops_per_epoch": fl,
+            "generated_gflops_wall": fl / g * 1e-9, "generated_gflops_cpu": ratio(fl, cg) * 1e-9,
+            "pytorch_gflops_cpu": ratio(fl, cp) * 1e-9,
+            "max_rss_kib": {c: max((v or [0]), key=lambda q: q or 0) for c, v in rss[s].items()},
             "runs": times[s],
             "cpu_s_per_epoch": {c: med(cpus[s][c]) for c in contenders},
             "cpu_runs": cpus[s],
             "startup_cpu_s": startup[s],
             "first_epoch_loss_median": {k: med(v) for k, v in extra[s].items()},
         }
+
+    # ---- peak memory: lstm2 `fit` as a user runs it (built-in data, validation, all cores) ----
+    mem = None
+    if "lstm2" in specs:
+        rc, _, err, _, _, mx = run_proc([exes["lstm2"], "fit", "--epochs", "1", "--json", "--checkpoint",
+                                         os.path.join(work, "ck-mem.safetensors")], work)
+        if rc:
+            sys.exit(f"bench: lstm2 fit (built-in data) failed:\n{err}")
+        mem = {"builtin_fit_max_rss_kib": mx or 0, "bench_fit_max_rss_kib": max(
+            q or 0 for q in rss["lstm2"]["generated"] + rss["lstm2"]["generated_t2"])}
 
     # ---- inference (lstm) ----
     infer = None
@@ -451,47 +628,57 @@ def main():
         m, _ = torch_model("lstm", 0)
         load_lstm_weights(m, read_safetensors(wpath))
         batches = [BATCH, 1000]
-        res = {b: {"generated_wall": [], "generated_startup": [], "interpreter_wall": [], "pytorch": []} for b in batches}
+        keys = ("generated_wall", "generated_startup", "generated_cpu", "generated_startup_cpu",
+                "interpreter_wall", "pytorch", "pytorch_cpu")
+        res = {b: {k: [] for k in keys} for b in batches}
         gen_eval = None
         interp_eval = None
         torch_eval = {}
         for rep in range(args.reps):
             for b in batches:
-                ev = ["evaluate", "--weights", wpath, "--json", "--batch-size", str(b)]
-                t0 = time.perf_counter()
-                r = subprocess.run([exes["lstm"]] + ev + ["--x", paths["x"], "--y", paths["y"]],
-                                   capture_output=True, text=True, cwd=work)
-                res[b]["generated_wall"].append(time.perf_counter() - t0)
-                if r.returncode:
-                    sys.exit(f"bench: evaluate failed:\n{r.stderr}")
-                gen_eval = json.loads(r.stdout)
+                ev = ["evaluate", "--weights", wpath, "--json", "--batch-size", str(b), "--threads", "1"]
+                rc, out, err, wall, cpu, _ = run_proc([exes["lstm"]] + ev + ["--x", paths["x"], "--y", paths["y"]],
+                                                      work)
+                if rc:
+                    sys.exit(f"bench: evaluate failed:\n{err}")
+                res[b]["generated_wall"].append(wall)
+                res[b]["generated_cpu"].append(cpu)
+                gen_eval = json.loads(out)
                 # The same process on one batch: start-up, weight and .npy loading.
-                t0 = time.perf_counter()
-                subprocess.run([exes["lstm"]] + ev + ["--x", paths["x64"], "--y", paths["y64"]],
-                               capture_output=True, text=True, cwd=work, check=True)
-                res[b]["generated_startup"].append(time.perf_counter() - t0)
+                rc, _, err, wall, cpu, _ = run_proc([exes["lstm"]] + ev + ["--x", paths["x64"], "--y", paths["y64"]],
+                                                    work)
+                res[b]["generated_startup"].append(wall)
+                res[b]["generated_startup_cpu"].append(cpu)
                 if b == BATCH and rep < interp_reps:
-                    t0 = time.perf_counter()
-                    r = subprocess.run([rnnc, os.path.join(ROOT, "specs", "lstm.lua"), "--interpret"] + ev +
-                                       ["--x", paths["ix"], "--y", paths["iy"]], capture_output=True, text=True,
-                                       cwd=work, check=True)
-                    res[b]["interpreter_wall"].append((time.perf_counter() - t0) * scale)
-                    interp_eval = json.loads(r.stdout)
-                dt, z = torch_infer(m, X, b)
+                    rc, out, err, wall, _, _ = run_proc([rnnc, os.path.join(ROOT, "specs", "lstm.lua"), "--interpret"]
+                                                        + ev + ["--x", paths["ix"], "--y", paths["iy"]], work)
+                    if rc:
+                        sys.exit(f"bench: interpreter evaluate failed:\n{err}")
+                    res[b]["interpreter_wall"].append(wall * scale)
+                    interp_eval = json.loads(out)
+                dt, z, cpu = torch_infer(m, X, b)
                 res[b]["pytorch"].append(dt)
+                res[b]["pytorch_cpu"].append(cpu)
                 lz = float(nn.functional.binary_cross_entropy_with_logits(z, Y))
                 acc = float(((z > 0) == (Y > 0.5)).float().mean())
                 torch_eval = {"loss": lz, "accuracy": acc}
         infer = {"n": args.n, "batches": {}}
+        _, inf_fwd, _, _, _ = arch_flops("lstm")
         for b in batches:
             gw, gs, pt = med(res[b]["generated_wall"]), med(res[b]["generated_startup"]), med(res[b]["pytorch"])
             gc = max(gw - gs, 1e-9)
+            gcpu = max(med(res[b]["generated_cpu"]) - med(res[b]["generated_startup_cpu"]), 1e-9)
+            pcpu = med(res[b]["pytorch_cpu"])
             d = {
                 "generated_samples_per_s_wall": args.n / gw,
                 "generated_samples_per_s": args.n / gc,
+                "generated_samples_per_cpu_s": args.n / gcpu,
                 "generated_startup_s": gs,
                 "pytorch_samples_per_s": args.n / pt,
+                "pytorch_samples_per_cpu_s": args.n / pcpu,
                 "generated_over_pytorch": (args.n / gc) / (args.n / pt),
+                "generated_over_pytorch_cpu": pcpu / gcpu,
+                "generated_gflops_cpu": inf_fwd * args.n / gcpu * 1e-9,
                 "runs": res[b],
             }
             if res[b]["interpreter_wall"]:
@@ -500,23 +687,82 @@ def main():
             infer["batches"][str(b)] = d
         infer["check"] = {"generated": gen_eval, "pytorch_same_weights": torch_eval, "interpreter": interp_eval}
 
+    # ---- large_lstm: generated vs PyTorch, one thread each, interleaved ----
+    big = None
+    if large:
+        a = ARCH["large_lstm"]
+        log(f"bench: large_lstm ({args.large_n} x {a['T']}) ...")
+        lx, ly = make_data(args.large_n, args.seed + 1, a["vocab"], a["T"])
+        lp = {k: os.path.join(work, "large-" + k + ".npy") for k in ("x", "y", "sx", "sy")}
+        np.save(lp["x"], lx)
+        np.save(lp["y"], ly)
+        np.save(lp["sx"], lx[:BATCH])
+        np.save(lp["sy"], ly[:BATCH])
+        LX, LY = torch.from_numpy(lx.astype(np.int64)), torch.from_numpy(ly)
+        ck = os.path.join(work, "ck-large.safetensors")
+        lstart = min(run_fit([exes["large_lstm"]] + fit_args(lp["sx"], lp["sy"], 0, ck), work)[2] for _ in range(2))
+        m, opt = torch_model("large_lstm", 0)
+        torch_epoch(m, opt, LX, LY, 0, limit_batches=2)
+        lt = {"generated": [], "pytorch": []}
+        lc = {"generated": [], "pytorch": []}
+        lrss = []
+        for rep in range(args.large_reps):
+            order = ["generated", "pytorch"] if rep % 2 == 0 else ["pytorch", "generated"]
+            for c in order:
+                if c == "generated":
+                    sec, _, cpu, mx = run_fit([exes["large_lstm"]] + fit_args(lp["x"], lp["y"], rep, ck), work)
+                    lt[c].append(sec)
+                    lc[c].append(cpu - lstart)
+                    lrss.append(mx)
+                else:
+                    m, opt = torch_model("large_lstm", rep)
+                    sec, _, _, cpu = torch_epoch(m, opt, LX, LY, rep)
+                    lt[c].append(sec)
+                    lc[c].append(cpu)
+            loads.append(os.getloadavg()[0])
+            log(f"bench: large rep {rep + 1}/{args.large_reps} gen {lt['generated'][-1]:.2f}s "
+                f"(CPU {lc['generated'][-1]:.2f}s)  torch {lt['pytorch'][-1]:.2f}s (CPU {lc['pytorch'][-1]:.2f}s)")
+        g, p = med(lt["generated"]), med(lt["pytorch"])
+        cg, cp = med(lc["generated"]), med(lc["pytorch"])
+        fl = epoch_flops("large_lstm", args.large_n)
+        big = {"n": args.large_n, "reps": args.large_reps, "generated_s": g, "pytorch_s": p,
+               "generated_cpu_s": cg, "pytorch_cpu_s": cp, "pytorch_over_generated": p / g,
+               "pytorch_over_generated_cpu": ratio(cp, cg), "arch_flops_per_epoch": fl,
+               "generated_gflops_wall": fl / g * 1e-9, "generated_gflops_cpu": ratio(fl, cg) * 1e-9,
+               "pytorch_gflops_cpu": ratio(fl, cp) * 1e-9, "max_rss_kib": max(q or 0 for q in lrss),
+               "runs": lt, "cpu_runs": lc, "startup_cpu_s": lstart}
+
+    peaks.append(run_peak())
+    peak = max(pk["gflops"] for pk in peaks)
+
     info["loadavg_end"] = os.getloadavg()
+    info["loadavg_samples"] = loads
+    ncpu = os.cpu_count() or 1
+    if max(loads) > 0.75 * ncpu:
+        notes.append(f"the machine was loaded by other processes (1-minute load average {min(loads):.1f}-"
+                     f"{max(loads):.1f} on {ncpu} CPUs during the run): wall times are inflated and noisy, "
+                     f"the CPU-time figures are the better guide, and the 2-thread speed-ups are pessimistic "
+                     f"(the second thread competes for a CPU)")
     results = {
-        "what": "seconds per training epoch (median), one thread each, same data",
+        "what": "seconds per training epoch (median), one thread each, same data; issue 6 summary",
         "n_train": args.n, "interp_n": interp_n, "timesteps": T, "vocab": VOCAB, "batch_size": BATCH,
         "reps": args.reps, "interp_reps": min(interp_reps, args.reps), "quick": args.quick,
-        "machine": info, "notes": notes, "train": train, "inference_lstm": infer,
+        "machine": info, "notes": notes, "train": train, "inference_lstm": infer, "large_lstm": big,
+        "peak": {"gflops": peak, "runs": peaks}, "compile": compile_res, "memory_lstm2": mem,
+        "flops_per_sample": {s: dict(zip(("train", "inference", "optimizer_per_batch", "params", "folded"),
+                                         arch_flops(s))) for s in all_specs},
     }
 
     # ---- report ----
     print()
     print(f"rnnc benchmark: {args.n} sequences x {T} steps, batch {BATCH}, 1 epoch, median of {args.reps} "
-          f"(interpreter: {min(interp_reps, args.reps)}), one thread each")
+          f"(interpreter: {min(interp_reps, args.reps)}), one thread each (C trainers: --threads 1)")
     print(f"machine: {info['cpu']}, {info['logical_cpus']} logical CPUs"
           f"{', ' + info['hypervisor'] + ' guest' if info['hypervisor'] else ''}; "
           f"avx2 {'yes' if info['avx2'] else 'no'}, fma {'yes' if info['fma'] else 'no'}, "
           f"avx512f {'yes' if info['avx512f'] else 'no'}; {info['cc']}; torch {info['torch']}; "
-          f"load avg {info['loadavg_start'][0]:.2f} -> {info['loadavg_end'][0]:.2f}")
+          f"load avg {info['loadavg_start'][0]:.2f} -> {info['loadavg_end'][0]:.2f} "
+          f"(samples {min(loads):.2f}-{max(loads):.2f})")
     for n in notes:
         print("note: " + n)
     print()
@@ -536,23 +782,117 @@ def main():
     for s in specs:
         r = train[s]["cpu_s_per_epoch"]
         print(f"| {s} | {fmt(r['generated'])} | {fmt(r['interpreter'])} | {fmt(r['pytorch'])} | "
-              f"{fmt(r['pytorch'] / r['generated'], 2)} | {fmt(r['interpreter'] / r['generated'], 2)} |")
+              f"{fmt(ratio(r['pytorch'], r['generated']), 2)} | {fmt(ratio(r['interpreter'], r['generated']), 2)} |")
+    print()
+    print("Two threads: generated `fit --threads 2` vs `--threads 1` (wall, the trainer's \"seconds\"), same seed; "
+          "weights compared byte for byte (--save-weights) every repetition:")
+    print()
+    print("| spec | 1 thread s | 2 threads s | speed-up | paired median | weights identical |")
+    print("|---|---:|---:|---:|---:|---|")
+    for s in specs:
+        r = train[s]
+        print(f"| {s} | {fmt(r['generated_s_per_epoch'])} | {fmt(r['generated_2threads_s_per_epoch'])} | "
+              f"{fmt(r['threads2_speedup'], 2)} | {fmt(r['threads2_speedup_paired_median'], 2)} | "
+              f"{'yes' if r['threads2_weights_identical'] else 'NO'} ({r['threads2_weight_comparisons']} runs) |")
     if infer:
         print()
-        print(f"Inference, lstm, {args.n} sequences (generated: `evaluate` process wall time minus the same "
-              f"process on one batch; PyTorch: torch.no_grad() forward):")
+        print(f"Inference, lstm, {args.n} sequences, `evaluate --threads 1` (generated: process wall time minus the "
+              f"same process on one batch; PyTorch: torch.no_grad() forward):")
         print()
         print("| batch | generated samples/s | generated incl. start-up | interpreter incl. start-up | "
-              "pytorch samples/s | generated/pytorch |")
-        print("|---:|---:|---:|---:|---:|---:|")
+              "pytorch samples/s | generated/pytorch | generated/pytorch (CPU) |")
+        print("|---:|---:|---:|---:|---:|---:|---:|")
         for b, d in infer["batches"].items():
             print(f"| {b} | {d['generated_samples_per_s']:.0f} | {d['generated_samples_per_s_wall']:.0f} | "
                   f"{fmt(d.get('interpreter_samples_per_s_wall'), 0)} | {d['pytorch_samples_per_s']:.0f} | "
-                  f"{d['generated_over_pytorch']:.2f} |")
+                  f"{d['generated_over_pytorch']:.2f} | {d['generated_over_pytorch_cpu']:.2f} |")
         c = infer["check"]
         print()
         print(f"same weights, same data: generated loss {c['generated']['loss']:.6f} acc {c['generated']['accuracy']:.4f}; "
               f"pytorch loss {c['pytorch_same_weights']['loss']:.6f} acc {c['pytorch_same_weights']['accuracy']:.4f}")
+    if big:
+        print()
+        print(f"large_lstm (Embedding 10000x128, LSTM 128, Dense 1): {big['n']} sequences x 200, batch 64, one epoch, "
+              f"one thread each, median of {big['reps']}: generated {big['generated_s']:.2f} s "
+              f"(CPU {big['generated_cpu_s']:.2f} s, max RSS {big['max_rss_kib'] / 1024:.1f} MiB), "
+              f"PyTorch {big['pytorch_s']:.2f} s (CPU {big['pytorch_cpu_s']:.2f} s)")
+    print()
+    print(f"Arithmetic: one-core FMA peak (bench/peak.c, fp32, CPU time) {peak:.1f} GFLOP/s "
+          f"(per kernel: {peaks[-1]['kernels']}). Architectural FLOPs per epoch (bench/README.md) / CPU seconds:")
+    print()
+    print("| model | train FLOPs/sample | folded embedding | GFLOP/epoch | generated GFLOP/s (CPU) | "
+          "generated GFLOP/s (wall) | % of peak (CPU) | pytorch GFLOP/s (CPU) |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    rows = [(s, train[s]) for s in specs] + ([("large_lstm", big)] if big else [])
+    for s, r in rows:
+        tr, _, _, _, folded = arch_flops(s)
+        print(f"| {s} | {tr} | {'yes (executed < counted)' if folded else 'no'} | "
+              f"{r['arch_flops_per_epoch'] * 1e-9:.2f} | {r['generated_gflops_cpu']:.1f} | "
+              f"{r['generated_gflops_wall']:.1f} | {100 * r['generated_gflops_cpu'] / peak:.1f} | "
+              f"{r['pytorch_gflops_cpu']:.2f} |")
+    print()
+    print("Build: `rnnc SPEC -o OUT` (rnnc + clang -O3 -march=native), medians of "
+          f"{args.compile_reps}; generated C size (`-o OUT.c`):")
+    print()
+    print("| spec | rnnc + compiler wall s | CPU s | rnnc alone (-o X.c) wall s | generated .c bytes |")
+    print("|---|---:|---:|---:|---:|")
+    for s in all_specs:
+        r = compile_res[s]
+        print(f"| {s} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | {r['rnnc_only_wall_s']:.3f} | {r['bytes']} |")
+    if mem:
+        print()
+        print(f"Peak memory, lstm2 `fit`: {mem['bench_fit_max_rss_kib'] / 1024:.1f} MiB max RSS in the benchmark runs "
+              f"(20000 x 100 .npy, --threads 1/2); {mem['builtin_fit_max_rss_kib'] / 1024:.1f} MiB for "
+              f"`lstm2 fit --epochs 1` (built-in 20000 + 5000 validation, all cores)")
+
+    # ---- the issue-6 summary ----
+    summ = []   # (what, target, measured, met)
+    tgt = {"simplernn": 30}
+    for s in specs:
+        r = train[s]
+        t = tgt.get(s, 50)
+        summ.append((f"training epoch, {s}, PyTorch / generated (1 thread)", f">= {t}x",
+                     f"{r['pytorch_over_generated']:.1f}x wall, {r['pytorch_over_generated_cpu']:.1f}x CPU",
+                     met_both(r["pytorch_over_generated"], r["pytorch_over_generated_cpu"], t)))
+    if infer:
+        d = infer["batches"][str(BATCH)]
+        summ.append(("inference lstm, generated / PyTorch no_grad (batch 64)", ">= 30x",
+                     f"{d['generated_over_pytorch']:.1f}x wall, {d['generated_over_pytorch_cpu']:.1f}x CPU",
+                     met_both(d["generated_over_pytorch"], d["generated_over_pytorch_cpu"], 30)))
+    if big:
+        summ.append((f"large_lstm epoch ({big['n']} x 200), PyTorch / generated (1 thread)", ">= 1.5x",
+                     f"{big['pytorch_over_generated']:.2f}x wall, {big['pytorch_over_generated_cpu']:.2f}x CPU",
+                     met_both(big["pytorch_over_generated"], big["pytorch_over_generated_cpu"], 1.5)))
+    for s in specs:
+        r = train[s]
+        summ.append((f"2 threads vs 1, {s} (wall)", ">= 1.8x, identical weights",
+                     f"{r['threads2_speedup']:.2f}x; identical {'yes' if r['threads2_weights_identical'] else 'no'}",
+                     "yes" if r["threads2_speedup"] >= 1.8 and r["threads2_weights_identical"] else
+                     ("no (weights differ)" if not r["threads2_weights_identical"] else "no")))
+    summ.append(("one-core fp32 FMA peak (bench/peak.c)", "—", f"{peak:.1f} GFLOP/s", "—"))
+    for s, r in rows:
+        summ.append((f"achieved, {s} training (architectural FLOPs / CPU s)", "near the floor",
+                     f"{r['generated_gflops_cpu']:.1f} GFLOP/s = {100 * r['generated_gflops_cpu'] / peak:.1f}% of peak",
+                     "—"))
+    if mem:
+        mx = max(mem["bench_fit_max_rss_kib"], mem["builtin_fit_max_rss_kib"]) / 1024
+        summ.append(("peak memory, lstm2 fit (max RSS)", "<= 64 MiB", f"{mx:.1f} MiB", "yes" if mx <= 64 else "no"))
+    for s in specs:
+        r = compile_res[s]
+        summ.append((f"rnnc + compiler, {s}", "<= 5 s", f"{r['wall_s']:.2f} s wall ({r['cpu_s']:.2f} s CPU)",
+                     "yes" if r["wall_s"] <= 5 else "no"))
+    for s in specs:
+        r = compile_res[s]
+        summ.append((f"generated C size, {s}", "<= 1 MB", f"{r['bytes'] / 1e6:.3f} MB",
+                     "yes" if r["bytes"] <= 1_000_000 else "no"))
+    results["summary"] = [dict(zip(("what", "target", "measured", "met"), row)) for row in summ]
+    print()
+    print("Summary (issue 6):")
+    print()
+    print("| measure | target | measured | met? |")
+    print("|---|---|---|---|")
+    for row in summ:
+        print("| " + " | ".join(row) + " |")
 
     out = os.path.join(outdir, "results.json")
     with open(out + ".tmp", "w") as f:
