@@ -1263,7 +1263,6 @@ static void emit_drivers(emitter *e) {
 
     /* ---- backward of one block ---- */
     const rnn_tensor *E = tensor(m, 0, RNN_T_EMBEDDINGS);
-    size_t acc_len = m->param_buffer_len - m->tensors[1].offset;
     P("static void backward_block(void *arg, int g) {\n");
     P("    const batch *a = arg;\n    workspace *w = a->w;\n    const rnn_real *params = a->params;\n    const int n = a->n;\n");
     P("    memset(w->acc + (size_t)g * ACC_LEN * W, 0, ACC_LEN * W * sizeof *w->acc);\n");
@@ -1295,6 +1294,58 @@ static void emit_drivers(emitter *e) {
     for (int i = L; i >= 1; i--) P("    backward_%d(w, params, g);\n", i);
     P("}\n\n");
 
+    /* ---- what follows the blocks: in chunks, each writing only its own part ---- */
+    P("/* After the blocks: the per-lane sums, and the folded table's gradient, split in\n"
+      " * independent chunks so the threads share them (every output element is summed by\n"
+      " * one chunk, in a fixed order). */\n");
+    P("#define TAIL_CHUNKS 8\n");
+    P("typedef struct {\n    workspace *w;\n    const rnn_real *params;\n    rnn_real *grads;\n    int nblk;\n} tail;\n\n");
+    P("static void reduce_chunk(void *arg, int c) {\n");
+    P("    const tail *a = arg;\n    const workspace *w = a->w;\n");
+    P("    rnn_real *dst = a->grads + %zu;\n", m->tensors[1].offset);
+    P("    const size_t k0 = (size_t)c * ACC_LEN / TAIL_CHUNKS, k1 = (size_t)(c + 1) * ACC_LEN / TAIL_CHUNKS;\n");
+    P("    for (size_t k = k0; k < k1; k++) {\n        rnn_real s = 0.0f;\n");
+    P("        for (int g = 0; g < a->nblk; g++)\n");
+    P("            for (int l = 0; l < W; l++) s += w->acc[((size_t)g * ACC_LEN + k) * W + l];\n        dst[k] = s;\n    }\n}\n\n");
+    if (e->fold) {
+        const rnn_layer *l1 = &m->layers[1];
+        int F1 = l1->in_features, G1 = l1->gates * l1->units;
+        const rnn_tensor *K1 = tensor(m, 1, RNN_T_KERNEL), *B1 = tensor(m, 1, RNN_T_RNN_BIAS);
+        P("/* the folded table's rows: dek[v] summed over the blocks (into block 0's row), and\n"
+          " * dE[v] = dek[v].K^T */\n");
+        P("static void fold_rows_chunk(void *arg, int c) {\n");
+        P("    const tail *a = arg;\n    workspace *w = a->w;\n");
+        P("    const rnn_real *K = a->params + %zu;\n", K1->offset);
+        P("    rnn_real *dE = a->grads + %zu;\n", E->offset);
+        P("    const int v0 = c * %d / TAIL_CHUNKS, v1 = (c + 1) * %d / TAIL_CHUNKS;\n", V, V);
+        P("    for (int v = v0; v < v1; v++) {\n");
+        P("        rnn_real d[%d] = {0};\n        int any = 0;\n", G1);
+        P("        for (int g = 0; g < a->nblk; g++) { /* in block order */\n");
+        P("            if (w->touched[(size_t)g * %d + v] == 0.0f) continue;\n", V);
+        P("            any = 1;\n");
+        P("            const rnn_real *r = w->dek + ((size_t)g * %d + (size_t)v) * %d;\n", V, G1);
+        P("            for (int j = 0; j < %d; j++) d[j] += r[j];\n        }\n", G1);
+        P("        w->touched[v] = (rnn_real)any;\n");
+        P("        if (!any) continue;\n");
+        P("        rnn_real *row = w->dek + (size_t)v * %d;\n", G1);
+        P("        for (int j = 0; j < %d; j++) row[j] = d[j];\n", G1);
+        P("        rnn_real *dEv = dE + (size_t)v * %d;\n", F1);
+        P("        for (int f = 0; f < %d; f++) {\n            rnn_real s = 0.0f;\n", F1);
+        P("            for (int j = 0; j < %d; j++) s += d[j] * K[f * %d + j];\n", G1, G1);
+        P("            dEv[f] += s;\n        }\n    }\n}\n\n");
+        P("/* row f of dK += sum over v of E[v][f] dek[v] (f = %d: the bias, db += sum of dek[v]) */\n", F1);
+        P("static void fold_kernel_row(void *arg, int f) {\n");
+        P("    const tail *a = arg;\n    const workspace *w = a->w;\n");
+        P("    const rnn_real *E = a->params + %zu;\n", E->offset);
+        P("    rnn_real *out = f < %d ? a->grads + %zu + (size_t)f * %d : a->grads + %zu;\n", F1, K1->offset, G1, B1->offset);
+        P("    rnn_real s[%d] = {0};\n", G1);
+        P("    for (int v = 0; v < %d; v++) { /* in row order */\n", V);
+        P("        if (w->touched[v] == 0.0f) continue;\n");
+        P("        const rnn_real x = f < %d ? E[(size_t)v * %d + f] : 1.0f;\n", F1, F1);
+        P("        const rnn_real *d = w->dek + (size_t)v * %d;\n", G1);
+        P("        for (int j = 0; j < %d; j++) s[j] += x * d[j];\n    }\n", G1);
+        P("    for (int j = 0; j < %d; j++) out[j] += s[j];\n}\n\n", G1);
+    }
     P("static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {\n");
     P("    workspace *w = impl;\n    memset(grads, 0, %zu * sizeof *grads);\n", m->param_buffer_len);
     P("    if (!w->labelled) return;\n");
@@ -1312,36 +1363,11 @@ static void emit_drivers(emitter *e) {
         P("                for (int f = 0; f < %d; f++) row[f] += d0[((size_t)t * %d + f) * W + l];\n", emb->units, emb->units);
         P("            }\n    }\n");
     }
-    P("    /* sum the per-lane weight gradients over blocks and lanes, in a fixed order */\n");
-    P("    rnn_real *dst = grads + %zu;\n", m->tensors[1].offset);
-    P("    for (size_t k = 0; k < ACC_LEN; k++) {\n        rnn_real s = 0.0f;\n");
-    P("        for (int g = 0; g < nblk; g++)\n");
-    P("            for (int l = 0; l < W; l++) s += w->acc[((size_t)g * ACC_LEN + k) * W + l];\n        dst[k] = s;\n    }\n");
-    (void)acc_len;
+    P("    tail t = {w, params, grads, nblk};\n");
+    P("    rnn_parallel_for(TAIL_CHUNKS, reduce_chunk, &t);\n");
     if (e->fold) {
-        const rnn_layer *l1 = &m->layers[1];
-        int F1 = l1->in_features, G1 = l1->gates * l1->units;
-        const rnn_tensor *K1 = tensor(m, 1, RNN_T_KERNEL), *B1 = tensor(m, 1, RNN_T_RNN_BIAS);
-        P("    /* through the folded table: dE[v] = dek[v].K^T, dK += E[v]^T dek[v], db += dek[v] */\n");
-        P("    const rnn_real *E = params + %zu, *K = params + %zu;\n", E->offset, K1->offset);
-        P("    rnn_real *dE = grads + %zu, *dK = grads + %zu, *db = grads + %zu;\n", E->offset, K1->offset, B1->offset);
-        P("    rnn_real KT[%d * %d]; /* K transposed, so the rows below vectorize */\n", G1, F1);
-        P("    for (int f = 0; f < %d; f++)\n        for (int j = 0; j < %d; j++) KT[j * %d + f] = K[f * %d + j];\n", F1, G1, F1, G1);
-        P("    for (int v = 0; v < %d; v++) {\n", V);
-        P("        rnn_real d[%d] = {0};\n        int any = 0;\n", G1);
-        P("        for (int g = 0; g < nblk; g++) { /* the blocks' rows, in block order */\n");
-        P("            if (w->touched[(size_t)g * %d + v] == 0.0f) continue;\n", V);
-        P("            any = 1;\n");
-        P("            const rnn_real *r = w->dek + ((size_t)g * %d + (size_t)v) * %d;\n", V, G1);
-        P("            for (int j = 0; j < %d; j++) d[j] += r[j];\n        }\n", G1);
-        P("        if (!any) continue;\n");
-        P("        rnn_real *dEv = dE + (size_t)v * %d;\n", F1);
-        P("        for (int j = 0; j < %d; j++)\n", G1);
-        P("            for (int f = 0; f < %d; f++) dEv[f] += d[j] * KT[j * %d + f];\n", F1, F1);
-        P("        for (int f = 0; f < %d; f++) {\n", F1);
-        P("            const rnn_real x = E[(size_t)v * %d + f];\n", F1);
-        P("            for (int j = 0; j < %d; j++) dK[f * %d + j] += x * d[j];\n        }\n", G1, G1);
-        P("        for (int j = 0; j < %d; j++) db[j] += d[j];\n    }\n", G1);
+        P("    rnn_parallel_for(TAIL_CHUNKS, fold_rows_chunk, &t);\n");
+        P("    rnn_parallel_for(%d + 1, fold_kernel_row, &t);\n", m->layers[1].in_features);
     }
     P("}\n\n");
     P("static int gen_correct(const void *impl) { return ((const workspace *)impl)->correct; }\n\n");

@@ -721,6 +721,76 @@ static void backward_block(void *arg, int g) {
     backward_1(w, params, g);
 }
 
+/* After the blocks: the per-lane sums, and the folded table's gradient, split in
+ * independent chunks so the threads share them (every output element is summed by
+ * one chunk, in a fixed order). */
+#define TAIL_CHUNKS 8
+typedef struct {
+    workspace *w;
+    const rnn_real *params;
+    rnn_real *grads;
+    int nblk;
+} tail;
+
+static void reduce_chunk(void *arg, int c) {
+    const tail *a = arg;
+    const workspace *w = a->w;
+    rnn_real *dst = a->grads + 8000;
+    const size_t k0 = (size_t)c * ACC_LEN / TAIL_CHUNKS, k1 = (size_t)(c + 1) * ACC_LEN / TAIL_CHUNKS;
+    for (size_t k = k0; k < k1; k++) {
+        rnn_real s = 0.0f;
+        for (int g = 0; g < a->nblk; g++)
+            for (int l = 0; l < W; l++) s += w->acc[((size_t)g * ACC_LEN + k) * W + l];
+        dst[k] = s;
+    }
+}
+
+/* the folded table's rows: dek[v] summed over the blocks (into block 0's row), and
+ * dE[v] = dek[v].K^T */
+static void fold_rows_chunk(void *arg, int c) {
+    const tail *a = arg;
+    workspace *w = a->w;
+    const rnn_real *K = a->params + 8000;
+    rnn_real *dE = a->grads + 0;
+    const int v0 = c * 500 / TAIL_CHUNKS, v1 = (c + 1) * 500 / TAIL_CHUNKS;
+    for (int v = v0; v < v1; v++) {
+        rnn_real d[24] = {0};
+        int any = 0;
+        for (int g = 0; g < a->nblk; g++) { /* in block order */
+            if (w->touched[(size_t)g * 500 + v] == 0.0f) continue;
+            any = 1;
+            const rnn_real *r = w->dek + ((size_t)g * 500 + (size_t)v) * 24;
+            for (int j = 0; j < 24; j++) d[j] += r[j];
+        }
+        w->touched[v] = (rnn_real)any;
+        if (!any) continue;
+        rnn_real *row = w->dek + (size_t)v * 24;
+        for (int j = 0; j < 24; j++) row[j] = d[j];
+        rnn_real *dEv = dE + (size_t)v * 16;
+        for (int f = 0; f < 16; f++) {
+            rnn_real s = 0.0f;
+            for (int j = 0; j < 24; j++) s += d[j] * K[f * 24 + j];
+            dEv[f] += s;
+        }
+    }
+}
+
+/* row f of dK += sum over v of E[v][f] dek[v] (f = 16: the bias, db += sum of dek[v]) */
+static void fold_kernel_row(void *arg, int f) {
+    const tail *a = arg;
+    const workspace *w = a->w;
+    const rnn_real *E = a->params + 0;
+    rnn_real *out = f < 16 ? a->grads + 8000 + (size_t)f * 24 : a->grads + 8576;
+    rnn_real s[24] = {0};
+    for (int v = 0; v < 500; v++) { /* in row order */
+        if (w->touched[v] == 0.0f) continue;
+        const rnn_real x = f < 16 ? E[(size_t)v * 16 + f] : 1.0f;
+        const rnn_real *d = w->dek + (size_t)v * 24;
+        for (int j = 0; j < 24; j++) s[j] += x * d[j];
+    }
+    for (int j = 0; j < 24; j++) out[j] += s[j];
+}
+
 static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
     workspace *w = impl;
     memset(grads, 0, 8656 * sizeof *grads);
@@ -728,39 +798,10 @@ static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
     const int n = w->n, nblk = (n + W - 1) / W;
     batch a = {w, params, NULL, NULL, NULL, n};
     rnn_parallel_for(nblk, backward_block, &a);
-    /* sum the per-lane weight gradients over blocks and lanes, in a fixed order */
-    rnn_real *dst = grads + 8000;
-    for (size_t k = 0; k < ACC_LEN; k++) {
-        rnn_real s = 0.0f;
-        for (int g = 0; g < nblk; g++)
-            for (int l = 0; l < W; l++) s += w->acc[((size_t)g * ACC_LEN + k) * W + l];
-        dst[k] = s;
-    }
-    /* through the folded table: dE[v] = dek[v].K^T, dK += E[v]^T dek[v], db += dek[v] */
-    const rnn_real *E = params + 0, *K = params + 8000;
-    rnn_real *dE = grads + 0, *dK = grads + 8000, *db = grads + 8576;
-    rnn_real KT[24 * 16]; /* K transposed, so the rows below vectorize */
-    for (int f = 0; f < 16; f++)
-        for (int j = 0; j < 24; j++) KT[j * 16 + f] = K[f * 24 + j];
-    for (int v = 0; v < 500; v++) {
-        rnn_real d[24] = {0};
-        int any = 0;
-        for (int g = 0; g < nblk; g++) { /* the blocks' rows, in block order */
-            if (w->touched[(size_t)g * 500 + v] == 0.0f) continue;
-            any = 1;
-            const rnn_real *r = w->dek + ((size_t)g * 500 + (size_t)v) * 24;
-            for (int j = 0; j < 24; j++) d[j] += r[j];
-        }
-        if (!any) continue;
-        rnn_real *dEv = dE + (size_t)v * 16;
-        for (int j = 0; j < 24; j++)
-            for (int f = 0; f < 16; f++) dEv[f] += d[j] * KT[j * 16 + f];
-        for (int f = 0; f < 16; f++) {
-            const rnn_real x = E[(size_t)v * 16 + f];
-            for (int j = 0; j < 24; j++) dK[f * 24 + j] += x * d[j];
-        }
-        for (int j = 0; j < 24; j++) db[j] += d[j];
-    }
+    tail t = {w, params, grads, nblk};
+    rnn_parallel_for(TAIL_CHUNKS, reduce_chunk, &t);
+    rnn_parallel_for(TAIL_CHUNKS, fold_rows_chunk, &t);
+    rnn_parallel_for(16 + 1, fold_kernel_row, &t);
 }
 
 static int gen_correct(const void *impl) { return ((const workspace *)impl)->correct; }

@@ -737,6 +737,30 @@ static void backward_block(void *arg, int g) {
     backward_1(w, params, g);
 }
 
+/* After the blocks: the per-lane sums, and the folded table's gradient, split in
+ * independent chunks so the threads share them (every output element is summed by
+ * one chunk, in a fixed order). */
+#define TAIL_CHUNKS 8
+typedef struct {
+    workspace *w;
+    const rnn_real *params;
+    rnn_real *grads;
+    int nblk;
+} tail;
+
+static void reduce_chunk(void *arg, int c) {
+    const tail *a = arg;
+    const workspace *w = a->w;
+    rnn_real *dst = a->grads + 8000;
+    const size_t k0 = (size_t)c * ACC_LEN / TAIL_CHUNKS, k1 = (size_t)(c + 1) * ACC_LEN / TAIL_CHUNKS;
+    for (size_t k = k0; k < k1; k++) {
+        rnn_real s = 0.0f;
+        for (int g = 0; g < a->nblk; g++)
+            for (int l = 0; l < W; l++) s += w->acc[((size_t)g * ACC_LEN + k) * W + l];
+        dst[k] = s;
+    }
+}
+
 static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
     workspace *w = impl;
     memset(grads, 0, 8832 * sizeof *grads);
@@ -754,14 +778,8 @@ static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
                 for (int f = 0; f < 16; f++) row[f] += d0[((size_t)t * 16 + f) * W + l];
             }
     }
-    /* sum the per-lane weight gradients over blocks and lanes, in a fixed order */
-    rnn_real *dst = grads + 8000;
-    for (size_t k = 0; k < ACC_LEN; k++) {
-        rnn_real s = 0.0f;
-        for (int g = 0; g < nblk; g++)
-            for (int l = 0; l < W; l++) s += w->acc[((size_t)g * ACC_LEN + k) * W + l];
-        dst[k] = s;
-    }
+    tail t = {w, params, grads, nblk};
+    rnn_parallel_for(TAIL_CHUNKS, reduce_chunk, &t);
 }
 
 static int gen_correct(const void *impl) { return ((const workspace *)impl)->correct; }
