@@ -77,15 +77,6 @@
 
 #define TWO32 4294967296.0
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 void rnn_builtin_gen_free(rnn_builtin_gen *g) {
     if (!g) return;
@@ -105,7 +96,7 @@ static int free_rank(const signed char *role, int r, int inv) {
 int rnn_builtin_gen_init(rnn_builtin_gen *g, int vocab, char *err, size_t errlen) {
     memset(g, 0, sizeof *g);
     if (vocab < RNN_BUILTIN_MIN_VOCAB || vocab > RNN_MAX_VOCAB)
-        return fail(err, errlen, "built-in data: vocab %d is outside [%d, %d]", vocab, RNN_BUILTIN_MIN_VOCAB,
+        return rnn_data_fail(err, errlen, "built-in data: vocab %d is outside [%d, %d]", vocab, RNN_BUILTIN_MIN_VOCAB,
                     RNN_MAX_VOCAB);
     const int inv = vocab - 4;  /* in-vocabulary raw ranks are 1..inv */
     g->vocab = vocab;
@@ -113,7 +104,7 @@ int rnn_builtin_gen_init(rnn_builtin_gen *g, int vocab, char *err, size_t errlen
     g->raw_vocab = raw > RAW_MAX ? RAW_MAX : (uint32_t)raw;
     if (g->raw_vocab <= (uint32_t)inv) g->raw_vocab = (uint32_t)inv + 1;  /* always some OOV */
     g->role = calloc((size_t)vocab, 1);
-    if (!g->role) return fail(err, errlen, "built-in data: out of memory");
+    if (!g->role) return rnn_data_fail(err, errlen, "built-in data: out of memory");
 
     static const double neg_at[RNN_BUILTIN_NEGATORS] = {0.04, 0.11, 0.22};
     for (int k = 0; k < RNN_BUILTIN_NEGATORS; k++) {
@@ -151,7 +142,7 @@ int rnn_builtin_gen_init(rnn_builtin_gen *g, int vocab, char *err, size_t errlen
     if (!g->filler_rank || !g->filler_cum || !g->guide || !w) {
         free(w);
         rnn_builtin_gen_free(g);
-        return fail(err, errlen, "built-in data: out of memory");
+        return rnn_data_fail(err, errlen, "built-in data: out of memory");
     }
     size_t k = 0;
     double total = 0.0;
@@ -291,11 +282,11 @@ void rnn_builtin_review(const rnn_builtin_gen *g, const rnn_rng *s, uint32_t ind
 int rnn_builtin_data(uint64_t seed, int split, size_t n, int vocab, int T, rnn_data *d, char *err,
                      size_t errlen) {
     memset(d, 0, sizeof *d);
-    if (split != 0 && split != 1) return fail(err, errlen, "built-in data: split must be 0 (train) or 1 (validation)");
-    if (n == 0 || n > UINT32_MAX) return fail(err, errlen, "built-in data: %zu samples is outside [1, 2^32)", n);
+    if (split != 0 && split != 1) return rnn_data_fail(err, errlen, "built-in data: split must be 0 (train) or 1 (validation)");
+    if (n == 0 || n > UINT32_MAX) return rnn_data_fail(err, errlen, "built-in data: %zu samples is outside [1, 2^32)", n);
     if (T < 1 || T > RNN_MAX_TIMESTEPS)
-        return fail(err, errlen, "built-in data: T %d is outside [1, %d]", T, RNN_MAX_TIMESTEPS);
-    if (n > SIZE_MAX / sizeof(int32_t) / (size_t)T) return fail(err, errlen, "built-in data: too many samples");
+        return rnn_data_fail(err, errlen, "built-in data: T %d is outside [1, %d]", T, RNN_MAX_TIMESTEPS);
+    if (n > SIZE_MAX / sizeof(int32_t) / (size_t)T) return rnn_data_fail(err, errlen, "built-in data: too many samples");
     rnn_builtin_gen g;
     if (rnn_builtin_gen_init(&g, vocab, err, errlen)) return -1;
     int32_t *x = malloc(n * (size_t)T * sizeof *x);
@@ -306,7 +297,7 @@ int rnn_builtin_data(uint64_t seed, int split, size_t n, int vocab, int T, rnn_d
         free(y);
         free(words);
         rnn_builtin_gen_free(&g);
-        return fail(err, errlen, "built-in data: out of memory for %zu samples", n);
+        return rnn_data_fail(err, errlen, "built-in data: out of memory for %zu samples", n);
     }
     const rnn_rng s = rnn_rng_stream(seed, RNN_RNG_DATA, (uint32_t)split, 0);
     const size_t t = (size_t)T;

@@ -23,6 +23,12 @@ typedef struct {
 
 void rnn_data_free(rnn_data *d);   /* frees x and y, zeroes *d; safe on a zeroed one */
 
+/* Format one error line into err (if any) and return -1: the loaders' shared helper. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+int rnn_data_fail(char *err, size_t errlen, const char *fmt, ...);
+
 /* ---- .npy (data/npy.c) ---------------------------------------------------------
  * Format versions 1.0, 2.0 (and 3.0), C order only, little- or big-endian as the
  * descr says. x: int32/int64/uint16/int16/uint8 (also int8/uint32/uint64),

@@ -27,15 +27,6 @@
 /* Class labels from text are small integers; 2^24 keeps them exact in a float. */
 #define TEXT_MAX_LABEL 16777216L
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* ---- tokenizer ---------------------------------------------------------------------- */
 
@@ -283,7 +274,7 @@ rnn_vocab *rnn_vocab_parse(const char *s, int vocab, char *err, size_t errlen) {
         for (size_t k = 0; k < len; k++) n += s[k] == '\n';
     }
     if (n > max_words(vocab)) {
-        fail(err, errlen, "vocabulary: %zu words, but ids below %d leave room for at most %zu", n, vocab,
+        rnn_data_fail(err, errlen, "vocabulary: %zu words, but ids below %d leave room for at most %zu", n, vocab,
              max_words(vocab));
         return NULL;
     }
@@ -292,7 +283,7 @@ rnn_vocab *rnn_vocab_parse(const char *s, int vocab, char *err, size_t errlen) {
     if (!copy || !words) {
         free(copy);
         free(words);
-        fail(err, errlen, "vocabulary: out of memory");
+        rnn_data_fail(err, errlen, "vocabulary: out of memory");
         return NULL;
     }
     memcpy(copy, s, len);
@@ -304,12 +295,12 @@ rnn_vocab *rnn_vocab_parse(const char *s, int vocab, char *err, size_t errlen) {
         char *nl = strchr(p, '\n');
         if (nl) *nl = '\0';
         if (!*p) {
-            bad = fail(err, errlen, "vocabulary line %zu: empty word", line);
+            bad = rnn_data_fail(err, errlen, "vocabulary line %zu: empty word", line);
             break;
         }
         for (const unsigned char *q = (const unsigned char *)p; *q; q++) {
             if (is_sep(*q) || lower(*q) != *q) {
-                bad = fail(err, errlen, "vocabulary line %zu: '%s' is not a word the tokenizer can produce", line, p);
+                bad = rnn_data_fail(err, errlen, "vocabulary line %zu: '%s' is not a word the tokenizer can produce", line, p);
                 break;
             }
         }
@@ -327,9 +318,9 @@ rnn_vocab *rnn_vocab_parse(const char *s, int vocab, char *err, size_t errlen) {
             size_t at = 0;
             for (size_t a = 0; a < dup && !first; a++)
                 if (strcmp(words[a], words[dup]) == 0) first = words[a], at = a;
-            fail(err, errlen, "vocabulary line %zu: '%s' repeats line %zu", dup + 1, words[dup], at + 1);
+            rnn_data_fail(err, errlen, "vocabulary line %zu: '%s' repeats line %zu", dup + 1, words[dup], at + 1);
         } else if (!v) {
-            fail(err, errlen, "vocabulary: out of memory");
+            rnn_data_fail(err, errlen, "vocabulary: out of memory");
         }
     }
     free(words);
@@ -368,9 +359,9 @@ void rnn_text_encode(const rnn_vocab *v, const char *text, int T, int32_t *ids) 
 static int check_label(float y, rnn_loss_kind loss, int n_classes, size_t row, char *err, size_t errlen) {
     if (loss == RNN_LOSS_BINARY_CROSSENTROPY) {
         if (!(y >= 0.0f && y <= 1.0f))
-            return fail(err, errlen, "sample %zu (0-based): label %g is not in [0, 1] (binary labels)", row, (double)y);
+            return rnn_data_fail(err, errlen, "sample %zu (0-based): label %g is not in [0, 1] (binary labels)", row, (double)y);
     } else if (!(y >= 0.0f && y < (float)n_classes) || y != (float)(long)y) {
-        return fail(err, errlen, "sample %zu (0-based): label %g is not a class index in [0, %d)", row, (double)y,
+        return rnn_data_fail(err, errlen, "sample %zu (0-based): label %g is not a class index in [0, %d)", row, (double)y,
                     n_classes);
     }
     return 0;
@@ -379,17 +370,17 @@ static int check_label(float y, rnn_loss_kind loss, int n_classes, size_t row, c
 int rnn_text_to_data(const rnn_vocab *v, const rnn_text_set *s, int T, rnn_loss_kind loss, int n_classes,
                      rnn_data *d, char *err, size_t errlen) {
     memset(d, 0, sizeof *d);
-    if (s->n == 0) return fail(err, errlen, "no samples");
-    if (T <= 0) return fail(err, errlen, "invalid number of timesteps %d", T);
+    if (s->n == 0) return rnn_data_fail(err, errlen, "no samples");
+    if (T <= 0) return rnn_data_fail(err, errlen, "invalid number of timesteps %d", T);
     for (size_t i = 0; i < s->n; i++)
         if (check_label(s->labels[i], loss, n_classes, i, err, errlen)) return -1;
-    if (s->n > SIZE_MAX / sizeof(int32_t) / (size_t)T) return fail(err, errlen, "too many samples");
+    if (s->n > SIZE_MAX / sizeof(int32_t) / (size_t)T) return rnn_data_fail(err, errlen, "too many samples");
     int32_t *x = malloc(s->n * (size_t)T * sizeof *x);
     float *y = malloc(s->n * sizeof *y);
     if (!x || !y) {
         free(x);
         free(y);
-        return fail(err, errlen, "out of memory for %zu samples", s->n);
+        return rnn_data_fail(err, errlen, "out of memory for %zu samples", s->n);
     }
     for (size_t i = 0; i < s->n; i++) {
         rnn_text_encode(v, s->texts[i], T, x + i * (size_t)T);
@@ -435,7 +426,7 @@ static int set_push(rnn_text_set *s, size_t *cap, char *text, float label) {
 static char *slurp(const char *path, size_t *len_out, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        rnn_data_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
     size_t cap = 4096, len = 0;
@@ -459,7 +450,7 @@ static char *slurp(const char *path, size_t *len_out, char *err, size_t errlen) 
     fclose(f);
     if (why) {
         free(buf);
-        fail(err, errlen, "%s: %s", path, why);
+        rnn_data_fail(err, errlen, "%s: %s", path, why);
         return NULL;
     }
     buf[len] = '\0';
@@ -515,25 +506,25 @@ static int read_tsv(const char *path, rnn_text_set *out, char *err, size_t errle
         }
         const char *tab = memchr(p, '\t', n);
         if (!tab) {
-            rc = fail(err, errlen, "%s:%zu: no tab between the label and the text", path, lineno);
+            rc = rnn_data_fail(err, errlen, "%s:%zu: no tab between the label and the text", path, lineno);
             break;
         }
         float label;
         if (parse_label(p, (size_t)(tab - p), &label)) {
             int fl = (int)(tab - p) < 40 ? (int)(tab - p) : 40;
-            rc = fail(err, errlen, "%s:%zu: label '%.*s' is not 0/1 or a class index", path, lineno, fl, p);
+            rc = rnn_data_fail(err, errlen, "%s:%zu: label '%.*s' is not 0/1 or a class index", path, lineno, fl, p);
             break;
         }
         char *text = dup_range(tab + 1, n - (size_t)(tab + 1 - p));
         if (!text || set_push(out, &cap, text, label)) {
             free(text);
-            rc = fail(err, errlen, "%s: out of memory", path);
+            rc = rnn_data_fail(err, errlen, "%s: out of memory", path);
             break;
         }
         p = next;
     }
     free(buf);
-    if (rc == 0 && out->n == 0) rc = fail(err, errlen, "%s: no samples", path);
+    if (rc == 0 && out->n == 0) rc = rnn_data_fail(err, errlen, "%s: no samples", path);
     return rc;
 }
 
@@ -553,16 +544,16 @@ static char *join(const char *dir, const char *name) {
 static int read_class_dir(const char *dir, const char *sub, float label, rnn_text_set *out, size_t *cap,
                           char *err, size_t errlen) {
     char *path = join(dir, sub);
-    if (!path) return fail(err, errlen, "%s: out of memory", dir);
+    if (!path) return rnn_data_fail(err, errlen, "%s: out of memory", dir);
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        fail(err, errlen, "%s: no %s/ directory (an aclImdb-style directory has neg/ and pos/)", dir, sub);
+        rnn_data_fail(err, errlen, "%s: no %s/ directory (an aclImdb-style directory has neg/ and pos/)", dir, sub);
         free(path);
         return -1;
     }
     DIR *dp = opendir(path);
     if (!dp) {
-        fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        rnn_data_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         free(path);
         return -1;
     }
@@ -577,14 +568,14 @@ static int read_class_dir(const char *dir, const char *sub, float label, rnn_tex
             size_t nc = ncap ? ncap * 2 : 64;
             char **t = realloc(names, nc * sizeof *t);
             if (!t) {
-                rc = fail(err, errlen, "%s: out of memory", path);
+                rc = rnn_data_fail(err, errlen, "%s: out of memory", path);
                 break;
             }
             names = t;
             ncap = nc;
         }
         if (!(names[n] = join(path, de->d_name))) {
-            rc = fail(err, errlen, "%s: out of memory", path);
+            rc = rnn_data_fail(err, errlen, "%s: out of memory", path);
             break;
         }
         n++;
@@ -599,11 +590,11 @@ static int read_class_dir(const char *dir, const char *sub, float label, rnn_tex
             rc = -1;
         } else if (set_push(out, cap, text, label)) {
             free(text);
-            rc = fail(err, errlen, "%s: out of memory", path);
+            rc = rnn_data_fail(err, errlen, "%s: out of memory", path);
         }
         found++;
     }
-    if (rc == 0 && found == 0) rc = fail(err, errlen, "%s: no *.txt files", path);
+    if (rc == 0 && found == 0) rc = rnn_data_fail(err, errlen, "%s: no *.txt files", path);
     for (size_t k = 0; k < n; k++) free(names[k]);
     free(names);
     free(path);
@@ -613,7 +604,7 @@ static int read_class_dir(const char *dir, const char *sub, float label, rnn_tex
 int rnn_text_read(const char *path, rnn_text_set *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     struct stat st;
-    if (stat(path, &st) != 0) return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    if (stat(path, &st) != 0) return rnn_data_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     int rc;
     if (S_ISDIR(st.st_mode)) {
         size_t cap = 0;
