@@ -305,25 +305,13 @@ static void emit_model(emitter *e) {
     }
     const rnn_optimizer *o = &m->optimizer;
     static const char *const opts[] = {"RNN_OPT_RMSPROP", "RNN_OPT_ADAM", "RNN_OPT_SGD"};
-    P("    },\n    .optimizer = {.kind = %s, .line = %d, .learning_rate = ", opts[o->kind], o->line);
-    emit_double(e, o->learning_rate);
-    P(", .rho = ");
-    emit_double(e, o->rho);
-    P(", .epsilon = ");
-    emit_double(e, o->epsilon);
-    P(",\n                  .epsilon_outside = %d, .beta_1 = ", o->epsilon_outside);
-    emit_double(e, o->beta_1);
-    P(", .beta_2 = ");
-    emit_double(e, o->beta_2);
-    P(", .momentum = ");
-    emit_double(e, o->momentum);
-    P(", .nesterov = %d,\n                  .clipnorm = ", o->nesterov);
-    emit_double(e, o->clipnorm);
-    P(", .global_clipnorm = ");
-    emit_double(e, o->global_clipnorm);
-    P(", .clipvalue = ");
-    emit_double(e, o->clipvalue);
-    P("},\n    .loss = %s,\n    .metric_accuracy = %d,\n",
+    /* doubles as %.17g: they read back exactly */
+    P("    },\n    .optimizer = {.kind = %s, .line = %d, .learning_rate = %.17g, .rho = %.17g, .epsilon = %.17g,\n"
+      "                  .epsilon_outside = %d, .beta_1 = %.17g, .beta_2 = %.17g, .momentum = %.17g, .nesterov = %d,\n"
+      "                  .clipnorm = %.17g, .global_clipnorm = %.17g, .clipvalue = %.17g},\n",
+      opts[o->kind], o->line, o->learning_rate, o->rho, o->epsilon, o->epsilon_outside, o->beta_1, o->beta_2,
+      o->momentum, o->nesterov, o->clipnorm, o->global_clipnorm, o->clipvalue);
+    P("    .loss = %s,\n    .metric_accuracy = %d,\n",
       m->loss == RNN_LOSS_BINARY_CROSSENTROPY ? "RNN_LOSS_BINARY_CROSSENTROPY" : "RNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY",
       m->metric_accuracy);
     P("    .fit = {.epochs = %d, .batch_size = %d, .validation_split = ", m->fit.epochs, m->fit.batch_size);
