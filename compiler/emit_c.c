@@ -404,6 +404,8 @@ static void plan_buffers(const emitter *e) {
             if (l->kind == RNN_LAYER_LSTM) {
                 snprintf(n, sizeof n, "c%d", i);
                 add_buffer(n, T * U * W, "cell states [T][U][W]");
+                snprintf(n, sizeof n, "tc%d", i);
+                add_buffer(n, T * U * W, "tanh of the cell states [T][U][W], for the backward pass");
             }
             if (l->kind != RNN_LAYER_SIMPLE_RNN) {
                 snprintf(n, sizeof n, "gates%d", i);
@@ -610,7 +612,8 @@ static int step_params(const rnn_layer *l, int backward, int fold, step_param *p
     if (!backward || gru) ADD("hp", 1);     /* LSTM and SimpleRNN use h_{t-1} only in R's gradient */
     if (lstm) ADD("cp", 1);
     if (lstm || gru) ADD("gt", backward);
-    if (lstm) ADD("ct", backward);
+    if (lstm && !backward) ADD("ct", 0);   /* going back, tanh(c_t) is all that is needed */
+    if (lstm) ADD("tct", backward);
     if (!backward || l->kind == RNN_LAYER_SIMPLE_RNN) ADD("ht", backward);
     if (ra) ADD("hht", backward);
     if (l->recurrent_dropout > 0) ADD("rmask", 1);
@@ -672,6 +675,7 @@ static void emit_step_call(emitter *e, int i, int backward, const char *ind) {
         else if (!strcmp(nm, "cp")) P("t > 0 ? c + (size_t)(t - 1) * %d * W : ZERO", U);
         else if (!strcmp(nm, "gt")) P("gates + (size_t)t * %d * W", G);
         else if (!strcmp(nm, "ct")) P("c + (size_t)t * %d * W", U);
+        else if (!strcmp(nm, "tct")) P("tc + (size_t)t * %d * W", U);
         else if (!strcmp(nm, "ht")) P("h + (size_t)t * %d * W", U);
         else if (!strcmp(nm, "hht")) P("hh + (size_t)t * %d * W", U);
         else if (!strcmp(nm, "dxt")) P("dx + (size_t)t * %d * W", F);
@@ -741,7 +745,10 @@ static void emit_rnn_prologue(emitter *e, int i, int backward) {
     else
         P("    const rnn_real *B = params + %zu; /* %s [%d] */\n", B->offset, B->name, G);
     P("    rnn_real *h = w->h%d + (size_t)g * %zu;\n", i, (size_t)T * U * W);
-    if (l->kind == RNN_LAYER_LSTM) P("    rnn_real *c = w->c%d + (size_t)g * %zu;\n", i, (size_t)T * U * W);
+    if (l->kind == RNN_LAYER_LSTM) {
+        P("    rnn_real *c = w->c%d + (size_t)g * %zu;\n", i, (size_t)T * U * W);
+        P("    rnn_real *tc = w->tc%d + (size_t)g * %zu;\n", i, (size_t)T * U * W);
+    }
     if (l->kind != RNN_LAYER_SIMPLE_RNN) P("    rnn_real *gates = w->gates%d + (size_t)g * %zu;\n", i, (size_t)T * G * W);
     if (l->kind == RNN_LAYER_GRU && l->reset_after) P("    rnn_real *hh = w->hh%d + (size_t)g * %zu;\n", i, (size_t)T * U * W);
     if (fold && !backward) {
@@ -845,8 +852,10 @@ static void lstm_forward_step(emitter *e, int i, const char *ind) {
     P("%s        gt[(%d + u) * W + l] = cg;\n", ind, 2 * U);
     P("%s        gt[(%d + u) * W + l] = og;\n", ind, 3 * U);
     P("%s        const rnn_real cn = fg * cp[u * W + l] + ig * cg;\n", ind);
+    P("%s        const rnn_real tcn = rnn_fast_tanhf(cn);\n", ind);
     P("%s        ct[u * W + l] = cn;\n", ind);
-    P("%s        ht[u * W + l] = og * rnn_fast_tanhf(cn);\n", ind);
+    P("%s        tct[u * W + l] = tcn;\n", ind);
+    P("%s        ht[u * W + l] = og * tcn;\n", ind);
     P("%s    }\n", ind);
 }
 
@@ -858,7 +867,7 @@ static void lstm_backward_step(emitter *e, int i, const char *ind) {
     P("%s        const rnn_real dh = dhn[u * W + l] + up[u * W + l];\n", ind);
     P("%s        const rnn_real ig = gt[u * W + l], fg = gt[(%d + u) * W + l];\n", ind, U);
     P("%s        const rnn_real cg = gt[(%d + u) * W + l], og = gt[(%d + u) * W + l];\n", ind, 2 * U, 3 * U);
-    P("%s        const rnn_real tc = rnn_fast_tanhf(ct[u * W + l]);\n", ind);
+    P("%s        const rnn_real tc = tct[u * W + l]; /* tanh(c_t), kept by the forward pass */\n", ind);
     P("%s        const rnn_real dc = dcn[u * W + l] + dh * og * (1.0f - tc * tc);\n", ind);
     P("%s        dz[u * W + l] = dc * cg * ig * (1.0f - ig);\n", ind);
     P("%s        dz[(%d + u) * W + l] = dc * cp[u * W + l] * fg * (1.0f - fg);\n", ind, U);
@@ -1304,6 +1313,9 @@ static void emit_drivers(emitter *e) {
         P("static void fold_rows_chunk(void *arg, int c) {\n");
         P("    const tail *a = arg;\n    workspace *w = a->w;\n");
         P("    const rnn_real *K = a->params + %zu;\n", K1->offset);
+        P("    rnn_real KT[%d * %d]; /* K transposed, so dE's rows vectorize */\n", G1, F1);
+        P("    for (int f = 0; f < %d; f++)\n        for (int j = 0; j < %d; j++) KT[j * %d + f] = K[f * %d + j];\n", F1, G1,
+          F1, G1);
         P("    rnn_real *dE = a->grads + %zu;\n", E->offset);
         P("    const int v0 = c * %d / TAIL_CHUNKS, v1 = (c + 1) * %d / TAIL_CHUNKS;\n", V, V);
         P("    for (int v = v0; v < v1; v++) {\n");
@@ -1318,9 +1330,8 @@ static void emit_drivers(emitter *e) {
         P("        rnn_real *row = w->dek + (size_t)v * %d;\n", G1);
         P("        for (int j = 0; j < %d; j++) row[j] = d[j];\n", G1);
         P("        rnn_real *dEv = dE + (size_t)v * %d;\n", F1);
-        P("        for (int f = 0; f < %d; f++) {\n            rnn_real s = 0.0f;\n", F1);
-        P("            for (int j = 0; j < %d; j++) s += d[j] * K[f * %d + j];\n", G1, G1);
-        P("            dEv[f] += s;\n        }\n    }\n}\n\n");
+        P("        for (int j = 0; j < %d; j++)\n", G1);
+        P("            for (int f = 0; f < %d; f++) dEv[f] += d[j] * KT[j * %d + f];\n    }\n}\n\n", F1, F1);
         P("/* row f of dK += sum over v of E[v][f] dek[v] (f = %d: the bias, db += sum of dek[v]) */\n", F1);
         P("static void fold_kernel_row(void *arg, int f) {\n");
         P("    const tail *a = arg;\n    const workspace *w = a->w;\n");

@@ -104,6 +104,7 @@ typedef struct {
     rnn_real *d0; /* 204800 per block: d loss / d output */
     rnn_real *h1; /* 204800 per block: every hidden state [T][U][W] */
     rnn_real *c1; /* 204800 per block: cell states [T][U][W] */
+    rnn_real *tc1; /* 204800 per block: tanh of the cell states [T][U][W], for the backward pass */
     rnn_real *gates1; /* 819200 per block: gate activations [T][G*U][W] */
     rnn_real *s1; /* 14336 per block: per-step temporaries */
     rnn_real *dzs1; /* 819200 per block: dz of every step [T][G][W], for the weight gradients */
@@ -131,6 +132,7 @@ static void *gen_create(const rnn_model *m, int max_batch) {
     ok &= (w->d0 = calloc(nb * 204800, sizeof(rnn_real))) != NULL;
     ok &= (w->h1 = calloc(nb * 204800, sizeof(rnn_real))) != NULL;
     ok &= (w->c1 = calloc(nb * 204800, sizeof(rnn_real))) != NULL;
+    ok &= (w->tc1 = calloc(nb * 204800, sizeof(rnn_real))) != NULL;
     ok &= (w->gates1 = calloc(nb * 819200, sizeof(rnn_real))) != NULL;
     ok &= (w->s1 = calloc(nb * 14336, sizeof(rnn_real))) != NULL;
     ok &= (w->dzs1 = calloc(nb * 819200, sizeof(rnn_real))) != NULL;
@@ -158,6 +160,7 @@ static void gen_destroy(void *impl) {
     free(w->d0);
     free(w->h1);
     free(w->c1);
+    free(w->tc1);
     free(w->gates1);
     free(w->s1);
     free(w->dzs1);
@@ -182,7 +185,7 @@ static void forward_0(workspace *w, const rnn_real *params, int g) {
 }
 
 /* ---- lstm (LSTM): (200, 128) -> (128) ---- */
-static void forward_step_1(const rnn_real *restrict K, const rnn_real *restrict R, const rnn_real *restrict B, const rnn_real *restrict xt, const rnn_real *restrict hp, const rnn_real *restrict cp, rnn_real *restrict gt, rnn_real *restrict ct, rnn_real *restrict ht) {
+static void forward_step_1(const rnn_real *restrict K, const rnn_real *restrict R, const rnn_real *restrict B, const rnn_real *restrict xt, const rnn_real *restrict hp, const rnn_real *restrict cp, rnn_real *restrict gt, rnn_real *restrict ct, rnn_real *restrict tct, rnn_real *restrict ht) {
     /* z = b + x_t.K + h_{t-1}.R, columns i | f | c | o */
     for (int c = 0; c < 512; c++)
         for (int l = 0; l < W; l++) gt[c * W + l] = B[c];
@@ -247,8 +250,10 @@ static void forward_step_1(const rnn_real *restrict K, const rnn_real *restrict 
             gt[(256 + u) * W + l] = cg;
             gt[(384 + u) * W + l] = og;
             const rnn_real cn = fg * cp[u * W + l] + ig * cg;
+            const rnn_real tcn = rnn_fast_tanhf(cn);
             ct[u * W + l] = cn;
-            ht[u * W + l] = og * rnn_fast_tanhf(cn);
+            tct[u * W + l] = tcn;
+            ht[u * W + l] = og * tcn;
         }
 }
 
@@ -259,23 +264,24 @@ static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dro
     const rnn_real *B = params + 1411072; /* lstm/bias [512] */
     rnn_real *h = w->h1 + (size_t)g * 204800;
     rnn_real *c = w->c1 + (size_t)g * 204800;
+    rnn_real *tc = w->tc1 + (size_t)g * 204800;
     rnn_real *gates = w->gates1 + (size_t)g * 819200;
     const rnn_real *x = w->a0 + g * 204800; /* input [200][128][W] */
     rnn_real *xa = w->s1 + (size_t)g * 14336, *ha = xa + 512 * W, *rh = ha + 512 * W, *hn = rh + 128 * W;
     (void)xa; (void)ha; (void)rh; (void)hn;
     TIME_LOOP
     for (int t = 0; t < 200; t++) {
-        forward_step_1(K, R, B, x + (size_t)t * 128 * W, t > 0 ? h + (size_t)(t - 1) * 128 * W : ZERO, t > 0 ? c + (size_t)(t - 1) * 128 * W : ZERO, gates + (size_t)t * 512 * W, c + (size_t)t * 128 * W, h + (size_t)t * 128 * W);
+        forward_step_1(K, R, B, x + (size_t)t * 128 * W, t > 0 ? h + (size_t)(t - 1) * 128 * W : ZERO, t > 0 ? c + (size_t)(t - 1) * 128 * W : ZERO, gates + (size_t)t * 512 * W, c + (size_t)t * 128 * W, tc + (size_t)t * 128 * W, h + (size_t)t * 128 * W);
     }
 }
 
-static void backward_step_1(const rnn_real *restrict K, const rnn_real *restrict R, const rnn_real *restrict up, const rnn_real *restrict cp, const rnn_real *restrict gt, const rnn_real *restrict ct, rnn_real *restrict dxt, rnn_real *restrict dz, rnn_real *restrict dhn, rnn_real *restrict dcn, rnn_real *restrict aB) {
+static void backward_step_1(const rnn_real *restrict K, const rnn_real *restrict R, const rnn_real *restrict up, const rnn_real *restrict cp, const rnn_real *restrict gt, const rnn_real *restrict tct, rnn_real *restrict dxt, rnn_real *restrict dz, rnn_real *restrict dhn, rnn_real *restrict dcn, rnn_real *restrict aB) {
     for (int u = 0; u < 128; u++)
         for (int l = 0; l < W; l++) {
             const rnn_real dh = dhn[u * W + l] + up[u * W + l];
             const rnn_real ig = gt[u * W + l], fg = gt[(128 + u) * W + l];
             const rnn_real cg = gt[(256 + u) * W + l], og = gt[(384 + u) * W + l];
-            const rnn_real tc = rnn_fast_tanhf(ct[u * W + l]);
+            const rnn_real tc = tct[u * W + l]; /* tanh(c_t), kept by the forward pass */
             const rnn_real dc = dcn[u * W + l] + dh * og * (1.0f - tc * tc);
             dz[u * W + l] = dc * cg * ig * (1.0f - ig);
             dz[(128 + u) * W + l] = dc * cp[u * W + l] * fg * (1.0f - fg);
@@ -439,6 +445,7 @@ static void backward_1(workspace *w, const rnn_real *params, int g) {
     const rnn_real *R = params + 1345536; /* lstm/recurrent_kernel [128, 512] */
     rnn_real *h = w->h1 + (size_t)g * 204800;
     rnn_real *c = w->c1 + (size_t)g * 204800;
+    rnn_real *tc = w->tc1 + (size_t)g * 204800;
     rnn_real *gates = w->gates1 + (size_t)g * 819200;
     const rnn_real *x = w->a0 + g * 204800; /* input [200][128][W] */
     const rnn_real *dout = w->d1 + (size_t)g * 1024; /* d loss / d output */
@@ -453,7 +460,7 @@ static void backward_1(workspace *w, const rnn_real *params, int g) {
     for (int k = 0; k < 128 * W; k++) dhn[k] = dcn[k] = 0.0f;
     TIME_LOOP
     for (int t = 199; t >= 0; t--) {
-        backward_step_1(K, R, t == 199 ? dout : ZERO, t > 0 ? c + (size_t)(t - 1) * 128 * W : ZERO, gates + (size_t)t * 512 * W, c + (size_t)t * 128 * W, dx + (size_t)t * 128 * W, dzs + (size_t)t * 512 * W, dhn, dcn, aB);
+        backward_step_1(K, R, t == 199 ? dout : ZERO, t > 0 ? c + (size_t)(t - 1) * 128 * W : ZERO, gates + (size_t)t * 512 * W, tc + (size_t)t * 128 * W, dx + (size_t)t * 128 * W, dzs + (size_t)t * 512 * W, dhn, dcn, aB);
     }
     /* the kernels' gradients, summed over the steps: K += x_t^T dz_t, R += h_{t-1}^T dz_t */
     kernel_grad_1(aK, x, dzs);

@@ -106,6 +106,7 @@ typedef struct {
     rnn_real *xk; /* 25600 per block: the gathered input projection [T][G][W] */
     rnn_real *h1; /* 6400 per block: every hidden state [T][U][W] */
     rnn_real *c1; /* 6400 per block: cell states [T][U][W] */
+    rnn_real *tc1; /* 6400 per block: tanh of the cell states [T][U][W], for the backward pass */
     rnn_real *gates1; /* 25600 per block: gate activations [T][G*U][W] */
     rnn_real *s1; /* 896 per block: per-step temporaries */
     rnn_real *dzs1; /* 25600 per block: dz of every step [T][G][W], for the weight gradients */
@@ -135,6 +136,7 @@ static void *gen_create(const rnn_model *m, int max_batch) {
     ok &= (w->xk = calloc(nb * 25600, sizeof(rnn_real))) != NULL;
     ok &= (w->h1 = calloc(nb * 6400, sizeof(rnn_real))) != NULL;
     ok &= (w->c1 = calloc(nb * 6400, sizeof(rnn_real))) != NULL;
+    ok &= (w->tc1 = calloc(nb * 6400, sizeof(rnn_real))) != NULL;
     ok &= (w->gates1 = calloc(nb * 25600, sizeof(rnn_real))) != NULL;
     ok &= (w->s1 = calloc(nb * 896, sizeof(rnn_real))) != NULL;
     ok &= (w->dzs1 = calloc(nb * 25600, sizeof(rnn_real))) != NULL;
@@ -164,6 +166,7 @@ static void gen_destroy(void *impl) {
     free(w->xk);
     free(w->h1);
     free(w->c1);
+    free(w->tc1);
     free(w->gates1);
     free(w->s1);
     free(w->dzs1);
@@ -176,7 +179,7 @@ static void gen_destroy(void *impl) {
 /* ==== layers: forward and backward of one block of W samples ==== */
 
 /* ---- lstm (LSTM): (100, 16) -> (8) ---- */
-static void forward_step_1(const rnn_real *restrict R, const rnn_real *restrict xk, const rnn_real *restrict hp, const rnn_real *restrict cp, rnn_real *restrict gt, rnn_real *restrict ct, rnn_real *restrict ht) {
+static void forward_step_1(const rnn_real *restrict R, const rnn_real *restrict xk, const rnn_real *restrict hp, const rnn_real *restrict cp, rnn_real *restrict gt, rnn_real *restrict ct, rnn_real *restrict tct, rnn_real *restrict ht) {
     /* z = b + x_t.K + h_{t-1}.R, columns i | f | c | o */
     for (int l = 0; l < W; l++) {
         const rnn_real hp0 = hp[0 * W + l];
@@ -231,8 +234,10 @@ static void forward_step_1(const rnn_real *restrict R, const rnn_real *restrict 
             gt[(16 + u) * W + l] = cg;
             gt[(24 + u) * W + l] = og;
             const rnn_real cn = fg * cp[u * W + l] + ig * cg;
+            const rnn_real tcn = rnn_fast_tanhf(cn);
             ct[u * W + l] = cn;
-            ht[u * W + l] = og * rnn_fast_tanhf(cn);
+            tct[u * W + l] = tcn;
+            ht[u * W + l] = og * tcn;
         }
 }
 
@@ -241,6 +246,7 @@ static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dro
     const rnn_real *R = params + 8512; /* lstm/recurrent_kernel [8, 32] */
     rnn_real *h = w->h1 + (size_t)g * 6400;
     rnn_real *c = w->c1 + (size_t)g * 6400;
+    rnn_real *tc = w->tc1 + (size_t)g * 6400;
     rnn_real *gates = w->gates1 + (size_t)g * 25600;
     /* the input projection b + x_t.K of every step, gathered from the folded table */
     rnn_real *xk = w->xk + (size_t)g * 25600;
@@ -253,17 +259,17 @@ static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dro
     (void)xa; (void)ha; (void)rh; (void)hn;
     TIME_LOOP
     for (int t = 0; t < 100; t++) {
-        forward_step_1(R, xk + (size_t)t * 32 * W, t > 0 ? h + (size_t)(t - 1) * 8 * W : ZERO, t > 0 ? c + (size_t)(t - 1) * 8 * W : ZERO, gates + (size_t)t * 32 * W, c + (size_t)t * 8 * W, h + (size_t)t * 8 * W);
+        forward_step_1(R, xk + (size_t)t * 32 * W, t > 0 ? h + (size_t)(t - 1) * 8 * W : ZERO, t > 0 ? c + (size_t)(t - 1) * 8 * W : ZERO, gates + (size_t)t * 32 * W, c + (size_t)t * 8 * W, tc + (size_t)t * 8 * W, h + (size_t)t * 8 * W);
     }
 }
 
-static void backward_step_1(const rnn_real *restrict R, const rnn_real *restrict up, const rnn_real *restrict cp, const rnn_real *restrict gt, const rnn_real *restrict ct, rnn_real *restrict dz, rnn_real *restrict dhn, rnn_real *restrict dcn) {
+static void backward_step_1(const rnn_real *restrict R, const rnn_real *restrict up, const rnn_real *restrict cp, const rnn_real *restrict gt, const rnn_real *restrict tct, rnn_real *restrict dz, rnn_real *restrict dhn, rnn_real *restrict dcn) {
     for (int u = 0; u < 8; u++)
         for (int l = 0; l < W; l++) {
             const rnn_real dh = dhn[u * W + l] + up[u * W + l];
             const rnn_real ig = gt[u * W + l], fg = gt[(8 + u) * W + l];
             const rnn_real cg = gt[(16 + u) * W + l], og = gt[(24 + u) * W + l];
-            const rnn_real tc = rnn_fast_tanhf(ct[u * W + l]);
+            const rnn_real tc = tct[u * W + l]; /* tanh(c_t), kept by the forward pass */
             const rnn_real dc = dcn[u * W + l] + dh * og * (1.0f - tc * tc);
             dz[u * W + l] = dc * cg * ig * (1.0f - ig);
             dz[(8 + u) * W + l] = dc * cp[u * W + l] * fg * (1.0f - fg);
@@ -375,6 +381,7 @@ static void backward_1(workspace *w, const rnn_real *params, int g) {
     const rnn_real *R = params + 8512; /* lstm/recurrent_kernel [8, 32] */
     rnn_real *h = w->h1 + (size_t)g * 6400;
     rnn_real *c = w->c1 + (size_t)g * 6400;
+    rnn_real *tc = w->tc1 + (size_t)g * 6400;
     rnn_real *gates = w->gates1 + (size_t)g * 25600;
     const rnn_real *dout = w->d1 + (size_t)g * 64; /* d loss / d output */
     rnn_real *aR = w->acc + (size_t)g * ACC_LEN * W + 4096, *aB = w->acc + (size_t)g * ACC_LEN * W + 6144;
@@ -386,7 +393,7 @@ static void backward_1(workspace *w, const rnn_real *params, int g) {
     for (int k = 0; k < 8 * W; k++) dhn[k] = dcn[k] = 0.0f;
     TIME_LOOP
     for (int t = 99; t >= 0; t--) {
-        backward_step_1(R, t == 99 ? dout : ZERO, t > 0 ? c + (size_t)(t - 1) * 8 * W : ZERO, gates + (size_t)t * 32 * W, c + (size_t)t * 8 * W, dzs + (size_t)t * 32 * W, dhn, dcn);
+        backward_step_1(R, t == 99 ? dout : ZERO, t > 0 ? c + (size_t)(t - 1) * 8 * W : ZERO, gates + (size_t)t * 32 * W, tc + (size_t)t * 8 * W, dzs + (size_t)t * 32 * W, dhn, dcn);
         for (int l = 0; l < W; l++) {
             const int32_t id = w->tokens[((size_t)g * W + l) * 100 + t];
             rnn_real *row = w->dek + ((size_t)g * 500 + (size_t)id) * 32;
@@ -594,6 +601,9 @@ static void fold_rows_chunk(void *arg, int c) {
     const tail *a = arg;
     workspace *w = a->w;
     const rnn_real *K = a->params + 8000;
+    rnn_real KT[32 * 16]; /* K transposed, so dE's rows vectorize */
+    for (int f = 0; f < 16; f++)
+        for (int j = 0; j < 32; j++) KT[j * 16 + f] = K[f * 32 + j];
     rnn_real *dE = a->grads + 0;
     const int v0 = c * 500 / TAIL_CHUNKS, v1 = (c + 1) * 500 / TAIL_CHUNKS;
     for (int v = v0; v < v1; v++) {
@@ -610,11 +620,8 @@ static void fold_rows_chunk(void *arg, int c) {
         rnn_real *row = w->dek + (size_t)v * 32;
         for (int j = 0; j < 32; j++) row[j] = d[j];
         rnn_real *dEv = dE + (size_t)v * 16;
-        for (int f = 0; f < 16; f++) {
-            rnn_real s = 0.0f;
-            for (int j = 0; j < 32; j++) s += d[j] * K[f * 32 + j];
-            dEv[f] += s;
-        }
+        for (int j = 0; j < 32; j++)
+            for (int f = 0; f < 16; f++) dEv[f] += d[j] * KT[j * 16 + f];
     }
 }
 

@@ -150,6 +150,7 @@ typedef struct {
     rnn_real *d0; /* 12800 per block: d loss / d output */
     rnn_real *h1; /* 6400 per block: every hidden state [T][U][W] */
     rnn_real *c1; /* 6400 per block: cell states [T][U][W] */
+    rnn_real *tc1; /* 6400 per block: tanh of the cell states [T][U][W], for the backward pass */
     rnn_real *gates1; /* 25600 per block: gate activations [T][G*U][W] */
     rnn_real *xmask1; /* 12800 per block: input dropout mask */
     rnn_real *xd1; /* 12800 per block: dropped input [T][F][W] */
@@ -158,6 +159,7 @@ typedef struct {
     rnn_real *d1; /* 6400 per block: d loss / d output */
     rnn_real *h2; /* 6400 per block: every hidden state [T][U][W] */
     rnn_real *c2; /* 6400 per block: cell states [T][U][W] */
+    rnn_real *tc2; /* 6400 per block: tanh of the cell states [T][U][W], for the backward pass */
     rnn_real *gates2; /* 25600 per block: gate activations [T][G*U][W] */
     rnn_real *xmask2; /* 6400 per block: input dropout mask */
     rnn_real *xd2; /* 6400 per block: dropped input [T][F][W] */
@@ -187,6 +189,7 @@ static void *gen_create(const rnn_model *m, int max_batch) {
     ok &= (w->d0 = calloc(nb * 12800, sizeof(rnn_real))) != NULL;
     ok &= (w->h1 = calloc(nb * 6400, sizeof(rnn_real))) != NULL;
     ok &= (w->c1 = calloc(nb * 6400, sizeof(rnn_real))) != NULL;
+    ok &= (w->tc1 = calloc(nb * 6400, sizeof(rnn_real))) != NULL;
     ok &= (w->gates1 = calloc(nb * 25600, sizeof(rnn_real))) != NULL;
     ok &= (w->xmask1 = calloc(nb * 12800, sizeof(rnn_real))) != NULL;
     ok &= (w->xd1 = calloc(nb * 12800, sizeof(rnn_real))) != NULL;
@@ -195,6 +198,7 @@ static void *gen_create(const rnn_model *m, int max_batch) {
     ok &= (w->d1 = calloc(nb * 6400, sizeof(rnn_real))) != NULL;
     ok &= (w->h2 = calloc(nb * 6400, sizeof(rnn_real))) != NULL;
     ok &= (w->c2 = calloc(nb * 6400, sizeof(rnn_real))) != NULL;
+    ok &= (w->tc2 = calloc(nb * 6400, sizeof(rnn_real))) != NULL;
     ok &= (w->gates2 = calloc(nb * 25600, sizeof(rnn_real))) != NULL;
     ok &= (w->xmask2 = calloc(nb * 6400, sizeof(rnn_real))) != NULL;
     ok &= (w->xd2 = calloc(nb * 6400, sizeof(rnn_real))) != NULL;
@@ -224,6 +228,7 @@ static void gen_destroy(void *impl) {
     free(w->d0);
     free(w->h1);
     free(w->c1);
+    free(w->tc1);
     free(w->gates1);
     free(w->xmask1);
     free(w->xd1);
@@ -232,6 +237,7 @@ static void gen_destroy(void *impl) {
     free(w->d1);
     free(w->h2);
     free(w->c2);
+    free(w->tc2);
     free(w->gates2);
     free(w->xmask2);
     free(w->xd2);
@@ -259,7 +265,7 @@ static void forward_0(workspace *w, const rnn_real *params, int g) {
 
 /* ---- lstm (LSTM): (100, 16) -> sequence (8) ----
  * dropout 0.3 */
-static void forward_step_1(const rnn_real *restrict K, const rnn_real *restrict R, const rnn_real *restrict B, const rnn_real *restrict xt, const rnn_real *restrict hp, const rnn_real *restrict cp, rnn_real *restrict gt, rnn_real *restrict ct, rnn_real *restrict ht) {
+static void forward_step_1(const rnn_real *restrict K, const rnn_real *restrict R, const rnn_real *restrict B, const rnn_real *restrict xt, const rnn_real *restrict hp, const rnn_real *restrict cp, rnn_real *restrict gt, rnn_real *restrict ct, rnn_real *restrict tct, rnn_real *restrict ht) {
     /* z = b + x_t.K + h_{t-1}.R, columns i | f | c | o */
     for (int l = 0; l < W; l++) {
         const rnn_real xt0 = xt[0 * W + l];
@@ -330,8 +336,10 @@ static void forward_step_1(const rnn_real *restrict K, const rnn_real *restrict 
             gt[(16 + u) * W + l] = cg;
             gt[(24 + u) * W + l] = og;
             const rnn_real cn = fg * cp[u * W + l] + ig * cg;
+            const rnn_real tcn = rnn_fast_tanhf(cn);
             ct[u * W + l] = cn;
-            ht[u * W + l] = og * rnn_fast_tanhf(cn);
+            tct[u * W + l] = tcn;
+            ht[u * W + l] = og * tcn;
         }
 }
 
@@ -342,6 +350,7 @@ static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dro
     const rnn_real *B = params + 8768; /* lstm/bias [32] */
     rnn_real *h = w->h1 + (size_t)g * 6400;
     rnn_real *c = w->c1 + (size_t)g * 6400;
+    rnn_real *tc = w->tc1 + (size_t)g * 6400;
     rnn_real *gates = w->gates1 + (size_t)g * 25600;
     const rnn_real *x = w->a0 + g * 12800; /* input [100][16][W] */
     rnn_real *xmask = w->xmask1 + (size_t)g * 12800, *xd = w->xd1 + (size_t)g * 12800;
@@ -355,17 +364,17 @@ static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dro
     (void)xa; (void)ha; (void)rh; (void)hn;
     TIME_LOOP
     for (int t = 0; t < 100; t++) {
-        forward_step_1(K, R, B, x + (size_t)t * 16 * W, t > 0 ? h + (size_t)(t - 1) * 8 * W : ZERO, t > 0 ? c + (size_t)(t - 1) * 8 * W : ZERO, gates + (size_t)t * 32 * W, c + (size_t)t * 8 * W, h + (size_t)t * 8 * W);
+        forward_step_1(K, R, B, x + (size_t)t * 16 * W, t > 0 ? h + (size_t)(t - 1) * 8 * W : ZERO, t > 0 ? c + (size_t)(t - 1) * 8 * W : ZERO, gates + (size_t)t * 32 * W, c + (size_t)t * 8 * W, tc + (size_t)t * 8 * W, h + (size_t)t * 8 * W);
     }
 }
 
-static void backward_step_1(const rnn_real *restrict K, const rnn_real *restrict R, const rnn_real *restrict up, const rnn_real *restrict cp, const rnn_real *restrict gt, const rnn_real *restrict ct, rnn_real *restrict dxt, rnn_real *restrict dz, rnn_real *restrict dhn, rnn_real *restrict dcn, rnn_real *restrict aB) {
+static void backward_step_1(const rnn_real *restrict K, const rnn_real *restrict R, const rnn_real *restrict up, const rnn_real *restrict cp, const rnn_real *restrict gt, const rnn_real *restrict tct, rnn_real *restrict dxt, rnn_real *restrict dz, rnn_real *restrict dhn, rnn_real *restrict dcn, rnn_real *restrict aB) {
     for (int u = 0; u < 8; u++)
         for (int l = 0; l < W; l++) {
             const rnn_real dh = dhn[u * W + l] + up[u * W + l];
             const rnn_real ig = gt[u * W + l], fg = gt[(8 + u) * W + l];
             const rnn_real cg = gt[(16 + u) * W + l], og = gt[(24 + u) * W + l];
-            const rnn_real tc = rnn_fast_tanhf(ct[u * W + l]);
+            const rnn_real tc = tct[u * W + l]; /* tanh(c_t), kept by the forward pass */
             const rnn_real dc = dcn[u * W + l] + dh * og * (1.0f - tc * tc);
             dz[u * W + l] = dc * cg * ig * (1.0f - ig);
             dz[(8 + u) * W + l] = dc * cp[u * W + l] * fg * (1.0f - fg);
@@ -585,6 +594,7 @@ static void backward_1(workspace *w, const rnn_real *params, int g) {
     const rnn_real *R = params + 8512; /* lstm/recurrent_kernel [8, 32] */
     rnn_real *h = w->h1 + (size_t)g * 6400;
     rnn_real *c = w->c1 + (size_t)g * 6400;
+    rnn_real *tc = w->tc1 + (size_t)g * 6400;
     rnn_real *gates = w->gates1 + (size_t)g * 25600;
     const rnn_real *x = w->a0 + g * 12800; /* input [100][16][W] */
     rnn_real *xmask = w->xmask1 + (size_t)g * 12800, *xd = w->xd1 + (size_t)g * 12800;
@@ -601,7 +611,7 @@ static void backward_1(workspace *w, const rnn_real *params, int g) {
     for (int k = 0; k < 8 * W; k++) dhn[k] = dcn[k] = 0.0f;
     TIME_LOOP
     for (int t = 99; t >= 0; t--) {
-        backward_step_1(K, R, dout + (size_t)t * 8 * W, t > 0 ? c + (size_t)(t - 1) * 8 * W : ZERO, gates + (size_t)t * 32 * W, c + (size_t)t * 8 * W, dx + (size_t)t * 16 * W, dzs + (size_t)t * 32 * W, dhn, dcn, aB);
+        backward_step_1(K, R, dout + (size_t)t * 8 * W, t > 0 ? c + (size_t)(t - 1) * 8 * W : ZERO, gates + (size_t)t * 32 * W, tc + (size_t)t * 8 * W, dx + (size_t)t * 16 * W, dzs + (size_t)t * 32 * W, dhn, dcn, aB);
     }
     /* the kernels' gradients, summed over the steps: K += x_t^T dz_t, R += h_{t-1}^T dz_t */
     kernel_grad_1(aK, x, dzs);
@@ -613,7 +623,7 @@ static void backward_1(workspace *w, const rnn_real *params, int g) {
 
 /* ---- lstm_1 (LSTM): (100, 8) -> (8) ----
  * dropout 0.3 */
-static void forward_step_2(const rnn_real *restrict K, const rnn_real *restrict R, const rnn_real *restrict B, const rnn_real *restrict xt, const rnn_real *restrict hp, const rnn_real *restrict cp, rnn_real *restrict gt, rnn_real *restrict ct, rnn_real *restrict ht) {
+static void forward_step_2(const rnn_real *restrict K, const rnn_real *restrict R, const rnn_real *restrict B, const rnn_real *restrict xt, const rnn_real *restrict hp, const rnn_real *restrict cp, rnn_real *restrict gt, rnn_real *restrict ct, rnn_real *restrict tct, rnn_real *restrict ht) {
     /* z = b + x_t.K + h_{t-1}.R, columns i | f | c | o */
     for (int l = 0; l < W; l++) {
         const rnn_real xt0 = xt[0 * W + l];
@@ -676,8 +686,10 @@ static void forward_step_2(const rnn_real *restrict K, const rnn_real *restrict 
             gt[(16 + u) * W + l] = cg;
             gt[(24 + u) * W + l] = og;
             const rnn_real cn = fg * cp[u * W + l] + ig * cg;
+            const rnn_real tcn = rnn_fast_tanhf(cn);
             ct[u * W + l] = cn;
-            ht[u * W + l] = og * rnn_fast_tanhf(cn);
+            tct[u * W + l] = tcn;
+            ht[u * W + l] = og * tcn;
         }
 }
 
@@ -688,6 +700,7 @@ static void forward_2(workspace *w, const rnn_real *params, int g, const rnn_dro
     const rnn_real *B = params + 9312; /* lstm_1/bias [32] */
     rnn_real *h = w->h2 + (size_t)g * 6400;
     rnn_real *c = w->c2 + (size_t)g * 6400;
+    rnn_real *tc = w->tc2 + (size_t)g * 6400;
     rnn_real *gates = w->gates2 + (size_t)g * 25600;
     const rnn_real *x = w->h1 + g * 6400; /* input [100][8][W] */
     rnn_real *xmask = w->xmask2 + (size_t)g * 6400, *xd = w->xd2 + (size_t)g * 6400;
@@ -701,17 +714,17 @@ static void forward_2(workspace *w, const rnn_real *params, int g, const rnn_dro
     (void)xa; (void)ha; (void)rh; (void)hn;
     TIME_LOOP
     for (int t = 0; t < 100; t++) {
-        forward_step_2(K, R, B, x + (size_t)t * 8 * W, t > 0 ? h + (size_t)(t - 1) * 8 * W : ZERO, t > 0 ? c + (size_t)(t - 1) * 8 * W : ZERO, gates + (size_t)t * 32 * W, c + (size_t)t * 8 * W, h + (size_t)t * 8 * W);
+        forward_step_2(K, R, B, x + (size_t)t * 8 * W, t > 0 ? h + (size_t)(t - 1) * 8 * W : ZERO, t > 0 ? c + (size_t)(t - 1) * 8 * W : ZERO, gates + (size_t)t * 32 * W, c + (size_t)t * 8 * W, tc + (size_t)t * 8 * W, h + (size_t)t * 8 * W);
     }
 }
 
-static void backward_step_2(const rnn_real *restrict K, const rnn_real *restrict R, const rnn_real *restrict up, const rnn_real *restrict cp, const rnn_real *restrict gt, const rnn_real *restrict ct, rnn_real *restrict dxt, rnn_real *restrict dz, rnn_real *restrict dhn, rnn_real *restrict dcn, rnn_real *restrict aB) {
+static void backward_step_2(const rnn_real *restrict K, const rnn_real *restrict R, const rnn_real *restrict up, const rnn_real *restrict cp, const rnn_real *restrict gt, const rnn_real *restrict tct, rnn_real *restrict dxt, rnn_real *restrict dz, rnn_real *restrict dhn, rnn_real *restrict dcn, rnn_real *restrict aB) {
     for (int u = 0; u < 8; u++)
         for (int l = 0; l < W; l++) {
             const rnn_real dh = dhn[u * W + l] + up[u * W + l];
             const rnn_real ig = gt[u * W + l], fg = gt[(8 + u) * W + l];
             const rnn_real cg = gt[(16 + u) * W + l], og = gt[(24 + u) * W + l];
-            const rnn_real tc = rnn_fast_tanhf(ct[u * W + l]);
+            const rnn_real tc = tct[u * W + l]; /* tanh(c_t), kept by the forward pass */
             const rnn_real dc = dcn[u * W + l] + dh * og * (1.0f - tc * tc);
             dz[u * W + l] = dc * cg * ig * (1.0f - ig);
             dz[(8 + u) * W + l] = dc * cp[u * W + l] * fg * (1.0f - fg);
@@ -923,6 +936,7 @@ static void backward_2(workspace *w, const rnn_real *params, int g) {
     const rnn_real *R = params + 9056; /* lstm_1/recurrent_kernel [8, 32] */
     rnn_real *h = w->h2 + (size_t)g * 6400;
     rnn_real *c = w->c2 + (size_t)g * 6400;
+    rnn_real *tc = w->tc2 + (size_t)g * 6400;
     rnn_real *gates = w->gates2 + (size_t)g * 25600;
     const rnn_real *x = w->h1 + g * 6400; /* input [100][8][W] */
     rnn_real *xmask = w->xmask2 + (size_t)g * 6400, *xd = w->xd2 + (size_t)g * 6400;
@@ -939,7 +953,7 @@ static void backward_2(workspace *w, const rnn_real *params, int g) {
     for (int k = 0; k < 8 * W; k++) dhn[k] = dcn[k] = 0.0f;
     TIME_LOOP
     for (int t = 99; t >= 0; t--) {
-        backward_step_2(K, R, t == 99 ? dout : ZERO, t > 0 ? c + (size_t)(t - 1) * 8 * W : ZERO, gates + (size_t)t * 32 * W, c + (size_t)t * 8 * W, dx + (size_t)t * 8 * W, dzs + (size_t)t * 32 * W, dhn, dcn, aB);
+        backward_step_2(K, R, t == 99 ? dout : ZERO, t > 0 ? c + (size_t)(t - 1) * 8 * W : ZERO, gates + (size_t)t * 32 * W, tc + (size_t)t * 8 * W, dx + (size_t)t * 8 * W, dzs + (size_t)t * 32 * W, dhn, dcn, aB);
     }
     /* the kernels' gradients, summed over the steps: K += x_t^T dz_t, R += h_{t-1}^T dz_t */
     kernel_grad_2(aK, x, dzs);

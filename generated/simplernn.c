@@ -515,6 +515,9 @@ static void fold_rows_chunk(void *arg, int c) {
     const tail *a = arg;
     workspace *w = a->w;
     const rnn_real *K = a->params + 8000;
+    rnn_real KT[8 * 16]; /* K transposed, so dE's rows vectorize */
+    for (int f = 0; f < 16; f++)
+        for (int j = 0; j < 8; j++) KT[j * 16 + f] = K[f * 8 + j];
     rnn_real *dE = a->grads + 0;
     const int v0 = c * 500 / TAIL_CHUNKS, v1 = (c + 1) * 500 / TAIL_CHUNKS;
     for (int v = v0; v < v1; v++) {
@@ -531,11 +534,8 @@ static void fold_rows_chunk(void *arg, int c) {
         rnn_real *row = w->dek + (size_t)v * 8;
         for (int j = 0; j < 8; j++) row[j] = d[j];
         rnn_real *dEv = dE + (size_t)v * 16;
-        for (int f = 0; f < 16; f++) {
-            rnn_real s = 0.0f;
-            for (int j = 0; j < 8; j++) s += d[j] * K[f * 8 + j];
-            dEv[f] += s;
-        }
+        for (int j = 0; j < 8; j++)
+            for (int f = 0; f < 16; f++) dEv[f] += d[j] * KT[j * 16 + f];
     }
 }
 
