@@ -183,7 +183,8 @@ typedef struct {
 /* Threads for generated code (core/parallel.c). rnn_parallel_for(n, fn, arg) calls
  * fn(arg, i) for every i in [0, n) on up to rnn_get_threads() threads (the calling
  * thread included) and returns when all are done; fn must write only what belongs to
- * i. rnn_set_threads(0) means every core (the default). */
+ * i. rnn_set_threads(0) means every core (the default). Calls from several threads at
+ * once take turns; fn must not call rnn_parallel_for. */
 void rnn_set_threads(int n);
 int rnn_get_threads(void);
 void rnn_parallel_for(int n, void (*fn)(void *arg, int i), void *arg);

@@ -76,6 +76,10 @@ static void *worker(void *p) {
     return NULL;
 }
 
+/* One job at a time: two threads of a program calling rnn_parallel_for at once take
+ * turns (fn must not call rnn_parallel_for itself). */
+static pthread_mutex_t g_caller = PTHREAD_MUTEX_INITIALIZER;
+
 void rnn_parallel_for(int n, void (*fn)(void *arg, int i), void *arg) {
     int threads = rnn_get_threads();
     if (threads > n) threads = n;
@@ -84,6 +88,7 @@ void rnn_parallel_for(int n, void (*fn)(void *arg, int i), void *arg) {
         for (int i = 0; i < n; i++) fn(arg, i);
         return;
     }
+    pthread_mutex_lock(&g_caller);
     pthread_mutex_lock(&pool.mu);
     while (pool.workers < threads - 1) {   /* start the missing workers */
         pthread_t t;
@@ -106,4 +111,5 @@ void rnn_parallel_for(int n, void (*fn)(void *arg, int i), void *arg) {
     pthread_mutex_lock(&pool.mu);
     while (pool.done < pool.wanted) pthread_cond_wait(&pool.finished, &pool.mu);
     pthread_mutex_unlock(&pool.mu);
+    pthread_mutex_unlock(&g_caller);
 }
