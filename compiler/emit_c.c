@@ -1390,6 +1390,10 @@ static void emit_header(emitter *e) {
         P(", %zu params\n", l->n_params);
     }
     P(" *\n * Samples run in blocks of W = %d SIMD lanes; activations are [time][feature][lane].\n", W);
+    if (e->fold)
+        P(" * The embedding is folded into %s's input projection (a table b + E.K per batch).\n",
+          m->layers[1].name);
+    P(" * Threads: the lane blocks of a batch run on rnn_parallel_for (--threads).\n");
     P(" * Unrolling: %s (budget %ld multiply-adds per kernel).\n",
       e->o->unroll == RNNC_UNROLL_FULL ? "full (timesteps too)" : e->o->unroll == RNNC_UNROLL_NONE ? "none" : "kernels",
       e->o->unroll_budget);

@@ -7,6 +7,8 @@
  *   dense        Dense      -> (1), 9 params
  *
  * Samples run in blocks of W = 8 SIMD lanes; activations are [time][feature][lane].
+ * The embedding is folded into gru's input projection (a table b + E.K per batch).
+ * Threads: the lane blocks of a batch run on rnn_parallel_for (--threads).
  * Unrolling: kernels (budget 4096 multiply-adds per kernel).
  * Build: cc -std=c17 -O3 -march=native THIS.c -I<include> <lib>/librnnrt.a -lm
  */
