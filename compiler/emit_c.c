@@ -1224,6 +1224,19 @@ static void emit_drivers(emitter *e) {
     }
     P("    }\n    w->block_loss[g] = loss;\n    w->block_correct[g] = correct;\n}\n\n");
 
+    if (e->fold) {
+        const rnn_layer *l1 = &m->layers[1];
+        int F1 = l1->in_features, G1 = l1->gates * l1->units;
+        P("/* ek[v] = b + E[v].K for every row v: restrict parameters, so the rows vectorize */\n");
+        P("static void fold_table(rnn_real *restrict ek, const rnn_real *restrict E, const rnn_real *restrict K,\n"
+          "                       const rnn_real *restrict B) {\n");
+        P("    for (int v = 0; v < %d; v++) {\n", V);
+        P("        rnn_real *row = ek + (size_t)v * %d;\n", G1);
+        P("        for (int j = 0; j < %d; j++) row[j] = B[j];\n", G1);
+        P("        for (int f = 0; f < %d; f++) {\n", F1);
+        P("            const rnn_real x = E[(size_t)v * %d + f];\n", F1);
+        P("            for (int j = 0; j < %d; j++) row[j] += x * K[f * %d + j];\n        }\n    }\n}\n\n", G1, G1);
+    }
     P("static double gen_forward(void *impl, const rnn_real *params, const int32_t *tokens, const rnn_real *labels, int n,\n"
       "                          const rnn_dropout_ctx *ctx, rnn_real *out) {\n");
     P("    workspace *w = impl;\n    if (n < 1 || n > w->nblk * W) return NAN;\n");
@@ -1240,14 +1253,11 @@ static void emit_drivers(emitter *e) {
         const rnn_layer *l1 = &m->layers[1];
         int F1 = l1->in_features, G1 = l1->gates * l1->units;
         const rnn_tensor *E1 = tensor(m, 0, RNN_T_EMBEDDINGS), *K1 = tensor(m, 1, RNN_T_KERNEL), *B1 = tensor(m, 1, RNN_T_RNN_BIAS);
-        P("    { /* the embedding folded into %s's input projection: ek[v] = b + E[v].K (exact in real arithmetic) */\n", l1->name);
-        P("        const rnn_real *E = params + %zu, *K = params + %zu, *B = params + %zu;\n", E1->offset, K1->offset, B1->offset);
-        P("        for (int v = 0; v < %d; v++) {\n", V);
-        P("            rnn_real *row = w->ek + (size_t)v * %d;\n", G1);
-        P("            for (int j = 0; j < %d; j++) row[j] = B[j];\n", G1);
-        P("            for (int f = 0; f < %d; f++) {\n", F1);
-        P("                const rnn_real x = E[(size_t)v * %d + f];\n", F1);
-        P("                for (int j = 0; j < %d; j++) row[j] += x * K[f * %d + j];\n            }\n        }\n    }\n", G1, G1);
+        P("    /* the embedding folded into %s's input projection: ek[v] = b + E[v].K (exact in real arithmetic) */\n",
+          l1->name);
+        P("    fold_table(w->ek, params + %zu, params + %zu, params + %zu);\n", E1->offset, K1->offset, B1->offset);
+        (void)F1;
+        (void)G1;
     }
     P("    for (int g = 0; g < nblk; g++) w->block_bad[g] = 0;\n");
     P("    batch a = {w, params, ctx, labels, out, n};\n");
@@ -1329,9 +1339,11 @@ static void emit_drivers(emitter *e) {
         P("        if (!any) continue;\n");
         P("        rnn_real *row = w->dek + (size_t)v * %d;\n", G1);
         P("        for (int j = 0; j < %d; j++) row[j] = d[j];\n", G1);
-        P("        rnn_real *dEv = dE + (size_t)v * %d;\n", F1);
+        P("        rnn_real e[%d] = {0}; /* dek[v].K^T, summed in registers */\n", F1);
         P("        for (int j = 0; j < %d; j++)\n", G1);
-        P("            for (int f = 0; f < %d; f++) dEv[f] += d[j] * KT[j * %d + f];\n    }\n}\n\n", F1, F1);
+        P("            for (int f = 0; f < %d; f++) e[f] += d[j] * KT[j * %d + f];\n", F1, F1);
+        P("        rnn_real *dEv = dE + (size_t)v * %d;\n", F1);
+        P("        for (int f = 0; f < %d; f++) dEv[f] += e[f];\n    }\n}\n\n", F1);
         P("/* row f of dK += sum over v of E[v][f] dek[v] (f = %d: the bias, db += sum of dek[v]) */\n", F1);
         P("static void fold_kernel_row(void *arg, int f) {\n");
         P("    const tail *a = arg;\n    const workspace *w = a->w;\n");

@@ -426,6 +426,19 @@ static void forward_block(void *arg, int g) {
     w->block_correct[g] = correct;
 }
 
+/* ek[v] = b + E[v].K for every row v: restrict parameters, so the rows vectorize */
+static void fold_table(rnn_real *restrict ek, const rnn_real *restrict E, const rnn_real *restrict K,
+                       const rnn_real *restrict B) {
+    for (int v = 0; v < 500; v++) {
+        rnn_real *row = ek + (size_t)v * 8;
+        for (int j = 0; j < 8; j++) row[j] = B[j];
+        for (int f = 0; f < 16; f++) {
+            const rnn_real x = E[(size_t)v * 16 + f];
+            for (int j = 0; j < 8; j++) row[j] += x * K[f * 8 + j];
+        }
+    }
+}
+
 static double gen_forward(void *impl, const rnn_real *params, const int32_t *tokens, const rnn_real *labels, int n,
                           const rnn_dropout_ctx *ctx, rnn_real *out) {
     workspace *w = impl;
@@ -444,17 +457,8 @@ static double gen_forward(void *impl, const rnn_real *params, const int32_t *tok
         w->labels[b] = b < n && labels ? labels[b] : 0.0f;
         w->rows[b] = b < n ? (ctx && ctx->rows ? ctx->rows[b] : (uint32_t)b) : 0u;
     }
-    { /* the embedding folded into simple_rnn's input projection: ek[v] = b + E[v].K (exact in real arithmetic) */
-        const rnn_real *E = params + 0, *K = params + 8000, *B = params + 8192;
-        for (int v = 0; v < 500; v++) {
-            rnn_real *row = w->ek + (size_t)v * 8;
-            for (int j = 0; j < 8; j++) row[j] = B[j];
-            for (int f = 0; f < 16; f++) {
-                const rnn_real x = E[(size_t)v * 16 + f];
-                for (int j = 0; j < 8; j++) row[j] += x * K[f * 8 + j];
-            }
-        }
-    }
+    /* the embedding folded into simple_rnn's input projection: ek[v] = b + E[v].K (exact in real arithmetic) */
+    fold_table(w->ek, params + 0, params + 8000, params + 8192);
     for (int g = 0; g < nblk; g++) w->block_bad[g] = 0;
     batch a = {w, params, ctx, labels, out, n};
     rnn_parallel_for(nblk, forward_block, &a);
@@ -535,9 +539,11 @@ static void fold_rows_chunk(void *arg, int c) {
         if (!any) continue;
         rnn_real *row = w->dek + (size_t)v * 8;
         for (int j = 0; j < 8; j++) row[j] = d[j];
-        rnn_real *dEv = dE + (size_t)v * 16;
+        rnn_real e[16] = {0}; /* dek[v].K^T, summed in registers */
         for (int j = 0; j < 8; j++)
-            for (int f = 0; f < 16; f++) dEv[f] += d[j] * KT[j * 16 + f];
+            for (int f = 0; f < 16; f++) e[f] += d[j] * KT[j * 16 + f];
+        rnn_real *dEv = dE + (size_t)v * 16;
+        for (int f = 0; f < 16; f++) dEv[f] += e[f];
     }
 }
 
