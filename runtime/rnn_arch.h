@@ -214,6 +214,7 @@ const char *rnn_layer_class_name(rnn_layer_kind kind);
 const char *rnn_layer_dsl_name(rnn_layer_kind kind);
 const char *rnn_activation_name(rnn_activation act);
 const char *rnn_monitor_name(rnn_monitor mon);
+const char *rnn_optimizer_name(rnn_optimizer_kind kind);   /* "rmsprop", "adam", "sgd" */
 
 /* Index of the tensor called `name` in m->tensors, or -1. */
 int rnn_model_find_tensor(const rnn_model *m, const char *name);

@@ -28,6 +28,10 @@ const char *rnn_layer_dsl_name(rnn_layer_kind k) {
 const char *rnn_activation_name(rnn_activation a) {
     return (unsigned)a < RNN_ACT_COUNT ? act_names[a] : "?";
 }
+const char *rnn_optimizer_name(rnn_optimizer_kind k) {
+    static const char *const names[] = {"rmsprop", "adam", "sgd"};
+    return (unsigned)k < 3 ? names[k] : "?";
+}
 const char *rnn_monitor_name(rnn_monitor m) {
     return (unsigned)m < 4 ? monitor_names[m] : "?";
 }
@@ -277,7 +281,7 @@ static int check_output(rnn_model *m, errctx *e) {
 
 static int check_training(rnn_model *m, errctx *e) {
     const rnn_optimizer *o = &m->optimizer;
-    const char *on = o->kind == RNN_OPT_ADAM ? "adam" : o->kind == RNN_OPT_SGD ? "sgd" : "rmsprop";
+    const char *on = rnn_optimizer_name(o->kind);
     if (!(o->learning_rate > 0 && isfinite(o->learning_rate)))
         return fail(e, o->line, on, "learning_rate must be a positive number (got %g)", o->learning_rate);
     if (o->kind == RNN_OPT_RMSPROP && !is_rate(o->rho))

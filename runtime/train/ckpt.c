@@ -74,8 +74,7 @@ int ckpt_save(const char *path, const rnn_trainer *tr, const rnn_ckpt_state *st,
     snprintf(num[0], sizeof num[0], "%016" PRIx64, rnn_model_hash(m));
     META("model_hash", num[0]);
     META("rnnc_version", RNN_VERSION);
-    static const char *const opt_names[] = {"rmsprop", "adam", "sgd"};
-    META("optimizer", opt_names[tr->opt.kind]);
+    META("optimizer", rnn_optimizer_name(tr->opt.kind));
     char *history = NULL;
     if (st) {
         snprintf(num[1], sizeof num[1], "%" PRIu64, st->seed);
@@ -186,11 +185,10 @@ static int load_state(const rnn_st_file *f, const char *path, rnn_trainer *tr, r
         snprintf(err, errlen, "%s: not an rnnc checkpoint (no format \"rnnc-checkpoint/1\" in its metadata); cannot resume", path);
         return -1;
     }
-    static const char *const opt_names[] = {"rmsprop", "adam", "sgd"};
     const char *opt = rnn_st_meta(f, "optimizer");
-    if (!opt || strcmp(opt, opt_names[tr->opt.kind]) != 0) {
+    if (!opt || strcmp(opt, rnn_optimizer_name(tr->opt.kind)) != 0) {
         snprintf(err, errlen, "%s: the checkpoint was trained with optimizer %s, the spec says %s", path,
-                 opt ? opt : "(none)", opt_names[tr->opt.kind]);
+                 opt ? opt : "(none)", rnn_optimizer_name(tr->opt.kind));
         return -1;
     }
     size_t P = m->param_buffer_len;
