@@ -1173,6 +1173,13 @@ static void emit_dropout_layer(emitter *e, int i) {
 
 /* ---- the model interface ------------------------------------------------------------------------ */
 
+/* The probability of a binary head from its logit, as the reference computes it (the
+ * exponent never overflows). */
+static void emit_probability_helper(emitter *e) {
+    P("/* sigmoid of the output logit, as the reference computes it: the exponent never overflows */\n");
+    P("static inline rnn_real probability(rnn_real z) { return z >= 0.0f ? 1.0f / (1.0f + expf(-z)) : expf(z) / (1.0f + expf(z)); }\n\n");
+}
+
 static void emit_drivers(emitter *e) {
     const rnn_model *m = e->m;
     int L = m->n_layers - 1, O = m->n_outputs, T = m->timesteps, V = m->vocab;
@@ -1183,6 +1190,7 @@ static void emit_drivers(emitter *e) {
       " * each writing only its own buffers, and whatever is summed over blocks (loss,\n"
       " * accuracy, gradients) is summed afterwards in block order, so the result is the\n"
       " * same bit for bit whatever the number of threads. */\n\n");
+    if (binary) emit_probability_helper(e);
     P("typedef struct {\n    workspace *w;\n    const rnn_real *params;\n    const rnn_dropout_ctx *ctx;\n");
     P("    const rnn_real *labels;\n    rnn_real *out;\n    int n;\n} batch;\n\n");
 
@@ -1199,7 +1207,7 @@ static void emit_drivers(emitter *e) {
     P("        const int b = g * W + l;\n");
     if (binary) {
         P("        const double zl = (double)z[l];\n");
-        P("        const rnn_real p = z[l] >= 0.0f ? 1.0f / (1.0f + expf(-z[l])) : expf(z[l]) / (1.0f + expf(z[l]));\n");
+        P("        const rnn_real p = probability(z[l]);\n");
         P("        if (out) out[b] = p;\n");
         P("        if (labels) {\n");
         P("            const double y = (double)labels[b];\n");
@@ -1284,7 +1292,7 @@ static void emit_drivers(emitter *e) {
     P("    for (int l = 0; l < W; l++) {\n");
     P("        const int b = g * W + l;\n");
     if (binary) {
-        P("        const rnn_real p = z[l] >= 0.0f ? 1.0f / (1.0f + expf(-z[l])) : expf(z[l]) / (1.0f + expf(z[l]));\n");
+        P("        const rnn_real p = probability(z[l]);\n");
         P("        dz[l] = b < n ? (p - w->labels[b]) / (rnn_real)n : 0.0f;\n");
     } else {
         P("        if (b >= n) {\n            for (int o = 0; o < %d; o++) dz[o * W + l] = 0.0f;\n            continue;\n        }\n", O);
@@ -1545,6 +1553,7 @@ int rnnc_emit_predictor(const rnn_model *model, const rnn_real *params, const ch
         else if (l->kind == RNN_LAYER_DENSE) emit_dense_layer(e, i);
         else emit_dropout_layer(e, i);
     }
+    if (binary) emit_probability_helper(e);
     P("int %s_predict(const int32_t *tokens, int n, float *out);\n\n", m->name);
     P("int %s_predict(const int32_t *tokens, int n, float *out) {\n", m->name);
     P("    workspace ws = {0, TOKENS");
@@ -1560,7 +1569,7 @@ int rnnc_emit_predictor(const rnn_model *model, const rnn_real *params, const ch
     P("        const rnn_real *z = BUF_a%d; /* logits [%d][W] */\n", L, O);
     P("        for (int l = 0; l < W && start + l < n; l++) {\n");
     if (binary) {
-        P("            out[start + l] = z[l] >= 0.0f ? 1.0f / (1.0f + expf(-z[l])) : expf(z[l]) / (1.0f + expf(z[l]));\n");
+        P("            out[start + l] = probability(z[l]);\n");
     } else {
         P("            float mx = z[l], s = 0.0f;\n");
         P("            for (int o = 1; o < %d; o++) mx = z[o * W + l] > mx ? z[o * W + l] : mx;\n", O);

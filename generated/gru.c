@@ -624,6 +624,9 @@ static void backward_2(workspace *w, const rnn_real *params, int g) {
  * accuracy, gradients) is summed afterwards in block order, so the result is the
  * same bit for bit whatever the number of threads. */
 
+/* sigmoid of the output logit, as the reference computes it: the exponent never overflows */
+static inline rnn_real probability(rnn_real z) { return z >= 0.0f ? 1.0f / (1.0f + expf(-z)) : expf(z) / (1.0f + expf(z)); }
+
 typedef struct {
     workspace *w;
     const rnn_real *params;
@@ -650,7 +653,7 @@ static void forward_block(void *arg, int g) {
     for (int l = 0; l < W && g * W + l < n; l++) {
         const int b = g * W + l;
         const double zl = (double)z[l];
-        const rnn_real p = z[l] >= 0.0f ? 1.0f / (1.0f + expf(-z[l])) : expf(z[l]) / (1.0f + expf(z[l]));
+        const rnn_real p = probability(z[l]);
         if (out) out[b] = p;
         if (labels) {
             const double y = (double)labels[b];
@@ -720,7 +723,7 @@ static void backward_block(void *arg, int g) {
     rnn_real *dz = w->d2 + (size_t)g * 1 * W;
     for (int l = 0; l < W; l++) {
         const int b = g * W + l;
-        const rnn_real p = z[l] >= 0.0f ? 1.0f / (1.0f + expf(-z[l])) : expf(z[l]) / (1.0f + expf(z[l]));
+        const rnn_real p = probability(z[l]);
         dz[l] = b < n ? (p - w->labels[b]) / (rnn_real)n : 0.0f;
     }
     backward_2(w, params, g);
