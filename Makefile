@@ -66,7 +66,7 @@ $(BUILD)/librnnrt.a: $(RT_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/include/rnnrt.h: runtime/rnnrt.h runtime/rnn_arch.h runtime/rnn_fastmath.h
+$(BUILD)/include/rnnrt.h: runtime/rnnrt.h runtime/rnn_arch.h runtime/rnn_fastmath.h runtime/rnn_lanes.h
 	@mkdir -p $(dir $@)
 	cp $^ $(dir $@)
 
@@ -150,7 +150,7 @@ clean:
 # must be absolute.
 PREFIX  ?= /usr/local
 DESTDIR ?=
-INSTALL_HDRS := runtime/rnnrt.h runtime/rnn_arch.h $(wildcard runtime/rnn_fastmath.h)
+INSTALL_HDRS := runtime/rnnrt.h runtime/rnn_arch.h runtime/rnn_fastmath.h runtime/rnn_lanes.h
 RNN_VERSION_STR = $(shell sed -n 's/^.define RNN_VERSION "\([^"]*\)".*/\1/p' runtime/rnnrt.h)
 INSTALLED := $(PREFIX)/bin/rnnc $(PREFIX)/lib/librnnrt.a $(PREFIX)/lib/pkgconfig/rnnrt.pc \
              $(PREFIX)/share/man/man1/rnnc.1 $(INSTALL_HDRS:runtime/%=$(PREFIX)/include/%)

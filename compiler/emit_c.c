@@ -5,10 +5,12 @@
  * every size a constant, and a main() that runs the shared trainer command line. Its
  * layout of the computation:
  *
- *   - Samples are processed in blocks of W = 8 lanes: every activation of a block is
+ *   - Samples are processed in blocks of W = 16 lanes: every activation of a block is
  *     stored [time][feature][lane], so each statement of the form
  *       for (int l = 0; l < W; l++) z[j*W + l] = ...;
- *     is one SIMD operation across 8 samples with the weights broadcast. A partial
+ *     is one or two SIMD operations across 16 samples with the weights broadcast (one
+ *     AVX-512 register, two AVX2 ones; 16 measured 1.2-1.55x faster than 8 lanes and
+ *     faster than 32 on the seed specs, bench/README.md). A partial
  *     batch fills the last block with padding lanes (token 0) whose loss gradient is
  *     zero, so they contribute nothing.
  *   - The small kernels (gate pre-activations, their gradients, the weight-gradient
@@ -36,7 +38,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define W 8   /* lanes per block; also in the generated code */
+#define W 16  /* lanes per block; also in the generated code (see the top comment) */
+_Static_assert(W == 16, "rnn_lanes.h moves rows into 16 lanes");
 
 typedef struct {
     textbuf *b;
@@ -481,7 +484,7 @@ static void emit_support(emitter *e) {
     if (!any_dropout) return;
     P("/* A dropout mask for the lanes of one block: element (j, f) of lane l is kept iff\n"
       " * rnn_rng_uniform(stream, f, j, rows[l]) >= rate, exactly as the reference decides\n"
-      " * (the integer form of that test). Philox4x32-10 runs on the 8 lanes at once (the\n"
+      " * (the integer form of that test). Philox4x32-10 runs on the W lanes at once (the\n"
       " * counter differs only in the row), and one block gives four features. */\n");
     P("static void draw_mask(rnn_real *mask, const rnn_dropout_ctx *ctx, rnn_rng_purpose purpose, uint32_t layer,\n"
       "                      int steps, int per_step, int F, double rate, const uint32_t *rows) {\n"
@@ -567,6 +570,19 @@ static void emit_destroy(emitter *e) {
 
 /* ---- layers: forward ---------------------------------------------------------------------- */
 
+/* Rows of a table to lanes and back (rnn_lanes.h): for a step t, the n columns of the
+ * W rows rows[l] become the vectors vec[(t*n + j)*W ...] (gather), or those vectors are
+ * added to the rows (scatter), 16 columns per call. */
+static void emit_lanes_calls(emitter *e, const char *what, const char *vec, const char *t, int n, const char *ind) {
+    for (int c = 0; c < n; c += 16) {
+        int k = n - c < 16 ? n - c : 16;
+        if (what[0] == 'g')
+            P("%srnn_lanes_gather16(%s + ((size_t)%s * %d + %d) * W, rows, %d, %d);\n", ind, vec, t, n, c, c, k);
+        else
+            P("%srnn_lanes_scatter_add16(rows, %d, %s + ((size_t)%s * %d + %d) * W, %d);\n", ind, c, vec, t, n, c, k);
+    }
+}
+
 static void emit_embedding_forward(emitter *e, int i) {
     const rnn_layer *l = &e->m->layers[i];
     const rnn_tensor *t = tensor(e->m, i, RNN_T_EMBEDDINGS);
@@ -575,11 +591,12 @@ static void emit_embedding_forward(emitter *e, int i) {
     P("static void forward_%d(workspace *w, const rnn_real *params, int g) {\n", i);
     P("    const rnn_real *table = params + %zu; /* %s [%d, %d] */\n", t->offset, t->name, t->shape[0], t->shape[1]);
     P("    rnn_real *out = w->a%d + (size_t)g * %zu;\n", i, buf_size("a0"));
-    P("    for (int t = 0; t < %d; t++)\n", l->timesteps);
-    P("        for (int l = 0; l < W; l++) {\n");
-    P("            const rnn_real *row = table + (size_t)w->tokens[((size_t)g * W + l) * %d + t] * %d;\n", l->timesteps, l->units);
-    P("            for (int f = 0; f < %d; f++) out[((size_t)t * %d + f) * W + l] = row[f];\n", l->units, l->units);
-    P("        }\n}\n\n");
+    P("    for (int t = 0; t < %d; t++) {\n", l->timesteps);
+    P("        const rnn_real *rows[W];\n");
+    P("        for (int l = 0; l < W; l++) rows[l] = table + (size_t)w->tokens[((size_t)g * W + l) * %d + t] * %d;\n",
+      l->timesteps, l->units);
+    emit_lanes_calls(e, "gather", "out", "t", l->units, "        ");
+    P("    }\n}\n\n");
 }
 
 
@@ -690,11 +707,15 @@ static void emit_step_call(emitter *e, int i, int backward, const char *ind) {
 static void emit_fold_scatter(emitter *e, int i, const char *ind) {
     const rnn_layer *l = &e->m->layers[i];
     int T = l->timesteps, G = l->gates * l->units;
-    P("%sfor (int l = 0; l < W; l++) {\n", ind);
-    P("%s    const int32_t id = w->tokens[((size_t)g * W + l) * %d + t];\n", ind, T);
-    P("%s    rnn_real *row = w->dek + ((size_t)g * %d + (size_t)id) * %d;\n", ind, e->m->vocab, G);
-    P("%s    w->touched[(size_t)g * %d + (size_t)id] = 1;\n", ind, e->m->vocab);
-    P("%s    for (int j = 0; j < %d; j++) row[j] += dzs[((size_t)t * %d + j) * W + l];\n%s}\n", ind, G, G, ind);
+    P("%s{\n%s    rnn_real *rows[W];\n", ind, ind);
+    P("%s    for (int l = 0; l < W; l++) {\n", ind);
+    P("%s        const int32_t id = w->tokens[((size_t)g * W + l) * %d + t];\n", ind, T);
+    P("%s        rows[l] = w->dek + ((size_t)g * %d + (size_t)id) * %d;\n", ind, e->m->vocab, G);
+    P("%s        w->touched[(size_t)g * %d + (size_t)id] = 1;\n%s    }\n", ind, e->m->vocab, ind);
+    char in2[64];
+    snprintf(in2, sizeof in2, "%s    ", ind);
+    emit_lanes_calls(e, "scatter", "dzs", "t", G, in2);
+    P("%s}\n", ind);
 }
 
 /* The loop over timesteps; with --unroll full, T calls with a constant t each. */
@@ -754,9 +775,11 @@ static void emit_rnn_prologue(emitter *e, int i, int backward) {
     if (fold && !backward) {
         P("    /* the input projection b + x_t.K of every step, gathered from the folded table */\n");
         P("    rnn_real *xk = w->xk + (size_t)g * %zu;\n", buf_size("xk"));
-        P("    for (int t = 0; t < %d; t++)\n        for (int l = 0; l < W; l++) {\n", T);
-        P("            const rnn_real *row = w->ek + (size_t)w->tokens[((size_t)g * W + l) * %d + t] * %d;\n", T, G);
-        P("            for (int j = 0; j < %d; j++) xk[((size_t)t * %d + j) * W + l] = row[j];\n        }\n", G, G);
+        P("    for (int t = 0; t < %d; t++) {\n", T);
+        P("        const rnn_real *rows[W];\n");
+        P("        for (int l = 0; l < W; l++) rows[l] = w->ek + (size_t)w->tokens[((size_t)g * W + l) * %d + t] * %d;\n", T, G);
+        emit_lanes_calls(e, "gather", "xk", "t", G, "        ");
+        P("    }\n");
     }
     if (!fold) P("    const rnn_real *x = %s; /* input [%d][%d][W] */\n", in, T, F);
     if (input_dropout(l)) {
@@ -1374,13 +1397,16 @@ static void emit_drivers(emitter *e) {
     if (!e->fold) {
         P("    /* the embedding: scatter d loss / d output into the looked-up rows, in block order */\n");
         P("    rnn_real *dE = grads + %zu; /* %s [%d, %d] */\n", E->offset, E->name, E->shape[0], E->shape[1]);
+        P("    rnn_real sink[%d]; /* the rows of padding lanes */\n", emb->units);
         P("    for (int g = 0; g < nblk; g++) {\n");
         P("        const rnn_real *d0 = w->d0 + (size_t)g * %zu;\n", (size_t)T * emb->units * W);
-        P("        for (int l = 0; l < W && g * W + l < n; l++)\n");
-        P("            for (int t = 0; t < %d; t++) {\n", T);
-        P("                rnn_real *row = dE + (size_t)w->tokens[((size_t)g * W + l) * %d + t] * %d;\n", T, emb->units);
-        P("                for (int f = 0; f < %d; f++) row[f] += d0[((size_t)t * %d + f) * W + l];\n", emb->units, emb->units);
-        P("            }\n    }\n");
+        P("        for (int t = 0; t < %d; t++) {\n", T);
+        P("            rnn_real *rows[W];\n");
+        P("            for (int l = 0; l < W; l++)\n");
+        P("                rows[l] = g * W + l < n ? dE + (size_t)w->tokens[((size_t)g * W + l) * %d + t] * %d : sink;\n", T,
+          emb->units);
+        emit_lanes_calls(e, "scatter", "d0", "t", emb->units, "            ");
+        P("        }\n    }\n");
     }
     P("    tail t = {w, params, grads, nblk};\n");
     P("    rnn_parallel_for(TAIL_CHUNKS, reduce_chunk, &t);\n");
@@ -1419,7 +1445,7 @@ static void emit_header(emitter *e) {
       e->o->unroll_budget);
     P(" * Build: cc -std=c17 -O3 -march=native THIS.c -I<include> <lib>/librnnrt.a -lm\n */\n");
     P("#include <math.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n\n");
-    P("#include \"rnnrt.h\"\n#include \"rnn_fastmath.h\"\n\n");
+    P("#include \"rnnrt.h\"\n#include \"rnn_fastmath.h\"\n#include \"rnn_lanes.h\"\n\n");
     P("#define W %d /* samples per lane block */\n", W);
     P("#define ACC_LEN %zu /* parameters after the embedding table: the per-lane gradient accumulators */\n\n",
       m->param_buffer_len - m->tensors[1].offset);
@@ -1533,7 +1559,7 @@ int rnnc_emit_predictor(const rnn_model *model, const rnn_real *params, const ch
     P(" *     returns 0, or -1 (nothing written past the bad sample) if an id is out of range.\n");
     P(" * No allocation and no file I/O; thread-safe (the workspace is thread-local).\n");
     P(" * Build: cc -std=c17 -O3 -march=native -c %s.c -I<dir of rnn_fastmath.h>\n */\n", m->name);
-    P("#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n\n#include \"rnn_fastmath.h\"\n\n");
+    P("#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n\n#include \"rnn_fastmath.h\"\n#include \"rnn_lanes.h\"\n\n");
     P("typedef float rnn_real;\ntypedef void rnn_dropout_ctx; /* unused: no dropout at inference */\n\n");
     P("#define W %d /* samples per lane block */\n\n", W);
     P("#if defined(__clang__)\n#define TIME_LOOP _Pragma(\"clang loop vectorize(disable) interleave(disable)\")\n"

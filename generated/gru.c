@@ -6,7 +6,7 @@
  *   gru          GRU        -> (8), 624 params
  *   dense        Dense      -> (1), 9 params
  *
- * Samples run in blocks of W = 8 SIMD lanes; activations are [time][feature][lane].
+ * Samples run in blocks of W = 16 SIMD lanes; activations are [time][feature][lane].
  * The embedding is folded into gru's input projection (a table b + E.K per batch).
  * Threads: the lane blocks of a batch run on rnn_parallel_for (--threads).
  * Unrolling: kernels (budget 4096 multiply-adds per kernel).
@@ -19,8 +19,9 @@
 
 #include "rnnrt.h"
 #include "rnn_fastmath.h"
+#include "rnn_lanes.h"
 
-#define W 8 /* samples per lane block */
+#define W 16 /* samples per lane block */
 #define ACC_LEN 656 /* parameters after the embedding table: the per-lane gradient accumulators */
 
 /* The time loop carries h from one step to the next through memory. clang 14 with
@@ -105,15 +106,15 @@ typedef struct {
     rnn_real *ek; /* 12000 in all: the folded table b + E.K [V][G] */
     rnn_real *dek; /* 12000 per block: its gradient [V][G] */
     rnn_real *touched; /* 500 per block: rows of dek written in this batch */
-    rnn_real *xk; /* 19200 per block: the gathered input projection [T][G][W] */
-    rnn_real *h1; /* 6400 per block: every hidden state [T][U][W] */
-    rnn_real *gates1; /* 19200 per block: gate activations [T][G*U][W] */
-    rnn_real *hh1; /* 6400 per block: recurrent candidate h.R_h + b [T][U][W] */
-    rnn_real *s1; /* 768 per block: per-step temporaries */
-    rnn_real *dzs1; /* 19200 per block: dz of every step [T][G][W], for the weight gradients */
-    rnn_real *d1; /* 64 per block: d loss / d output */
-    rnn_real *a2; /* 8 per block: output */
-    rnn_real *d2; /* 8 per block: d loss / d output */
+    rnn_real *xk; /* 38400 per block: the gathered input projection [T][G][W] */
+    rnn_real *h1; /* 12800 per block: every hidden state [T][U][W] */
+    rnn_real *gates1; /* 38400 per block: gate activations [T][G*U][W] */
+    rnn_real *hh1; /* 12800 per block: recurrent candidate h.R_h + b [T][U][W] */
+    rnn_real *s1; /* 1536 per block: per-step temporaries */
+    rnn_real *dzs1; /* 38400 per block: dz of every step [T][G][W], for the weight gradients */
+    rnn_real *d1; /* 128 per block: d loss / d output */
+    rnn_real *a2; /* 16 per block: output */
+    rnn_real *d2; /* 16 per block: d loss / d output */
 } workspace;
 
 static void *gen_create(const rnn_model *m, int max_batch) {
@@ -134,15 +135,15 @@ static void *gen_create(const rnn_model *m, int max_batch) {
     ok &= (w->ek = calloc(12000, sizeof(rnn_real))) != NULL;
     ok &= (w->dek = calloc(nb * 12000, sizeof(rnn_real))) != NULL;
     ok &= (w->touched = calloc(nb * 500, sizeof(rnn_real))) != NULL;
-    ok &= (w->xk = calloc(nb * 19200, sizeof(rnn_real))) != NULL;
-    ok &= (w->h1 = calloc(nb * 6400, sizeof(rnn_real))) != NULL;
-    ok &= (w->gates1 = calloc(nb * 19200, sizeof(rnn_real))) != NULL;
-    ok &= (w->hh1 = calloc(nb * 6400, sizeof(rnn_real))) != NULL;
-    ok &= (w->s1 = calloc(nb * 768, sizeof(rnn_real))) != NULL;
-    ok &= (w->dzs1 = calloc(nb * 19200, sizeof(rnn_real))) != NULL;
-    ok &= (w->d1 = calloc(nb * 64, sizeof(rnn_real))) != NULL;
-    ok &= (w->a2 = calloc(nb * 8, sizeof(rnn_real))) != NULL;
-    ok &= (w->d2 = calloc(nb * 8, sizeof(rnn_real))) != NULL;
+    ok &= (w->xk = calloc(nb * 38400, sizeof(rnn_real))) != NULL;
+    ok &= (w->h1 = calloc(nb * 12800, sizeof(rnn_real))) != NULL;
+    ok &= (w->gates1 = calloc(nb * 38400, sizeof(rnn_real))) != NULL;
+    ok &= (w->hh1 = calloc(nb * 12800, sizeof(rnn_real))) != NULL;
+    ok &= (w->s1 = calloc(nb * 1536, sizeof(rnn_real))) != NULL;
+    ok &= (w->dzs1 = calloc(nb * 38400, sizeof(rnn_real))) != NULL;
+    ok &= (w->d1 = calloc(nb * 128, sizeof(rnn_real))) != NULL;
+    ok &= (w->a2 = calloc(nb * 16, sizeof(rnn_real))) != NULL;
+    ok &= (w->d2 = calloc(nb * 16, sizeof(rnn_real))) != NULL;
     if (!ok) {
         gen_destroy(w);
         return NULL;
@@ -233,17 +234,18 @@ static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dro
     (void)ctx;
     const rnn_real *R = params + 8384; /* gru/recurrent_kernel [8, 24] */
     const rnn_real *B1 = params + 8600; /* gru/bias [1]: the recurrent side */
-    rnn_real *h = w->h1 + (size_t)g * 6400;
-    rnn_real *gates = w->gates1 + (size_t)g * 19200;
-    rnn_real *hh = w->hh1 + (size_t)g * 6400;
+    rnn_real *h = w->h1 + (size_t)g * 12800;
+    rnn_real *gates = w->gates1 + (size_t)g * 38400;
+    rnn_real *hh = w->hh1 + (size_t)g * 12800;
     /* the input projection b + x_t.K of every step, gathered from the folded table */
-    rnn_real *xk = w->xk + (size_t)g * 19200;
-    for (int t = 0; t < 100; t++)
-        for (int l = 0; l < W; l++) {
-            const rnn_real *row = w->ek + (size_t)w->tokens[((size_t)g * W + l) * 100 + t] * 24;
-            for (int j = 0; j < 24; j++) xk[((size_t)t * 24 + j) * W + l] = row[j];
-        }
-    rnn_real *xa = w->s1 + (size_t)g * 768, *ha = xa + 24 * W, *rh = ha + 24 * W, *hn = rh + 8 * W;
+    rnn_real *xk = w->xk + (size_t)g * 38400;
+    for (int t = 0; t < 100; t++) {
+        const rnn_real *rows[W];
+        for (int l = 0; l < W; l++) rows[l] = w->ek + (size_t)w->tokens[((size_t)g * W + l) * 100 + t] * 24;
+        rnn_lanes_gather16(xk + ((size_t)t * 24 + 0) * W, rows, 0, 16);
+        rnn_lanes_gather16(xk + ((size_t)t * 24 + 16) * W, rows, 16, 8);
+    }
+    rnn_real *xa = w->s1 + (size_t)g * 1536, *ha = xa + 24 * W, *rh = ha + 24 * W, *hn = rh + 8 * W;
     (void)xa; (void)ha; (void)rh; (void)hn;
     TIME_LOOP
     for (int t = 0; t < 100; t++) {
@@ -533,25 +535,29 @@ static void backward_step_1(const rnn_real *restrict R, const rnn_real *restrict
 
 static void backward_1(workspace *w, const rnn_real *params, int g) {
     const rnn_real *R = params + 8384; /* gru/recurrent_kernel [8, 24] */
-    rnn_real *h = w->h1 + (size_t)g * 6400;
-    rnn_real *gates = w->gates1 + (size_t)g * 19200;
-    rnn_real *hh = w->hh1 + (size_t)g * 6400;
-    const rnn_real *dout = w->d1 + (size_t)g * 64; /* d loss / d output */
-    rnn_real *aR = w->acc + (size_t)g * ACC_LEN * W + 3072, *aB = w->acc + (size_t)g * ACC_LEN * W + 4608;
+    rnn_real *h = w->h1 + (size_t)g * 12800;
+    rnn_real *gates = w->gates1 + (size_t)g * 38400;
+    rnn_real *hh = w->hh1 + (size_t)g * 12800;
+    const rnn_real *dout = w->d1 + (size_t)g * 128; /* d loss / d output */
+    rnn_real *aR = w->acc + (size_t)g * ACC_LEN * W + 6144, *aB = w->acc + (size_t)g * ACC_LEN * W + 9216;
     (void)aB;
-    rnn_real *dzs = w->dzs1 + (size_t)g * 19200; /* dz of every step */
-    rnn_real *dz = w->s1 + (size_t)g * 768, *dzh = dz + 24 * W, *dhn = dzh + 24 * W, *dcn = dhn + 8 * W;
+    rnn_real *dzs = w->dzs1 + (size_t)g * 38400; /* dz of every step */
+    rnn_real *dz = w->s1 + (size_t)g * 1536, *dzh = dz + 24 * W, *dhn = dzh + 24 * W, *dcn = dhn + 8 * W;
     rnn_real *dhd = dcn + 8 * W, *drh = dhd + 8 * W, *rh = drh + 8 * W;
     (void)dzh; (void)dcn; (void)dhd; (void)drh; (void)rh;
     for (int k = 0; k < 8 * W; k++) dhn[k] = dcn[k] = 0.0f;
     TIME_LOOP
     for (int t = 99; t >= 0; t--) {
         backward_step_1(R, t == 99 ? dout : ZERO, t > 0 ? h + (size_t)(t - 1) * 8 * W : ZERO, gates + (size_t)t * 24 * W, hh + (size_t)t * 8 * W, dzs + (size_t)t * 24 * W, dhn, dzh, dhd, aR, aB);
-        for (int l = 0; l < W; l++) {
-            const int32_t id = w->tokens[((size_t)g * W + l) * 100 + t];
-            rnn_real *row = w->dek + ((size_t)g * 500 + (size_t)id) * 24;
-            w->touched[(size_t)g * 500 + (size_t)id] = 1;
-            for (int j = 0; j < 24; j++) row[j] += dzs[((size_t)t * 24 + j) * W + l];
+        {
+            rnn_real *rows[W];
+            for (int l = 0; l < W; l++) {
+                const int32_t id = w->tokens[((size_t)g * W + l) * 100 + t];
+                rows[l] = w->dek + ((size_t)g * 500 + (size_t)id) * 24;
+                w->touched[(size_t)g * 500 + (size_t)id] = 1;
+            }
+            rnn_lanes_scatter_add16(rows, 0, dzs + ((size_t)t * 24 + 0) * W, 16);
+            rnn_lanes_scatter_add16(rows, 16, dzs + ((size_t)t * 24 + 16) * W, 8);
         }
     }
     /* the kernels' gradients, summed over the steps: K += x_t^T dz_t, R += h_{t-1}^T dz_t */
@@ -562,7 +568,7 @@ static void forward_2(workspace *w, const rnn_real *params, int g, const rnn_dro
     (void)ctx;
     const rnn_real *K = params + 8624; /* dense/kernel [8, 1] */
     const rnn_real *B = params + 8640; /* dense/bias [1] */
-    const rnn_real *x = w->h1 + g * 6400 + 6336;
+    const rnn_real *x = w->h1 + g * 12800 + 12672;
     rnn_real *y = w->a2 + (size_t)g * 1 * W;
     for (int l = 0; l < W; l++) {
         const rnn_real x0 = x[0 * W + l];
@@ -579,11 +585,11 @@ static void forward_2(workspace *w, const rnn_real *params, int g, const rnn_dro
 
 static void backward_2(workspace *w, const rnn_real *params, int g) {
     const rnn_real *K = params + 8624;
-    const rnn_real *x = w->h1 + g * 6400 + 6336;
+    const rnn_real *x = w->h1 + g * 12800 + 12672;
     const rnn_real *y = w->a2 + (size_t)g * 1 * W;
     rnn_real *dz = w->d2 + (size_t)g * 1 * W; /* d loss / d output, made d loss / d pre-activation here */
     rnn_real *dx = w->d1 + (size_t)g * 8 * W;
-    rnn_real *aK = w->acc + (size_t)g * ACC_LEN * W + 4992, *aB = w->acc + (size_t)g * ACC_LEN * W + 5120;
+    rnn_real *aK = w->acc + (size_t)g * ACC_LEN * W + 9984, *aB = w->acc + (size_t)g * ACC_LEN * W + 10240;
     (void)y;
     for (int k = 0; k < 1 * W; k++) aB[k] += dz[k];
     for (int l = 0; l < W; l++) {

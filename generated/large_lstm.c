@@ -6,7 +6,7 @@
  *   lstm         LSTM       -> (128), 131584 params
  *   dense        Dense      -> (1), 129 params
  *
- * Samples run in blocks of W = 8 SIMD lanes; activations are [time][feature][lane].
+ * Samples run in blocks of W = 16 SIMD lanes; activations are [time][feature][lane].
  * Threads: the lane blocks of a batch run on rnn_parallel_for (--threads).
  * Unrolling: kernels (budget 4096 multiply-adds per kernel).
  * Build: cc -std=c17 -O3 -march=native THIS.c -I<include> <lib>/librnnrt.a -lm
@@ -18,8 +18,9 @@
 
 #include "rnnrt.h"
 #include "rnn_fastmath.h"
+#include "rnn_lanes.h"
 
-#define W 8 /* samples per lane block */
+#define W 16 /* samples per lane block */
 #define ACC_LEN 131728 /* parameters after the embedding table: the per-lane gradient accumulators */
 
 /* The time loop carries h from one step to the next through memory. clang 14 with
@@ -101,17 +102,17 @@ typedef struct {
     double *block_loss;    /* [nblk] loss summed over a block's samples     */
     int *block_correct;    /* [nblk]                                        */
     int *block_bad;        /* [nblk] a label out of range                   */
-    rnn_real *a0; /* 204800 per block: embedding output [T][E][W] */
-    rnn_real *d0; /* 204800 per block: d loss / d output */
-    rnn_real *h1; /* 204800 per block: every hidden state [T][U][W] */
-    rnn_real *c1; /* 204800 per block: cell states [T][U][W] */
-    rnn_real *tc1; /* 204800 per block: tanh of the cell states [T][U][W], for the backward pass */
-    rnn_real *gates1; /* 819200 per block: gate activations [T][G*U][W] */
-    rnn_real *s1; /* 14336 per block: per-step temporaries */
-    rnn_real *dzs1; /* 819200 per block: dz of every step [T][G][W], for the weight gradients */
-    rnn_real *d1; /* 1024 per block: d loss / d output */
-    rnn_real *a2; /* 8 per block: output */
-    rnn_real *d2; /* 8 per block: d loss / d output */
+    rnn_real *a0; /* 409600 per block: embedding output [T][E][W] */
+    rnn_real *d0; /* 409600 per block: d loss / d output */
+    rnn_real *h1; /* 409600 per block: every hidden state [T][U][W] */
+    rnn_real *c1; /* 409600 per block: cell states [T][U][W] */
+    rnn_real *tc1; /* 409600 per block: tanh of the cell states [T][U][W], for the backward pass */
+    rnn_real *gates1; /* 1638400 per block: gate activations [T][G*U][W] */
+    rnn_real *s1; /* 28672 per block: per-step temporaries */
+    rnn_real *dzs1; /* 1638400 per block: dz of every step [T][G][W], for the weight gradients */
+    rnn_real *d1; /* 2048 per block: d loss / d output */
+    rnn_real *a2; /* 16 per block: output */
+    rnn_real *d2; /* 16 per block: d loss / d output */
 } workspace;
 
 static void *gen_create(const rnn_model *m, int max_batch) {
@@ -129,17 +130,17 @@ static void *gen_create(const rnn_model *m, int max_batch) {
     ok &= (w->block_loss = calloc(nb, sizeof *w->block_loss)) != NULL;
     ok &= (w->block_correct = calloc(nb, sizeof *w->block_correct)) != NULL;
     ok &= (w->block_bad = calloc(nb, sizeof *w->block_bad)) != NULL;
-    ok &= (w->a0 = calloc(nb * 204800, sizeof(rnn_real))) != NULL;
-    ok &= (w->d0 = calloc(nb * 204800, sizeof(rnn_real))) != NULL;
-    ok &= (w->h1 = calloc(nb * 204800, sizeof(rnn_real))) != NULL;
-    ok &= (w->c1 = calloc(nb * 204800, sizeof(rnn_real))) != NULL;
-    ok &= (w->tc1 = calloc(nb * 204800, sizeof(rnn_real))) != NULL;
-    ok &= (w->gates1 = calloc(nb * 819200, sizeof(rnn_real))) != NULL;
-    ok &= (w->s1 = calloc(nb * 14336, sizeof(rnn_real))) != NULL;
-    ok &= (w->dzs1 = calloc(nb * 819200, sizeof(rnn_real))) != NULL;
-    ok &= (w->d1 = calloc(nb * 1024, sizeof(rnn_real))) != NULL;
-    ok &= (w->a2 = calloc(nb * 8, sizeof(rnn_real))) != NULL;
-    ok &= (w->d2 = calloc(nb * 8, sizeof(rnn_real))) != NULL;
+    ok &= (w->a0 = calloc(nb * 409600, sizeof(rnn_real))) != NULL;
+    ok &= (w->d0 = calloc(nb * 409600, sizeof(rnn_real))) != NULL;
+    ok &= (w->h1 = calloc(nb * 409600, sizeof(rnn_real))) != NULL;
+    ok &= (w->c1 = calloc(nb * 409600, sizeof(rnn_real))) != NULL;
+    ok &= (w->tc1 = calloc(nb * 409600, sizeof(rnn_real))) != NULL;
+    ok &= (w->gates1 = calloc(nb * 1638400, sizeof(rnn_real))) != NULL;
+    ok &= (w->s1 = calloc(nb * 28672, sizeof(rnn_real))) != NULL;
+    ok &= (w->dzs1 = calloc(nb * 1638400, sizeof(rnn_real))) != NULL;
+    ok &= (w->d1 = calloc(nb * 2048, sizeof(rnn_real))) != NULL;
+    ok &= (w->a2 = calloc(nb * 16, sizeof(rnn_real))) != NULL;
+    ok &= (w->d2 = calloc(nb * 16, sizeof(rnn_real))) != NULL;
     if (!ok) {
         gen_destroy(w);
         return NULL;
@@ -177,12 +178,19 @@ static void gen_destroy(void *impl) {
  * out[t][e][l] = embedding/embeddings[token of lane l at t][e] */
 static void forward_0(workspace *w, const rnn_real *params, int g) {
     const rnn_real *table = params + 0; /* embedding/embeddings [10000, 128] */
-    rnn_real *out = w->a0 + (size_t)g * 204800;
-    for (int t = 0; t < 200; t++)
-        for (int l = 0; l < W; l++) {
-            const rnn_real *row = table + (size_t)w->tokens[((size_t)g * W + l) * 200 + t] * 128;
-            for (int f = 0; f < 128; f++) out[((size_t)t * 128 + f) * W + l] = row[f];
-        }
+    rnn_real *out = w->a0 + (size_t)g * 409600;
+    for (int t = 0; t < 200; t++) {
+        const rnn_real *rows[W];
+        for (int l = 0; l < W; l++) rows[l] = table + (size_t)w->tokens[((size_t)g * W + l) * 200 + t] * 128;
+        rnn_lanes_gather16(out + ((size_t)t * 128 + 0) * W, rows, 0, 16);
+        rnn_lanes_gather16(out + ((size_t)t * 128 + 16) * W, rows, 16, 16);
+        rnn_lanes_gather16(out + ((size_t)t * 128 + 32) * W, rows, 32, 16);
+        rnn_lanes_gather16(out + ((size_t)t * 128 + 48) * W, rows, 48, 16);
+        rnn_lanes_gather16(out + ((size_t)t * 128 + 64) * W, rows, 64, 16);
+        rnn_lanes_gather16(out + ((size_t)t * 128 + 80) * W, rows, 80, 16);
+        rnn_lanes_gather16(out + ((size_t)t * 128 + 96) * W, rows, 96, 16);
+        rnn_lanes_gather16(out + ((size_t)t * 128 + 112) * W, rows, 112, 16);
+    }
 }
 
 /* ---- lstm (LSTM): (200, 128) -> (128) ---- */
@@ -263,12 +271,12 @@ static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dro
     const rnn_real *K = params + 1280000; /* lstm/kernel [128, 512] */
     const rnn_real *R = params + 1345536; /* lstm/recurrent_kernel [128, 512] */
     const rnn_real *B = params + 1411072; /* lstm/bias [512] */
-    rnn_real *h = w->h1 + (size_t)g * 204800;
-    rnn_real *c = w->c1 + (size_t)g * 204800;
-    rnn_real *tc = w->tc1 + (size_t)g * 204800;
-    rnn_real *gates = w->gates1 + (size_t)g * 819200;
-    const rnn_real *x = w->a0 + g * 204800; /* input [200][128][W] */
-    rnn_real *xa = w->s1 + (size_t)g * 14336, *ha = xa + 512 * W, *rh = ha + 512 * W, *hn = rh + 128 * W;
+    rnn_real *h = w->h1 + (size_t)g * 409600;
+    rnn_real *c = w->c1 + (size_t)g * 409600;
+    rnn_real *tc = w->tc1 + (size_t)g * 409600;
+    rnn_real *gates = w->gates1 + (size_t)g * 1638400;
+    const rnn_real *x = w->a0 + g * 409600; /* input [200][128][W] */
+    rnn_real *xa = w->s1 + (size_t)g * 28672, *ha = xa + 512 * W, *rh = ha + 512 * W, *hn = rh + 128 * W;
     (void)xa; (void)ha; (void)rh; (void)hn;
     TIME_LOOP
     for (int t = 0; t < 200; t++) {
@@ -444,18 +452,18 @@ static void recurrent_kernel_grad_1(rnn_real *restrict acc, const rnn_real *rest
 static void backward_1(workspace *w, const rnn_real *params, int g) {
     const rnn_real *K = params + 1280000; /* lstm/kernel [128, 512] */
     const rnn_real *R = params + 1345536; /* lstm/recurrent_kernel [128, 512] */
-    rnn_real *h = w->h1 + (size_t)g * 204800;
-    rnn_real *c = w->c1 + (size_t)g * 204800;
-    rnn_real *tc = w->tc1 + (size_t)g * 204800;
-    rnn_real *gates = w->gates1 + (size_t)g * 819200;
-    const rnn_real *x = w->a0 + g * 204800; /* input [200][128][W] */
-    const rnn_real *dout = w->d1 + (size_t)g * 1024; /* d loss / d output */
-    rnn_real *dx = w->d0 + (size_t)g * 204800; /* d loss / d input */
+    rnn_real *h = w->h1 + (size_t)g * 409600;
+    rnn_real *c = w->c1 + (size_t)g * 409600;
+    rnn_real *tc = w->tc1 + (size_t)g * 409600;
+    rnn_real *gates = w->gates1 + (size_t)g * 1638400;
+    const rnn_real *x = w->a0 + g * 409600; /* input [200][128][W] */
+    const rnn_real *dout = w->d1 + (size_t)g * 2048; /* d loss / d output */
+    rnn_real *dx = w->d0 + (size_t)g * 409600; /* d loss / d input */
     rnn_real *aK = w->acc + (size_t)g * ACC_LEN * W + 0;
-    rnn_real *aR = w->acc + (size_t)g * ACC_LEN * W + 524288, *aB = w->acc + (size_t)g * ACC_LEN * W + 1048576;
+    rnn_real *aR = w->acc + (size_t)g * ACC_LEN * W + 1048576, *aB = w->acc + (size_t)g * ACC_LEN * W + 2097152;
     (void)aB;
-    rnn_real *dzs = w->dzs1 + (size_t)g * 819200; /* dz of every step */
-    rnn_real *dz = w->s1 + (size_t)g * 14336, *dzh = dz + 512 * W, *dhn = dzh + 512 * W, *dcn = dhn + 128 * W;
+    rnn_real *dzs = w->dzs1 + (size_t)g * 1638400; /* dz of every step */
+    rnn_real *dz = w->s1 + (size_t)g * 28672, *dzh = dz + 512 * W, *dhn = dzh + 512 * W, *dcn = dhn + 128 * W;
     rnn_real *dhd = dcn + 128 * W, *drh = dhd + 128 * W, *rh = drh + 128 * W;
     (void)dzh; (void)dcn; (void)dhd; (void)drh; (void)rh;
     for (int k = 0; k < 128 * W; k++) dhn[k] = dcn[k] = 0.0f;
@@ -473,7 +481,7 @@ static void forward_2(workspace *w, const rnn_real *params, int g, const rnn_dro
     (void)ctx;
     const rnn_real *K = params + 1411584; /* dense/kernel [128, 1] */
     const rnn_real *B = params + 1411712; /* dense/bias [1] */
-    const rnn_real *x = w->h1 + g * 204800 + 203776;
+    const rnn_real *x = w->h1 + g * 409600 + 407552;
     rnn_real *y = w->a2 + (size_t)g * 1 * W;
     for (int l = 0; l < W; l++) {
         const rnn_real x0 = x[0 * W + l];
@@ -610,11 +618,11 @@ static void forward_2(workspace *w, const rnn_real *params, int g, const rnn_dro
 
 static void backward_2(workspace *w, const rnn_real *params, int g) {
     const rnn_real *K = params + 1411584;
-    const rnn_real *x = w->h1 + g * 204800 + 203776;
+    const rnn_real *x = w->h1 + g * 409600 + 407552;
     const rnn_real *y = w->a2 + (size_t)g * 1 * W;
     rnn_real *dz = w->d2 + (size_t)g * 1 * W; /* d loss / d output, made d loss / d pre-activation here */
     rnn_real *dx = w->d1 + (size_t)g * 128 * W;
-    rnn_real *aK = w->acc + (size_t)g * ACC_LEN * W + 1052672, *aB = w->acc + (size_t)g * ACC_LEN * W + 1053696;
+    rnn_real *aK = w->acc + (size_t)g * ACC_LEN * W + 2105344, *aB = w->acc + (size_t)g * ACC_LEN * W + 2107392;
     (void)y;
     for (int k = 0; k < 1 * W; k++) aB[k] += dz[k];
     for (int l = 0; l < W; l++) {
@@ -1138,13 +1146,22 @@ static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
     rnn_parallel_for(nblk, backward_block, &a);
     /* the embedding: scatter d loss / d output into the looked-up rows, in block order */
     rnn_real *dE = grads + 0; /* embedding/embeddings [10000, 128] */
+    rnn_real sink[128]; /* the rows of padding lanes */
     for (int g = 0; g < nblk; g++) {
-        const rnn_real *d0 = w->d0 + (size_t)g * 204800;
-        for (int l = 0; l < W && g * W + l < n; l++)
-            for (int t = 0; t < 200; t++) {
-                rnn_real *row = dE + (size_t)w->tokens[((size_t)g * W + l) * 200 + t] * 128;
-                for (int f = 0; f < 128; f++) row[f] += d0[((size_t)t * 128 + f) * W + l];
-            }
+        const rnn_real *d0 = w->d0 + (size_t)g * 409600;
+        for (int t = 0; t < 200; t++) {
+            rnn_real *rows[W];
+            for (int l = 0; l < W; l++)
+                rows[l] = g * W + l < n ? dE + (size_t)w->tokens[((size_t)g * W + l) * 200 + t] * 128 : sink;
+            rnn_lanes_scatter_add16(rows, 0, d0 + ((size_t)t * 128 + 0) * W, 16);
+            rnn_lanes_scatter_add16(rows, 16, d0 + ((size_t)t * 128 + 16) * W, 16);
+            rnn_lanes_scatter_add16(rows, 32, d0 + ((size_t)t * 128 + 32) * W, 16);
+            rnn_lanes_scatter_add16(rows, 48, d0 + ((size_t)t * 128 + 48) * W, 16);
+            rnn_lanes_scatter_add16(rows, 64, d0 + ((size_t)t * 128 + 64) * W, 16);
+            rnn_lanes_scatter_add16(rows, 80, d0 + ((size_t)t * 128 + 80) * W, 16);
+            rnn_lanes_scatter_add16(rows, 96, d0 + ((size_t)t * 128 + 96) * W, 16);
+            rnn_lanes_scatter_add16(rows, 112, d0 + ((size_t)t * 128 + 112) * W, 16);
+        }
     }
     tail t = {w, params, grads, nblk};
     rnn_parallel_for(TAIL_CHUNKS, reduce_chunk, &t);

@@ -6,7 +6,7 @@
  *   lstm         LSTM       -> (8), 800 params
  *   dense        Dense      -> (1), 9 params
  *
- * Samples run in blocks of W = 8 SIMD lanes; activations are [time][feature][lane].
+ * Samples run in blocks of W = 16 SIMD lanes; activations are [time][feature][lane].
  * Threads: the lane blocks of a batch run on rnn_parallel_for (--threads).
  * Unrolling: kernels (budget 4096 multiply-adds per kernel).
  * Build: cc -std=c17 -O3 -march=native THIS.c -I<include> <lib>/librnnrt.a -lm
@@ -18,8 +18,9 @@
 
 #include "rnnrt.h"
 #include "rnn_fastmath.h"
+#include "rnn_lanes.h"
 
-#define W 8 /* samples per lane block */
+#define W 16 /* samples per lane block */
 #define ACC_LEN 832 /* parameters after the embedding table: the per-lane gradient accumulators */
 
 /* The time loop carries h from one step to the next through memory. clang 14 with
@@ -90,7 +91,7 @@ static void model_init(void) {
 
 /* A dropout mask for the lanes of one block: element (j, f) of lane l is kept iff
  * rnn_rng_uniform(stream, f, j, rows[l]) >= rate, exactly as the reference decides
- * (the integer form of that test). Philox4x32-10 runs on the 8 lanes at once (the
+ * (the integer form of that test). Philox4x32-10 runs on the W lanes at once (the
  * counter differs only in the row), and one block gives four features. */
 static void draw_mask(rnn_real *mask, const rnn_dropout_ctx *ctx, rnn_rng_purpose purpose, uint32_t layer,
                       int steps, int per_step, int F, double rate, const uint32_t *rows) {
@@ -143,19 +144,19 @@ typedef struct {
     double *block_loss;    /* [nblk] loss summed over a block's samples     */
     int *block_correct;    /* [nblk]                                        */
     int *block_bad;        /* [nblk] a label out of range                   */
-    rnn_real *a0; /* 12800 per block: embedding output [T][E][W] */
-    rnn_real *d0; /* 12800 per block: d loss / d output */
-    rnn_real *h1; /* 6400 per block: every hidden state [T][U][W] */
-    rnn_real *c1; /* 6400 per block: cell states [T][U][W] */
-    rnn_real *tc1; /* 6400 per block: tanh of the cell states [T][U][W], for the backward pass */
-    rnn_real *gates1; /* 25600 per block: gate activations [T][G*U][W] */
-    rnn_real *xmask1; /* 12800 per block: input dropout mask */
-    rnn_real *xd1; /* 12800 per block: dropped input [T][F][W] */
-    rnn_real *s1; /* 896 per block: per-step temporaries */
-    rnn_real *dzs1; /* 25600 per block: dz of every step [T][G][W], for the weight gradients */
-    rnn_real *d1; /* 64 per block: d loss / d output */
-    rnn_real *a2; /* 8 per block: output */
-    rnn_real *d2; /* 8 per block: d loss / d output */
+    rnn_real *a0; /* 25600 per block: embedding output [T][E][W] */
+    rnn_real *d0; /* 25600 per block: d loss / d output */
+    rnn_real *h1; /* 12800 per block: every hidden state [T][U][W] */
+    rnn_real *c1; /* 12800 per block: cell states [T][U][W] */
+    rnn_real *tc1; /* 12800 per block: tanh of the cell states [T][U][W], for the backward pass */
+    rnn_real *gates1; /* 51200 per block: gate activations [T][G*U][W] */
+    rnn_real *xmask1; /* 25600 per block: input dropout mask */
+    rnn_real *xd1; /* 25600 per block: dropped input [T][F][W] */
+    rnn_real *s1; /* 1792 per block: per-step temporaries */
+    rnn_real *dzs1; /* 51200 per block: dz of every step [T][G][W], for the weight gradients */
+    rnn_real *d1; /* 128 per block: d loss / d output */
+    rnn_real *a2; /* 16 per block: output */
+    rnn_real *d2; /* 16 per block: d loss / d output */
 } workspace;
 
 static void *gen_create(const rnn_model *m, int max_batch) {
@@ -173,19 +174,19 @@ static void *gen_create(const rnn_model *m, int max_batch) {
     ok &= (w->block_loss = calloc(nb, sizeof *w->block_loss)) != NULL;
     ok &= (w->block_correct = calloc(nb, sizeof *w->block_correct)) != NULL;
     ok &= (w->block_bad = calloc(nb, sizeof *w->block_bad)) != NULL;
-    ok &= (w->a0 = calloc(nb * 12800, sizeof(rnn_real))) != NULL;
-    ok &= (w->d0 = calloc(nb * 12800, sizeof(rnn_real))) != NULL;
-    ok &= (w->h1 = calloc(nb * 6400, sizeof(rnn_real))) != NULL;
-    ok &= (w->c1 = calloc(nb * 6400, sizeof(rnn_real))) != NULL;
-    ok &= (w->tc1 = calloc(nb * 6400, sizeof(rnn_real))) != NULL;
-    ok &= (w->gates1 = calloc(nb * 25600, sizeof(rnn_real))) != NULL;
-    ok &= (w->xmask1 = calloc(nb * 12800, sizeof(rnn_real))) != NULL;
-    ok &= (w->xd1 = calloc(nb * 12800, sizeof(rnn_real))) != NULL;
-    ok &= (w->s1 = calloc(nb * 896, sizeof(rnn_real))) != NULL;
-    ok &= (w->dzs1 = calloc(nb * 25600, sizeof(rnn_real))) != NULL;
-    ok &= (w->d1 = calloc(nb * 64, sizeof(rnn_real))) != NULL;
-    ok &= (w->a2 = calloc(nb * 8, sizeof(rnn_real))) != NULL;
-    ok &= (w->d2 = calloc(nb * 8, sizeof(rnn_real))) != NULL;
+    ok &= (w->a0 = calloc(nb * 25600, sizeof(rnn_real))) != NULL;
+    ok &= (w->d0 = calloc(nb * 25600, sizeof(rnn_real))) != NULL;
+    ok &= (w->h1 = calloc(nb * 12800, sizeof(rnn_real))) != NULL;
+    ok &= (w->c1 = calloc(nb * 12800, sizeof(rnn_real))) != NULL;
+    ok &= (w->tc1 = calloc(nb * 12800, sizeof(rnn_real))) != NULL;
+    ok &= (w->gates1 = calloc(nb * 51200, sizeof(rnn_real))) != NULL;
+    ok &= (w->xmask1 = calloc(nb * 25600, sizeof(rnn_real))) != NULL;
+    ok &= (w->xd1 = calloc(nb * 25600, sizeof(rnn_real))) != NULL;
+    ok &= (w->s1 = calloc(nb * 1792, sizeof(rnn_real))) != NULL;
+    ok &= (w->dzs1 = calloc(nb * 51200, sizeof(rnn_real))) != NULL;
+    ok &= (w->d1 = calloc(nb * 128, sizeof(rnn_real))) != NULL;
+    ok &= (w->a2 = calloc(nb * 16, sizeof(rnn_real))) != NULL;
+    ok &= (w->d2 = calloc(nb * 16, sizeof(rnn_real))) != NULL;
     if (!ok) {
         gen_destroy(w);
         return NULL;
@@ -225,12 +226,12 @@ static void gen_destroy(void *impl) {
  * out[t][e][l] = embedding/embeddings[token of lane l at t][e] */
 static void forward_0(workspace *w, const rnn_real *params, int g) {
     const rnn_real *table = params + 0; /* embedding/embeddings [500, 16] */
-    rnn_real *out = w->a0 + (size_t)g * 12800;
-    for (int t = 0; t < 100; t++)
-        for (int l = 0; l < W; l++) {
-            const rnn_real *row = table + (size_t)w->tokens[((size_t)g * W + l) * 100 + t] * 16;
-            for (int f = 0; f < 16; f++) out[((size_t)t * 16 + f) * W + l] = row[f];
-        }
+    rnn_real *out = w->a0 + (size_t)g * 25600;
+    for (int t = 0; t < 100; t++) {
+        const rnn_real *rows[W];
+        for (int l = 0; l < W; l++) rows[l] = table + (size_t)w->tokens[((size_t)g * W + l) * 100 + t] * 16;
+        rnn_lanes_gather16(out + ((size_t)t * 16 + 0) * W, rows, 0, 16);
+    }
 }
 
 /* ---- lstm (LSTM): (100, 16) -> (8) ----
@@ -318,19 +319,19 @@ static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dro
     const rnn_real *K = params + 8000; /* lstm/kernel [16, 32] */
     const rnn_real *R = params + 8512; /* lstm/recurrent_kernel [8, 32] */
     const rnn_real *B = params + 8768; /* lstm/bias [32] */
-    rnn_real *h = w->h1 + (size_t)g * 6400;
-    rnn_real *c = w->c1 + (size_t)g * 6400;
-    rnn_real *tc = w->tc1 + (size_t)g * 6400;
-    rnn_real *gates = w->gates1 + (size_t)g * 25600;
-    const rnn_real *x = w->a0 + g * 12800; /* input [100][16][W] */
-    rnn_real *xmask = w->xmask1 + (size_t)g * 12800, *xd = w->xd1 + (size_t)g * 12800;
+    rnn_real *h = w->h1 + (size_t)g * 12800;
+    rnn_real *c = w->c1 + (size_t)g * 12800;
+    rnn_real *tc = w->tc1 + (size_t)g * 12800;
+    rnn_real *gates = w->gates1 + (size_t)g * 51200;
+    const rnn_real *x = w->a0 + g * 25600; /* input [100][16][W] */
+    rnn_real *xmask = w->xmask1 + (size_t)g * 25600, *xd = w->xd1 + (size_t)g * 25600;
     if (w->training) { /* dropout 0.3: one mask shared by all gates, a new one at every step (tf.keras 2.x) */
         draw_mask(xmask, ctx, RNN_RNG_DROPOUT, 1, 100, 1, 16, 0.29999999999999999, w->rows + (size_t)g * W);
         for (int t = 0; t < 100; t++)
             for (int k = 0; k < 16 * W; k++) xd[t * 16 * W + k] = x[t * 16 * W + k] * xmask[t * 16 * W + k];
     }
     if (w->training) x = xd;
-    rnn_real *xa = w->s1 + (size_t)g * 896, *ha = xa + 32 * W, *rh = ha + 32 * W, *hn = rh + 8 * W;
+    rnn_real *xa = w->s1 + (size_t)g * 1792, *ha = xa + 32 * W, *rh = ha + 32 * W, *hn = rh + 8 * W;
     (void)xa; (void)ha; (void)rh; (void)hn;
     TIME_LOOP
     for (int t = 0; t < 100; t++) {
@@ -562,20 +563,20 @@ static void recurrent_kernel_grad_1(rnn_real *restrict acc, const rnn_real *rest
 static void backward_1(workspace *w, const rnn_real *params, int g) {
     const rnn_real *K = params + 8000; /* lstm/kernel [16, 32] */
     const rnn_real *R = params + 8512; /* lstm/recurrent_kernel [8, 32] */
-    rnn_real *h = w->h1 + (size_t)g * 6400;
-    rnn_real *c = w->c1 + (size_t)g * 6400;
-    rnn_real *tc = w->tc1 + (size_t)g * 6400;
-    rnn_real *gates = w->gates1 + (size_t)g * 25600;
-    const rnn_real *x = w->a0 + g * 12800; /* input [100][16][W] */
-    rnn_real *xmask = w->xmask1 + (size_t)g * 12800, *xd = w->xd1 + (size_t)g * 12800;
+    rnn_real *h = w->h1 + (size_t)g * 12800;
+    rnn_real *c = w->c1 + (size_t)g * 12800;
+    rnn_real *tc = w->tc1 + (size_t)g * 12800;
+    rnn_real *gates = w->gates1 + (size_t)g * 51200;
+    const rnn_real *x = w->a0 + g * 25600; /* input [100][16][W] */
+    rnn_real *xmask = w->xmask1 + (size_t)g * 25600, *xd = w->xd1 + (size_t)g * 25600;
     if (w->training) x = xd;
-    const rnn_real *dout = w->d1 + (size_t)g * 64; /* d loss / d output */
-    rnn_real *dx = w->d0 + (size_t)g * 12800; /* d loss / d input */
+    const rnn_real *dout = w->d1 + (size_t)g * 128; /* d loss / d output */
+    rnn_real *dx = w->d0 + (size_t)g * 25600; /* d loss / d input */
     rnn_real *aK = w->acc + (size_t)g * ACC_LEN * W + 0;
-    rnn_real *aR = w->acc + (size_t)g * ACC_LEN * W + 4096, *aB = w->acc + (size_t)g * ACC_LEN * W + 6144;
+    rnn_real *aR = w->acc + (size_t)g * ACC_LEN * W + 8192, *aB = w->acc + (size_t)g * ACC_LEN * W + 12288;
     (void)aB;
-    rnn_real *dzs = w->dzs1 + (size_t)g * 25600; /* dz of every step */
-    rnn_real *dz = w->s1 + (size_t)g * 896, *dzh = dz + 32 * W, *dhn = dzh + 32 * W, *dcn = dhn + 8 * W;
+    rnn_real *dzs = w->dzs1 + (size_t)g * 51200; /* dz of every step */
+    rnn_real *dz = w->s1 + (size_t)g * 1792, *dzh = dz + 32 * W, *dhn = dzh + 32 * W, *dcn = dhn + 8 * W;
     rnn_real *dhd = dcn + 8 * W, *drh = dhd + 8 * W, *rh = drh + 8 * W;
     (void)dzh; (void)dcn; (void)dhd; (void)drh; (void)rh;
     for (int k = 0; k < 8 * W; k++) dhn[k] = dcn[k] = 0.0f;
@@ -596,7 +597,7 @@ static void forward_2(workspace *w, const rnn_real *params, int g, const rnn_dro
     (void)ctx;
     const rnn_real *K = params + 8800; /* dense/kernel [8, 1] */
     const rnn_real *B = params + 8816; /* dense/bias [1] */
-    const rnn_real *x = w->h1 + g * 6400 + 6336;
+    const rnn_real *x = w->h1 + g * 12800 + 12672;
     rnn_real *y = w->a2 + (size_t)g * 1 * W;
     for (int l = 0; l < W; l++) {
         const rnn_real x0 = x[0 * W + l];
@@ -613,11 +614,11 @@ static void forward_2(workspace *w, const rnn_real *params, int g, const rnn_dro
 
 static void backward_2(workspace *w, const rnn_real *params, int g) {
     const rnn_real *K = params + 8800;
-    const rnn_real *x = w->h1 + g * 6400 + 6336;
+    const rnn_real *x = w->h1 + g * 12800 + 12672;
     const rnn_real *y = w->a2 + (size_t)g * 1 * W;
     rnn_real *dz = w->d2 + (size_t)g * 1 * W; /* d loss / d output, made d loss / d pre-activation here */
     rnn_real *dx = w->d1 + (size_t)g * 8 * W;
-    rnn_real *aK = w->acc + (size_t)g * ACC_LEN * W + 6400, *aB = w->acc + (size_t)g * ACC_LEN * W + 6528;
+    rnn_real *aK = w->acc + (size_t)g * ACC_LEN * W + 12800, *aB = w->acc + (size_t)g * ACC_LEN * W + 13056;
     (void)y;
     for (int k = 0; k < 1 * W; k++) aB[k] += dz[k];
     for (int l = 0; l < W; l++) {
@@ -781,13 +782,15 @@ static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
     rnn_parallel_for(nblk, backward_block, &a);
     /* the embedding: scatter d loss / d output into the looked-up rows, in block order */
     rnn_real *dE = grads + 0; /* embedding/embeddings [500, 16] */
+    rnn_real sink[16]; /* the rows of padding lanes */
     for (int g = 0; g < nblk; g++) {
-        const rnn_real *d0 = w->d0 + (size_t)g * 12800;
-        for (int l = 0; l < W && g * W + l < n; l++)
-            for (int t = 0; t < 100; t++) {
-                rnn_real *row = dE + (size_t)w->tokens[((size_t)g * W + l) * 100 + t] * 16;
-                for (int f = 0; f < 16; f++) row[f] += d0[((size_t)t * 16 + f) * W + l];
-            }
+        const rnn_real *d0 = w->d0 + (size_t)g * 25600;
+        for (int t = 0; t < 100; t++) {
+            rnn_real *rows[W];
+            for (int l = 0; l < W; l++)
+                rows[l] = g * W + l < n ? dE + (size_t)w->tokens[((size_t)g * W + l) * 100 + t] * 16 : sink;
+            rnn_lanes_scatter_add16(rows, 0, d0 + ((size_t)t * 16 + 0) * W, 16);
+        }
     }
     tail t = {w, params, grads, nblk};
     rnn_parallel_for(TAIL_CHUNKS, reduce_chunk, &t);

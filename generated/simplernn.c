@@ -6,7 +6,7 @@
  *   simple_rnn   SimpleRNN  -> (8), 200 params
  *   dense        Dense      -> (1), 9 params
  *
- * Samples run in blocks of W = 8 SIMD lanes; activations are [time][feature][lane].
+ * Samples run in blocks of W = 16 SIMD lanes; activations are [time][feature][lane].
  * The embedding is folded into simple_rnn's input projection (a table b + E.K per batch).
  * Threads: the lane blocks of a batch run on rnn_parallel_for (--threads).
  * Unrolling: kernels (budget 4096 multiply-adds per kernel).
@@ -19,8 +19,9 @@
 
 #include "rnnrt.h"
 #include "rnn_fastmath.h"
+#include "rnn_lanes.h"
 
-#define W 8 /* samples per lane block */
+#define W 16 /* samples per lane block */
 #define ACC_LEN 240 /* parameters after the embedding table: the per-lane gradient accumulators */
 
 /* The time loop carries h from one step to the next through memory. clang 14 with
@@ -105,13 +106,13 @@ typedef struct {
     rnn_real *ek; /* 4000 in all: the folded table b + E.K [V][G] */
     rnn_real *dek; /* 4000 per block: its gradient [V][G] */
     rnn_real *touched; /* 500 per block: rows of dek written in this batch */
-    rnn_real *xk; /* 6400 per block: the gathered input projection [T][G][W] */
-    rnn_real *h1; /* 6400 per block: every hidden state [T][U][W] */
-    rnn_real *s1; /* 512 per block: per-step temporaries */
-    rnn_real *dzs1; /* 6400 per block: dz of every step [T][G][W], for the weight gradients */
-    rnn_real *d1; /* 64 per block: d loss / d output */
-    rnn_real *a2; /* 8 per block: output */
-    rnn_real *d2; /* 8 per block: d loss / d output */
+    rnn_real *xk; /* 12800 per block: the gathered input projection [T][G][W] */
+    rnn_real *h1; /* 12800 per block: every hidden state [T][U][W] */
+    rnn_real *s1; /* 1024 per block: per-step temporaries */
+    rnn_real *dzs1; /* 12800 per block: dz of every step [T][G][W], for the weight gradients */
+    rnn_real *d1; /* 128 per block: d loss / d output */
+    rnn_real *a2; /* 16 per block: output */
+    rnn_real *d2; /* 16 per block: d loss / d output */
 } workspace;
 
 static void *gen_create(const rnn_model *m, int max_batch) {
@@ -132,13 +133,13 @@ static void *gen_create(const rnn_model *m, int max_batch) {
     ok &= (w->ek = calloc(4000, sizeof(rnn_real))) != NULL;
     ok &= (w->dek = calloc(nb * 4000, sizeof(rnn_real))) != NULL;
     ok &= (w->touched = calloc(nb * 500, sizeof(rnn_real))) != NULL;
-    ok &= (w->xk = calloc(nb * 6400, sizeof(rnn_real))) != NULL;
-    ok &= (w->h1 = calloc(nb * 6400, sizeof(rnn_real))) != NULL;
-    ok &= (w->s1 = calloc(nb * 512, sizeof(rnn_real))) != NULL;
-    ok &= (w->dzs1 = calloc(nb * 6400, sizeof(rnn_real))) != NULL;
-    ok &= (w->d1 = calloc(nb * 64, sizeof(rnn_real))) != NULL;
-    ok &= (w->a2 = calloc(nb * 8, sizeof(rnn_real))) != NULL;
-    ok &= (w->d2 = calloc(nb * 8, sizeof(rnn_real))) != NULL;
+    ok &= (w->xk = calloc(nb * 12800, sizeof(rnn_real))) != NULL;
+    ok &= (w->h1 = calloc(nb * 12800, sizeof(rnn_real))) != NULL;
+    ok &= (w->s1 = calloc(nb * 1024, sizeof(rnn_real))) != NULL;
+    ok &= (w->dzs1 = calloc(nb * 12800, sizeof(rnn_real))) != NULL;
+    ok &= (w->d1 = calloc(nb * 128, sizeof(rnn_real))) != NULL;
+    ok &= (w->a2 = calloc(nb * 16, sizeof(rnn_real))) != NULL;
+    ok &= (w->d2 = calloc(nb * 16, sizeof(rnn_real))) != NULL;
     if (!ok) {
         gen_destroy(w);
         return NULL;
@@ -199,15 +200,15 @@ static void forward_step_1(const rnn_real *restrict R, const rnn_real *restrict 
 static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dropout_ctx *ctx) {
     (void)ctx;
     const rnn_real *R = params + 8128; /* simple_rnn/recurrent_kernel [8, 8] */
-    rnn_real *h = w->h1 + (size_t)g * 6400;
+    rnn_real *h = w->h1 + (size_t)g * 12800;
     /* the input projection b + x_t.K of every step, gathered from the folded table */
-    rnn_real *xk = w->xk + (size_t)g * 6400;
-    for (int t = 0; t < 100; t++)
-        for (int l = 0; l < W; l++) {
-            const rnn_real *row = w->ek + (size_t)w->tokens[((size_t)g * W + l) * 100 + t] * 8;
-            for (int j = 0; j < 8; j++) xk[((size_t)t * 8 + j) * W + l] = row[j];
-        }
-    rnn_real *xa = w->s1 + (size_t)g * 512, *ha = xa + 8 * W, *rh = ha + 8 * W, *hn = rh + 8 * W;
+    rnn_real *xk = w->xk + (size_t)g * 12800;
+    for (int t = 0; t < 100; t++) {
+        const rnn_real *rows[W];
+        for (int l = 0; l < W; l++) rows[l] = w->ek + (size_t)w->tokens[((size_t)g * W + l) * 100 + t] * 8;
+        rnn_lanes_gather16(xk + ((size_t)t * 8 + 0) * W, rows, 0, 8);
+    }
+    rnn_real *xa = w->s1 + (size_t)g * 1024, *ha = xa + 8 * W, *rh = ha + 8 * W, *hn = rh + 8 * W;
     (void)xa; (void)ha; (void)rh; (void)hn;
     TIME_LOOP
     for (int t = 0; t < 100; t++) {
@@ -298,23 +299,26 @@ static void recurrent_kernel_grad_1(rnn_real *restrict acc, const rnn_real *rest
 
 static void backward_1(workspace *w, const rnn_real *params, int g) {
     const rnn_real *R = params + 8128; /* simple_rnn/recurrent_kernel [8, 8] */
-    rnn_real *h = w->h1 + (size_t)g * 6400;
-    const rnn_real *dout = w->d1 + (size_t)g * 64; /* d loss / d output */
-    rnn_real *aR = w->acc + (size_t)g * ACC_LEN * W + 1024, *aB = w->acc + (size_t)g * ACC_LEN * W + 1536;
+    rnn_real *h = w->h1 + (size_t)g * 12800;
+    const rnn_real *dout = w->d1 + (size_t)g * 128; /* d loss / d output */
+    rnn_real *aR = w->acc + (size_t)g * ACC_LEN * W + 2048, *aB = w->acc + (size_t)g * ACC_LEN * W + 3072;
     (void)aB;
-    rnn_real *dzs = w->dzs1 + (size_t)g * 6400; /* dz of every step */
-    rnn_real *dz = w->s1 + (size_t)g * 512, *dzh = dz + 8 * W, *dhn = dzh + 8 * W, *dcn = dhn + 8 * W;
+    rnn_real *dzs = w->dzs1 + (size_t)g * 12800; /* dz of every step */
+    rnn_real *dz = w->s1 + (size_t)g * 1024, *dzh = dz + 8 * W, *dhn = dzh + 8 * W, *dcn = dhn + 8 * W;
     rnn_real *dhd = dcn + 8 * W, *drh = dhd + 8 * W, *rh = drh + 8 * W;
     (void)dzh; (void)dcn; (void)dhd; (void)drh; (void)rh;
     for (int k = 0; k < 8 * W; k++) dhn[k] = dcn[k] = 0.0f;
     TIME_LOOP
     for (int t = 99; t >= 0; t--) {
         backward_step_1(R, t == 99 ? dout : ZERO, h + (size_t)t * 8 * W, dzs + (size_t)t * 8 * W, dhn);
-        for (int l = 0; l < W; l++) {
-            const int32_t id = w->tokens[((size_t)g * W + l) * 100 + t];
-            rnn_real *row = w->dek + ((size_t)g * 500 + (size_t)id) * 8;
-            w->touched[(size_t)g * 500 + (size_t)id] = 1;
-            for (int j = 0; j < 8; j++) row[j] += dzs[((size_t)t * 8 + j) * W + l];
+        {
+            rnn_real *rows[W];
+            for (int l = 0; l < W; l++) {
+                const int32_t id = w->tokens[((size_t)g * W + l) * 100 + t];
+                rows[l] = w->dek + ((size_t)g * 500 + (size_t)id) * 8;
+                w->touched[(size_t)g * 500 + (size_t)id] = 1;
+            }
+            rnn_lanes_scatter_add16(rows, 0, dzs + ((size_t)t * 8 + 0) * W, 8);
         }
     }
     /* the kernels' gradients, summed over the steps: K += x_t^T dz_t, R += h_{t-1}^T dz_t */
@@ -326,7 +330,7 @@ static void forward_2(workspace *w, const rnn_real *params, int g, const rnn_dro
     (void)ctx;
     const rnn_real *K = params + 8208; /* dense/kernel [8, 1] */
     const rnn_real *B = params + 8224; /* dense/bias [1] */
-    const rnn_real *x = w->h1 + g * 6400 + 6336;
+    const rnn_real *x = w->h1 + g * 12800 + 12672;
     rnn_real *y = w->a2 + (size_t)g * 1 * W;
     for (int l = 0; l < W; l++) {
         const rnn_real x0 = x[0 * W + l];
@@ -343,11 +347,11 @@ static void forward_2(workspace *w, const rnn_real *params, int g, const rnn_dro
 
 static void backward_2(workspace *w, const rnn_real *params, int g) {
     const rnn_real *K = params + 8208;
-    const rnn_real *x = w->h1 + g * 6400 + 6336;
+    const rnn_real *x = w->h1 + g * 12800 + 12672;
     const rnn_real *y = w->a2 + (size_t)g * 1 * W;
     rnn_real *dz = w->d2 + (size_t)g * 1 * W; /* d loss / d output, made d loss / d pre-activation here */
     rnn_real *dx = w->d1 + (size_t)g * 8 * W;
-    rnn_real *aK = w->acc + (size_t)g * ACC_LEN * W + 1664, *aB = w->acc + (size_t)g * ACC_LEN * W + 1792;
+    rnn_real *aK = w->acc + (size_t)g * ACC_LEN * W + 3328, *aB = w->acc + (size_t)g * ACC_LEN * W + 3584;
     (void)y;
     for (int k = 0; k < 1 * W; k++) aB[k] += dz[k];
     for (int l = 0; l < W; l++) {

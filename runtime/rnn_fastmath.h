@@ -5,8 +5,8 @@
  *   float rnn_fast_sigmoidf(float x);  1 / (1 + e^-x)
  *   float rnn_fast_tanhf(float x);     tanh x
  *
- * Why not libm: generated kernels run 8 samples in SIMD lanes with loops such as
- *     for (int l = 0; l < 8; l++) y[l] = rnn_fast_sigmoidf(z[l]);
+ * Why not libm: generated kernels run 16 samples in SIMD lanes with loops such as
+ *     for (int l = 0; l < 16; l++) y[l] = rnn_fast_sigmoidf(z[l]);
  * and a call to expf/tanhf stops the loop from vectorizing. These functions are plain
  * C17 written so that clang and gcc inline and auto-vectorize them at -O2/-O3: no
  * branch on the value (every path is computed and the result picked with a ?: select

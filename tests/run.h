@@ -65,6 +65,21 @@ static inline void slurp(const char *path, char *buf, size_t cap) {
     buf[n] = 0;
 }
 
+/* The absolute path of an executable on PATH, or NULL (in a static buffer: copy it). */
+static inline const char *find_program(const char *name) {
+    static char buf[PATH_MAX];
+    const char *path = getenv("PATH");
+    if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
+    while (*path) {
+        size_t n = strcspn(path, ":");
+        if (n > 0 && snprintf(buf, sizeof buf, "%.*s/%s", (int)n, path, name) < (int)sizeof buf &&
+            access(buf, X_OK) == 0)
+            return buf;
+        path += n + (path[n] == ':');
+    }
+    return NULL;
+}
+
 /* Run argv (argv[0] an absolute path) with cwd = dir; capture into *r. */
 static inline void run_in(const char *dir, char *const argv[], run_result *r) {
     char cap[] = "/tmp/rnnc-cap-XXXXXX";

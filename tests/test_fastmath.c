@@ -268,21 +268,6 @@ Test(fastmath, tanh_limits) {
 
 /* ---- vectorization ----------------------------------------------------------------- */
 
-/* The absolute path of an executable on PATH, or NULL. */
-static const char *find_program(const char *name) {
-    static char buf[PATH_MAX];
-    const char *path = getenv("PATH");
-    if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
-    while (*path) {
-        size_t n = strcspn(path, ":");
-        if (n > 0 && snprintf(buf, sizeof buf, "%.*s/%s", (int)n, path, name) < (int)sizeof buf &&
-            access(buf, X_OK) == 0)
-            return buf;
-        path += n + (path[n] == ':');
-    }
-    return NULL;
-}
-
 /* Compile `code` with `cc` for x86-64-v3 at -O3 and check the assembly: vector code
  * (ymm registers) and no call at all — the functions must be fully inlined, with no
  * expf/tanhf/fmaf library call left in the loop. */

@@ -1,0 +1,166 @@
+/*
+ * rnn_lanes.h — moving rows of a table into 16 SIMD lanes and back. Header-only.
+ *
+ *   void rnn_lanes_gather16(float *dst, const float *const src[16], int col, int ncols);
+ *       dst[k*16 + l] = src[l][col + k]   for k < ncols <= 16, l < 16
+ *   void rnn_lanes_scatter_add16(float *const dst[16], int col, const float *src, int nrows);
+ *       dst[l][col + k] += src[k*16 + l]  for k < nrows <= 16, lane l = 0, 1, ..., 15 in turn
+ *
+ * Generated code keeps the activations of a block of 16 samples as [feature][lane], so
+ * that one statement is one SIMD operation across the samples. Token ids pick rows of
+ * a table (the embedding, or the folded table b + E.K) that are [row][feature]: going
+ * in, 16 rows become 16-lane vectors; going back, the gradient's lane vectors are added
+ * to the rows. Element by element both are a 16 x 16 transpose, 256 scalar loads and
+ * stores; here they are 16 vector loads, 64 two-register shuffles and 16 vector stores
+ * (bench/README.md: about 4x faster on the seed models' tables).
+ *
+ * Exactness: both only move floats, and the scatter adds lane l's column to row dst[l]
+ * in lane order, one lane after the other, so rows that repeat among the lanes (one
+ * token in several samples) get the same sums in the same order as the scalar loop
+ *     for (l = 0; l < 16; l++) for (k = 0; k < nrows; k++) dst[l][col + k] += src[k*16 + l];
+ * Only the ncols (nrows) columns named are read and written: no padding is assumed.
+ * With a constant ncols, the row copies are fixed-size memcpy calls that compilers turn
+ * into one or two vector loads.
+ *
+ * The shuffles use GNU vector extensions (__builtin_shufflevector: clang, and gcc from
+ * version 12) on 16-float registers with AVX-512, 8-float ones with AVX2; other
+ * compilers and targets get the scalar loops (measured: without AVX2, 16-float vector
+ * code is lowered to slower shuffles than the scalar moves), with the same results.
+ */
+#ifndef RNN_LANES_H
+#define RNN_LANES_H
+
+#include <string.h>
+
+#if (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)) && defined(__AVX512F__)
+#define RNN_LANES_SHUFFLE 16
+
+typedef float rnn_lanes_v16_ __attribute__((vector_size(64)));
+
+#define RNN_LANES_SHUF_(a, b, ...) __builtin_shufflevector((a), (b), __VA_ARGS__)
+
+/* v[k] = column k of the 16 x 16 block whose row l is v[l] (in place): four rounds of
+ * interleaving, at distances 1, 2, 4 and 8 rows, with 1-, 2-, 4- and 8-float units. */
+static inline void rnn_lanes_transpose16_(rnn_lanes_v16_ v[16]) {
+    rnn_lanes_v16_ a[16];
+    for (int i = 0; i < 16; i += 2) {
+        a[i] = RNN_LANES_SHUF_(v[i], v[i + 1], 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+        a[i + 1] = RNN_LANES_SHUF_(v[i], v[i + 1], 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
+    }
+    for (int q = 0; q < 16; q += 4)
+        for (int s = 0; s < 2; s++) {
+            v[q + s] = RNN_LANES_SHUF_(a[q + s], a[q + s + 2], 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29);
+            v[q + s + 2] = RNN_LANES_SHUF_(a[q + s], a[q + s + 2], 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
+        }
+    for (int q = 0; q < 16; q += 8)
+        for (int s = 0; s < 4; s++) {
+            a[q + s] = RNN_LANES_SHUF_(v[q + s], v[q + s + 4], 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
+            a[q + s + 4] = RNN_LANES_SHUF_(v[q + s], v[q + s + 4], 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+        }
+    for (int s = 0; s < 8; s++) {
+        v[s] = RNN_LANES_SHUF_(a[s], a[s + 8], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+        v[s + 8] = RNN_LANES_SHUF_(a[s], a[s + 8], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+    }
+}
+
+static inline void rnn_lanes_gather16(float *dst, const float *const src[16], int col, int ncols) {
+    rnn_lanes_v16_ v[16];
+    for (int l = 0; l < 16; l++) {
+        v[l] = (rnn_lanes_v16_){0};
+        memcpy(&v[l], src[l] + col, (size_t)ncols * sizeof(float));
+    }
+    rnn_lanes_transpose16_(v);
+    for (int k = 0; k < ncols; k++) memcpy(dst + (size_t)k * 16, &v[k], sizeof v[k]);
+}
+
+static inline void rnn_lanes_scatter_add16(float *const dst[16], int col, const float *src, int nrows) {
+    rnn_lanes_v16_ v[16];
+    for (int k = 0; k < 16; k++) {
+        v[k] = (rnn_lanes_v16_){0};
+        if (k < nrows) memcpy(&v[k], src + (size_t)k * 16, sizeof v[k]);
+    }
+    rnn_lanes_transpose16_(v);
+    for (int l = 0; l < 16; l++) { /* in lane order: rows may repeat */
+        rnn_lanes_v16_ r = {0};
+        memcpy(&r, dst[l] + col, (size_t)nrows * sizeof(float));
+        r += v[l];
+        memcpy(dst[l] + col, &r, (size_t)nrows * sizeof(float));
+    }
+}
+
+#elif (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)) && defined(__AVX2__)
+#define RNN_LANES_SHUFFLE 8
+
+/* The same with AVX2's 8-float registers: four 8 x 8 transposes per 16 x 16 block. */
+typedef float rnn_lanes_v8_ __attribute__((vector_size(32)));
+
+#define RNN_LANES_SHUF_(a, b, ...) __builtin_shufflevector((a), (b), __VA_ARGS__)
+
+static inline void rnn_lanes_transpose8_(rnn_lanes_v8_ v[8]) {
+    rnn_lanes_v8_ a[8];
+    for (int i = 0; i < 8; i += 2) {
+        a[i] = RNN_LANES_SHUF_(v[i], v[i + 1], 0, 8, 2, 10, 4, 12, 6, 14);
+        a[i + 1] = RNN_LANES_SHUF_(v[i], v[i + 1], 1, 9, 3, 11, 5, 13, 7, 15);
+    }
+    for (int q = 0; q < 8; q += 4)
+        for (int s = 0; s < 2; s++) {
+            v[q + s] = RNN_LANES_SHUF_(a[q + s], a[q + s + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+            v[q + s + 2] = RNN_LANES_SHUF_(a[q + s], a[q + s + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+        }
+    for (int s = 0; s < 4; s++) {
+        a[s] = RNN_LANES_SHUF_(v[s], v[s + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        a[s + 4] = RNN_LANES_SHUF_(v[s], v[s + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    }
+    for (int i = 0; i < 8; i++) v[i] = a[i];
+}
+
+static inline void rnn_lanes_gather16(float *dst, const float *const src[16], int col, int ncols) {
+    for (int kb = 0; kb < ncols; kb += 8) {
+        const int nk = ncols - kb < 8 ? ncols - kb : 8;
+        for (int lb = 0; lb < 16; lb += 8) {
+            rnn_lanes_v8_ v[8];
+            for (int l = 0; l < 8; l++) {
+                v[l] = (rnn_lanes_v8_){0};
+                memcpy(&v[l], src[lb + l] + col + kb, (size_t)nk * sizeof(float));
+            }
+            rnn_lanes_transpose8_(v);
+            for (int k = 0; k < nk; k++) memcpy(dst + (size_t)(kb + k) * 16 + (size_t)lb, &v[k], sizeof v[k]);
+        }
+    }
+}
+
+static inline void rnn_lanes_scatter_add16(float *const dst[16], int col, const float *src, int nrows) {
+    for (int kb = 0; kb < nrows; kb += 8) {
+        const int nk = nrows - kb < 8 ? nrows - kb : 8;
+        rnn_lanes_v8_ v[2][8];
+        for (int lb = 0; lb < 2; lb++) {
+            for (int k = 0; k < 8; k++) {
+                v[lb][k] = (rnn_lanes_v8_){0};
+                if (k < nk) memcpy(&v[lb][k], src + (size_t)(kb + k) * 16 + (size_t)lb * 8, sizeof v[lb][k]);
+            }
+            rnn_lanes_transpose8_(v[lb]);
+        }
+        for (int l = 0; l < 16; l++) { /* in lane order: rows may repeat */
+            rnn_lanes_v8_ r = {0};
+            memcpy(&r, dst[l] + col + kb, (size_t)nk * sizeof(float));
+            r += v[l / 8][l % 8];
+            memcpy(dst[l] + col + kb, &r, (size_t)nk * sizeof(float));
+        }
+    }
+}
+
+#else /* no vector extensions or no wide registers: the same moves, one float at a time */
+#define RNN_LANES_SHUFFLE 0
+
+static inline void rnn_lanes_gather16(float *dst, const float *const src[16], int col, int ncols) {
+    for (int k = 0; k < ncols; k++)
+        for (int l = 0; l < 16; l++) dst[(size_t)k * 16 + (size_t)l] = src[l][col + k];
+}
+
+static inline void rnn_lanes_scatter_add16(float *const dst[16], int col, const float *src, int nrows) {
+    for (int l = 0; l < 16; l++)
+        for (int k = 0; k < nrows; k++) dst[l][col + k] += src[(size_t)k * 16 + (size_t)l];
+}
+#endif
+
+#endif /* RNN_LANES_H */
