@@ -1342,7 +1342,15 @@ static void emit_drivers(emitter *e) {
     P("    const tail *a = arg;\n    const workspace *w = a->w;\n");
     P("    rnn_real *dst = a->grads + %zu;\n", m->tensors[1].offset);
     P("    const size_t k0 = (size_t)c * ACC_LEN / TAIL_CHUNKS, k1 = (size_t)(c + 1) * ACC_LEN / TAIL_CHUNKS;\n");
-    P("    for (size_t k = k0; k < k1; k++) {\n        rnn_real s = 0.0f;\n");
+    P("    /* each sum in block and lane order; eight at a time, so that they do not wait on\n"
+      "     * one another's additions */\n");
+    P("    size_t k = k0;\n");
+    P("    for (; k + 8 <= k1; k += 8) {\n        rnn_real s[8] = {0};\n");
+    P("        for (int g = 0; g < a->nblk; g++)\n");
+    P("            for (int l = 0; l < W; l++)\n");
+    P("                for (int q = 0; q < 8; q++) s[q] += w->acc[((size_t)g * ACC_LEN + k + (size_t)q) * W + l];\n");
+    P("        for (int q = 0; q < 8; q++) dst[k + (size_t)q] = s[q];\n    }\n");
+    P("    for (; k < k1; k++) {\n        rnn_real s = 0.0f;\n");
     P("        for (int g = 0; g < a->nblk; g++)\n");
     P("            for (int l = 0; l < W; l++) s += w->acc[((size_t)g * ACC_LEN + k) * W + l];\n        dst[k] = s;\n    }\n}\n\n");
     if (e->fold) {
@@ -1359,6 +1367,7 @@ static void emit_drivers(emitter *e) {
           F1, G1);
         P("    rnn_real *dE = a->grads + %zu;\n", E->offset);
         P("    const int v0 = c * %d / TAIL_CHUNKS, v1 = (c + 1) * %d / TAIL_CHUNKS;\n", V, V);
+        P("    int list[%d], n = 0; /* the rows touched in this batch */\n", (V + 7) / 8);
         P("    for (int v = v0; v < v1; v++) {\n");
         P("        rnn_real d[%d] = {0};\n        int any = 0;\n", G1);
         P("        for (int g = 0; g < a->nblk; g++) { /* in block order */\n");
@@ -1368,25 +1377,60 @@ static void emit_drivers(emitter *e) {
         P("            for (int j = 0; j < %d; j++) d[j] += r[j];\n        }\n", G1);
         P("        w->touched[v] = (rnn_real)any;\n");
         P("        if (!any) continue;\n");
+        P("        list[n++] = v;\n");
         P("        rnn_real *row = w->dek + (size_t)v * %d;\n", G1);
-        P("        for (int j = 0; j < %d; j++) row[j] = d[j];\n", G1);
-        P("        rnn_real e[%d] = {0}; /* dek[v].K^T, summed in registers */\n", F1);
+        P("        for (int j = 0; j < %d; j++) row[j] = d[j];\n    }\n", G1);
+        P("    /* dE[v] += dek[v].K^T, each summed over j in order; four rows at a time, so that\n"
+          "     * the sums do not wait on one another */\n");
+        P("    for (int i = 0; i < n; i += 4) {\n");
+        P("        const int nr = n - i < 4 ? n - i : 4;\n");
+        P("        const rnn_real *d[4];\n");
+        P("        for (int r = 0; r < 4; r++) d[r] = w->dek + (size_t)list[i + (r < nr ? r : 0)] * %d;\n", G1);
+        P("        rnn_real e0[%d] = {0}, e1[%d] = {0}, e2[%d] = {0}, e3[%d] = {0}; /* named: kept in registers */\n",
+          F1, F1, F1, F1);
         P("        for (int j = 0; j < %d; j++)\n", G1);
-        P("            for (int f = 0; f < %d; f++) e[f] += d[j] * KT[j * %d + f];\n", F1, F1);
-        P("        rnn_real *dEv = dE + (size_t)v * %d;\n", F1);
-        P("        for (int f = 0; f < %d; f++) dEv[f] += e[f];\n    }\n}\n\n", F1);
-        P("/* row f of dK += sum over v of E[v][f] dek[v] (f = %d: the bias, db += sum of dek[v]) */\n", F1);
-        P("static void fold_kernel_row(void *arg, int f) {\n");
+        P("            for (int f = 0; f < %d; f++) {\n", F1);
+        P("                e0[f] += d[0][j] * KT[j * %d + f];\n                e1[f] += d[1][j] * KT[j * %d + f];\n", F1, F1);
+        P("                e2[f] += d[2][j] * KT[j * %d + f];\n                e3[f] += d[3][j] * KT[j * %d + f];\n", F1, F1);
+        P("            }\n");
+        for (int r = 0; r < 4; r++) {
+            if (r == 0) P("        {\n");
+            else P("        if (nr > %d) {\n", r);
+            P("            rnn_real *dEv = dE + (size_t)list[i + %d] * %d;\n", r, F1);
+            P("            for (int f = 0; f < %d; f++) dEv[f] += e%d[f];\n        }\n", F1, r);
+        }
+        P("    }\n}\n\n");
+        P("/* dK row f += sum over v of E[v][f] dek[v], in row order, for the rows f = 4c .. 4c+3:\n"
+          " * four at a time, so that the sums do not wait on one another; task c = %d is the\n"
+          " * bias, db += sum of dek[v]. */\n", (F1 + 3) / 4);
+        P("static void fold_kernel_rows(void *arg, int c) {\n");
         P("    const tail *a = arg;\n    const workspace *w = a->w;\n");
         P("    const rnn_real *E = a->params + %zu;\n", E->offset);
-        P("    rnn_real *out = f < %d ? a->grads + %zu + (size_t)f * %d : a->grads + %zu;\n", F1, K1->offset, G1, B1->offset);
-        P("    rnn_real s[%d] = {0};\n", G1);
-        P("    for (int v = 0; v < %d; v++) { /* in row order */\n", V);
+        P("    if (c == %d) {\n", (F1 + 3) / 4);
+        P("        rnn_real s[%d] = {0};\n", G1);
+        P("        for (int v = 0; v < %d; v++)\n", V);
+        P("            if (w->touched[v] != 0.0f)\n");
+        P("                for (int j = 0; j < %d; j++) s[j] += w->dek[(size_t)v * %d + j];\n", G1, G1);
+        P("        rnn_real *out = a->grads + %zu;\n", B1->offset);
+        P("        for (int j = 0; j < %d; j++) out[j] += s[j];\n        return;\n    }\n", G1);
+        P("    const int f0 = 4 * c, nf = %d - f0 < 4 ? %d - f0 : 4;\n", F1, F1);
+        P("    /* rows past the last one (when %d is not a multiple of 4) repeat it; not stored */\n", F1);
+        P("    const int f1 = f0 + 1 < %d ? f0 + 1 : %d, f2 = f0 + 2 < %d ? f0 + 2 : %d, f3 = f0 + 3 < %d ? f0 + 3 : %d;\n",
+          F1, F1 - 1, F1, F1 - 1, F1, F1 - 1);
+        P("    rnn_real s0[%d] = {0}, s1[%d] = {0}, s2[%d] = {0}, s3[%d] = {0};\n", G1, G1, G1, G1);
+        P("    for (int v = 0; v < %d; v++) {\n", V);
         P("        if (w->touched[v] == 0.0f) continue;\n");
-        P("        const rnn_real x = f < %d ? E[(size_t)v * %d + f] : 1.0f;\n", F1, F1);
-        P("        const rnn_real *d = w->dek + (size_t)v * %d;\n", G1);
-        P("        for (int j = 0; j < %d; j++) s[j] += x * d[j];\n    }\n", G1);
-        P("    for (int j = 0; j < %d; j++) out[j] += s[j];\n}\n\n", G1);
+        P("        const rnn_real *d = w->dek + (size_t)v * %d, *x = E + (size_t)v * %d;\n", G1, F1);
+        P("        const rnn_real x0 = x[f0], x1 = x[f1], x2 = x[f2], x3 = x[f3];\n");
+        P("        for (int j = 0; j < %d; j++) {\n", G1);
+        P("            s0[j] += x0 * d[j];\n            s1[j] += x1 * d[j];\n");
+        P("            s2[j] += x2 * d[j];\n            s3[j] += x3 * d[j];\n        }\n    }\n");
+        P("    rnn_real *out = a->grads + %zu + (size_t)f0 * %d;\n", K1->offset, G1);
+        P("    for (int j = 0; j < %d; j++) {\n", G1);
+        P("        out[j] += s0[j];\n");
+        P("        if (nf > 1) out[%d + j] += s1[j];\n", G1);
+        P("        if (nf > 2) out[%d + j] += s2[j];\n", 2 * G1);
+        P("        if (nf > 3) out[%d + j] += s3[j];\n    }\n}\n\n", 3 * G1);
     }
     P("static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {\n");
     P("    workspace *w = impl;\n    memset(grads, 0, %zu * sizeof *grads);\n", m->param_buffer_len);
@@ -1412,7 +1456,7 @@ static void emit_drivers(emitter *e) {
     P("    rnn_parallel_for(TAIL_CHUNKS, reduce_chunk, &t);\n");
     if (e->fold) {
         P("    rnn_parallel_for(TAIL_CHUNKS, fold_rows_chunk, &t);\n");
-        P("    rnn_parallel_for(%d + 1, fold_kernel_row, &t);\n", m->layers[1].in_features);
+        P("    rnn_parallel_for(%d + 1, fold_kernel_rows, &t);\n", (m->layers[1].in_features + 3) / 4);
     }
     P("}\n\n");
     P("static int gen_correct(const void *impl) { return ((const workspace *)impl)->correct; }\n\n");

@@ -602,7 +602,17 @@ static void reduce_chunk(void *arg, int c) {
     const workspace *w = a->w;
     rnn_real *dst = a->grads + 8000;
     const size_t k0 = (size_t)c * ACC_LEN / TAIL_CHUNKS, k1 = (size_t)(c + 1) * ACC_LEN / TAIL_CHUNKS;
-    for (size_t k = k0; k < k1; k++) {
+    /* each sum in block and lane order; eight at a time, so that they do not wait on
+     * one another's additions */
+    size_t k = k0;
+    for (; k + 8 <= k1; k += 8) {
+        rnn_real s[8] = {0};
+        for (int g = 0; g < a->nblk; g++)
+            for (int l = 0; l < W; l++)
+                for (int q = 0; q < 8; q++) s[q] += w->acc[((size_t)g * ACC_LEN + k + (size_t)q) * W + l];
+        for (int q = 0; q < 8; q++) dst[k + (size_t)q] = s[q];
+    }
+    for (; k < k1; k++) {
         rnn_real s = 0.0f;
         for (int g = 0; g < a->nblk; g++)
             for (int l = 0; l < W; l++) s += w->acc[((size_t)g * ACC_LEN + k) * W + l];
@@ -621,6 +631,7 @@ static void fold_rows_chunk(void *arg, int c) {
         for (int j = 0; j < 32; j++) KT[j * 16 + f] = K[f * 32 + j];
     rnn_real *dE = a->grads + 0;
     const int v0 = c * 500 / TAIL_CHUNKS, v1 = (c + 1) * 500 / TAIL_CHUNKS;
+    int list[63], n = 0; /* the rows touched in this batch */
     for (int v = v0; v < v1; v++) {
         rnn_real d[32] = {0};
         int any = 0;
@@ -632,30 +643,81 @@ static void fold_rows_chunk(void *arg, int c) {
         }
         w->touched[v] = (rnn_real)any;
         if (!any) continue;
+        list[n++] = v;
         rnn_real *row = w->dek + (size_t)v * 32;
         for (int j = 0; j < 32; j++) row[j] = d[j];
-        rnn_real e[16] = {0}; /* dek[v].K^T, summed in registers */
+    }
+    /* dE[v] += dek[v].K^T, each summed over j in order; four rows at a time, so that
+     * the sums do not wait on one another */
+    for (int i = 0; i < n; i += 4) {
+        const int nr = n - i < 4 ? n - i : 4;
+        const rnn_real *d[4];
+        for (int r = 0; r < 4; r++) d[r] = w->dek + (size_t)list[i + (r < nr ? r : 0)] * 32;
+        rnn_real e0[16] = {0}, e1[16] = {0}, e2[16] = {0}, e3[16] = {0}; /* named: kept in registers */
         for (int j = 0; j < 32; j++)
-            for (int f = 0; f < 16; f++) e[f] += d[j] * KT[j * 16 + f];
-        rnn_real *dEv = dE + (size_t)v * 16;
-        for (int f = 0; f < 16; f++) dEv[f] += e[f];
+            for (int f = 0; f < 16; f++) {
+                e0[f] += d[0][j] * KT[j * 16 + f];
+                e1[f] += d[1][j] * KT[j * 16 + f];
+                e2[f] += d[2][j] * KT[j * 16 + f];
+                e3[f] += d[3][j] * KT[j * 16 + f];
+            }
+        {
+            rnn_real *dEv = dE + (size_t)list[i + 0] * 16;
+            for (int f = 0; f < 16; f++) dEv[f] += e0[f];
+        }
+        if (nr > 1) {
+            rnn_real *dEv = dE + (size_t)list[i + 1] * 16;
+            for (int f = 0; f < 16; f++) dEv[f] += e1[f];
+        }
+        if (nr > 2) {
+            rnn_real *dEv = dE + (size_t)list[i + 2] * 16;
+            for (int f = 0; f < 16; f++) dEv[f] += e2[f];
+        }
+        if (nr > 3) {
+            rnn_real *dEv = dE + (size_t)list[i + 3] * 16;
+            for (int f = 0; f < 16; f++) dEv[f] += e3[f];
+        }
     }
 }
 
-/* row f of dK += sum over v of E[v][f] dek[v] (f = 16: the bias, db += sum of dek[v]) */
-static void fold_kernel_row(void *arg, int f) {
+/* dK row f += sum over v of E[v][f] dek[v], in row order, for the rows f = 4c .. 4c+3:
+ * four at a time, so that the sums do not wait on one another; task c = 4 is the
+ * bias, db += sum of dek[v]. */
+static void fold_kernel_rows(void *arg, int c) {
     const tail *a = arg;
     const workspace *w = a->w;
     const rnn_real *E = a->params + 0;
-    rnn_real *out = f < 16 ? a->grads + 8000 + (size_t)f * 32 : a->grads + 8768;
-    rnn_real s[32] = {0};
-    for (int v = 0; v < 500; v++) { /* in row order */
-        if (w->touched[v] == 0.0f) continue;
-        const rnn_real x = f < 16 ? E[(size_t)v * 16 + f] : 1.0f;
-        const rnn_real *d = w->dek + (size_t)v * 32;
-        for (int j = 0; j < 32; j++) s[j] += x * d[j];
+    if (c == 4) {
+        rnn_real s[32] = {0};
+        for (int v = 0; v < 500; v++)
+            if (w->touched[v] != 0.0f)
+                for (int j = 0; j < 32; j++) s[j] += w->dek[(size_t)v * 32 + j];
+        rnn_real *out = a->grads + 8768;
+        for (int j = 0; j < 32; j++) out[j] += s[j];
+        return;
     }
-    for (int j = 0; j < 32; j++) out[j] += s[j];
+    const int f0 = 4 * c, nf = 16 - f0 < 4 ? 16 - f0 : 4;
+    /* rows past the last one (when 16 is not a multiple of 4) repeat it; not stored */
+    const int f1 = f0 + 1 < 16 ? f0 + 1 : 15, f2 = f0 + 2 < 16 ? f0 + 2 : 15, f3 = f0 + 3 < 16 ? f0 + 3 : 15;
+    rnn_real s0[32] = {0}, s1[32] = {0}, s2[32] = {0}, s3[32] = {0};
+    for (int v = 0; v < 500; v++) {
+        if (w->touched[v] == 0.0f) continue;
+        const rnn_real *d = w->dek + (size_t)v * 32, *x = E + (size_t)v * 16;
+        const rnn_real x0 = x[f0], x1 = x[f1], x2 = x[f2], x3 = x[f3];
+        for (int j = 0; j < 32; j++) {
+            s0[j] += x0 * d[j];
+            s1[j] += x1 * d[j];
+            s2[j] += x2 * d[j];
+            s3[j] += x3 * d[j];
+        }
+    }
+    rnn_real *out = a->grads + 8000 + (size_t)f0 * 32;
+    for (int j = 0; j < 32; j++) {
+        out[j] += s0[j];
+        if (nf > 1) out[32 + j] += s1[j];
+        if (nf > 2) out[64 + j] += s2[j];
+        if (nf > 3) out[96 + j] += s3[j];
+    }
 }
 
 static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
@@ -668,7 +730,7 @@ static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
     tail t = {w, params, grads, nblk};
     rnn_parallel_for(TAIL_CHUNKS, reduce_chunk, &t);
     rnn_parallel_for(TAIL_CHUNKS, fold_rows_chunk, &t);
-    rnn_parallel_for(16 + 1, fold_kernel_row, &t);
+    rnn_parallel_for(4 + 1, fold_kernel_rows, &t);
 }
 
 static int gen_correct(const void *impl) { return ((const workspace *)impl)->correct; }
