@@ -1215,13 +1215,24 @@ static void emit_drivers(emitter *e) {
       " * same bit for bit whatever the number of threads. */\n\n");
     if (binary) emit_probability_helper(e);
     P("typedef struct {\n    workspace *w;\n    const rnn_real *params;\n    const rnn_dropout_ctx *ctx;\n");
-    P("    const rnn_real *labels;\n    rnn_real *out;\n    int n;\n} batch;\n\n");
+    P("    const int32_t *tokens;\n    const rnn_real *labels;\n    rnn_real *out;\n    int n;\n} batch;\n\n");    P("/* work outside the lane blocks (the folded table, the sums after the blocks) is split\n"
+      " * into this many tasks */\n#define TAIL_CHUNKS 8\n\n");
 
     /* ---- forward of one block ---- */
     P("static void forward_block(void *arg, int g) {\n");
     P("    const batch *a = arg;\n    workspace *w = a->w;\n    const rnn_real *params = a->params;\n");
     P("    const rnn_dropout_ctx *ctx = a->ctx;\n    const rnn_real *labels = a->labels;\n");
     P("    rnn_real *out = a->out;\n    const int n = a->n;\n    (void)ctx;\n");
+    P("    /* this block's token ids (padding lanes: 0), labels and dataset rows; an id out of\n"
+      "     * range stops the block before anything reads with it, and the batch returns NaN as\n"
+      "     * the reference does */\n");
+    P("    for (int l = 0; l < W; l++) {\n        const int b = g * W + l;\n");
+    P("        for (int t = 0; t < %d; t++) {\n", T);
+    P("            const int32_t id = b < n ? a->tokens[(size_t)b * %d + t] : 0;\n", T);
+    P("            if (id < 0 || id >= %d) {\n                w->block_bad[g] = 1;\n                return;\n            }\n", V);
+    P("            w->tokens[(size_t)b * %d + t] = id;\n        }\n", T);
+    P("        w->labels[b] = b < n && labels ? labels[b] : 0.0f;\n");
+    P("        w->rows[b] = b < n ? (ctx && ctx->rows ? ctx->rows[b] : (uint32_t)b) : 0u;\n    }\n");
     if (!e->fold) P("    forward_0(w, params, g);\n");
     for (int i = 1; i <= L; i++) P("    forward_%d(w, params, g, ctx);\n", i);
     P("    const rnn_real *z = w->a%d + (size_t)g * %d * W; /* logits [%d][W] */\n", L, O, O);
@@ -1258,40 +1269,33 @@ static void emit_drivers(emitter *e) {
     if (e->fold) {
         const rnn_layer *l1 = &m->layers[1];
         int F1 = l1->in_features, G1 = l1->gates * l1->units;
-        P("/* ek[v] = b + E[v].K for every row v: restrict parameters, so the rows vectorize */\n");
+        const rnn_tensor *E1 = tensor(m, 0, RNN_T_EMBEDDINGS), *K1 = tensor(m, 1, RNN_T_KERNEL), *B1 = tensor(m, 1, RNN_T_RNN_BIAS);
+        P("/* ek[v] = b + E[v].K for the rows v0 <= v < v1: restrict parameters, so the rows vectorize */\n");
         P("static void fold_table(rnn_real *restrict ek, const rnn_real *restrict E, const rnn_real *restrict K,\n"
-          "                       const rnn_real *restrict B) {\n");
-        P("    for (int v = 0; v < %d; v++) {\n", V);
+          "                       const rnn_real *restrict B, int v0, int v1) {\n");
+        P("    for (int v = v0; v < v1; v++) {\n");
         P("        rnn_real *row = ek + (size_t)v * %d;\n", G1);
         P("        for (int j = 0; j < %d; j++) row[j] = B[j];\n", G1);
         P("        for (int f = 0; f < %d; f++) {\n", F1);
         P("            const rnn_real x = E[(size_t)v * %d + f];\n", F1);
         P("            for (int j = 0; j < %d; j++) row[j] += x * K[f * %d + j];\n        }\n    }\n}\n\n", G1, G1);
+        P("/* the table in TAIL_CHUNKS row ranges, one task each */\n");
+        P("static void fold_table_chunk(void *arg, int c) {\n    const batch *a = arg;\n");
+        P("    fold_table(a->w->ek, a->params + %zu, a->params + %zu, a->params + %zu, c * %d / TAIL_CHUNKS,\n"
+          "               (c + 1) * %d / TAIL_CHUNKS);\n}\n\n", E1->offset, K1->offset, B1->offset, V, V);
     }
     P("static double gen_forward(void *impl, const rnn_real *params, const int32_t *tokens, const rnn_real *labels, int n,\n"
       "                          const rnn_dropout_ctx *ctx, rnn_real *out) {\n");
     P("    workspace *w = impl;\n    if (n < 1 || n > w->nblk * W) return NAN;\n");
     P("    const int nblk = (n + W - 1) / W;\n");
     P("    w->n = n;\n    w->training = ctx && ctx->training;\n    w->labelled = labels != NULL;\n    w->correct = 0;\n");
-    P("    for (int b = 0; b < nblk * W; b++) {\n");
-    P("        for (int t = 0; t < %d; t++) {\n", T);
-    P("            const int32_t id = b < n ? tokens[(size_t)b * %d + t] : 0;\n", T);
-    P("            if (id < 0 || id >= %d) return NAN; /* as the reference: never read out of bounds */\n", V);
-    P("            w->tokens[(size_t)b * %d + t] = id;\n        }\n", T);
-    P("        w->labels[b] = b < n && labels ? labels[b] : 0.0f;\n");
-    P("        w->rows[b] = b < n ? (ctx && ctx->rows ? ctx->rows[b] : (uint32_t)b) : 0u;\n    }\n");
+    P("    batch a = {w, params, ctx, tokens, labels, out, n};\n");
     if (e->fold) {
-        const rnn_layer *l1 = &m->layers[1];
-        int F1 = l1->in_features, G1 = l1->gates * l1->units;
-        const rnn_tensor *E1 = tensor(m, 0, RNN_T_EMBEDDINGS), *K1 = tensor(m, 1, RNN_T_KERNEL), *B1 = tensor(m, 1, RNN_T_RNN_BIAS);
         P("    /* the embedding folded into %s's input projection: ek[v] = b + E[v].K (exact in real arithmetic) */\n",
-          l1->name);
-        P("    fold_table(w->ek, params + %zu, params + %zu, params + %zu);\n", E1->offset, K1->offset, B1->offset);
-        (void)F1;
-        (void)G1;
+          m->layers[1].name);
+        P("    rnn_parallel_for(TAIL_CHUNKS, fold_table_chunk, &a);\n");
     }
     P("    for (int g = 0; g < nblk; g++) w->block_bad[g] = 0;\n");
-    P("    batch a = {w, params, ctx, labels, out, n};\n");
     P("    rnn_parallel_for(nblk, forward_block, &a);\n");
     P("    double loss = 0.0;\n");
     P("    for (int g = 0; g < nblk; g++) { /* in block order */\n");
@@ -1334,9 +1338,8 @@ static void emit_drivers(emitter *e) {
 
     /* ---- what follows the blocks: in chunks, each writing only its own part ---- */
     P("/* After the blocks: the per-lane sums, and the folded table's gradient, split in\n"
-      " * independent chunks so the threads share them (every output element is summed by\n"
-      " * one chunk, in a fixed order). */\n");
-    P("#define TAIL_CHUNKS 8\n");
+      " * TAIL_CHUNKS independent chunks so the threads share them (every output element is\n"
+      " * summed by one chunk, in a fixed order). */\n");
     P("typedef struct {\n    workspace *w;\n    const rnn_real *params;\n    rnn_real *grads;\n    int nblk;\n} tail;\n\n");
     P("static void reduce_chunk(void *arg, int c) {\n");
     P("    const tail *a = arg;\n    const workspace *w = a->w;\n");
@@ -1370,9 +1373,10 @@ static void emit_drivers(emitter *e) {
         P("    int list[%d], n = 0; /* the rows touched in this batch */\n", (V + 7) / 8);
         P("    for (int v = v0; v < v1; v++) {\n");
         P("        rnn_real d[%d] = {0};\n        int any = 0;\n", G1);
-        P("        for (int g = 0; g < a->nblk; g++) { /* in block order */\n");
-        P("            if (w->touched[(size_t)g * %d + v] == 0.0f) continue;\n", V);
-        P("            any = 1;\n");
+        P("        /* every block's row, in block order: a row a block did not touch is zeros (a\n"
+          "         * test per block would be a branch the CPU cannot predict) */\n");
+        P("        for (int g = 0; g < a->nblk; g++) {\n");
+        P("            any |= w->touched[(size_t)g * %d + v] != 0.0f;\n", V);
         P("            const rnn_real *r = w->dek + ((size_t)g * %d + (size_t)v) * %d;\n", V, G1);
         P("            for (int j = 0; j < %d; j++) d[j] += r[j];\n        }\n", G1);
         P("        w->touched[v] = (rnn_real)any;\n");
@@ -1436,7 +1440,7 @@ static void emit_drivers(emitter *e) {
     P("    workspace *w = impl;\n    memset(grads, 0, %zu * sizeof *grads);\n", m->param_buffer_len);
     P("    if (!w->labelled) return;\n");
     P("    const int n = w->n, nblk = (n + W - 1) / W;\n");
-    P("    batch a = {w, params, NULL, NULL, NULL, n};\n");
+    P("    batch a = {w, params, NULL, NULL, NULL, NULL, n};\n");
     P("    rnn_parallel_for(nblk, backward_block, &a);\n");
     if (!e->fold) {
         P("    /* the embedding: scatter d loss / d output into the looked-up rows, in block order */\n");

@@ -1030,10 +1030,15 @@ typedef struct {
     workspace *w;
     const rnn_real *params;
     const rnn_dropout_ctx *ctx;
+    const int32_t *tokens;
     const rnn_real *labels;
     rnn_real *out;
     int n;
 } batch;
+
+/* work outside the lane blocks (the folded table, the sums after the blocks) is split
+ * into this many tasks */
+#define TAIL_CHUNKS 8
 
 static void forward_block(void *arg, int g) {
     const batch *a = arg;
@@ -1044,6 +1049,22 @@ static void forward_block(void *arg, int g) {
     rnn_real *out = a->out;
     const int n = a->n;
     (void)ctx;
+    /* this block's token ids (padding lanes: 0), labels and dataset rows; an id out of
+     * range stops the block before anything reads with it, and the batch returns NaN as
+     * the reference does */
+    for (int l = 0; l < W; l++) {
+        const int b = g * W + l;
+        for (int t = 0; t < 200; t++) {
+            const int32_t id = b < n ? a->tokens[(size_t)b * 200 + t] : 0;
+            if (id < 0 || id >= 10000) {
+                w->block_bad[g] = 1;
+                return;
+            }
+            w->tokens[(size_t)b * 200 + t] = id;
+        }
+        w->labels[b] = b < n && labels ? labels[b] : 0.0f;
+        w->rows[b] = b < n ? (ctx && ctx->rows ? ctx->rows[b] : (uint32_t)b) : 0u;
+    }
     forward_0(w, params, g);
     forward_1(w, params, g, ctx);
     forward_2(w, params, g, ctx);
@@ -1074,17 +1095,8 @@ static double gen_forward(void *impl, const rnn_real *params, const int32_t *tok
     w->training = ctx && ctx->training;
     w->labelled = labels != NULL;
     w->correct = 0;
-    for (int b = 0; b < nblk * W; b++) {
-        for (int t = 0; t < 200; t++) {
-            const int32_t id = b < n ? tokens[(size_t)b * 200 + t] : 0;
-            if (id < 0 || id >= 10000) return NAN; /* as the reference: never read out of bounds */
-            w->tokens[(size_t)b * 200 + t] = id;
-        }
-        w->labels[b] = b < n && labels ? labels[b] : 0.0f;
-        w->rows[b] = b < n ? (ctx && ctx->rows ? ctx->rows[b] : (uint32_t)b) : 0u;
-    }
+    batch a = {w, params, ctx, tokens, labels, out, n};
     for (int g = 0; g < nblk; g++) w->block_bad[g] = 0;
-    batch a = {w, params, ctx, labels, out, n};
     rnn_parallel_for(nblk, forward_block, &a);
     double loss = 0.0;
     for (int g = 0; g < nblk; g++) { /* in block order */
@@ -1114,9 +1126,8 @@ static void backward_block(void *arg, int g) {
 }
 
 /* After the blocks: the per-lane sums, and the folded table's gradient, split in
- * independent chunks so the threads share them (every output element is summed by
- * one chunk, in a fixed order). */
-#define TAIL_CHUNKS 8
+ * TAIL_CHUNKS independent chunks so the threads share them (every output element is
+ * summed by one chunk, in a fixed order). */
 typedef struct {
     workspace *w;
     const rnn_real *params;
@@ -1152,7 +1163,7 @@ static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
     memset(grads, 0, 1411728 * sizeof *grads);
     if (!w->labelled) return;
     const int n = w->n, nblk = (n + W - 1) / W;
-    batch a = {w, params, NULL, NULL, NULL, n};
+    batch a = {w, params, NULL, NULL, NULL, NULL, n};
     rnn_parallel_for(nblk, backward_block, &a);
     /* the embedding: scatter d loss / d output into the looked-up rows, in block order */
     rnn_real *dE = grads + 0; /* embedding/embeddings [10000, 128] */

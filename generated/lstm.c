@@ -487,10 +487,15 @@ typedef struct {
     workspace *w;
     const rnn_real *params;
     const rnn_dropout_ctx *ctx;
+    const int32_t *tokens;
     const rnn_real *labels;
     rnn_real *out;
     int n;
 } batch;
+
+/* work outside the lane blocks (the folded table, the sums after the blocks) is split
+ * into this many tasks */
+#define TAIL_CHUNKS 8
 
 static void forward_block(void *arg, int g) {
     const batch *a = arg;
@@ -501,6 +506,22 @@ static void forward_block(void *arg, int g) {
     rnn_real *out = a->out;
     const int n = a->n;
     (void)ctx;
+    /* this block's token ids (padding lanes: 0), labels and dataset rows; an id out of
+     * range stops the block before anything reads with it, and the batch returns NaN as
+     * the reference does */
+    for (int l = 0; l < W; l++) {
+        const int b = g * W + l;
+        for (int t = 0; t < 100; t++) {
+            const int32_t id = b < n ? a->tokens[(size_t)b * 100 + t] : 0;
+            if (id < 0 || id >= 500) {
+                w->block_bad[g] = 1;
+                return;
+            }
+            w->tokens[(size_t)b * 100 + t] = id;
+        }
+        w->labels[b] = b < n && labels ? labels[b] : 0.0f;
+        w->rows[b] = b < n ? (ctx && ctx->rows ? ctx->rows[b] : (uint32_t)b) : 0u;
+    }
     forward_1(w, params, g, ctx);
     forward_2(w, params, g, ctx);
     const rnn_real *z = w->a2 + (size_t)g * 1 * W; /* logits [1][W] */
@@ -521,10 +542,10 @@ static void forward_block(void *arg, int g) {
     w->block_correct[g] = correct;
 }
 
-/* ek[v] = b + E[v].K for every row v: restrict parameters, so the rows vectorize */
+/* ek[v] = b + E[v].K for the rows v0 <= v < v1: restrict parameters, so the rows vectorize */
 static void fold_table(rnn_real *restrict ek, const rnn_real *restrict E, const rnn_real *restrict K,
-                       const rnn_real *restrict B) {
-    for (int v = 0; v < 500; v++) {
+                       const rnn_real *restrict B, int v0, int v1) {
+    for (int v = v0; v < v1; v++) {
         rnn_real *row = ek + (size_t)v * 32;
         for (int j = 0; j < 32; j++) row[j] = B[j];
         for (int f = 0; f < 16; f++) {
@@ -532,6 +553,13 @@ static void fold_table(rnn_real *restrict ek, const rnn_real *restrict E, const 
             for (int j = 0; j < 32; j++) row[j] += x * K[f * 32 + j];
         }
     }
+}
+
+/* the table in TAIL_CHUNKS row ranges, one task each */
+static void fold_table_chunk(void *arg, int c) {
+    const batch *a = arg;
+    fold_table(a->w->ek, a->params + 0, a->params + 8000, a->params + 8768, c * 500 / TAIL_CHUNKS,
+               (c + 1) * 500 / TAIL_CHUNKS);
 }
 
 static double gen_forward(void *impl, const rnn_real *params, const int32_t *tokens, const rnn_real *labels, int n,
@@ -543,19 +571,10 @@ static double gen_forward(void *impl, const rnn_real *params, const int32_t *tok
     w->training = ctx && ctx->training;
     w->labelled = labels != NULL;
     w->correct = 0;
-    for (int b = 0; b < nblk * W; b++) {
-        for (int t = 0; t < 100; t++) {
-            const int32_t id = b < n ? tokens[(size_t)b * 100 + t] : 0;
-            if (id < 0 || id >= 500) return NAN; /* as the reference: never read out of bounds */
-            w->tokens[(size_t)b * 100 + t] = id;
-        }
-        w->labels[b] = b < n && labels ? labels[b] : 0.0f;
-        w->rows[b] = b < n ? (ctx && ctx->rows ? ctx->rows[b] : (uint32_t)b) : 0u;
-    }
+    batch a = {w, params, ctx, tokens, labels, out, n};
     /* the embedding folded into lstm's input projection: ek[v] = b + E[v].K (exact in real arithmetic) */
-    fold_table(w->ek, params + 0, params + 8000, params + 8768);
+    rnn_parallel_for(TAIL_CHUNKS, fold_table_chunk, &a);
     for (int g = 0; g < nblk; g++) w->block_bad[g] = 0;
-    batch a = {w, params, ctx, labels, out, n};
     rnn_parallel_for(nblk, forward_block, &a);
     double loss = 0.0;
     for (int g = 0; g < nblk; g++) { /* in block order */
@@ -587,9 +606,8 @@ static void backward_block(void *arg, int g) {
 }
 
 /* After the blocks: the per-lane sums, and the folded table's gradient, split in
- * independent chunks so the threads share them (every output element is summed by
- * one chunk, in a fixed order). */
-#define TAIL_CHUNKS 8
+ * TAIL_CHUNKS independent chunks so the threads share them (every output element is
+ * summed by one chunk, in a fixed order). */
 typedef struct {
     workspace *w;
     const rnn_real *params;
@@ -635,9 +653,10 @@ static void fold_rows_chunk(void *arg, int c) {
     for (int v = v0; v < v1; v++) {
         rnn_real d[32] = {0};
         int any = 0;
-        for (int g = 0; g < a->nblk; g++) { /* in block order */
-            if (w->touched[(size_t)g * 500 + v] == 0.0f) continue;
-            any = 1;
+        /* every block's row, in block order: a row a block did not touch is zeros (a
+         * test per block would be a branch the CPU cannot predict) */
+        for (int g = 0; g < a->nblk; g++) {
+            any |= w->touched[(size_t)g * 500 + v] != 0.0f;
             const rnn_real *r = w->dek + ((size_t)g * 500 + (size_t)v) * 32;
             for (int j = 0; j < 32; j++) d[j] += r[j];
         }
@@ -725,7 +744,7 @@ static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
     memset(grads, 0, 8832 * sizeof *grads);
     if (!w->labelled) return;
     const int n = w->n, nblk = (n + W - 1) / W;
-    batch a = {w, params, NULL, NULL, NULL, n};
+    batch a = {w, params, NULL, NULL, NULL, NULL, n};
     rnn_parallel_for(nblk, backward_block, &a);
     tail t = {w, params, grads, nblk};
     rnn_parallel_for(TAIL_CHUNKS, reduce_chunk, &t);

@@ -117,7 +117,9 @@ int rnn_optimizer_slots(const rnn_optimizer *o);
 
 /* One optimizer step. `step` counts from 1 (Adam's bias correction). grads are
  * clipped in place. state holds rnn_optimizer_slots(o) * m->param_buffer_len
- * elements, zero before the first step. */
+ * elements, zero before the first step. The element-wise update runs on
+ * rnn_parallel_for (the same result for any thread count), so it must not be called
+ * from inside an rnn_parallel_for task. */
 void rnn_optimizer_step(const rnn_model *m, const rnn_optimizer *o, rnn_real *params,
                         rnn_real *grads, rnn_real *state, int64_t step);
 

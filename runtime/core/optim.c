@@ -127,6 +127,44 @@ static void sgd(const rnn_optimizer *o, rnn_real *w, const rnn_real *g, rnn_real
     }
 }
 
+/* The element-wise update in STEP_CHUNKS tasks for rnn_parallel_for: task c updates
+ * the c-th of STEP_CHUNKS equal ranges of every tensor. Each element's update depends
+ * on nothing else, so the result is the same whatever the number of threads. */
+#define STEP_CHUNKS 8
+
+typedef struct {
+    const rnn_model *m;
+    const rnn_optimizer *o;
+    rnn_real *params;
+    const rnn_real *grads;
+    rnn_real *state;
+    size_t len;
+    double alpha;
+} step_job;
+
+static void step_chunk(void *arg, int c) {
+    const step_job *j = arg;
+    const rnn_optimizer *o = j->o;
+    for (int k = 0; k < j->m->n_tensors; k++) {
+        const size_t size = j->m->tensors[k].size;
+        const size_t off = j->m->tensors[k].offset + size * (size_t)c / STEP_CHUNKS;
+        const size_t n = j->m->tensors[k].offset + size * (size_t)(c + 1) / STEP_CHUNKS - off;
+        rnn_real *w = j->params + off;
+        const rnn_real *g = j->grads + off;
+        switch (o->kind) {
+        case RNN_OPT_RMSPROP:
+            rmsprop(o, w, g, j->state + off, n);
+            break;
+        case RNN_OPT_ADAM:
+            adam(o, j->alpha, w, g, j->state + off, j->state + j->len + off, n);
+            break;
+        case RNN_OPT_SGD:
+            sgd(o, w, g, o->momentum > 0 ? j->state + off : NULL, n);
+            break;
+        }
+    }
+}
+
 void rnn_optimizer_step(const rnn_model *m, const rnn_optimizer *o, rnn_real *params,
                         rnn_real *grads, rnn_real *state, int64_t step) {
     clip_gradients(m, o, grads);
@@ -138,20 +176,6 @@ void rnn_optimizer_step(const rnn_model *m, const rnn_optimizer *o, rnn_real *pa
         double t = (double)step;
         alpha = o->learning_rate * sqrt(1.0 - pow(o->beta_2, t)) / (1.0 - pow(o->beta_1, t));
     }
-    for (int k = 0; k < m->n_tensors; k++) {
-        const size_t off = m->tensors[k].offset, n = m->tensors[k].size;
-        rnn_real *w = params + off;
-        const rnn_real *g = grads + off;
-        switch (o->kind) {
-        case RNN_OPT_RMSPROP:
-            rmsprop(o, w, g, state + off, n);
-            break;
-        case RNN_OPT_ADAM:
-            adam(o, alpha, w, g, state + off, state + len + off, n);
-            break;
-        case RNN_OPT_SGD:
-            sgd(o, w, g, o->momentum > 0 ? state + off : NULL, n);
-            break;
-        }
-    }
+    step_job job = {m, o, params, grads, state, len, alpha};
+    rnn_parallel_for(STEP_CHUNKS, step_chunk, &job);
 }
