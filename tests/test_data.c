@@ -339,6 +339,18 @@ Test(npy, x_malformed) {
     for (int k = 0; k < 6; k++) put_int(&o, neg[k], 2, 0);
     expect_x_error(&o, 3, 500, "row 0, column 1 (0-based): token id -1 is outside [0, 500)");
 
+    /* native int32 (read in one piece, then range-checked): the first bad id is named */
+    dict(dd, sizeof dd, "<i4", "False", "(3, 3)");
+    npy_header(&o, 1, dd);
+    const int64_t ids4[9] = {1, 2, 3, 4, 5, 6, 7, -5, 500};
+    for (int k = 0; k < 9; k++) put_int(&o, ids4[k], 4, 0);
+    expect_x_error(&o, 3, 500, "row 2, column 1 (0-based): token id -5 is outside [0, 500)");
+
+    dict(dd, sizeof dd, "<i4", "False", "(2, 3)");
+    npy_header(&o, 1, dd);
+    for (int k = 0; k < 5; k++) put_int(&o, k, 4, 0);   /* one id short */
+    expect_x_error(&o, 3, 500, "truncated data: shape (2, 3) of '<i4' needs more than the 20 bytes present");
+
     dict(dd, sizeof dd, "<u8", "False", "(1, 2)");
     npy_header(&o, 1, dd);
     put_int(&o, 3, 8, 0);

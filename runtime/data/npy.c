@@ -426,6 +426,21 @@ static int x_elem(void *vctx, uint64_t index, const npy_value *v) {
     return 0;
 }
 
+/* The common case, int32 in the host's byte order: one read, then one range check that
+ * vectorizes (the element-by-element decoder above took about 10 ms for 20000 x 100
+ * ids). The message for a bad id is x_elem's. */
+static int read_x_native_i32(const char *path, FILE *f, uint64_t cells, x_ctx *c) {
+    if (fread(c->x, sizeof *c->x, (size_t)cells, f) != (size_t)cells)
+        return rnn_data_fail(c->err, c->errlen, "%s: read error or truncated data", path);
+    uint32_t bad = 0;
+    for (uint64_t i = 0; i < cells; i++) bad |= (uint32_t)((uint32_t)c->x[i] >= (uint32_t)c->vocab);
+    for (uint64_t i = 0; bad && i < cells; i++) {
+        npy_value v = {DT_INT, c->x[i], 0, 0.0};
+        if (x_elem(c, i, &v)) return -1;
+    }
+    return 0;
+}
+
 int rnn_npy_read_x(const char *path, int T, int vocab, rnn_data *d, char *err, size_t errlen) {
     memset(d, 0, sizeof *d);
     if (T <= 0 || vocab <= 0) return rnn_data_fail(err, errlen, "%s: invalid model sizes (T %d, vocab %d)", path, T, vocab);
@@ -452,7 +467,10 @@ int rnn_npy_read_x(const char *path, int T, int vocab, rnn_data *d, char *err, s
             rnn_data_fail(err, errlen, "%s: out of memory for %s token ids", path, shp);
         } else {
             x_ctx c = {path, T, vocab, x, err, errlen};
-            rc = for_each(path, f, &h, cells, x_elem, &c, err, errlen);
+            if (h.dt.kind == DT_INT && h.dt.size == 4 && h.dt.big == host_is_big())
+                rc = read_x_native_i32(path, f, cells, &c);
+            else
+                rc = for_each(path, f, &h, cells, x_elem, &c, err, errlen);
         }
     }
     fclose(f);

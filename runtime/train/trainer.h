@@ -132,7 +132,7 @@ typedef struct {
 /* Train as the spec and the options say. Returns the exit code (0, 1, 130). */
 int rnn_fit(const rnn_model *m, const rnn_model_ops *ops, const rnn_fit_options *o);
 
-/* FNV-1a fingerprint of a data set (n, T, x, y). */
+/* A fingerprint of a data set (n, x, y): FNV-1a in four word streams (fit.c). */
 uint64_t rnn_data_hash(const rnn_data *d);
 
 #endif
