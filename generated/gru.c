@@ -216,18 +216,15 @@ static void forward_step_1(const rnn_real *restrict R, const rnn_real *restrict 
         ha[22 * W + l] = B1[22] + hp0 * R[22] + hp1 * R[46] + hp2 * R[70] + hp3 * R[94] + hp4 * R[118] + hp5 * R[142] + hp6 * R[166] + hp7 * R[190];
         ha[23 * W + l] = B1[23] + hp0 * R[23] + hp1 * R[47] + hp2 * R[71] + hp3 * R[95] + hp4 * R[119] + hp5 * R[143] + hp6 * R[167] + hp7 * R[191];
     }
-    for (int u = 0; u < 8; u++)
-        for (int l = 0; l < W; l++) {
-            const rnn_real zg = rnn_fast_sigmoidf(xa[u * W + l] + ha[u * W + l]);
-            const rnn_real rg = rnn_fast_sigmoidf(xa[(8 + u) * W + l] + ha[(8 + u) * W + l]);
-            const rnn_real hc = ha[(16 + u) * W + l];
-            const rnn_real ng = rnn_fast_tanhf(xa[(16 + u) * W + l] + rg * hc);
-            hht[u * W + l] = hc;
-            gt[u * W + l] = zg;
-            gt[(8 + u) * W + l] = rg;
-            gt[(16 + u) * W + l] = ng;
-            ht[u * W + l] = zg * hp[u * W + l] + (1.0f - zg) * ng;
-        }
+    for (int k = 0; k < 16 * W; k++) gt[k] = rnn_fast_sigmoidf(xa[k] + ha[k]);
+    for (int k = 0; k < 8 * W; k++) {
+        const rnn_real zg = gt[k], rg = gt[8 * W + k];
+        const rnn_real hc = ha[16 * W + k];
+        const rnn_real ng = rnn_fast_tanhf(xa[16 * W + k] + rg * hc);
+        hht[k] = hc;
+        gt[16 * W + k] = ng;
+        ht[k] = zg * hp[k] + (1.0f - zg) * ng;
+    }
 }
 
 static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dropout_ctx *ctx) {

@@ -248,22 +248,17 @@ static void forward_step_1(const rnn_real *restrict K, const rnn_real *restrict 
             gt[(c + 3) * W + l] = s3[l];
         }
     }
-    for (int u = 0; u < 128; u++)
-        for (int l = 0; l < W; l++) {
-            const rnn_real ig = rnn_fast_sigmoidf(gt[u * W + l]);
-            const rnn_real fg = rnn_fast_sigmoidf(gt[(128 + u) * W + l]);
-            const rnn_real cg = rnn_fast_tanhf(gt[(256 + u) * W + l]);
-            const rnn_real og = rnn_fast_sigmoidf(gt[(384 + u) * W + l]);
-            gt[u * W + l] = ig;
-            gt[(128 + u) * W + l] = fg;
-            gt[(256 + u) * W + l] = cg;
-            gt[(384 + u) * W + l] = og;
-            const rnn_real cn = fg * cp[u * W + l] + ig * cg;
-            const rnn_real tcn = rnn_fast_tanhf(cn);
-            ct[u * W + l] = cn;
-            tct[u * W + l] = tcn;
-            ht[u * W + l] = og * tcn;
-        }
+    /* the gates: i | f sigmoid, c tanh, o sigmoid; then the cell */
+    for (int k = 0; k < 256 * W; k++) gt[k] = rnn_fast_sigmoidf(gt[k]);
+    for (int k = 256 * W; k < 384 * W; k++) gt[k] = rnn_fast_tanhf(gt[k]);
+    for (int k = 384 * W; k < 512 * W; k++) gt[k] = rnn_fast_sigmoidf(gt[k]);
+    for (int k = 0; k < 128 * W; k++) {
+        const rnn_real cn = gt[128 * W + k] * cp[k] + gt[k] * gt[256 * W + k]; /* f c_{t-1} + i g */
+        const rnn_real tcn = rnn_fast_tanhf(cn);
+        ct[k] = cn;
+        tct[k] = tcn;
+        ht[k] = gt[384 * W + k] * tcn;
+    }
 }
 
 static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dropout_ctx *ctx) {

@@ -226,22 +226,17 @@ static void forward_step_1(const rnn_real *restrict R, const rnn_real *restrict 
         gt[30 * W + l] = xk[30 * W + l] + hp0 * R[30] + hp1 * R[62] + hp2 * R[94] + hp3 * R[126] + hp4 * R[158] + hp5 * R[190] + hp6 * R[222] + hp7 * R[254];
         gt[31 * W + l] = xk[31 * W + l] + hp0 * R[31] + hp1 * R[63] + hp2 * R[95] + hp3 * R[127] + hp4 * R[159] + hp5 * R[191] + hp6 * R[223] + hp7 * R[255];
     }
-    for (int u = 0; u < 8; u++)
-        for (int l = 0; l < W; l++) {
-            const rnn_real ig = rnn_fast_sigmoidf(gt[u * W + l]);
-            const rnn_real fg = rnn_fast_sigmoidf(gt[(8 + u) * W + l]);
-            const rnn_real cg = rnn_fast_tanhf(gt[(16 + u) * W + l]);
-            const rnn_real og = rnn_fast_sigmoidf(gt[(24 + u) * W + l]);
-            gt[u * W + l] = ig;
-            gt[(8 + u) * W + l] = fg;
-            gt[(16 + u) * W + l] = cg;
-            gt[(24 + u) * W + l] = og;
-            const rnn_real cn = fg * cp[u * W + l] + ig * cg;
-            const rnn_real tcn = rnn_fast_tanhf(cn);
-            ct[u * W + l] = cn;
-            tct[u * W + l] = tcn;
-            ht[u * W + l] = og * tcn;
-        }
+    /* the gates: i | f sigmoid, c tanh, o sigmoid; then the cell */
+    for (int k = 0; k < 16 * W; k++) gt[k] = rnn_fast_sigmoidf(gt[k]);
+    for (int k = 16 * W; k < 24 * W; k++) gt[k] = rnn_fast_tanhf(gt[k]);
+    for (int k = 24 * W; k < 32 * W; k++) gt[k] = rnn_fast_sigmoidf(gt[k]);
+    for (int k = 0; k < 8 * W; k++) {
+        const rnn_real cn = gt[8 * W + k] * cp[k] + gt[k] * gt[16 * W + k]; /* f c_{t-1} + i g */
+        const rnn_real tcn = rnn_fast_tanhf(cn);
+        ct[k] = cn;
+        tct[k] = tcn;
+        ht[k] = gt[24 * W + k] * tcn;
+    }
 }
 
 static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dropout_ctx *ctx) {

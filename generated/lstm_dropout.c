@@ -296,22 +296,17 @@ static void forward_step_1(const rnn_real *restrict K, const rnn_real *restrict 
         gt[30 * W + l] = B[30] + xt0 * K[30] + xt1 * K[62] + xt2 * K[94] + xt3 * K[126] + xt4 * K[158] + xt5 * K[190] + xt6 * K[222] + xt7 * K[254] + xt8 * K[286] + xt9 * K[318] + xt10 * K[350] + xt11 * K[382] + xt12 * K[414] + xt13 * K[446] + xt14 * K[478] + xt15 * K[510] + hp0 * R[30] + hp1 * R[62] + hp2 * R[94] + hp3 * R[126] + hp4 * R[158] + hp5 * R[190] + hp6 * R[222] + hp7 * R[254];
         gt[31 * W + l] = B[31] + xt0 * K[31] + xt1 * K[63] + xt2 * K[95] + xt3 * K[127] + xt4 * K[159] + xt5 * K[191] + xt6 * K[223] + xt7 * K[255] + xt8 * K[287] + xt9 * K[319] + xt10 * K[351] + xt11 * K[383] + xt12 * K[415] + xt13 * K[447] + xt14 * K[479] + xt15 * K[511] + hp0 * R[31] + hp1 * R[63] + hp2 * R[95] + hp3 * R[127] + hp4 * R[159] + hp5 * R[191] + hp6 * R[223] + hp7 * R[255];
     }
-    for (int u = 0; u < 8; u++)
-        for (int l = 0; l < W; l++) {
-            const rnn_real ig = rnn_fast_sigmoidf(gt[u * W + l]);
-            const rnn_real fg = rnn_fast_sigmoidf(gt[(8 + u) * W + l]);
-            const rnn_real cg = rnn_fast_tanhf(gt[(16 + u) * W + l]);
-            const rnn_real og = rnn_fast_sigmoidf(gt[(24 + u) * W + l]);
-            gt[u * W + l] = ig;
-            gt[(8 + u) * W + l] = fg;
-            gt[(16 + u) * W + l] = cg;
-            gt[(24 + u) * W + l] = og;
-            const rnn_real cn = fg * cp[u * W + l] + ig * cg;
-            const rnn_real tcn = rnn_fast_tanhf(cn);
-            ct[u * W + l] = cn;
-            tct[u * W + l] = tcn;
-            ht[u * W + l] = og * tcn;
-        }
+    /* the gates: i | f sigmoid, c tanh, o sigmoid; then the cell */
+    for (int k = 0; k < 16 * W; k++) gt[k] = rnn_fast_sigmoidf(gt[k]);
+    for (int k = 16 * W; k < 24 * W; k++) gt[k] = rnn_fast_tanhf(gt[k]);
+    for (int k = 24 * W; k < 32 * W; k++) gt[k] = rnn_fast_sigmoidf(gt[k]);
+    for (int k = 0; k < 8 * W; k++) {
+        const rnn_real cn = gt[8 * W + k] * cp[k] + gt[k] * gt[16 * W + k]; /* f c_{t-1} + i g */
+        const rnn_real tcn = rnn_fast_tanhf(cn);
+        ct[k] = cn;
+        tct[k] = tcn;
+        ht[k] = gt[24 * W + k] * tcn;
+    }
 }
 
 static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dropout_ctx *ctx) {
