@@ -159,7 +159,8 @@ static void emit_projection(emitter *e, const char *y, int cols, const char *ini
         return;
     }
     if (!add) {
-        P("%sfor (int c = 0; c < %d; c++)\n%s    for (int l = 0; l < W; l++) %s[c * W + l] = ", indent, cols, indent, y);
+        P("%sROW_LOOP\n%sfor (int c = 0; c < %d; c++)\n%s    for (int l = 0; l < W; l++) %s[c * W + l] = ", indent, indent, cols,
+          indent, y);
         if (init && init[0] == '@') P("%s[c * W + l];\n", init + 1);
         else if (init) P("%s[c];\n", init);
         else P("0.0f;\n");
@@ -485,7 +486,8 @@ static void emit_support(emitter *e) {
     P("/* A dropout mask for the lanes of one block: element (j, f) of lane l is kept iff\n"
       " * rnn_rng_uniform(stream, f, j, rows[l]) >= rate, exactly as the reference decides\n"
       " * (the integer form of that test). Philox4x32-10 runs on the W lanes at once (the\n"
-      " * counter differs only in the row), and one block gives four features. */\n");
+      " * counter differs only in the row), four blocks side by side (rnn_lanes_philox16),\n"
+      " * and one block gives four features. */\n");
     P("static void draw_mask(rnn_real *mask, const rnn_dropout_ctx *ctx, rnn_rng_purpose purpose, uint32_t layer,\n"
       "                      int steps, int per_step, int F, double rate, const uint32_t *rows) {\n"
       "    const rnn_rng s = rnn_rng_stream(ctx->seed, purpose, layer, ctx->epoch);\n"
@@ -493,31 +495,23 @@ static void emit_support(emitter *e) {
       "    const uint32_t threshold = (uint32_t)ceil(rate * 16777216.0);\n"
       "    for (int t = 0; t < steps; t++) {\n"
       "        const uint32_t j = per_step ? (uint32_t)t : 0u;\n"
-      "        for (int f0 = 0; f0 < F; f0 += 4) {\n"
-      "            uint32_t x0[W], x1[W], x2[W], x3[W];\n"
-      "            for (int l = 0; l < W; l++) {\n"
-      "                x0[l] = (uint32_t)f0 >> 2;\n"
-      "                x1[l] = j;\n"
-      "                x2[l] = rows[l];\n"
-      "                x3[l] = 0;\n"
-      "            }\n"
-      "            uint32_t k0 = s.key[0], k1 = s.key[1];\n"
-      "            for (int round = 0; round < 10; round++) {\n"
+      "        for (int f0 = 0; f0 < F; f0 += 16) { /* four Philox blocks of four features */\n"
+      "            uint32_t x[4][4][W];\n"
+      "            for (int b = 0; b < 4; b++)\n"
       "                for (int l = 0; l < W; l++) {\n"
-      "                    const uint64_t p0 = (uint64_t)0xD2511F53u * x0[l], p1 = (uint64_t)0xCD9E8D57u * x2[l];\n"
-      "                    const uint32_t n0 = (uint32_t)(p1 >> 32) ^ x1[l] ^ k0, n2 = (uint32_t)(p0 >> 32) ^ x3[l] ^ k1;\n"
-      "                    x0[l] = n0;\n"
-      "                    x1[l] = (uint32_t)p1;\n"
-      "                    x2[l] = n2;\n"
-      "                    x3[l] = (uint32_t)p0;\n"
+      "                    x[b][0][l] = (uint32_t)(f0 / 4 + b);\n"
+      "                    x[b][1][l] = j;\n"
+      "                    x[b][2][l] = rows[l];\n"
+      "                    x[b][3][l] = 0;\n"
       "                }\n"
-      "                k0 += 0x9E3779B9u;\n"
-      "                k1 += 0xBB67AE85u;\n"
+      "            rnn_lanes_philox16(x, s.key[0], s.key[1]);\n"
+      "            const int nq = F - f0 < 16 ? F - f0 : 16;\n"
+      "            ROW_LOOP\n"
+      "            for (int q = 0; q < nq; q++) { /* feature f0 + q is word q %% 4 of block q / 4 */\n"
+      "                const uint32_t *v = &x[0][0][0] + (size_t)q * W;\n"
+      "                rnn_real *m = mask + ((size_t)t * F + (size_t)(f0 + q)) * W;\n"
+      "                for (int l = 0; l < W; l++) m[l] = (v[l] >> 8) >= threshold ? kept : 0.0f;\n"
       "            }\n"
-      "            rnn_real *m = mask + ((size_t)t * F + (size_t)f0) * W;\n"
-      "            const uint32_t *v[4] = {x0, x1, x2, x3};\n"
-      "            for (int q = 0; q < 4 && f0 + q < F; q++)\n"
-      "                for (int l = 0; l < W; l++) m[q * W + l] = (v[q][l] >> 8) >= threshold ? kept : 0.0f;\n"
       "        }\n"
       "    }\n"
       "}\n\n");
@@ -1502,9 +1496,11 @@ static void emit_header(emitter *e) {
     P("/* The time loop carries h from one step to the next through memory. clang 14 with\n"
       " * AVX-512 vectorizes it across steps once the step function (whose pointers are\n"
       " * restrict within one call) is inlined, which breaks that dependence; so the time\n"
-      " * loop is never vectorized (the lanes inside a step are). */\n");
+      " * loop is never vectorized (the lanes inside a step are). ROW_LOOP marks a loop over\n"
+      " * rows whose body is a loop over the lanes: clang 14 would vectorize it across rows,\n"
+      " * with gathers and scatters, instead of across the lanes. */\n");
     P("#if defined(__clang__)\n#define TIME_LOOP _Pragma(\"clang loop vectorize(disable) interleave(disable)\")\n"
-      "#else\n#define TIME_LOOP\n#endif\n\n");
+      "#define ROW_LOOP TIME_LOOP\n#else\n#define TIME_LOOP\n#define ROW_LOOP\n#endif\n\n");
     int zmax = 1;
     for (int i = 0; i < m->n_layers; i++)
         if (m->layers[i].out_features > zmax) zmax = m->layers[i].out_features;
@@ -1613,7 +1609,7 @@ int rnnc_emit_predictor(const rnn_model *model, const rnn_real *params, const ch
     P("typedef float rnn_real;\ntypedef void rnn_dropout_ctx; /* unused: no dropout at inference */\n\n");
     P("#define W %d /* samples per lane block */\n\n", W);
     P("#if defined(__clang__)\n#define TIME_LOOP _Pragma(\"clang loop vectorize(disable) interleave(disable)\")\n"
-      "#else\n#define TIME_LOOP\n#endif\n\n");
+      "#define ROW_LOOP TIME_LOOP\n#else\n#define TIME_LOOP\n#define ROW_LOOP\n#endif\n\n");
     int zmax = 1;
     for (int i = 0; i < m->n_layers; i++)
         if (m->layers[i].out_features > zmax) zmax = m->layers[i].out_features;

@@ -26,11 +26,15 @@
 /* The time loop carries h from one step to the next through memory. clang 14 with
  * AVX-512 vectorizes it across steps once the step function (whose pointers are
  * restrict within one call) is inlined, which breaks that dependence; so the time
- * loop is never vectorized (the lanes inside a step are). */
+ * loop is never vectorized (the lanes inside a step are). ROW_LOOP marks a loop over
+ * rows whose body is a loop over the lanes: clang 14 would vectorize it across rows,
+ * with gathers and scatters, instead of across the lanes. */
 #if defined(__clang__)
 #define TIME_LOOP _Pragma("clang loop vectorize(disable) interleave(disable)")
+#define ROW_LOOP TIME_LOOP
 #else
 #define TIME_LOOP
+#define ROW_LOOP
 #endif
 
 /* h_{-1} = c_{-1} = 0, and the upstream gradient of steps that have none */
@@ -196,6 +200,7 @@ static void forward_0(workspace *w, const rnn_real *params, int g) {
 /* ---- lstm (LSTM): (200, 128) -> (128) ---- */
 static void forward_step_1(const rnn_real *restrict K, const rnn_real *restrict R, const rnn_real *restrict B, const rnn_real *restrict xt, const rnn_real *restrict hp, const rnn_real *restrict cp, rnn_real *restrict gt, rnn_real *restrict ct, rnn_real *restrict tct, rnn_real *restrict ht) {
     /* z = b + x_t.K + h_{t-1}.R, columns i | f | c | o */
+    ROW_LOOP
     for (int c = 0; c < 512; c++)
         for (int l = 0; l < W; l++) gt[c * W + l] = B[c];
     for (int c = 0; c < 512; c += 4) {

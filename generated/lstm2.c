@@ -27,11 +27,15 @@
 /* The time loop carries h from one step to the next through memory. clang 14 with
  * AVX-512 vectorizes it across steps once the step function (whose pointers are
  * restrict within one call) is inlined, which breaks that dependence; so the time
- * loop is never vectorized (the lanes inside a step are). */
+ * loop is never vectorized (the lanes inside a step are). ROW_LOOP marks a loop over
+ * rows whose body is a loop over the lanes: clang 14 would vectorize it across rows,
+ * with gathers and scatters, instead of across the lanes. */
 #if defined(__clang__)
 #define TIME_LOOP _Pragma("clang loop vectorize(disable) interleave(disable)")
+#define ROW_LOOP TIME_LOOP
 #else
 #define TIME_LOOP
+#define ROW_LOOP
 #endif
 
 /* h_{-1} = c_{-1} = 0, and the upstream gradient of steps that have none */
@@ -96,7 +100,8 @@ static void model_init(void) {
 /* A dropout mask for the lanes of one block: element (j, f) of lane l is kept iff
  * rnn_rng_uniform(stream, f, j, rows[l]) >= rate, exactly as the reference decides
  * (the integer form of that test). Philox4x32-10 runs on the W lanes at once (the
- * counter differs only in the row), and one block gives four features. */
+ * counter differs only in the row), four blocks side by side (rnn_lanes_philox16),
+ * and one block gives four features. */
 static void draw_mask(rnn_real *mask, const rnn_dropout_ctx *ctx, rnn_rng_purpose purpose, uint32_t layer,
                       int steps, int per_step, int F, double rate, const uint32_t *rows) {
     const rnn_rng s = rnn_rng_stream(ctx->seed, purpose, layer, ctx->epoch);
@@ -104,31 +109,23 @@ static void draw_mask(rnn_real *mask, const rnn_dropout_ctx *ctx, rnn_rng_purpos
     const uint32_t threshold = (uint32_t)ceil(rate * 16777216.0);
     for (int t = 0; t < steps; t++) {
         const uint32_t j = per_step ? (uint32_t)t : 0u;
-        for (int f0 = 0; f0 < F; f0 += 4) {
-            uint32_t x0[W], x1[W], x2[W], x3[W];
-            for (int l = 0; l < W; l++) {
-                x0[l] = (uint32_t)f0 >> 2;
-                x1[l] = j;
-                x2[l] = rows[l];
-                x3[l] = 0;
-            }
-            uint32_t k0 = s.key[0], k1 = s.key[1];
-            for (int round = 0; round < 10; round++) {
+        for (int f0 = 0; f0 < F; f0 += 16) { /* four Philox blocks of four features */
+            uint32_t x[4][4][W];
+            for (int b = 0; b < 4; b++)
                 for (int l = 0; l < W; l++) {
-                    const uint64_t p0 = (uint64_t)0xD2511F53u * x0[l], p1 = (uint64_t)0xCD9E8D57u * x2[l];
-                    const uint32_t n0 = (uint32_t)(p1 >> 32) ^ x1[l] ^ k0, n2 = (uint32_t)(p0 >> 32) ^ x3[l] ^ k1;
-                    x0[l] = n0;
-                    x1[l] = (uint32_t)p1;
-                    x2[l] = n2;
-                    x3[l] = (uint32_t)p0;
+                    x[b][0][l] = (uint32_t)(f0 / 4 + b);
+                    x[b][1][l] = j;
+                    x[b][2][l] = rows[l];
+                    x[b][3][l] = 0;
                 }
-                k0 += 0x9E3779B9u;
-                k1 += 0xBB67AE85u;
+            rnn_lanes_philox16(x, s.key[0], s.key[1]);
+            const int nq = F - f0 < 16 ? F - f0 : 16;
+            ROW_LOOP
+            for (int q = 0; q < nq; q++) { /* feature f0 + q is word q % 4 of block q / 4 */
+                const uint32_t *v = &x[0][0][0] + (size_t)q * W;
+                rnn_real *m = mask + ((size_t)t * F + (size_t)(f0 + q)) * W;
+                for (int l = 0; l < W; l++) m[l] = (v[l] >> 8) >= threshold ? kept : 0.0f;
             }
-            rnn_real *m = mask + ((size_t)t * F + (size_t)f0) * W;
-            const uint32_t *v[4] = {x0, x1, x2, x3};
-            for (int q = 0; q < 4 && f0 + q < F; q++)
-                for (int l = 0; l < W; l++) m[q * W + l] = (v[q][l] >> 8) >= threshold ? kept : 0.0f;
         }
     }
 }

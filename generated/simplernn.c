@@ -27,11 +27,15 @@
 /* The time loop carries h from one step to the next through memory. clang 14 with
  * AVX-512 vectorizes it across steps once the step function (whose pointers are
  * restrict within one call) is inlined, which breaks that dependence; so the time
- * loop is never vectorized (the lanes inside a step are). */
+ * loop is never vectorized (the lanes inside a step are). ROW_LOOP marks a loop over
+ * rows whose body is a loop over the lanes: clang 14 would vectorize it across rows,
+ * with gathers and scatters, instead of across the lanes. */
 #if defined(__clang__)
 #define TIME_LOOP _Pragma("clang loop vectorize(disable) interleave(disable)")
+#define ROW_LOOP TIME_LOOP
 #else
 #define TIME_LOOP
+#define ROW_LOOP
 #endif
 
 /* h_{-1} = c_{-1} = 0, and the upstream gradient of steps that have none */

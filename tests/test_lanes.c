@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "rnnrt.h"
 #include "rnn_lanes.h"
 
 #include "lanes_cases.h"
@@ -23,6 +24,26 @@
 Test(lanes, scalar_build_matches_loops) {
     cr_assert_eq(RNN_LANES_SHUFFLE, 0, "the test build is expected to compile the scalar implementation");
     cr_assert_eq(lanes_run_cases(), 0, "rnn_lanes.h differs from the scalar loops");
+    cr_assert_eq(lanes_run_philox_cases(), 0, "rnn_lanes_philox16 differs from Philox4x32-10");
+}
+
+/* The runtime's generator and the lanes one agree (the generated trainers draw masks
+ * with the second, the reference with the first). */
+Test(lanes, philox16_is_rnn_philox4x32) {
+    uint32_t x[4][4][16], want[4][4][16];
+    const uint32_t key[2] = {0x12345678u, 0x9abcdef0u};
+    for (int b = 0; b < 4; b++)
+        for (int l = 0; l < 16; l++) {
+            const uint32_t ctr[4] = {(uint32_t)b, 77u, 1000u + (uint32_t)l, 0u};
+            uint32_t out[4];
+            rnn_philox4x32(ctr, key, out);
+            for (int w = 0; w < 4; w++) {
+                x[b][w][l] = ctr[w];
+                want[b][w][l] = out[w];
+            }
+        }
+    rnn_lanes_philox16(x, key[0], key[1]);
+    cr_assert_eq(memcmp(x, want, sizeof x), 0);
 }
 
 /* The gather leaves rows k >= n of dst alone, and the scatter writes only columns
@@ -49,8 +70,8 @@ Test(lanes, touches_only_the_named_columns) {
 static const char program_src[] =
     "#include \"rnn_lanes.h\"\n#include \"lanes_cases.h\"\n#include <stdio.h>\n"
     "int main(void) {\n"
-    "    int bad = lanes_run_cases();\n"
-    "    printf(\"%d %d\\n\", RNN_LANES_SHUFFLE, bad);\n"
+    "    int bad = lanes_run_cases(), pbad = lanes_run_philox_cases();\n"
+    "    printf(\"%d %d %d\\n\", RNN_LANES_SHUFFLE, bad, pbad);\n"
     "    return 0;\n"
     "}\n";
 
@@ -78,8 +99,9 @@ static void check_build(const char *cc_name, const char *arch, int mode) {
     char *const run[] = {exe, NULL};
     run_in(dir, run, r);
     cr_assert_eq(r->status, 0, "%s %s: the program failed:\n%s", cc_name, march, r->err);
-    int got_mode = -1, bad = -1;
-    cr_assert_eq(sscanf(r->out, "%d %d", &got_mode, &bad), 2, "output: %s", r->out);
+    int got_mode = -1, bad = -1, pbad = -1;
+    cr_assert_eq(sscanf(r->out, "%d %d %d", &got_mode, &bad, &pbad), 3, "output: %s", r->out);
+    cr_expect_eq(pbad, 0, "%s %s: %d Philox words differ from Philox4x32-10", cc_name, march, pbad);
     cr_expect_eq(got_mode, mode, "%s %s compiled implementation %d, expected %d", cc_name, march, got_mode, mode);
     cr_expect_eq(bad, 0, "%s %s: %d of 96 cases differ from the scalar loops", cc_name, march, bad);
     free(r);
