@@ -469,13 +469,11 @@ def main():
 
     # Data, once: the training set and, for the interpreter, its first interp_n rows.
     x, y = make_data(args.n, args.seed)
-    paths = {k: os.path.join(work, k + ".npy") for k in ("x", "y", "ix", "iy", "x64", "y64")}
+    paths = {k: os.path.join(work, k + ".npy") for k in ("x", "y", "ix", "iy")}
     np.save(paths["x"], x)
     np.save(paths["y"], y)
     np.save(paths["ix"], x[:interp_n])
     np.save(paths["iy"], y[:interp_n])
-    np.save(paths["x64"], x[:BATCH])
-    np.save(paths["y64"], y[:BATCH])
     X, Y = torch.from_numpy(x.astype(np.int64)), torch.from_numpy(y)
     scale = args.n / interp_n
     if interp_n != args.n:
@@ -515,23 +513,9 @@ def main():
         m, opt = torch_model(s, 0)
         torch_epoch(m, opt, X, Y, 0, limit_batches=5)
 
-    # CPU time of a trainer process that loads the same data and trains one batch: the
-    # start-up cost subtracted from the C trainers' process CPU time (the CPU table).
-    def startup_cpu(cmd_prefix, x_path, y_path, s):
-        cmd = cmd_prefix + fit_args(x_path, y_path, 0, os.path.join(work, f"ck-{s}-startup.safetensors"))
-        return min(run_fit(cmd, work)[2] for _ in range(3))
-    np.save(os.path.join(work, "sx.npy"), x[:BATCH])
-    np.save(os.path.join(work, "sy.npy"), y[:BATCH])
-    startup = {}
-    for s in specs:
-        # Reading and checking the full .npy (8 MB) costs a little more than one batch's,
-        # so the C trainers' CPU figures keep that (a few ms): conservative for them.
-        startup[s] = {
-            "generated": startup_cpu([exes[s]], os.path.join(work, "sx.npy"), os.path.join(work, "sy.npy"), s),
-            "interpreter": startup_cpu([rnnc, os.path.join(ROOT, "specs", s + ".lua"), "--interpret"],
-                                       os.path.join(work, "sx.npy"), os.path.join(work, "sy.npy"), s),
-        }
-
+    # CPU time of the C trainers: the epoch's "cpu_seconds" from --json (CPU time of the
+    # whole process, every thread, over exactly the span of "seconds"), so start-up and
+    # data loading are out of it as they are out of PyTorch's process_time() figure.
     # ---- training: generated (1 and 2 threads), interpreter, PyTorch, interleaved ----
     contenders = ["generated", "generated_t2", "interpreter", "pytorch"]
     times = {s: {c: [] for c in contenders} for s in specs}
@@ -551,7 +535,7 @@ def main():
                     sec, row, cpu, mx = run_fit([exes[s]] + fit_args(paths["x"], paths["y"], rep, ck, nt, wts[c]),
                                                 work)
                     times[s][c].append(sec)
-                    cpus[s][c].append(cpu - startup[s]["generated"])
+                    cpus[s][c].append(row["cpu_seconds"])
                     rss[s][c].append(mx)
                     if c == "generated":
                         extra[s]["generated_loss"].append(row["loss"])
@@ -562,7 +546,7 @@ def main():
                         fit_args(paths["ix"], paths["iy"], rep, ck)
                     sec, row, cpu, _ = run_fit(cmd, work)
                     times[s][c].append(sec * scale)
-                    cpus[s][c].append((cpu - startup[s][c]) * scale)
+                    cpus[s][c].append(row["cpu_seconds"] * scale)
                     extra[s]["interpreter_loss"].append(row["loss"])
                 else:
                     m, opt = torch_model(s, rep)
@@ -600,7 +584,6 @@ def main():
             "runs": times[s],
             "cpu_s_per_epoch": {c: med(cpus[s][c]) for c in contenders},
             "cpu_runs": cpus[s],
-            "startup_cpu_s": startup[s],
             "first_epoch_loss_median": {k: med(v) for k, v in extra[s].items()},
         }
 
@@ -628,8 +611,7 @@ def main():
         m, _ = torch_model("lstm", 0)
         load_lstm_weights(m, read_safetensors(wpath))
         batches = [BATCH, 1000]
-        keys = ("generated_wall", "generated_startup", "generated_cpu", "generated_startup_cpu",
-                "interpreter_wall", "pytorch", "pytorch_cpu")
+        keys = ("generated_wall", "generated_pass", "generated_pass_cpu", "interpreter_wall", "pytorch", "pytorch_cpu")
         res = {b: {k: [] for k in keys} for b in batches}
         gen_eval = None
         interp_eval = None
@@ -642,13 +624,10 @@ def main():
                 if rc:
                     sys.exit(f"bench: evaluate failed:\n{err}")
                 res[b]["generated_wall"].append(wall)
-                res[b]["generated_cpu"].append(cpu)
                 gen_eval = json.loads(out)
-                # The same process on one batch: start-up, weight and .npy loading.
-                rc, _, err, wall, cpu, _ = run_proc([exes["lstm"]] + ev + ["--x", paths["x64"], "--y", paths["y64"]],
-                                                    work)
-                res[b]["generated_startup"].append(wall)
-                res[b]["generated_startup_cpu"].append(cpu)
+                # The evaluation pass itself, as the trainer times it (no start-up or loading).
+                res[b]["generated_pass"].append(gen_eval["seconds"])
+                res[b]["generated_pass_cpu"].append(gen_eval["cpu_seconds"])
                 if b == BATCH and rep < interp_reps:
                     rc, out, err, wall, _, _ = run_proc([rnnc, os.path.join(ROOT, "specs", "lstm.lua"), "--interpret"]
                                                         + ev + ["--x", paths["ix"], "--y", paths["iy"]], work)
@@ -665,15 +644,15 @@ def main():
         infer = {"n": args.n, "batches": {}}
         _, inf_fwd, _, _, _ = arch_flops("lstm")
         for b in batches:
-            gw, gs, pt = med(res[b]["generated_wall"]), med(res[b]["generated_startup"]), med(res[b]["pytorch"])
-            gc = max(gw - gs, 1e-9)
-            gcpu = max(med(res[b]["generated_cpu"]) - med(res[b]["generated_startup_cpu"]), 1e-9)
+            gw, pt = med(res[b]["generated_wall"]), med(res[b]["pytorch"])
+            gc = max(med(res[b]["generated_pass"]), 1e-9)
+            gcpu = max(med(res[b]["generated_pass_cpu"]), 1e-9)
             pcpu = med(res[b]["pytorch_cpu"])
             d = {
                 "generated_samples_per_s_wall": args.n / gw,
                 "generated_samples_per_s": args.n / gc,
                 "generated_samples_per_cpu_s": args.n / gcpu,
-                "generated_startup_s": gs,
+                "generated_startup_s": gw - gc,
                 "pytorch_samples_per_s": args.n / pt,
                 "pytorch_samples_per_cpu_s": args.n / pcpu,
                 "generated_over_pytorch": (args.n / gc) / (args.n / pt),
@@ -693,14 +672,11 @@ def main():
         a = ARCH["large_lstm"]
         log(f"bench: large_lstm ({args.large_n} x {a['T']}) ...")
         lx, ly = make_data(args.large_n, args.seed + 1, a["vocab"], a["T"])
-        lp = {k: os.path.join(work, "large-" + k + ".npy") for k in ("x", "y", "sx", "sy")}
+        lp = {k: os.path.join(work, "large-" + k + ".npy") for k in ("x", "y")}
         np.save(lp["x"], lx)
         np.save(lp["y"], ly)
-        np.save(lp["sx"], lx[:BATCH])
-        np.save(lp["sy"], ly[:BATCH])
         LX, LY = torch.from_numpy(lx.astype(np.int64)), torch.from_numpy(ly)
         ck = os.path.join(work, "ck-large.safetensors")
-        lstart = min(run_fit([exes["large_lstm"]] + fit_args(lp["sx"], lp["sy"], 0, ck), work)[2] for _ in range(2))
         m, opt = torch_model("large_lstm", 0)
         torch_epoch(m, opt, LX, LY, 0, limit_batches=2)
         lt = {"generated": [], "pytorch": []}
@@ -710,9 +686,9 @@ def main():
             order = ["generated", "pytorch"] if rep % 2 == 0 else ["pytorch", "generated"]
             for c in order:
                 if c == "generated":
-                    sec, _, cpu, mx = run_fit([exes["large_lstm"]] + fit_args(lp["x"], lp["y"], rep, ck), work)
+                    sec, row, cpu, mx = run_fit([exes["large_lstm"]] + fit_args(lp["x"], lp["y"], rep, ck), work)
                     lt[c].append(sec)
-                    lc[c].append(cpu - lstart)
+                    lc[c].append(row["cpu_seconds"])
                     lrss.append(mx)
                 else:
                     m, opt = torch_model("large_lstm", rep)
@@ -730,7 +706,7 @@ def main():
                "pytorch_over_generated_cpu": ratio(cp, cg), "arch_flops_per_epoch": fl,
                "generated_gflops_wall": fl / g * 1e-9, "generated_gflops_cpu": ratio(fl, cg) * 1e-9,
                "pytorch_gflops_cpu": ratio(fl, cp) * 1e-9, "max_rss_kib": max(q or 0 for q in lrss),
-               "runs": lt, "cpu_runs": lc, "startup_cpu_s": lstart}
+               "runs": lt, "cpu_runs": lc}
 
     peaks.append(run_peak())
     peak = max(pk["gflops"] for pk in peaks)
@@ -774,8 +750,8 @@ def main():
               f"{fmt(r['pytorch_s_per_epoch'])} | {fmt(r['pytorch_over_generated'], 2)} | "
               f"{fmt(r['interpreter_over_generated'], 2)} |")
     print()
-    print("CPU seconds (user + sys) per epoch, medians (C trainers: whole process minus a one-batch run "
-          "of the same process; PyTorch: time.process_time() around the epoch):")
+    print("CPU seconds per epoch, medians (C trainers: the epoch's cpu_seconds from --json, the process's "
+          "CPU time over the epoch; PyTorch: time.process_time() around the epoch):")
     print()
     print("| spec | generated CPU s | interpreter CPU s | pytorch CPU s | pytorch/generated | interpreter/generated |")
     print("|---|---:|---:|---:|---:|---:|")
@@ -796,8 +772,8 @@ def main():
               f"{'yes' if r['threads2_weights_identical'] else 'NO'} ({r['threads2_weight_comparisons']} runs) |")
     if infer:
         print()
-        print(f"Inference, lstm, {args.n} sequences, `evaluate --threads 1` (generated: process wall time minus the "
-              f"same process on one batch; PyTorch: torch.no_grad() forward):")
+        print(f"Inference, lstm, {args.n} sequences, `evaluate --threads 1` (generated: the evaluation pass's "
+              f"seconds and cpu_seconds from --json; PyTorch: torch.no_grad() forward):")
         print()
         print("| batch | generated samples/s | generated incl. start-up | interpreter incl. start-up | "
               "pytorch samples/s | generated/pytorch | generated/pytorch (CPU) |")

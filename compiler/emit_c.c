@@ -526,6 +526,7 @@ static void emit_workspace(emitter *e) {
     P("    int nblk;              /* lane blocks allocated                         */\n");
     P("    int n;                 /* samples of the last forward                   */\n");
     P("    int training, labelled, correct;\n");
+    P("    int keep;              /* the last forward kept every step's state (backward needs it) */\n");
     P("    int32_t *tokens;       /* [nblk * W][%d] token ids, padding lanes 0      */\n", m->timesteps);
     P("    rnn_real *labels;      /* [nblk * W]                                    */\n");
     P("    uint32_t *rows;        /* [nblk * W] dataset rows (dropout masks)       */\n");
@@ -668,10 +669,14 @@ static void emit_step_function(emitter *e, int i, int backward, step_body body) 
     P("}\n\n");
 }
 
-/* Pointers of step t in the caller, then the call. */
-static void emit_step_call(emitter *e, int i, int backward, const char *ind) {
+/* Pointers of step t in the caller, then the call. ring (forward only): the forward
+ * of an inference, which keeps nothing for a backward pass: the gates, tanh(c) and the
+ * GRU's candidate go to step 0's slot every step, c and h (unless the whole sequence
+ * is the layer's output) alternate between the slots of steps 0 and 1. */
+static void emit_step_call(emitter *e, int i, int backward, int ring, const char *ind) {
     const rnn_layer *l = &e->m->layers[i];
     int T = l->timesteps, F = l->in_features, U = l->units, G = l->gates * U;
+    int ring_h = ring && !l->out_seq;
     step_param p[32];
     int n = step_params(l, backward, folded(e, i), p);
     P("%s%s_step_%d(", ind, backward ? "backward" : "forward", i);
@@ -682,13 +687,13 @@ static void emit_step_call(emitter *e, int i, int backward, const char *ind) {
             if (l->out_seq) P("dout + (size_t)t * %d * W", U);
             else P("t == %d ? dout : ZERO", T - 1);
         } else if (!strcmp(nm, "xt")) P("x + (size_t)t * %d * W", F);
-        else if (!strcmp(nm, "hp")) P("t > 0 ? h + (size_t)(t - 1) * %d * W : ZERO", U);
-        else if (!strcmp(nm, "cp")) P("t > 0 ? c + (size_t)(t - 1) * %d * W : ZERO", U);
-        else if (!strcmp(nm, "gt")) P("gates + (size_t)t * %d * W", G);
-        else if (!strcmp(nm, "ct")) P("c + (size_t)t * %d * W", U);
-        else if (!strcmp(nm, "tct")) P("tc + (size_t)t * %d * W", U);
-        else if (!strcmp(nm, "ht")) P("h + (size_t)t * %d * W", U);
-        else if (!strcmp(nm, "hht")) P("hh + (size_t)t * %d * W", U);
+        else if (!strcmp(nm, "hp")) P("t > 0 ? h + (size_t)(t - 1)%s * %d * W : ZERO", ring_h ? " % 2" : "", U);
+        else if (!strcmp(nm, "cp")) P("t > 0 ? c + (size_t)(t - 1)%s * %d * W : ZERO", ring ? " % 2" : "", U);
+        else if (!strcmp(nm, "gt")) P(ring ? "gates" : "gates + (size_t)t * %d * W", G);
+        else if (!strcmp(nm, "ct")) P("c + (size_t)t%s * %d * W", ring ? " % 2" : "", U);
+        else if (!strcmp(nm, "tct")) P(ring ? "tc" : "tc + (size_t)t * %d * W", U);
+        else if (!strcmp(nm, "ht")) P("h + (size_t)t%s * %d * W", ring_h ? " % 2" : "", U);
+        else if (!strcmp(nm, "hht")) P(ring ? "hh" : "hh + (size_t)t * %d * W", U);
         else if (!strcmp(nm, "dxt")) P("dx + (size_t)t * %d * W", F);
         else if (!strcmp(nm, "dz")) P("dzs + (size_t)t * %d * W", G);
         else if (!strcmp(nm, "xk") || (!strcmp(nm, "xa") && p[k].is_const)) P("xk + (size_t)t * %d * W", G);
@@ -713,24 +718,52 @@ static void emit_fold_scatter(emitter *e, int i, const char *ind) {
 }
 
 /* The loop over timesteps; with --unroll full, T calls with a constant t each. */
-static void emit_steps(emitter *e, int i, int backward) {
+static void emit_time_loop(emitter *e, int i, int backward, int ring, const char *ind) {
     int T = e->m->layers[i].timesteps, scatter = backward && folded(e, i);
+    char in2[64];
+    snprintf(in2, sizeof in2, "%s    ", ind);
     if (e->o->unroll == RNNC_UNROLL_FULL) {
         for (int s = 0; s < T; s++) {
             int t = backward ? T - 1 - s : s;
-            P("    { /* t = %d */\n        const int t = %d;\n", t, t);
-            emit_step_call(e, i, backward, "        ");
-            if (scatter) emit_fold_scatter(e, i, "        ");
-            P("    }\n");
+            P("%s{ /* t = %d */\n%s    const int t = %d;\n", ind, t, ind, t);
+            emit_step_call(e, i, backward, ring, in2);
+            if (scatter) emit_fold_scatter(e, i, in2);
+            P("%s}\n", ind);
         }
         return;
     }
-    P("    TIME_LOOP\n");
-    if (backward) P("    for (int t = %d; t >= 0; t--) {\n", T - 1);
-    else P("    for (int t = 0; t < %d; t++) {\n", T);
-    emit_step_call(e, i, backward, "        ");
-    if (scatter) emit_fold_scatter(e, i, "        ");
-    P("    }\n");
+    P("%sTIME_LOOP\n", ind);
+    if (backward) P("%sfor (int t = %d; t >= 0; t--) {\n", ind, T - 1);
+    else P("%sfor (int t = 0; t < %d; t++) {\n", ind, T);
+    emit_step_call(e, i, backward, ring, in2);
+    if (scatter) emit_fold_scatter(e, i, in2);
+    P("%s}\n", ind);
+}
+
+/* The forward's time loop: the training forward keeps every step's state for the
+ * backward pass (w->keep); an inference keeps only what the next step and the next
+ * layer read, which saves the stores and, for large batches, the memory traffic
+ * (measured on lstm: evaluate 19 % faster at batch 64, 30 % at 1000). A predictor
+ * only ever infers. With --unroll full the code would double: it always keeps. */
+static void emit_forward_steps(emitter *e, int i) {
+    const rnn_layer *l = &e->m->layers[i];
+    int T = l->timesteps, U = l->units;
+    int last = T - 1, copy_last = !l->out_seq && last % 2 != last;
+    if (e->o->unroll == RNNC_UNROLL_FULL && !e->infer) {
+        emit_time_loop(e, i, 0, 0, "    ");
+        return;
+    }
+    const char *ind = e->infer ? "    " : "        ";
+    if (!e->infer) {
+        P("    if (w->keep) {\n");
+        emit_time_loop(e, i, 0, 0, "        ");
+        P("    } else { /* inference */\n");
+    }
+    emit_time_loop(e, i, 0, 1, ind);
+    if (copy_last)
+        P("%sfor (int k = 0; k < %d * W; k++) h[(size_t)%d * %d * W + k] = h[(size_t)%d * %d * W + k]; /* the output */\n", ind,
+          U, last, U, last % 2, U);
+    if (!e->infer) P("    }\n");
 }
 
 /* ---- recurrent layers: what every step function starts with -------------------------------- */
@@ -1080,7 +1113,7 @@ static void emit_rnn_layer(emitter *e, int i) {
     P("static void forward_%d(workspace *w, const rnn_real *params, int g, const rnn_dropout_ctx *ctx) {\n", i);
     P("    (void)ctx;\n");
     emit_rnn_prologue(e, i, 0);
-    emit_steps(e, i, 0);
+    emit_forward_steps(e, i);
     P("}\n\n");
     if (e->infer) return;
     emit_step_function(e, i, 1, bwd);
@@ -1092,7 +1125,7 @@ static void emit_rnn_layer(emitter *e, int i) {
     if (recurrent_post(l)) emit_time_outer_function(e, rname, T, U, G, -1, l->recurrent_dropout > 0);
     P("static void backward_%d(workspace *w, const rnn_real *params, int g) {\n", i);
     emit_rnn_prologue(e, i, 1);
-    emit_steps(e, i, 1);
+    emit_time_loop(e, i, 1, 0, "    ");
     P("    /* the kernels' gradients, summed over the steps: K += x_t^T dz_t, R += h_{t-1}^T dz_t */\n");
     if (!folded(e, i)) P("    %s(aK, x, dzs);\n", kname);
     if (recurrent_post(l)) P("    %s(aR, h, dzs%s);\n", rname, l->recurrent_dropout > 0 ? ", rmask" : "");
@@ -1222,7 +1255,7 @@ static void emit_drivers(emitter *e) {
     P("    /* this block's token ids (padding lanes: 0), labels and dataset rows; an id out of\n"
       "     * range stops the block before anything reads with it, and the batch returns NaN as\n"
       "     * the reference does */\n");
-    P("    for (int l = 0; l < W; l++) {\n        const int b = g * W + l;\n");
+    P("    for (int l = 0; l < W && a->tokens; l++) { /* (NULL: a redone forward, all in place) */\n        const int b = g * W + l;\n");
     P("        for (int t = 0; t < %d; t++) {\n", T);
     P("            const int32_t id = b < n ? a->tokens[(size_t)b * %d + t] : 0;\n", T);
     P("            if (id < 0 || id >= %d) {\n                w->block_bad[g] = 1;\n                return;\n            }\n", V);
@@ -1285,6 +1318,8 @@ static void emit_drivers(emitter *e) {
     P("    workspace *w = impl;\n    if (n < 1 || n > w->nblk * W) return NAN;\n");
     P("    const int nblk = (n + W - 1) / W;\n");
     P("    w->n = n;\n    w->training = ctx && ctx->training;\n    w->labelled = labels != NULL;\n    w->correct = 0;\n");
+    if (e->o->unroll == RNNC_UNROLL_FULL) P("    w->keep = 1; /* --unroll full: every forward keeps every step */\n");
+    else P("    w->keep = w->training; /* an inference keeps nothing per step (gen_backward redoes it if asked) */\n");
     P("    batch a = {w, params, ctx, tokens, labels, out, n};\n");
     if (e->fold) {
         P("    /* the embedding folded into %s's input projection: ek[v] = b + E[v].K (exact in real arithmetic) */\n",
@@ -1436,6 +1471,10 @@ static void emit_drivers(emitter *e) {
     P("    workspace *w = impl;\n    memset(grads, 0, %zu * sizeof *grads);\n", m->param_buffer_len);
     P("    if (!w->labelled) return;\n");
     P("    const int n = w->n, nblk = (n + W - 1) / W;\n");
+    P("    if (!w->keep) { /* the last forward was an inference: redo it, keeping every step */\n");
+    P("        w->keep = 1;\n");
+    P("        batch f = {w, params, NULL, NULL, NULL, NULL, n};\n");
+    P("        rnn_parallel_for(nblk, forward_block, &f);\n    }\n");
     P("    batch a = {w, params, NULL, NULL, NULL, NULL, n};\n");
     P("    rnn_parallel_for(nblk, backward_block, &a);\n");
     if (!e->fold) {

@@ -99,6 +99,7 @@ typedef struct {
     int nblk;              /* lane blocks allocated                         */
     int n;                 /* samples of the last forward                   */
     int training, labelled, correct;
+    int keep;              /* the last forward kept every step's state (backward needs it) */
     int32_t *tokens;       /* [nblk * W][200] token ids, padding lanes 0      */
     rnn_real *labels;      /* [nblk * W]                                    */
     uint32_t *rows;        /* [nblk * W] dataset rows (dropout masks)       */
@@ -278,9 +279,17 @@ static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dro
     const rnn_real *x = w->a0 + g * 409600; /* input [200][128][W] */
     rnn_real *xa = w->s1 + (size_t)g * 28672, *ha = xa + 512 * W, *rh = ha + 512 * W, *hn = rh + 128 * W;
     (void)xa; (void)ha; (void)rh; (void)hn;
-    TIME_LOOP
-    for (int t = 0; t < 200; t++) {
-        forward_step_1(K, R, B, x + (size_t)t * 128 * W, t > 0 ? h + (size_t)(t - 1) * 128 * W : ZERO, t > 0 ? c + (size_t)(t - 1) * 128 * W : ZERO, gates + (size_t)t * 512 * W, c + (size_t)t * 128 * W, tc + (size_t)t * 128 * W, h + (size_t)t * 128 * W);
+    if (w->keep) {
+        TIME_LOOP
+        for (int t = 0; t < 200; t++) {
+            forward_step_1(K, R, B, x + (size_t)t * 128 * W, t > 0 ? h + (size_t)(t - 1) * 128 * W : ZERO, t > 0 ? c + (size_t)(t - 1) * 128 * W : ZERO, gates + (size_t)t * 512 * W, c + (size_t)t * 128 * W, tc + (size_t)t * 128 * W, h + (size_t)t * 128 * W);
+        }
+    } else { /* inference */
+        TIME_LOOP
+        for (int t = 0; t < 200; t++) {
+            forward_step_1(K, R, B, x + (size_t)t * 128 * W, t > 0 ? h + (size_t)(t - 1) % 2 * 128 * W : ZERO, t > 0 ? c + (size_t)(t - 1) % 2 * 128 * W : ZERO, gates, c + (size_t)t % 2 * 128 * W, tc, h + (size_t)t % 2 * 128 * W);
+        }
+        for (int k = 0; k < 128 * W; k++) h[(size_t)199 * 128 * W + k] = h[(size_t)1 * 128 * W + k]; /* the output */
     }
 }
 
@@ -1052,7 +1061,7 @@ static void forward_block(void *arg, int g) {
     /* this block's token ids (padding lanes: 0), labels and dataset rows; an id out of
      * range stops the block before anything reads with it, and the batch returns NaN as
      * the reference does */
-    for (int l = 0; l < W; l++) {
+    for (int l = 0; l < W && a->tokens; l++) { /* (NULL: a redone forward, all in place) */
         const int b = g * W + l;
         for (int t = 0; t < 200; t++) {
             const int32_t id = b < n ? a->tokens[(size_t)b * 200 + t] : 0;
@@ -1095,6 +1104,7 @@ static double gen_forward(void *impl, const rnn_real *params, const int32_t *tok
     w->training = ctx && ctx->training;
     w->labelled = labels != NULL;
     w->correct = 0;
+    w->keep = w->training; /* an inference keeps nothing per step (gen_backward redoes it if asked) */
     batch a = {w, params, ctx, tokens, labels, out, n};
     for (int g = 0; g < nblk; g++) w->block_bad[g] = 0;
     rnn_parallel_for(nblk, forward_block, &a);
@@ -1163,6 +1173,11 @@ static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
     memset(grads, 0, 1411728 * sizeof *grads);
     if (!w->labelled) return;
     const int n = w->n, nblk = (n + W - 1) / W;
+    if (!w->keep) { /* the last forward was an inference: redo it, keeping every step */
+        w->keep = 1;
+        batch f = {w, params, NULL, NULL, NULL, NULL, n};
+        rnn_parallel_for(nblk, forward_block, &f);
+    }
     batch a = {w, params, NULL, NULL, NULL, NULL, n};
     rnn_parallel_for(nblk, backward_block, &a);
     /* the embedding: scatter d loss / d output into the looked-up rows, in block order */

@@ -100,6 +100,7 @@ typedef struct {
     int nblk;              /* lane blocks allocated                         */
     int n;                 /* samples of the last forward                   */
     int training, labelled, correct;
+    int keep;              /* the last forward kept every step's state (backward needs it) */
     int32_t *tokens;       /* [nblk * W][100] token ids, padding lanes 0      */
     rnn_real *labels;      /* [nblk * W]                                    */
     uint32_t *rows;        /* [nblk * W] dataset rows (dropout masks)       */
@@ -214,9 +215,17 @@ static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dro
     }
     rnn_real *xa = w->s1 + (size_t)g * 1024, *ha = xa + 8 * W, *rh = ha + 8 * W, *hn = rh + 8 * W;
     (void)xa; (void)ha; (void)rh; (void)hn;
-    TIME_LOOP
-    for (int t = 0; t < 100; t++) {
-        forward_step_1(R, xk + (size_t)t * 8 * W, t > 0 ? h + (size_t)(t - 1) * 8 * W : ZERO, h + (size_t)t * 8 * W);
+    if (w->keep) {
+        TIME_LOOP
+        for (int t = 0; t < 100; t++) {
+            forward_step_1(R, xk + (size_t)t * 8 * W, t > 0 ? h + (size_t)(t - 1) * 8 * W : ZERO, h + (size_t)t * 8 * W);
+        }
+    } else { /* inference */
+        TIME_LOOP
+        for (int t = 0; t < 100; t++) {
+            forward_step_1(R, xk + (size_t)t * 8 * W, t > 0 ? h + (size_t)(t - 1) % 2 * 8 * W : ZERO, h + (size_t)t % 2 * 8 * W);
+        }
+        for (int k = 0; k < 8 * W; k++) h[(size_t)99 * 8 * W + k] = h[(size_t)1 * 8 * W + k]; /* the output */
     }
 }
 
@@ -425,7 +434,7 @@ static void forward_block(void *arg, int g) {
     /* this block's token ids (padding lanes: 0), labels and dataset rows; an id out of
      * range stops the block before anything reads with it, and the batch returns NaN as
      * the reference does */
-    for (int l = 0; l < W; l++) {
+    for (int l = 0; l < W && a->tokens; l++) { /* (NULL: a redone forward, all in place) */
         const int b = g * W + l;
         for (int t = 0; t < 100; t++) {
             const int32_t id = b < n ? a->tokens[(size_t)b * 100 + t] : 0;
@@ -487,6 +496,7 @@ static double gen_forward(void *impl, const rnn_real *params, const int32_t *tok
     w->training = ctx && ctx->training;
     w->labelled = labels != NULL;
     w->correct = 0;
+    w->keep = w->training; /* an inference keeps nothing per step (gen_backward redoes it if asked) */
     batch a = {w, params, ctx, tokens, labels, out, n};
     /* the embedding folded into simple_rnn's input projection: ek[v] = b + E[v].K (exact in real arithmetic) */
     rnn_parallel_for(TAIL_CHUNKS, fold_table_chunk, &a);
@@ -660,6 +670,11 @@ static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
     memset(grads, 0, 8240 * sizeof *grads);
     if (!w->labelled) return;
     const int n = w->n, nblk = (n + W - 1) / W;
+    if (!w->keep) { /* the last forward was an inference: redo it, keeping every step */
+        w->keep = 1;
+        batch f = {w, params, NULL, NULL, NULL, NULL, n};
+        rnn_parallel_for(nblk, forward_block, &f);
+    }
     batch a = {w, params, NULL, NULL, NULL, NULL, n};
     rnn_parallel_for(nblk, backward_block, &a);
     tail t = {w, params, grads, nblk};

@@ -75,12 +75,13 @@ npy(d + "/xbad.npy", "<i4", "(40, 100)", bad, "i")
 EOF
 "$RNNC" "$SPEC" --interpret evaluate --weights "$T/w.safetensors" --x "$T/x.npy" --y "$T/y.npy" --json > "$T/ev"
 check "evaluate exit 0" test $? -eq 0
-check "evaluate prints json" grep -Eq '^\{"loss": [0-9.e-]+, "accuracy": [0-9.e-]+, "samples": 40\}$' "$T/ev"
+check "evaluate prints json" grep -Eq '^\{"loss": [0-9.e-]+, "accuracy": [0-9.e-]+, "samples": 40, "seconds": [0-9.e-]+, "cpu_seconds": [0-9.e-]+\}$' "$T/ev"
 "$RNNC" "$SPEC" --interpret predict --weights "$T/w.safetensors" --x "$T/x.npy" > "$T/pr"
 check "predict exit 0" test $? -eq 0
 check "predict prints one probability per row" test "$(grep -Ec '^0\.[0-9]{6}$|^1\.000000$' "$T/pr")" -eq 40
 fit --epochs 1 --train-x "$T/x.npy" --train-y "$T/y.npy" --validation-split 0.25 --json > "$T/js" 2> "$T/jserr"
 check "fit on npy with a split, json" grep -Eq '^\{"epoch": 1, "loss": .*"val_loss": .*"samples_per_second"' "$T/js"
+check "json has the epoch's cpu_seconds" grep -Eq '"seconds": [0-9.e-]+, "cpu_seconds": [0-9.e-]+, "samples_per_second"' "$T/js"
 
 # ---- text: train on an aclImdb-like directory, predict raw text from stdin ---------
 fit --epochs 1 --train-text "$ROOT/tests/fixtures/aclimdb_small" --save-weights "$T/tw.safetensors" --quiet

@@ -91,7 +91,8 @@ static void help_evaluate(FILE *f) {
             "Prints the loss and accuracy of the weights on the data (default: the built-in\n"
             "validation set).\n"
             "  --batch-size N  --threads N  --seed N (of the built-in set)  --builtin-val N\n"
-            "  --json          print {\"loss\": ..., \"accuracy\": ...}\n",
+            "  --json          print {\"loss\": ..., \"accuracy\": ..., \"samples\": N, \"seconds\": ..., \"cpu_seconds\": ...}\n"
+            "                  (seconds: the evaluation pass, without start-up and loading)\n",
             g_program);
 }
 
@@ -337,14 +338,17 @@ static int cmd_eval_predict(const char *cmd, const rnn_model *m, const rnn_model
         goto fail;
     }
     double loss, acc;
+    const double t0 = rnn_now(), c0 = rnn_cpu_now();
     trainer_evaluate(&tr, &d, o.batch_size, &loss, &acc, probs);
+    const double seconds = rnn_now() - t0, cpu_seconds = rnn_cpu_now() - c0;
     if (predict) {
         for (size_t i = 0; i < d.n; i++) {
             for (size_t k = 0; k < K; k++) printf("%s%.6f", k ? " " : "", (double)probs[i * K + k]);
             putchar('\n');
         }
     } else if (o.json) {
-        printf("{\"loss\": %.17g, \"accuracy\": %.17g, \"samples\": %zu}\n", loss, acc, d.n);
+        printf("{\"loss\": %.17g, \"accuracy\": %.17g, \"samples\": %zu, \"seconds\": %.17g, \"cpu_seconds\": %.17g}\n", loss,
+               acc, d.n, seconds, cpu_seconds);
     } else {
         printf("%zu samples - loss: %.4f - accuracy: %.4f\n", d.n, loss, acc);
     }

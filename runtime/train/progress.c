@@ -23,13 +23,19 @@ double rnn_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+double rnn_cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 void progress_init(rnn_progress *p, int quiet, int json, int has_accuracy) {
     p->quiet = quiet;
     p->json = json;
     p->tty = !quiet && !json && isatty(fileno(stdout));
     p->has_accuracy = has_accuracy;
     p->epoch = p->epochs = p->steps = 0;
-    p->t0 = p->last_draw = 0;
+    p->t0 = p->last_draw = p->cpu0 = 0;
 }
 
 static void bar(int step, int steps, char *buf) {
@@ -44,6 +50,7 @@ void progress_epoch_begin(rnn_progress *p, int epoch, int epochs, int steps) {
     p->epochs = epochs;
     p->steps = steps;
     p->t0 = rnn_now();
+    p->cpu0 = rnn_cpu_now();
     p->last_draw = 0;
     if (!p->quiet && !p->json) {
         printf("Epoch %d/%d\n", epoch + 1, epochs);
@@ -73,7 +80,7 @@ static void json_number(const char *key, double v, int *first) {
 }
 
 void progress_epoch_end(rnn_progress *p, const rnn_history_row *row, size_t samples) {
-    double dt = rnn_now() - p->t0;
+    double dt = rnn_now() - p->t0, cpu = rnn_cpu_now() - p->cpu0;
     double sps = dt > 0 ? (double)samples / dt : 0;
     if (p->quiet) return;
     if (p->json) {
@@ -85,6 +92,7 @@ void progress_epoch_end(rnn_progress *p, const rnn_history_row *row, size_t samp
         if (!isnan(row->val_loss)) json_number("val_loss", row->val_loss, &first);
         if (p->has_accuracy && !isnan(row->val_accuracy)) json_number("val_accuracy", row->val_accuracy, &first);
         json_number("seconds", dt, &first);
+        json_number("cpu_seconds", cpu, &first);
         json_number("samples_per_second", sps, &first);
         printf("}\n");
         fflush(stdout);

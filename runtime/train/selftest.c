@@ -10,7 +10,10 @@
  * epoch 2). Compared:
  *   - the probabilities, the loss, every parameter gradient tensor (by Keras name),
  *     that the gradient's alignment padding is zero, the correct count (exactly);
- *   - the same forward in inference mode (ctx NULL);
+ *   - the same forward in inference mode (ctx NULL); then the gradient after an
+ *     inference forward of the batch in reverse order (a generated trainer keeps no
+ *     per-step state in an inference and must redo the forward when asked for a
+ *     gradient), worst over the tensors;
  *   - three gradient steps w -= lr_k g, lr_k per tensor such that a step moves the
  *     tensor's largest element by 1% of its largest weight (a tensor whose gradient is
  *     below 1% of the largest gradient moves proportionally less), in lockstep by both, forward and
@@ -258,6 +261,37 @@ int rnn_selftest(const rnn_model *m, const rnn_model_ops *ops, uint64_t seed, FI
     row(&rep, "inference probabilities", rel_err(out_a, out_r, NULL, (size_t)n * K));
     row(&rep, "inference loss", rel_err_scalar(loss_a, loss_r));
     row_correct(&rep, "inference correct", ops->correct(impl), ref_ops->correct(ref));
+    {   /* A gradient asked for after an inference (no dropout), on the batch in reverse
+         * order, so that nothing left from the training forward above would pass for
+         * it. w_a, w_r and the reversed batch's buffers are free here. */
+        int32_t *tok2 = calloc((size_t)ST_MAX_BATCH * T + 1, sizeof *tok2);
+        rnn_real *lab2 = calloc(ST_MAX_BATCH, sizeof *lab2);
+        if (!tok2 || !lab2) {
+            free(tok2);
+            free(lab2);
+            fprintf(out, "selftest: out of memory\nFAIL\n");
+            goto done;
+        }
+        for (int b = 0; b < n; b++) {
+            memcpy(tok2 + (size_t)b * T, tokens + (size_t)(n - 1 - b) * T, (size_t)T * sizeof *tok2);
+            lab2[b] = labels[n - 1 - b];
+        }
+        ops->forward(impl, params, tok2, lab2, n, NULL, NULL);
+        ref_ops->forward(ref, params, tok2, lab2, n, NULL, NULL);
+        free(tok2);
+        free(lab2);
+        fill_nan(w_a, P);
+        fill_nan(w_r, P);
+        ops->backward(impl, params, w_a);
+        ref_ops->backward(ref, params, w_r);
+        double worst = 0;
+        for (int k = 0; k < m->n_tensors && !isnan(worst); k++) {
+            const rnn_tensor *t = &m->tensors[k];
+            double e = rel_err_floor(w_a + t->offset, w_r + t->offset, NULL, t->size, 0.01 * gscale);
+            worst = isnan(e) ? NAN : fmax(worst, e);
+        }
+        row(&rep, "grad after inference", worst);
+    }
 
     /* ---- optimizer steps in lockstep ------------------------------------------------- */
     /* The step size, per tensor: each step moves a tensor's largest element by 1% of

@@ -80,6 +80,7 @@ typedef struct {
     int quiet, json, tty;
     int epoch, epochs, steps;
     double t0, last_draw;
+    double cpu0;               /* process CPU time at the epoch's start (all threads) */
     int has_accuracy;
 } rnn_progress;
 
@@ -91,6 +92,8 @@ void progress_epoch_end(rnn_progress *p, const rnn_history_row *row, size_t samp
 void progress_message(rnn_progress *p, const char *fmt, ...);
 
 double rnn_now(void);   /* monotonic seconds */
+/* CPU time of the whole process (every thread), in seconds. */
+double rnn_cpu_now(void);
 
 /* ---- callbacks (callbacks.c) ------------------------------------------------------- */
 
