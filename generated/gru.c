@@ -38,6 +38,13 @@
 #define ROW_LOOP
 #endif
 
+/* a step function that stays a call (see its definition) */
+#if defined(__GNUC__) || defined(__clang__)
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
+
 /* h_{-1} = c_{-1} = 0, and the upstream gradient of steps that have none */
 static const rnn_real ZERO[16 * W];
 
@@ -185,7 +192,7 @@ static void gen_destroy(void *impl) {
 
 /* ---- gru (GRU): (100, 16) -> (8) ----
  * reset_after = true */
-static void forward_step_1(const rnn_real *restrict R, const rnn_real *restrict B1, const rnn_real *restrict xa, const rnn_real *restrict hp, rnn_real *restrict gt, rnn_real *restrict ht, rnn_real *restrict hht, rnn_real *restrict ha) {
+NOINLINE static void forward_step_1(const rnn_real *restrict R, const rnn_real *restrict B1, const rnn_real *restrict xa, const rnn_real *restrict hp, rnn_real *restrict gt, rnn_real *restrict ht, rnn_real *restrict hht, rnn_real *restrict ha) {
     /* xa = b[0] + x_t.K; ha = b[1] + h_{t-1}.R; columns z | r | h */
     for (int l = 0; l < W; l++) {
         const rnn_real hp0 = hp[0 * W + l];
@@ -249,18 +256,18 @@ static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dro
     }
     rnn_real *xa = w->s1 + (size_t)g * 1536, *ha = xa + 24 * W, *rh = ha + 24 * W, *hn = rh + 8 * W;
     (void)xa; (void)ha; (void)rh; (void)hn;
-    if (w->keep) {
-        TIME_LOOP
-        for (int t = 0; t < 100; t++) {
-            forward_step_1(R, B1, xk + (size_t)t * 24 * W, t > 0 ? h + (size_t)(t - 1) * 8 * W : ZERO, gates + (size_t)t * 24 * W, h + (size_t)t * 8 * W, hh + (size_t)t * 8 * W, ha);
-        }
-    } else { /* inference */
-        TIME_LOOP
-        for (int t = 0; t < 100; t++) {
-            forward_step_1(R, B1, xk + (size_t)t * 24 * W, t > 0 ? h + (size_t)(t - 1) % 2 * 8 * W : ZERO, gates, h + (size_t)t % 2 * 8 * W, hh, ha);
-        }
-        for (int k = 0; k < 8 * W; k++) h[(size_t)99 * 8 * W + k] = h[(size_t)1 * 8 * W + k]; /* the output */
+    const int keep = w->keep; /* every step's state, for the backward pass */
+    TIME_LOOP
+    for (int t = 0; t < 100; t++) {
+        const size_t s = keep ? (size_t)t : (size_t)t % 2, sp = keep ? (size_t)t - 1 : (size_t)(t + 1) % 2;
+        const size_t s1 = keep ? (size_t)t : 0;
+        (void)s;
+        (void)sp;
+        (void)s1;
+        forward_step_1(R, B1, xk + (size_t)t * 24 * W, t > 0 ? h + sp * 8 * W : ZERO, gates + s1 * 24 * W, h + s * 8 * W, hh + s1 * 8 * W, ha);
     }
+    if (!keep) /* the output: the last h, in its slot */
+        for (int k = 0; k < 8 * W; k++) h[(size_t)99 * 8 * W + k] = h[(size_t)1 * 8 * W + k];
 }
 
 static void backward_step_1(const rnn_real *restrict R, const rnn_real *restrict up, const rnn_real *restrict hp, const rnn_real *restrict gt, const rnn_real *restrict hht, rnn_real *restrict dz, rnn_real *restrict dhn, rnn_real *restrict dzh, rnn_real *restrict dhd, rnn_real *restrict aR, rnn_real *restrict aB) {

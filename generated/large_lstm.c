@@ -37,6 +37,13 @@
 #define ROW_LOOP
 #endif
 
+/* a step function that stays a call (see its definition) */
+#if defined(__GNUC__) || defined(__clang__)
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
+
 /* h_{-1} = c_{-1} = 0, and the upstream gradient of steps that have none */
 static const rnn_real ZERO[128 * W];
 
@@ -279,18 +286,18 @@ static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dro
     const rnn_real *x = w->a0 + g * 409600; /* input [200][128][W] */
     rnn_real *xa = w->s1 + (size_t)g * 28672, *ha = xa + 512 * W, *rh = ha + 512 * W, *hn = rh + 128 * W;
     (void)xa; (void)ha; (void)rh; (void)hn;
-    if (w->keep) {
-        TIME_LOOP
-        for (int t = 0; t < 200; t++) {
-            forward_step_1(K, R, B, x + (size_t)t * 128 * W, t > 0 ? h + (size_t)(t - 1) * 128 * W : ZERO, t > 0 ? c + (size_t)(t - 1) * 128 * W : ZERO, gates + (size_t)t * 512 * W, c + (size_t)t * 128 * W, tc + (size_t)t * 128 * W, h + (size_t)t * 128 * W);
-        }
-    } else { /* inference */
-        TIME_LOOP
-        for (int t = 0; t < 200; t++) {
-            forward_step_1(K, R, B, x + (size_t)t * 128 * W, t > 0 ? h + (size_t)(t - 1) % 2 * 128 * W : ZERO, t > 0 ? c + (size_t)(t - 1) % 2 * 128 * W : ZERO, gates, c + (size_t)t % 2 * 128 * W, tc, h + (size_t)t % 2 * 128 * W);
-        }
-        for (int k = 0; k < 128 * W; k++) h[(size_t)199 * 128 * W + k] = h[(size_t)1 * 128 * W + k]; /* the output */
+    const int keep = w->keep; /* every step's state, for the backward pass */
+    TIME_LOOP
+    for (int t = 0; t < 200; t++) {
+        const size_t s = keep ? (size_t)t : (size_t)t % 2, sp = keep ? (size_t)t - 1 : (size_t)(t + 1) % 2;
+        const size_t s1 = keep ? (size_t)t : 0;
+        (void)s;
+        (void)sp;
+        (void)s1;
+        forward_step_1(K, R, B, x + (size_t)t * 128 * W, t > 0 ? h + sp * 128 * W : ZERO, t > 0 ? c + sp * 128 * W : ZERO, gates + s1 * 512 * W, c + s * 128 * W, tc + s1 * 128 * W, h + s * 128 * W);
     }
+    if (!keep) /* the output: the last h, in its slot */
+        for (int k = 0; k < 128 * W; k++) h[(size_t)199 * 128 * W + k] = h[(size_t)1 * 128 * W + k];
 }
 
 static void backward_step_1(const rnn_real *restrict K, const rnn_real *restrict R, const rnn_real *restrict up, const rnn_real *restrict cp, const rnn_real *restrict gt, const rnn_real *restrict tct, rnn_real *restrict dxt, rnn_real *restrict dz, rnn_real *restrict dhn, rnn_real *restrict dcn, rnn_real *restrict aB) {

@@ -38,6 +38,13 @@
 #define ROW_LOOP
 #endif
 
+/* a step function that stays a call (see its definition) */
+#if defined(__GNUC__) || defined(__clang__)
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
+
 /* h_{-1} = c_{-1} = 0, and the upstream gradient of steps that have none */
 static const rnn_real ZERO[16 * W];
 
@@ -187,7 +194,7 @@ static void gen_destroy(void *impl) {
 /* ==== layers: forward and backward of one block of W samples ==== */
 
 /* ---- lstm (LSTM): (100, 16) -> (8) ---- */
-static void forward_step_1(const rnn_real *restrict R, const rnn_real *restrict xk, const rnn_real *restrict hp, const rnn_real *restrict cp, rnn_real *restrict gt, rnn_real *restrict ct, rnn_real *restrict tct, rnn_real *restrict ht) {
+NOINLINE static void forward_step_1(const rnn_real *restrict R, const rnn_real *restrict xk, const rnn_real *restrict hp, const rnn_real *restrict cp, rnn_real *restrict gt, rnn_real *restrict ct, rnn_real *restrict tct, rnn_real *restrict ht) {
     /* z = b + x_t.K + h_{t-1}.R, columns i | f | c | o */
     for (int l = 0; l < W; l++) {
         const rnn_real hp0 = hp[0 * W + l];
@@ -261,18 +268,18 @@ static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dro
     }
     rnn_real *xa = w->s1 + (size_t)g * 1792, *ha = xa + 32 * W, *rh = ha + 32 * W, *hn = rh + 8 * W;
     (void)xa; (void)ha; (void)rh; (void)hn;
-    if (w->keep) {
-        TIME_LOOP
-        for (int t = 0; t < 100; t++) {
-            forward_step_1(R, xk + (size_t)t * 32 * W, t > 0 ? h + (size_t)(t - 1) * 8 * W : ZERO, t > 0 ? c + (size_t)(t - 1) * 8 * W : ZERO, gates + (size_t)t * 32 * W, c + (size_t)t * 8 * W, tc + (size_t)t * 8 * W, h + (size_t)t * 8 * W);
-        }
-    } else { /* inference */
-        TIME_LOOP
-        for (int t = 0; t < 100; t++) {
-            forward_step_1(R, xk + (size_t)t * 32 * W, t > 0 ? h + (size_t)(t - 1) % 2 * 8 * W : ZERO, t > 0 ? c + (size_t)(t - 1) % 2 * 8 * W : ZERO, gates, c + (size_t)t % 2 * 8 * W, tc, h + (size_t)t % 2 * 8 * W);
-        }
-        for (int k = 0; k < 8 * W; k++) h[(size_t)99 * 8 * W + k] = h[(size_t)1 * 8 * W + k]; /* the output */
+    const int keep = w->keep; /* every step's state, for the backward pass */
+    TIME_LOOP
+    for (int t = 0; t < 100; t++) {
+        const size_t s = keep ? (size_t)t : (size_t)t % 2, sp = keep ? (size_t)t - 1 : (size_t)(t + 1) % 2;
+        const size_t s1 = keep ? (size_t)t : 0;
+        (void)s;
+        (void)sp;
+        (void)s1;
+        forward_step_1(R, xk + (size_t)t * 32 * W, t > 0 ? h + sp * 8 * W : ZERO, t > 0 ? c + sp * 8 * W : ZERO, gates + s1 * 32 * W, c + s * 8 * W, tc + s1 * 8 * W, h + s * 8 * W);
     }
+    if (!keep) /* the output: the last h, in its slot */
+        for (int k = 0; k < 8 * W; k++) h[(size_t)99 * 8 * W + k] = h[(size_t)1 * 8 * W + k];
 }
 
 static void backward_step_1(const rnn_real *restrict R, const rnn_real *restrict up, const rnn_real *restrict cp, const rnn_real *restrict gt, const rnn_real *restrict tct, rnn_real *restrict dz, rnn_real *restrict dhn, rnn_real *restrict dcn) {
