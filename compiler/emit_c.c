@@ -10,20 +10,27 @@
  *       for (int l = 0; l < W; l++) z[j*W + l] = ...;
  *     is one or two SIMD operations across 16 samples with the weights broadcast (one
  *     AVX-512 register, two AVX2 ones; 16 measured 1.2-1.55x faster than 8 lanes and
- *     faster than 32 on the seed specs, bench/README.md). A partial
- *     batch fills the last block with padding lanes (token 0) whose loss gradient is
- *     zero, so they contribute nothing.
+ *     faster than 32 on the seed specs, bench/README.md). A partial batch fills the
+ *     last block with padding lanes (token 0) whose loss gradient is zero, so they
+ *     contribute nothing. Table rows (embedding, folded table) move into lanes and
+ *     their gradients back with register transposes (rnn_lanes.h).
  *   - The small kernels (gate pre-activations, their gradients, the weight-gradient
  *     accumulations) are straight-line code: one statement per gate column, written
  *     in the reference's order of summation. A layer whose (F + U) * G exceeds the
  *     unroll budget gets constant-bound loops instead. The time loop is a loop unless
- *     --unroll full; --unroll none keeps every loop.
+ *     --unroll full; --unroll none keeps every loop. A training forward keeps every
+ *     step's state for the backward pass; an inference keeps only c and h of the last
+ *     two steps (the backward redoes a forward when asked after one).
  *   - Weight gradients accumulate per lane (acc, laid out like the parameters times W)
  *     and are summed over the lanes once per batch, in a fixed order. The embedding
  *     gradient is scattered directly.
  *   - Dropout masks are drawn with the same counter-based generator as the reference
- *     (four features per Philox block), so given the same seed the generated trainer
- *     and the interpreter train the same way up to float rounding.
+ *     (four features per Philox block, four blocks at once), so given the same seed
+ *     the generated trainer and the interpreter train the same way up to float
+ *     rounding.
+ *   - Work outside the lane blocks (the folded table, the sums after the blocks) is
+ *     split in fixed chunks; everything summed across blocks is summed in block
+ *     order, so the weights are the same bit for bit whatever the number of threads.
  *   - sigmoid and tanh in the recurrences use rnn_fastmath.h (vectorizable, within a
  *     few ulps of libm); the loss uses libm in double like the reference.
  *
