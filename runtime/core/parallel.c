@@ -30,7 +30,7 @@
 
 /* In a spin loop: tell the CPU, so that a hyperthread sibling doing the work gets the
  * core's resources (the 2 vCPUs of a VM may be two threads of one core). */
-#if defined(__x86_64__) || defined(__i386__)
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
 #define CPU_RELAX() __builtin_ia32_pause()
 #else
 #define CPU_RELAX() ((void)0)
