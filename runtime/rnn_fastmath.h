@@ -87,10 +87,11 @@ static inline float rnn_fm_float_(uint32_t u) {
     return x;
 }
 
-/* e^x for x clamped to [lo, hi], a sub-interval of [-104, 89]. The clamp is a
- * parameter so that tanh can clamp once: a clamp of its own followed by exp's would
- * let gcc's jump threading turn the selects into a CFG its if-conversion gives up on. */
-static inline float rnn_fm_exp_(float x, float lo, float hi) {
+/* e^x = p * 2^k for x clamped to [lo, hi], a sub-interval of [-104, 89]: returns p and
+ * sets *k to k (as uint32_t, two's complement). The clamp is a parameter so that tanh
+ * can clamp once: a clamp of its own followed by exp's would let gcc's jump threading
+ * turn the selects into a CFG its if-conversion gives up on. */
+static inline float rnn_fm_exp_reduce_(float x, float lo, float hi, uint32_t *k) {
     /* Comparisons, so NaN passes through; they become max/min instructions. */
     x = x < lo ? lo : x;
     x = x > hi ? hi : x;
@@ -112,12 +113,18 @@ static inline float rnn_fm_exp_(float x, float lo, float hi) {
     q = RNN_FM_FMA_(q, r, 4.16665547e-2f);
     q = RNN_FM_FMA_(q, r, 1.66665770e-1f);
     q = RNN_FM_FMA_(q, r, 0.5f);
-    float p = 1.0f + RNN_FM_FMA_(r * r, q, r);
+    *k = rnn_fm_bits_(t) - rnn_fm_bits_(shifter);
+    return 1.0f + RNN_FM_FMA_(r * r, q, r);
+}
 
+/* e^x for x clamped to [lo, hi], a sub-interval of [-104, 89]. */
+static inline float rnn_fm_exp_(float x, float lo, float hi) {
+    uint32_t k;
+    float p = rnn_fm_exp_reduce_(x, lo, hi, &k);
     /* K = k + 150 in [0, 278] for every non-NaN x (unsigned: no overflow questions
      * for the NaN bit pattern). 2^k = 2^(K1-75) * 2^(K2-75) with both exponents in
      * [-75, 65], so each factor is a normal float; biased exponent = K1 + 52. */
-    uint32_t K = rnn_fm_bits_(t) - rnn_fm_bits_(shifter) + 150u;
+    uint32_t K = k + 150u;
     uint32_t K1 = K >> 1;
     uint32_t K2 = K - K1;
     float s1 = rnn_fm_float_((K1 + 52u) << 23);
@@ -129,24 +136,9 @@ static inline float rnn_fm_exp_(float x, float lo, float hi) {
  * float: one scale factor instead of two. Multiplying by powers of two is exact while
  * the results stay normal, so this gives the same bits as rnn_fm_exp_ on that range. */
 static inline float rnn_fm_exp_normal_(float x, float lo, float hi) {
-    x = x < lo ? lo : x;
-    x = x > hi ? hi : x;
-    const float shifter = 12582912.0f;
-    float t = RNN_FM_FMA_(x, 1.44269504088896341f, shifter);
-    float kf = t - shifter;
-    const float ln2_hi = 0.693145751953125f;
-    const float ln2_lo = 1.42860682030941723e-6f;
-    float r = RNN_FM_FMA_(-kf, ln2_hi, x);
-    r = RNN_FM_FMA_(-kf, ln2_lo, r);
-    float q = 1.39261761e-3f;
-    q = RNN_FM_FMA_(q, r, 8.36317307e-3f);
-    q = RNN_FM_FMA_(q, r, 4.16665547e-2f);
-    q = RNN_FM_FMA_(q, r, 1.66665770e-1f);
-    q = RNN_FM_FMA_(q, r, 0.5f);
-    float p = 1.0f + RNN_FM_FMA_(r * r, q, r);
-    /* k + 127 in [1, 254]: the biased exponent of 2^k */
-    uint32_t K = rnn_fm_bits_(t) - rnn_fm_bits_(shifter) + 127u;
-    return p * rnn_fm_float_(K << 23);
+    uint32_t k;
+    float p = rnn_fm_exp_reduce_(x, lo, hi, &k);
+    return p * rnn_fm_float_((k + 127u) << 23);   /* k + 127 in [1, 254]: 2^k's biased exponent */
 }
 
 static inline float rnn_fast_expf(float x) {
