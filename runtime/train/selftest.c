@@ -161,10 +161,12 @@ int rnn_selftest(const rnn_model *m, const rnn_model_ops *ops, uint64_t seed, FI
     rnn_real *w_r = calloc(P ? P : 1, sizeof *w_r);
     int32_t *tokens = calloc((size_t)ST_MAX_BATCH * T + 1, sizeof *tokens);
     rnn_real *labels = calloc(ST_MAX_BATCH, sizeof *labels);
+    int32_t *tokens_rev = calloc((size_t)ST_MAX_BATCH * T + 1, sizeof *tokens_rev);   /* the batch reversed */
+    rnn_real *labels_rev = calloc(ST_MAX_BATCH, sizeof *labels_rev);
     uint32_t *rows = calloc(ST_MAX_BATCH, sizeof *rows);
     rnn_real *out_a = calloc((size_t)ST_MAX_BATCH * K + 1, sizeof *out_a);
     rnn_real *out_r = calloc((size_t)ST_MAX_BATCH * K + 1, sizeof *out_r);
-    if (!params || !grad_a || !grad_r || !w_a || !w_r || !tokens || !labels || !rows ||
+    if (!params || !grad_a || !grad_r || !w_a || !w_r || !tokens || !labels || !tokens_rev || !labels_rev || !rows ||
         !out_a || !out_r) {
         fprintf(out, "selftest: out of memory (%zu parameters)\nFAIL\n", m->n_params);
         goto done;
@@ -263,23 +265,13 @@ int rnn_selftest(const rnn_model *m, const rnn_model_ops *ops, uint64_t seed, FI
     row_correct(&rep, "inference correct", ops->correct(impl), ref_ops->correct(ref));
     {   /* A gradient asked for after an inference (no dropout), on the batch in reverse
          * order, so that nothing left from the training forward above would pass for
-         * it. w_a, w_r and the reversed batch's buffers are free here. */
-        int32_t *tok2 = calloc((size_t)ST_MAX_BATCH * T + 1, sizeof *tok2);
-        rnn_real *lab2 = calloc(ST_MAX_BATCH, sizeof *lab2);
-        if (!tok2 || !lab2) {
-            free(tok2);
-            free(lab2);
-            fprintf(out, "selftest: out of memory\nFAIL\n");
-            goto done;
-        }
+         * it. w_a and w_r are free here. */
         for (int b = 0; b < n; b++) {
-            memcpy(tok2 + (size_t)b * T, tokens + (size_t)(n - 1 - b) * T, (size_t)T * sizeof *tok2);
-            lab2[b] = labels[n - 1 - b];
+            memcpy(tokens_rev + (size_t)b * T, tokens + (size_t)(n - 1 - b) * T, (size_t)T * sizeof *tokens_rev);
+            labels_rev[b] = labels[n - 1 - b];
         }
-        ops->forward(impl, params, tok2, lab2, n, NULL, NULL);
-        ref_ops->forward(ref, params, tok2, lab2, n, NULL, NULL);
-        free(tok2);
-        free(lab2);
+        ops->forward(impl, params, tokens_rev, labels_rev, n, NULL, NULL);
+        ref_ops->forward(ref, params, tokens_rev, labels_rev, n, NULL, NULL);
         fill_nan(w_a, P);
         fill_nan(w_r, P);
         ops->backward(impl, params, w_a);
@@ -369,6 +361,8 @@ done:
     free(w_r);
     free(tokens);
     free(labels);
+    free(tokens_rev);
+    free(labels_rev);
     free(rows);
     free(out_a);
     free(out_r);
