@@ -187,15 +187,15 @@ def run_proc(cmd, cwd, env=None):
 
 
 def run_fit(cmd, workdir):
-    """Runs a `fit ... --json` command; returns (epoch seconds from its JSON, JSON row,
-    CPU seconds (user + sys) of the whole process, its max RSS in KiB)."""
-    rc, out, err, _, cpu, rss = run_proc(cmd, workdir)
+    """Runs a `fit ... --json` command; returns (epoch seconds from its JSON, JSON row
+    (with the epoch's "cpu_seconds"), the process's max RSS in KiB)."""
+    rc, out, err, _, _, rss = run_proc(cmd, workdir)
     if rc != 0:
         sys.exit(f"bench: {' '.join(cmd)} exited {rc}:\n{err}")
     rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     if not rows:
         sys.exit(f"bench: no JSON epoch line from {' '.join(cmd)}:\n{out}\n{err}")
-    return rows[-1]["seconds"], rows[-1], cpu, rss
+    return rows[-1]["seconds"], rows[-1], rss
 
 
 def fit_args(x, y, seed, ckpt, threads=1, save=None):
@@ -532,7 +532,7 @@ def main():
                 if c in ("generated", "generated_t2"):
                     nt = 1 if c == "generated" else 2
                     wts[c] = os.path.join(work, f"w-{s}-{c}.safetensors")
-                    sec, row, cpu, mx = run_fit([exes[s]] + fit_args(paths["x"], paths["y"], rep, ck, nt, wts[c]),
+                    sec, row, mx = run_fit([exes[s]] + fit_args(paths["x"], paths["y"], rep, ck, nt, wts[c]),
                                                 work)
                     times[s][c].append(sec)
                     cpus[s][c].append(row["cpu_seconds"])
@@ -544,7 +544,7 @@ def main():
                         continue
                     cmd = [rnnc, os.path.join(ROOT, "specs", s + ".lua"), "--interpret"] + \
                         fit_args(paths["ix"], paths["iy"], rep, ck)
-                    sec, row, cpu, _ = run_fit(cmd, work)
+                    sec, row, _ = run_fit(cmd, work)
                     times[s][c].append(sec * scale)
                     cpus[s][c].append(row["cpu_seconds"] * scale)
                     extra[s]["interpreter_loss"].append(row["loss"])
@@ -686,7 +686,7 @@ def main():
             order = ["generated", "pytorch"] if rep % 2 == 0 else ["pytorch", "generated"]
             for c in order:
                 if c == "generated":
-                    sec, row, cpu, mx = run_fit([exes["large_lstm"]] + fit_args(lp["x"], lp["y"], rep, ck), work)
+                    sec, row, mx = run_fit([exes["large_lstm"]] + fit_args(lp["x"], lp["y"], rep, ck), work)
                     lt[c].append(sec)
                     lc[c].append(row["cpu_seconds"])
                     lrss.append(mx)
