@@ -572,16 +572,14 @@ static void emit_destroy(emitter *e) {
 
 /* ---- layers: forward ---------------------------------------------------------------------- */
 
-/* Rows of a table to lanes and back (rnn_lanes.h): for a step t, the n columns of the
- * W rows rows[l] become the vectors vec[(t*n + j)*W ...] (gather), or those vectors are
- * added to the rows (scatter), 16 columns per call. */
-static void emit_lanes_calls(emitter *e, const char *what, const char *vec, const char *t, int n, const char *ind) {
+/* Rows of a table to lanes and back (rnn_lanes.h): for the step t of the caller, the
+ * n columns of the W rows rows[l] become the vectors vec[(t*n + j)*W ...] (gather), or
+ * those vectors are added to the rows (scatter), 16 columns per call. */
+static void emit_lanes_calls(emitter *e, int scatter, const char *vec, int n, const char *ind) {
     for (int c = 0; c < n; c += 16) {
         int k = n - c < 16 ? n - c : 16;
-        if (what[0] == 'g')
-            P("%srnn_lanes_gather16(%s + ((size_t)%s * %d + %d) * W, rows, %d, %d);\n", ind, vec, t, n, c, c, k);
-        else
-            P("%srnn_lanes_scatter_add16(rows, %d, %s + ((size_t)%s * %d + %d) * W, %d);\n", ind, c, vec, t, n, c, k);
+        if (scatter) P("%srnn_lanes_scatter_add16(rows, %d, %s + ((size_t)t * %d + %d) * W, %d);\n", ind, c, vec, n, c, k);
+        else P("%srnn_lanes_gather16(%s + ((size_t)t * %d + %d) * W, rows, %d, %d);\n", ind, vec, n, c, c, k);
     }
 }
 
@@ -597,7 +595,7 @@ static void emit_embedding_forward(emitter *e, int i) {
     P("        const rnn_real *rows[W];\n");
     P("        for (int l = 0; l < W; l++) rows[l] = table + (size_t)w->tokens[((size_t)g * W + l) * %d + t] * %d;\n",
       l->timesteps, l->units);
-    emit_lanes_calls(e, "gather", "out", "t", l->units, "        ");
+    emit_lanes_calls(e, 0, "out", l->units, "        ");
     P("    }\n}\n\n");
 }
 
@@ -732,7 +730,7 @@ static void emit_fold_scatter(emitter *e, int i, const char *ind) {
     P("%s        w->touched[(size_t)g * %d + (size_t)id] = 1;\n%s    }\n", ind, e->m->vocab, ind);
     char in2[64];
     snprintf(in2, sizeof in2, "%s    ", ind);
-    emit_lanes_calls(e, "scatter", "dzs", "t", G, in2);
+    emit_lanes_calls(e, 1, "dzs", G, in2);
     P("%s}\n", ind);
 }
 
@@ -824,7 +822,7 @@ static void emit_rnn_prologue(emitter *e, int i, int backward) {
         P("    for (int t = 0; t < %d; t++) {\n", T);
         P("        const rnn_real *rows[W];\n");
         P("        for (int l = 0; l < W; l++) rows[l] = w->ek + (size_t)w->tokens[((size_t)g * W + l) * %d + t] * %d;\n", T, G);
-        emit_lanes_calls(e, "gather", "xk", "t", G, "        ");
+        emit_lanes_calls(e, 0, "xk", G, "        ");
         P("    }\n");
     }
     if (!fold) P("    const rnn_real *x = %s; /* input [%d][%d][W] */\n", in, T, F);
@@ -1507,7 +1505,7 @@ static void emit_drivers(emitter *e) {
         P("            for (int l = 0; l < W; l++)\n");
         P("                rows[l] = g * W + l < n ? dE + (size_t)w->tokens[((size_t)g * W + l) * %d + t] * %d : sink;\n", T,
           emb->units);
-        emit_lanes_calls(e, "scatter", "d0", "t", emb->units, "            ");
+        emit_lanes_calls(e, 1, "d0", emb->units, "            ");
         P("        }\n    }\n");
     }
     P("    tail t = {w, params, grads, nblk};\n");
