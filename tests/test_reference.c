@@ -15,26 +15,9 @@
 
 #include "reference/ref_layers.h"
 #include "rnnrt.h"
+#include "models.h"
 
 /* ---- model building ---------------------------------------------------------------- */
-
-static rnn_layer *add_layer(rnn_model *m, rnn_layer_kind kind, int units) {
-    rnn_layer *l = &m->layers[m->n_layers++];
-    rnn_layer_defaults(l, kind);
-    l->units = units;
-    return l;
-}
-
-static void add_embedding(rnn_model *m, int vocab, int dim, int T) {
-    rnn_layer *l = add_layer(m, RNN_LAYER_EMBEDDING, dim);
-    l->input_dim = vocab;
-    l->input_length = T;
-}
-
-static void layout(rnn_model *m) {
-    char err[256];
-    cr_assert_eq(rnn_model_layout(m, err, sizeof err), 0, "layout: %s", err);
-}
 
 static rnn_real *tensor(const rnn_model *m, rnn_real *params, const char *name) {
     int k = rnn_model_find_tensor(m, name);

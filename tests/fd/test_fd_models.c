@@ -8,25 +8,13 @@
  * with scattered dataset rows unless a case says otherwise.
  */
 #include "fd_support.h"
+#include "models.h"
 
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum { T_STEPS = 7, N_SAMPLES = 5, MAX_BATCH = 8 };
-
-static rnn_layer *add_layer(rnn_model *m, rnn_layer_kind kind, int units) {
-    rnn_layer *l = &m->layers[m->n_layers++];
-    rnn_layer_defaults(l, kind);
-    l->units = units;
-    return l;
-}
-
-static void add_embedding(rnn_model *m, int vocab, int dim) {
-    rnn_layer *l = add_layer(m, RNN_LAYER_EMBEDDING, dim);
-    l->input_dim = vocab;
-    l->input_length = T_STEPS;
-}
 
 static rnn_layer *add_recurrent(rnn_model *m, rnn_layer_kind kind, int units, int return_sequences,
                                 double dropout, double recurrent_dropout) {
@@ -150,7 +138,7 @@ static const run_options partial_training = {.n = N_SAMPLES, .training = 1, .sca
 /* The notebook's lstm2, with both dropout kinds on and recurrent dropout added. */
 static void build_lstm_stack(rnn_model *m, int vocab) {
     rnn_model_init(m, "lstm_stack", "test_fd_models.c");
-    add_embedding(m, vocab, 5);
+    add_embedding(m, vocab, 5, T_STEPS);
     add_recurrent(m, RNN_LAYER_LSTM, 6, 1, 0.3, 0.25)->dropout_mask = RNN_DROPOUT_PER_STEP;
     add_recurrent(m, RNN_LAYER_LSTM, 4, 0, 0.2, 0.3)->dropout_mask = RNN_DROPOUT_PER_SEQUENCE;
     add_dense(m, 1, RNN_ACT_SIGMOID);
@@ -184,7 +172,7 @@ Test(fd_models, gru_stack_softmax_head) {
     rnn_model m;
     rnn_model_init(&m, "gru_stack", "test_fd_models.c");
     m.loss = RNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY;
-    add_embedding(&m, 11, 4);
+    add_embedding(&m, 11, 4, T_STEPS);
     rnn_layer *g1 = add_recurrent(&m, RNN_LAYER_GRU, 5, 1, 0.3, 0.2);
     g1->reset_after = 1, g1->dropout_mask = RNN_DROPOUT_PER_STEP;
     rnn_layer *g2 = add_recurrent(&m, RNN_LAYER_GRU, 3, 1, 0.25, 0.3);
@@ -198,7 +186,7 @@ Test(fd_models, gru_stack_softmax_head) {
 Test(fd_models, simple_rnn_with_dropout_layers_every_dense_activation) {
     rnn_model m;
     rnn_model_init(&m, "simple_stack", "test_fd_models.c");
-    add_embedding(&m, 40, 3);
+    add_embedding(&m, 40, 3, T_STEPS);
     add_dropout(&m, 0.3);                                                       /* on the embedding sequence */
     add_recurrent(&m, RNN_LAYER_SIMPLE_RNN, 5, 1, 0.2, 0.3)->activation = RNN_ACT_RELU;
     add_dropout(&m, 0.25);                                                      /* on an RNN sequence */
@@ -217,7 +205,7 @@ Test(fd_models, mixed_kinds_softmax_head) {
     rnn_model m;
     rnn_model_init(&m, "mixed", "test_fd_models.c");
     m.loss = RNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY;
-    add_embedding(&m, 40, 6);
+    add_embedding(&m, 40, 6, T_STEPS);
     add_recurrent(&m, RNN_LAYER_LSTM, 3, 1, 0.0, 0.2);
     add_recurrent(&m, RNN_LAYER_GRU, 4, 1, 0.3, 0.0)->reset_after = 0;
     add_recurrent(&m, RNN_LAYER_SIMPLE_RNN, 5, 1, 0.0, 0.0)->activation = RNN_ACT_SIGMOID;
