@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "train/trainer.h"
+#include "models.h"
 
 #define MAX_CALLS 64
 
@@ -58,18 +59,9 @@ static const rnn_model_ops MOCK = {"mock", mock_create, mock_destroy, mock_forwa
 
 static void small_model(rnn_model *m) {
     rnn_model_init(m, "fit", "test_fit.c");
-    rnn_layer *l = &m->layers[m->n_layers++];
-    rnn_layer_defaults(l, RNN_LAYER_EMBEDDING);
-    l->input_dim = 50;
-    l->units = 3;
-    l->input_length = 5;
-    l = &m->layers[m->n_layers++];
-    rnn_layer_defaults(l, RNN_LAYER_LSTM);
-    l->units = 2;
-    l = &m->layers[m->n_layers++];
-    rnn_layer_defaults(l, RNN_LAYER_DENSE);
-    l->units = 1;
-    l->activation = RNN_ACT_SIGMOID;
+    add_embedding(m, 50, 3, 5);
+    add_layer(m, RNN_LAYER_LSTM, 2);
+    add_layer(m, RNN_LAYER_DENSE, 1)->activation = RNN_ACT_SIGMOID;
     m->metric_accuracy = 1;
     m->optimizer.kind = RNN_OPT_SGD;
     m->optimizer.learning_rate = 0.1;

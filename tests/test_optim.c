@@ -14,24 +14,16 @@
 #include <string.h>
 
 #include "rnnrt.h"
+#include "models.h"
 
 /* Embedding(5, 3, input_length 4) -> LSTM(2) -> Dense(1, sigmoid): tensors of 15,
  * 24, 16, 8, 2 and 1 elements, each padded to 16 — padding after every one but the
  * 16-element recurrent kernel. */
 static void small_model(rnn_model *m, const rnn_optimizer *o) {
     rnn_model_init(m, "opt", "test_optim.c");
-    rnn_layer *l = &m->layers[m->n_layers++];
-    rnn_layer_defaults(l, RNN_LAYER_EMBEDDING);
-    l->units = 3;
-    l->input_dim = 5;
-    l->input_length = 4;
-    l = &m->layers[m->n_layers++];
-    rnn_layer_defaults(l, RNN_LAYER_LSTM);
-    l->units = 2;
-    l = &m->layers[m->n_layers++];
-    rnn_layer_defaults(l, RNN_LAYER_DENSE);
-    l->units = 1;
-    l->activation = RNN_ACT_SIGMOID;
+    add_embedding(m, 5, 3, 4);
+    add_layer(m, RNN_LAYER_LSTM, 2);
+    add_layer(m, RNN_LAYER_DENSE, 1)->activation = RNN_ACT_SIGMOID;
     char err[256];
     cr_assert_eq(rnn_model_layout(m, err, sizeof err), 0, "%s", err);
     /* Set after the layout: some cases set two clip options on purpose, which the
