@@ -68,16 +68,21 @@ static mode_t new_file_mode(const char *path) {
     return 0666 & ~mask;
 }
 
-/* Create "PATH.tmp.PID.XXXXXX" beside path. Returns the fd or -1 with errno. */
-static int make_temp(const char *path, char *tmp, size_t cap) {
+/* Create "PATH.tmp.PID.XXXXXX" beside path. Returns the fd, or -1 with errno set and
+ * the message "PATH: cannot write: cannot create a file in DIR: why" in err. */
+static int make_temp(const char *path, char *tmp, size_t cap, char *err, size_t errlen) {
     int n = snprintf(tmp, cap, "%s.tmp.%ld.XXXXXX", path, (long)getpid());
-    if (n < 0 || (size_t)n >= cap) {
+    int fd = -1;
+    if (n < 0 || (size_t)n >= cap) errno = ENAMETOOLONG;
+    else fd = mkstemp(tmp);
+    if (fd < 0) {
+        const int e = errno;
+        char dir[4096];
         tmp[0] = 0;
-        errno = ENAMETOOLONG;
-        return -1;
+        dir_of(path, dir, sizeof dir);
+        seterr(err, errlen, "%s: cannot write: cannot create a file in %s: %s", path, dir, strerror(e));
+        errno = e;
     }
-    int fd = mkstemp(tmp);
-    if (fd < 0) tmp[0] = 0;
     return fd;
 }
 
@@ -102,14 +107,8 @@ int rnn_atomic_open(rnn_atomic_file *a, const char *path, char *err, size_t errl
         return -1;
     }
     strcpy(a->path, path);
-    int fd = make_temp(path, a->tmp, sizeof a->tmp);
-    if (fd < 0) {
-        char dir[4096];
-        dir_of(path, dir, sizeof dir);
-        seterr(err, errlen, "%s: cannot write: cannot create a file in %s: %s", path, dir,
-               strerror(errno));
-        return -1;
-    }
+    int fd = make_temp(path, a->tmp, sizeof a->tmp, err, errlen);
+    if (fd < 0) return -1;
     if (fchmod(fd, new_file_mode(path)) != 0 || !(a->f = fdopen(fd, "wb"))) {
         int e = errno;
         close(fd);
@@ -183,14 +182,8 @@ void rnn_atomic_abort(rnn_atomic_file *a) {
 int rnn_path_writable(const char *path, char *err, size_t errlen) {
     if (check_target(path, err, errlen)) return -1;
     char tmp[4096 + 64];
-    int fd = make_temp(path, tmp, sizeof tmp);
-    if (fd < 0) {
-        char dir[4096];
-        dir_of(path, dir, sizeof dir);
-        seterr(err, errlen, "%s: cannot write: cannot create a file in %s: %s", path, dir,
-               strerror(errno));
-        return -1;
-    }
+    int fd = make_temp(path, tmp, sizeof tmp, err, errlen);
+    if (fd < 0) return -1;
     close(fd);
     unlink(tmp);
     return 0;
