@@ -45,6 +45,15 @@
 #define NOINLINE
 #endif
 
+/* rnn_vec: the W lanes of one element, one SIMD register (two with AVX2); V(p) is the
+ * vector at p, an element of a [index][lane] array. The straight-line kernels use it
+ * (see emit_c.c: a loop over the lanes lets clang spill hoisted weight broadcasts). */
+#if !defined(__GNUC__) && !defined(__clang__)
+#error "generated code needs GNU C vector extensions (gcc or clang)"
+#endif
+typedef rnn_real rnn_vec __attribute__((vector_size(W * sizeof(rnn_real)), aligned(sizeof(rnn_real)), may_alias));
+#define V(p) (*(rnn_vec *)(p))
+
 /* h_{-1} = c_{-1} = 0, and the upstream gradient of steps that have none */
 static const rnn_real ZERO[16 * W];
 
@@ -186,27 +195,94 @@ static void gen_destroy(void *impl) {
 
 /* ---- simple_rnn (SimpleRNN): (100, 16) -> (8) ----
  * activation tanh */
-static void forward_step_1(const rnn_real *restrict R, const rnn_real *restrict xk, const rnn_real *restrict hp, rnn_real *restrict ht) {
+NOINLINE static void forward_step_1(const rnn_real *restrict R, const rnn_real *restrict xk, const rnn_real *restrict hp, rnn_real *restrict ht) {
     /* h_t = tanh(b + x_t.K + h_{t-1}.R) */
-    for (int l = 0; l < W; l++) {
-        const rnn_real hp0 = hp[0 * W + l];
-        const rnn_real hp1 = hp[1 * W + l];
-        const rnn_real hp2 = hp[2 * W + l];
-        const rnn_real hp3 = hp[3 * W + l];
-        const rnn_real hp4 = hp[4 * W + l];
-        const rnn_real hp5 = hp[5 * W + l];
-        const rnn_real hp6 = hp[6 * W + l];
-        const rnn_real hp7 = hp[7 * W + l];
-        ht[0 * W + l] = xk[0 * W + l] + hp0 * R[0] + hp1 * R[8] + hp2 * R[16] + hp3 * R[24] + hp4 * R[32] + hp5 * R[40] + hp6 * R[48] + hp7 * R[56];
-        ht[1 * W + l] = xk[1 * W + l] + hp0 * R[1] + hp1 * R[9] + hp2 * R[17] + hp3 * R[25] + hp4 * R[33] + hp5 * R[41] + hp6 * R[49] + hp7 * R[57];
-        ht[2 * W + l] = xk[2 * W + l] + hp0 * R[2] + hp1 * R[10] + hp2 * R[18] + hp3 * R[26] + hp4 * R[34] + hp5 * R[42] + hp6 * R[50] + hp7 * R[58];
-        ht[3 * W + l] = xk[3 * W + l] + hp0 * R[3] + hp1 * R[11] + hp2 * R[19] + hp3 * R[27] + hp4 * R[35] + hp5 * R[43] + hp6 * R[51] + hp7 * R[59];
-        ht[4 * W + l] = xk[4 * W + l] + hp0 * R[4] + hp1 * R[12] + hp2 * R[20] + hp3 * R[28] + hp4 * R[36] + hp5 * R[44] + hp6 * R[52] + hp7 * R[60];
-        ht[5 * W + l] = xk[5 * W + l] + hp0 * R[5] + hp1 * R[13] + hp2 * R[21] + hp3 * R[29] + hp4 * R[37] + hp5 * R[45] + hp6 * R[53] + hp7 * R[61];
-        ht[6 * W + l] = xk[6 * W + l] + hp0 * R[6] + hp1 * R[14] + hp2 * R[22] + hp3 * R[30] + hp4 * R[38] + hp5 * R[46] + hp6 * R[54] + hp7 * R[62];
-        ht[7 * W + l] = xk[7 * W + l] + hp0 * R[7] + hp1 * R[15] + hp2 * R[23] + hp3 * R[31] + hp4 * R[39] + hp5 * R[47] + hp6 * R[55] + hp7 * R[63];
+    {
+        const rnn_vec hp0 = V(hp + 0 * W);
+        const rnn_vec hp1 = V(hp + 1 * W);
+        const rnn_vec hp2 = V(hp + 2 * W);
+        const rnn_vec hp3 = V(hp + 3 * W);
+        const rnn_vec hp4 = V(hp + 4 * W);
+        const rnn_vec hp5 = V(hp + 5 * W);
+        const rnn_vec hp6 = V(hp + 6 * W);
+        const rnn_vec hp7 = V(hp + 7 * W);
+        {
+            rnn_vec sum0 = V(xk + 0 * W) + hp0 * R[0];
+            rnn_vec sum1 = V(xk + 1 * W) + hp0 * R[1];
+            rnn_vec sum2 = V(xk + 2 * W) + hp0 * R[2];
+            rnn_vec sum3 = V(xk + 3 * W) + hp0 * R[3];
+            rnn_vec sum4 = V(xk + 4 * W) + hp0 * R[4];
+            rnn_vec sum5 = V(xk + 5 * W) + hp0 * R[5];
+            rnn_vec sum6 = V(xk + 6 * W) + hp0 * R[6];
+            rnn_vec sum7 = V(xk + 7 * W) + hp0 * R[7];
+            sum0 += hp1 * R[8];
+            sum1 += hp1 * R[9];
+            sum2 += hp1 * R[10];
+            sum3 += hp1 * R[11];
+            sum4 += hp1 * R[12];
+            sum5 += hp1 * R[13];
+            sum6 += hp1 * R[14];
+            sum7 += hp1 * R[15];
+            sum0 += hp2 * R[16];
+            sum1 += hp2 * R[17];
+            sum2 += hp2 * R[18];
+            sum3 += hp2 * R[19];
+            sum4 += hp2 * R[20];
+            sum5 += hp2 * R[21];
+            sum6 += hp2 * R[22];
+            sum7 += hp2 * R[23];
+            sum0 += hp3 * R[24];
+            sum1 += hp3 * R[25];
+            sum2 += hp3 * R[26];
+            sum3 += hp3 * R[27];
+            sum4 += hp3 * R[28];
+            sum5 += hp3 * R[29];
+            sum6 += hp3 * R[30];
+            sum7 += hp3 * R[31];
+            sum0 += hp4 * R[32];
+            sum1 += hp4 * R[33];
+            sum2 += hp4 * R[34];
+            sum3 += hp4 * R[35];
+            sum4 += hp4 * R[36];
+            sum5 += hp4 * R[37];
+            sum6 += hp4 * R[38];
+            sum7 += hp4 * R[39];
+            sum0 += hp5 * R[40];
+            sum1 += hp5 * R[41];
+            sum2 += hp5 * R[42];
+            sum3 += hp5 * R[43];
+            sum4 += hp5 * R[44];
+            sum5 += hp5 * R[45];
+            sum6 += hp5 * R[46];
+            sum7 += hp5 * R[47];
+            sum0 += hp6 * R[48];
+            sum1 += hp6 * R[49];
+            sum2 += hp6 * R[50];
+            sum3 += hp6 * R[51];
+            sum4 += hp6 * R[52];
+            sum5 += hp6 * R[53];
+            sum6 += hp6 * R[54];
+            sum7 += hp6 * R[55];
+            sum0 += hp7 * R[56];
+            sum1 += hp7 * R[57];
+            sum2 += hp7 * R[58];
+            sum3 += hp7 * R[59];
+            sum4 += hp7 * R[60];
+            sum5 += hp7 * R[61];
+            sum6 += hp7 * R[62];
+            sum7 += hp7 * R[63];
+            V(ht + 0 * W) = sum0;
+            V(ht + 1 * W) = sum1;
+            V(ht + 2 * W) = sum2;
+            V(ht + 3 * W) = sum3;
+            V(ht + 4 * W) = sum4;
+            V(ht + 5 * W) = sum5;
+            V(ht + 6 * W) = sum6;
+            V(ht + 7 * W) = sum7;
+        }
     }
-    for (int k = 0; k < 8 * W; k++) ht[k] = rnn_fast_tanhf(ht[k]);
+    for (int u = 0; u < 8; u++)
+        for (int l = 0; l < W; l++) ht[u * W + l] = rnn_fast_tanhf(ht[u * W + l]);
 }
 
 static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dropout_ctx *ctx) {
@@ -242,23 +318,81 @@ static void backward_step_1(const rnn_real *restrict R, const rnn_real *restrict
         dz[k] = (dhn[k] + up[k]) * (1.0f - y * y);
         (void)y;
     }
-    for (int l = 0; l < W; l++) {
-        const rnn_real dz0 = dz[0 * W + l];
-        const rnn_real dz1 = dz[1 * W + l];
-        const rnn_real dz2 = dz[2 * W + l];
-        const rnn_real dz3 = dz[3 * W + l];
-        const rnn_real dz4 = dz[4 * W + l];
-        const rnn_real dz5 = dz[5 * W + l];
-        const rnn_real dz6 = dz[6 * W + l];
-        const rnn_real dz7 = dz[7 * W + l];
-        dhn[0 * W + l] = dz0 * R[0] + dz1 * R[1] + dz2 * R[2] + dz3 * R[3] + dz4 * R[4] + dz5 * R[5] + dz6 * R[6] + dz7 * R[7];
-        dhn[1 * W + l] = dz0 * R[8] + dz1 * R[9] + dz2 * R[10] + dz3 * R[11] + dz4 * R[12] + dz5 * R[13] + dz6 * R[14] + dz7 * R[15];
-        dhn[2 * W + l] = dz0 * R[16] + dz1 * R[17] + dz2 * R[18] + dz3 * R[19] + dz4 * R[20] + dz5 * R[21] + dz6 * R[22] + dz7 * R[23];
-        dhn[3 * W + l] = dz0 * R[24] + dz1 * R[25] + dz2 * R[26] + dz3 * R[27] + dz4 * R[28] + dz5 * R[29] + dz6 * R[30] + dz7 * R[31];
-        dhn[4 * W + l] = dz0 * R[32] + dz1 * R[33] + dz2 * R[34] + dz3 * R[35] + dz4 * R[36] + dz5 * R[37] + dz6 * R[38] + dz7 * R[39];
-        dhn[5 * W + l] = dz0 * R[40] + dz1 * R[41] + dz2 * R[42] + dz3 * R[43] + dz4 * R[44] + dz5 * R[45] + dz6 * R[46] + dz7 * R[47];
-        dhn[6 * W + l] = dz0 * R[48] + dz1 * R[49] + dz2 * R[50] + dz3 * R[51] + dz4 * R[52] + dz5 * R[53] + dz6 * R[54] + dz7 * R[55];
-        dhn[7 * W + l] = dz0 * R[56] + dz1 * R[57] + dz2 * R[58] + dz3 * R[59] + dz4 * R[60] + dz5 * R[61] + dz6 * R[62] + dz7 * R[63];
+    {
+        const rnn_vec dz0 = V(dz + 0 * W);
+        const rnn_vec dz1 = V(dz + 1 * W);
+        const rnn_vec dz2 = V(dz + 2 * W);
+        const rnn_vec dz3 = V(dz + 3 * W);
+        const rnn_vec dz4 = V(dz + 4 * W);
+        const rnn_vec dz5 = V(dz + 5 * W);
+        const rnn_vec dz6 = V(dz + 6 * W);
+        const rnn_vec dz7 = V(dz + 7 * W);
+        {
+            rnn_vec sum0 = dz0 * R[0] + dz1 * R[1];
+            rnn_vec sum1 = dz0 * R[8] + dz1 * R[9];
+            rnn_vec sum2 = dz0 * R[16] + dz1 * R[17];
+            rnn_vec sum3 = dz0 * R[24] + dz1 * R[25];
+            rnn_vec sum4 = dz0 * R[32] + dz1 * R[33];
+            rnn_vec sum5 = dz0 * R[40] + dz1 * R[41];
+            rnn_vec sum6 = dz0 * R[48] + dz1 * R[49];
+            rnn_vec sum7 = dz0 * R[56] + dz1 * R[57];
+            sum0 += dz2 * R[2];
+            sum1 += dz2 * R[10];
+            sum2 += dz2 * R[18];
+            sum3 += dz2 * R[26];
+            sum4 += dz2 * R[34];
+            sum5 += dz2 * R[42];
+            sum6 += dz2 * R[50];
+            sum7 += dz2 * R[58];
+            sum0 += dz3 * R[3];
+            sum1 += dz3 * R[11];
+            sum2 += dz3 * R[19];
+            sum3 += dz3 * R[27];
+            sum4 += dz3 * R[35];
+            sum5 += dz3 * R[43];
+            sum6 += dz3 * R[51];
+            sum7 += dz3 * R[59];
+            sum0 += dz4 * R[4];
+            sum1 += dz4 * R[12];
+            sum2 += dz4 * R[20];
+            sum3 += dz4 * R[28];
+            sum4 += dz4 * R[36];
+            sum5 += dz4 * R[44];
+            sum6 += dz4 * R[52];
+            sum7 += dz4 * R[60];
+            sum0 += dz5 * R[5];
+            sum1 += dz5 * R[13];
+            sum2 += dz5 * R[21];
+            sum3 += dz5 * R[29];
+            sum4 += dz5 * R[37];
+            sum5 += dz5 * R[45];
+            sum6 += dz5 * R[53];
+            sum7 += dz5 * R[61];
+            sum0 += dz6 * R[6];
+            sum1 += dz6 * R[14];
+            sum2 += dz6 * R[22];
+            sum3 += dz6 * R[30];
+            sum4 += dz6 * R[38];
+            sum5 += dz6 * R[46];
+            sum6 += dz6 * R[54];
+            sum7 += dz6 * R[62];
+            sum0 += dz7 * R[7];
+            sum1 += dz7 * R[15];
+            sum2 += dz7 * R[23];
+            sum3 += dz7 * R[31];
+            sum4 += dz7 * R[39];
+            sum5 += dz7 * R[47];
+            sum6 += dz7 * R[55];
+            sum7 += dz7 * R[63];
+            V(dhn + 0 * W) = sum0;
+            V(dhn + 1 * W) = sum1;
+            V(dhn + 2 * W) = sum2;
+            V(dhn + 3 * W) = sum3;
+            V(dhn + 4 * W) = sum4;
+            V(dhn + 5 * W) = sum5;
+            V(dhn + 6 * W) = sum6;
+            V(dhn + 7 * W) = sum7;
+        }
     }
 }
 
@@ -352,16 +486,26 @@ static void forward_2(workspace *w, const rnn_real *params, int g, const rnn_dro
     const rnn_real *B = params + 8224; /* dense/bias [1] */
     const rnn_real *x = w->h1 + g * 12800 + 12672;
     rnn_real *y = w->a2 + (size_t)g * 1 * W;
-    for (int l = 0; l < W; l++) {
-        const rnn_real x0 = x[0 * W + l];
-        const rnn_real x1 = x[1 * W + l];
-        const rnn_real x2 = x[2 * W + l];
-        const rnn_real x3 = x[3 * W + l];
-        const rnn_real x4 = x[4 * W + l];
-        const rnn_real x5 = x[5 * W + l];
-        const rnn_real x6 = x[6 * W + l];
-        const rnn_real x7 = x[7 * W + l];
-        y[0 * W + l] = B[0] + x0 * K[0] + x1 * K[1] + x2 * K[2] + x3 * K[3] + x4 * K[4] + x5 * K[5] + x6 * K[6] + x7 * K[7];
+    {
+        const rnn_vec x0 = V(x + 0 * W);
+        const rnn_vec x1 = V(x + 1 * W);
+        const rnn_vec x2 = V(x + 2 * W);
+        const rnn_vec x3 = V(x + 3 * W);
+        const rnn_vec x4 = V(x + 4 * W);
+        const rnn_vec x5 = V(x + 5 * W);
+        const rnn_vec x6 = V(x + 6 * W);
+        const rnn_vec x7 = V(x + 7 * W);
+        {
+            rnn_vec sum0 = B[0] + x0 * K[0];
+            sum0 += x1 * K[1];
+            sum0 += x2 * K[2];
+            sum0 += x3 * K[3];
+            sum0 += x4 * K[4];
+            sum0 += x5 * K[5];
+            sum0 += x6 * K[6];
+            sum0 += x7 * K[7];
+            V(y + 0 * W) = sum0;
+        }
     }
 }
 
@@ -374,35 +518,45 @@ static void backward_2(workspace *w, const rnn_real *params, int g) {
     rnn_real *aK = w->acc + (size_t)g * ACC_LEN * W + 3328, *aB = w->acc + (size_t)g * ACC_LEN * W + 3584;
     (void)y;
     for (int k = 0; k < 1 * W; k++) aB[k] += dz[k];
-    for (int l = 0; l < W; l++) {
-        const rnn_real dz0 = dz[0 * W + l];
-        dx[0 * W + l] = dz0 * K[0];
-        dx[1 * W + l] = dz0 * K[1];
-        dx[2 * W + l] = dz0 * K[2];
-        dx[3 * W + l] = dz0 * K[3];
-        dx[4 * W + l] = dz0 * K[4];
-        dx[5 * W + l] = dz0 * K[5];
-        dx[6 * W + l] = dz0 * K[6];
-        dx[7 * W + l] = dz0 * K[7];
+    {
+        const rnn_vec dz0 = V(dz + 0 * W);
+        {
+            rnn_vec sum0 = dz0 * K[0];
+            rnn_vec sum1 = dz0 * K[1];
+            rnn_vec sum2 = dz0 * K[2];
+            rnn_vec sum3 = dz0 * K[3];
+            rnn_vec sum4 = dz0 * K[4];
+            rnn_vec sum5 = dz0 * K[5];
+            rnn_vec sum6 = dz0 * K[6];
+            rnn_vec sum7 = dz0 * K[7];
+            V(dx + 0 * W) = sum0;
+            V(dx + 1 * W) = sum1;
+            V(dx + 2 * W) = sum2;
+            V(dx + 3 * W) = sum3;
+            V(dx + 4 * W) = sum4;
+            V(dx + 5 * W) = sum5;
+            V(dx + 6 * W) = sum6;
+            V(dx + 7 * W) = sum7;
+        }
     }
-    for (int l = 0; l < W; l++) {
-        const rnn_real x0 = x[0 * W + l];
-        const rnn_real x1 = x[1 * W + l];
-        const rnn_real x2 = x[2 * W + l];
-        const rnn_real x3 = x[3 * W + l];
-        const rnn_real x4 = x[4 * W + l];
-        const rnn_real x5 = x[5 * W + l];
-        const rnn_real x6 = x[6 * W + l];
-        const rnn_real x7 = x[7 * W + l];
-        const rnn_real dz0 = dz[0 * W + l];
-        aK[0 * W + l] += x0 * dz0;
-        aK[1 * W + l] += x1 * dz0;
-        aK[2 * W + l] += x2 * dz0;
-        aK[3 * W + l] += x3 * dz0;
-        aK[4 * W + l] += x4 * dz0;
-        aK[5 * W + l] += x5 * dz0;
-        aK[6 * W + l] += x6 * dz0;
-        aK[7 * W + l] += x7 * dz0;
+    {
+        const rnn_vec x0 = V(x + 0 * W);
+        const rnn_vec x1 = V(x + 1 * W);
+        const rnn_vec x2 = V(x + 2 * W);
+        const rnn_vec x3 = V(x + 3 * W);
+        const rnn_vec x4 = V(x + 4 * W);
+        const rnn_vec x5 = V(x + 5 * W);
+        const rnn_vec x6 = V(x + 6 * W);
+        const rnn_vec x7 = V(x + 7 * W);
+        const rnn_vec dz0 = V(dz + 0 * W);
+        V(aK + 0 * W) += x0 * dz0;
+        V(aK + 1 * W) += x1 * dz0;
+        V(aK + 2 * W) += x2 * dz0;
+        V(aK + 3 * W) += x3 * dz0;
+        V(aK + 4 * W) += x4 * dz0;
+        V(aK + 5 * W) += x5 * dz0;
+        V(aK + 6 * W) += x6 * dz0;
+        V(aK + 7 * W) += x7 * dz0;
     }
 }
 
