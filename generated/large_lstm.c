@@ -52,6 +52,11 @@
 #endif
 typedef rnn_real rnn_vec __attribute__((vector_size(W * sizeof(rnn_real)), aligned(sizeof(rnn_real)), may_alias));
 #define V(p) (*(rnn_vec *)(p))
+/* LANES_STORED(p): the vectors just stored at p are read back element by element by
+ * the next loop. Without it clang 14 forwards the first element from the store and
+ * carries the load across the loop's iterations, and that loop stays scalar. An
+ * empty asm that may read p: no instruction. */
+#define LANES_STORED(p) __asm__ volatile("" : : "r"(p) : "memory")
 
 /* h_{-1} = c_{-1} = 0, and the upstream gradient of steps that have none */
 static const rnn_real ZERO[128 * W];
@@ -768,6 +773,7 @@ static void forward_2(workspace *w, const rnn_real *params, int g, const rnn_dro
             sum0 += x127 * K[127];
             V(y + 0 * W) = sum0;
         }
+        LANES_STORED(y);
     }
 }
 
@@ -1070,6 +1076,7 @@ static void backward_2(workspace *w, const rnn_real *params, int g) {
             V(dx + 126 * W) = sum6;
             V(dx + 127 * W) = sum7;
         }
+        LANES_STORED(dx);
     }
     {
         const rnn_vec x0 = V(x + 0 * W);

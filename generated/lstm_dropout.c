@@ -52,6 +52,11 @@
 #endif
 typedef rnn_real rnn_vec __attribute__((vector_size(W * sizeof(rnn_real)), aligned(sizeof(rnn_real)), may_alias));
 #define V(p) (*(rnn_vec *)(p))
+/* LANES_STORED(p): the vectors just stored at p are read back element by element by
+ * the next loop. Without it clang 14 forwards the first element from the store and
+ * carries the load across the loop's iterations, and that loop stays scalar. An
+ * empty asm that may read p: no instruction. */
+#define LANES_STORED(p) __asm__ volatile("" : : "r"(p) : "memory")
 
 /* h_{-1} = c_{-1} = 0, and the upstream gradient of steps that have none */
 static const rnn_real ZERO[16 * W];
@@ -1085,6 +1090,7 @@ NOINLINE static void forward_step_1(const rnn_real *restrict K, const rnn_real *
             V(gt + 30 * W) = sum6;
             V(gt + 31 * W) = sum7;
         }
+        LANES_STORED(gt);
     }
     /* the gates: i | f sigmoid, c tanh, o sigmoid; then the cell */
     for (int k = 0; k < 16 * W; k++) gt[k] = rnn_fast_sigmoidf(gt[k]);
@@ -1697,6 +1703,7 @@ NOINLINE static void backward_step_1(const rnn_real *restrict K, const rnn_real 
             V(dxt + 14 * W) = sum6;
             V(dxt + 15 * W) = sum7;
         }
+        LANES_STORED(dxt);
     }
     /* dh_{t-1} = dz . R^T (R's gradient is summed over the steps afterwards) */
     {
@@ -1990,6 +1997,7 @@ NOINLINE static void backward_step_1(const rnn_real *restrict K, const rnn_real 
             V(dhn + 6 * W) = sum6;
             V(dhn + 7 * W) = sum7;
         }
+        LANES_STORED(dhn);
     }
 }
 
@@ -2162,6 +2170,7 @@ static void forward_2(workspace *w, const rnn_real *params, int g, const rnn_dro
             sum0 += x7 * K[7];
             V(y + 0 * W) = sum0;
         }
+        LANES_STORED(y);
     }
 }
 
@@ -2194,6 +2203,7 @@ static void backward_2(workspace *w, const rnn_real *params, int g) {
             V(dx + 6 * W) = sum6;
             V(dx + 7 * W) = sum7;
         }
+        LANES_STORED(dx);
     }
     {
         const rnn_vec x0 = V(x + 0 * W);
