@@ -466,6 +466,9 @@ static void plan_buffers(const emitter *e) {
         add_buffer("touched", (size_t)m->vocab, "rows of dek written in this batch");
         add_buffer("xk", (size_t)l1->timesteps * G * W, "the gathered input projection [T][G][W]");
         buffers[n_buffers - 4].scratch = 1;   /* ek is read-only in the blocks: one copy; the rest per block */
+        add_buffer("ek_from", (size_t)m->vocab * (size_t)l1->in_features + (size_t)l1->in_features * G + G,
+                   "K, b and E as ek was last built from them");
+        buffers[n_buffers - 1].scratch = 1;
     }
     for (int i = e->fold ? 1 : 0; i < m->n_layers; i++) {
         const rnn_layer *l = &m->layers[i];
@@ -596,6 +599,7 @@ static void emit_workspace(emitter *e) {
     P("    int n;                 /* samples of the last forward                   */\n");
     P("    int training, labelled, correct;\n");
     P("    int keep;              /* the last forward kept every step's state (backward needs it) */\n");
+    if (e->fold) P("    int ek_built;          /* ek and ek_from hold a table and what it was built from */\n");
     P("    int32_t *tokens;       /* [nblk * W][%d] token ids, padding lanes 0      */\n", m->timesteps);
     P("    rnn_real *labels;      /* [nblk * W]                                    */\n");
     P("    uint32_t *rows;        /* [nblk * W] dataset rows (dropout masks)       */\n");
@@ -1395,6 +1399,18 @@ static void emit_drivers(emitter *e) {
         P("static void fold_table_chunk(void *arg, int c) {\n    const batch *a = arg;\n");
         P("    fold_table(a->w->ek, a->params + %zu, a->params + %zu, a->params + %zu, c * %d / TAIL_CHUNKS,\n"
           "               (c + 1) * %d / TAIL_CHUNKS);\n}\n\n", E1->offset, K1->offset, B1->offset, V, V);
+        /* K first: in training it differs from the last batch's at once. */
+        size_t nE = (size_t)V * F1, nK = (size_t)F1 * G1;
+        P("/* Is ek the table of these K, b and E? (the inputs of its last build, compared bit for bit) */\n");
+        P("static int fold_table_current(const workspace *w, const rnn_real *params) {\n");
+        P("    return w->ek_built && !memcmp(w->ek_from, params + %zu, %zu * sizeof *params) &&\n", K1->offset, nK);
+        P("           !memcmp(w->ek_from + %zu, params + %zu, %d * sizeof *params) &&\n", nK, B1->offset, G1);
+        P("           !memcmp(w->ek_from + %zu, params + %zu, %zu * sizeof *params);\n}\n\n", nK + (size_t)G1, E1->offset, nE);
+        P("static void fold_table_remember(workspace *w, const rnn_real *params) {\n");
+        P("    memcpy(w->ek_from, params + %zu, %zu * sizeof *params);\n", K1->offset, nK);
+        P("    memcpy(w->ek_from + %zu, params + %zu, %d * sizeof *params);\n", nK, B1->offset, G1);
+        P("    memcpy(w->ek_from + %zu, params + %zu, %zu * sizeof *params);\n", nK + (size_t)G1, E1->offset, nE);
+        P("    w->ek_built = 1;\n}\n\n");
     }
     P("static double gen_forward(void *impl, const rnn_real *params, const int32_t *tokens, const rnn_real *labels, int n,\n"
       "                          const rnn_dropout_ctx *ctx, rnn_real *out) {\n");
@@ -1405,9 +1421,12 @@ static void emit_drivers(emitter *e) {
     else P("    w->keep = w->training; /* an inference keeps nothing per step (gen_backward redoes it if asked) */\n");
     P("    batch a = {w, params, ctx, tokens, labels, out, n};\n");
     if (e->fold) {
-        P("    /* the embedding folded into %s's input projection: ek[v] = b + E[v].K (exact in real arithmetic) */\n",
+        P("    /* the embedding folded into %s's input projection: ek[v] = b + E[v].K (exact in real arithmetic),\n"
+          "     * rebuilt unless K, b and E are bit for bit those of the last build (an evaluation's batches) */\n",
           m->layers[1].name);
-        P("    rnn_parallel_for(TAIL_CHUNKS, fold_table_chunk, &a);\n");
+        P("    if (!fold_table_current(w, params)) {\n");
+        P("        rnn_parallel_for(TAIL_CHUNKS, fold_table_chunk, &a);\n");
+        P("        fold_table_remember(w, params);\n    }\n");
     }
     P("    for (int g = 0; g < nblk; g++) w->block_bad[g] = 0;\n");
     P("    rnn_parallel_for(nblk, forward_block, &a);\n");
