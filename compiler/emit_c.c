@@ -1540,6 +1540,10 @@ static void emit_drivers(emitter *e) {
         P("/* dK row f += sum over v of E[v][f] dek[v], in row order, for the rows f = 4c .. 4c+3:\n"
           " * four at a time, so that the sums do not wait on one another; task c = %d is the\n"
           " * bias, db += sum of dek[v]. */\n", (F1 + 3) / 4);
+        P("/* the per-lane sums and the table's rows in one job: they touch different gradients\n"
+          " * (one hand-off between the threads fewer per batch) */\n");
+        P("static void sums_chunk(void *arg, int c) {\n");
+        P("    if (c < TAIL_CHUNKS) reduce_chunk(arg, c);\n    else fold_rows_chunk(arg, c - TAIL_CHUNKS);\n}\n\n");
         P("static void fold_kernel_rows(void *arg, int c) {\n");
         P("    const tail *a = arg;\n    const workspace *w = a->w;\n");
         P("    const rnn_real *E = a->params + %zu;\n", E->offset);
@@ -1594,9 +1598,9 @@ static void emit_drivers(emitter *e) {
         P("        }\n    }\n");
     }
     P("    tail t = {w, params, grads, nblk};\n");
-    P("    rnn_parallel_for(TAIL_CHUNKS, reduce_chunk, &t);\n");
+    if (!e->fold) P("    rnn_parallel_for(TAIL_CHUNKS, reduce_chunk, &t);\n");
     if (e->fold) {
-        P("    rnn_parallel_for(TAIL_CHUNKS, fold_rows_chunk, &t);\n");
+        P("    rnn_parallel_for(2 * TAIL_CHUNKS, sums_chunk, &t);\n");
         P("    rnn_parallel_for(%d + 1, fold_kernel_rows, &t);\n", (m->layers[1].in_features + 3) / 4);
     }
     P("}\n\n");

@@ -2,11 +2,16 @@
  * parallel.c — the one parallel construct the runtime offers generated code:
  * rnn_parallel_for over the lane blocks of a batch.
  *
- * Threads take block indices from an atomic counter, so the work is balanced, and the
- * callers make the result independent of which thread ran which block: every block
- * writes only its own buffers, and everything summed over blocks is summed afterwards
- * in block order. The trained weights are therefore bit-for-bit the same whatever the
- * thread count.
+ * The items are split into one contiguous range per thread (the caller's first). A
+ * thread runs its own range first, then takes what is left of the others', item by
+ * item from atomic counters: the same thread runs the same blocks in every call when
+ * all keep up, so a block's forward state is still in that core's L2 when its backward
+ * runs (with one shared counter, a block's backward often ran on the other core;
+ * measured with two threads, medians of 9 paired runs: 2-4 % faster epochs on the
+ * seed specs), and the work still balances when one falls behind. The callers make the result independent of which thread ran which block:
+ * every block writes only its own buffers, and everything summed over blocks is summed
+ * afterwards in block order. The trained weights are therefore bit-for-bit the same
+ * whatever the thread count.
  *
  * The worker threads are started on first use and then wait for work: a batch takes a
  * few hundred microseconds, so creating threads for every call (twice per batch) would
@@ -59,11 +64,18 @@ static struct {
     void (*fn)(void *arg, int i);
     void *arg;
     int n;
-    atomic_int next;
-} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, NULL, NULL, 0, 0};
+    int ranges;                       /* threads taking part: range r is thread r's own */
+    atomic_int next[MAX_WORKERS + 1]; /* the next unclaimed item of each range           */
+    int end[MAX_WORKERS + 1];
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, NULL, NULL, 0, 0,
+          {0}, {0}};
 
-static void run_items(void) {
-    for (int i; (i = atomic_fetch_add(&pool.next, 1)) < pool.n;) pool.fn(pool.arg, i);
+/* Thread `self`'s own range, then the rest of the others' in turn. */
+static void run_items(int self) {
+    for (int k = 0; k < pool.ranges; k++) {
+        const int r = (self + k) % pool.ranges;
+        for (int i; (i = atomic_fetch_add(&pool.next[r], 1)) < pool.end[r];) pool.fn(pool.arg, i);
+    }
 }
 
 static void *worker(void *p) {
@@ -82,7 +94,7 @@ static void *worker(void *p) {
         pthread_mutex_unlock(&pool.mu);
         seen = g;
         if (!take_part) continue;
-        run_items();
+        run_items(index + 1);
         if (atomic_fetch_add(&pool.done, 1) + 1 == wanted) {
             pthread_mutex_lock(&pool.mu);   /* the caller tests `done` under mu before it sleeps */
             pthread_cond_signal(&pool.finished);
@@ -117,13 +129,17 @@ void rnn_parallel_for(int n, void (*fn)(void *arg, int i), void *arg) {
     pool.fn = fn;
     pool.arg = arg;
     pool.n = n;
-    atomic_store(&pool.next, 0);
+    pool.ranges = pool.wanted + 1;
+    for (int r = 0; r < pool.ranges; r++) {
+        atomic_store(&pool.next[r], (int)((long)n * r / pool.ranges));
+        pool.end[r] = (int)((long)n * (r + 1) / pool.ranges);
+    }
     atomic_fetch_add(&pool.generation, 1);
     pthread_cond_broadcast(&pool.work);
     pthread_mutex_unlock(&pool.mu);
 
     const int wanted = pool.wanted;
-    run_items();   /* the calling thread works too */
+    run_items(0);   /* the calling thread works too */
     for (int s = 0; atomic_load(&pool.done) < wanted && s < SPIN_ROUNDS; s++) CPU_RELAX();
     pthread_mutex_lock(&pool.mu);
     while (atomic_load(&pool.done) < wanted) pthread_cond_wait(&pool.finished, &pool.mu);
