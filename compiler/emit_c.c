@@ -143,7 +143,7 @@ static void emit_act_grad(emitter *e, rnn_activation a, const char *y) {
 typedef void (*term_fn)(emitter *e, const void *ctx, int out, int k);
 
 static void emit_grouped_sums(emitter *e, const char *y, int outs, int nterms, term_fn term, const void *ctx,
-                              const char *init, int init_is_vec, const char *indent) {
+                              const char *init, int init_is_vec, const char *mask, const char *indent) {
     for (int o0 = 0; o0 < outs; o0 += SUM_GROUP) {
         int n = outs - o0 < SUM_GROUP ? outs - o0 : SUM_GROUP;
         P("%s    {\n", indent);
@@ -171,7 +171,10 @@ static void emit_grouped_sums(emitter *e, const char *y, int outs, int nterms, t
                 term(e, ctx, o0 + j, k);
                 P(";\n");
             }
-        for (int j = 0; j < n; j++) P("%s        V(%s + %d * W) = sum%d;\n", indent, y, o0 + j, j);
+        for (int j = 0; j < n; j++) {
+            if (mask) P("%s        V(%s + %d * W) = sum%d * V(%s + %d * W);\n", indent, y, o0 + j, j, mask, o0 + j);
+            else P("%s        V(%s + %d * W) = sum%d;\n", indent, y, o0 + j, j);
+        }
         P("%s    }\n", indent);
     }
 }
@@ -218,7 +221,7 @@ static void emit_projection(emitter *e, const char *y, int cols, const char *ini
             }
         proj_ctx ctx = {terms, nterms};
         const char *iv = init && init[0] == '@' ? init + 1 : init;
-        emit_grouped_sums(e, y, cols, nrows, projection_term, &ctx, iv, init && init[0] == '@', indent);
+        emit_grouped_sums(e, y, cols, nrows, projection_term, &ctx, iv, init && init[0] == '@', NULL, indent);
         P("%s    LANES_STORED(%s);\n%s}\n", indent, y, indent);
         return;
     }
@@ -266,7 +269,7 @@ static void emit_projection(emitter *e, const char *y, int cols, const char *ini
 }
 
 /* y[r] = Σ_c g[c] * M[r*ld + col0 + c] for r in [0, rows): the transposed product of
- * the backward pass (dx = dz · Kᵀ). */
+ * the backward pass (dx = dz · Kᵀ); with mask, each y[r] is then multiplied by mask[r]. */
 typedef struct {
     const char *g, *M;
     int ld, col0;
@@ -278,12 +281,12 @@ static void back_term(emitter *e, const void *ctx, int r, int c) {
 }
 
 static void emit_back_product(emitter *e, const char *y, int rows, const char *g, int cols, const char *M, int ld,
-                              int col0, const char *indent) {
+                              int col0, const char *mask, const char *indent) {
     if (unrolled(e, (long)rows * cols)) {
         P("%s{\n", indent);
         for (int c = 0; c < cols; c++) P("%s    const rnn_vec %s%d = V(%s + %d * W);\n", indent, g, c, g, c);
         back_ctx ctx = {g, M, ld, col0};
-        emit_grouped_sums(e, y, rows, cols, back_term, &ctx, NULL, 0, indent);
+        emit_grouped_sums(e, y, rows, cols, back_term, &ctx, NULL, 0, mask, indent);
         P("%s    LANES_STORED(%s);\n%s}\n", indent, y, indent);
         return;
     }
@@ -301,11 +304,12 @@ static void emit_back_product(emitter *e, const char *y, int rows, const char *g
         P("%s            s0[l] += gv * m0[c];\n%s            s1[l] += gv * m1[c];\n", indent, indent);
         P("%s            s2[l] += gv * m2[c];\n%s            s3[l] += gv * m3[c];\n", indent, indent);
         P("%s        }\n", indent);
+        char mk[4][64] = {"", "", "", ""};   /* " * mask[(r + q) * W + l]" */
+        for (int q = 0; mask && q < 4; q++) snprintf(mk[q], sizeof mk[q], " * %s[(r + %d) * W + l]", mask, q);
         P("%s    for (int l = 0; l < W; l++) {\n", indent);
-        P("%s        %s[r * W + l] %s s0[l];\n%s        %s[(r + 1) * W + l] %s s1[l];\n", indent, y, "=", indent, y,
-          "=");
-        P("%s        %s[(r + 2) * W + l] %s s2[l];\n%s        %s[(r + 3) * W + l] %s s3[l];\n%s    }\n", indent, y,
-          "=", indent, y, "=", indent);
+        P("%s        %s[r * W + l] = s0[l]%s;\n%s        %s[(r + 1) * W + l] = s1[l]%s;\n", indent, y, mk[0], indent, y, mk[1]);
+        P("%s        %s[(r + 2) * W + l] = s2[l]%s;\n%s        %s[(r + 3) * W + l] = s3[l]%s;\n%s    }\n", indent, y, mk[2],
+          indent, y, mk[3], indent);
         P("%s}\n", indent);
     }
     if (r4 < rows) {
@@ -316,7 +320,8 @@ static void emit_back_product(emitter *e, const char *y, int rows, const char *g
         P("%s        const rnn_real m = %s[r * %d + %d + c];\n", indent, M, ld, col0);
         P("%s        for (int l = 0; l < W; l++) s[l] += %s[c * W + l] * m;\n", indent, g);
         P("%s    }\n", indent);
-        P("%s    for (int l = 0; l < W; l++) %s[r * W + l] %s s[l];\n", indent, y, "=");
+        if (mask) P("%s    for (int l = 0; l < W; l++) %s[r * W + l] = s[l] * %s[r * W + l];\n", indent, y, mask);
+        else P("%s    for (int l = 0; l < W; l++) %s[r * W + l] = s[l];\n", indent, y);
         P("%s}\n", indent);
     }
 }
@@ -559,28 +564,33 @@ static void emit_support(emitter *e) {
       " * rnn_rng_uniform(stream, f, j, rows[l]) >= rate, exactly as the reference decides\n"
       " * (the integer form of that test). Philox4x32-10 runs on the W lanes at once (the\n"
       " * counter differs only in the row), four blocks side by side (rnn_lanes_philox16),\n"
-      " * and one block gives four features. */\n");
+      " * and one block gives four features of one step: the blocks are taken in (step,\n"
+      " * features) order, four at a time, so that a layer with fewer than 16 inputs fills\n"
+      " * the four with the next step's instead of drawing blocks it does not use. */\n");
     P("static void draw_mask(rnn_real *mask, const rnn_dropout_ctx *ctx, rnn_rng_purpose purpose, uint32_t layer,\n"
       "                      int steps, int per_step, int F, double rate, const uint32_t *rows) {\n"
       "    const rnn_rng s = rnn_rng_stream(ctx->seed, purpose, layer, ctx->epoch);\n"
       "    const rnn_real kept = (rnn_real)(1.0 / (1.0 - rate));\n"
       "    const uint32_t threshold = (uint32_t)ceil(rate * 16777216.0);\n"
-      "    for (int t = 0; t < steps; t++) {\n"
-      "        const uint32_t j = per_step ? (uint32_t)t : 0u;\n"
-      "        for (int f0 = 0; f0 < F; f0 += 16) { /* four Philox blocks of four features */\n"
-      "            uint32_t x[4][4][W];\n"
-      "            for (int b = 0; b < 4; b++)\n"
-      "                for (int l = 0; l < W; l++) {\n"
-      "                    x[b][0][l] = (uint32_t)(f0 / 4 + b);\n"
-      "                    x[b][1][l] = j;\n"
-      "                    x[b][2][l] = rows[l];\n"
-      "                    x[b][3][l] = 0;\n"
-      "                }\n"
-      "            rnn_lanes_philox16(x, s.key[0], s.key[1]);\n"
-      "            const int nq = F - f0 < 16 ? F - f0 : 16;\n"
+      "    const int nfb = (F + 3) / 4, nblocks = steps * nfb; /* Philox blocks: (step, four features) */\n"
+      "    for (int p0 = 0; p0 < nblocks; p0 += 4) {\n"
+      "        const int nb = nblocks - p0 < 4 ? nblocks - p0 : 4;\n"
+      "        uint32_t x[4][4][W];\n"
+      "        for (int b = 0; b < 4; b++) {\n"
+      "            const int p = p0 + (b < nb ? b : nb - 1); /* past the end: a copy, not used */\n"
+      "            for (int l = 0; l < W; l++) {\n"
+      "                x[b][0][l] = (uint32_t)(p %% nfb);\n"
+      "                x[b][1][l] = per_step ? (uint32_t)(p / nfb) : 0u;\n"
+      "                x[b][2][l] = rows[l];\n"
+      "                x[b][3][l] = 0;\n"
+      "            }\n"
+      "        }\n"
+      "        rnn_lanes_philox16(x, s.key[0], s.key[1]);\n"
+      "        for (int b = 0; b < nb; b++) {\n"
+      "            const int t = (p0 + b) / nfb, f0 = (p0 + b) %% nfb * 4, nq = F - f0 < 4 ? F - f0 : 4;\n"
       "            ROW_LOOP\n"
-      "            for (int q = 0; q < nq; q++) { /* feature f0 + q is word q %% 4 of block q / 4 */\n"
-      "                const uint32_t *v = &x[0][0][0] + (size_t)q * W;\n"
+      "            for (int q = 0; q < nq; q++) { /* feature f0 + q is word q of block b */\n"
+      "                const uint32_t *v = x[b][q];\n"
       "                rnn_real *m = mask + ((size_t)t * F + (size_t)(f0 + q)) * W;\n"
       "                for (int l = 0; l < W; l++) m[l] = (v[l] >> 8) >= threshold ? kept : 0.0f;\n"
       "            }\n"
@@ -715,6 +725,7 @@ static int step_params(const rnn_layer *l, int backward, int fold, step_param *p
             ADD("hn", 0);
         }
     }
+    if (backward && !fold && input_dropout(l)) ADD("xm", 1);   /* the input dropout mask of step t, on dx_t */
     if (backward) {
         if (!fold) ADD("dxt", 0);
         ADD("dz", 0);
@@ -785,6 +796,7 @@ static void emit_step_call(emitter *e, int i, int backward, int slots, const cha
         else if (!strcmp(nm, "ht")) P("h + %s * %d * W", hs, U);
         else if (!strcmp(nm, "hht")) P("hh + %s * %d * W", s1, U);
         else if (!strcmp(nm, "dxt")) P("dx + (size_t)t * %d * W", F);
+        else if (!strcmp(nm, "xm")) P(per_step_mask(l) ? "xmask + (size_t)t * %d * W" : "xmask", F);
         else if (!strcmp(nm, "dz")) P("dzs + (size_t)t * %d * W", G);
         else if (!strcmp(nm, "xk") || (!strcmp(nm, "xa") && p[k].is_const)) P("xk + (size_t)t * %d * W", G);
         else P("%s", nm);
@@ -915,6 +927,9 @@ static void emit_rnn_prologue(emitter *e, int i, int backward) {
             P("    }\n");
         }
         P("    if (w->training) x = xd;\n");
+        if (backward)
+            P("    else /* going back after an inference (no dropout): dx is not masked */\n"
+              "        for (int k = 0; k < %d * W; k++) xmask[k] = 1.0f;\n", (ps ? T : 1) * F);
     }
     if (l->recurrent_dropout > 0) {
         P("    rnn_real *rmask = w->rmask%d + (size_t)g * %zu; /* recurrent dropout, one mask per sequence */\n", i,
@@ -954,22 +969,12 @@ static void emit_rnn_prologue(emitter *e, int i, int backward) {
     }
 }
 
-/* After the backward time loop: the input dropout mask on the input gradient. */
-static void emit_rnn_epilogue_backward(emitter *e, int i) {
-    const rnn_layer *l = &e->m->layers[i];
-    if (!input_dropout(l)) return;
-    int T = l->timesteps, F = l->in_features;
-    P("    if (w->training) /* through the input dropout */\n");
-    P("        for (int t = 0; t < %d; t++)\n", T);
-    if (per_step_mask(l)) P("            for (int k = 0; k < %d * W; k++) dx[t * %d * W + k] *= xmask[t * %d * W + k];\n", F, F, F);
-    else P("            for (int k = 0; k < %d * W; k++) dx[t * %d * W + k] *= xmask[k];\n", F, F);
-}
-
 /* dx_t = dz . K^T and K += x_t^T dz (per lane). */
 static void emit_input_side(emitter *e, const rnn_layer *l, const char *ind) {
     int F = l->in_features, G = l->gates * l->units;
-    P("%s/* dx_t = dz . K^T (K's gradient is summed over the steps afterwards) */\n", ind);
-    emit_back_product(e, "dxt", F, "dz", G, "K", G, 0, ind);
+    P("%s/* dx_t = dz . K^T%s (K's gradient is summed over the steps afterwards) */\n", ind,
+      input_dropout(l) ? ", times the input dropout mask" : "");
+    emit_back_product(e, "dxt", F, "dz", G, "K", G, 0, input_dropout(l) ? "xm" : NULL, ind);
 }
 
 /* ---- LSTM ------------------------------------------------------------------------------------ */
@@ -1018,7 +1023,7 @@ static void lstm_backward_step(emitter *e, int i, const char *ind) {
     }
     P("%s/* dh_{t-1} = dz . R^T%s (R's gradient is summed over the steps afterwards) */\n", ind,
       l->recurrent_dropout > 0 ? " (times the mask)" : "");
-    emit_back_product(e, "dhn", U, "dz", G, "R", G, 0, ind);
+    emit_back_product(e, "dhn", U, "dz", G, "R", G, 0, NULL, ind);
     if (l->recurrent_dropout > 0) P("%sfor (int k = 0; k < %d * W; k++) dhn[k] *= rmask[k];\n", ind, U);
 }
 
@@ -1100,7 +1105,7 @@ static void gru_backward_step(emitter *e, int i, const char *ind) {
             emit_input_side(e, l, ind);
         }
         P("%s/* dh_{t-1} = z * dh + (dzh . R^T)%s; per-lane R += h_{t-1}^T dzh */\n", ind, rm ? " * mask" : "");
-        emit_back_product(e, "dhn", U, "dzh", G, "R", G, 0, ind);
+        emit_back_product(e, "dhn", U, "dzh", G, "R", G, 0, NULL, ind);
         emit_outer_acc(e, "aR", "hp", rm, U, "dzh", G, G, 0, ind);
         P("%sfor (int k = 0; k < %d * W; k++) dhn[k] = dhd[k] + dhn[k]%s;\n", ind, U, rm ? " * rmask[k]" : "");
         return;
@@ -1108,7 +1113,7 @@ static void gru_backward_step(emitter *e, int i, const char *ind) {
     P("%s    }\n", ind);
     P("%sconst rnn_real *dzn = dz + %d * W; /* the candidate's gradient */\n", ind, 2 * U);
     P("%s/* d(r * h) = dzn . R_h^T */\n", ind);
-    emit_back_product(e, "drh", U, "dzn", U, "R", G, 2 * U, ind);
+    emit_back_product(e, "drh", U, "dzn", U, "R", G, 2 * U, NULL, ind);
     P("%sfor (int k = 0; k < %d * W; k++) {\n", ind, U);
     P("%s    const rnn_real rg = gt[%d * W + k], hm = hp[k]%s;\n", ind, U, rm ? " * rmask[k]" : "");
     P("%s    dz[%d * W + k] = drh[k] * hm * rg * (1.0f - rg);\n", ind, U);
@@ -1119,7 +1124,7 @@ static void gru_backward_step(emitter *e, int i, const char *ind) {
         emit_input_side(e, l, ind);
     }
     P("%s/* dh_{t-1} = z * dh + (dz[z|r] . R[z|r]^T + r * d(r * h))%s */\n", ind, rm ? " * mask" : "");
-    emit_back_product(e, "dhn", U, "dz", 2 * U, "R", G, 0, ind);
+    emit_back_product(e, "dhn", U, "dz", 2 * U, "R", G, 0, NULL, ind);
     P("%sfor (int k = 0; k < %d * W; k++) dhn[k] = dhd[k] + (dhn[k] + drh[k] * gt[%d * W + k])%s;\n", ind, U, U,
       rm ? " * rmask[k]" : "");
     P("%s/* per-lane R[z|r] += h_{t-1}^T dz[z|r], R_h += (r * h_{t-1})^T dzn */\n", ind);
@@ -1151,7 +1156,7 @@ static void simple_rnn_backward_step(emitter *e, int i, const char *ind) {
     if (!folded(e, i)) P("%s    aB[k] += dz[k];\n", ind);
     P("%s}\n", ind);
     if (!folded(e, i)) emit_input_side(e, l, ind);
-    emit_back_product(e, "dhn", U, "dz", U, "R", U, 0, ind);
+    emit_back_product(e, "dhn", U, "dz", U, "R", U, 0, NULL, ind);
     if (l->recurrent_dropout > 0) P("%sfor (int k = 0; k < %d * W; k++) dhn[k] *= rmask[k];\n", ind, U);
 }
 
@@ -1223,7 +1228,6 @@ static void emit_rnn_layer(emitter *e, int i) {
     P("    /* the kernels' gradients, summed over the steps: K += x_t^T dz_t, R += h_{t-1}^T dz_t */\n");
     if (!folded(e, i)) P("    %s(aK, x, dzs);\n", kname);
     if (recurrent_post(l)) P("    %s(aR, h, dzs%s);\n", rname, l->recurrent_dropout > 0 ? ", rmask" : "");
-    emit_rnn_epilogue_backward(e, i);
     P("}\n\n");
 }
 
@@ -1275,7 +1279,7 @@ static void emit_dense_layer(emitter *e, int i) {
         P(";\n");
     }
     P("    for (int k = 0; k < %d * W; k++) aB[k] += dz[k];\n", O);
-    emit_back_product(e, "dx", F, "dz", O, "K", O, 0, "    ");
+    emit_back_product(e, "dx", F, "dz", O, "K", O, 0, NULL, "    ");
     emit_outer_acc(e, "aK", "x", NULL, F, "dz", O, O, 0, "    ");
     P("}\n\n");
 }

@@ -118,28 +118,33 @@ static void model_init(void) {
  * rnn_rng_uniform(stream, f, j, rows[l]) >= rate, exactly as the reference decides
  * (the integer form of that test). Philox4x32-10 runs on the W lanes at once (the
  * counter differs only in the row), four blocks side by side (rnn_lanes_philox16),
- * and one block gives four features. */
+ * and one block gives four features of one step: the blocks are taken in (step,
+ * features) order, four at a time, so that a layer with fewer than 16 inputs fills
+ * the four with the next step's instead of drawing blocks it does not use. */
 static void draw_mask(rnn_real *mask, const rnn_dropout_ctx *ctx, rnn_rng_purpose purpose, uint32_t layer,
                       int steps, int per_step, int F, double rate, const uint32_t *rows) {
     const rnn_rng s = rnn_rng_stream(ctx->seed, purpose, layer, ctx->epoch);
     const rnn_real kept = (rnn_real)(1.0 / (1.0 - rate));
     const uint32_t threshold = (uint32_t)ceil(rate * 16777216.0);
-    for (int t = 0; t < steps; t++) {
-        const uint32_t j = per_step ? (uint32_t)t : 0u;
-        for (int f0 = 0; f0 < F; f0 += 16) { /* four Philox blocks of four features */
-            uint32_t x[4][4][W];
-            for (int b = 0; b < 4; b++)
-                for (int l = 0; l < W; l++) {
-                    x[b][0][l] = (uint32_t)(f0 / 4 + b);
-                    x[b][1][l] = j;
-                    x[b][2][l] = rows[l];
-                    x[b][3][l] = 0;
-                }
-            rnn_lanes_philox16(x, s.key[0], s.key[1]);
-            const int nq = F - f0 < 16 ? F - f0 : 16;
+    const int nfb = (F + 3) / 4, nblocks = steps * nfb; /* Philox blocks: (step, four features) */
+    for (int p0 = 0; p0 < nblocks; p0 += 4) {
+        const int nb = nblocks - p0 < 4 ? nblocks - p0 : 4;
+        uint32_t x[4][4][W];
+        for (int b = 0; b < 4; b++) {
+            const int p = p0 + (b < nb ? b : nb - 1); /* past the end: a copy, not used */
+            for (int l = 0; l < W; l++) {
+                x[b][0][l] = (uint32_t)(p % nfb);
+                x[b][1][l] = per_step ? (uint32_t)(p / nfb) : 0u;
+                x[b][2][l] = rows[l];
+                x[b][3][l] = 0;
+            }
+        }
+        rnn_lanes_philox16(x, s.key[0], s.key[1]);
+        for (int b = 0; b < nb; b++) {
+            const int t = (p0 + b) / nfb, f0 = (p0 + b) % nfb * 4, nq = F - f0 < 4 ? F - f0 : 4;
             ROW_LOOP
-            for (int q = 0; q < nq; q++) { /* feature f0 + q is word q % 4 of block q / 4 */
-                const uint32_t *v = &x[0][0][0] + (size_t)q * W;
+            for (int q = 0; q < nq; q++) { /* feature f0 + q is word q of block b */
+                const uint32_t *v = x[b][q];
                 rnn_real *m = mask + ((size_t)t * F + (size_t)(f0 + q)) * W;
                 for (int l = 0; l < W; l++) m[l] = (v[l] >> 8) >= threshold ? kept : 0.0f;
             }
@@ -1148,7 +1153,7 @@ static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dro
         for (int k = 0; k < 8 * W; k++) h[(size_t)99 * 8 * W + k] = h[(size_t)1 * 8 * W + k];
 }
 
-NOINLINE static void backward_step_1(const rnn_real *restrict K, const rnn_real *restrict R, const rnn_real *restrict up, const rnn_real *restrict cp, const rnn_real *restrict gt, const rnn_real *restrict tct, rnn_real *restrict dxt, rnn_real *restrict dz, rnn_real *restrict dhn, rnn_real *restrict dcn, rnn_real *restrict aB) {
+NOINLINE static void backward_step_1(const rnn_real *restrict K, const rnn_real *restrict R, const rnn_real *restrict up, const rnn_real *restrict cp, const rnn_real *restrict gt, const rnn_real *restrict tct, const rnn_real *restrict xm, rnn_real *restrict dxt, rnn_real *restrict dz, rnn_real *restrict dhn, rnn_real *restrict dcn, rnn_real *restrict aB) {
     for (int u = 0; u < 8; u++)
         for (int l = 0; l < W; l++) {
             const rnn_real dh = dhn[u * W + l] + up[u * W + l];
@@ -1163,7 +1168,7 @@ NOINLINE static void backward_step_1(const rnn_real *restrict K, const rnn_real 
             dcn[u * W + l] = dc * fg;
         }
     for (int k = 0; k < 32 * W; k++) aB[k] += dz[k];
-    /* dx_t = dz . K^T (K's gradient is summed over the steps afterwards) */
+    /* dx_t = dz . K^T, times the input dropout mask (K's gradient is summed over the steps afterwards) */
     {
         const rnn_vec dz0 = V(dz + 0 * W);
         const rnn_vec dz1 = V(dz + 1 * W);
@@ -1446,14 +1451,14 @@ NOINLINE static void backward_step_1(const rnn_real *restrict K, const rnn_real 
             sum5 += dz31 * K[191];
             sum6 += dz31 * K[223];
             sum7 += dz31 * K[255];
-            V(dxt + 0 * W) = sum0;
-            V(dxt + 1 * W) = sum1;
-            V(dxt + 2 * W) = sum2;
-            V(dxt + 3 * W) = sum3;
-            V(dxt + 4 * W) = sum4;
-            V(dxt + 5 * W) = sum5;
-            V(dxt + 6 * W) = sum6;
-            V(dxt + 7 * W) = sum7;
+            V(dxt + 0 * W) = sum0 * V(xm + 0 * W);
+            V(dxt + 1 * W) = sum1 * V(xm + 1 * W);
+            V(dxt + 2 * W) = sum2 * V(xm + 2 * W);
+            V(dxt + 3 * W) = sum3 * V(xm + 3 * W);
+            V(dxt + 4 * W) = sum4 * V(xm + 4 * W);
+            V(dxt + 5 * W) = sum5 * V(xm + 5 * W);
+            V(dxt + 6 * W) = sum6 * V(xm + 6 * W);
+            V(dxt + 7 * W) = sum7 * V(xm + 7 * W);
         }
         {
             rnn_vec sum0 = dz0 * K[256] + dz1 * K[257];
@@ -1704,14 +1709,14 @@ NOINLINE static void backward_step_1(const rnn_real *restrict K, const rnn_real 
             sum5 += dz31 * K[447];
             sum6 += dz31 * K[479];
             sum7 += dz31 * K[511];
-            V(dxt + 8 * W) = sum0;
-            V(dxt + 9 * W) = sum1;
-            V(dxt + 10 * W) = sum2;
-            V(dxt + 11 * W) = sum3;
-            V(dxt + 12 * W) = sum4;
-            V(dxt + 13 * W) = sum5;
-            V(dxt + 14 * W) = sum6;
-            V(dxt + 15 * W) = sum7;
+            V(dxt + 8 * W) = sum0 * V(xm + 8 * W);
+            V(dxt + 9 * W) = sum1 * V(xm + 9 * W);
+            V(dxt + 10 * W) = sum2 * V(xm + 10 * W);
+            V(dxt + 11 * W) = sum3 * V(xm + 11 * W);
+            V(dxt + 12 * W) = sum4 * V(xm + 12 * W);
+            V(dxt + 13 * W) = sum5 * V(xm + 13 * W);
+            V(dxt + 14 * W) = sum6 * V(xm + 14 * W);
+            V(dxt + 15 * W) = sum7 * V(xm + 15 * W);
         }
         LANES_STORED(dxt);
     }
@@ -2131,6 +2136,8 @@ static void backward_1(workspace *w, const rnn_real *params, int g) {
     const rnn_real *x = w->a0 + g * 25600; /* input [100][16][W] */
     rnn_real *xmask = w->xmask1 + (size_t)g * 25600, *xd = w->xd1 + (size_t)g * 25600;
     if (w->training) x = xd;
+    else /* going back after an inference (no dropout): dx is not masked */
+        for (int k = 0; k < 1600 * W; k++) xmask[k] = 1.0f;
     const rnn_real *dout = w->d1 + (size_t)g * 128; /* d loss / d output */
     rnn_real *dx = w->d0 + (size_t)g * 25600; /* d loss / d input */
     rnn_real *aK = w->acc + (size_t)g * ACC_LEN * W + 0;
@@ -2143,14 +2150,11 @@ static void backward_1(workspace *w, const rnn_real *params, int g) {
     for (int k = 0; k < 8 * W; k++) dhn[k] = dcn[k] = 0.0f;
     TIME_LOOP
     for (int t = 99; t >= 0; t--) {
-        backward_step_1(K, R, t == 99 ? dout : ZERO, t > 0 ? c + (size_t)(t - 1) * 8 * W : ZERO, gates + (size_t)t * 32 * W, tc + (size_t)t * 8 * W, dx + (size_t)t * 16 * W, dzs + (size_t)t * 32 * W, dhn, dcn, aB);
+        backward_step_1(K, R, t == 99 ? dout : ZERO, t > 0 ? c + (size_t)(t - 1) * 8 * W : ZERO, gates + (size_t)t * 32 * W, tc + (size_t)t * 8 * W, xmask + (size_t)t * 16 * W, dx + (size_t)t * 16 * W, dzs + (size_t)t * 32 * W, dhn, dcn, aB);
     }
     /* the kernels' gradients, summed over the steps: K += x_t^T dz_t, R += h_{t-1}^T dz_t */
     kernel_grad_1(aK, x, dzs);
     recurrent_kernel_grad_1(aR, h, dzs);
-    if (w->training) /* through the input dropout */
-        for (int t = 0; t < 100; t++)
-            for (int k = 0; k < 16 * W; k++) dx[t * 16 * W + k] *= xmask[t * 16 * W + k];
 }
 
 /* ---- dense (Dense): (8) -> (1), sigmoid (the output layer: logits here, the activation is applied with the loss) ---- */
