@@ -175,7 +175,6 @@ typedef struct {
     rnn_real *tc1; /* 12800 per block: tanh of the cell states [T][U][W], for the backward pass */
     rnn_real *gates1; /* 51200 per block: gate activations [T][G*U][W] */
     rnn_real *xmask1; /* 25600 per block: input dropout mask */
-    rnn_real *xd1; /* 25600 per block: dropped input [T][F][W] */
     rnn_real *s1; /* 1792 per block: per-step temporaries */
     rnn_real *dzs1; /* 51200 per block: dz of every step [T][G][W], for the weight gradients */
     rnn_real *d1; /* 128 per block: d loss / d output */
@@ -215,7 +214,6 @@ static void *gen_create(const rnn_model *m, int max_batch) {
     ok &= (w->tc1 = lanes_calloc(nb * 12800)) != NULL;
     ok &= (w->gates1 = lanes_calloc(nb * 51200)) != NULL;
     ok &= (w->xmask1 = lanes_calloc(nb * 25600)) != NULL;
-    ok &= (w->xd1 = lanes_calloc(nb * 25600)) != NULL;
     ok &= (w->s1 = lanes_calloc(nb * 1792)) != NULL;
     ok &= (w->dzs1 = lanes_calloc(nb * 51200)) != NULL;
     ok &= (w->d1 = lanes_calloc(nb * 128)) != NULL;
@@ -245,7 +243,6 @@ static void gen_destroy(void *impl) {
     free(w->tc1);
     free(w->gates1);
     free(w->xmask1);
-    free(w->xd1);
     free(w->s1);
     free(w->dzs1);
     free(w->d1);
@@ -1130,11 +1127,11 @@ static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dro
     rnn_real *tc = w->tc1 + (size_t)g * 12800;
     rnn_real *gates = w->gates1 + (size_t)g * 51200;
     const rnn_real *x = w->a0 + g * 25600; /* input [100][16][W] */
-    rnn_real *xmask = w->xmask1 + (size_t)g * 25600, *xd = w->xd1 + (size_t)g * 25600;
+    rnn_real *xmask = w->xmask1 + (size_t)g * 25600, *xd = w->a0 + (size_t)g * 25600; /* in place */
     if (w->training) { /* dropout 0.3: one mask shared by all gates, a new one at every step (tf.keras 2.x) */
         draw_mask(xmask, ctx, RNN_RNG_DROPOUT, 1, 100, 1, 16, 0.29999999999999999, w->rows + (size_t)g * W);
         for (int t = 0; t < 100; t++)
-            for (int k = 0; k < 16 * W; k++) xd[t * 16 * W + k] = x[t * 16 * W + k] * xmask[t * 16 * W + k];
+            for (int k = 0; k < 16 * W; k++) xd[t * 16 * W + k] *= xmask[t * 16 * W + k];
     }
     if (w->training) x = xd;
     rnn_real *xa = w->s1 + (size_t)g * 1792, *ha = xa + 32 * W, *rh = ha + 32 * W, *hn = rh + 8 * W;
@@ -2134,7 +2131,7 @@ static void backward_1(workspace *w, const rnn_real *params, int g) {
     rnn_real *tc = w->tc1 + (size_t)g * 12800;
     rnn_real *gates = w->gates1 + (size_t)g * 51200;
     const rnn_real *x = w->a0 + g * 25600; /* input [100][16][W] */
-    rnn_real *xmask = w->xmask1 + (size_t)g * 25600, *xd = w->xd1 + (size_t)g * 25600;
+    rnn_real *xmask = w->xmask1 + (size_t)g * 25600, *xd = w->a0 + (size_t)g * 25600; /* in place */
     if (w->training) x = xd;
     else /* going back after an inference (no dropout): dx is not masked */
         for (int k = 0; k < 1600 * W; k++) xmask[k] = 1.0f;
