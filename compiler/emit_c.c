@@ -1345,7 +1345,6 @@ static void emit_probability_helper(emitter *e) {
 static void emit_drivers(emitter *e) {
     const rnn_model *m = e->m;
     int L = m->n_layers - 1, O = m->n_outputs, T = m->timesteps, V = m->vocab;
-    const rnn_layer *emb = &m->layers[0];
     int binary = m->loss == RNN_LOSS_BINARY_CROSSENTROPY;
     P("/* ==== the model interface (rnn_model_ops): same contracts as rnn_ref_* ====\n"
       " * The lane blocks of a batch are independent: they run on rnn_parallel_for's threads,\n"
@@ -1512,6 +1511,30 @@ static void emit_drivers(emitter *e) {
     P("    for (; k < k1; k++) {\n        rnn_real s = 0.0f;\n");
     P("        for (int g = 0; g < a->nblk; g++)\n");
     P("            for (int l = 0; l < W; l++) s += w->acc[((size_t)g * ACC_LEN + k) * W + l];\n        dst[k] = s;\n    }\n}\n\n");
+    if (!e->fold) {
+        const rnn_layer *emb0 = &m->layers[0];
+        const rnn_tensor *E0 = tensor(m, 0, RNN_T_EMBEDDINGS);
+        int T0 = emb0->timesteps;
+        P("/* the embedding: d loss / d output scattered into the looked-up rows, in block order\n"
+          " * (rows repeat across blocks, so one task does it all) */\n");
+        P("static void embedding_grad(const tail *a) {\n");
+        P("    const workspace *w = a->w;\n    const int n = w->n;\n");
+        P("    rnn_real *dE = a->grads + %zu; /* %s [%d, %d] */\n", E0->offset, E0->name, E0->shape[0], E0->shape[1]);
+        P("    rnn_real sink[%d]; /* the rows of padding lanes */\n", emb0->units);
+        P("    for (int g = 0; g < a->nblk; g++) {\n");
+        P("        const rnn_real *d0 = w->d0 + (size_t)g * %zu;\n", (size_t)T0 * emb0->units * W);
+        P("        for (int t = 0; t < %d; t++) {\n", T0);
+        P("            rnn_real *rows[W];\n");
+        P("            for (int l = 0; l < W; l++)\n");
+        P("                rows[l] = g * W + l < n ? dE + (size_t)w->tokens[((size_t)g * W + l) * %d + t] * %d : sink;\n",
+          T0, emb0->units);
+        emit_lanes_calls(e, 1, "d0", emb0->units, "            ");
+        P("        }\n    }\n}\n\n");
+        P("/* the embedding's gradient next to the per-lane sums, which write other gradients:\n"
+          " * on two threads the one serial task overlaps the sums */\n");
+        P("static void sums_chunk(void *arg, int c) {\n");
+        P("    if (c == 0) embedding_grad(arg);\n    else reduce_chunk(arg, c - 1);\n}\n\n");
+    }
     if (e->fold) {
         const rnn_layer *l1 = &m->layers[1];
         int F1 = l1->in_features, G1 = l1->gates * l1->units;
@@ -1606,22 +1629,8 @@ static void emit_drivers(emitter *e) {
     P("        rnn_parallel_for(nblk, forward_block, &f);\n    }\n");
     P("    batch a = {w, params, NULL, NULL, NULL, NULL, n};\n");
     P("    rnn_parallel_for(nblk, backward_block, &a);\n");
-    if (!e->fold) {
-        P("    /* the embedding: scatter d loss / d output into the looked-up rows, in block order */\n");
-        P("    rnn_real *dE = grads + %zu; /* %s [%d, %d] */\n", E->offset, E->name, E->shape[0], E->shape[1]);
-        P("    rnn_real sink[%d]; /* the rows of padding lanes */\n", emb->units);
-        P("    for (int g = 0; g < nblk; g++) {\n");
-        P("        const rnn_real *d0 = w->d0 + (size_t)g * %zu;\n", (size_t)T * emb->units * W);
-        P("        for (int t = 0; t < %d; t++) {\n", T);
-        P("            rnn_real *rows[W];\n");
-        P("            for (int l = 0; l < W; l++)\n");
-        P("                rows[l] = g * W + l < n ? dE + (size_t)w->tokens[((size_t)g * W + l) * %d + t] * %d : sink;\n", T,
-          emb->units);
-        emit_lanes_calls(e, 1, "d0", emb->units, "            ");
-        P("        }\n    }\n");
-    }
     P("    tail t = {w, params, grads, nblk};\n");
-    if (!e->fold) P("    rnn_parallel_for(TAIL_CHUNKS, reduce_chunk, &t);\n");
+    if (!e->fold) P("    rnn_parallel_for(1 + TAIL_CHUNKS, sums_chunk, &t);\n");
     if (e->fold) {
         P("    rnn_parallel_for(2 * TAIL_CHUNKS, sums_chunk, &t);\n");
         P("    rnn_parallel_for(%d + 1, fold_kernel_rows, &t);\n", (m->layers[1].in_features + 3) / 4);

@@ -1491,22 +1491,14 @@ static void reduce_chunk(void *arg, int c) {
     }
 }
 
-static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
-    workspace *w = impl;
-    memset(grads, 0, 1411728 * sizeof *grads);
-    if (!w->labelled) return;
-    const int n = w->n, nblk = (n + W - 1) / W;
-    if (!w->keep) { /* the last forward was an inference: redo it, keeping every step */
-        w->keep = 1;
-        batch f = {w, params, NULL, NULL, NULL, NULL, n};
-        rnn_parallel_for(nblk, forward_block, &f);
-    }
-    batch a = {w, params, NULL, NULL, NULL, NULL, n};
-    rnn_parallel_for(nblk, backward_block, &a);
-    /* the embedding: scatter d loss / d output into the looked-up rows, in block order */
-    rnn_real *dE = grads + 0; /* embedding/embeddings [10000, 128] */
+/* the embedding: d loss / d output scattered into the looked-up rows, in block order
+ * (rows repeat across blocks, so one task does it all) */
+static void embedding_grad(const tail *a) {
+    const workspace *w = a->w;
+    const int n = w->n;
+    rnn_real *dE = a->grads + 0; /* embedding/embeddings [10000, 128] */
     rnn_real sink[128]; /* the rows of padding lanes */
-    for (int g = 0; g < nblk; g++) {
+    for (int g = 0; g < a->nblk; g++) {
         const rnn_real *d0 = w->d0 + (size_t)g * 409600;
         for (int t = 0; t < 200; t++) {
             rnn_real *rows[W];
@@ -1522,8 +1514,29 @@ static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
             rnn_lanes_scatter_add16(rows, 112, d0 + ((size_t)t * 128 + 112) * W, 16);
         }
     }
+}
+
+/* the embedding's gradient next to the per-lane sums, which write other gradients:
+ * on two threads the one serial task overlaps the sums */
+static void sums_chunk(void *arg, int c) {
+    if (c == 0) embedding_grad(arg);
+    else reduce_chunk(arg, c - 1);
+}
+
+static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
+    workspace *w = impl;
+    memset(grads, 0, 1411728 * sizeof *grads);
+    if (!w->labelled) return;
+    const int n = w->n, nblk = (n + W - 1) / W;
+    if (!w->keep) { /* the last forward was an inference: redo it, keeping every step */
+        w->keep = 1;
+        batch f = {w, params, NULL, NULL, NULL, NULL, n};
+        rnn_parallel_for(nblk, forward_block, &f);
+    }
+    batch a = {w, params, NULL, NULL, NULL, NULL, n};
+    rnn_parallel_for(nblk, backward_block, &a);
     tail t = {w, params, grads, nblk};
-    rnn_parallel_for(TAIL_CHUNKS, reduce_chunk, &t);
+    rnn_parallel_for(1 + TAIL_CHUNKS, sums_chunk, &t);
 }
 
 static int gen_correct(const void *impl) { return ((const workspace *)impl)->correct; }

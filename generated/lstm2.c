@@ -3777,6 +3777,31 @@ static void reduce_chunk(void *arg, int c) {
     }
 }
 
+/* the embedding: d loss / d output scattered into the looked-up rows, in block order
+ * (rows repeat across blocks, so one task does it all) */
+static void embedding_grad(const tail *a) {
+    const workspace *w = a->w;
+    const int n = w->n;
+    rnn_real *dE = a->grads + 0; /* embedding/embeddings [500, 16] */
+    rnn_real sink[16]; /* the rows of padding lanes */
+    for (int g = 0; g < a->nblk; g++) {
+        const rnn_real *d0 = w->d0 + (size_t)g * 25600;
+        for (int t = 0; t < 100; t++) {
+            rnn_real *rows[W];
+            for (int l = 0; l < W; l++)
+                rows[l] = g * W + l < n ? dE + (size_t)w->tokens[((size_t)g * W + l) * 100 + t] * 16 : sink;
+            rnn_lanes_scatter_add16(rows, 0, d0 + ((size_t)t * 16 + 0) * W, 16);
+        }
+    }
+}
+
+/* the embedding's gradient next to the per-lane sums, which write other gradients:
+ * on two threads the one serial task overlaps the sums */
+static void sums_chunk(void *arg, int c) {
+    if (c == 0) embedding_grad(arg);
+    else reduce_chunk(arg, c - 1);
+}
+
 static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
     workspace *w = impl;
     memset(grads, 0, 9376 * sizeof *grads);
@@ -3789,20 +3814,8 @@ static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
     }
     batch a = {w, params, NULL, NULL, NULL, NULL, n};
     rnn_parallel_for(nblk, backward_block, &a);
-    /* the embedding: scatter d loss / d output into the looked-up rows, in block order */
-    rnn_real *dE = grads + 0; /* embedding/embeddings [500, 16] */
-    rnn_real sink[16]; /* the rows of padding lanes */
-    for (int g = 0; g < nblk; g++) {
-        const rnn_real *d0 = w->d0 + (size_t)g * 25600;
-        for (int t = 0; t < 100; t++) {
-            rnn_real *rows[W];
-            for (int l = 0; l < W; l++)
-                rows[l] = g * W + l < n ? dE + (size_t)w->tokens[((size_t)g * W + l) * 100 + t] * 16 : sink;
-            rnn_lanes_scatter_add16(rows, 0, d0 + ((size_t)t * 16 + 0) * W, 16);
-        }
-    }
     tail t = {w, params, grads, nblk};
-    rnn_parallel_for(TAIL_CHUNKS, reduce_chunk, &t);
+    rnn_parallel_for(1 + TAIL_CHUNKS, sums_chunk, &t);
 }
 
 static int gen_correct(const void *impl) { return ((const workspace *)impl)->correct; }
