@@ -62,6 +62,22 @@ typedef struct {
 /* Is layer i the recurrent layer whose input projection is folded into the table? */
 static int folded(const emitter *e, int i) { return e->fold && i == 1; }
 
+static int unrolled(const emitter *e, long terms);
+
+/* Is layer i's input side computed outside its time loop, as two matrix products over all
+ * the steps (input_projection_i before the forward steps, input_grad_i after the
+ * backward ones)? For layers whose x_t.K is too large to unroll: large_lstm's LSTM(128)
+ * on 128 inputs, 9.6 -> 8.3 s per epoch. Small unrolled layers keep it in the step,
+ * where its multiply-adds fill the gaps of the activations (the seed specs were 1-3 %
+ * slower hoisted; bench/README.md). */
+static int hoisted(const emitter *e, int i) {
+    const rnn_layer *l = &e->m->layers[i];
+    return !folded(e, i) && !unrolled(e, (long)l->in_features * l->gates * l->units);
+}
+
+/* Does layer i's step get b + x_t.K ready-made (xk), from the folded table or hoisted? */
+static int projected(const emitter *e, int i) { return folded(e, i) || hoisted(e, i); }
+
 /* Does layer i accumulate its recurrent-kernel gradient after the time loop, from the
  * stored dz of every step (LSTM, SimpleRNN), rather than inside each step (GRU, whose
  * gate blocks see different vectors)? */
@@ -474,12 +490,19 @@ static void plan_buffers(const emitter *e) {
         add_buffer("ek", (size_t)m->vocab * G, "the folded table b + E.K [V][G]");
         add_buffer("dek", (size_t)m->vocab * G, "its gradient [V][G]");
         add_buffer("touched", (size_t)m->vocab, "rows of dek written in this batch");
-        add_buffer("xk", (size_t)l1->timesteps * G * W, "the gathered input projection [T][G][W]");
-        buffers[n_buffers - 4].scratch = 1;   /* ek is read-only in the blocks: one copy; the rest per block */
+        buffers[n_buffers - 3].scratch = 1;   /* ek is read-only in the blocks: one copy; the rest per block */
         add_buffer("ek_from", (size_t)m->vocab * (size_t)l1->in_features + (size_t)l1->in_features * G + G,
                    "K, b and E as ek was last built from them");
         buffers[n_buffers - 1].scratch = 1;
     }
+    size_t xk = 0;   /* one buffer for the projected input of whichever layer runs */
+    for (int i = 1; i < m->n_layers; i++)
+        if (is_rnn(&m->layers[i]) && projected(e, i)) {
+            const rnn_layer *l = &m->layers[i];
+            size_t n = (size_t)l->timesteps * (size_t)l->gates * (size_t)l->units * W;
+            if (n > xk) xk = n;
+        }
+    if (xk) add_buffer("xk", xk, "a layer's input projection b + x_t.K of every step [T][G][W]");
     for (int i = e->fold ? 1 : 0; i < m->n_layers; i++) {
         const rnn_layer *l = &m->layers[i];
         size_t T = (size_t)l->timesteps, F = (size_t)l->in_features, U = (size_t)l->out_features;
@@ -704,16 +727,16 @@ typedef struct {
 /* The parameters of layer i's step function, in order. With the embedding folded into
  * the input projection (fold), the step gets xk = b + x_t.K from the table instead of
  * x_t, K and b, and the backward step leaves the input side to the table's gradient. */
-static int step_params(const rnn_layer *l, int backward, int fold, step_param *p) {
+static int step_params(const rnn_layer *l, int backward, int fold, int proj, step_param *p) {
     int n = 0, lstm = l->kind == RNN_LAYER_LSTM, gru = l->kind == RNN_LAYER_GRU, ra = gru && l->reset_after;
 #define ADD(nm, c) (p[n].name = (nm), p[n].is_const = (c), n++)
-    if (!fold) ADD("K", 1);
+    if (!proj) ADD("K", 1);
     ADD("R", 1);
-    if (!backward && !fold) ADD("B", 1);
+    if (!backward && !proj) ADD("B", 1);
     if (!backward && ra) ADD("B1", 1);
     if (backward) ADD("up", 1);
-    if (!fold && !backward) ADD("xt", 1);   /* going back, x only enters K's gradient, after the loop */
-    if (fold && !backward) ADD(gru ? "xa" : "xk", 1);
+    if (!proj && !backward) ADD("xt", 1);   /* going back, x only enters K's gradient, after the loop */
+    if (proj && !backward) ADD(gru ? "xa" : "xk", 1);
     if (!backward || gru) ADD("hp", 1);     /* LSTM and SimpleRNN use h_{t-1} only in R's gradient */
     if (lstm) ADD("cp", 1);
     if (lstm || gru) ADD("gt", backward);
@@ -723,16 +746,16 @@ static int step_params(const rnn_layer *l, int backward, int fold, step_param *p
     if (ra) ADD("hht", backward);
     if (l->recurrent_dropout > 0) ADD("rmask", 1);
     if (!backward && gru) {
-        if (!fold) ADD("xa", 0);
+        if (!proj) ADD("xa", 0);
         ADD("ha", 0);
         if (!ra) {
             ADD("rh", 0);
             ADD("hn", 0);
         }
     }
-    if (backward && !fold && input_dropout(l)) ADD("xm", 1);   /* the input dropout mask of step t, on dx_t */
+    if (backward && !proj && input_dropout(l)) ADD("xm", 1);   /* the input dropout mask of step t, on dx_t */
     if (backward) {
-        if (!fold) ADD("dxt", 0);
+        if (!proj) ADD("dxt", 0);
         ADD("dz", 0);
         ADD("dhn", 0);
         if (lstm) ADD("dcn", 0);
@@ -755,7 +778,7 @@ static int step_params(const rnn_layer *l, int backward, int fold, step_param *p
 static void emit_step_function(emitter *e, int i, int backward, step_body body) {
     const rnn_layer *l = &e->m->layers[i];
     step_param p[32];
-    int n = step_params(l, backward, folded(e, i), p);
+    int n = step_params(l, backward, folded(e, i), projected(e, i), p);
     /* Step functions stay calls, except the backward step of a folded layer. Inlined
      * into the time loop, clang hoists the broadcast of every weight out of the loop into
      * a stack array of vectors (16 KB for a folded LSTM(8), 50 KB with its 16 inputs)
@@ -784,7 +807,7 @@ static void emit_step_call(emitter *e, int i, int backward, int slots, const cha
     const char *hs = slots && !l->out_seq ? "s" : "(size_t)t", *hsp = slots && !l->out_seq ? "sp" : "(size_t)(t - 1)";
     const char *cs = slots ? "s" : "(size_t)t", *csp = slots ? "sp" : "(size_t)(t - 1)", *s1 = slots ? "s1" : "(size_t)t";
     step_param p[32];
-    int n = step_params(l, backward, folded(e, i), p);
+    int n = step_params(l, backward, folded(e, i), projected(e, i), p);
     P("%s%s_step_%d(", ind, backward ? "backward" : "forward", i);
     for (int k = 0; k < n; k++) {
         const char *nm = p[k].name;
@@ -906,9 +929,10 @@ static void emit_rnn_prologue(emitter *e, int i, int backward) {
     }
     if (l->kind != RNN_LAYER_SIMPLE_RNN) P("    rnn_real *gates = w->gates%d + (size_t)g * %zu;\n", i, (size_t)T * G * W);
     if (l->kind == RNN_LAYER_GRU && l->reset_after) P("    rnn_real *hh = w->hh%d + (size_t)g * %zu;\n", i, (size_t)T * U * W);
+    if (projected(e, i) && !backward)
+        P("    rnn_real *xk = w->xk + (size_t)g * %zu; /* b + x_t.K of every step */\n", buf_size("xk"));
     if (fold && !backward) {
-        P("    /* the input projection b + x_t.K of every step, gathered from the folded table */\n");
-        P("    rnn_real *xk = w->xk + (size_t)g * %zu;\n", buf_size("xk"));
+        P("    /* gathered from the folded table */\n");
         P("    for (int t = 0; t < %d; t++) {\n", T);
         P("        const rnn_real *rows[W];\n");
         P("        for (int l = 0; l < W; l++) rows[l] = w->ek + (size_t)w->tokens[((size_t)g * W + l) * %d + t] * %d;\n", T, G);
@@ -952,6 +976,8 @@ static void emit_rnn_prologue(emitter *e, int i, int backward) {
             P(", w->rows + (size_t)g * W);\n    } else {\n        for (int k = 0; k < %d * W; k++) rmask[k] = 1.0f;\n    }\n", U);
         }
     }
+    if (hoisted(e, i) && !backward)
+        P("    input_projection_%d(xk, x, K, B); /* one matrix product for all the steps */\n", i);
     if (backward) {
         const rnn_layer *l = &m->layers[i];
         size_t acc0 = acc_index(m, K->offset), acc1 = acc_index(m, R->offset), acc2 = acc_index(m, B->offset);
@@ -996,7 +1022,7 @@ static void lstm_forward_step(emitter *e, int i, const char *ind) {
     int F = l->in_features, U = l->units, G = 4 * U;
     P("%s/* z = b + x_t.K + h_{t-1}.R, columns i | f | c | o */\n", ind);
     proj_term terms[2] = {{"xt", NULL, "K", F, G, 0}, {"hp", rmask_name(l), "R", U, G, 0}};
-    if (folded(e, i)) emit_projection(e, "gt", G, "@xk", terms + 1, 1, ind);   /* xk = b + x_t.K, from the table */
+    if (projected(e, i)) emit_projection(e, "gt", G, "@xk", terms + 1, 1, ind);   /* xk = b + x_t.K, made before */
     else emit_projection(e, "gt", G, "B", terms, 2, ind);
     /* One loop per function over whole gates rather than one loop over the units doing
      * all five: the activations of a step are independent of one another, and this way
@@ -1029,10 +1055,8 @@ static void lstm_backward_step(emitter *e, int i, const char *ind) {
     P("%s        dz[(%d + u) * W + l] = dh * tc * og * (1.0f - og);\n", ind, 3 * U);
     P("%s        dcn[u * W + l] = dc * fg;\n", ind);
     P("%s    }\n", ind);
-    if (!folded(e, i)) {
-        P("%sfor (int k = 0; k < %d * W; k++) aB[k] += dz[k];\n", ind, G);
-        emit_input_side(e, l, ind);
-    }
+    if (!folded(e, i)) P("%sfor (int k = 0; k < %d * W; k++) aB[k] += dz[k];\n", ind, G);
+    if (!projected(e, i)) emit_input_side(e, l, ind);
     P("%s/* dh_{t-1} = dz . R^T%s (R's gradient is summed over the steps afterwards) */\n", ind,
       l->recurrent_dropout > 0 ? " (times the mask)" : "");
     emit_back_product(e, "dhn", U, "dz", G, "R", G, 0, NULL, ind);
@@ -1049,7 +1073,7 @@ static void gru_forward_step(emitter *e, int i, const char *ind) {
     proj_term hterm[1] = {{"hp", rm, "R", U, G, 0}};
     if (l->reset_after) {
         P("%s/* xa = b[0] + x_t.K; ha = b[1] + h_{t-1}.R; columns z | r | h */\n", ind);
-        if (!folded(e, i)) emit_projection(e, "xa", G, "B", xterm, 1, ind);
+        if (!projected(e, i)) emit_projection(e, "xa", G, "B", xterm, 1, ind);
         /* the candidate's part, b[1]_h + h_{t-1}.R_h, goes straight to hht, which the
          * backward pass keeps (copied there from ha, clang turns the copy into memcpy) */
         emit_projection(e, "ha", 2 * U, "B1", hterm, 1, ind);
@@ -1069,7 +1093,7 @@ static void gru_forward_step(emitter *e, int i, const char *ind) {
         return;
     } else {
         P("%s/* xa = b + x_t.K; ha = h_{t-1}.R for z | r; the candidate gets (r * h_{t-1}).R_h */\n", ind);
-        if (!folded(e, i)) emit_projection(e, "xa", G, "B", xterm, 1, ind);
+        if (!projected(e, i)) emit_projection(e, "xa", G, "B", xterm, 1, ind);
         emit_projection(e, "ha", 2 * U, NULL, hterm, 1, ind);
         P("%sfor (int k = 0; k < %d * W; k++) {\n", ind, U);
         P("%s    gt[k] = rnn_fast_sigmoidf(xa[k] + ha[k]);\n", ind);
@@ -1114,7 +1138,7 @@ static void gru_backward_step(emitter *e, int i, const char *ind) {
         } else {
             P("%sfor (int k = 0; k < %d * W; k++) {\n%s    aB[k] += dz[k];\n%s    aB[%d * W + k] += dzh[k];\n%s}\n", ind, G,
               ind, ind, G, ind);
-            emit_input_side(e, l, ind);
+            if (!projected(e, i)) emit_input_side(e, l, ind);
         }
         P("%s/* dh_{t-1} = z * dh + (dzh . R^T)%s; per-lane R += h_{t-1}^T dzh */\n", ind, rm ? " * mask" : "");
         emit_back_product(e, "dhn", U, "dzh", G, "R", G, 0, NULL, ind);
@@ -1131,10 +1155,8 @@ static void gru_backward_step(emitter *e, int i, const char *ind) {
     P("%s    dz[%d * W + k] = drh[k] * hm * rg * (1.0f - rg);\n", ind, U);
     P("%s    rh[k] = rg * hm;\n", ind);
     P("%s}\n", ind);
-    if (!folded(e, i)) {
-        P("%sfor (int k = 0; k < %d * W; k++) aB[k] += dz[k];\n", ind, G);
-        emit_input_side(e, l, ind);
-    }
+    if (!folded(e, i)) P("%sfor (int k = 0; k < %d * W; k++) aB[k] += dz[k];\n", ind, G);
+    if (!projected(e, i)) emit_input_side(e, l, ind);
     P("%s/* dh_{t-1} = z * dh + (dz[z|r] . R[z|r]^T + r * d(r * h))%s */\n", ind, rm ? " * mask" : "");
     emit_back_product(e, "dhn", U, "dz", 2 * U, "R", G, 0, NULL, ind);
     P("%sfor (int k = 0; k < %d * W; k++) dhn[k] = dhd[k] + (dhn[k] + drh[k] * gt[%d * W + k])%s;\n", ind, U, U,
@@ -1151,7 +1173,7 @@ static void simple_rnn_forward_step(emitter *e, int i, const char *ind) {
     int F = l->in_features, U = l->units;
     P("%s/* h_t = %s(b + x_t.K + h_{t-1}.R) */\n", ind, rnn_activation_name(l->activation));
     proj_term terms[2] = {{"xt", NULL, "K", F, U, 0}, {"hp", rmask_name(l), "R", U, U, 0}};
-    if (folded(e, i)) emit_projection(e, "ht", U, "@xk", terms + 1, 1, ind);
+    if (projected(e, i)) emit_projection(e, "ht", U, "@xk", terms + 1, 1, ind);
     else emit_projection(e, "ht", U, "B", terms, 2, ind);
     if (l->activation != RNN_ACT_LINEAR)
         P("%sfor (int k = 0; k < %d * W; k++) ht[k] = %s(ht[k]);\n", ind, U, act_fn(l->activation));
@@ -1167,7 +1189,7 @@ static void simple_rnn_backward_step(emitter *e, int i, const char *ind) {
     P(";\n%s    (void)y;\n", ind);
     if (!folded(e, i)) P("%s    aB[k] += dz[k];\n", ind);
     P("%s}\n", ind);
-    if (!folded(e, i)) emit_input_side(e, l, ind);
+    if (!projected(e, i)) emit_input_side(e, l, ind);
     emit_back_product(e, "dhn", U, "dz", U, "R", U, 0, NULL, ind);
     if (l->recurrent_dropout > 0) P("%sfor (int k = 0; k < %d * W; k++) dhn[k] *= rmask[k];\n", ind, U);
 }
@@ -1206,6 +1228,65 @@ static void emit_time_outer_function(emitter *e, const char *name, int T, int A,
     P("            }\n        }\n}\n\n");
 }
 
+/* The largest of 4, 2, 1 that divides n: a register-block size. */
+static int block_of(int n) { return n % 4 == 0 ? 4 : n % 2 == 0 ? 2 : 1; }
+
+/* A hoisted layer's input side, as two matrix products over all the steps of a block:
+ *   input_projection_i: xk[t][c] = b[c] + Σ_r x[t][r] K[r][c], before the forward steps;
+ *   input_grad_i:       dx[t][r] = (Σ_c dz[t][c] K[r][c]) (times the input dropout
+ *                       mask), after the backward steps.
+ * Register-blocked TB steps by CB columns (or RB rows): each broadcast weight feeds TB
+ * multiply-adds and each lane vector CB. Each sum in the reference's order (b, then
+ * r = 0, 1, ...; c = 0, 1, ...). */
+static void emit_input_side_functions(emitter *e, int i) {
+    const rnn_layer *l = &e->m->layers[i];
+    int T = l->timesteps, F = l->in_features, G = l->gates * l->units;
+    int TB = block_of(T), CB = block_of(G), RB = block_of(F);
+    P("static void input_projection_%d(rnn_real *restrict xk, const rnn_real *restrict x, const rnn_real *restrict K,\n"
+      "                               const rnn_real *restrict B) {\n", i);
+    P("    for (int t0 = 0; t0 < %d; t0 += %d)\n        for (int c0 = 0; c0 < %d; c0 += %d) {\n", T, TB, G, CB);
+    P("            rnn_real");
+    for (int a = 0; a < TB; a++)
+        for (int c = 0; c < CB; c++) P("%s s%d%d[W]", a + c ? "," : "", a, c);
+    P(";\n            for (int l = 0; l < W; l++) {\n");
+    for (int a = 0; a < TB; a++)
+        for (int c = 0; c < CB; c++) P("                s%d%d[l] = B[c0 + %d];\n", a, c, c);
+    P("            }\n            for (int r = 0; r < %d; r++) {\n", F);
+    P("                const rnn_real *xr = x + ((size_t)t0 * %d + (size_t)r) * W, *kr = K + (size_t)r * %d + c0;\n", F, G);
+    P("                for (int l = 0; l < W; l++) {\n");
+    for (int a = 0; a < TB; a++) P("                    const rnn_real x%d = xr[%d * W + l];\n", a, a * F);
+    for (int a = 0; a < TB; a++)
+        for (int c = 0; c < CB; c++) P("                    s%d%d[l] += x%d * kr[%d];\n", a, c, a, c);
+    P("                }\n            }\n            for (int l = 0; l < W; l++) {\n");
+    for (int a = 0; a < TB; a++)
+        for (int c = 0; c < CB; c++)
+            P("                xk[((size_t)(t0 + %d) * %d + (size_t)(c0 + %d)) * W + l] = s%d%d[l];\n", a, G, c, a, c);
+    P("            }\n        }\n}\n\n");
+    if (e->infer) return;
+    int masked = input_dropout(l), ps = per_step_mask(l);
+    P("static void input_grad_%d(rnn_real *restrict dx, const rnn_real *restrict dz, const rnn_real *restrict K%s) {\n", i,
+      masked ? ", const rnn_real *restrict xm" : "");
+    P("    for (int t0 = 0; t0 < %d; t0 += %d)\n        for (int r0 = 0; r0 < %d; r0 += %d) {\n", T, TB, F, RB);
+    P("            rnn_real");
+    for (int a = 0; a < TB; a++)
+        for (int r = 0; r < RB; r++) P("%s s%d%d[W] = {0}", a + r ? "," : "", a, r);
+    P(";\n            for (int c = 0; c < %d; c++) {\n", G);
+    P("                const rnn_real *dc = dz + ((size_t)t0 * %d + (size_t)c) * W, *kc = K + (size_t)r0 * %d + c;\n", G, G);
+    P("                for (int l = 0; l < W; l++) {\n");
+    for (int a = 0; a < TB; a++) P("                    const rnn_real d%d = dc[%d * W + l];\n", a, a * G);
+    for (int a = 0; a < TB; a++)
+        for (int r = 0; r < RB; r++) P("                    s%d%d[l] += d%d * kc[%d];\n", a, r, a, r * G);
+    P("                }\n            }\n            for (int l = 0; l < W; l++) {\n");
+    for (int a = 0; a < TB; a++)
+        for (int r = 0; r < RB; r++) {
+            P("                dx[((size_t)(t0 + %d) * %d + (size_t)(r0 + %d)) * W + l] = s%d%d[l]", a, F, r, a, r);
+            if (masked && ps) P(" * xm[((size_t)(t0 + %d) * %d + (size_t)(r0 + %d)) * W + l]", a, F, r);
+            else if (masked) P(" * xm[(size_t)(r0 + %d) * W + l]", r);
+            P(";\n");
+        }
+    P("            }\n        }\n}\n\n");
+}
+
 static void emit_rnn_layer(emitter *e, int i) {
     const rnn_layer *l = &e->m->layers[i];
     int T = l->timesteps, F = l->in_features, U = l->units;
@@ -1220,6 +1301,7 @@ static void emit_rnn_layer(emitter *e, int i) {
     if (l->kind == RNN_LAYER_GRU) P("\n * reset_after = %s", l->reset_after ? "true" : "false");
     if (l->kind == RNN_LAYER_SIMPLE_RNN) P("\n * activation %s", rnn_activation_name(l->activation));
     P(" */\n");
+    if (hoisted(e, i)) emit_input_side_functions(e, i);
     emit_step_function(e, i, 0, fwd);
     P("static void forward_%d(workspace *w, const rnn_real *params, int g, const rnn_dropout_ctx *ctx) {\n", i);
     P("    (void)ctx;\n");
@@ -1237,6 +1319,8 @@ static void emit_rnn_layer(emitter *e, int i) {
     P("static void backward_%d(workspace *w, const rnn_real *params, int g) {\n", i);
     emit_rnn_prologue(e, i, 1);
     emit_time_loop(e, i, 1, 0, "    ");
+    if (hoisted(e, i))
+        P("    input_grad_%d(dx, dzs, K%s); /* dx_t = dz_t . K^T for all the steps */\n", i, input_dropout(l) ? ", xmask" : "");
     P("    /* the kernels' gradients, summed over the steps: K += x_t^T dz_t, R += h_{t-1}^T dz_t */\n");
     if (!folded(e, i)) P("    %s(aK, x, dzs);\n", kname);
     if (recurrent_post(l)) P("    %s(aR, h, dzs%s);\n", rname, l->recurrent_dropout > 0 ? ", rmask" : "");

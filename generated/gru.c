@@ -133,8 +133,8 @@ typedef struct {
     rnn_real *ek; /* 12000 in all: the folded table b + E.K [V][G] */
     rnn_real *dek; /* 12000 per block: its gradient [V][G] */
     rnn_real *touched; /* 500 per block: rows of dek written in this batch */
-    rnn_real *xk; /* 38400 per block: the gathered input projection [T][G][W] */
     rnn_real *ek_from; /* 8408 in all: K, b and E as ek was last built from them */
+    rnn_real *xk; /* 38400 per block: a layer's input projection b + x_t.K of every step [T][G][W] */
     rnn_real *h1; /* 12800 per block: every hidden state [T][U][W] */
     rnn_real *gates1; /* 38400 per block: gate activations [T][G*U][W] */
     rnn_real *hh1; /* 12800 per block: recurrent candidate h.R_h + b [T][U][W] */
@@ -173,8 +173,8 @@ static void *gen_create(const rnn_model *m, int max_batch) {
     ok &= (w->ek = lanes_calloc(12000)) != NULL;
     ok &= (w->dek = lanes_calloc(nb * 12000)) != NULL;
     ok &= (w->touched = lanes_calloc(nb * 500)) != NULL;
-    ok &= (w->xk = lanes_calloc(nb * 38400)) != NULL;
     ok &= (w->ek_from = lanes_calloc(8408)) != NULL;
+    ok &= (w->xk = lanes_calloc(nb * 38400)) != NULL;
     ok &= (w->h1 = lanes_calloc(nb * 12800)) != NULL;
     ok &= (w->gates1 = lanes_calloc(nb * 38400)) != NULL;
     ok &= (w->hh1 = lanes_calloc(nb * 12800)) != NULL;
@@ -203,8 +203,8 @@ static void gen_destroy(void *impl) {
     free(w->ek);
     free(w->dek);
     free(w->touched);
-    free(w->xk);
     free(w->ek_from);
+    free(w->xk);
     free(w->h1);
     free(w->gates1);
     free(w->hh1);
@@ -482,8 +482,8 @@ static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dro
     rnn_real *h = w->h1 + (size_t)g * 12800;
     rnn_real *gates = w->gates1 + (size_t)g * 38400;
     rnn_real *hh = w->hh1 + (size_t)g * 12800;
-    /* the input projection b + x_t.K of every step, gathered from the folded table */
-    rnn_real *xk = w->xk + (size_t)g * 38400;
+    rnn_real *xk = w->xk + (size_t)g * 38400; /* b + x_t.K of every step */
+    /* gathered from the folded table */
     for (int t = 0; t < 100; t++) {
         const rnn_real *rows[W];
         for (int l = 0; l < W; l++) rows[l] = w->ek + (size_t)w->tokens[((size_t)g * W + l) * 100 + t] * 24;

@@ -128,6 +128,7 @@ typedef struct {
     double *block_loss;    /* [nblk] loss summed over a block's samples     */
     int *block_correct;    /* [nblk]                                        */
     int *block_bad;        /* [nblk] a label out of range                   */
+    rnn_real *xk; /* 1638400 per block: a layer's input projection b + x_t.K of every step [T][G][W] */
     rnn_real *a0; /* 409600 per block: embedding output [T][E][W] */
     rnn_real *d0; /* 409600 per block: d loss / d output */
     rnn_real *h1; /* 409600 per block: every hidden state [T][U][W] */
@@ -166,6 +167,7 @@ static void *gen_create(const rnn_model *m, int max_batch) {
     ok &= (w->block_loss = calloc(nb, sizeof *w->block_loss)) != NULL;
     ok &= (w->block_correct = calloc(nb, sizeof *w->block_correct)) != NULL;
     ok &= (w->block_bad = calloc(nb, sizeof *w->block_bad)) != NULL;
+    ok &= (w->xk = lanes_calloc(nb * 1638400)) != NULL;
     ok &= (w->a0 = lanes_calloc(nb * 409600)) != NULL;
     ok &= (w->d0 = lanes_calloc(nb * 409600)) != NULL;
     ok &= (w->h1 = lanes_calloc(nb * 409600)) != NULL;
@@ -194,6 +196,7 @@ static void gen_destroy(void *impl) {
     free(w->block_loss);
     free(w->block_correct);
     free(w->block_bad);
+    free(w->xk);
     free(w->a0);
     free(w->d0);
     free(w->h1);
@@ -230,36 +233,130 @@ static void forward_0(workspace *w, const rnn_real *params, int g) {
 }
 
 /* ---- lstm (LSTM): (200, 128) -> (128) ---- */
-NOINLINE static void forward_step_1(const rnn_real *restrict K, const rnn_real *restrict R, const rnn_real *restrict B, const rnn_real *restrict xt, const rnn_real *restrict hp, const rnn_real *restrict cp, rnn_real *restrict gt, rnn_real *restrict ct, rnn_real *restrict tct, rnn_real *restrict ht) {
+static void input_projection_1(rnn_real *restrict xk, const rnn_real *restrict x, const rnn_real *restrict K,
+                               const rnn_real *restrict B) {
+    for (int t0 = 0; t0 < 200; t0 += 4)
+        for (int c0 = 0; c0 < 512; c0 += 4) {
+            rnn_real s00[W], s01[W], s02[W], s03[W], s10[W], s11[W], s12[W], s13[W], s20[W], s21[W], s22[W], s23[W], s30[W], s31[W], s32[W], s33[W];
+            for (int l = 0; l < W; l++) {
+                s00[l] = B[c0 + 0];
+                s01[l] = B[c0 + 1];
+                s02[l] = B[c0 + 2];
+                s03[l] = B[c0 + 3];
+                s10[l] = B[c0 + 0];
+                s11[l] = B[c0 + 1];
+                s12[l] = B[c0 + 2];
+                s13[l] = B[c0 + 3];
+                s20[l] = B[c0 + 0];
+                s21[l] = B[c0 + 1];
+                s22[l] = B[c0 + 2];
+                s23[l] = B[c0 + 3];
+                s30[l] = B[c0 + 0];
+                s31[l] = B[c0 + 1];
+                s32[l] = B[c0 + 2];
+                s33[l] = B[c0 + 3];
+            }
+            for (int r = 0; r < 128; r++) {
+                const rnn_real *xr = x + ((size_t)t0 * 128 + (size_t)r) * W, *kr = K + (size_t)r * 512 + c0;
+                for (int l = 0; l < W; l++) {
+                    const rnn_real x0 = xr[0 * W + l];
+                    const rnn_real x1 = xr[128 * W + l];
+                    const rnn_real x2 = xr[256 * W + l];
+                    const rnn_real x3 = xr[384 * W + l];
+                    s00[l] += x0 * kr[0];
+                    s01[l] += x0 * kr[1];
+                    s02[l] += x0 * kr[2];
+                    s03[l] += x0 * kr[3];
+                    s10[l] += x1 * kr[0];
+                    s11[l] += x1 * kr[1];
+                    s12[l] += x1 * kr[2];
+                    s13[l] += x1 * kr[3];
+                    s20[l] += x2 * kr[0];
+                    s21[l] += x2 * kr[1];
+                    s22[l] += x2 * kr[2];
+                    s23[l] += x2 * kr[3];
+                    s30[l] += x3 * kr[0];
+                    s31[l] += x3 * kr[1];
+                    s32[l] += x3 * kr[2];
+                    s33[l] += x3 * kr[3];
+                }
+            }
+            for (int l = 0; l < W; l++) {
+                xk[((size_t)(t0 + 0) * 512 + (size_t)(c0 + 0)) * W + l] = s00[l];
+                xk[((size_t)(t0 + 0) * 512 + (size_t)(c0 + 1)) * W + l] = s01[l];
+                xk[((size_t)(t0 + 0) * 512 + (size_t)(c0 + 2)) * W + l] = s02[l];
+                xk[((size_t)(t0 + 0) * 512 + (size_t)(c0 + 3)) * W + l] = s03[l];
+                xk[((size_t)(t0 + 1) * 512 + (size_t)(c0 + 0)) * W + l] = s10[l];
+                xk[((size_t)(t0 + 1) * 512 + (size_t)(c0 + 1)) * W + l] = s11[l];
+                xk[((size_t)(t0 + 1) * 512 + (size_t)(c0 + 2)) * W + l] = s12[l];
+                xk[((size_t)(t0 + 1) * 512 + (size_t)(c0 + 3)) * W + l] = s13[l];
+                xk[((size_t)(t0 + 2) * 512 + (size_t)(c0 + 0)) * W + l] = s20[l];
+                xk[((size_t)(t0 + 2) * 512 + (size_t)(c0 + 1)) * W + l] = s21[l];
+                xk[((size_t)(t0 + 2) * 512 + (size_t)(c0 + 2)) * W + l] = s22[l];
+                xk[((size_t)(t0 + 2) * 512 + (size_t)(c0 + 3)) * W + l] = s23[l];
+                xk[((size_t)(t0 + 3) * 512 + (size_t)(c0 + 0)) * W + l] = s30[l];
+                xk[((size_t)(t0 + 3) * 512 + (size_t)(c0 + 1)) * W + l] = s31[l];
+                xk[((size_t)(t0 + 3) * 512 + (size_t)(c0 + 2)) * W + l] = s32[l];
+                xk[((size_t)(t0 + 3) * 512 + (size_t)(c0 + 3)) * W + l] = s33[l];
+            }
+        }
+}
+
+static void input_grad_1(rnn_real *restrict dx, const rnn_real *restrict dz, const rnn_real *restrict K) {
+    for (int t0 = 0; t0 < 200; t0 += 4)
+        for (int r0 = 0; r0 < 128; r0 += 4) {
+            rnn_real s00[W] = {0}, s01[W] = {0}, s02[W] = {0}, s03[W] = {0}, s10[W] = {0}, s11[W] = {0}, s12[W] = {0}, s13[W] = {0}, s20[W] = {0}, s21[W] = {0}, s22[W] = {0}, s23[W] = {0}, s30[W] = {0}, s31[W] = {0}, s32[W] = {0}, s33[W] = {0};
+            for (int c = 0; c < 512; c++) {
+                const rnn_real *dc = dz + ((size_t)t0 * 512 + (size_t)c) * W, *kc = K + (size_t)r0 * 512 + c;
+                for (int l = 0; l < W; l++) {
+                    const rnn_real d0 = dc[0 * W + l];
+                    const rnn_real d1 = dc[512 * W + l];
+                    const rnn_real d2 = dc[1024 * W + l];
+                    const rnn_real d3 = dc[1536 * W + l];
+                    s00[l] += d0 * kc[0];
+                    s01[l] += d0 * kc[512];
+                    s02[l] += d0 * kc[1024];
+                    s03[l] += d0 * kc[1536];
+                    s10[l] += d1 * kc[0];
+                    s11[l] += d1 * kc[512];
+                    s12[l] += d1 * kc[1024];
+                    s13[l] += d1 * kc[1536];
+                    s20[l] += d2 * kc[0];
+                    s21[l] += d2 * kc[512];
+                    s22[l] += d2 * kc[1024];
+                    s23[l] += d2 * kc[1536];
+                    s30[l] += d3 * kc[0];
+                    s31[l] += d3 * kc[512];
+                    s32[l] += d3 * kc[1024];
+                    s33[l] += d3 * kc[1536];
+                }
+            }
+            for (int l = 0; l < W; l++) {
+                dx[((size_t)(t0 + 0) * 128 + (size_t)(r0 + 0)) * W + l] = s00[l];
+                dx[((size_t)(t0 + 0) * 128 + (size_t)(r0 + 1)) * W + l] = s01[l];
+                dx[((size_t)(t0 + 0) * 128 + (size_t)(r0 + 2)) * W + l] = s02[l];
+                dx[((size_t)(t0 + 0) * 128 + (size_t)(r0 + 3)) * W + l] = s03[l];
+                dx[((size_t)(t0 + 1) * 128 + (size_t)(r0 + 0)) * W + l] = s10[l];
+                dx[((size_t)(t0 + 1) * 128 + (size_t)(r0 + 1)) * W + l] = s11[l];
+                dx[((size_t)(t0 + 1) * 128 + (size_t)(r0 + 2)) * W + l] = s12[l];
+                dx[((size_t)(t0 + 1) * 128 + (size_t)(r0 + 3)) * W + l] = s13[l];
+                dx[((size_t)(t0 + 2) * 128 + (size_t)(r0 + 0)) * W + l] = s20[l];
+                dx[((size_t)(t0 + 2) * 128 + (size_t)(r0 + 1)) * W + l] = s21[l];
+                dx[((size_t)(t0 + 2) * 128 + (size_t)(r0 + 2)) * W + l] = s22[l];
+                dx[((size_t)(t0 + 2) * 128 + (size_t)(r0 + 3)) * W + l] = s23[l];
+                dx[((size_t)(t0 + 3) * 128 + (size_t)(r0 + 0)) * W + l] = s30[l];
+                dx[((size_t)(t0 + 3) * 128 + (size_t)(r0 + 1)) * W + l] = s31[l];
+                dx[((size_t)(t0 + 3) * 128 + (size_t)(r0 + 2)) * W + l] = s32[l];
+                dx[((size_t)(t0 + 3) * 128 + (size_t)(r0 + 3)) * W + l] = s33[l];
+            }
+        }
+}
+
+NOINLINE static void forward_step_1(const rnn_real *restrict R, const rnn_real *restrict xk, const rnn_real *restrict hp, const rnn_real *restrict cp, rnn_real *restrict gt, rnn_real *restrict ct, rnn_real *restrict tct, rnn_real *restrict ht) {
     /* z = b + x_t.K + h_{t-1}.R, columns i | f | c | o */
     ROW_LOOP
     for (int c = 0; c < 512; c++)
-        for (int l = 0; l < W; l++) gt[c * W + l] = B[c];
-    for (int c = 0; c < 512; c += 4) {
-        rnn_real s0[W], s1[W], s2[W], s3[W];
-        for (int l = 0; l < W; l++) {
-            s0[l] = gt[c * W + l];
-            s1[l] = gt[(c + 1) * W + l];
-            s2[l] = gt[(c + 2) * W + l];
-            s3[l] = gt[(c + 3) * W + l];
-        }
-        for (int r = 0; r < 128; r++) {
-            const rnn_real *m = K + r * 512 + 0 + c;
-            for (int l = 0; l < W; l++) {
-                const rnn_real xv = xt[r * W + l];
-                s0[l] += xv * m[0];
-                s1[l] += xv * m[1];
-                s2[l] += xv * m[2];
-                s3[l] += xv * m[3];
-            }
-        }
-        for (int l = 0; l < W; l++) {
-            gt[c * W + l] = s0[l];
-            gt[(c + 1) * W + l] = s1[l];
-            gt[(c + 2) * W + l] = s2[l];
-            gt[(c + 3) * W + l] = s3[l];
-        }
-    }
+        for (int l = 0; l < W; l++) gt[c * W + l] = xk[c * W + l];
     for (int c = 0; c < 512; c += 4) {
         rnn_real s0[W], s1[W], s2[W], s3[W];
         for (int l = 0; l < W; l++) {
@@ -307,7 +404,9 @@ static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dro
     rnn_real *c = w->c1 + (size_t)g * 409600;
     rnn_real *tc = w->tc1 + (size_t)g * 409600;
     rnn_real *gates = w->gates1 + (size_t)g * 1638400;
+    rnn_real *xk = w->xk + (size_t)g * 1638400; /* b + x_t.K of every step */
     const rnn_real *x = w->a0 + g * 409600; /* input [200][128][W] */
+    input_projection_1(xk, x, K, B); /* one matrix product for all the steps */
     rnn_real *xa = w->s1 + (size_t)g * 28672, *ha = xa + 512 * W, *rh = ha + 512 * W, *hn = rh + 128 * W;
     (void)xa; (void)ha; (void)rh; (void)hn;
     const int keep = w->keep; /* every step's state, for the backward pass */
@@ -318,13 +417,13 @@ static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dro
         (void)s;
         (void)sp;
         (void)s1;
-        forward_step_1(K, R, B, x + (size_t)t * 128 * W, t > 0 ? h + sp * 128 * W : ZERO, t > 0 ? c + sp * 128 * W : ZERO, gates + s1 * 512 * W, c + s * 128 * W, tc + s1 * 128 * W, h + s * 128 * W);
+        forward_step_1(R, xk + (size_t)t * 512 * W, t > 0 ? h + sp * 128 * W : ZERO, t > 0 ? c + sp * 128 * W : ZERO, gates + s1 * 512 * W, c + s * 128 * W, tc + s1 * 128 * W, h + s * 128 * W);
     }
     if (!keep) /* the output: the last h, in its slot */
         for (int k = 0; k < 128 * W; k++) h[(size_t)199 * 128 * W + k] = h[(size_t)1 * 128 * W + k];
 }
 
-NOINLINE static void backward_step_1(const rnn_real *restrict K, const rnn_real *restrict R, const rnn_real *restrict up, const rnn_real *restrict cp, const rnn_real *restrict gt, const rnn_real *restrict tct, rnn_real *restrict dxt, rnn_real *restrict dz, rnn_real *restrict dhn, rnn_real *restrict dcn, rnn_real *restrict aB) {
+NOINLINE static void backward_step_1(const rnn_real *restrict R, const rnn_real *restrict up, const rnn_real *restrict cp, const rnn_real *restrict gt, const rnn_real *restrict tct, rnn_real *restrict dz, rnn_real *restrict dhn, rnn_real *restrict dcn, rnn_real *restrict aB) {
     for (int u = 0; u < 128; u++)
         for (int l = 0; l < W; l++) {
             const rnn_real dh = dhn[u * W + l] + up[u * W + l];
@@ -339,25 +438,6 @@ NOINLINE static void backward_step_1(const rnn_real *restrict K, const rnn_real 
             dcn[u * W + l] = dc * fg;
         }
     for (int k = 0; k < 512 * W; k++) aB[k] += dz[k];
-    /* dx_t = dz . K^T (K's gradient is summed over the steps afterwards) */
-    for (int r = 0; r < 128; r += 4) {
-        rnn_real s0[W] = {0}, s1[W] = {0}, s2[W] = {0}, s3[W] = {0};
-        const rnn_real *m0 = K + r * 512 + 0, *m1 = m0 + 512, *m2 = m1 + 512, *m3 = m2 + 512;
-        for (int c = 0; c < 512; c++)
-            for (int l = 0; l < W; l++) {
-                const rnn_real gv = dz[c * W + l];
-                s0[l] += gv * m0[c];
-                s1[l] += gv * m1[c];
-                s2[l] += gv * m2[c];
-                s3[l] += gv * m3[c];
-            }
-        for (int l = 0; l < W; l++) {
-            dxt[r * W + l] = s0[l];
-            dxt[(r + 1) * W + l] = s1[l];
-            dxt[(r + 2) * W + l] = s2[l];
-            dxt[(r + 3) * W + l] = s3[l];
-        }
-    }
     /* dh_{t-1} = dz . R^T (R's gradient is summed over the steps afterwards) */
     for (int r = 0; r < 128; r += 4) {
         rnn_real s0[W] = {0}, s1[W] = {0}, s2[W] = {0}, s3[W] = {0};
@@ -509,8 +589,9 @@ static void backward_1(workspace *w, const rnn_real *params, int g) {
     for (int k = 0; k < 128 * W; k++) dhn[k] = dcn[k] = 0.0f;
     TIME_LOOP
     for (int t = 199; t >= 0; t--) {
-        backward_step_1(K, R, t == 199 ? dout : ZERO, t > 0 ? c + (size_t)(t - 1) * 128 * W : ZERO, gates + (size_t)t * 512 * W, tc + (size_t)t * 128 * W, dx + (size_t)t * 128 * W, dzs + (size_t)t * 512 * W, dhn, dcn, aB);
+        backward_step_1(R, t == 199 ? dout : ZERO, t > 0 ? c + (size_t)(t - 1) * 128 * W : ZERO, gates + (size_t)t * 512 * W, tc + (size_t)t * 128 * W, dzs + (size_t)t * 512 * W, dhn, dcn, aB);
     }
+    input_grad_1(dx, dzs, K); /* dx_t = dz_t . K^T for all the steps */
     /* the kernels' gradients, summed over the steps: K += x_t^T dz_t, R += h_{t-1}^T dz_t */
     kernel_grad_1(aK, x, dzs);
     recurrent_kernel_grad_1(aR, h, dzs);

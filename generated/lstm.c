@@ -133,8 +133,8 @@ typedef struct {
     rnn_real *ek; /* 16000 in all: the folded table b + E.K [V][G] */
     rnn_real *dek; /* 16000 per block: its gradient [V][G] */
     rnn_real *touched; /* 500 per block: rows of dek written in this batch */
-    rnn_real *xk; /* 51200 per block: the gathered input projection [T][G][W] */
     rnn_real *ek_from; /* 8544 in all: K, b and E as ek was last built from them */
+    rnn_real *xk; /* 51200 per block: a layer's input projection b + x_t.K of every step [T][G][W] */
     rnn_real *h1; /* 12800 per block: every hidden state [T][U][W] */
     rnn_real *c1; /* 12800 per block: cell states [T][U][W] */
     rnn_real *tc1; /* 12800 per block: tanh of the cell states [T][U][W], for the backward pass */
@@ -174,8 +174,8 @@ static void *gen_create(const rnn_model *m, int max_batch) {
     ok &= (w->ek = lanes_calloc(16000)) != NULL;
     ok &= (w->dek = lanes_calloc(nb * 16000)) != NULL;
     ok &= (w->touched = lanes_calloc(nb * 500)) != NULL;
-    ok &= (w->xk = lanes_calloc(nb * 51200)) != NULL;
     ok &= (w->ek_from = lanes_calloc(8544)) != NULL;
+    ok &= (w->xk = lanes_calloc(nb * 51200)) != NULL;
     ok &= (w->h1 = lanes_calloc(nb * 12800)) != NULL;
     ok &= (w->c1 = lanes_calloc(nb * 12800)) != NULL;
     ok &= (w->tc1 = lanes_calloc(nb * 12800)) != NULL;
@@ -205,8 +205,8 @@ static void gen_destroy(void *impl) {
     free(w->ek);
     free(w->dek);
     free(w->touched);
-    free(w->xk);
     free(w->ek_from);
+    free(w->xk);
     free(w->h1);
     free(w->c1);
     free(w->tc1);
@@ -551,8 +551,8 @@ static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dro
     rnn_real *c = w->c1 + (size_t)g * 12800;
     rnn_real *tc = w->tc1 + (size_t)g * 12800;
     rnn_real *gates = w->gates1 + (size_t)g * 51200;
-    /* the input projection b + x_t.K of every step, gathered from the folded table */
-    rnn_real *xk = w->xk + (size_t)g * 51200;
+    rnn_real *xk = w->xk + (size_t)g * 51200; /* b + x_t.K of every step */
+    /* gathered from the folded table */
     for (int t = 0; t < 100; t++) {
         const rnn_real *rows[W];
         for (int l = 0; l < W; l++) rows[l] = w->ek + (size_t)w->tokens[((size_t)g * W + l) * 100 + t] * 32;

@@ -133,8 +133,8 @@ typedef struct {
     rnn_real *ek; /* 4000 in all: the folded table b + E.K [V][G] */
     rnn_real *dek; /* 4000 per block: its gradient [V][G] */
     rnn_real *touched; /* 500 per block: rows of dek written in this batch */
-    rnn_real *xk; /* 12800 per block: the gathered input projection [T][G][W] */
     rnn_real *ek_from; /* 8136 in all: K, b and E as ek was last built from them */
+    rnn_real *xk; /* 12800 per block: a layer's input projection b + x_t.K of every step [T][G][W] */
     rnn_real *h1; /* 12800 per block: every hidden state [T][U][W] */
     rnn_real *s1; /* 1024 per block: per-step temporaries */
     rnn_real *dzs1; /* 12800 per block: dz of every step [T][G][W], for the weight gradients */
@@ -171,8 +171,8 @@ static void *gen_create(const rnn_model *m, int max_batch) {
     ok &= (w->ek = lanes_calloc(4000)) != NULL;
     ok &= (w->dek = lanes_calloc(nb * 4000)) != NULL;
     ok &= (w->touched = lanes_calloc(nb * 500)) != NULL;
-    ok &= (w->xk = lanes_calloc(nb * 12800)) != NULL;
     ok &= (w->ek_from = lanes_calloc(8136)) != NULL;
+    ok &= (w->xk = lanes_calloc(nb * 12800)) != NULL;
     ok &= (w->h1 = lanes_calloc(nb * 12800)) != NULL;
     ok &= (w->s1 = lanes_calloc(nb * 1024)) != NULL;
     ok &= (w->dzs1 = lanes_calloc(nb * 12800)) != NULL;
@@ -199,8 +199,8 @@ static void gen_destroy(void *impl) {
     free(w->ek);
     free(w->dek);
     free(w->touched);
-    free(w->xk);
     free(w->ek_from);
+    free(w->xk);
     free(w->h1);
     free(w->s1);
     free(w->dzs1);
@@ -308,8 +308,8 @@ static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dro
     (void)ctx;
     const rnn_real *R = params + 8128; /* simple_rnn/recurrent_kernel [8, 8] */
     rnn_real *h = w->h1 + (size_t)g * 12800;
-    /* the input projection b + x_t.K of every step, gathered from the folded table */
-    rnn_real *xk = w->xk + (size_t)g * 12800;
+    rnn_real *xk = w->xk + (size_t)g * 12800; /* b + x_t.K of every step */
+    /* gathered from the folded table */
     for (int t = 0; t < 100; t++) {
         const rnn_real *rows[W];
         for (int l = 0; l < W; l++) rows[l] = w->ek + (size_t)w->tokens[((size_t)g * W + l) * 100 + t] * 8;
