@@ -62,7 +62,11 @@ typedef struct {
 /* Is layer i the recurrent layer whose input projection is folded into the table? */
 static int folded(const emitter *e, int i) { return e->fold && i == 1; }
 
-static int unrolled(const emitter *e, long terms);
+/* Is a kernel of `terms` multiply-adds written as straight-line code? */
+static int unrolled(const emitter *e, long terms) {
+    if (e->o->unroll == RNNC_UNROLL_NONE) return 0;
+    return terms <= e->o->unroll_budget;
+}
 
 /* Is layer i's input side computed outside its time loop, as two matrix products over all
  * the steps (input_projection_i before the forward steps, input_grad_i after the
@@ -86,11 +90,6 @@ static int recurrent_post(const rnn_layer *l) { return l->kind != RNN_LAYER_GRU;
 #define P(...) tb_printf(e->b, __VA_ARGS__)
 
 /* ---- names and small helpers ------------------------------------------------------ */
-
-static int unrolled(const emitter *e, long terms) {
-    if (e->o->unroll == RNNC_UNROLL_NONE) return 0;
-    return terms <= e->o->unroll_budget;
-}
 
 static const rnn_tensor *tensor(const rnn_model *m, int layer, int slot) {
     return &m->tensors[m->layers[layer].first_tensor + slot];
@@ -152,7 +151,8 @@ static void emit_act_grad(emitter *e, rnn_activation a, const char *y) {
 
 /* Output sums are advanced together in groups of SUM_GROUP, one term at a time, so
  * that SUM_GROUP independent multiply-add chains are in flight instead of one chain
- * per output (each output's sum is still taken in the reference's order). */
+ * per output (each output's sum is still taken in the reference's order). The sums
+ * go to y[o] (times mask[o] if given), then LANES_STORED(y). */
 #define SUM_GROUP 8
 
 /* One output sum of a group: "name = first terms" then "name += term". */
@@ -193,6 +193,7 @@ static void emit_grouped_sums(emitter *e, const char *y, int outs, int nterms, t
         }
         P("%s    }\n", indent);
     }
+    P("%s    LANES_STORED(%s);\n", indent, y);   /* y is read back element by element next */
 }
 
 /* y[c] = init[c] + Σ_r x[r] * M[r*ld + col0 + c] for c in [0, cols), optionally with x
@@ -206,7 +207,6 @@ typedef struct {
 
 typedef struct {
     const proj_term *terms;
-    int nterms;
 } proj_ctx;
 
 static void projection_term(emitter *e, const void *ctx, int c, int k) {
@@ -235,10 +235,10 @@ static void emit_projection(emitter *e, const char *y, int cols, const char *ini
                 else
                     P("%s    const rnn_vec %s%d = V(%s + %d * W);\n", indent, terms[k].x, r, terms[k].x, r);
             }
-        proj_ctx ctx = {terms, nterms};
+        proj_ctx ctx = {terms};
         const char *iv = init && init[0] == '@' ? init + 1 : init;
         emit_grouped_sums(e, y, cols, nrows, projection_term, &ctx, iv, init && init[0] == '@', NULL, indent);
-        P("%s    LANES_STORED(%s);\n%s}\n", indent, y, indent);
+        P("%s}\n", indent);
         return;
     }
     P("%sROW_LOOP\n%sfor (int c = 0; c < %d; c++)\n%s    for (int l = 0; l < W; l++) %s[c * W + l] = ", indent, indent, cols,
@@ -303,7 +303,7 @@ static void emit_back_product(emitter *e, const char *y, int rows, const char *g
         for (int c = 0; c < cols; c++) P("%s    const rnn_vec %s%d = V(%s + %d * W);\n", indent, g, c, g, c);
         back_ctx ctx = {g, M, ld, col0};
         emit_grouped_sums(e, y, rows, cols, back_term, &ctx, NULL, 0, mask, indent);
-        P("%s    LANES_STORED(%s);\n%s}\n", indent, y, indent);
+        P("%s}\n", indent);
         return;
     }
     /* Rows in blocks of 4 whose sums stay in registers over all the columns (one load
@@ -1194,21 +1194,30 @@ static void simple_rnn_backward_step(emitter *e, int i, const char *ind) {
     if (l->recurrent_dropout > 0) P("%sfor (int k = 0; k < %d * W; k++) dhn[k] *= rmask[k];\n", ind, U);
 }
 
+/* The largest of 4, 2, 1 that divides n: a register-block size. */
+static int block_of(int n) { return n % 4 == 0 ? 4 : n % 2 == 0 ? 2 : 1; }
+
+/* The partial sums of a rows x cols register tile, s<r><c>[W] (zeroed if zero), declared
+ * in one statement. */
+static void emit_tile_sums(emitter *e, int rows, int cols, int zero) {
+    P("            rnn_real");
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) P("%s s%d%d[W]%s", r + c ? "," : "", r, c, zero ? " = {0}" : "");
+    P(";\n");
+}
+
 /* acc[(r*G + c)*W + l] += sum over t of a[t + a_shift][r][l] * d[t][c][l] (times mask[r][l]):
  * a weight gradient summed over the time steps, register-blocked RB x CB so the partial
  * sums stay in registers across the whole time loop instead of a load and a store per
  * multiply-add. a_shift = -1 pairs h_{t-1} with dz_t (t = 0 contributes nothing). */
 static void emit_time_outer_function(emitter *e, const char *name, int T, int A, int G, int shift, int masked) {
-    int RB = A % 4 == 0 ? 4 : A % 2 == 0 ? 2 : 1, CB = G % 4 == 0 ? 4 : G % 2 == 0 ? 2 : 1;
+    int RB = block_of(A), CB = block_of(G);
     int t0 = shift < 0 ? -shift : 0;
     P("static void %s(rnn_real *restrict acc, const rnn_real *restrict a, const rnn_real *restrict d%s) {\n", name,
       masked ? ", const rnn_real *restrict mask" : "");
     P("    for (int r0 = 0; r0 < %d; r0 += %d)\n", A, RB);
     P("        for (int c0 = 0; c0 < %d; c0 += %d) {\n", G, CB);
-    P("            rnn_real");
-    for (int r = 0; r < RB; r++)
-        for (int c = 0; c < CB; c++) P("%s s%d%d[W] = {0}", r + c ? "," : "", r, c);
-    P(";\n");
+    emit_tile_sums(e, RB, CB, 1);
     P("            for (int t = %d; t < %d; t++) {\n", t0, T);
     P("                const rnn_real *at = a + ((size_t)(t - %d) * %d + (size_t)r0) * W;\n", t0, A);
     P("                const rnn_real *dt = d + ((size_t)t * %d + (size_t)c0) * W;\n", G);
@@ -1228,9 +1237,6 @@ static void emit_time_outer_function(emitter *e, const char *name, int T, int A,
     P("            }\n        }\n}\n\n");
 }
 
-/* The largest of 4, 2, 1 that divides n: a register-block size. */
-static int block_of(int n) { return n % 4 == 0 ? 4 : n % 2 == 0 ? 2 : 1; }
-
 /* A hoisted layer's input side, as two matrix products over all the steps of a block:
  *   input_projection_i: xk[t][c] = b[c] + Σ_r x[t][r] K[r][c], before the forward steps;
  *   input_grad_i:       dx[t][r] = (Σ_c dz[t][c] K[r][c]) (times the input dropout
@@ -1245,10 +1251,8 @@ static void emit_input_side_functions(emitter *e, int i) {
     P("static void input_projection_%d(rnn_real *restrict xk, const rnn_real *restrict x, const rnn_real *restrict K,\n"
       "                               const rnn_real *restrict B) {\n", i);
     P("    for (int t0 = 0; t0 < %d; t0 += %d)\n        for (int c0 = 0; c0 < %d; c0 += %d) {\n", T, TB, G, CB);
-    P("            rnn_real");
-    for (int a = 0; a < TB; a++)
-        for (int c = 0; c < CB; c++) P("%s s%d%d[W]", a + c ? "," : "", a, c);
-    P(";\n            for (int l = 0; l < W; l++) {\n");
+    emit_tile_sums(e, TB, CB, 0);
+    P("            for (int l = 0; l < W; l++) {\n");
     for (int a = 0; a < TB; a++)
         for (int c = 0; c < CB; c++) P("                s%d%d[l] = B[c0 + %d];\n", a, c, c);
     P("            }\n            for (int r = 0; r < %d; r++) {\n", F);
@@ -1267,10 +1271,8 @@ static void emit_input_side_functions(emitter *e, int i) {
     P("static void input_grad_%d(rnn_real *restrict dx, const rnn_real *restrict dz, const rnn_real *restrict K%s) {\n", i,
       masked ? ", const rnn_real *restrict xm" : "");
     P("    for (int t0 = 0; t0 < %d; t0 += %d)\n        for (int r0 = 0; r0 < %d; r0 += %d) {\n", T, TB, F, RB);
-    P("            rnn_real");
-    for (int a = 0; a < TB; a++)
-        for (int r = 0; r < RB; r++) P("%s s%d%d[W] = {0}", a + r ? "," : "", a, r);
-    P(";\n            for (int c = 0; c < %d; c++) {\n", G);
+    emit_tile_sums(e, TB, RB, 1);
+    P("            for (int c = 0; c < %d; c++) {\n", G);
     P("                const rnn_real *dc = dz + ((size_t)t0 * %d + (size_t)c) * W, *kc = K + (size_t)r0 * %d + c;\n", G, G);
     P("                for (int l = 0; l < W; l++) {\n");
     for (int a = 0; a < TB; a++) P("                    const rnn_real d%d = dc[%d * W + l];\n", a, a * G);

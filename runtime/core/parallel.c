@@ -8,9 +8,9 @@
  * all keep up, so a block's forward state is still in that core's L2 when its backward
  * runs (with one shared counter, a block's backward often ran on the other core;
  * measured with two threads, medians of 9 paired runs: 2-4 % faster epochs on the
- * seed specs), and the work still balances when one falls behind. The callers make the result independent of which thread ran which block:
- * every block writes only its own buffers, and everything summed over blocks is summed
- * afterwards in block order. The trained weights are therefore bit-for-bit the same
+ * seed specs), and the work still balances when one falls behind. The callers make
+ * the result independent of which thread ran which block: every block writes only its
+ * own buffers, and everything summed over blocks is summed afterwards in block order. The trained weights are therefore bit-for-bit the same
  * whatever the thread count.
  *
  * The worker threads are started on first use and then wait for work: a batch takes a
@@ -63,11 +63,10 @@ static struct {
     atomic_int done;
     void (*fn)(void *arg, int i);
     void *arg;
-    int n;
     int ranges;                       /* threads taking part: range r is thread r's own */
     atomic_int next[MAX_WORKERS + 1]; /* the next unclaimed item of each range           */
     int end[MAX_WORKERS + 1];
-} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, NULL, NULL, 0, 0,
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, NULL, NULL, 0,
           {0}, {0}};
 
 /* Thread `self`'s own range, then the rest of the others' in turn. */
@@ -128,7 +127,6 @@ void rnn_parallel_for(int n, void (*fn)(void *arg, int i), void *arg) {
     atomic_store(&pool.done, 0);
     pool.fn = fn;
     pool.arg = arg;
-    pool.n = n;
     pool.ranges = pool.wanted + 1;
     for (int r = 0; r < pool.ranges; r++) {
         atomic_store(&pool.next[r], (int)((long)n * r / pool.ranges));

@@ -17,17 +17,15 @@
 #include <time.h>
 #include <unistd.h>
 
-double rnn_now(void) {
+static double clock_seconds(clockid_t clock) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-double rnn_cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+double rnn_now(void) { return clock_seconds(CLOCK_MONOTONIC); }
+
+double rnn_cpu_now(void) { return clock_seconds(CLOCK_PROCESS_CPUTIME_ID); }
 
 void progress_init(rnn_progress *p, int quiet, int json, int has_accuracy) {
     p->quiet = quiet;
