@@ -3,8 +3,15 @@
  * once, whatever the thread count and the number of items (fewer items than threads,
  * ranges of unequal length, none), also when one thread's own range is slow and the
  * others must take its items; and the thread count only changes who runs an item.
+ * The hand-off between jobs: thousands of back-to-back jobs with changing thread and
+ * item counts (a worker that read one job's `wanted` with another's generation would
+ * run or count a job twice), workers and caller that went to sleep and must be woken,
+ * and every thread on one CPU, where a spinning thread must give the CPU up.
  */
+#define _GNU_SOURCE /* sched_setaffinity, CPU_SET */
 #include <criterion/criterion.h>
+
+#include <sched.h>
 
 #include <stdatomic.h>
 #include <time.h>
@@ -75,5 +82,73 @@ Test(parallel, results_do_not_depend_on_the_thread_count) {
         rnn_parallel_for(MAX_ITEMS, write_square, many);
         cr_expect_arr_eq(one, many, sizeof one, "threads %d", t);
     }
+    rnn_set_threads(0);
+}
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+Test(parallel, back_to_back_jobs, .timeout = 20) {
+    /* 3000 jobs, each checked: thread counts 2..5 and item counts 0..12 in a pattern
+     * that changes who takes part from one job to the next */
+    static job j;
+    for (int k = 0; k < 3000; k++) {
+        const int threads = 2 + k % 4, n = (k * 7) % 13;
+        for (int i = 0; i < n; i++) atomic_store(&j.runs[i], 0);
+        j.slow_below = 0;
+        rnn_set_threads(threads);
+        rnn_parallel_for(n, count_item, &j);
+        for (int i = 0; i < n; i++)
+            if (atomic_load(&j.runs[i]) != 1)
+                cr_assert_fail("job %d (threads %d, n %d): item %d ran %d times", k, threads, n, i, atomic_load(&j.runs[i]));
+    }
+    rnn_set_threads(0);
+}
+
+static void slow_worker_item(void *arg, int i) {
+    /* item 0 is the caller's, item 1 the worker's: the worker has taken its item by the
+     * time the caller is done with its own, and the caller then waits past its spin */
+    sleep_ms(i == 0 ? 5 : 60);
+    count_item(arg, i);
+}
+
+Test(parallel, sleeping_threads_are_woken, .timeout = 20) {
+    static job j;
+    rnn_set_threads(2);
+    expect_each_once(2, 8, 0);
+    sleep_ms(50); /* the worker spins about 2-5 ms, then sleeps: this job must wake it */
+    expect_each_once(2, 8, 0);
+    for (int i = 0; i < MAX_ITEMS; i++) atomic_store(&j.runs[i], 0);
+    rnn_parallel_for(2, slow_worker_item, &j); /* the caller sleeps; the worker wakes it */
+    cr_expect_eq(atomic_load(&j.runs[0]), 1);
+    cr_expect_eq(atomic_load(&j.runs[1]), 1);
+    expect_each_once(2, 8, 0);
+    rnn_set_threads(0);
+}
+
+Test(parallel, all_threads_on_one_cpu, .timeout = 60) {
+    /* More threads than CPUs (another program busy, two trainers at once): the workers
+     * started from here inherit the one-CPU mask. A spinner that kept the CPU made every
+     * hand-off wait for the end of a time slice (seconds for these 2000 jobs); the time
+     * is logged, what is asserted is that every item ran once. */
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(sched_getcpu() >= 0 ? sched_getcpu() : 0, &one);
+    cr_assert_eq(sched_setaffinity(0, sizeof one, &one), 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    static job j;
+    rnn_set_threads(2);
+    for (int k = 0; k < 2000; k++) {
+        for (int i = 0; i < 4; i++) atomic_store(&j.runs[i], 0);
+        rnn_parallel_for(4, count_item, &j);
+        for (int i = 0; i < 4; i++)
+            if (atomic_load(&j.runs[i]) != 1) cr_assert_fail("job %d: item %d ran %d times", k, i, atomic_load(&j.runs[i]));
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    cr_log_info("parallel: 2000 jobs of 2 threads on one CPU took %.1f ms",
+                1e3 * ((double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec)));
     rnn_set_threads(0);
 }
