@@ -161,6 +161,8 @@ typedef struct {
     int n;                 /* samples of the last forward                   */
     int training, labelled, correct;
     int keep;              /* the last forward kept every step's state (backward needs it) */
+    int fuse_next;         /* the next forward runs each block's backward too (gen_forward_backward) */
+    int fused;             /* the last forward did: gen_backward has only the sums left */
     int32_t *tokens;       /* [nblk * W][100] token ids, padding lanes 0      */
     rnn_real *labels;      /* [nblk * W]                                    */
     uint32_t *rows;        /* [nblk * W] dataset rows (dropout masks)       */
@@ -2306,9 +2308,22 @@ static void forward_block(void *arg, int g) {
     w->block_correct[g] = correct;
 }
 
+static void backward_block(void *arg, int g);
+
+/* A block's forward and, its ids all in range, its backward, in one task (gen_forward_backward):
+ * the block's state is still in the core's cache, and the threads meet once less per batch
+ * (measured on lstm_dropout, one thread: 4 % faster epochs) */
+static void train_block(void *arg, int g) {
+    forward_block(arg, g);
+    const batch *a = arg;
+    if (!a->w->block_bad[g]) backward_block(arg, g);
+}
+
 static double gen_forward(void *impl, const rnn_real *params, const int32_t *tokens, const rnn_real *labels, int n,
                           const rnn_dropout_ctx *ctx, rnn_real *out) {
     workspace *w = impl;
+    const int fuse = w->fuse_next;
+    w->fuse_next = 0;
     if (n < 1 || n > w->nblk * W) return NAN;
     const int nblk = (n + W - 1) / W;
     w->n = n;
@@ -2318,7 +2333,8 @@ static double gen_forward(void *impl, const rnn_real *params, const int32_t *tok
     w->keep = w->training; /* an inference keeps nothing per step (gen_backward redoes it if asked) */
     batch a = {w, params, ctx, tokens, labels, out, n};
     for (int g = 0; g < nblk; g++) w->block_bad[g] = 0;
-    rnn_parallel_for(nblk, forward_block, &a);
+    w->fused = fuse && w->training && labels; /* (an inference's backward redoes the forward) */
+    rnn_parallel_for(nblk, w->fused ? train_block : forward_block, &a);
     double loss = 0.0;
     for (int g = 0; g < nblk; g++) { /* in block order */
         if (w->block_bad[g]) return NAN;
@@ -2415,14 +2431,26 @@ static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
         rnn_parallel_for(nblk, forward_block, &f);
     }
     batch a = {w, params, NULL, NULL, NULL, NULL, n};
-    rnn_parallel_for(nblk, backward_block, &a);
+    if (!w->fused) rnn_parallel_for(nblk, backward_block, &a);
+    w->fused = 0;
     tail t = {w, params, grads, nblk};
     rnn_parallel_for(1 + TAIL_CHUNKS, sums_chunk, &t);
 }
 
 static int gen_correct(const void *impl) { return ((const workspace *)impl)->correct; }
 
-static const rnn_model_ops OPS = {"generated", gen_create, gen_destroy, gen_forward, gen_backward, gen_correct};
+/* forward, then backward, with the blocks' backward inside the forward's job (train_block) */
+static double gen_forward_backward(void *impl, const rnn_real *params, const int32_t *tokens, const rnn_real *labels,
+                                   int n, const rnn_dropout_ctx *ctx, rnn_real *out, rnn_real *grads) {
+    ((workspace *)impl)->fuse_next = 1;
+    const double loss = gen_forward(impl, params, tokens, labels, n, ctx, out);
+    if (isnan(loss)) return loss; /* grads unspecified (rnnrt.h): the trainer stops */
+    gen_backward(impl, params, grads);
+    return loss;
+}
+
+static const rnn_model_ops OPS = {"generated", gen_create, gen_destroy, gen_forward, gen_backward, gen_correct,
+                                  gen_forward_backward};
 
 int main(int argc, char **argv) {
     model_init();

@@ -180,6 +180,14 @@ typedef struct {
                       const rnn_real *labels, int n, const rnn_dropout_ctx *ctx, rnn_real *out);
     void (*backward)(void *impl, const rnn_real *params, rnn_real *grads);
     int (*correct)(const void *impl);
+    /* Optional (NULL: the trainer calls forward, then backward): forward and then
+     * backward of the same batch in one call, with the same results bit for bit
+     * (loss returned, out and grads written, correct() as after forward); grads are
+     * unspecified when the loss is NaN. Generated code runs each lane block's backward
+     * right after its forward, while the block's state is still in the core's cache. */
+    double (*forward_backward)(void *impl, const rnn_real *params, const int32_t *tokens,
+                               const rnn_real *labels, int n, const rnn_dropout_ctx *ctx, rnn_real *out,
+                               rnn_real *grads);
 } rnn_model_ops;
 
 /* Threads for generated code (core/parallel.c). rnn_parallel_for(n, fn, arg) calls

@@ -55,7 +55,7 @@ static int mock_correct(const void *impl) {
     (void)impl;
     return rec.last_n / 2;
 }
-static const rnn_model_ops MOCK = {"mock", mock_create, mock_destroy, mock_forward, mock_backward, mock_correct};
+static const rnn_model_ops MOCK = {"mock", mock_create, mock_destroy, mock_forward, mock_backward, mock_correct, NULL};
 
 static void small_model(rnn_model *m) {
     rnn_model_init(m, "fit", "test_fit.c");

@@ -118,8 +118,9 @@ static int line_fails(const char *text, const char *label) {
 }
 
 /* Every number in scientific notation in a table row is exactly zero, every
- * "correct" row agrees, and there is one row per tensor in each section. */
-static void expect_all_zero(const rnn_model *m, const char *text) {
+ * "correct" row agrees, and there is one row per tensor in each section (and one for
+ * forward_backward when the ops have it). */
+static void expect_all_zero(const rnn_model *m, const char *text, int fused) {
     int rows = 0;
     for (const char *p = text; *p;) {
         const char *e = strchr(p, '\n');
@@ -153,7 +154,7 @@ static void expect_all_zero(const rnn_model *m, const char *text) {
     }
     /* probabilities, loss, grads, padding, correct, 3 inference rows, the gradient after
      * an inference, step loss, steps */
-    cr_expect_eq(rows, 2 + m->n_tensors + 2 + 3 + 1 + 1 + m->n_tensors, "rows: %d\n%s", rows, text);
+    cr_expect_eq(rows, 2 + m->n_tensors + 2 + fused + 3 + 1 + 1 + m->n_tensors, "rows: %d\n%s", rows, text);
     const char *opt = "sgd";   /* the selftest's steps are SGD whatever the spec's optimizer */
     for (int k = 0; k < m->n_tensors; k++) {
         char label[160];
@@ -178,7 +179,7 @@ static void expect_reference_passes(const rnn_model *m, uint64_t seed, const cha
              "selftest: model \"%s\" (reference) vs reference, 11 samples of 13, %s, tolerance 1e-05\n", m->name,
              dropout_words);
     cr_expect_eq(strncmp(text, head, strlen(head)), 0, "header:\n%s\nwanted:\n%s", text, head);
-    expect_all_zero(m, text);
+    expect_all_zero(m, text, 0);
     free(text);
 }
 
@@ -219,7 +220,8 @@ typedef enum {
     FAULT_GRAD_UNWRITTEN,   /* one gradient element never written                     */
     FAULT_GRAD_PADDING,     /* garbage in the alignment padding                       */
     FAULT_CORRECT,          /* correct count off by one                               */
-    FAULT_PROB              /* one probability off by 1e-4 relative                  */
+    FAULT_PROB,             /* one probability off by 1e-4 relative                  */
+    FAULT_FUSED             /* forward_backward: one gradient element off by 1 ulp    */
 } fault_kind;
 
 static fault_kind g_fault;
@@ -304,8 +306,22 @@ static int faulty_correct(const void *impl) {
     return rnn_ref_correct(f->r) + (g_fault == FAULT_CORRECT);
 }
 
+/* forward then backward, but FAULT_FUSED moves one element of a gradient by one ulp */
+static double faulty_forward_backward(void *impl, const rnn_real *params, const int32_t *tokens,
+                                      const rnn_real *labels, int n, const rnn_dropout_ctx *ctx, rnn_real *out,
+                                      rnn_real *grads) {
+    const double loss = faulty_forward(impl, params, tokens, labels, n, ctx, out);
+    faulty_backward(impl, params, grads);
+    if (g_fault == FAULT_FUSED) {
+        size_t size;
+        rnn_real *g = fault_tensor(impl, grads, &size);
+        g[0] = nextafterf(g[0], INFINITY);
+    }
+    return loss;
+}
+
 static const rnn_model_ops faulty_ops = {"faulty", faulty_create, faulty_destroy, faulty_forward, faulty_backward,
-                                         faulty_correct};
+                                         faulty_correct, faulty_forward_backward};
 
 /* Run with the fault; it must fail, and the FAIL summary must name `first`. */
 static char *expect_failure(const rnn_model *m, fault_kind fault, const char *tensor, const char *first) {
@@ -333,7 +349,15 @@ Test(selftest, wrapper_without_fault_passes) {
     char *text;
     cr_expect_eq(run(&m, &faulty_ops, 11, &text), 0, "%s", text);
     cr_expect_not_null(strstr(text, "(faulty) vs reference"), "%s", text);
-    expect_all_zero(&m, text);
+    expect_all_zero(&m, text, 1);
+    free(text);
+}
+
+Test(selftest, a_forward_backward_off_by_one_ulp_fails) {
+    rnn_model m;
+    build_lstm2(&m);
+    char *text = expect_failure(&m, FAULT_FUSED, "lstm/kernel", "forward_backward = forward, backward");
+    cr_expect_not_null(strstr(text, "forward_backward = forward, backward"), "%s", text);
     free(text);
 }
 

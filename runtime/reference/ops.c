@@ -13,4 +13,4 @@ static double ref_forward(void *impl, const rnn_real *params, const int32_t *tok
 static void ref_backward(void *impl, const rnn_real *params, rnn_real *grads) { rnn_ref_backward(impl, params, grads); }
 static int ref_correct(const void *impl) { return rnn_ref_correct(impl); }
 
-const rnn_model_ops rnn_reference_ops = {"reference", ref_create, ref_destroy, ref_forward, ref_backward, ref_correct};
+const rnn_model_ops rnn_reference_ops = {"reference", ref_create, ref_destroy, ref_forward, ref_backward, ref_correct, NULL};

@@ -232,14 +232,18 @@ static int train_epoch(run *r, int epoch, rnn_history_row *row) {
         int nb = (int)(n - start < bs ? n - start : bs);
         trainer_gather(tr, d, r->perm, start, nb);
         rnn_dropout_ctx ctx = {1, r->cfg.seed, (uint32_t)epoch, tr->rows};
-        double loss = tr->ops->forward(tr->impl, tr->params, tr->tokens, tr->labels, nb, &ctx, tr->out);
+        /* forward and backward in one call where the model offers it (rnn_model_ops) */
+        const int fused = tr->ops->forward_backward != NULL;
+        double loss = fused ? tr->ops->forward_backward(tr->impl, tr->params, tr->tokens, tr->labels, nb, &ctx,
+                                                        tr->out, tr->grads)
+                            : tr->ops->forward(tr->impl, tr->params, tr->tokens, tr->labels, nb, &ctx, tr->out);
         if (!isfinite(loss)) {
             snprintf(r->err, sizeof r->err, "epoch %d, step %d/%d: the loss is %s; stopping", epoch + 1, step + 1, steps,
                      isnan(loss) ? "nan" : "infinite");
             return -1;
         }
         correct += tr->ops->correct(tr->impl);
-        tr->ops->backward(tr->impl, tr->params, tr->grads);
+        if (!fused) tr->ops->backward(tr->impl, tr->params, tr->grads);
         if (!all_finite(tr->grads, P)) {
             snprintf(r->err, sizeof r->err, "epoch %d, step %d/%d: the gradients are not finite (exploding); stopping (try clipnorm or a lower learning rate)",
                      epoch + 1, step + 1, steps);

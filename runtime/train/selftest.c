@@ -254,6 +254,25 @@ int rnn_selftest(const rnn_model *m, const rnn_model_ops *ops, uint64_t seed, FI
         if (!(pad == 0)) note_failure(&rep, "grad padding (must be 0)");
     }
     row_correct(&rep, "correct", correct_a, correct_r);
+    if (ops->forward_backward) {
+        /* The one-call form must give exactly what forward and backward gave (the same
+         * arithmetic, only scheduled differently): the row shows the largest absolute
+         * difference, and fails on any bit that differs. out_r and w_a are free here. */
+        fill_nan(out_r, (size_t)ST_MAX_BATCH * K);
+        fill_nan(w_a, P);
+        const double loss_f = ops->forward_backward(impl, params, tokens, labels, n, &ctx, out_r, w_a);
+        const int same = memcmp(&loss_f, &loss_a, sizeof loss_f) == 0 &&
+                         memcmp(out_r, out_a, (size_t)n * K * sizeof *out_r) == 0 &&
+                         memcmp(w_a, grad_a, P * sizeof *w_a) == 0 && ops->correct(impl) == correct_a;
+        double diff = fabs(loss_f - loss_a);
+        for (size_t i = 0; i < (size_t)n * K; i++) diff = fmax(diff, fabs((double)out_r[i] - (double)out_a[i]));
+        for (size_t i = 0; i < P; i++) diff = fmax(diff, fabs((double)w_a[i] - (double)grad_a[i]));
+        const char *label = "forward_backward = forward, backward";
+        char v[32];
+        fmt_err(v, sizeof v, diff);
+        fprintf(out, "  %-*s %s%s\n", rep.width, label, v, same ? "" : "  FAIL");
+        if (!same) note_failure(&rep, label);
+    }
 
     /* ---- inference mode --------------------------------------------------------------- */
     fill_nan(out_a, (size_t)ST_MAX_BATCH * K);
