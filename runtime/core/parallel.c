@@ -83,12 +83,18 @@ int rnn_get_threads(void) {
     return n >= 1 && n <= 1024 ? (int)n : 1;
 }
 
-/* The current job. `generation` changes when a job is posted; `wanted` workers (by
+/* The current job. Its generation changes when a job is posted; `wanted` workers (by
  * index) take part; `done` counts the workers that finished it.
  *
- * Posting and taking a job take no lock: the caller writes the job, then increments
- * `generation`; a spinning worker that sees the new generation reads the job (the
- * atomic increment and load order the plain fields). The mutex and condition
+ * Posting and taking a job take no lock: the caller writes the job, then stores `job`,
+ * the job's generation and the number of workers it wants in one atomic word; a
+ * spinning worker that sees a new generation reads the rest of the job (the atomic
+ * store and load order the plain fields). One word, because a worker that did not take
+ * part in the previous job may look only now: with generation and `wanted` in two
+ * variables it could read the old generation with the next job's `wanted`, written
+ * before its generation, and run that job early, then again (a stress test with a
+ * delay before the generation's store failed 5 runs in 300). A worker that took part
+ * in a job cannot lag that way: the caller waits for it before the next. The mutex and condition
  * variables serve only a thread that goes to sleep, and it announces itself first
  * (`sleepers`, `caller_sleeps`), so the other side knows to wake it: each side writes
  * its own variable and then reads the other's (sequentially consistent atomics), so at
@@ -101,13 +107,12 @@ static struct {
     pthread_mutex_t mu;
     pthread_cond_t work, finished;
     int workers;                    /* started so far (under g_caller)              */
-    /* the job, written before `generation` moves */
+    /* the job, written before `job` moves to its generation */
     void (*fn)(void *arg, int i);
     void *arg;
     int ranges;                     /* threads taking part: range r is thread r's own */
     int end[MAX_WORKERS + 1];
-    atomic_int wanted;
-    _Alignas(LINE) atomic_uint generation;
+    _Alignas(LINE) atomic_ullong job; /* generation << 32 | workers wanted              */
     _Alignas(LINE) atomic_int done;
     _Alignas(LINE) atomic_int sleepers;      /* workers asleep or about to be    */
     atomic_int caller_sleeps;                /* the caller asleep or about to be */
@@ -124,20 +129,23 @@ static void run_items(int self) {
     }
 }
 
-/* A worker's wait for a generation other than `seen`: spin a little, then sleep. */
-static unsigned wait_for_job(unsigned seen) {
-    unsigned g = atomic_load(&pool.generation);
-    for (int s = 0; g == seen && s < SPIN_ROUNDS; s++) {
+static unsigned generation_of(unsigned long long job) { return (unsigned)(job >> 32); }
+
+/* A worker's wait for a job of another generation than `seen`: spin a little, then
+ * sleep. Returns the job word. */
+static unsigned long long wait_for_job(unsigned seen) {
+    unsigned long long j = atomic_load(&pool.job);
+    for (int s = 0; generation_of(j) == seen && s < SPIN_ROUNDS; s++) {
         spin_once(s);
-        g = atomic_load(&pool.generation);
+        j = atomic_load(&pool.job);
     }
-    if (g != seen) return g;
+    if (generation_of(j) != seen) return j;
     atomic_fetch_add(&pool.sleepers, 1);
     pthread_mutex_lock(&pool.mu);
-    while ((g = atomic_load(&pool.generation)) == seen) pthread_cond_wait(&pool.work, &pool.mu);
+    while (generation_of(j = atomic_load(&pool.job)) == seen) pthread_cond_wait(&pool.work, &pool.mu);
     pthread_mutex_unlock(&pool.mu);
     atomic_fetch_sub(&pool.sleepers, 1);
-    return g;
+    return j;
 }
 
 /* Where a worker starts (see the top of the file). */
@@ -187,18 +195,12 @@ static int start_worker(int index, void *(*main)(void *)) {
 
 static void *worker(void *p) {
     const int index = (int)(intptr_t)p;
-    unsigned seen = 0;
+    unsigned seen = 0; /* a job it sees first that it was not started for wants fewer workers */
     widen_affinity();
     for (;;) {
-        /* the job's generation and `wanted`, read as a pair: if the generation moved
-         * meanwhile, `wanted` may be a later job's */
-        unsigned g = wait_for_job(seen);
-        int wanted = atomic_load(&pool.wanted);
-        for (unsigned again; (again = atomic_load(&pool.generation)) != g;) {
-            g = again;
-            wanted = atomic_load(&pool.wanted);
-        }
-        seen = g;
+        const unsigned long long j = wait_for_job(seen);
+        const int wanted = (int)(j & 0xffffffffu);
+        seen = generation_of(j);
         if (index >= wanted) continue;
         run_items(index + 1);
         if (atomic_fetch_add(&pool.done, 1) + 1 == wanted && atomic_load(&pool.caller_sleeps)) {
@@ -228,8 +230,7 @@ void rnn_parallel_for(int n, void (*fn)(void *arg, int i), void *arg) {
         pool.workers++;
     }
     const int wanted = threads - 1 < pool.workers ? threads - 1 : pool.workers;
-    /* the job; no worker reads it until the generation changes */
-    atomic_store(&pool.wanted, wanted);
+    /* the job; no worker reads it until `job` has the new generation */
     atomic_store(&pool.done, 0);
     pool.fn = fn;
     pool.arg = arg;
@@ -238,7 +239,8 @@ void rnn_parallel_for(int n, void (*fn)(void *arg, int i), void *arg) {
         atomic_store(&pool.next[r].i, (int)((long)n * r / pool.ranges));
         pool.end[r] = (int)((long)n * (r + 1) / pool.ranges);
     }
-    atomic_fetch_add(&pool.generation, 1);
+    const unsigned generation = generation_of(atomic_load(&pool.job)) + 1u;
+    atomic_store(&pool.job, (unsigned long long)generation << 32 | (unsigned)wanted);
     if (atomic_load(&pool.sleepers) > 0) {
         pthread_mutex_lock(&pool.mu);
         pthread_cond_broadcast(&pool.work);
