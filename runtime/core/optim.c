@@ -9,10 +9,32 @@
  *
  * Each element's update is computed in double and rounded once to rnn_real; norms
  * are accumulated in double so they do not depend on the tensor size's rounding.
+ *
+ * The element-wise update is compiled for AVX-512, AVX2 and the baseline (target_clones,
+ * picked when the program starts): the library is built for any x86-64, where double
+ * square roots and divisions go two at a time, and they are most of the update
+ * (measured: lstm_dropout epoch 0.0938 -> 0.0909 s with the AVX-512 clone). Without
+ * contraction into fused multiply-adds the three clones compute the same bits: every
+ * operation is a correctly rounded IEEE operation, whatever the vector width.
  */
 #include "rnnrt.h"
 
 #include <math.h>
+
+/* No contraction (see above). gcc does not know the pragma, but contracts nothing in
+ * ISO C mode (-std=c17: -ffp-contract=off). */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+#if defined(__x86_64__) && defined(__ELF__) && defined(__linux__) && \
+    ((defined(__clang__) && __clang_major__ >= 14) || (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 8))
+/* (clang exports the clones' resolver, rnn_optim_step_chunk.resolver, even for a static
+ * function: hence the prefixed name) */
+#define RNN_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define RNN_VECTOR_CLONES
+#endif
 
 int rnn_optimizer_slots(const rnn_optimizer *o) {
     switch (o->kind) {
@@ -142,7 +164,7 @@ typedef struct {
     double alpha;
 } step_job;
 
-static void step_chunk(void *arg, int c) {
+RNN_VECTOR_CLONES static void rnn_optim_step_chunk(void *arg, int c) {
     const step_job *j = arg;
     const rnn_optimizer *o = j->o;
     for (int k = 0; k < j->m->n_tensors; k++) {
@@ -177,5 +199,5 @@ void rnn_optimizer_step(const rnn_model *m, const rnn_optimizer *o, rnn_real *pa
         alpha = o->learning_rate * sqrt(1.0 - pow(o->beta_2, t)) / (1.0 - pow(o->beta_1, t));
     }
     step_job job = {m, o, params, grads, state, len, alpha};
-    rnn_parallel_for(STEP_CHUNKS, step_chunk, &job);
+    rnn_parallel_for(STEP_CHUNKS, rnn_optim_step_chunk, &job);
 }
