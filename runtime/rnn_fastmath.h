@@ -26,6 +26,13 @@
  *     to 0 like libm (exactly 0 below about -103.97).
  *   sigmoid: e = exp(-|x|) in (0, 1] never overflows; sigmoid = 1/(1+e) for x >= 0 and
  *     e/(1+e) for x < 0 — one division, no cancellation, ±inf give exactly 1 and 0.
+ *     e is computed with one scale factor 2^k (rnn_fm_exp_normal_ with -|x| clamped at
+ *     -88): k >= -126 for -|x| >= -87.68, where the result is p 2^k rounded once
+ *     (correctly rounded subnormals below -87.34, normal results the same bits as with
+ *     the two-factor exp), and below that k = -127 makes the factor's bits, and e, 0:
+ *     results under 2^-126.5 = 8.3e-39 are flushed to 0. Four fewer operations than
+ *     the two-factor form (measured: lstm_dropout epoch 0.0883 -> 0.0862 s, one
+ *     thread; the activations are about 60 % of an LSTM's forward step).
  *   tanh: on a = |x|, then the sign of x copied back (so tanh(-0) = -0, NaN stays
  *     NaN): a < 0.55: a + a^3 P(a^2), P a degree-4 near-minimax fit, so tanh x ~ x
  *     keeps full relative accuracy near 0, down to subnormals; otherwise (1-e)/(1+e)
@@ -46,7 +53,8 @@
  * over every input whose result is a normal float (for exp: x in [-87.33, 88.72]; for
  * tanh that includes all of it, tiny x too: tanh x = x exactly for |x| <= 2^-12).
  * Results in the subnormal range (exp below -87.33, sigmoid below -87.33) are within
- * 0.75 of the smallest subnormal. exp overflows to +inf exactly where e^x > FLT_MAX
+ * 0.75 of the smallest subnormal, except that sigmoid is 0 below -87.68, where the
+ * exact result is under 8.3e-39 (a gate value that small is 0 for every later use). exp overflows to +inf exactly where e^x > FLT_MAX
  * and is 0 below -103.97; sigmoid(+-inf) = 1 / 0; tanh(+-inf) = +-1 and |x| >= 9.02
  * gives exactly +-1; NaN in gives NaN out. sigmoid and tanh are non-decreasing over
  * the tests' strided sweeps (not claimed between adjacent floats, where an ulp of
@@ -132,13 +140,16 @@ static inline float rnn_fm_exp_(float x, float lo, float hi) {
     return p * s1 * s2;
 }
 
-/* e^x for x clamped to [lo, hi] with lo >= -87 and hi <= 88, where 2^k is a normal
- * float: one scale factor instead of two. Multiplying by powers of two is exact while
- * the results stay normal, so this gives the same bits as rnn_fm_exp_ on that range. */
+/* e^x for x clamped to [lo, hi] with lo >= -87.68 and hi <= 88, where 2^k is a normal
+ * float (k >= -126): one scale factor instead of two. Multiplying by powers of two is
+ * exact while the results stay normal, so this gives the same bits as rnn_fm_exp_ on
+ * that range wherever the result is normal; a subnormal result is p 2^k rounded once.
+ * lo down to -88 gives k = -127 below -87.68, a factor whose bits are 0: the result is 0
+ * there (rnn_fast_sigmoidf's flush). */
 static inline float rnn_fm_exp_normal_(float x, float lo, float hi) {
     uint32_t k;
     float p = rnn_fm_exp_reduce_(x, lo, hi, &k);
-    return p * rnn_fm_float_((k + 127u) << 23);   /* k + 127 in [1, 254]: 2^k's biased exponent */
+    return p * rnn_fm_float_((k + 127u) << 23);   /* k + 127 in [0, 254]: 2^k's biased exponent (0: the factor is 0) */
 }
 
 static inline float rnn_fast_expf(float x) {
@@ -147,7 +158,7 @@ static inline float rnn_fast_expf(float x) {
 }
 
 static inline float rnn_fast_sigmoidf(float x) {
-    float e = rnn_fast_expf(-fabsf(x));
+    float e = rnn_fm_exp_normal_(-fabsf(x), -88.0f, 0.0f); /* 0 below -87.68: see the top */
     float num = x < 0.0f ? e : 1.0f;
     return num / (1.0f + e);
 }
