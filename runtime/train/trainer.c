@@ -45,6 +45,24 @@ void trainer_free(rnn_trainer *tr) {
     memset(tr, 0, sizeof *tr);
 }
 
+/* Start loading what trainer_gather(tr, d, idx, start, n) will read: the next batch's
+ * rows sit at random places in the data, and gathered cold they cost part of the serial
+ * work between a step's parallel jobs, when the other threads wait (measured on
+ * simplernn, medians of 12-20 epochs: one thread 0.0186 -> 0.0182 s per epoch, two
+ * threads 0.0114 -> 0.0111). A hint only: nothing changes without a prefetch builtin. */
+void trainer_prefetch(const rnn_data *d, const uint32_t *idx, size_t start, int n) {
+#if defined(__GNUC__) || defined(__clang__)
+    const size_t T = (size_t)d->T, line = 64 / sizeof *d->x;
+    for (int b = 0; b < n && start + (size_t)b < d->n; b++) {
+        const int32_t *row = d->x + (idx ? idx[start + (size_t)b] : start + (size_t)b) * T;
+        for (size_t k = 0; k < T; k += line) __builtin_prefetch(row + k);
+        __builtin_prefetch(row + T - 1);
+    }
+#else
+    (void)d, (void)idx, (void)start, (void)n;
+#endif
+}
+
 void trainer_gather(rnn_trainer *tr, const rnn_data *d, const uint32_t *idx, size_t start, int n) {
     size_t T = (size_t)d->T;
     for (int b = 0; b < n; b++) {

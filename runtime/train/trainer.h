@@ -35,6 +35,8 @@ void trainer_free(rnn_trainer *tr);
 
 /* Copy rows idx[0..n) of d into the batch buffers (idx NULL: rows start..start+n). */
 void trainer_gather(rnn_trainer *tr, const rnn_data *d, const uint32_t *idx, size_t start, int n);
+/* A cache hint: start loading the rows a later trainer_gather with these arguments reads. */
+void trainer_prefetch(const rnn_data *d, const uint32_t *idx, size_t start, int n);
 
 /* Loss and accuracy of d without dropout, in batches of bs (weighted by batch size).
  * If probs is not NULL it receives [d->n, n_outputs] probabilities. */
