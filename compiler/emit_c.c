@@ -480,6 +480,10 @@ static int is_rnn(const rnn_layer *l) {
     return l->kind == RNN_LAYER_LSTM || l->kind == RNN_LAYER_GRU || l->kind == RNN_LAYER_SIMPLE_RNN;
 }
 
+/* Tasks that the work outside the lane blocks is split into (TAIL_CHUNKS in the
+ * generated code too). */
+#define TAIL_CHUNKS 8
+
 static void plan_buffers(const emitter *e) {
     const rnn_model *m = e->m;
     n_buffers = 0;
@@ -493,6 +497,9 @@ static void plan_buffers(const emitter *e) {
         buffers[n_buffers - 3].scratch = 1;   /* ek is read-only in the blocks: one copy; the rest per block */
         add_buffer("ek_from", (size_t)m->vocab * (size_t)l1->in_features + (size_t)l1->in_features * G + G,
                    "K, b and E as ek was last built from them");
+        buffers[n_buffers - 1].scratch = 1;
+        add_buffer("fk", TAIL_CHUNKS * ((size_t)l1->in_features * G + G),
+                   "each row chunk's part of the folded K's and b's gradients [TAIL_CHUNKS][F*G + G]");
         buffers[n_buffers - 1].scratch = 1;
     }
     size_t xk = 0;   /* one buffer for the projected input of whichever layer runs */
@@ -1465,7 +1472,7 @@ static void emit_drivers(emitter *e) {
     if (binary) emit_probability_helper(e);
     P("typedef struct {\n    workspace *w;\n    const rnn_real *params;\n    const rnn_dropout_ctx *ctx;\n");
     P("    const int32_t *tokens;\n    const rnn_real *labels;\n    rnn_real *out;\n    int n;\n} batch;\n\n");    P("/* work outside the lane blocks (the folded table, the sums after the blocks) is split\n"
-      " * into this many tasks */\n#define TAIL_CHUNKS 8\n\n");
+      " * into this many tasks */\n#define TAIL_CHUNKS %d\n\n", TAIL_CHUNKS);
 
     /* ---- forward of one block ---- */
     P("static void forward_block(void *arg, int g) {\n");
@@ -1664,8 +1671,37 @@ static void emit_drivers(emitter *e) {
         const rnn_layer *l1 = &m->layers[1];
         int F1 = l1->in_features, G1 = l1->gates * l1->units;
         const rnn_tensor *K1 = tensor(m, 1, RNN_T_KERNEL), *B1 = tensor(m, 1, RNN_T_RNN_BIAS);
-        P("/* the folded table's rows: dek[v] summed over the blocks (into block 0's row), and\n"
-          " * dE[v] = dek[v].K^T */\n");
+        P("/* A row chunk's part of dK = sum over v of E[v]^T dek[v] and of db = sum of dek[v]: its\n"
+          " * touched rows in order, four rows of K at a time (the sums do not wait on one\n"
+          " * another). fold_kernel_sum adds the chunks' parts in chunk order, so the kernel's\n"
+          " * gradient needs no job of its own (one hand-off between the threads fewer per batch).\n"
+          " * restrict pointers, so that the sums stay in registers. */\n");
+        P("static void fold_kernel_part(rnn_real *restrict part, const rnn_real *restrict dek, const rnn_real *restrict E,\n"
+          "                             const int *restrict list, int n) {\n");
+        P("    for (int f0 = 0; f0 < %d; f0 += 4) {\n", F1);
+        P("        const int nf = %d - f0 < 4 ? %d - f0 : 4;\n", F1, F1);
+        P("        /* rows past the last one (when %d is not a multiple of 4) repeat it; not stored */\n", F1);
+        P("        const int f1 = f0 + 1 < %d ? f0 + 1 : %d, f2 = f0 + 2 < %d ? f0 + 2 : %d, f3 = f0 + 3 < %d ? f0 + 3 : %d;\n",
+          F1, F1 - 1, F1, F1 - 1, F1, F1 - 1);
+        P("        rnn_real s0[%d] = {0}, s1[%d] = {0}, s2[%d] = {0}, s3[%d] = {0};\n", G1, G1, G1, G1);
+        P("        for (int i = 0; i < n; i++) {\n");
+        P("            const rnn_real *d = dek + (size_t)list[i] * %d, *x = E + (size_t)list[i] * %d;\n", G1, F1);
+        P("            const rnn_real x0 = x[f0], x1 = x[f1], x2 = x[f2], x3 = x[f3];\n");
+        P("            for (int j = 0; j < %d; j++) {\n", G1);
+        P("                s0[j] += x0 * d[j];\n                s1[j] += x1 * d[j];\n");
+        P("                s2[j] += x2 * d[j];\n                s3[j] += x3 * d[j];\n            }\n        }\n");
+        P("        rnn_real *out = part + (size_t)f0 * %d;\n", G1);
+        P("        for (int j = 0; j < %d; j++) {\n", G1);
+        P("            out[j] = s0[j];\n");
+        P("            if (nf > 1) out[%d + j] = s1[j];\n", G1);
+        P("            if (nf > 2) out[%d + j] = s2[j];\n", 2 * G1);
+        P("            if (nf > 3) out[%d + j] = s3[j];\n        }\n    }\n", 3 * G1);
+        P("    rnn_real sb[%d] = {0};\n", G1);
+        P("    for (int i = 0; i < n; i++)\n");
+        P("        for (int j = 0; j < %d; j++) sb[j] += dek[(size_t)list[i] * %d + j];\n", G1, G1);
+        P("    for (int j = 0; j < %d; j++) part[%d + j] = sb[j];\n}\n\n", G1, F1 * G1);
+        P("/* the folded table's rows: dek[v] summed over the blocks (into block 0's row),\n"
+          " * dE[v] = dek[v].K^T, and this chunk's part of dK and db */\n");
         P("static void fold_rows_chunk(void *arg, int c) {\n");
         P("    const tail *a = arg;\n    workspace *w = a->w;\n");
         P("    const rnn_real *K = a->params + %zu;\n", K1->offset);
@@ -1707,42 +1743,20 @@ static void emit_drivers(emitter *e) {
             P("            rnn_real *dEv = dE + (size_t)list[i + %d] * %d;\n", r, F1);
             P("            for (int f = 0; f < %d; f++) dEv[f] += e%d[f];\n        }\n", F1, r);
         }
-        P("    }\n}\n\n");
-        P("/* dK row f += sum over v of E[v][f] dek[v], in row order, for the rows f = 4c .. 4c+3:\n"
-          " * four at a time, so that the sums do not wait on one another; task c = %d is the\n"
-          " * bias, db += sum of dek[v]. */\n", (F1 + 3) / 4);
+        P("    }\n");
+        P("    fold_kernel_part(w->fk + (size_t)c * %d, w->dek, a->params + %zu, list, n);\n}\n\n", F1 * G1 + G1,
+          E->offset);
         P("/* the per-lane sums and the table's rows in one job: they touch different gradients\n"
           " * (one hand-off between the threads fewer per batch) */\n");
         P("static void sums_chunk(void *arg, int c) {\n");
         P("    if (c < TAIL_CHUNKS) reduce_chunk(arg, c);\n    else fold_rows_chunk(arg, c - TAIL_CHUNKS);\n}\n\n");
-        P("static void fold_kernel_rows(void *arg, int c) {\n");
-        P("    const tail *a = arg;\n    const workspace *w = a->w;\n");
-        P("    const rnn_real *E = a->params + %zu;\n", E->offset);
-        P("    if (c == %d) {\n", (F1 + 3) / 4);
-        P("        rnn_real s[%d] = {0};\n", G1);
-        P("        for (int v = 0; v < %d; v++)\n", V);
-        P("            if (w->touched[v] != 0.0f)\n");
-        P("                for (int j = 0; j < %d; j++) s[j] += w->dek[(size_t)v * %d + j];\n", G1, G1);
-        P("        rnn_real *out = a->grads + %zu;\n", B1->offset);
-        P("        for (int j = 0; j < %d; j++) out[j] += s[j];\n        return;\n    }\n", G1);
-        P("    const int f0 = 4 * c, nf = %d - f0 < 4 ? %d - f0 : 4;\n", F1, F1);
-        P("    /* rows past the last one (when %d is not a multiple of 4) repeat it; not stored */\n", F1);
-        P("    const int f1 = f0 + 1 < %d ? f0 + 1 : %d, f2 = f0 + 2 < %d ? f0 + 2 : %d, f3 = f0 + 3 < %d ? f0 + 3 : %d;\n",
-          F1, F1 - 1, F1, F1 - 1, F1, F1 - 1);
-        P("    rnn_real s0[%d] = {0}, s1[%d] = {0}, s2[%d] = {0}, s3[%d] = {0};\n", G1, G1, G1, G1);
-        P("    for (int v = 0; v < %d; v++) {\n", V);
-        P("        if (w->touched[v] == 0.0f) continue;\n");
-        P("        const rnn_real *d = w->dek + (size_t)v * %d, *x = E + (size_t)v * %d;\n", G1, F1);
-        P("        const rnn_real x0 = x[f0], x1 = x[f1], x2 = x[f2], x3 = x[f3];\n");
-        P("        for (int j = 0; j < %d; j++) {\n", G1);
-        P("            s0[j] += x0 * d[j];\n            s1[j] += x1 * d[j];\n");
-        P("            s2[j] += x2 * d[j];\n            s3[j] += x3 * d[j];\n        }\n    }\n");
-        P("    rnn_real *out = a->grads + %zu + (size_t)f0 * %d;\n", K1->offset, G1);
-        P("    for (int j = 0; j < %d; j++) {\n", G1);
-        P("        out[j] += s0[j];\n");
-        P("        if (nf > 1) out[%d + j] += s1[j];\n", G1);
-        P("        if (nf > 2) out[%d + j] += s2[j];\n", 2 * G1);
-        P("        if (nf > 3) out[%d + j] += s3[j];\n    }\n}\n\n", 3 * G1);
+        P("/* dK and db: the row chunks' parts, added in chunk order */\n");
+        P("static void fold_kernel_sum(const workspace *w, rnn_real *grads) {\n");
+        P("    rnn_real *dK = grads + %zu, *db = grads + %zu;\n", K1->offset, B1->offset);
+        P("    for (int c = 0; c < TAIL_CHUNKS; c++) {\n");
+        P("        const rnn_real *part = w->fk + (size_t)c * %d;\n", F1 * G1 + G1);
+        P("        for (int k = 0; k < %d; k++) dK[k] += part[k];\n", F1 * G1);
+        P("        for (int j = 0; j < %d; j++) db[j] += part[%d + j];\n    }\n}\n\n", G1, F1 * G1);
     }
     P("static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {\n");
     P("    workspace *w = impl;\n    memset(grads, 0, %zu * sizeof *grads);\n", m->param_buffer_len);
@@ -1759,7 +1773,7 @@ static void emit_drivers(emitter *e) {
     if (!e->fold) P("    rnn_parallel_for(1 + TAIL_CHUNKS, sums_chunk, &t);\n");
     if (e->fold) {
         P("    rnn_parallel_for(2 * TAIL_CHUNKS, sums_chunk, &t);\n");
-        P("    rnn_parallel_for(%d + 1, fold_kernel_rows, &t);\n", (m->layers[1].in_features + 3) / 4);
+        P("    fold_kernel_sum(w, grads);\n");
     }
     P("}\n\n");
     P("static int gen_correct(const void *impl) { return ((const workspace *)impl)->correct; }\n\n");

@@ -136,6 +136,7 @@ typedef struct {
     rnn_real *dek; /* 16000 per block: its gradient [V][G] */
     rnn_real *touched; /* 500 per block: rows of dek written in this batch */
     rnn_real *ek_from; /* 8544 in all: K, b and E as ek was last built from them */
+    rnn_real *fk; /* 4352 in all: each row chunk's part of the folded K's and b's gradients [TAIL_CHUNKS][F*G + G] */
     rnn_real *xk; /* 51200 per block: a layer's input projection b + x_t.K of every step [T][G][W] */
     rnn_real *h1; /* 12800 per block: every hidden state [T][U][W] */
     rnn_real *c1; /* 12800 per block: cell states [T][U][W] */
@@ -177,6 +178,7 @@ static void *gen_create(const rnn_model *m, int max_batch) {
     ok &= (w->dek = lanes_calloc(nb * 16000)) != NULL;
     ok &= (w->touched = lanes_calloc(nb * 500)) != NULL;
     ok &= (w->ek_from = lanes_calloc(8544)) != NULL;
+    ok &= (w->fk = lanes_calloc(4352)) != NULL;
     ok &= (w->xk = lanes_calloc(nb * 51200)) != NULL;
     ok &= (w->h1 = lanes_calloc(nb * 12800)) != NULL;
     ok &= (w->c1 = lanes_calloc(nb * 12800)) != NULL;
@@ -208,6 +210,7 @@ static void gen_destroy(void *impl) {
     free(w->dek);
     free(w->touched);
     free(w->ek_from);
+    free(w->fk);
     free(w->xk);
     free(w->h1);
     free(w->c1);
@@ -1260,8 +1263,44 @@ static void reduce_chunk(void *arg, int c) {
     }
 }
 
-/* the folded table's rows: dek[v] summed over the blocks (into block 0's row), and
- * dE[v] = dek[v].K^T */
+/* A row chunk's part of dK = sum over v of E[v]^T dek[v] and of db = sum of dek[v]: its
+ * touched rows in order, four rows of K at a time (the sums do not wait on one
+ * another). fold_kernel_sum adds the chunks' parts in chunk order, so the kernel's
+ * gradient needs no job of its own (one hand-off between the threads fewer per batch).
+ * restrict pointers, so that the sums stay in registers. */
+static void fold_kernel_part(rnn_real *restrict part, const rnn_real *restrict dek, const rnn_real *restrict E,
+                             const int *restrict list, int n) {
+    for (int f0 = 0; f0 < 16; f0 += 4) {
+        const int nf = 16 - f0 < 4 ? 16 - f0 : 4;
+        /* rows past the last one (when 16 is not a multiple of 4) repeat it; not stored */
+        const int f1 = f0 + 1 < 16 ? f0 + 1 : 15, f2 = f0 + 2 < 16 ? f0 + 2 : 15, f3 = f0 + 3 < 16 ? f0 + 3 : 15;
+        rnn_real s0[32] = {0}, s1[32] = {0}, s2[32] = {0}, s3[32] = {0};
+        for (int i = 0; i < n; i++) {
+            const rnn_real *d = dek + (size_t)list[i] * 32, *x = E + (size_t)list[i] * 16;
+            const rnn_real x0 = x[f0], x1 = x[f1], x2 = x[f2], x3 = x[f3];
+            for (int j = 0; j < 32; j++) {
+                s0[j] += x0 * d[j];
+                s1[j] += x1 * d[j];
+                s2[j] += x2 * d[j];
+                s3[j] += x3 * d[j];
+            }
+        }
+        rnn_real *out = part + (size_t)f0 * 32;
+        for (int j = 0; j < 32; j++) {
+            out[j] = s0[j];
+            if (nf > 1) out[32 + j] = s1[j];
+            if (nf > 2) out[64 + j] = s2[j];
+            if (nf > 3) out[96 + j] = s3[j];
+        }
+    }
+    rnn_real sb[32] = {0};
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 32; j++) sb[j] += dek[(size_t)list[i] * 32 + j];
+    for (int j = 0; j < 32; j++) part[512 + j] = sb[j];
+}
+
+/* the folded table's rows: dek[v] summed over the blocks (into block 0's row),
+ * dE[v] = dek[v].K^T, and this chunk's part of dK and db */
 static void fold_rows_chunk(void *arg, int c) {
     const tail *a = arg;
     workspace *w = a->w;
@@ -1319,11 +1358,9 @@ static void fold_rows_chunk(void *arg, int c) {
             for (int f = 0; f < 16; f++) dEv[f] += e3[f];
         }
     }
+    fold_kernel_part(w->fk + (size_t)c * 544, w->dek, a->params + 0, list, n);
 }
 
-/* dK row f += sum over v of E[v][f] dek[v], in row order, for the rows f = 4c .. 4c+3:
- * four at a time, so that the sums do not wait on one another; task c = 4 is the
- * bias, db += sum of dek[v]. */
 /* the per-lane sums and the table's rows in one job: they touch different gradients
  * (one hand-off between the threads fewer per batch) */
 static void sums_chunk(void *arg, int c) {
@@ -1331,40 +1368,13 @@ static void sums_chunk(void *arg, int c) {
     else fold_rows_chunk(arg, c - TAIL_CHUNKS);
 }
 
-static void fold_kernel_rows(void *arg, int c) {
-    const tail *a = arg;
-    const workspace *w = a->w;
-    const rnn_real *E = a->params + 0;
-    if (c == 4) {
-        rnn_real s[32] = {0};
-        for (int v = 0; v < 500; v++)
-            if (w->touched[v] != 0.0f)
-                for (int j = 0; j < 32; j++) s[j] += w->dek[(size_t)v * 32 + j];
-        rnn_real *out = a->grads + 8768;
-        for (int j = 0; j < 32; j++) out[j] += s[j];
-        return;
-    }
-    const int f0 = 4 * c, nf = 16 - f0 < 4 ? 16 - f0 : 4;
-    /* rows past the last one (when 16 is not a multiple of 4) repeat it; not stored */
-    const int f1 = f0 + 1 < 16 ? f0 + 1 : 15, f2 = f0 + 2 < 16 ? f0 + 2 : 15, f3 = f0 + 3 < 16 ? f0 + 3 : 15;
-    rnn_real s0[32] = {0}, s1[32] = {0}, s2[32] = {0}, s3[32] = {0};
-    for (int v = 0; v < 500; v++) {
-        if (w->touched[v] == 0.0f) continue;
-        const rnn_real *d = w->dek + (size_t)v * 32, *x = E + (size_t)v * 16;
-        const rnn_real x0 = x[f0], x1 = x[f1], x2 = x[f2], x3 = x[f3];
-        for (int j = 0; j < 32; j++) {
-            s0[j] += x0 * d[j];
-            s1[j] += x1 * d[j];
-            s2[j] += x2 * d[j];
-            s3[j] += x3 * d[j];
-        }
-    }
-    rnn_real *out = a->grads + 8000 + (size_t)f0 * 32;
-    for (int j = 0; j < 32; j++) {
-        out[j] += s0[j];
-        if (nf > 1) out[32 + j] += s1[j];
-        if (nf > 2) out[64 + j] += s2[j];
-        if (nf > 3) out[96 + j] += s3[j];
+/* dK and db: the row chunks' parts, added in chunk order */
+static void fold_kernel_sum(const workspace *w, rnn_real *grads) {
+    rnn_real *dK = grads + 8000, *db = grads + 8768;
+    for (int c = 0; c < TAIL_CHUNKS; c++) {
+        const rnn_real *part = w->fk + (size_t)c * 544;
+        for (int k = 0; k < 512; k++) dK[k] += part[k];
+        for (int j = 0; j < 32; j++) db[j] += part[512 + j];
     }
 }
 
@@ -1383,7 +1393,7 @@ static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
     w->fused = 0;
     tail t = {w, params, grads, nblk};
     rnn_parallel_for(2 * TAIL_CHUNKS, sums_chunk, &t);
-    rnn_parallel_for(4 + 1, fold_kernel_rows, &t);
+    fold_kernel_sum(w, grads);
 }
 
 static int gen_correct(const void *impl) { return ((const workspace *)impl)->correct; }
