@@ -651,6 +651,7 @@ static void emit_workspace(emitter *e) {
     P("    rnn_real *labels;      /* [nblk * W]                                    */\n");
     P("    uint32_t *rows;        /* [nblk * W] dataset rows (dropout masks)       */\n");
     P("    rnn_real *acc;         /* [nblk][ACC_LEN][W] per-block, per-lane weight gradients */\n");
+    P("    rnn_real *bsum;        /* [nblk][ACC_LEN] the same summed over the block's lanes */\n");
     P("    double *block_loss;    /* [nblk] loss summed over a block's samples     */\n");
     P("    int *block_correct;    /* [nblk]                                        */\n");
     P("    int *block_bad;        /* [nblk] a label out of range                   */\n");
@@ -673,6 +674,7 @@ static void emit_workspace(emitter *e) {
     P("    ok &= (w->labels = calloc(nb * W, sizeof *w->labels)) != NULL;\n");
     P("    ok &= (w->rows = calloc(nb * W, sizeof *w->rows)) != NULL;\n");
     P("    ok &= (w->acc = lanes_calloc(nb * ACC_LEN * W)) != NULL;\n");
+    P("    ok &= (w->bsum = lanes_calloc(nb * ACC_LEN)) != NULL;\n");
     P("    ok &= (w->block_loss = calloc(nb, sizeof *w->block_loss)) != NULL;\n");
     P("    ok &= (w->block_correct = calloc(nb, sizeof *w->block_correct)) != NULL;\n");
     P("    ok &= (w->block_bad = calloc(nb, sizeof *w->block_bad)) != NULL;\n");
@@ -684,7 +686,7 @@ static void emit_workspace(emitter *e) {
 
 static void emit_destroy(emitter *e) {
     P("static void gen_destroy(void *impl) {\n    workspace *w = impl;\n    if (!w) return;\n");
-    P("    free(w->tokens);\n    free(w->labels);\n    free(w->rows);\n    free(w->acc);\n");
+    P("    free(w->tokens);\n    free(w->labels);\n    free(w->rows);\n    free(w->acc);\n    free(w->bsum);\n");
     P("    free(w->block_loss);\n    free(w->block_correct);\n    free(w->block_bad);\n");
     for (int i = 0; i < n_buffers; i++) P("    free(w->%s);\n", buffers[i].name);
     P("    free(w);\n}\n\n");
@@ -1592,6 +1594,22 @@ static void emit_drivers(emitter *e) {
 
     /* ---- backward of one block ---- */
     const rnn_tensor *E = tensor(m, 0, RNN_T_EMBEDDINGS);
+    P("/* A block's weight gradients summed over its lanes, on the core that ran the block\n"
+      " * while they are in its cache: the sums after the blocks then read ACC_LEN numbers\n"
+      " * per block instead of W times as many (one thread: lstm_dropout 0.0877 -> 0.0861 s\n"
+      " * per epoch, lstm 0.0517 -> 0.0513). Each sum a fixed tree over the W = 16 lanes:\n"
+      " * (l, l + 8), then 4, 2, 1 apart. */\n");
+    P("static void lane_sums(workspace *w, int g) {\n");
+    P("    typedef rnn_real half __attribute__((vector_size(8 * sizeof(rnn_real))));\n");
+    P("    typedef rnn_real quarter __attribute__((vector_size(4 * sizeof(rnn_real))));\n");
+    P("    const rnn_real *acc = w->acc + (size_t)g * ACC_LEN * W;\n");
+    P("    rnn_real *bs = w->bsum + (size_t)g * ACC_LEN;\n");
+    P("    for (int k = 0; k < ACC_LEN; k++) {\n");
+    P("        const rnn_vec v = V(acc + (size_t)k * W);\n");
+    P("        const half h = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +\n"
+      "                       __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);\n");
+    P("        const quarter q = __builtin_shufflevector(h, h, 0, 1, 2, 3) + __builtin_shufflevector(h, h, 4, 5, 6, 7);\n");
+    P("        bs[k] = (q[0] + q[2]) + (q[1] + q[3]);\n    }\n}\n\n");
     P("static void backward_block(void *arg, int g) {\n");
     P("    const batch *a = arg;\n    workspace *w = a->w;\n    const rnn_real *params = a->params;\n    const int n = a->n;\n");
     P("    memset(w->acc + (size_t)g * ACC_LEN * W, 0, ACC_LEN * W * sizeof *w->acc);\n");
@@ -1621,7 +1639,7 @@ static void emit_drivers(emitter *e) {
     }
     P("    }\n");
     for (int i = L; i >= 1; i--) P("    backward_%d(w, params, g);\n", i);
-    P("}\n\n");
+    P("    lane_sums(w, g);\n}\n\n");
 
     /* ---- what follows the blocks: in chunks, each writing only its own part ---- */
     P("/* After the blocks: the per-lane sums, and the folded table's gradient, split in\n"
@@ -1632,17 +1650,10 @@ static void emit_drivers(emitter *e) {
     P("    const tail *a = arg;\n    const workspace *w = a->w;\n");
     P("    rnn_real *dst = a->grads + %zu;\n", m->tensors[1].offset);
     P("    const size_t k0 = (size_t)c * ACC_LEN / TAIL_CHUNKS, k1 = (size_t)(c + 1) * ACC_LEN / TAIL_CHUNKS;\n");
-    P("    /* each sum in block and lane order; eight at a time, so that they do not wait on\n"
-      "     * one another's additions */\n");
-    P("    size_t k = k0;\n");
-    P("    for (; k + 8 <= k1; k += 8) {\n        rnn_real s[8] = {0};\n");
-    P("        for (int g = 0; g < a->nblk; g++)\n");
-    P("            for (int l = 0; l < W; l++)\n");
-    P("                for (int q = 0; q < 8; q++) s[q] += w->acc[((size_t)g * ACC_LEN + k + (size_t)q) * W + l];\n");
-    P("        for (int q = 0; q < 8; q++) dst[k + (size_t)q] = s[q];\n    }\n");
-    P("    for (; k < k1; k++) {\n        rnn_real s = 0.0f;\n");
-    P("        for (int g = 0; g < a->nblk; g++)\n");
-    P("            for (int l = 0; l < W; l++) s += w->acc[((size_t)g * ACC_LEN + k) * W + l];\n        dst[k] = s;\n    }\n}\n\n");
+    P("    /* each sum over the blocks' lane sums, in block order */\n");
+    P("    for (size_t k = k0; k < k1; k++) {\n        rnn_real s = 0.0f;\n");
+    P("        for (int g = 0; g < a->nblk; g++) s += w->bsum[(size_t)g * ACC_LEN + k];\n");
+    P("        dst[k] = s;\n    }\n}\n\n");
     if (!e->fold) {
         const rnn_layer *emb0 = &m->layers[0];
         const rnn_tensor *E0 = tensor(m, 0, RNN_T_EMBEDDINGS);

@@ -127,6 +127,7 @@ typedef struct {
     rnn_real *labels;      /* [nblk * W]                                    */
     uint32_t *rows;        /* [nblk * W] dataset rows (dropout masks)       */
     rnn_real *acc;         /* [nblk][ACC_LEN][W] per-block, per-lane weight gradients */
+    rnn_real *bsum;        /* [nblk][ACC_LEN] the same summed over the block's lanes */
     double *block_loss;    /* [nblk] loss summed over a block's samples     */
     int *block_correct;    /* [nblk]                                        */
     int *block_bad;        /* [nblk] a label out of range                   */
@@ -166,6 +167,7 @@ static void *gen_create(const rnn_model *m, int max_batch) {
     ok &= (w->labels = calloc(nb * W, sizeof *w->labels)) != NULL;
     ok &= (w->rows = calloc(nb * W, sizeof *w->rows)) != NULL;
     ok &= (w->acc = lanes_calloc(nb * ACC_LEN * W)) != NULL;
+    ok &= (w->bsum = lanes_calloc(nb * ACC_LEN)) != NULL;
     ok &= (w->block_loss = calloc(nb, sizeof *w->block_loss)) != NULL;
     ok &= (w->block_correct = calloc(nb, sizeof *w->block_correct)) != NULL;
     ok &= (w->block_bad = calloc(nb, sizeof *w->block_bad)) != NULL;
@@ -195,6 +197,7 @@ static void gen_destroy(void *impl) {
     free(w->labels);
     free(w->rows);
     free(w->acc);
+    free(w->bsum);
     free(w->block_loss);
     free(w->block_correct);
     free(w->block_bad);
@@ -1543,6 +1546,25 @@ static double gen_forward(void *impl, const rnn_real *params, const int32_t *tok
     return labels ? loss / n : 0.0;
 }
 
+/* A block's weight gradients summed over its lanes, on the core that ran the block
+ * while they are in its cache: the sums after the blocks then read ACC_LEN numbers
+ * per block instead of W times as many (one thread: lstm_dropout 0.0877 -> 0.0861 s
+ * per epoch, lstm 0.0517 -> 0.0513). Each sum a fixed tree over the W = 16 lanes:
+ * (l, l + 8), then 4, 2, 1 apart. */
+static void lane_sums(workspace *w, int g) {
+    typedef rnn_real half __attribute__((vector_size(8 * sizeof(rnn_real))));
+    typedef rnn_real quarter __attribute__((vector_size(4 * sizeof(rnn_real))));
+    const rnn_real *acc = w->acc + (size_t)g * ACC_LEN * W;
+    rnn_real *bs = w->bsum + (size_t)g * ACC_LEN;
+    for (int k = 0; k < ACC_LEN; k++) {
+        const rnn_vec v = V(acc + (size_t)k * W);
+        const half h = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
+                       __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+        const quarter q = __builtin_shufflevector(h, h, 0, 1, 2, 3) + __builtin_shufflevector(h, h, 4, 5, 6, 7);
+        bs[k] = (q[0] + q[2]) + (q[1] + q[3]);
+    }
+}
+
 static void backward_block(void *arg, int g) {
     const batch *a = arg;
     workspace *w = a->w;
@@ -1559,6 +1581,7 @@ static void backward_block(void *arg, int g) {
     }
     backward_2(w, params, g);
     backward_1(w, params, g);
+    lane_sums(w, g);
 }
 
 /* After the blocks: the per-lane sums, and the folded table's gradient, split in
@@ -1576,20 +1599,10 @@ static void reduce_chunk(void *arg, int c) {
     const workspace *w = a->w;
     rnn_real *dst = a->grads + 1280000;
     const size_t k0 = (size_t)c * ACC_LEN / TAIL_CHUNKS, k1 = (size_t)(c + 1) * ACC_LEN / TAIL_CHUNKS;
-    /* each sum in block and lane order; eight at a time, so that they do not wait on
-     * one another's additions */
-    size_t k = k0;
-    for (; k + 8 <= k1; k += 8) {
-        rnn_real s[8] = {0};
-        for (int g = 0; g < a->nblk; g++)
-            for (int l = 0; l < W; l++)
-                for (int q = 0; q < 8; q++) s[q] += w->acc[((size_t)g * ACC_LEN + k + (size_t)q) * W + l];
-        for (int q = 0; q < 8; q++) dst[k + (size_t)q] = s[q];
-    }
-    for (; k < k1; k++) {
+    /* each sum over the blocks' lane sums, in block order */
+    for (size_t k = k0; k < k1; k++) {
         rnn_real s = 0.0f;
-        for (int g = 0; g < a->nblk; g++)
-            for (int l = 0; l < W; l++) s += w->acc[((size_t)g * ACC_LEN + k) * W + l];
+        for (int g = 0; g < a->nblk; g++) s += w->bsum[(size_t)g * ACC_LEN + k];
         dst[k] = s;
     }
 }
