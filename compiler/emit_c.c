@@ -24,9 +24,13 @@
  *     --unroll full; --unroll none keeps every loop. A training forward keeps every
  *     step's state for the backward pass; an inference keeps only c and h of the last
  *     two steps (the backward redoes a forward when asked after one).
- *   - Weight gradients accumulate per lane (acc, laid out like the parameters times W)
- *     and are summed over the lanes once per batch, in a fixed order. The embedding
- *     gradient is scattered directly.
+ *   - Weight gradients accumulate per lane (acc, laid out like the parameters times W),
+ *     over the steps in L1-sized chunks, and are summed over the block's lanes at the
+ *     end of its backward, in a fixed order; the sums after the blocks add the blocks'
+ *     in block order. The embedding gradient is scattered directly (folded: per block
+ *     into the table's rows, then summed per row chunk with the kernel's part).
+ *   - In training (gen_forward_backward) a block's backward runs right after its
+ *     forward, in the same task.
  *   - Dropout masks are drawn with the same counter-based generator as the reference
  *     (four features per Philox block, four blocks at once), so given the same seed
  *     the generated trainer and the interpreter train the same way up to float

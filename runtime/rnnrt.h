@@ -215,7 +215,8 @@ int rnn_trainer_main(const rnn_model *m, const rnn_model_ops *ops, const char *p
  * U(-0.1, 0.1) from RNN_RNG_TEST), a partial batch of 11 samples in buffers for 13
  * with scattered dataset rows and random tokens (0 included) and labels, dropout
  * active. Compares the probabilities, the loss, every gradient tensor (by Keras name;
- * padding must be 0), the correct count (exactly), an inference-mode forward, and the
+ * padding must be 0), the correct count (exactly), forward_backward when ops has it
+ * (the same bits as forward then backward), an inference-mode forward, and the
  * losses, weight changes and weights over 3 SGD steps (each moving the largest weight
  * by ~1% of the largest weight; the
  * optimizer is shared code, and RMSprop/Adam turn rounding noise of near-zero gradient
