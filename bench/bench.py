@@ -467,6 +467,24 @@ def main():
         return json.loads(out)
     peaks = [run_peak()]
 
+    # ---- the two threads' hand-off: bench/handoff.c, linked against the build's runtime ----
+    # On a shared VM it is not constant (bench/README.md), so it is measured after every
+    # repetition of the training runs and printed beside the two-thread table.
+    handoff_exe = os.path.join(outdir, "handoff")
+    bdir = os.path.dirname(rnnc)
+    r = subprocess.run([cc, "-std=c17", "-O2", "-I" + os.path.join(bdir, "include"),
+                        os.path.join(ROOT, "bench", "handoff.c"), os.path.join(bdir, "librnnrt.a"), "-lpthread",
+                        "-lm", "-o", handoff_exe], capture_output=True, text=True)
+    if r.returncode:
+        sys.exit(f"bench: building bench/handoff.c failed:\n{r.stderr}")
+
+    def run_handoff():
+        rc, out, err, _, _, _ = run_proc([handoff_exe], work)
+        if rc:
+            sys.exit(f"bench: handoff failed:\n{err}")
+        return json.loads(out)["us_per_job"]
+    handoffs = [run_handoff()]
+
     # Data, once: the training set and, for the interpreter, its first interp_n rows.
     x, y = make_data(args.n, args.seed)
     paths = {k: os.path.join(work, k + ".npy") for k in ("x", "y", "ix", "iy")}
@@ -557,6 +575,7 @@ def main():
             with open(wts["generated"], "rb") as f1, open(wts["generated_t2"], "rb") as f2:
                 same[s].append(f1.read() == f2.read())
             loads.append(os.getloadavg()[0])
+            handoffs.append(run_handoff())
             log(f"bench: rep {rep + 1}/{args.reps} {s:13s} gen {times[s]['generated'][-1]:.3f}s  "
                 f"gen x2 {times[s]['generated_t2'][-1]:.3f}s ({'same' if same[s][-1] else 'DIFFERENT'} weights)  "
                 f"interp {fmt(times[s]['interpreter'][-1] if times[s]['interpreter'] else None)}s  "
@@ -724,7 +743,7 @@ def main():
         "n_train": args.n, "interp_n": interp_n, "timesteps": T, "vocab": VOCAB, "batch_size": BATCH,
         "reps": args.reps, "interp_reps": min(interp_reps, args.reps), "quick": args.quick,
         "machine": info, "notes": notes, "train": train, "inference_lstm": infer, "large_lstm": big,
-        "peak": {"gflops": peak, "runs": peaks}, "compile": compile_res, "memory_lstm2": mem,
+        "peak": {"gflops": peak, "runs": peaks}, "handoff_us": handoffs, "compile": compile_res, "memory_lstm2": mem,
         "flops_per_sample": {s: dict(zip(("train", "inference", "optimizer_per_batch", "params", "folded"),
                                          arch_flops(s))) for s in all_specs},
     }
@@ -770,6 +789,11 @@ def main():
         print(f"| {s} | {fmt(r['generated_s_per_epoch'])} | {fmt(r['generated_2threads_s_per_epoch'])} | "
               f"{fmt(r['threads2_speedup'], 2)} | {fmt(r['threads2_speedup_paired_median'], 2)} | "
               f"{'yes' if r['threads2_weights_identical'] else 'NO'} ({r['threads2_weight_comparisons']} runs) |")
+    print()
+    print(f"Hand-off between the two threads (bench/handoff.c: an empty 4-item rnn_parallel_for), measured before "
+          f"the runs and after each spec's repetition: median {med(handoffs):.2f} us, range {min(handoffs):.2f}-"
+          f"{max(handoffs):.2f} us over {len(handoffs)} samples (about 0.24 us on a quiet VM; several us when the "
+          f"VM's vCPUs are far apart, and the two-thread epochs of those moments are slow).")
     if infer:
         print()
         print(f"Inference, lstm, {args.n} sequences, `evaluate --threads 1` (generated: the evaluation pass's "
