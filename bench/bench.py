@@ -601,6 +601,7 @@ def main():
     train = {}
     for s in specs:
         g, g2, i, p = (med(times[s][c]) for c in contenders)
+        g_st, g2_st = med(steady[s]["generated"]), med(steady[s]["generated_t2"])
         cg, cp = med(cpus[s]["generated"]), med(cpus[s]["pytorch"])
         fl = epoch_flops(s, args.n)
         train[s] = {
@@ -612,9 +613,8 @@ def main():
             "threads2_speedup_paired_median": med([a / b for a, b in zip(times[s]["generated"],
                                                                         times[s]["generated_t2"])]),
             "threads2_weights_identical": all(same[s]), "threads2_weight_comparisons": len(same[s]),
-            "generated_steady_s": med(steady[s]["generated"]),
-            "generated_2threads_steady_s": med(steady[s]["generated_t2"]),
-            "threads2_speedup_steady": ratio(med(steady[s]["generated"]), med(steady[s]["generated_t2"])),
+            "generated_steady_s": g_st, "generated_2threads_steady_s": g2_st,
+            "threads2_speedup_steady": ratio(g_st, g2_st),
             "steady_runs": steady[s],
             "generated_samples_per_s": args.n / g, "pytorch_samples_per_s": args.n / p,
             "arch_flops_per_epoch": fl,

@@ -648,7 +648,6 @@ static void emit_workspace(emitter *e) {
     P("    int n;                 /* samples of the last forward                   */\n");
     P("    int training, labelled, correct;\n");
     P("    int keep;              /* the last forward kept every step's state (backward needs it) */\n");
-    P("    int fuse_next;         /* the next forward runs each block's backward too (gen_forward_backward) */\n");
     P("    int fused;             /* the last forward did: gen_backward has only the sums left */\n");
     if (e->fold) P("    int ek_built;          /* ek and ek_from hold a table and what it was built from */\n");
     P("    int32_t *tokens;       /* [nblk * W][%d] token ids, padding lanes 0      */\n", m->timesteps);
@@ -1213,9 +1212,9 @@ static void simple_rnn_backward_step(emitter *e, int i, const char *ind) {
 static int block_of(int n) { return n % 4 == 0 ? 4 : n % 2 == 0 ? 2 : 1; }
 
 /* The partial sums of a rows x cols register tile, s<r><c>[W] (zeroed if zero), declared
- * in one statement. */
-static void emit_tile_sums(emitter *e, int rows, int cols, int zero) {
-    P("            rnn_real");
+ * in one statement indented by ind. */
+static void emit_tile_sums(emitter *e, const char *ind, int rows, int cols, int zero) {
+    P("%srnn_real", ind);
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++) P("%s s%d%d[W]%s", r + c ? "," : "", r, c, zero ? " = {0}" : "");
     P(";\n");
@@ -1254,8 +1253,7 @@ static void emit_time_outer_function(emitter *e, const char *name, int T, int A,
     }
     P("        for (int r0 = 0; r0 < %d; r0 += %d)\n", A, RB);
     P("            for (int c0 = 0; c0 < %d; c0 += %d) {\n", G, CB);
-    P("    ");
-    emit_tile_sums(e, RB, CB, 1);
+    emit_tile_sums(e, "                ", RB, CB, 1);
     P("                for (int t = t0; t < t1; t++) {\n");
     P("                    const rnn_real *at = a + ((size_t)(t - %d) * %d + (size_t)r0) * W;\n", t0, A);
     P("                    const rnn_real *dt = d + ((size_t)t * %d + (size_t)c0) * W;\n", G);
@@ -1289,7 +1287,7 @@ static void emit_input_side_functions(emitter *e, int i) {
     P("static void input_projection_%d(rnn_real *restrict xk, const rnn_real *restrict x, const rnn_real *restrict K,\n"
       "                               const rnn_real *restrict B) {\n", i);
     P("    for (int t0 = 0; t0 < %d; t0 += %d)\n        for (int c0 = 0; c0 < %d; c0 += %d) {\n", T, TB, G, CB);
-    emit_tile_sums(e, TB, CB, 0);
+    emit_tile_sums(e, "            ", TB, CB, 0);
     P("            for (int l = 0; l < W; l++) {\n");
     for (int a = 0; a < TB; a++)
         for (int c = 0; c < CB; c++) P("                s%d%d[l] = B[c0 + %d];\n", a, c, c);
@@ -1309,7 +1307,7 @@ static void emit_input_side_functions(emitter *e, int i) {
     P("static void input_grad_%d(rnn_real *restrict dx, const rnn_real *restrict dz, const rnn_real *restrict K%s) {\n", i,
       masked ? ", const rnn_real *restrict xm" : "");
     P("    for (int t0 = 0; t0 < %d; t0 += %d)\n        for (int r0 = 0; r0 < %d; r0 += %d) {\n", T, TB, F, RB);
-    emit_tile_sums(e, TB, RB, 1);
+    emit_tile_sums(e, "            ", TB, RB, 1);
     P("            for (int c = 0; c < %d; c++) {\n", G);
     P("                const rnn_real *dc = dz + ((size_t)t0 * %d + (size_t)c) * W, *kc = K + (size_t)r0 * %d + c;\n", G, G);
     P("                for (int l = 0; l < W; l++) {\n");
@@ -1566,10 +1564,9 @@ static void emit_drivers(emitter *e) {
     P("    forward_block(arg, g);\n");
     P("    const batch *a = arg;\n");
     P("    if (!a->w->block_bad[g]) backward_block(arg, g);\n}\n\n");
-    P("static double gen_forward(void *impl, const rnn_real *params, const int32_t *tokens, const rnn_real *labels, int n,\n"
-      "                          const rnn_dropout_ctx *ctx, rnn_real *out) {\n");
-    P("    workspace *w = impl;\n");
-    P("    const int fuse = w->fuse_next;\n    w->fuse_next = 0;\n");
+    P("/* gen_forward; with fuse (gen_forward_backward), each block's backward in the same task */\n");
+    P("static double forward_batch(workspace *w, const rnn_real *params, const int32_t *tokens, const rnn_real *labels,\n"
+      "                            int n, const rnn_dropout_ctx *ctx, rnn_real *out, int fuse) {\n");
     P("    if (n < 1 || n > w->nblk * W) return NAN;\n");
     P("    const int nblk = (n + W - 1) / W;\n");
     P("    w->n = n;\n    w->training = ctx && ctx->training;\n    w->labelled = labels != NULL;\n    w->correct = 0;\n");
@@ -1579,8 +1576,8 @@ static void emit_drivers(emitter *e) {
     if (e->fold) {
         P("    /* the embedding folded into %s's input projection: ek[v] = b + E[v].K (exact in real arithmetic),\n"
           "     * rebuilt unless K, b and E are bit for bit those of the last build (an evaluation's batches);\n"
-          "     * a training step changes them before the next forward, so its table is not remembered (the\n"
-          "     * copy cost 4 %% of a simplernn epoch) */\n",
+          "     * a training step changes them before the next forward, so its table is not remembered (a\n"
+          "     * copy of K, b and E that no later forward could use) */\n",
           m->layers[1].name);
         P("    if (!fold_table_current(w, params)) {\n");
         P("        rnn_parallel_for(TAIL_CHUNKS, fold_table_chunk, &a);\n");
@@ -1595,6 +1592,9 @@ static void emit_drivers(emitter *e) {
     P("        if (w->block_bad[g]) return NAN;\n");
     P("        loss += w->block_loss[g];\n        w->correct += w->block_correct[g];\n    }\n");
     P("    return labels ? loss / n : 0.0;\n}\n\n");
+    P("static double gen_forward(void *impl, const rnn_real *params, const int32_t *tokens, const rnn_real *labels, int n,\n"
+      "                          const rnn_dropout_ctx *ctx, rnn_real *out) {\n");
+    P("    return forward_batch(impl, params, tokens, labels, n, ctx, out, 0);\n}\n\n");
 
     /* ---- backward of one block ---- */
     const rnn_tensor *E = tensor(m, 0, RNN_T_EMBEDDINGS);
@@ -1795,8 +1795,7 @@ static void emit_drivers(emitter *e) {
     P("/* forward, then backward, with the blocks' backward inside the forward's job (train_block) */\n");
     P("static double gen_forward_backward(void *impl, const rnn_real *params, const int32_t *tokens, const rnn_real *labels,\n"
       "                                   int n, const rnn_dropout_ctx *ctx, rnn_real *out, rnn_real *grads) {\n");
-    P("    ((workspace *)impl)->fuse_next = 1;\n");
-    P("    const double loss = gen_forward(impl, params, tokens, labels, n, ctx, out);\n");
+    P("    const double loss = forward_batch(impl, params, tokens, labels, n, ctx, out, 1);\n");
     P("    if (isnan(loss)) return loss; /* grads unspecified (rnnrt.h): the trainer stops */\n");
     P("    gen_backward(impl, params, grads);\n    return loss;\n}\n\n");
     P("static const rnn_model_ops OPS = {\"generated\", gen_create, gen_destroy, gen_forward, gen_backward, gen_correct,\n"

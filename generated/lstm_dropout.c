@@ -161,7 +161,6 @@ typedef struct {
     int n;                 /* samples of the last forward                   */
     int training, labelled, correct;
     int keep;              /* the last forward kept every step's state (backward needs it) */
-    int fuse_next;         /* the next forward runs each block's backward too (gen_forward_backward) */
     int fused;             /* the last forward did: gen_backward has only the sums left */
     int32_t *tokens;       /* [nblk * W][100] token ids, padding lanes 0      */
     rnn_real *labels;      /* [nblk * W]                                    */
@@ -2328,11 +2327,9 @@ static void train_block(void *arg, int g) {
     if (!a->w->block_bad[g]) backward_block(arg, g);
 }
 
-static double gen_forward(void *impl, const rnn_real *params, const int32_t *tokens, const rnn_real *labels, int n,
-                          const rnn_dropout_ctx *ctx, rnn_real *out) {
-    workspace *w = impl;
-    const int fuse = w->fuse_next;
-    w->fuse_next = 0;
+/* gen_forward; with fuse (gen_forward_backward), each block's backward in the same task */
+static double forward_batch(workspace *w, const rnn_real *params, const int32_t *tokens, const rnn_real *labels,
+                            int n, const rnn_dropout_ctx *ctx, rnn_real *out, int fuse) {
     if (n < 1 || n > w->nblk * W) return NAN;
     const int nblk = (n + W - 1) / W;
     w->n = n;
@@ -2351,6 +2348,11 @@ static double gen_forward(void *impl, const rnn_real *params, const int32_t *tok
         w->correct += w->block_correct[g];
     }
     return labels ? loss / n : 0.0;
+}
+
+static double gen_forward(void *impl, const rnn_real *params, const int32_t *tokens, const rnn_real *labels, int n,
+                          const rnn_dropout_ctx *ctx, rnn_real *out) {
+    return forward_batch(impl, params, tokens, labels, n, ctx, out, 0);
 }
 
 /* A block's weight gradients summed over its lanes, on the core that ran the block
@@ -2461,8 +2463,7 @@ static int gen_correct(const void *impl) { return ((const workspace *)impl)->cor
 /* forward, then backward, with the blocks' backward inside the forward's job (train_block) */
 static double gen_forward_backward(void *impl, const rnn_real *params, const int32_t *tokens, const rnn_real *labels,
                                    int n, const rnn_dropout_ctx *ctx, rnn_real *out, rnn_real *grads) {
-    ((workspace *)impl)->fuse_next = 1;
-    const double loss = gen_forward(impl, params, tokens, labels, n, ctx, out);
+    const double loss = forward_batch(impl, params, tokens, labels, n, ctx, out, 1);
     if (isnan(loss)) return loss; /* grads unspecified (rnnrt.h): the trainer stops */
     gen_backward(impl, params, grads);
     return loss;

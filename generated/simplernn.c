@@ -122,7 +122,6 @@ typedef struct {
     int n;                 /* samples of the last forward                   */
     int training, labelled, correct;
     int keep;              /* the last forward kept every step's state (backward needs it) */
-    int fuse_next;         /* the next forward runs each block's backward too (gen_forward_backward) */
     int fused;             /* the last forward did: gen_backward has only the sums left */
     int ek_built;          /* ek and ek_from hold a table and what it was built from */
     int32_t *tokens;       /* [nblk * W][100] token ids, padding lanes 0      */
@@ -706,11 +705,9 @@ static void train_block(void *arg, int g) {
     if (!a->w->block_bad[g]) backward_block(arg, g);
 }
 
-static double gen_forward(void *impl, const rnn_real *params, const int32_t *tokens, const rnn_real *labels, int n,
-                          const rnn_dropout_ctx *ctx, rnn_real *out) {
-    workspace *w = impl;
-    const int fuse = w->fuse_next;
-    w->fuse_next = 0;
+/* gen_forward; with fuse (gen_forward_backward), each block's backward in the same task */
+static double forward_batch(workspace *w, const rnn_real *params, const int32_t *tokens, const rnn_real *labels,
+                            int n, const rnn_dropout_ctx *ctx, rnn_real *out, int fuse) {
     if (n < 1 || n > w->nblk * W) return NAN;
     const int nblk = (n + W - 1) / W;
     w->n = n;
@@ -721,8 +718,8 @@ static double gen_forward(void *impl, const rnn_real *params, const int32_t *tok
     batch a = {w, params, ctx, tokens, labels, out, n};
     /* the embedding folded into simple_rnn's input projection: ek[v] = b + E[v].K (exact in real arithmetic),
      * rebuilt unless K, b and E are bit for bit those of the last build (an evaluation's batches);
-     * a training step changes them before the next forward, so its table is not remembered (the
-     * copy cost 4 % of a simplernn epoch) */
+     * a training step changes them before the next forward, so its table is not remembered (a
+     * copy of K, b and E that no later forward could use) */
     if (!fold_table_current(w, params)) {
         rnn_parallel_for(TAIL_CHUNKS, fold_table_chunk, &a);
         if (w->training) w->ek_built = 0;
@@ -738,6 +735,11 @@ static double gen_forward(void *impl, const rnn_real *params, const int32_t *tok
         w->correct += w->block_correct[g];
     }
     return labels ? loss / n : 0.0;
+}
+
+static double gen_forward(void *impl, const rnn_real *params, const int32_t *tokens, const rnn_real *labels, int n,
+                          const rnn_dropout_ctx *ctx, rnn_real *out) {
+    return forward_batch(impl, params, tokens, labels, n, ctx, out, 0);
 }
 
 /* A block's weight gradients summed over its lanes, on the core that ran the block
@@ -941,8 +943,7 @@ static int gen_correct(const void *impl) { return ((const workspace *)impl)->cor
 /* forward, then backward, with the blocks' backward inside the forward's job (train_block) */
 static double gen_forward_backward(void *impl, const rnn_real *params, const int32_t *tokens, const rnn_real *labels,
                                    int n, const rnn_dropout_ctx *ctx, rnn_real *out, rnn_real *grads) {
-    ((workspace *)impl)->fuse_next = 1;
-    const double loss = gen_forward(impl, params, tokens, labels, n, ctx, out);
+    const double loss = forward_batch(impl, params, tokens, labels, n, ctx, out, 1);
     if (isnan(loss)) return loss; /* grads unspecified (rnnrt.h): the trainer stops */
     gen_backward(impl, params, grads);
     return loss;

@@ -54,7 +54,8 @@
  * tanh that includes all of it, tiny x too: tanh x = x exactly for |x| <= 2^-12).
  * Results in the subnormal range (exp below -87.33, sigmoid below -87.33) are within
  * 0.75 of the smallest subnormal, except that sigmoid is 0 below -87.68, where the
- * exact result is under 8.3e-39 (a gate value that small is 0 for every later use). exp overflows to +inf exactly where e^x > FLT_MAX
+ * exact result is under 8.3e-39 (a gate value that small is 0 for every later use).
+ * exp overflows to +inf exactly where e^x > FLT_MAX
  * and is 0 below -103.97; sigmoid(+-inf) = 1 / 0; tanh(+-inf) = +-1 and |x| >= 9.02
  * gives exactly +-1; NaN in gives NaN out. sigmoid and tanh are non-decreasing over
  * the tests' strided sweeps (not claimed between adjacent floats, where an ulp of

@@ -48,6 +48,24 @@ static void expect_each_once(int threads, int n, int slow_below) {
                      atomic_load(&j.runs[i]));
 }
 
+/* One job of n items on `threads` threads: the first item that did not run exactly
+ * once, or -1 (for the tests that run thousands of jobs and stop at the first fault). */
+static int wrong_item(job *j, int threads, int n) {
+    for (int i = 0; i < n; i++) atomic_store(&j->runs[i], 0);
+    j->slow_below = 0;
+    rnn_set_threads(threads);
+    rnn_parallel_for(n, count_item, j);
+    for (int i = 0; i < n; i++)
+        if (atomic_load(&j->runs[i]) != 1) return i;
+    return -1;
+}
+
+static double seconds_since(const struct timespec *t0) {
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0->tv_nsec);
+}
+
 Test(parallel, every_item_exactly_once) {
     const int threads[] = {1, 2, 3, 4, 8};
     const int counts[] = {0, 1, 2, 3, 4, 5, 7, 16, 17, 100, 257};
@@ -60,14 +78,12 @@ Test(parallel, a_slow_range_is_shared) {
     /* The caller's own range (the first items) is slow: the workers finish theirs and
      * take from it; still each item exactly once. */
     rnn_set_threads(2);
-    struct timespec t0, t1;
+    struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     expect_each_once(2, 40, 20);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     /* 20 slow items of 200 us: 4 ms on one thread, about 2 ms shared (logged, not
      * asserted: the machines are shared) */
-    cr_log_info("parallel: 20 slow items on 2 threads took %.2f ms", s * 1e3);
+    cr_log_info("parallel: 20 slow items on 2 threads took %.2f ms", seconds_since(&t0) * 1e3);
     expect_each_once(3, 10, 10);
     expect_each_once(4, 9, 3);
     rnn_set_threads(0);
@@ -98,14 +114,9 @@ Test(parallel, back_to_back_jobs) {
      * that changes who takes part from one job to the next */
     static job j;
     for (int k = 0; k < 3000; k++) {
-        const int threads = 2 + k % 4, n = (k * 7) % 13;
-        for (int i = 0; i < n; i++) atomic_store(&j.runs[i], 0);
-        j.slow_below = 0;
-        rnn_set_threads(threads);
-        rnn_parallel_for(n, count_item, &j);
-        for (int i = 0; i < n; i++)
-            if (atomic_load(&j.runs[i]) != 1)
-                cr_assert_fail("job %d (threads %d, n %d): item %d ran %d times", k, threads, n, i, atomic_load(&j.runs[i]));
+        const int threads = 2 + k % 4, n = (k * 7) % 13, i = wrong_item(&j, threads, n);
+        if (i >= 0)
+            cr_assert_fail("job %d (threads %d, n %d): item %d ran %d times", k, threads, n, i, atomic_load(&j.runs[i]));
     }
     rnn_set_threads(0);
 }
@@ -123,14 +134,8 @@ Test(parallel, workers_started_while_jobs_run) {
         cr_assert_geq(pid, 0, "fork");
         if (pid == 0) {
             static job j;
-            for (int k = 0; k < 28; k++) {
-                const int threads = 2 + k % 7, n = 3 + (k * 5) % 13;
-                for (int i = 0; i < n; i++) atomic_store(&j.runs[i], 0);
-                rnn_set_threads(threads);
-                rnn_parallel_for(n, count_item, &j);
-                for (int i = 0; i < n; i++)
-                    if (atomic_load(&j.runs[i]) != 1) _exit(1);
-            }
+            for (int k = 0; k < 28; k++)
+                if (wrong_item(&j, 2 + k % 7, 3 + (k * 5) % 13) >= 0) _exit(1);
             _exit(0);
         }
         int status;
@@ -170,18 +175,13 @@ Test(parallel, all_threads_on_one_cpu) {
     CPU_ZERO(&one);
     CPU_SET(sched_getcpu() >= 0 ? sched_getcpu() : 0, &one);
     cr_assert_eq(sched_setaffinity(0, sizeof one, &one), 0);
-    struct timespec t0, t1;
+    struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     static job j;
-    rnn_set_threads(2);
     for (int k = 0; k < 2000; k++) {
-        for (int i = 0; i < 4; i++) atomic_store(&j.runs[i], 0);
-        rnn_parallel_for(4, count_item, &j);
-        for (int i = 0; i < 4; i++)
-            if (atomic_load(&j.runs[i]) != 1) cr_assert_fail("job %d: item %d ran %d times", k, i, atomic_load(&j.runs[i]));
+        const int i = wrong_item(&j, 2, 4);
+        if (i >= 0) cr_assert_fail("job %d: item %d ran %d times", k, i, atomic_load(&j.runs[i]));
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    cr_log_info("parallel: 2000 jobs of 2 threads on one CPU took %.1f ms",
-                1e3 * ((double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec)));
+    cr_log_info("parallel: 2000 jobs of 2 threads on one CPU took %.1f ms", 1e3 * seconds_since(&t0));
     rnn_set_threads(0);
 }

@@ -94,13 +94,13 @@ int rnn_get_threads(void) {
  * variables it could read the old generation with the next job's `wanted`, written
  * before its generation, and run that job early, then again (a stress test with a
  * delay before the generation's store failed 5 runs in 300). A worker that took part
- * in a job cannot lag that way: the caller waits for it before the next. The mutex and condition
- * variables serve only a thread that goes to sleep, and it announces itself first
- * (`sleepers`, `caller_sleeps`), so the other side knows to wake it: each side writes
- * its own variable and then reads the other's (sequentially consistent atomics), so at
- * least one of them sees the other's write and no wake-up is lost. (With the lock
- * taken on every job, a worker that saw the new generation while the caller still held
- * the lock slept in the kernel until the unlock woke it.) */
+ * in a job cannot lag that way: the caller waits for it before the next. The mutex
+ * and condition variables serve only a thread that goes to sleep, and it announces
+ * itself first (`sleepers`, `caller_sleeps`), so the other side knows to wake it: each
+ * side writes its own variable and then reads the other's (sequentially consistent
+ * atomics), so at least one of them sees the other's write and no wake-up is lost.
+ * (With the lock taken on every job, a worker that saw the new generation while the
+ * caller still held the lock slept in the kernel until the unlock woke it.) */
 #define LINE 64 /* bytes: variables written by one thread and read by another get a cache line each */
 
 static struct {
@@ -148,22 +148,28 @@ static unsigned long long wait_for_job(unsigned seen) {
     return j;
 }
 
+static void *worker(void *p);
+
 /* Where a worker starts (see the top of the file). */
 #ifdef __linux__
 static cpu_set_t g_allowed; /* the caller's CPUs when the first worker was started */
 static int g_place;         /* the hint applies: there is another CPU to start on  */
+#endif
 
 /* In a new worker: from its start CPU back to the caller's set. */
 static void widen_affinity(void) {
+#ifdef __linux__
     if (g_place) sched_setaffinity(0, sizeof g_allowed, &g_allowed);
+#endif
 }
 
-/* Worker `index` starts on the (index + 1)-th CPU of the set after the caller's,
- * wrapping around: with as many threads as CPUs, one thread per CPU. */
-static int start_worker(int index, void *(*main)(void *)) {
-    if (index == 0) g_place = sched_getaffinity(0, sizeof g_allowed, &g_allowed) == 0 && CPU_COUNT(&g_allowed) > 1;
+/* Start worker `index`. On Linux it starts on the (index + 1)-th CPU of the set after
+ * the caller's, wrapping around: with as many threads as CPUs, one thread per CPU. */
+static int start_worker(int index) {
     pthread_attr_t attr;
     if (pthread_attr_init(&attr) != 0) return -1;
+#ifdef __linux__
+    if (index == 0) g_place = sched_getaffinity(0, sizeof g_allowed, &g_allowed) == 0 && CPU_COUNT(&g_allowed) > 1;
     const int here = sched_getcpu();
     if (g_place && here >= 0 && here < CPU_SETSIZE) {
         int cpu = here;
@@ -176,22 +182,14 @@ static int start_worker(int index, void *(*main)(void *)) {
         CPU_SET(cpu, &one);
         pthread_attr_setaffinity_np(&attr, sizeof one, &one); /* if it fails: anywhere */
     }
+#endif
     pthread_t t;
-    const int rc = pthread_create(&t, &attr, main, (void *)(intptr_t)index);
+    const int rc = pthread_create(&t, &attr, worker, (void *)(intptr_t)index);
     pthread_attr_destroy(&attr);
     if (rc != 0) return -1;
     pthread_detach(t);
     return 0;
 }
-#else
-static void widen_affinity(void) {}
-static int start_worker(int index, void *(*main)(void *)) {
-    pthread_t t;
-    if (pthread_create(&t, NULL, main, (void *)(intptr_t)index) != 0) return -1;
-    pthread_detach(t);
-    return 0;
-}
-#endif
 
 static void *worker(void *p) {
     const int index = (int)(intptr_t)p;
@@ -226,7 +224,7 @@ void rnn_parallel_for(int n, void (*fn)(void *arg, int i), void *arg) {
     }
     pthread_mutex_lock(&g_caller);
     while (pool.workers < threads - 1) {   /* start the missing workers */
-        if (start_worker(pool.workers, worker) != 0) break;
+        if (start_worker(pool.workers) != 0) break;
         pool.workers++;
     }
     const int wanted = threads - 1 < pool.workers ? threads - 1 : pool.workers;

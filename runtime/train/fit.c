@@ -227,14 +227,14 @@ static int train_epoch(run *r, int epoch, rnn_history_row *row) {
     long long correct = 0;
     size_t seen = 0;
     size_t P = tr->m->param_buffer_len;
+    /* forward and backward in one call where the model offers it (rnn_model_ops) */
+    const int fused = tr->ops->forward_backward != NULL;
     for (int step = 0; step < steps; step++) {
         size_t start = (size_t)step * bs;
         int nb = (int)(n - start < bs ? n - start : bs);
         trainer_gather(tr, d, r->perm, start, nb);
         if (step + 1 < steps) trainer_prefetch(d, r->perm, start + bs, (int)bs);
         rnn_dropout_ctx ctx = {1, r->cfg.seed, (uint32_t)epoch, tr->rows};
-        /* forward and backward in one call where the model offers it (rnn_model_ops) */
-        const int fused = tr->ops->forward_backward != NULL;
         double loss = fused ? tr->ops->forward_backward(tr->impl, tr->params, tr->tokens, tr->labels, nb, &ctx,
                                                         tr->out, tr->grads)
                             : tr->ops->forward(tr->impl, tr->params, tr->tokens, tr->labels, nb, &ctx, tr->out);
