@@ -1475,7 +1475,9 @@ static void emit_drivers(emitter *e) {
       " * same bit for bit whatever the number of threads. */\n\n");
     if (binary) emit_probability_helper(e);
     P("typedef struct {\n    workspace *w;\n    const rnn_real *params;\n    const rnn_dropout_ctx *ctx;\n");
-    P("    const int32_t *tokens;\n    const rnn_real *labels;\n    rnn_real *out;\n    int n;\n} batch;\n\n");    P("/* work outside the lane blocks (the folded table, the sums after the blocks) is split\n"
+    P("    const int32_t *tokens;          /* [n][T] ids (gen_forward), */\n");
+    P("    const int32_t *const *samples;  /* or each sample's row of ids (gen_forward_backward) */\n");
+    P("    const rnn_real *labels;\n    rnn_real *out;\n    int n;\n} batch;\n\n");    P("/* work outside the lane blocks (the folded table, the sums after the blocks) is split\n"
       " * into this many tasks */\n#define TAIL_CHUNKS %d\n\n", TAIL_CHUNKS);
 
     /* ---- forward of one block ---- */
@@ -1483,14 +1485,19 @@ static void emit_drivers(emitter *e) {
     P("    const batch *a = arg;\n    workspace *w = a->w;\n    const rnn_real *params = a->params;\n");
     P("    const rnn_dropout_ctx *ctx = a->ctx;\n    const rnn_real *labels = a->labels;\n");
     P("    rnn_real *out = a->out;\n    const int n = a->n;\n    (void)ctx;\n");
-    P("    /* this block's token ids (padding lanes: 0), labels and dataset rows; an id out of\n"
-      "     * range stops the block before anything reads with it, and the batch returns NaN as\n"
-      "     * the reference does */\n");
-    P("    for (int l = 0; l < W && a->tokens; l++) { /* (NULL: a redone forward, all in place) */\n        const int b = g * W + l;\n");
-    P("        for (int t = 0; t < %d; t++) {\n", T);
-    P("            const int32_t id = b < n ? a->tokens[(size_t)b * %d + t] : 0;\n", T);
-    P("            if (id < 0 || id >= %d) {\n                w->block_bad[g] = 1;\n                return;\n            }\n", V);
-    P("            w->tokens[(size_t)b * %d + t] = id;\n        }\n", T);
+    P("    /* this block's token ids (padding lanes: 0), labels and dataset rows, copied on the\n"
+      "     * block's thread; an id out of range stops the block before anything reads with it,\n"
+      "     * and the batch returns NaN as the reference does */\n");
+    P("    for (int l = 0; l < W && (a->tokens || a->samples); l++) { /* (neither: a redone forward, all in place) */\n");
+    P("        const int b = g * W + l;\n");
+    P("        int32_t *ids = w->tokens + (size_t)b * %d;\n", T);
+    P("        if (b < n) {\n");
+    P("            const int32_t *src = a->samples ? a->samples[b] : a->tokens + (size_t)b * %d;\n", T);
+    P("            uint32_t bad = 0; /* one test after the copy, which then vectorizes */\n");
+    P("            for (int t = 0; t < %d; t++) {\n", T);
+    P("                bad |= (uint32_t)src[t] >= %du;\n                ids[t] = src[t];\n            }\n", V);
+    P("            if (bad) {\n                w->block_bad[g] = 1;\n                return;\n            }\n");
+    P("        } else {\n            memset(ids, 0, %d * sizeof *ids);\n        }\n", T);
     P("        w->labels[b] = b < n && labels ? labels[b] : 0.0f;\n");
     P("        w->rows[b] = b < n ? (ctx && ctx->rows ? ctx->rows[b] : (uint32_t)b) : 0u;\n    }\n");
     if (!e->fold) P("    forward_0(w, params, g);\n");
@@ -1565,14 +1572,15 @@ static void emit_drivers(emitter *e) {
     P("    const batch *a = arg;\n");
     P("    if (!a->w->block_bad[g]) backward_block(arg, g);\n}\n\n");
     P("/* gen_forward; with fuse (gen_forward_backward), each block's backward in the same task */\n");
-    P("static double forward_batch(workspace *w, const rnn_real *params, const int32_t *tokens, const rnn_real *labels,\n"
-      "                            int n, const rnn_dropout_ctx *ctx, rnn_real *out, int fuse) {\n");
+    P("static double forward_batch(workspace *w, const rnn_real *params, const int32_t *tokens,\n"
+      "                            const int32_t *const *samples, const rnn_real *labels, int n,\n"
+      "                            const rnn_dropout_ctx *ctx, rnn_real *out, int fuse) {\n");
     P("    if (n < 1 || n > w->nblk * W) return NAN;\n");
     P("    const int nblk = (n + W - 1) / W;\n");
     P("    w->n = n;\n    w->training = ctx && ctx->training;\n    w->labelled = labels != NULL;\n    w->correct = 0;\n");
     if (e->o->unroll == RNNC_UNROLL_FULL) P("    w->keep = 1; /* --unroll full: every forward keeps every step */\n");
     else P("    w->keep = w->training; /* an inference keeps nothing per step (gen_backward redoes it if asked) */\n");
-    P("    batch a = {w, params, ctx, tokens, labels, out, n};\n");
+    P("    batch a = {w, params, ctx, tokens, samples, labels, out, n};\n");
     if (e->fold) {
         P("    /* the embedding folded into %s's input projection: ek[v] = b + E[v].K (exact in real arithmetic),\n"
           "     * rebuilt unless K, b and E are bit for bit those of the last build (an evaluation's batches);\n"
@@ -1594,7 +1602,7 @@ static void emit_drivers(emitter *e) {
     P("    return labels ? loss / n : 0.0;\n}\n\n");
     P("static double gen_forward(void *impl, const rnn_real *params, const int32_t *tokens, const rnn_real *labels, int n,\n"
       "                          const rnn_dropout_ctx *ctx, rnn_real *out) {\n");
-    P("    return forward_batch(impl, params, tokens, labels, n, ctx, out, 0);\n}\n\n");
+    P("    return forward_batch(impl, params, tokens, NULL, labels, n, ctx, out, 0);\n}\n\n");
 
     /* ---- backward of one block ---- */
     const rnn_tensor *E = tensor(m, 0, RNN_T_EMBEDDINGS);
@@ -1779,9 +1787,9 @@ static void emit_drivers(emitter *e) {
     P("    const int n = w->n, nblk = (n + W - 1) / W;\n");
     P("    if (!w->keep) { /* the last forward was an inference: redo it, keeping every step */\n");
     P("        w->keep = 1;\n");
-    P("        batch f = {w, params, NULL, NULL, NULL, NULL, n};\n");
+    P("        batch f = {w, params, NULL, NULL, NULL, NULL, NULL, n};\n");
     P("        rnn_parallel_for(nblk, forward_block, &f);\n    }\n");
-    P("    batch a = {w, params, NULL, NULL, NULL, NULL, n};\n");
+    P("    batch a = {w, params, NULL, NULL, NULL, NULL, NULL, n};\n");
     P("    if (!w->fused) rnn_parallel_for(nblk, backward_block, &a);\n");
     P("    w->fused = 0;\n");
     P("    tail t = {w, params, grads, nblk};\n");
@@ -1793,9 +1801,10 @@ static void emit_drivers(emitter *e) {
     P("}\n\n");
     P("static int gen_correct(const void *impl) { return ((const workspace *)impl)->correct; }\n\n");
     P("/* forward, then backward, with the blocks' backward inside the forward's job (train_block) */\n");
-    P("static double gen_forward_backward(void *impl, const rnn_real *params, const int32_t *tokens, const rnn_real *labels,\n"
-      "                                   int n, const rnn_dropout_ctx *ctx, rnn_real *out, rnn_real *grads) {\n");
-    P("    const double loss = forward_batch(impl, params, tokens, labels, n, ctx, out, 1);\n");
+    P("static double gen_forward_backward(void *impl, const rnn_real *params, const int32_t *const *samples,\n"
+      "                                   const rnn_real *labels, int n, const rnn_dropout_ctx *ctx, rnn_real *out,\n"
+      "                                   rnn_real *grads) {\n");
+    P("    const double loss = forward_batch(impl, params, NULL, samples, labels, n, ctx, out, 1);\n");
     P("    if (isnan(loss)) return loss; /* grads unspecified (rnnrt.h): the trainer stops */\n");
     P("    gen_backward(impl, params, grads);\n    return loss;\n}\n\n");
     P("static const rnn_model_ops OPS = {\"generated\", gen_create, gen_destroy, gen_forward, gen_backward, gen_correct,\n"

@@ -3662,7 +3662,8 @@ typedef struct {
     workspace *w;
     const rnn_real *params;
     const rnn_dropout_ctx *ctx;
-    const int32_t *tokens;
+    const int32_t *tokens;          /* [n][T] ids (gen_forward), */
+    const int32_t *const *samples;  /* or each sample's row of ids (gen_forward_backward) */
     const rnn_real *labels;
     rnn_real *out;
     int n;
@@ -3681,18 +3682,25 @@ static void forward_block(void *arg, int g) {
     rnn_real *out = a->out;
     const int n = a->n;
     (void)ctx;
-    /* this block's token ids (padding lanes: 0), labels and dataset rows; an id out of
-     * range stops the block before anything reads with it, and the batch returns NaN as
-     * the reference does */
-    for (int l = 0; l < W && a->tokens; l++) { /* (NULL: a redone forward, all in place) */
+    /* this block's token ids (padding lanes: 0), labels and dataset rows, copied on the
+     * block's thread; an id out of range stops the block before anything reads with it,
+     * and the batch returns NaN as the reference does */
+    for (int l = 0; l < W && (a->tokens || a->samples); l++) { /* (neither: a redone forward, all in place) */
         const int b = g * W + l;
-        for (int t = 0; t < 100; t++) {
-            const int32_t id = b < n ? a->tokens[(size_t)b * 100 + t] : 0;
-            if (id < 0 || id >= 500) {
+        int32_t *ids = w->tokens + (size_t)b * 100;
+        if (b < n) {
+            const int32_t *src = a->samples ? a->samples[b] : a->tokens + (size_t)b * 100;
+            uint32_t bad = 0; /* one test after the copy, which then vectorizes */
+            for (int t = 0; t < 100; t++) {
+                bad |= (uint32_t)src[t] >= 500u;
+                ids[t] = src[t];
+            }
+            if (bad) {
                 w->block_bad[g] = 1;
                 return;
             }
-            w->tokens[(size_t)b * 100 + t] = id;
+        } else {
+            memset(ids, 0, 100 * sizeof *ids);
         }
         w->labels[b] = b < n && labels ? labels[b] : 0.0f;
         w->rows[b] = b < n ? (ctx && ctx->rows ? ctx->rows[b] : (uint32_t)b) : 0u;
@@ -3731,8 +3739,9 @@ static void train_block(void *arg, int g) {
 }
 
 /* gen_forward; with fuse (gen_forward_backward), each block's backward in the same task */
-static double forward_batch(workspace *w, const rnn_real *params, const int32_t *tokens, const rnn_real *labels,
-                            int n, const rnn_dropout_ctx *ctx, rnn_real *out, int fuse) {
+static double forward_batch(workspace *w, const rnn_real *params, const int32_t *tokens,
+                            const int32_t *const *samples, const rnn_real *labels, int n,
+                            const rnn_dropout_ctx *ctx, rnn_real *out, int fuse) {
     if (n < 1 || n > w->nblk * W) return NAN;
     const int nblk = (n + W - 1) / W;
     w->n = n;
@@ -3740,7 +3749,7 @@ static double forward_batch(workspace *w, const rnn_real *params, const int32_t 
     w->labelled = labels != NULL;
     w->correct = 0;
     w->keep = w->training; /* an inference keeps nothing per step (gen_backward redoes it if asked) */
-    batch a = {w, params, ctx, tokens, labels, out, n};
+    batch a = {w, params, ctx, tokens, samples, labels, out, n};
     for (int g = 0; g < nblk; g++) w->block_bad[g] = 0;
     w->fused = fuse && w->training && labels; /* (an inference's backward redoes the forward) */
     rnn_parallel_for(nblk, w->fused ? train_block : forward_block, &a);
@@ -3755,7 +3764,7 @@ static double forward_batch(workspace *w, const rnn_real *params, const int32_t 
 
 static double gen_forward(void *impl, const rnn_real *params, const int32_t *tokens, const rnn_real *labels, int n,
                           const rnn_dropout_ctx *ctx, rnn_real *out) {
-    return forward_batch(impl, params, tokens, labels, n, ctx, out, 0);
+    return forward_batch(impl, params, tokens, NULL, labels, n, ctx, out, 0);
 }
 
 /* A block's weight gradients summed over its lanes, on the core that ran the block
@@ -3852,10 +3861,10 @@ static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
     const int n = w->n, nblk = (n + W - 1) / W;
     if (!w->keep) { /* the last forward was an inference: redo it, keeping every step */
         w->keep = 1;
-        batch f = {w, params, NULL, NULL, NULL, NULL, n};
+        batch f = {w, params, NULL, NULL, NULL, NULL, NULL, n};
         rnn_parallel_for(nblk, forward_block, &f);
     }
-    batch a = {w, params, NULL, NULL, NULL, NULL, n};
+    batch a = {w, params, NULL, NULL, NULL, NULL, NULL, n};
     if (!w->fused) rnn_parallel_for(nblk, backward_block, &a);
     w->fused = 0;
     tail t = {w, params, grads, nblk};
@@ -3865,9 +3874,10 @@ static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
 static int gen_correct(const void *impl) { return ((const workspace *)impl)->correct; }
 
 /* forward, then backward, with the blocks' backward inside the forward's job (train_block) */
-static double gen_forward_backward(void *impl, const rnn_real *params, const int32_t *tokens, const rnn_real *labels,
-                                   int n, const rnn_dropout_ctx *ctx, rnn_real *out, rnn_real *grads) {
-    const double loss = forward_batch(impl, params, tokens, labels, n, ctx, out, 1);
+static double gen_forward_backward(void *impl, const rnn_real *params, const int32_t *const *samples,
+                                   const rnn_real *labels, int n, const rnn_dropout_ctx *ctx, rnn_real *out,
+                                   rnn_real *grads) {
+    const double loss = forward_batch(impl, params, NULL, samples, labels, n, ctx, out, 1);
     if (isnan(loss)) return loss; /* grads unspecified (rnnrt.h): the trainer stops */
     gen_backward(impl, params, grads);
     return loss;

@@ -115,6 +115,11 @@ void rnn_init_params(const rnn_model *m, uint64_t seed, rnn_real *params);
  * sgd 1 with momentum > 0 else 0. */
 int rnn_optimizer_slots(const rnn_optimizer *o);
 
+/* Is every one of the n elements of g finite? (The trainer's test before each step:
+ * a NaN or infinity stops training before any weight changes.) Compiled like the
+ * update, for the widest vectors the CPU has. */
+int rnn_grads_finite(const rnn_real *g, size_t n);
+
 /* One optimizer step. `step` counts from 1 (Adam's bias correction). grads are
  * clipped in place. state holds rnn_optimizer_slots(o) * m->param_buffer_len
  * elements, zero before the first step. The element-wise update runs on
@@ -184,8 +189,11 @@ typedef struct {
      * backward of the same batch in one call, with the same results bit for bit
      * (loss returned, out and grads written, correct() as after forward); grads are
      * unspecified when the loss is NaN. Generated code runs each lane block's backward
-     * right after its forward, while the block's state is still in the core's cache. */
-    double (*forward_backward)(void *impl, const rnn_real *params, const int32_t *tokens,
+     * right after its forward, while the block's state is still in the core's cache.
+     * Sample b's T ids are samples[b][0..T), wherever they are: the trainer passes the
+     * dataset's rows as they lie, and the lane blocks read them on their own threads
+     * (one serial copy of the batch fewer per step). */
+    double (*forward_backward)(void *impl, const rnn_real *params, const int32_t *const *samples,
                                const rnn_real *labels, int n, const rnn_dropout_ctx *ctx, rnn_real *out,
                                rnn_real *grads);
 } rnn_model_ops;

@@ -504,3 +504,24 @@ Test(optim, padding_untouched) {
         rig_free(&r);
     }
 }
+
+/* rnn_grads_finite: every position of buffers of every length up to a few vectors of
+ * the widest clone, with each kind of non-finite value, and the largest finite values
+ * (whose exponent is all ones but the last bit) passing. */
+Test(optim, grads_finite) {
+    enum { N = 70 };
+    rnn_real g[N];
+    const rnn_real bad[3] = {(rnn_real)NAN, (rnn_real)INFINITY, (rnn_real)-INFINITY};
+    for (size_t n = 0; n <= N; n++) {
+        for (size_t i = 0; i < n; i++) g[i] = (i % 2 ? -1 : 1) * (rnn_real)(i % 3 ? 1e-3 : 3.0e38);
+        cr_assert(rnn_grads_finite(g, n), "n = %zu: finite values reported not finite", n);
+        for (size_t i = 0; i < n; i++)
+            for (int k = 0; k < 3; k++) {
+                const rnn_real keep = g[i];
+                g[i] = bad[k];
+                cr_assert(!rnn_grads_finite(g, n), "n = %zu: %g at %zu not found", n, (double)bad[k], i);
+                cr_assert(rnn_grads_finite(g, i), "n = %zu: %g past the end (at %zu) seen", i, (double)bad[k], i);
+                g[i] = keep;
+            }
+    }
+}

@@ -231,6 +231,7 @@ typedef struct {
     rnn_ref *r;
     const rnn_model *m;
     rnn_real *scratch;
+    int32_t *tokens; /* forward_backward's samples, gathered */
 } faulty;
 
 static void *faulty_create(const rnn_model *m, int max_batch) {
@@ -239,9 +240,11 @@ static void *faulty_create(const rnn_model *m, int max_batch) {
     f->m = m;
     f->r = rnn_ref_create(m, max_batch);
     f->scratch = calloc(m->param_buffer_len, sizeof *f->scratch);
-    if (!f->r || !f->scratch) {
+    f->tokens = calloc((size_t)max_batch * (size_t)m->timesteps, sizeof *f->tokens);
+    if (!f->r || !f->scratch || !f->tokens) {
         rnn_ref_destroy(f->r);
         free(f->scratch);
+        free(f->tokens);
         free(f);
         return NULL;
     }
@@ -252,6 +255,7 @@ static void faulty_destroy(void *impl) {
     faulty *f = impl;
     rnn_ref_destroy(f->r);
     free(f->scratch);
+    free(f->tokens);
     free(f);
 }
 
@@ -307,10 +311,13 @@ static int faulty_correct(const void *impl) {
 }
 
 /* forward then backward, but FAULT_FUSED moves one element of a gradient by one ulp */
-static double faulty_forward_backward(void *impl, const rnn_real *params, const int32_t *tokens,
+static double faulty_forward_backward(void *impl, const rnn_real *params, const int32_t *const *samples,
                                       const rnn_real *labels, int n, const rnn_dropout_ctx *ctx, rnn_real *out,
                                       rnn_real *grads) {
-    const double loss = faulty_forward(impl, params, tokens, labels, n, ctx, out);
+    faulty *f = impl;
+    const size_t T = (size_t)f->m->timesteps;
+    for (int b = 0; b < n; b++) memcpy(f->tokens + (size_t)b * T, samples[b], T * sizeof *f->tokens);
+    const double loss = faulty_forward(impl, params, f->tokens, labels, n, ctx, out);
     faulty_backward(impl, params, grads);
     if (g_fault == FAULT_FUSED) {
         size_t size;

@@ -25,18 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Every element finite? A test of the exponent bits, OR-ed over the buffer: one pass
- * that vectorizes (a sum of squares would be a serial chain of dependent adds). */
-static int all_finite(const rnn_real *x, size_t n) {
-    uint32_t bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &x[i], sizeof u);
-        bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
-    }
-    return bad == 0;
-}
-
 static volatile sig_atomic_t g_interrupted;
 static void on_sigint(int sig) {
     (void)sig;
@@ -232,10 +220,11 @@ static int train_epoch(run *r, int epoch, rnn_history_row *row) {
     for (int step = 0; step < steps; step++) {
         size_t start = (size_t)step * bs;
         int nb = (int)(n - start < bs ? n - start : bs);
-        trainer_gather(tr, d, r->perm, start, nb);
+        if (fused) trainer_select(tr, d, r->perm, start, nb);
+        else trainer_gather(tr, d, r->perm, start, nb);
         if (step + 1 < steps) trainer_prefetch(d, r->perm, start + bs, (int)bs);
         rnn_dropout_ctx ctx = {1, r->cfg.seed, (uint32_t)epoch, tr->rows};
-        double loss = fused ? tr->ops->forward_backward(tr->impl, tr->params, tr->tokens, tr->labels, nb, &ctx,
+        double loss = fused ? tr->ops->forward_backward(tr->impl, tr->params, tr->samples, tr->labels, nb, &ctx,
                                                         tr->out, tr->grads)
                             : tr->ops->forward(tr->impl, tr->params, tr->tokens, tr->labels, nb, &ctx, tr->out);
         if (!isfinite(loss)) {
@@ -245,7 +234,7 @@ static int train_epoch(run *r, int epoch, rnn_history_row *row) {
         }
         correct += tr->ops->correct(tr->impl);
         if (!fused) tr->ops->backward(tr->impl, tr->params, tr->grads);
-        if (!all_finite(tr->grads, P)) {
+        if (!rnn_grads_finite(tr->grads, P)) {
             snprintf(r->err, sizeof r->err, "epoch %d, step %d/%d: the gradients are not finite (exploding); stopping (try clipnorm or a lower learning rate)",
                      epoch + 1, step + 1, steps);
             return -1;

@@ -260,7 +260,13 @@ int rnn_selftest(const rnn_model *m, const rnn_model_ops *ops, uint64_t seed, FI
          * difference, and fails on any bit that differs. out_r and w_a are free here. */
         fill_nan(out_r, (size_t)ST_MAX_BATCH * K);
         fill_nan(w_a, P);
-        const double loss_f = ops->forward_backward(impl, params, tokens, labels, n, &ctx, out_r, w_a);
+        /* its samples are rows anywhere: here the batch's, stored in reverse order */
+        const int32_t *samples[ST_MAX_BATCH];
+        for (int b = 0; b < n; b++) {
+            memcpy(tokens_rev + (size_t)(n - 1 - b) * T, tokens + (size_t)b * T, (size_t)T * sizeof *tokens_rev);
+            samples[b] = tokens_rev + (size_t)(n - 1 - b) * T;
+        }
+        const double loss_f = ops->forward_backward(impl, params, samples, labels, n, &ctx, out_r, w_a);
         const int same = memcmp(&loss_f, &loss_a, sizeof loss_f) == 0 &&
                          memcmp(out_r, out_a, (size_t)n * K * sizeof *out_r) == 0 &&
                          memcmp(w_a, grad_a, P * sizeof *w_a) == 0 && ops->correct(impl) == correct_a;

@@ -20,11 +20,12 @@ int trainer_init(rnn_trainer *tr, const rnn_model *m, const rnn_model_ops *ops, 
     tr->grads = calloc(P ? P : 1, sizeof *tr->grads);
     tr->opt_state = calloc(P * (size_t)tr->opt_slots + 1, sizeof *tr->opt_state);
     tr->tokens = calloc((size_t)max_batch * (size_t)m->timesteps, sizeof *tr->tokens);
+    tr->samples = calloc((size_t)max_batch, sizeof *tr->samples);
     tr->labels = calloc((size_t)max_batch, sizeof *tr->labels);
     tr->rows = calloc((size_t)max_batch, sizeof *tr->rows);
     tr->out = calloc((size_t)max_batch * (size_t)m->n_outputs, sizeof *tr->out);
     tr->impl = ops->create(m, max_batch);
-    if (!tr->params || !tr->grads || !tr->opt_state || !tr->tokens || !tr->labels || !tr->rows || !tr->out ||
+    if (!tr->params || !tr->grads || !tr->opt_state || !tr->tokens || !tr->samples || !tr->labels || !tr->rows || !tr->out ||
         !tr->impl) {
         snprintf(err, errlen, "out of memory for the model (%zu parameters, batches of %d)", m->n_params, max_batch);
         trainer_free(tr);
@@ -39,6 +40,7 @@ void trainer_free(rnn_trainer *tr) {
     free(tr->grads);
     free(tr->opt_state);
     free(tr->tokens);
+    free(tr->samples);
     free(tr->labels);
     free(tr->rows);
     free(tr->out);
@@ -63,14 +65,20 @@ void trainer_prefetch(const rnn_data *d, const uint32_t *idx, size_t start, int 
 #endif
 }
 
-void trainer_gather(rnn_trainer *tr, const rnn_data *d, const uint32_t *idx, size_t start, int n) {
+void trainer_select(rnn_trainer *tr, const rnn_data *d, const uint32_t *idx, size_t start, int n) {
     size_t T = (size_t)d->T;
     for (int b = 0; b < n; b++) {
         size_t row = idx ? idx[start + (size_t)b] : start + (size_t)b;
-        memcpy(tr->tokens + (size_t)b * T, d->x + row * T, T * sizeof *tr->tokens);
+        tr->samples[b] = d->x + row * T;
         tr->labels[b] = d->y ? (rnn_real)d->y[row] : 0;
         tr->rows[b] = (uint32_t)row;
     }
+}
+
+void trainer_gather(rnn_trainer *tr, const rnn_data *d, const uint32_t *idx, size_t start, int n) {
+    trainer_select(tr, d, idx, start, n);
+    size_t T = (size_t)d->T;
+    for (int b = 0; b < n; b++) memcpy(tr->tokens + (size_t)b * T, tr->samples[b], T * sizeof *tr->tokens);
 }
 
 void trainer_evaluate(rnn_trainer *tr, const rnn_data *d, int bs, double *loss, double *acc, rnn_real *probs) {

@@ -24,6 +24,7 @@ typedef struct {
     rnn_real *opt_state;   /* [slots * param_buffer_len], zero at the start       */
     int opt_slots;
     int32_t *tokens;       /* [max_batch, T]                                      */
+    const int32_t **samples; /* [max_batch] rows of the data, for forward_backward  */
     rnn_real *labels;      /* [max_batch]                                         */
     uint32_t *rows;        /* [max_batch] dataset rows of the batch               */
     rnn_real *out;         /* [max_batch, n_outputs]                              */
@@ -35,6 +36,9 @@ void trainer_free(rnn_trainer *tr);
 
 /* Copy rows idx[0..n) of d into the batch buffers (idx NULL: rows start..start+n). */
 void trainer_gather(rnn_trainer *tr, const rnn_data *d, const uint32_t *idx, size_t start, int n);
+/* The same without copying the ids: tr->samples[b] points at row idx[start + b] of d
+ * (labels and row numbers are copied). */
+void trainer_select(rnn_trainer *tr, const rnn_data *d, const uint32_t *idx, size_t start, int n);
 /* A cache hint: start loading the rows a later trainer_gather with these arguments reads. */
 void trainer_prefetch(const rnn_data *d, const uint32_t *idx, size_t start, int n);
 
