@@ -1302,17 +1302,20 @@ typedef struct {
     int nblk;
 } tail;
 
+/* dst[k] = the sum of part[g * stride + k] over the nblk blocks, in block order; restrict
+ * pointers and the blocks outside, so the elements vectorize (one scalar sum per element
+ * took 5 % of a one-thread lstm_dropout epoch for the embedding's 8000) */
+static void add_parts(rnn_real *restrict dst, const rnn_real *restrict part, size_t n, int nblk, size_t stride) {
+    for (size_t k = 0; k < n; k++) dst[k] = part[k];
+    for (int g = 1; g < nblk; g++)
+        for (size_t k = 0; k < n; k++) dst[k] += part[(size_t)g * stride + k];
+}
+
+/* the blocks' lane sums of chunk c, in block order */
 static void reduce_chunk(void *arg, int c) {
     const tail *a = arg;
-    const workspace *w = a->w;
-    rnn_real *dst = a->grads + 8000;
     const size_t k0 = (size_t)c * ACC_LEN / TAIL_CHUNKS, k1 = (size_t)(c + 1) * ACC_LEN / TAIL_CHUNKS;
-    /* each sum over the blocks' lane sums, in block order */
-    for (size_t k = k0; k < k1; k++) {
-        rnn_real s = 0.0f;
-        for (int g = 0; g < a->nblk; g++) s += w->bsum[(size_t)g * ACC_LEN + k];
-        dst[k] = s;
-    }
+    add_parts(a->grads + 8000 + k0, a->w->bsum + k0, k1 - k0, a->nblk, ACC_LEN);
 }
 
 /* A row chunk's part of dK = sum over v of E[v]^T dek[v] and of db = sum of dek[v]: its
