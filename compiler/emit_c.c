@@ -508,6 +508,8 @@ static void plan_buffers(const emitter *e) {
         add_buffer("fk", TAIL_CHUNKS * ((size_t)l1->in_features * G + G),
                    "each row chunk's part of the folded K's and b's gradients [TAIL_CHUNKS][F*G + G]");
         buffers[n_buffers - 1].scratch = 1;
+        add_buffer("dek_sum", (size_t)m->vocab * G, "the touched rows of dek summed over the blocks [V][G]");
+        buffers[n_buffers - 1].scratch = 1;
     }
     if (e->parts)
         add_buffer("de", (size_t)m->vocab * (size_t)m->layers[0].units, "the block's part of the embedding's gradient [V][E]");
@@ -1733,6 +1735,8 @@ static void emit_drivers(emitter *e) {
         P("    const workspace *w = a->w;\n    const int n = w->n;\n");
         P("    rnn_real *dE = a->grads + %zu; /* %s [%d, %d] */\n", E0->offset, E0->name, E0->shape[0], E0->shape[1]);
         P("    rnn_real sink[%d]; /* the rows of padding lanes */\n", emb0->units);
+        P("    memset(dE, 0, %zu * sizeof *dE); /* (here, not in gen_backward: on two threads beside the sums) */\n",
+          (size_t)V * (size_t)emb0->units);
         P("    for (int g = 0; g < a->nblk; g++) {\n");
         P("        const rnn_real *d0 = w->d0 + (size_t)g * %zu;\n", buf_size("d0"));
         emit_embedding_scatter(e, "dE", "        ");
@@ -1775,8 +1779,10 @@ static void emit_drivers(emitter *e) {
         P("    for (int i = 0; i < n; i++)\n");
         P("        for (int j = 0; j < %d; j++) sb[j] += dek[(size_t)list[i] * %d + j];\n", G1, G1);
         P("    for (int j = 0; j < %d; j++) part[%d + j] = sb[j];\n}\n\n", G1, F1 * G1);
-        P("/* the folded table's rows: dek[v] summed over the blocks (into block 0's row),\n"
-          " * dE[v] = dek[v].K^T, and this chunk's part of dK and db */\n");
+        P("/* the folded table's rows: dek[v] summed over the blocks (into dek_sum, not into a\n"
+          " * block's row: a row chunk's task writes only what the same task reads, and no block\n"
+          " * has to fetch its table back from another core), dE[v] = dek_sum[v].K^T, and this\n"
+          " * chunk's part of dK and db */\n");
         P("static void fold_rows_chunk(void *arg, int c) {\n");
         P("    const tail *a = arg;\n    workspace *w = a->w;\n");
         P("    const rnn_real *K = a->params + %zu;\n", K1->offset);
@@ -1794,17 +1800,17 @@ static void emit_drivers(emitter *e) {
         P("            any |= w->touched[(size_t)g * %d + v] != 0.0f;\n", V);
         P("            const rnn_real *r = w->dek + ((size_t)g * %d + (size_t)v) * %d;\n", V, G1);
         P("            for (int j = 0; j < %d; j++) d[j] += r[j];\n        }\n", G1);
-        P("        w->touched[v] = (rnn_real)any;\n");
-        P("        if (!any) continue;\n");
+        P("        if (!any) { /* (every row is written here: gen_backward zeroes nothing first) */\n");
+        P("            memset(dE + (size_t)v * %d, 0, %d * sizeof *dE);\n            continue;\n        }\n", F1, F1);
         P("        list[n++] = v;\n");
-        P("        rnn_real *row = w->dek + (size_t)v * %d;\n", G1);
+        P("        rnn_real *row = w->dek_sum + (size_t)v * %d;\n", G1);
         P("        for (int j = 0; j < %d; j++) row[j] = d[j];\n    }\n", G1);
-        P("    /* dE[v] += dek[v].K^T, each summed over j in order; four rows at a time, so that\n"
+        P("    /* dE[v] = dek[v].K^T, each summed over j in order; four rows at a time, so that\n"
           "     * the sums do not wait on one another */\n");
         P("    for (int i = 0; i < n; i += 4) {\n");
         P("        const int nr = n - i < 4 ? n - i : 4;\n");
         P("        const rnn_real *d[4];\n");
-        P("        for (int r = 0; r < 4; r++) d[r] = w->dek + (size_t)list[i + (r < nr ? r : 0)] * %d;\n", G1);
+        P("        for (int r = 0; r < 4; r++) d[r] = w->dek_sum + (size_t)list[i + (r < nr ? r : 0)] * %d;\n", G1);
         P("        rnn_real e0[%d] = {0}, e1[%d] = {0}, e2[%d] = {0}, e3[%d] = {0}; /* named: kept in registers */\n",
           F1, F1, F1, F1);
         P("        for (int j = 0; j < %d; j++)\n", G1);
@@ -1816,10 +1822,10 @@ static void emit_drivers(emitter *e) {
             if (r == 0) P("        {\n");
             else P("        if (nr > %d) {\n", r);
             P("            rnn_real *dEv = dE + (size_t)list[i + %d] * %d;\n", r, F1);
-            P("            for (int f = 0; f < %d; f++) dEv[f] += e%d[f];\n        }\n", F1, r);
+            P("            for (int f = 0; f < %d; f++) dEv[f] = e%d[f];\n        }\n", F1, r);
         }
         P("    }\n");
-        P("    fold_kernel_part(w->fk + (size_t)c * %d, w->dek, a->params + %zu, list, n);\n}\n\n", F1 * G1 + G1,
+        P("    fold_kernel_part(w->fk + (size_t)c * %d, w->dek_sum, a->params + %zu, list, n);\n}\n\n", F1 * G1 + G1,
           E->offset);
         P("/* the per-lane sums and the table's rows in one job: they touch different gradients\n"
           " * (one hand-off between the threads fewer per batch) */\n");
@@ -1833,9 +1839,14 @@ static void emit_drivers(emitter *e) {
         P("        for (int k = 0; k < %d; k++) dK[k] += part[k];\n", F1 * G1);
         P("        for (int j = 0; j < %d; j++) db[j] += part[%d + j];\n    }\n}\n\n", G1, F1 * G1);
     }
+    size_t nE = (size_t)V * (size_t)m->layers[0].units, gap = m->tensors[1].offset - nE;
     P("static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {\n");
-    P("    workspace *w = impl;\n    memset(grads, 0, %zu * sizeof *grads);\n", m->param_buffer_len);
-    P("    if (!w->labelled) return;\n");
+    P("    workspace *w = impl;\n");
+    P("    if (!w->labelled) {\n        memset(grads, 0, %zu * sizeof *grads);\n        return;\n    }\n", m->param_buffer_len);
+    P("    /* Every gradient is written once by the sums' tasks, nothing zeroed first in this\n"
+      "     * serial part: the lane sums write [%zu, %zu), the embedding's rows [0, %zu)%s. */\n",
+      m->tensors[1].offset, m->param_buffer_len, nE, gap ? ", the padding between them here" : "");
+    if (gap) P("    memset(grads + %zu, 0, %zu * sizeof *grads);\n", nE, gap);
     P("    const int n = w->n, nblk = (n + W - 1) / W;\n");
     P("    if (!w->keep) { /* the last forward was an inference: redo it, keeping every step */\n");
     P("        w->keep = 1;\n");

@@ -1628,6 +1628,7 @@ static void embedding_grad(const tail *a) {
     const int n = w->n;
     rnn_real *dE = a->grads + 0; /* embedding/embeddings [10000, 128] */
     rnn_real sink[128]; /* the rows of padding lanes */
+    memset(dE, 0, 1280000 * sizeof *dE); /* (here, not in gen_backward: on two threads beside the sums) */
     for (int g = 0; g < a->nblk; g++) {
         const rnn_real *d0 = w->d0 + (size_t)g * 409600;
         for (int t = 0; t < 200; t++) {
@@ -1655,8 +1656,12 @@ static void sums_chunk(void *arg, int c) {
 
 static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
     workspace *w = impl;
-    memset(grads, 0, 1411728 * sizeof *grads);
-    if (!w->labelled) return;
+    if (!w->labelled) {
+        memset(grads, 0, 1411728 * sizeof *grads);
+        return;
+    }
+    /* Every gradient is written once by the sums' tasks, nothing zeroed first in this
+     * serial part: the lane sums write [1280000, 1411728), the embedding's rows [0, 1280000). */
     const int n = w->n, nblk = (n + W - 1) / W;
     if (!w->keep) { /* the last forward was an inference: redo it, keeping every step */
         w->keep = 1;

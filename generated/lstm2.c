@@ -3870,8 +3870,12 @@ static void sums_chunk(void *arg, int c) {
 
 static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
     workspace *w = impl;
-    memset(grads, 0, 9376 * sizeof *grads);
-    if (!w->labelled) return;
+    if (!w->labelled) {
+        memset(grads, 0, 9376 * sizeof *grads);
+        return;
+    }
+    /* Every gradient is written once by the sums' tasks, nothing zeroed first in this
+     * serial part: the lane sums write [8000, 9376), the embedding's rows [0, 8000). */
     const int n = w->n, nblk = (n + W - 1) / W;
     if (!w->keep) { /* the last forward was an inference: redo it, keeping every step */
         w->keep = 1;

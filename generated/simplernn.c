@@ -137,6 +137,7 @@ typedef struct {
     rnn_real *touched; /* 500 per block: rows of dek written in this batch */
     rnn_real *ek_from; /* 8136 in all: K, b and E as ek was last built from them */
     rnn_real *fk; /* 1088 in all: each row chunk's part of the folded K's and b's gradients [TAIL_CHUNKS][F*G + G] */
+    rnn_real *dek_sum; /* 4000 in all: the touched rows of dek summed over the blocks [V][G] */
     rnn_real *xk; /* 12800 per block: a layer's input projection b + x_t.K of every step [T][G][W] */
     rnn_real *h1; /* 12800 per block: every hidden state [T][U][W] */
     rnn_real *s1; /* 1024 per block: per-step temporaries */
@@ -177,6 +178,7 @@ static void *gen_create(const rnn_model *m, int max_batch) {
     ok &= (w->touched = lanes_calloc(nb * 500)) != NULL;
     ok &= (w->ek_from = lanes_calloc(8136)) != NULL;
     ok &= (w->fk = lanes_calloc(1088)) != NULL;
+    ok &= (w->dek_sum = lanes_calloc(4000)) != NULL;
     ok &= (w->xk = lanes_calloc(nb * 12800)) != NULL;
     ok &= (w->h1 = lanes_calloc(nb * 12800)) != NULL;
     ok &= (w->s1 = lanes_calloc(nb * 1024)) != NULL;
@@ -207,6 +209,7 @@ static void gen_destroy(void *impl) {
     free(w->touched);
     free(w->ek_from);
     free(w->fk);
+    free(w->dek_sum);
     free(w->xk);
     free(w->h1);
     free(w->s1);
@@ -853,8 +856,10 @@ static void fold_kernel_part(rnn_real *restrict part, const rnn_real *restrict d
     for (int j = 0; j < 8; j++) part[128 + j] = sb[j];
 }
 
-/* the folded table's rows: dek[v] summed over the blocks (into block 0's row),
- * dE[v] = dek[v].K^T, and this chunk's part of dK and db */
+/* the folded table's rows: dek[v] summed over the blocks (into dek_sum, not into a
+ * block's row: a row chunk's task writes only what the same task reads, and no block
+ * has to fetch its table back from another core), dE[v] = dek_sum[v].K^T, and this
+ * chunk's part of dK and db */
 static void fold_rows_chunk(void *arg, int c) {
     const tail *a = arg;
     workspace *w = a->w;
@@ -875,18 +880,20 @@ static void fold_rows_chunk(void *arg, int c) {
             const rnn_real *r = w->dek + ((size_t)g * 500 + (size_t)v) * 8;
             for (int j = 0; j < 8; j++) d[j] += r[j];
         }
-        w->touched[v] = (rnn_real)any;
-        if (!any) continue;
+        if (!any) { /* (every row is written here: gen_backward zeroes nothing first) */
+            memset(dE + (size_t)v * 16, 0, 16 * sizeof *dE);
+            continue;
+        }
         list[n++] = v;
-        rnn_real *row = w->dek + (size_t)v * 8;
+        rnn_real *row = w->dek_sum + (size_t)v * 8;
         for (int j = 0; j < 8; j++) row[j] = d[j];
     }
-    /* dE[v] += dek[v].K^T, each summed over j in order; four rows at a time, so that
+    /* dE[v] = dek[v].K^T, each summed over j in order; four rows at a time, so that
      * the sums do not wait on one another */
     for (int i = 0; i < n; i += 4) {
         const int nr = n - i < 4 ? n - i : 4;
         const rnn_real *d[4];
-        for (int r = 0; r < 4; r++) d[r] = w->dek + (size_t)list[i + (r < nr ? r : 0)] * 8;
+        for (int r = 0; r < 4; r++) d[r] = w->dek_sum + (size_t)list[i + (r < nr ? r : 0)] * 8;
         rnn_real e0[16] = {0}, e1[16] = {0}, e2[16] = {0}, e3[16] = {0}; /* named: kept in registers */
         for (int j = 0; j < 8; j++)
             for (int f = 0; f < 16; f++) {
@@ -897,22 +904,22 @@ static void fold_rows_chunk(void *arg, int c) {
             }
         {
             rnn_real *dEv = dE + (size_t)list[i + 0] * 16;
-            for (int f = 0; f < 16; f++) dEv[f] += e0[f];
+            for (int f = 0; f < 16; f++) dEv[f] = e0[f];
         }
         if (nr > 1) {
             rnn_real *dEv = dE + (size_t)list[i + 1] * 16;
-            for (int f = 0; f < 16; f++) dEv[f] += e1[f];
+            for (int f = 0; f < 16; f++) dEv[f] = e1[f];
         }
         if (nr > 2) {
             rnn_real *dEv = dE + (size_t)list[i + 2] * 16;
-            for (int f = 0; f < 16; f++) dEv[f] += e2[f];
+            for (int f = 0; f < 16; f++) dEv[f] = e2[f];
         }
         if (nr > 3) {
             rnn_real *dEv = dE + (size_t)list[i + 3] * 16;
-            for (int f = 0; f < 16; f++) dEv[f] += e3[f];
+            for (int f = 0; f < 16; f++) dEv[f] = e3[f];
         }
     }
-    fold_kernel_part(w->fk + (size_t)c * 136, w->dek, a->params + 0, list, n);
+    fold_kernel_part(w->fk + (size_t)c * 136, w->dek_sum, a->params + 0, list, n);
 }
 
 /* the per-lane sums and the table's rows in one job: they touch different gradients
@@ -934,8 +941,12 @@ static void fold_kernel_sum(const workspace *w, rnn_real *grads) {
 
 static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
     workspace *w = impl;
-    memset(grads, 0, 8240 * sizeof *grads);
-    if (!w->labelled) return;
+    if (!w->labelled) {
+        memset(grads, 0, 8240 * sizeof *grads);
+        return;
+    }
+    /* Every gradient is written once by the sums' tasks, nothing zeroed first in this
+     * serial part: the lane sums write [8000, 8240), the embedding's rows [0, 8000). */
     const int n = w->n, nblk = (n + W - 1) / W;
     if (!w->keep) { /* the last forward was an inference: redo it, keeping every step */
         w->keep = 1;
