@@ -1827,10 +1827,12 @@ static void emit_drivers(emitter *e) {
         P("    }\n");
         P("    fold_kernel_part(w->fk + (size_t)c * %d, w->dek_sum, a->params + %zu, list, n);\n}\n\n", F1 * G1 + G1,
           E->offset);
-        P("/* the per-lane sums and the table's rows in one job: they touch different gradients\n"
-          " * (one hand-off between the threads fewer per batch) */\n");
+        P("/* the per-lane sums and the table's rows in one job (one hand-off between the threads\n"
+          " * fewer per batch), chunk c of each in one task: rnn_parallel_for gives each thread\n"
+          " * a run of tasks first, so a thread sums the rows of E whose update (the optimizer's\n"
+          " * chunks) and folding (fold_table_chunk) it also gets first */\n");
         P("static void sums_chunk(void *arg, int c) {\n");
-        P("    if (c < TAIL_CHUNKS) reduce_chunk(arg, c);\n    else fold_rows_chunk(arg, c - TAIL_CHUNKS);\n}\n\n");
+        P("    reduce_chunk(arg, c);\n    fold_rows_chunk(arg, c);\n}\n\n");
         P("/* dK and db: the row chunks' parts, added in chunk order */\n");
         P("static void fold_kernel_sum(const workspace *w, rnn_real *grads) {\n");
         P("    rnn_real *dK = grads + %zu, *db = grads + %zu;\n", K1->offset, B1->offset);
@@ -1859,7 +1861,7 @@ static void emit_drivers(emitter *e) {
     if (e->parts) P("    rnn_parallel_for(TAIL_CHUNKS, sums_chunk, &t);\n");
     else if (!e->fold) P("    rnn_parallel_for(1 + TAIL_CHUNKS, sums_chunk, &t);\n");
     if (e->fold) {
-        P("    rnn_parallel_for(2 * TAIL_CHUNKS, sums_chunk, &t);\n");
+        P("    rnn_parallel_for(TAIL_CHUNKS, sums_chunk, &t);\n");
         P("    fold_kernel_sum(w, grads);\n");
     }
     P("}\n\n");

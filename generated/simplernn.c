@@ -922,11 +922,13 @@ static void fold_rows_chunk(void *arg, int c) {
     fold_kernel_part(w->fk + (size_t)c * 136, w->dek_sum, a->params + 0, list, n);
 }
 
-/* the per-lane sums and the table's rows in one job: they touch different gradients
- * (one hand-off between the threads fewer per batch) */
+/* the per-lane sums and the table's rows in one job (one hand-off between the threads
+ * fewer per batch), chunk c of each in one task: rnn_parallel_for gives each thread
+ * a run of tasks first, so a thread sums the rows of E whose update (the optimizer's
+ * chunks) and folding (fold_table_chunk) it also gets first */
 static void sums_chunk(void *arg, int c) {
-    if (c < TAIL_CHUNKS) reduce_chunk(arg, c);
-    else fold_rows_chunk(arg, c - TAIL_CHUNKS);
+    reduce_chunk(arg, c);
+    fold_rows_chunk(arg, c);
 }
 
 /* dK and db: the row chunks' parts, added in chunk order */
@@ -957,7 +959,7 @@ static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
     if (!w->fused) rnn_parallel_for(nblk, backward_block, &a);
     w->fused = 0;
     tail t = {w, params, grads, nblk};
-    rnn_parallel_for(2 * TAIL_CHUNKS, sums_chunk, &t);
+    rnn_parallel_for(TAIL_CHUNKS, sums_chunk, &t);
     fold_kernel_sum(w, grads);
 }
 
