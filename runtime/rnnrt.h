@@ -206,6 +206,10 @@ typedef struct {
 void rnn_set_threads(int n);
 int rnn_get_threads(void);
 void rnn_parallel_for(int n, void (*fn)(void *arg, int i), void *arg);
+/* Start the worker threads for rnn_get_threads() now instead of in the first
+ * rnn_parallel_for (the trainer does so before its first batch: creating them, and the
+ * first jobs of a new thread, took 0.2-0.5 ms of a 25 ms first epoch). */
+void rnn_parallel_start(void);
 
 /* The reference runtime behind the interface. */
 extern const rnn_model_ops rnn_reference_ops;

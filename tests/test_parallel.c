@@ -7,7 +7,7 @@
  * item counts (a worker that read one job's `wanted` with another's generation would
  * run or count a job twice), workers started while jobs run, workers and caller that
  * went to sleep and must be woken, and every thread on one CPU, where a spinning
- * thread must give the CPU up.
+ * thread must give the CPU up. rnn_parallel_start creates the workers at once.
  */
 #define _GNU_SOURCE /* sched_setaffinity, CPU_SET */
 #include <criterion/criterion.h>
@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "rnnrt.h"
@@ -184,4 +186,29 @@ Test(parallel, all_threads_on_one_cpu) {
     }
     cr_log_info("parallel: 2000 jobs of 2 threads on one CPU took %.1f ms", 1e3 * seconds_since(&t0));
     rnn_set_threads(0);
+}
+
+/* The process's thread count, from /proc/self/status (-1 if it cannot be read). */
+static int threads_now(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    int n = -1;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "Threads:", 8)) n = atoi(line + 8);
+    fclose(f);
+    return n;
+}
+
+/* rnn_parallel_start creates the workers of rnn_get_threads() (one thread fewer: the
+ * caller works too), and later jobs start none. (Each criterion test is a fresh process.) */
+Test(parallel, start_creates_the_workers) {
+    const int before = threads_now();
+    cr_assert_gt(before, 0, "no Threads: line in /proc/self/status");
+    rnn_set_threads(3);
+    rnn_parallel_start();
+    cr_expect_eq(threads_now(), before + 2, "after rnn_parallel_start: %d threads, not %d", threads_now(), before + 2);
+    static job j;
+    cr_expect_eq(wrong_item(&j, 3, 30), -1);
+    cr_expect_eq(threads_now(), before + 2, "a job after the start created threads: %d, not %d", threads_now(), before + 2);
 }

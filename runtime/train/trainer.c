@@ -31,6 +31,7 @@ int trainer_init(rnn_trainer *tr, const rnn_model *m, const rnn_model_ops *ops, 
         trainer_free(tr);
         return -1;
     }
+    rnn_parallel_start();
     return 0;
 }
 
