@@ -25,8 +25,8 @@ int trainer_init(rnn_trainer *tr, const rnn_model *m, const rnn_model_ops *ops, 
     tr->rows = calloc((size_t)max_batch, sizeof *tr->rows);
     tr->out = calloc((size_t)max_batch * (size_t)m->n_outputs, sizeof *tr->out);
     tr->impl = ops->create(m, max_batch);
-    if (!tr->params || !tr->grads || !tr->opt_state || !tr->tokens || !tr->samples || !tr->labels || !tr->rows || !tr->out ||
-        !tr->impl) {
+    if (!tr->params || !tr->grads || !tr->opt_state || !tr->tokens || !tr->samples || !tr->labels || !tr->rows ||
+        !tr->out || !tr->impl) {
         snprintf(err, errlen, "out of memory for the model (%zu parameters, batches of %d)", m->n_params, max_batch);
         trainer_free(tr);
         return -1;
@@ -48,11 +48,12 @@ void trainer_free(rnn_trainer *tr) {
     memset(tr, 0, sizeof *tr);
 }
 
-/* Start loading what trainer_gather(tr, d, idx, start, n) will read: the next batch's
- * rows sit at random places in the data, and gathered cold they cost part of the serial
- * work between a step's parallel jobs, when the other threads wait (measured on
- * simplernn, medians of 12-20 epochs: one thread 0.0186 -> 0.0182 s per epoch, two
- * threads 0.0114 -> 0.0111). A hint only: nothing changes without a prefetch builtin. */
+/* Start loading what trainer_gather(tr, d, idx, start, n) (or, after trainer_select, the
+ * model) will read: the next batch's rows sit at random places in the data, and gathered
+ * cold they cost part of the serial work between a step's parallel jobs, when the other
+ * threads wait (measured on simplernn, medians of 12-20 epochs: one thread 0.0186 ->
+ * 0.0182 s per epoch, two threads 0.0114 -> 0.0111; measured when the trainer still
+ * gathered every batch). A hint only: nothing changes without a prefetch builtin. */
 void trainer_prefetch(const rnn_data *d, const uint32_t *idx, size_t start, int n) {
 #if defined(__GNUC__) || defined(__clang__)
     const size_t T = (size_t)d->T, line = 64 / sizeof *d->x;
