@@ -1500,7 +1500,8 @@ static void emit_drivers(emitter *e) {
     P("typedef struct {\n    workspace *w;\n    const rnn_real *params;\n    const rnn_dropout_ctx *ctx;\n");
     P("    const int32_t *tokens;          /* [n][T] ids (gen_forward), */\n");
     P("    const int32_t *const *samples;  /* or each sample's row of ids (gen_forward_backward) */\n");
-    P("    const rnn_real *labels;\n    rnn_real *out;\n    int n;\n} batch;\n\n");    P("/* work outside the lane blocks (the folded table, the sums after the blocks) is split\n"
+    P("    const rnn_real *labels;\n    rnn_real *out;\n    int n;\n} batch;\n\n");
+    P("/* work outside the lane blocks (the folded table, the sums after the blocks) is split\n"
       " * into this many tasks */\n#define TAIL_CHUNKS %d\n\n", TAIL_CHUNKS);
 
     /* ---- forward of one block ---- */
@@ -1805,7 +1806,7 @@ static void emit_drivers(emitter *e) {
         P("        list[n++] = v;\n");
         P("        rnn_real *row = w->dek_sum + (size_t)v * %d;\n", G1);
         P("        for (int j = 0; j < %d; j++) row[j] = d[j];\n    }\n", G1);
-        P("    /* dE[v] = dek[v].K^T, each summed over j in order; four rows at a time, so that\n"
+        P("    /* dE[v] = dek_sum[v].K^T, each summed over j in order; four rows at a time, so that\n"
           "     * the sums do not wait on one another */\n");
         P("    for (int i = 0; i < n; i += 4) {\n");
         P("        const int nr = n - i < 4 ? n - i : 4;\n");

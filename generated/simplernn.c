@@ -888,7 +888,7 @@ static void fold_rows_chunk(void *arg, int c) {
         rnn_real *row = w->dek_sum + (size_t)v * 8;
         for (int j = 0; j < 8; j++) row[j] = d[j];
     }
-    /* dE[v] = dek[v].K^T, each summed over j in order; four rows at a time, so that
+    /* dE[v] = dek_sum[v].K^T, each summed over j in order; four rows at a time, so that
      * the sums do not wait on one another */
     for (int i = 0; i < n; i += 4) {
         const int nr = n - i < 4 ? n - i : 4;
