@@ -819,8 +819,9 @@ def main():
     print()
     print(f"Hand-off between the two threads (bench/handoff.c: an empty 4-item rnn_parallel_for), measured before "
           f"the runs and after each spec's repetition: median {med(handoffs):.2f} us, range {min(handoffs):.2f}-"
-          f"{max(handoffs):.2f} us over {len(handoffs)} samples (about 0.24 us on a quiet VM; several us when the "
-          f"VM's vCPUs are far apart, and the two-thread epochs of those moments are slow).")
+          f"{max(handoffs):.2f} us over {len(handoffs)} samples (about 0.2 us in the VM's quick periods, 0.9 us "
+          f"or more in its slow ones, when moving data between the vCPUs is slow and two-thread epochs are too; "
+          f"bench/periods.sh separates the two).")
     if infer:
         print()
         print(f"Inference, lstm, {args.n} sequences, `evaluate --threads 1` (generated: the evaluation pass's "
