@@ -211,6 +211,7 @@ def run_fit(cmd, workdir):
 # epoch, then 0.024 s from the third or fourth epoch on; one thread shows nothing of the
 # kind).
 GEN_EPOCHS, STEADY_EPOCHS = 6, 3
+STEADY = f"epochs {GEN_EPOCHS - STEADY_EPOCHS + 1}-{GEN_EPOCHS}"   # as the tables name them
 
 
 def fit_args(x, y, seed, ckpt, threads=1, save=None, epochs=1):
@@ -801,12 +802,12 @@ def main():
               f"{fmt(ratio(r['pytorch'], r['generated']), 2)} | {fmt(ratio(r['interpreter'], r['generated']), 2)} |")
     print()
     print("Two threads: generated `fit --threads 2` vs `--threads 1` (wall, the trainer's \"seconds\"), same seed, "
-          f"{GEN_EPOCHS} epochs per process: the first epoch, and epochs {GEN_EPOCHS - STEADY_EPOCHS + 1}-{GEN_EPOCHS} (median per process, then "
+          f"{GEN_EPOCHS} epochs per process: the first epoch, and {STEADY} (median per process, then "
           "median over the repetitions); weights after the last epoch compared byte for byte (--save-weights) every "
           "repetition:")
     print()
     print(f"| spec | 1 thread s | 2 threads s | speed-up, first epoch | paired median | "
-          f"epochs {GEN_EPOCHS - STEADY_EPOCHS + 1}-{GEN_EPOCHS}: 1 thread s |"
+          f"{STEADY}: 1 thread s |"
           " 2 threads s | speed-up | weights identical |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for s in specs:
@@ -895,12 +896,11 @@ def main():
         r = train[s]
         first_ok, steady_ok = r["threads2_speedup"] >= 1.8, (r["threads2_speedup_steady"] or 0) >= 1.8
         summ.append((f"2 threads vs 1, {s} (wall)", ">= 1.8x, identical weights",
-                     f"{r['threads2_speedup']:.2f}x first epoch, {fmt(r['threads2_speedup_steady'], 2)}x epochs "
-                     f"{GEN_EPOCHS - STEADY_EPOCHS + 1}-{GEN_EPOCHS}; "
+                     f"{r['threads2_speedup']:.2f}x first epoch, {fmt(r['threads2_speedup_steady'], 2)}x {STEADY}; "
                      f"identical {'yes' if r['threads2_weights_identical'] else 'no'}",
                      "no (weights differ)" if not r["threads2_weights_identical"] else
                      "yes" if first_ok and steady_ok else
-                     f"epochs {GEN_EPOCHS - STEADY_EPOCHS + 1}-{GEN_EPOCHS} only" if steady_ok else
+                     f"{STEADY} only" if steady_ok else
                      "first epoch only" if first_ok else "no"))
     summ.append(("one-core fp32 FMA peak (bench/peak.c)", "—", f"{peak:.1f} GFLOP/s", "—"))
     for s, r in rows:

@@ -874,7 +874,8 @@ static void fold_rows_chunk(void *arg, int c) {
         rnn_real d[8] = {0};
         int any = 0;
         /* every block's row, in block order: a row a block did not touch is zeros (a
-         * test per block would be a branch the CPU cannot predict) */
+         * test per block would be a branch the CPU cannot predict; the sum stays with the
+         * touched test, not in add_parts: as two passes the rows measured 6 % slower) */
         for (int g = 0; g < a->nblk; g++) {
             any |= w->touched[(size_t)g * 500 + v] != 0.0f;
             const rnn_real *r = w->dek + ((size_t)g * 500 + (size_t)v) * 8;
