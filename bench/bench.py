@@ -13,8 +13,12 @@ What is timed (see bench/README.md):
   * generated / interpreter: the trainer's own `fit --json` "seconds" of the epoch
     (progress.c: from the start of the first batch to the end of the last one; with
     --validation-split 0 and no --val-x it contains no validation pass). One fresh
-    process per repetition, `--epochs 1 --threads 1` (and `--threads 2` for the
-    two-thread column), shuffled with --seed REP.
+    process per repetition, shuffled with --seed REP: the interpreter `--epochs 1`, a
+    generated trainer `--epochs 6 --threads 1` (its first epoch is the figure).
+  * two threads: pairs of such runs, `--threads 1` and `--threads 2`: the repetitions'
+    and --thread-reps more, each 2-thread run just after a measure of the hand-off
+    between the threads (bench/handoff.c), which tells the VM's quick periods from its
+    slow ones.
   * PyTorch: time.perf_counter() around one epoch loop (shuffle, gather, forward,
     BCEWithLogitsLoss, backward, RMSprop step, running loss/accuracy), after an
     untimed warm-up of a few batches; a fresh model and optimizer every repetition.
@@ -212,6 +216,11 @@ def run_fit(cmd, workdir):
 # kind).
 GEN_EPOCHS, STEADY_EPOCHS = 6, 3
 STEADY = f"epochs {GEN_EPOCHS - STEADY_EPOCHS + 1}-{GEN_EPOCHS}"   # as the tables name them
+
+# A two-thread run counts as one of the VM's slow periods when the hand-off measured just
+# before it (bench/handoff.c) is above this: 0.2 us in the quick periods, 0.9 us or more in
+# the slow ones, little in between (bench/README.md; bench/periods.sh uses the same line).
+SLOW_HANDOFF_US = 0.5
 
 
 def fit_args(x, y, seed, ckpt, threads=1, save=None, epochs=1):
@@ -424,6 +433,9 @@ def main():
     ap.add_argument("--large-n", type=int, default=5000, help="large_lstm training sequences (default 5000)")
     ap.add_argument("--large-reps", type=int, default=3, help="large_lstm repetitions (default 3)")
     ap.add_argument("--compile-reps", type=int, default=3, help="timed `rnnc -o` builds per spec (default 3)")
+    ap.add_argument("--thread-reps", type=int, default=10,
+                    help="extra paired runs of the generated trainers, 1 and 2 threads, for the two-thread "
+                         "figures (default 10; --quick: 1)")
     args = ap.parse_args()
     if args.quick:
         if "--reps" not in sys.argv:
@@ -436,14 +448,17 @@ def main():
             args.large_reps = 2
         if "--compile-reps" not in sys.argv:
             args.compile_reps = 1
+        if "--thread-reps" not in sys.argv:
+            args.thread_reps = 1
     interp_n = min(args.interp_n or args.n, args.n)
     interp_reps = args.interp_reps or args.reps
     specs = [s for s in args.specs.split(",") if s]
     for s in specs:
         if s not in SPECS:
             sys.exit(f"bench: unknown spec {s!r} (known: {', '.join(SPECS)})")
-    if args.reps < 1 or args.n < BATCH or args.large_n < BATCH or args.large_reps < 1 or args.compile_reps < 1:
-        sys.exit("bench: --reps, --large-reps, --compile-reps must be >= 1 and --n, --large-n >= 64")
+    if args.reps < 1 or args.n < BATCH or args.large_n < BATCH or args.large_reps < 1 or args.compile_reps < 1 \
+            or args.thread_reps < 0:
+        sys.exit("bench: --reps, --large-reps, --compile-reps must be >= 1, --thread-reps >= 0 and --n, --large-n >= 64")
     large = not args.no_large
 
     build = os.path.abspath(args.build)
@@ -469,8 +484,8 @@ def main():
 
     # ---- the small C tools: bench/peak.c (the FMA peak) and bench/handoff.c (the two
     # threads' hand-off, linked against the build's runtime; on a shared VM it is not
-    # constant, bench/README.md, so it is measured after every repetition of the training
-    # runs and printed beside the two-thread table) ----
+    # constant, bench/README.md, so it is measured just before every two-thread run, and
+    # the two-thread figures are given for the quick and the slow periods apart) ----
     cc = os.environ.get("CC", "clang")
     bdir = os.path.dirname(rnnc)
 
@@ -556,6 +571,9 @@ def main():
     rss = {s: {"generated": [], "generated_t2": []} for s in specs}
     same = {s: [] for s in specs}
     steady = {s: {"generated": [], "generated_t2": []} for s in specs}   # the last epochs, median per run
+    # every 1-thread / 2-thread pair of runs, for the two-thread figures: first epoch and
+    # steady seconds of each, and the hand-off measured just before the 2-thread run
+    pairs = {s: [] for s in specs}
     extra = {s: {"generated_loss": [], "interpreter_loss": [], "pytorch_loss": []} for s in specs}
     for rep in range(args.reps):
         for si, s in enumerate(specs):
@@ -565,6 +583,9 @@ def main():
                 ck = os.path.join(work, f"ck-{s}-{c}.safetensors")
                 if c in ("generated", "generated_t2"):
                     nt = 1 if c == "generated" else 2
+                    if nt == 2:
+                        h_before = run_handoff()
+                        handoffs.append(h_before)
                     wts[c] = os.path.join(work, f"w-{s}-{c}.safetensors")
                     erows, mx = run_fit_rows([exes[s]] + fit_args(paths["x"], paths["y"], rep, ck, nt, wts[c],
                                                                   GEN_EPOCHS), work)
@@ -592,31 +613,63 @@ def main():
                     extra[s]["pytorch_loss"].append(loss)
             with open(wts["generated"], "rb") as f1, open(wts["generated_t2"], "rb") as f2:
                 same[s].append(f1.read() == f2.read())
+            pairs[s].append({"handoff_us": h_before, "t1": times[s]["generated"][-1], "t2": times[s]["generated_t2"][-1],
+                             "t1_steady": steady[s]["generated"][-1], "t2_steady": steady[s]["generated_t2"][-1]})
             loads.append(os.getloadavg()[0])
-            handoffs.append(run_handoff())
             log(f"bench: rep {rep + 1}/{args.reps} {s:13s} gen {times[s]['generated'][-1]:.3f}s  "
                 f"gen x2 {times[s]['generated_t2'][-1]:.3f}s ({'same' if same[s][-1] else 'DIFFERENT'} weights)  "
                 f"interp {fmt(times[s]['interpreter'][-1] if times[s]['interpreter'] else None)}s  "
                 f"torch {times[s]['pytorch'][-1]:.3f}s")
 
+    # ---- two threads: more 1-thread / 2-thread pairs of the generated trainers ----
+    # (a pair takes seconds, a PyTorch epoch many; the VM's slow periods come and go for
+    # minutes, so the two-thread figures need more runs than the PyTorch ratios do)
+    for rep in range(args.thread_reps):
+        for si, s in enumerate(specs):
+            res = {}
+            for nt in ((1, 2) if (rep + si) % 2 == 0 else (2, 1)):
+                if nt == 2:
+                    h_before = run_handoff()
+                    handoffs.append(h_before)
+                w = os.path.join(work, f"w-{s}-pair{nt}.safetensors")
+                erows, _ = run_fit_rows([exes[s]] + fit_args(paths["x"], paths["y"], args.reps + rep,
+                                                             os.path.join(work, f"ck-{s}-pair.safetensors"), nt, w,
+                                                             GEN_EPOCHS), work)
+                res[nt] = (erows[0]["seconds"], med([q["seconds"] for q in erows[-STEADY_EPOCHS:]]), w)
+            with open(res[1][2], "rb") as f1, open(res[2][2], "rb") as f2:
+                same[s].append(f1.read() == f2.read())
+            pairs[s].append({"handoff_us": h_before, "t1": res[1][0], "t2": res[2][0],
+                             "t1_steady": res[1][1], "t2_steady": res[2][1]})
+            log(f"bench: pair {rep + 1}/{args.thread_reps} {s:13s} 1 thread {res[1][0]:.4f}s  2 threads "
+                f"{res[2][0]:.4f}s  hand-off {h_before:.2f} us ({'same' if same[s][-1] else 'DIFFERENT'} weights)")
+
+    def two_threads(ps):
+        """The two-thread figures of some pairs: medians and their ratios, first epoch and steady."""
+        if not ps:
+            return {"runs": 0}
+        g, g2 = med([q["t1"] for q in ps]), med([q["t2"] for q in ps])
+        st, st2 = med([q["t1_steady"] for q in ps]), med([q["t2_steady"] for q in ps])
+        return {"runs": len(ps), "s_1thread": g, "s_2threads": g2, "speedup": ratio(g, g2),
+                "speedup_paired_median": med([q["t1"] / q["t2"] for q in ps]),
+                "steady_s_1thread": st, "steady_s_2threads": st2, "speedup_steady": ratio(st, st2)}
+
     train = {}
     for s in specs:
-        g, g2, i, p = (med(times[s][c]) for c in contenders)
-        g_st, g2_st = med(steady[s]["generated"]), med(steady[s]["generated_t2"])
+        g, _, i, p = (med(times[s][c]) for c in contenders)
         cg, cp = med(cpus[s]["generated"]), med(cpus[s]["pytorch"])
         fl = epoch_flops(s, args.n)
         train[s] = {
             "generated_s_per_epoch": g, "interpreter_s_per_epoch": i, "pytorch_s_per_epoch": p,
-            "generated_2threads_s_per_epoch": g2,
             "pytorch_over_generated": p / g, "interpreter_over_generated": i / g,
             "pytorch_over_generated_cpu": ratio(cp, cg),
-            "threads2_speedup": ratio(g, g2),
-            "threads2_speedup_paired_median": med([a / b for a, b in zip(times[s]["generated"],
-                                                                        times[s]["generated_t2"])]),
             "threads2_weights_identical": all(same[s]), "threads2_weight_comparisons": len(same[s]),
-            "generated_steady_s": g_st, "generated_2threads_steady_s": g2_st,
-            "threads2_speedup_steady": ratio(g_st, g2_st),
             "steady_runs": steady[s],
+            # the two-thread figures over every pair (main loop and --thread-reps), and
+            # split by the VM's period at the time of the 2-thread run
+            "threads2": {"all": two_threads(pairs[s]),
+                         "quick": two_threads([q for q in pairs[s] if q["handoff_us"] <= SLOW_HANDOFF_US]),
+                         "slow": two_threads([q for q in pairs[s] if q["handoff_us"] > SLOW_HANDOFF_US]),
+                         "pairs": pairs[s]},
             "generated_samples_per_s": args.n / g, "pytorch_samples_per_s": args.n / p,
             "arch_flops_per_epoch": fl,
             "generated_gflops_wall": fl / g * 1e-9, "generated_gflops_cpu": ratio(fl, cg) * 1e-9,
@@ -803,26 +856,31 @@ def main():
     print()
     print("Two threads: generated `fit --threads 2` vs `--threads 1` (wall, the trainer's \"seconds\"), same seed, "
           f"{GEN_EPOCHS} epochs per process: the first epoch, and {STEADY} (median per process, then "
-          "median over the repetitions); weights after the last epoch compared byte for byte (--save-weights) every "
-          "repetition:")
+          f"median over the runs); every pair of runs: the {args.reps} of the table above and {args.thread_reps} "
+          "more; weights after the last epoch compared byte for byte (--save-weights) in every pair:")
     print()
-    print(f"| spec | 1 thread s | 2 threads s | speed-up, first epoch | paired median | "
-          f"{STEADY}: 1 thread s |"
-          " 2 threads s | speed-up | weights identical |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    print(f"| spec | runs | 1 thread s | 2 threads s | speed-up, first epoch | paired median | "
+          f"{STEADY}: 1 thread s | 2 threads s | speed-up | weights identical |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for s in specs:
-        r = train[s]
-        print(f"| {s} | {fmt(r['generated_s_per_epoch'])} | {fmt(r['generated_2threads_s_per_epoch'])} | "
-              f"{fmt(r['threads2_speedup'], 2)} | {fmt(r['threads2_speedup_paired_median'], 2)} | "
-              f"{fmt(r['generated_steady_s'])} | {fmt(r['generated_2threads_steady_s'])} | "
-              f"{fmt(r['threads2_speedup_steady'], 2)} | "
+        r, a = train[s], train[s]["threads2"]["all"]
+        print(f"| {s} | {a['runs']} | {fmt(a['s_1thread'])} | {fmt(a['s_2threads'])} | {fmt(a['speedup'], 2)} | "
+              f"{fmt(a['speedup_paired_median'], 2)} | {fmt(a['steady_s_1thread'])} | {fmt(a['steady_s_2threads'])} | "
+              f"{fmt(a['speedup_steady'], 2)} | "
               f"{'yes' if r['threads2_weights_identical'] else 'NO'} ({r['threads2_weight_comparisons']} runs) |")
     print()
-    print(f"Hand-off between the two threads (bench/handoff.c: an empty 4-item rnn_parallel_for), measured before "
-          f"the runs and after each spec's repetition: median {med(handoffs):.2f} us, range {min(handoffs):.2f}-"
-          f"{max(handoffs):.2f} us over {len(handoffs)} samples (about 0.2 us in the VM's quick periods, 0.9 us "
-          f"or more in its slow ones, when moving data between the vCPUs is slow and two-thread epochs are too; "
-          f"bench/periods.sh separates the two).")
+    print(f"The same pairs split by the VM's period at the time of the 2-thread run: the hand-off between the two "
+          f"threads (bench/handoff.c, an empty 4-item rnn_parallel_for) measured just before it, slow above "
+          f"{SLOW_HANDOFF_US} us (in this run: median {med(handoffs):.2f} us, range {min(handoffs):.2f}-"
+          f"{max(handoffs):.2f} us over {len(handoffs)} samples; about 0.2 us in the quick periods, 0.9 us or more "
+          f"in the slow ones, when moving data between the vCPUs is slow; bench/README.md):")
+    print()
+    print(f"| spec | quick: runs | speed-up, first epoch | {STEADY} | slow: runs | speed-up, first epoch | {STEADY} |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for s in specs:
+        q, w = train[s]["threads2"]["quick"], train[s]["threads2"]["slow"]
+        print(f"| {s} | {q['runs']} | {fmt(q.get('speedup'), 2)} | {fmt(q.get('speedup_steady'), 2)} | "
+              f"{w['runs']} | {fmt(w.get('speedup'), 2)} | {fmt(w.get('speedup_steady'), 2)} |")
     if infer:
         print()
         print(f"Inference, lstm, {args.n} sequences, `evaluate --threads 1` (generated: the evaluation pass's "
@@ -894,12 +952,16 @@ def main():
                      met_both(big["pytorch_over_generated"], big["pytorch_over_generated_cpu"], 1.5)))
     for s in specs:
         r = train[s]
-        first_ok, steady_ok = r["threads2_speedup"] >= 1.8, (r["threads2_speedup_steady"] or 0) >= 1.8
+        a, q = r["threads2"]["all"], r["threads2"]["quick"]
+        first_ok, steady_ok = (a["speedup"] or 0) >= 1.8, (a["speedup_steady"] or 0) >= 1.8
+        quick_ok = q["runs"] > 0 and (q["speedup"] or 0) >= 1.8 and (q["speedup_steady"] or 0) >= 1.8
         summ.append((f"2 threads vs 1, {s} (wall)", ">= 1.8x, identical weights",
-                     f"{r['threads2_speedup']:.2f}x first epoch, {fmt(r['threads2_speedup_steady'], 2)}x {STEADY}; "
+                     f"{fmt(a['speedup'], 2)}x first epoch, {fmt(a['speedup_steady'], 2)}x {STEADY} ({a['runs']} runs; "
+                     f"quick periods: {fmt(q.get('speedup'), 2)}x / {fmt(q.get('speedup_steady'), 2)}x, {q['runs']} runs); "
                      f"identical {'yes' if r['threads2_weights_identical'] else 'no'}",
                      "no (weights differ)" if not r["threads2_weights_identical"] else
                      "yes" if first_ok and steady_ok else
+                     "in the quick periods only" if quick_ok else
                      f"{STEADY} only" if steady_ok else
                      "first epoch only" if first_ok else "no"))
     summ.append(("one-core fp32 FMA peak (bench/peak.c)", "—", f"{peak:.1f} GFLOP/s", "—"))
