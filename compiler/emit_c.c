@@ -1701,8 +1701,30 @@ static void emit_drivers(emitter *e) {
     /* ---- what follows the blocks: in chunks, each writing only its own part ---- */
     P("/* After the blocks: the per-lane sums, and the folded table's gradient, split in\n"
       " * TAIL_CHUNKS independent chunks so the threads share them (every output element is\n"
-      " * summed by one chunk, in a fixed order). */\n");
-    P("typedef struct {\n    workspace *w;\n    const rnn_real *params;\n    rnn_real *grads;\n    int nblk;\n} tail;\n\n");
+      " * summed by one chunk, in a fixed order). From gen_forward_backward with an update,\n"
+      " * the optimizer's step too: each chunk applies it to the parameters whose gradients\n"
+      " * it has just summed, while they are in its core's cache (no job and no pass over the\n"
+      " * gradients of its own). */\n");
+    P("typedef struct {\n    workspace *w;\n    const rnn_real *params;\n    rnn_real *grads;\n    int nblk;\n"
+      "    rnn_update *up; /* or NULL: gradients only */\n} tail;\n\n");
+    P("/* the optimizer's step for the parameters [lo, hi), if asked for */\n");
+    P("static void step_range(const tail *a, size_t lo, size_t hi) {\n");
+    P("    if (a->up) rnn_update_apply(a->up, lo, hi);\n}\n\n");
+    if (e->fold) {
+        /* the folded layer's K and b get their gradients' last terms after the job
+         * (fold_kernel_sum), and fold_rows_chunk reads K: both are stepped after it.
+         * (rnn_model_layout lays the tensors out in order: the lane sums' range starts
+         * with layer 1's K, and its b comes after it.) */
+        const rnn_tensor *K1 = tensor(m, 1, RNN_T_KERNEL), *B1 = tensor(m, 1, RNN_T_RNN_BIAS);
+        P("/* step_range for a range of the lane sums (from %s on) but for the folded\n"
+          " * layer's K and b, whose gradients are complete only after the job (fold_kernel_sum)\n"
+          " * and whose K the job's tasks read */\n", K1->name);
+        P("static void step_range_early(const tail *a, size_t lo, size_t hi) {\n");
+        P("    step_range(a, lo > %zu ? lo : %zu, hi < %zu ? hi : %zu); /* between */\n", K1->offset + K1->size,
+          K1->offset + K1->size, B1->offset, B1->offset);
+        P("    step_range(a, lo > %zu ? lo : %zu, hi); /* after %s */\n}\n\n", B1->offset + B1->size,
+          B1->offset + B1->size, B1->name);
+    }
     P("/* dst[k] = the sum of part[g * stride + k] over the nblk blocks, in block order; restrict\n"
       " * pointers and the blocks outside, so the elements vectorize (one scalar sum per element\n"
       " * took 5 %% of a one-thread lstm_dropout epoch for the embedding's 8000) */\n");
@@ -1714,7 +1736,9 @@ static void emit_drivers(emitter *e) {
     P("static void reduce_chunk(void *arg, int c) {\n");
     P("    const tail *a = arg;\n");
     P("    const size_t k0 = (size_t)c * ACC_LEN / TAIL_CHUNKS, k1 = (size_t)(c + 1) * ACC_LEN / TAIL_CHUNKS;\n");
-    P("    add_parts(a->grads + %zu + k0, a->w->bsum + k0, k1 - k0, a->nblk, ACC_LEN);\n}\n\n", m->tensors[1].offset);
+    P("    add_parts(a->grads + %zu + k0, a->w->bsum + k0, k1 - k0, a->nblk, ACC_LEN);\n", m->tensors[1].offset);
+    P("    %s(a, %zu + k0, %zu + k1);\n}\n\n", e->fold ? "step_range_early" : "step_range", m->tensors[1].offset,
+      m->tensors[1].offset);
     if (e->parts) {
         const rnn_layer *emb0 = &m->layers[0];
         const rnn_tensor *E0 = tensor(m, 0, RNN_T_EMBEDDINGS);
@@ -1722,8 +1746,9 @@ static void emit_drivers(emitter *e) {
         P("static void embedding_rows(const tail *a, int c) {\n");
         P("    const size_t k0 = (size_t)(c * %d / TAIL_CHUNKS) * %d, k1 = (size_t)((c + 1) * %d / TAIL_CHUNKS) * %d;\n", V,
           emb0->units, V, emb0->units);
-        P("    add_parts(a->grads + %zu + k0, a->w->de + k0, k1 - k0, a->nblk, %zu); /* %s [%d, %d] */\n}\n\n",
+        P("    add_parts(a->grads + %zu + k0, a->w->de + k0, k1 - k0, a->nblk, %zu); /* %s [%d, %d] */\n",
           E0->offset, buf_size("de"), E0->name, E0->shape[0], E0->shape[1]);
+        P("    step_range(a, %zu + k0, %zu + k1);\n}\n\n", E0->offset, E0->offset);
         P("static void sums_chunk(void *arg, int c) {\n");
         P("    reduce_chunk(arg, c);\n    embedding_rows(arg, c);\n}\n\n");
     } else if (!e->fold) {
@@ -1741,6 +1766,11 @@ static void emit_drivers(emitter *e) {
         P("        const rnn_real *d0 = w->d0 + (size_t)g * %zu;\n", buf_size("d0"));
         emit_embedding_scatter(e, "dE", "        ");
         P("    }\n}\n\n");
+        P("/* the embedding's step, in row chunks after the job that made its gradient (in the\n"
+          " * one task that makes it, the step would leave the other threads waiting) */\n");
+        P("static void embedding_step_chunk(void *arg, int c) {\n");
+        P("    step_range(arg, %zu + (size_t)(c * %d / TAIL_CHUNKS) * %d, %zu + (size_t)((c + 1) * %d / TAIL_CHUNKS) * %d);\n}\n\n",
+          E0->offset, V, emb0->units, E0->offset, V, emb0->units);
         P("/* the embedding's gradient next to the per-lane sums, which write other gradients:\n"
           " * on two threads the one serial task overlaps the sums */\n");
         P("static void sums_chunk(void *arg, int c) {\n");
@@ -1826,8 +1856,10 @@ static void emit_drivers(emitter *e) {
             P("            for (int f = 0; f < %d; f++) dEv[f] = e%d[f];\n        }\n", F1, r);
         }
         P("    }\n");
-        P("    fold_kernel_part(w->fk + (size_t)c * %d, w->dek_sum, a->params + %zu, list, n);\n}\n\n", F1 * G1 + G1,
+        P("    fold_kernel_part(w->fk + (size_t)c * %d, w->dek_sum, a->params + %zu, list, n);\n", F1 * G1 + G1,
           E->offset);
+        P("    step_range(a, %zu + (size_t)v0 * %d, %zu + (size_t)v1 * %d); /* its rows of E, read above */\n}\n\n",
+          E->offset, F1, E->offset, F1);
         P("/* the per-lane sums and the table's rows in one job (one hand-off between the threads\n"
           " * fewer per batch), chunk c of each in one task: rnn_parallel_for gives each thread\n"
           " * a run of tasks first, so a thread sums the rows of E whose update (the optimizer's\n"
@@ -1843,9 +1875,11 @@ static void emit_drivers(emitter *e) {
         P("        for (int j = 0; j < %d; j++) db[j] += part[%d + j];\n    }\n}\n\n", G1, F1 * G1);
     }
     size_t nE = (size_t)V * (size_t)m->layers[0].units, gap = m->tensors[1].offset - nE;
-    P("static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {\n");
+    P("/* gen_backward, and the optimizer's step if up != NULL (gen_forward_backward) */\n");
+    P("static void backward_step(void *impl, const rnn_real *params, rnn_real *grads, rnn_update *up) {\n");
     P("    workspace *w = impl;\n");
-    P("    if (!w->labelled) {\n        memset(grads, 0, %zu * sizeof *grads);\n        return;\n    }\n", m->param_buffer_len);
+    P("    if (!w->labelled) {\n        memset(grads, 0, %zu * sizeof *grads);\n", m->param_buffer_len);
+    P("        if (up) rnn_update_apply(up, 0, %zu);\n        return;\n    }\n", m->param_buffer_len);
     P("    /* Every gradient is written once by the sums' tasks, nothing zeroed first in this\n"
       "     * serial part: the lane sums write [%zu, %zu), the embedding's rows [0, %zu)%s. */\n",
       m->tensors[1].offset, m->param_buffer_len, nE, gap ? ", the padding between them here" : "");
@@ -1858,19 +1892,29 @@ static void emit_drivers(emitter *e) {
     P("    batch a = {w, params, NULL, NULL, NULL, NULL, NULL, n};\n");
     P("    if (!w->fused) rnn_parallel_for(nblk, backward_block, &a);\n");
     P("    w->fused = 0;\n");
-    P("    tail t = {w, params, grads, nblk};\n");
+    P("    tail t = {w, params, grads, nblk, up};\n");
     /* (the one serial embedding scatter is a task of its own beside the chunks) */
     P("    rnn_parallel_for(%sTAIL_CHUNKS, sums_chunk, &t);\n", e->fold || e->parts ? "" : "1 + ");
-    if (e->fold) P("    fold_kernel_sum(w, grads);\n");
+    if (!e->fold && !e->parts) P("    if (up) rnn_parallel_for(TAIL_CHUNKS, embedding_step_chunk, &t);\n");
+    if (e->fold) {
+        const rnn_tensor *K1 = tensor(m, 1, RNN_T_KERNEL), *B1 = tensor(m, 1, RNN_T_RNN_BIAS);
+        P("    fold_kernel_sum(w, grads);\n");
+        P("    if (up) { /* K and b, complete now (step_range_early) */\n");
+        P("        rnn_update_apply(up, %zu, %zu);\n        rnn_update_apply(up, %zu, %zu);\n    }\n", K1->offset,
+          K1->offset + K1->size, B1->offset, B1->offset + B1->size);
+    }
     P("}\n\n");
+    P("static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {\n"
+      "    backward_step(impl, params, grads, NULL);\n}\n\n");
     P("static int gen_correct(const void *impl) { return ((const workspace *)impl)->correct; }\n\n");
-    P("/* forward, then backward, with the blocks' backward inside the forward's job (train_block) */\n");
-    P("static double gen_forward_backward(void *impl, const rnn_real *params, const int32_t *const *samples,\n"
+    P("/* forward, then backward, with the blocks' backward inside the forward's job (train_block),\n"
+      " * and the optimizer's step inside the sums' job when asked (update) */\n");
+    P("static double gen_forward_backward(void *impl, rnn_real *params, const int32_t *const *samples,\n"
       "                                   const rnn_real *labels, int n, const rnn_dropout_ctx *ctx, rnn_real *out,\n"
-      "                                   rnn_real *grads) {\n");
+      "                                   rnn_real *grads, rnn_update *update) {\n");
     P("    const double loss = forward_batch(impl, params, NULL, samples, labels, n, ctx, out, 1);\n");
     P("    if (isnan(loss)) return loss; /* grads unspecified (rnnrt.h): the trainer stops */\n");
-    P("    gen_backward(impl, params, grads);\n    return loss;\n}\n\n");
+    P("    backward_step(impl, params, grads, update);\n    return loss;\n}\n\n");
     P("static const rnn_model_ops OPS = {\"generated\", gen_create, gen_destroy, gen_forward, gen_backward, gen_correct,\n"
       "                                  gen_forward_backward};\n\n");
 }

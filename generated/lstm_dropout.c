@@ -2429,13 +2429,22 @@ static void backward_block(void *arg, int g) {
 
 /* After the blocks: the per-lane sums, and the folded table's gradient, split in
  * TAIL_CHUNKS independent chunks so the threads share them (every output element is
- * summed by one chunk, in a fixed order). */
+ * summed by one chunk, in a fixed order). From gen_forward_backward with an update,
+ * the optimizer's step too: each chunk applies it to the parameters whose gradients
+ * it has just summed, while they are in its core's cache (no job and no pass over the
+ * gradients of its own). */
 typedef struct {
     workspace *w;
     const rnn_real *params;
     rnn_real *grads;
     int nblk;
+    rnn_update *up; /* or NULL: gradients only */
 } tail;
+
+/* the optimizer's step for the parameters [lo, hi), if asked for */
+static void step_range(const tail *a, size_t lo, size_t hi) {
+    if (a->up) rnn_update_apply(a->up, lo, hi);
+}
 
 /* dst[k] = the sum of part[g * stride + k] over the nblk blocks, in block order; restrict
  * pointers and the blocks outside, so the elements vectorize (one scalar sum per element
@@ -2451,12 +2460,14 @@ static void reduce_chunk(void *arg, int c) {
     const tail *a = arg;
     const size_t k0 = (size_t)c * ACC_LEN / TAIL_CHUNKS, k1 = (size_t)(c + 1) * ACC_LEN / TAIL_CHUNKS;
     add_parts(a->grads + 8000 + k0, a->w->bsum + k0, k1 - k0, a->nblk, ACC_LEN);
+    step_range(a, 8000 + k0, 8000 + k1);
 }
 
 /* the embedding's gradient in the rows of chunk c: the blocks' parts added in block order */
 static void embedding_rows(const tail *a, int c) {
     const size_t k0 = (size_t)(c * 500 / TAIL_CHUNKS) * 16, k1 = (size_t)((c + 1) * 500 / TAIL_CHUNKS) * 16;
     add_parts(a->grads + 0 + k0, a->w->de + k0, k1 - k0, a->nblk, 8000); /* embedding/embeddings [500, 16] */
+    step_range(a, 0 + k0, 0 + k1);
 }
 
 static void sums_chunk(void *arg, int c) {
@@ -2464,10 +2475,12 @@ static void sums_chunk(void *arg, int c) {
     embedding_rows(arg, c);
 }
 
-static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
+/* gen_backward, and the optimizer's step if up != NULL (gen_forward_backward) */
+static void backward_step(void *impl, const rnn_real *params, rnn_real *grads, rnn_update *up) {
     workspace *w = impl;
     if (!w->labelled) {
         memset(grads, 0, 8832 * sizeof *grads);
+        if (up) rnn_update_apply(up, 0, 8832);
         return;
     }
     /* Every gradient is written once by the sums' tasks, nothing zeroed first in this
@@ -2481,19 +2494,24 @@ static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
     batch a = {w, params, NULL, NULL, NULL, NULL, NULL, n};
     if (!w->fused) rnn_parallel_for(nblk, backward_block, &a);
     w->fused = 0;
-    tail t = {w, params, grads, nblk};
+    tail t = {w, params, grads, nblk, up};
     rnn_parallel_for(TAIL_CHUNKS, sums_chunk, &t);
+}
+
+static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
+    backward_step(impl, params, grads, NULL);
 }
 
 static int gen_correct(const void *impl) { return ((const workspace *)impl)->correct; }
 
-/* forward, then backward, with the blocks' backward inside the forward's job (train_block) */
-static double gen_forward_backward(void *impl, const rnn_real *params, const int32_t *const *samples,
+/* forward, then backward, with the blocks' backward inside the forward's job (train_block),
+ * and the optimizer's step inside the sums' job when asked (update) */
+static double gen_forward_backward(void *impl, rnn_real *params, const int32_t *const *samples,
                                    const rnn_real *labels, int n, const rnn_dropout_ctx *ctx, rnn_real *out,
-                                   rnn_real *grads) {
+                                   rnn_real *grads, rnn_update *update) {
     const double loss = forward_batch(impl, params, NULL, samples, labels, n, ctx, out, 1);
     if (isnan(loss)) return loss; /* grads unspecified (rnnrt.h): the trainer stops */
-    gen_backward(impl, params, grads);
+    backward_step(impl, params, grads, update);
     return loss;
 }
 

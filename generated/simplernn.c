@@ -796,13 +796,30 @@ static void backward_block(void *arg, int g) {
 
 /* After the blocks: the per-lane sums, and the folded table's gradient, split in
  * TAIL_CHUNKS independent chunks so the threads share them (every output element is
- * summed by one chunk, in a fixed order). */
+ * summed by one chunk, in a fixed order). From gen_forward_backward with an update,
+ * the optimizer's step too: each chunk applies it to the parameters whose gradients
+ * it has just summed, while they are in its core's cache (no job and no pass over the
+ * gradients of its own). */
 typedef struct {
     workspace *w;
     const rnn_real *params;
     rnn_real *grads;
     int nblk;
+    rnn_update *up; /* or NULL: gradients only */
 } tail;
+
+/* the optimizer's step for the parameters [lo, hi), if asked for */
+static void step_range(const tail *a, size_t lo, size_t hi) {
+    if (a->up) rnn_update_apply(a->up, lo, hi);
+}
+
+/* step_range for a range of the lane sums (from simple_rnn/kernel on) but for the folded
+ * layer's K and b, whose gradients are complete only after the job (fold_kernel_sum)
+ * and whose K the job's tasks read */
+static void step_range_early(const tail *a, size_t lo, size_t hi) {
+    step_range(a, lo > 8128 ? lo : 8128, hi < 8192 ? hi : 8192); /* between */
+    step_range(a, lo > 8200 ? lo : 8200, hi); /* after simple_rnn/bias */
+}
 
 /* dst[k] = the sum of part[g * stride + k] over the nblk blocks, in block order; restrict
  * pointers and the blocks outside, so the elements vectorize (one scalar sum per element
@@ -818,6 +835,7 @@ static void reduce_chunk(void *arg, int c) {
     const tail *a = arg;
     const size_t k0 = (size_t)c * ACC_LEN / TAIL_CHUNKS, k1 = (size_t)(c + 1) * ACC_LEN / TAIL_CHUNKS;
     add_parts(a->grads + 8000 + k0, a->w->bsum + k0, k1 - k0, a->nblk, ACC_LEN);
+    step_range_early(a, 8000 + k0, 8000 + k1);
 }
 
 /* A row chunk's part of dK = sum over v of E[v]^T dek[v] and of db = sum of dek[v]: its
@@ -921,6 +939,7 @@ static void fold_rows_chunk(void *arg, int c) {
         }
     }
     fold_kernel_part(w->fk + (size_t)c * 136, w->dek_sum, a->params + 0, list, n);
+    step_range(a, 0 + (size_t)v0 * 16, 0 + (size_t)v1 * 16); /* its rows of E, read above */
 }
 
 /* the per-lane sums and the table's rows in one job (one hand-off between the threads
@@ -942,10 +961,12 @@ static void fold_kernel_sum(const workspace *w, rnn_real *grads) {
     }
 }
 
-static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
+/* gen_backward, and the optimizer's step if up != NULL (gen_forward_backward) */
+static void backward_step(void *impl, const rnn_real *params, rnn_real *grads, rnn_update *up) {
     workspace *w = impl;
     if (!w->labelled) {
         memset(grads, 0, 8240 * sizeof *grads);
+        if (up) rnn_update_apply(up, 0, 8240);
         return;
     }
     /* Every gradient is written once by the sums' tasks, nothing zeroed first in this
@@ -959,20 +980,29 @@ static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
     batch a = {w, params, NULL, NULL, NULL, NULL, NULL, n};
     if (!w->fused) rnn_parallel_for(nblk, backward_block, &a);
     w->fused = 0;
-    tail t = {w, params, grads, nblk};
+    tail t = {w, params, grads, nblk, up};
     rnn_parallel_for(TAIL_CHUNKS, sums_chunk, &t);
     fold_kernel_sum(w, grads);
+    if (up) { /* K and b, complete now (step_range_early) */
+        rnn_update_apply(up, 8000, 8128);
+        rnn_update_apply(up, 8192, 8200);
+    }
+}
+
+static void gen_backward(void *impl, const rnn_real *params, rnn_real *grads) {
+    backward_step(impl, params, grads, NULL);
 }
 
 static int gen_correct(const void *impl) { return ((const workspace *)impl)->correct; }
 
-/* forward, then backward, with the blocks' backward inside the forward's job (train_block) */
-static double gen_forward_backward(void *impl, const rnn_real *params, const int32_t *const *samples,
+/* forward, then backward, with the blocks' backward inside the forward's job (train_block),
+ * and the optimizer's step inside the sums' job when asked (update) */
+static double gen_forward_backward(void *impl, rnn_real *params, const int32_t *const *samples,
                                    const rnn_real *labels, int n, const rnn_dropout_ctx *ctx, rnn_real *out,
-                                   rnn_real *grads) {
+                                   rnn_real *grads, rnn_update *update) {
     const double loss = forward_batch(impl, params, NULL, samples, labels, n, ctx, out, 1);
     if (isnan(loss)) return loss; /* grads unspecified (rnnrt.h): the trainer stops */
-    gen_backward(impl, params, grads);
+    backward_step(impl, params, grads, update);
     return loss;
 }
 

@@ -17,6 +17,7 @@
 
 #include "rnn_arch.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #ifdef RNN_DOUBLE
@@ -115,9 +116,10 @@ void rnn_init_params(const rnn_model *m, uint64_t seed, rnn_real *params);
  * sgd 1 with momentum > 0 else 0. */
 int rnn_optimizer_slots(const rnn_optimizer *o);
 
-/* Is every one of the n elements of g finite? (The trainer's test before each step:
- * a NaN or infinity stops training before any weight changes.) Compiled like the
- * update, for the widest vectors the CPU has. */
+/* Is every one of the n elements of g finite? (The trainer's test before
+ * rnn_optimizer_step: a NaN or infinity stops training before any weight changes;
+ * rnn_update below tests each piece itself.) Compiled like the update, for the widest
+ * vectors the CPU has. */
 int rnn_grads_finite(const rnn_real *g, size_t n);
 
 /* One optimizer step. `step` counts from 1 (Adam's bias correction). grads are
@@ -127,6 +129,35 @@ int rnn_grads_finite(const rnn_real *g, size_t n);
  * from inside an rnn_parallel_for task. */
 void rnn_optimizer_step(const rnn_model *m, const rnn_optimizer *o, rnn_real *params,
                         rnn_real *grads, rnn_real *state, int64_t step);
+
+/* The same step applied piece by piece, each piece as soon as its gradients are final:
+ * a generated trainer's forward_backward applies it in the tasks that sum the
+ * gradients (no pass of its own over the gradients, no job of its own for the threads).
+ *
+ * rnn_update_begin fills u for one step (the arguments as for rnn_optimizer_step; o,
+ * params, grads and state must outlive the step) and returns 1, or 0 when the step
+ * cannot go piece by piece: clipnorm and global_clipnorm need every gradient first
+ * (call rnn_optimizer_step then). rnn_update_apply(u, lo, hi) updates the parameters
+ * in [lo, hi) of the buffer (the padding between tensors is skipped): each element
+ * must be passed exactly once per step, after its gradient is final and once nothing
+ * in the step reads its weight again; calls for disjoint ranges may run on different
+ * threads at once. Weights, state and (clipped) gradients come out bit for bit as
+ * rnn_optimizer_step's. A piece of a tensor that holds a NaN or an infinity is left
+ * as it is and makes rnn_update_ok return 0; other pieces may have been updated by
+ * then, so a trainer stops there (rnn_optimizer_step's callers test the gradients
+ * first, rnn_grads_finite, and change nothing). */
+typedef struct {
+    const rnn_model *m;
+    const rnn_optimizer *o;
+    rnn_real *params, *grads, *state;
+    double alpha;    /* Adam's step size at this step */
+    atomic_int bad;  /* a piece held a NaN or an infinity */
+} rnn_update;
+
+int rnn_update_begin(rnn_update *u, const rnn_model *m, const rnn_optimizer *o, rnn_real *params, rnn_real *grads,
+                     rnn_real *state, int64_t step);
+void rnn_update_apply(rnn_update *u, size_t lo, size_t hi);
+int rnn_update_ok(rnn_update *u);
 
 /* =============================================================================
  * Reference runtime (reference/) — every layer for any rnn_model, sizes read at run
@@ -192,10 +223,13 @@ typedef struct {
      * right after its forward, while the block's state is still in the core's cache.
      * Sample b's T ids are samples[b][0..T), wherever they are: the trainer passes the
      * dataset's rows as they lie, and the lane blocks read them on their own threads
-     * (one serial copy of the batch fewer per step). */
-    double (*forward_backward)(void *impl, const rnn_real *params, const int32_t *const *samples,
+     * (one serial copy of the batch fewer per step). With update != NULL (begun by
+     * rnn_update_begin on the same params and grads), the optimizer step is applied
+     * too, every element through rnn_update_apply; when the loss is not finite it
+     * may be partly applied or not at all. */
+    double (*forward_backward)(void *impl, rnn_real *params, const int32_t *const *samples,
                                const rnn_real *labels, int n, const rnn_dropout_ctx *ctx, rnn_real *out,
-                               rnn_real *grads);
+                               rnn_real *grads, rnn_update *update);
 } rnn_model_ops;
 
 /* Threads for generated code (core/parallel.c). rnn_parallel_for(n, fn, arg) calls
@@ -228,7 +262,8 @@ int rnn_trainer_main(const rnn_model *m, const rnn_model_ops *ops, const char *p
  * with scattered dataset rows and random tokens (0 included) and labels, dropout
  * active. Compares the probabilities, the loss, every gradient tensor (by Keras name;
  * padding must be 0), the correct count (exactly), forward_backward when ops has it
- * (the same bits as forward then backward), an inference-mode forward, and the
+ * (the same bits as forward then backward, and with an rnn_update the same bits as
+ * forward_backward then rnn_optimizer_step), an inference-mode forward, and the
  * losses, weight changes and weights over 3 SGD steps (each moving the largest weight
  * by ~1% of the largest weight; the
  * optimizer is shared code, and RMSprop/Adam turn rounding noise of near-zero gradient

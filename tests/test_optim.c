@@ -525,3 +525,110 @@ Test(optim, grads_finite) {
             }
     }
 }
+
+/* ---- the step piece by piece (rnn_update) ------------------------------------------- */
+
+/* 3 steps with rnn_update_apply over pieces that cut tensors anywhere (random cut points,
+ * pieces in shuffled order, some spanning padding), against rnn_optimizer_step: weights,
+ * state and clipped gradients the same bit for bit, and the padding untouched. */
+static void update_vs_step(const char *label, const rnn_optimizer *o) {
+    rnn_model m;
+    small_model(&m, o);
+    const size_t P = m.param_buffer_len, S = 2 * P;
+    rnn_real *w_a = calloc(P, sizeof *w_a), *w_b = calloc(P, sizeof *w_b), *g_a = calloc(P, sizeof *g_a);
+    rnn_real *g_b = calloc(P, sizeof *g_b), *s_a = calloc(S, sizeof *s_a), *s_b = calloc(S, sizeof *s_b);
+    cr_assert(w_a && w_b && g_a && g_b && s_a && s_b);
+    for (size_t e = 0; e < P; e++) w_a[e] = w_b[e] = is_real(&m, e) ? (rnn_real)(0.1 * cos((double)e)) : 0;
+    uint32_t seed = 12345;
+    for (int step = 1; step <= 3; step++) {
+        for (size_t e = 0; e < P; e++) g_a[e] = g_b[e] = is_real(&m, e) ? (rnn_real)grad_value(e, step, 0.5) : 0;
+        rnn_optimizer_step(&m, o, w_a, g_a, s_a, step);
+        rnn_update u;
+        cr_assert(rnn_update_begin(&u, &m, o, w_b, g_b, s_b, step), "%s: refused", label);
+        size_t cut[12];
+        int nc = 0;
+        cut[nc++] = 0;
+        for (int i = 0; i < 10; i++) {
+            seed = seed * 1664525u + 1013904223u;
+            cut[nc++] = seed % (P + 1);
+        }
+        cut[nc++] = P;
+        for (int i = 1; i < nc; i++) /* sort the cut points */
+            for (int j = i; j > 0 && cut[j] < cut[j - 1]; j--) {
+                size_t t = cut[j];
+                cut[j] = cut[j - 1];
+                cut[j - 1] = t;
+            }
+        for (int i = nc - 2; i >= 0; i -= 2) rnn_update_apply(&u, cut[i], cut[i + 1]); /* odd pieces, backwards */
+        for (int i = nc - 3; i >= 0; i -= 2) rnn_update_apply(&u, cut[i], cut[i + 1]); /* then the others */
+        cr_assert(rnn_update_ok(&u), "%s, step %d: a finite step reported not finite", label, step);
+        cr_assert(!memcmp(w_a, w_b, P * sizeof *w_a), "%s, step %d: weights differ", label, step);
+        cr_assert(!memcmp(g_a, g_b, P * sizeof *g_a), "%s, step %d: clipped gradients differ", label, step);
+        cr_assert(!memcmp(s_a, s_b, S * sizeof *s_a), "%s, step %d: state differs", label, step);
+    }
+    for (size_t e = 0; e < P; e++)
+        if (!is_real(&m, e)) cr_assert_eq(w_b[e], 0, "%s: padding at %zu written", label, e);
+    free(w_a), free(w_b), free(g_a), free(g_b), free(s_a), free(s_b);
+}
+
+Test(optim, update_pieces_equal_the_step) {
+    rnn_optimizer o = base_opt(RNN_OPT_RMSPROP);
+    update_vs_step("rmsprop", &o);
+    o.epsilon_outside = 1;
+    update_vs_step("rmsprop epsilon outside", &o);
+    o = base_opt(RNN_OPT_ADAM);
+    update_vs_step("adam", &o);
+    o = base_opt(RNN_OPT_SGD);
+    update_vs_step("sgd", &o);
+    o.momentum = 0.9;
+    update_vs_step("sgd momentum", &o);
+    o.nesterov = 1;
+    update_vs_step("sgd nesterov", &o);
+    o = base_opt(RNN_OPT_RMSPROP);
+    o.clipvalue = 0.05;   /* below most gradients: the clip matters */
+    update_vs_step("rmsprop clipvalue", &o);
+}
+
+/* A norm needs every gradient before any update: refused, and u left for the caller to
+ * fall back on rnn_optimizer_step. */
+Test(optim, update_refuses_norm_clipping) {
+    rig r = rig_make(NULL);
+    rnn_optimizer o = base_opt(RNN_OPT_RMSPROP);
+    o.clipnorm = 1.0;
+    rnn_update u;
+    cr_assert(!rnn_update_begin(&u, &r.m, &o, r.w, r.g, r.st, 1));
+    o.clipnorm = 0;
+    o.global_clipnorm = 1.0;
+    cr_assert(!rnn_update_begin(&u, &r.m, &o, r.w, r.g, r.st, 1));
+    rig_free(&r);
+}
+
+/* A NaN or an infinity: the step is reported bad, and the piece that holds it is left
+ * as it was (weights and state); a piece without one is updated. */
+Test(optim, update_reports_non_finite) {
+    const rnn_real bad[3] = {(rnn_real)NAN, (rnn_real)INFINITY, (rnn_real)-INFINITY};
+    for (int k = 0; k < 3; k++) {
+        rig r = rig_make(NULL);
+        rnn_optimizer o = base_opt(RNN_OPT_RMSPROP);
+        o.clipvalue = 0.5; /* would turn an infinity into 0.5, if it came first */
+        for (size_t i = 0; i < r.m.tensors[1].size; i++) {
+            *at(&r, r.w, "lstm/kernel", i) = 1;
+            *at(&r, r.g, "lstm/kernel", i) = 1;
+        }
+        for (size_t i = 0; i < r.m.tensors[0].size; i++) {
+            *at(&r, r.w, "embedding/embeddings", i) = 1;
+            *at(&r, r.g, "embedding/embeddings", i) = 1;
+        }
+        *at(&r, r.g, "lstm/kernel", 5) = bad[k];
+        rnn_update u;
+        cr_assert(rnn_update_begin(&u, &r.m, &o, r.w, r.g, r.st, 1));
+        rnn_update_apply(&u, 0, r.len);
+        cr_assert(!rnn_update_ok(&u), "%g not reported", (double)bad[k]);
+        for (size_t i = 0; i < r.m.tensors[1].size; i++) {
+            cr_assert_eq(*at(&r, r.w, "lstm/kernel", i), 1, "%g: the bad tensor's weight %zu moved", (double)bad[k], i);
+            cr_assert_eq(*at(&r, r.st, "lstm/kernel", i), 0, "%g: the bad tensor's state %zu moved", (double)bad[k], i);
+        }
+        cr_assert_lt(*at(&r, r.w, "embedding/embeddings", 0), 1, "a finite tensor was not updated");
+        rig_free(&r);
+    }
+}

@@ -118,8 +118,8 @@ static int line_fails(const char *text, const char *label) {
 }
 
 /* Every number in scientific notation in a table row is exactly zero, every
- * "correct" row agrees, and there is one row per tensor in each section (and one for
- * forward_backward when the ops have it). */
+ * "correct" row agrees, and there is one row per tensor in each section (and two for
+ * forward_backward when the ops have it: without and with the optimizer's step). */
 static void expect_all_zero(const rnn_model *m, const char *text, int fused) {
     int rows = 0;
     for (const char *p = text; *p;) {
@@ -152,9 +152,9 @@ static void expect_all_zero(const rnn_model *m, const char *text, int fused) {
         }
         p += n + (e != NULL);
     }
-    /* probabilities, loss, grads, padding, correct, 3 inference rows, the gradient after
-     * an inference, step loss, steps */
-    cr_expect_eq(rows, 2 + m->n_tensors + 2 + fused + 3 + 1 + 1 + m->n_tensors, "rows: %d\n%s", rows, text);
+    /* probabilities, loss, grads, padding, correct, forward_backward's two, 3 inference
+     * rows, the gradient after an inference, step loss, steps */
+    cr_expect_eq(rows, 2 + m->n_tensors + 2 + 2 * fused + 3 + 1 + 1 + m->n_tensors, "rows: %d\n%s", rows, text);
     const char *opt = "sgd";   /* the selftest's steps are SGD whatever the spec's optimizer */
     for (int k = 0; k < m->n_tensors; k++) {
         char label[160];
@@ -221,7 +221,9 @@ typedef enum {
     FAULT_GRAD_PADDING,     /* garbage in the alignment padding                       */
     FAULT_CORRECT,          /* correct count off by one                               */
     FAULT_PROB,             /* one probability off by 1e-4 relative                  */
-    FAULT_FUSED             /* forward_backward: one gradient element off by 1 ulp    */
+    FAULT_FUSED,            /* forward_backward: one gradient element off by 1 ulp    */
+    FAULT_STEP_EARLY        /* forward_backward's optimizer step: one tensor's weights
+                               updated before the pass reads them                       */
 } fault_kind;
 
 static fault_kind g_fault;
@@ -310,20 +312,30 @@ static int faulty_correct(const void *impl) {
     return rnn_ref_correct(f->r) + (g_fault == FAULT_CORRECT);
 }
 
-/* forward then backward, but FAULT_FUSED moves one element of a gradient by one ulp */
-static double faulty_forward_backward(void *impl, const rnn_real *params, const int32_t *const *samples,
+/* forward then backward, then the optimizer's step if asked; but FAULT_FUSED moves one
+ * element of a gradient by one ulp, and FAULT_STEP_EARLY updates the weights of g_tensor
+ * with the last step's gradient before the backward pass reads them (then with this
+ * step's, as it should), as a model that applied its update too early would */
+static double faulty_forward_backward(void *impl, rnn_real *params, const int32_t *const *samples,
                                       const rnn_real *labels, int n, const rnn_dropout_ctx *ctx, rnn_real *out,
-                                      rnn_real *grads) {
+                                      rnn_real *grads, rnn_update *update) {
     faulty *f = impl;
-    const size_t T = (size_t)f->m->timesteps;
+    const rnn_model *m = f->m;
+    const size_t T = (size_t)m->timesteps;
     for (int b = 0; b < n; b++) memcpy(f->tokens + (size_t)b * T, samples[b], T * sizeof *f->tokens);
     const double loss = faulty_forward(impl, params, f->tokens, labels, n, ctx, out);
+    size_t size;
+    if (g_fault == FAULT_STEP_EARLY && update) {
+        const rnn_real *g = fault_tensor(f, grads, &size);
+        rnn_real *w = params + (g - grads);
+        for (size_t i = 0; i < size; i++) w[i] = (rnn_real)((double)w[i] * (1.0 - 1e-3));
+    }
     faulty_backward(impl, params, grads);
     if (g_fault == FAULT_FUSED) {
-        size_t size;
-        rnn_real *g = fault_tensor(impl, grads, &size);
+        rnn_real *g = fault_tensor(f, grads, &size);
         g[0] = nextafterf(g[0], INFINITY);
     }
+    if (update) rnn_update_apply(update, 0, m->param_buffer_len);
     return loss;
 }
 
@@ -365,6 +377,16 @@ Test(selftest, a_forward_backward_off_by_one_ulp_fails) {
     build_lstm2(&m);
     char *text = expect_failure(&m, FAULT_FUSED, "lstm/kernel", "forward_backward = forward, backward");
     cr_expect_not_null(strstr(text, "forward_backward = forward, backward"), "%s", text);
+    free(text);
+}
+
+Test(selftest, an_optimizer_step_applied_too_early_fails) {
+    rnn_model m;
+    build_lstm2(&m);
+    char *text = expect_failure(&m, FAULT_STEP_EARLY, "lstm/kernel", "forward_backward + optimizer step");
+    cr_expect(line_fails(text, "forward_backward + optimizer step"), "%s", text);
+    /* (only that row: the other rows call forward_backward without a step) */
+    cr_expect(!line_fails(text, "forward_backward = forward, backward"), "%s", text);
     free(text);
 }
 

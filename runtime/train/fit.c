@@ -215,7 +215,8 @@ static int train_epoch(run *r, int epoch, rnn_history_row *row) {
     long long correct = 0;
     size_t seen = 0;
     size_t P = tr->m->param_buffer_len;
-    /* forward and backward in one call where the model offers it (rnn_model_ops) */
+    /* forward and backward in one call where the model offers it (rnn_model_ops), and the
+     * optimizer's step inside that call too unless it clips by a norm (rnn_update) */
     const int fused = tr->ops->forward_backward != NULL;
     for (int step = 0; step < steps; step++) {
         size_t start = (size_t)step * bs;
@@ -224,8 +225,12 @@ static int train_epoch(run *r, int epoch, rnn_history_row *row) {
         else trainer_gather(tr, d, r->perm, start, nb);
         if (step + 1 < steps) trainer_prefetch(d, r->perm, start + bs, (int)bs);
         rnn_dropout_ctx ctx = {1, r->cfg.seed, (uint32_t)epoch, tr->rows};
+        const int64_t iteration = r->st.iterations + 1;
+        rnn_update up;
+        const int updated = fused && rnn_update_begin(&up, tr->m, &tr->opt, tr->params, tr->grads, tr->opt_state,
+                                                      iteration);
         double loss = fused ? tr->ops->forward_backward(tr->impl, tr->params, tr->samples, tr->labels, nb, &ctx,
-                                                        tr->out, tr->grads)
+                                                        tr->out, tr->grads, updated ? &up : NULL)
                             : tr->ops->forward(tr->impl, tr->params, tr->tokens, tr->labels, nb, &ctx, tr->out);
         if (!isfinite(loss)) {
             snprintf(r->err, sizeof r->err, "epoch %d, step %d/%d: the loss is %s; stopping", epoch + 1, step + 1, steps,
@@ -234,12 +239,15 @@ static int train_epoch(run *r, int epoch, rnn_history_row *row) {
         }
         correct += tr->ops->correct(tr->impl);
         if (!fused) tr->ops->backward(tr->impl, tr->params, tr->grads);
-        if (!rnn_grads_finite(tr->grads, P)) {
+        /* (a step applied inside forward_backward tested the gradients as it went; a bad
+         * one may have changed some weights, but nothing is written after this error) */
+        if (updated ? !rnn_update_ok(&up) : !rnn_grads_finite(tr->grads, P)) {
             snprintf(r->err, sizeof r->err, "epoch %d, step %d/%d: the gradients are not finite (exploding); stopping (try clipnorm or a lower learning rate)",
                      epoch + 1, step + 1, steps);
             return -1;
         }
-        rnn_optimizer_step(tr->m, &tr->opt, tr->params, tr->grads, tr->opt_state, ++r->st.iterations);
+        if (!updated) rnn_optimizer_step(tr->m, &tr->opt, tr->params, tr->grads, tr->opt_state, iteration);
+        r->st.iterations = iteration;
         sum_loss += loss * nb;
         seen += (size_t)nb;
         progress_step(&r->pg, step + 1, sum_loss / (double)seen, (double)correct / (double)seen);

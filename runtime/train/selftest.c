@@ -10,6 +10,9 @@
  * epoch 2). Compared:
  *   - the probabilities, the loss, every parameter gradient tensor (by Keras name),
  *     that the gradient's alignment padding is zero, the correct count (exactly);
+ *   - when the model has forward_backward: that it gives forward and backward's bits,
+ *     and with the optimizer's step inside (rnn_update) the bits of rnn_optimizer_step
+ *     after it: weights, optimizer state and gradients;
  *   - the same forward in inference mode (ctx NULL); then the gradient after an
  *     inference forward of the batch in reverse order (a generated trainer keeps no
  *     per-step state in an inference and must redo the forward when asked for a
@@ -146,6 +149,45 @@ static int model_has_dropout(const rnn_model *m) {
     return 0;
 }
 
+/* The optimizer's step inside forward_backward (rnn_update, as fit runs it) must leave
+ * the weights, the optimizer's state and the gradients exactly as forward_backward and
+ * then rnn_optimizer_step do: so no weight changes before the pass has read it, and
+ * every element is updated once. The spec's optimizer without its norm clip, if any
+ * (rnn_update_begin refuses those and fit then steps apart), for its first step. grads:
+ * the batch's gradient (= forward_backward's, the row before). */
+static void fused_step_row(st_report *rep, const rnn_model *m, const rnn_model_ops *ops, void *impl,
+                           const rnn_real *params, const rnn_real *grads, const int32_t *const *samples,
+                           const rnn_real *labels, int n, const rnn_dropout_ctx *ctx) {
+    const char *label = "forward_backward + optimizer step";
+    rnn_optimizer o = m->optimizer;
+    o.clipnorm = o.global_clipnorm = 0;
+    const size_t P = m->param_buffer_len, S = (size_t)rnn_optimizer_slots(&o) * P;
+    rnn_real *p_a = malloc((P ? P : 1) * sizeof *p_a), *p_r = malloc((P ? P : 1) * sizeof *p_r);
+    rnn_real *g_a = malloc((P ? P : 1) * sizeof *g_a), *g_r = malloc((P ? P : 1) * sizeof *g_r);
+    rnn_real *s_a = calloc(S + 1, sizeof *s_a), *s_r = calloc(S + 1, sizeof *s_r);
+    rnn_real *o_a = malloc(((size_t)n * (size_t)m->n_outputs + 1) * sizeof *o_a);
+    int same = 0;
+    double diff = NAN; /* the largest difference of a weight; NaN: not run (out of memory) */
+    rnn_update u;
+    if (p_a && p_r && g_a && g_r && s_a && s_r && o_a && rnn_update_begin(&u, m, &o, p_a, g_a, s_a, 1)) {
+        memcpy(p_r, params, P * sizeof *p_r);
+        memcpy(g_r, grads, P * sizeof *g_r);
+        rnn_optimizer_step(m, &o, p_r, g_r, s_r, 1);
+        memcpy(p_a, params, P * sizeof *p_a);
+        fill_nan(g_a, P);
+        ops->forward_backward(impl, p_a, samples, labels, n, ctx, o_a, g_a, &u);
+        same = rnn_update_ok(&u) && memcmp(p_a, p_r, P * sizeof *p_a) == 0 && memcmp(g_a, g_r, P * sizeof *g_a) == 0 &&
+               memcmp(s_a, s_r, S * sizeof *s_a) == 0;
+        diff = 0;
+        for (size_t i = 0; i < P; i++) diff = fmax(diff, fabs((double)p_a[i] - (double)p_r[i]));
+    }
+    char v[32];
+    fmt_err(v, sizeof v, diff);
+    fprintf(rep->out, "  %-*s %s%s\n", rep->width, label, v, same ? "" : "  FAIL");
+    if (!same) note_failure(rep, label);
+    free(p_a), free(p_r), free(g_a), free(g_r), free(s_a), free(s_r), free(o_a);
+}
+
 int rnn_selftest(const rnn_model *m, const rnn_model_ops *ops, uint64_t seed, FILE *out) {
     const rnn_model_ops *ref_ops = &rnn_reference_ops;
     const size_t P = m->param_buffer_len, T = (size_t)m->timesteps, K = (size_t)m->n_outputs;
@@ -266,7 +308,7 @@ int rnn_selftest(const rnn_model *m, const rnn_model_ops *ops, uint64_t seed, FI
             memcpy(tokens_rev + (size_t)(n - 1 - b) * T, tokens + (size_t)b * T, (size_t)T * sizeof *tokens_rev);
             samples[b] = tokens_rev + (size_t)(n - 1 - b) * T;
         }
-        const double loss_f = ops->forward_backward(impl, params, samples, labels, n, &ctx, out_r, w_a);
+        const double loss_f = ops->forward_backward(impl, params, samples, labels, n, &ctx, out_r, w_a, NULL);
         const int same = memcmp(&loss_f, &loss_a, sizeof loss_f) == 0 &&
                          memcmp(out_r, out_a, (size_t)n * K * sizeof *out_r) == 0 &&
                          memcmp(w_a, grad_a, P * sizeof *w_a) == 0 && ops->correct(impl) == correct_a;
@@ -278,6 +320,7 @@ int rnn_selftest(const rnn_model *m, const rnn_model_ops *ops, uint64_t seed, FI
         fmt_err(v, sizeof v, diff);
         fprintf(out, "  %-*s %s%s\n", rep.width, label, v, same ? "" : "  FAIL");
         if (!same) note_failure(&rep, label);
+        fused_step_row(&rep, m, ops, impl, params, grad_a, samples, labels, n, &ctx);
     }
 
     /* ---- inference mode --------------------------------------------------------------- */
