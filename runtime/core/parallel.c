@@ -38,7 +38,9 @@
  * first 600 jobs of a test took 17 us each instead of 2). So a worker is started on
  * another CPU than the caller's (pthread_attr_setaffinity_np) and, once running, widens
  * its affinity back to the caller's set: a hint where to start, not pinning. (Before,
- * without the yield, the scheduler separated the two only after 3-14 ms of jobs.)
+ * without the yield, the scheduler separated the two only after 3-14 ms of jobs.) The
+ * same holds for a worker woken from its sleep, which the scheduler tends to put on the
+ * CPU of the caller that woke it: it moves itself the same way (leave_waker_cpu).
  *
  * A job is handed over without locks, and what one thread writes while another spins
  * on it sits on a cache line of its own (measured, 2 threads, empty jobs of 4 items:
@@ -116,6 +118,7 @@ static struct {
     _Alignas(LINE) atomic_int done;
     _Alignas(LINE) atomic_int sleepers;      /* workers asleep or about to be    */
     atomic_int caller_sleeps;                /* the caller asleep or about to be */
+    atomic_int waker_cpu;                    /* the caller's CPU when it woke sleepers */
     struct {
         _Alignas(LINE) atomic_int i;
     } next[MAX_WORKERS + 1];                 /* the next unclaimed item of each range */
@@ -130,23 +133,6 @@ static void run_items(int self) {
 }
 
 static unsigned generation_of(unsigned long long job) { return (unsigned)(job >> 32); }
-
-/* A worker's wait for a job of another generation than `seen`: spin a little, then
- * sleep. Returns the job word. */
-static unsigned long long wait_for_job(unsigned seen) {
-    unsigned long long j = atomic_load(&pool.job);
-    for (int s = 0; generation_of(j) == seen && s < SPIN_ROUNDS; s++) {
-        spin_once(s);
-        j = atomic_load(&pool.job);
-    }
-    if (generation_of(j) != seen) return j;
-    atomic_fetch_add(&pool.sleepers, 1);
-    pthread_mutex_lock(&pool.mu);
-    while (generation_of(j = atomic_load(&pool.job)) == seen) pthread_cond_wait(&pool.work, &pool.mu);
-    pthread_mutex_unlock(&pool.mu);
-    atomic_fetch_sub(&pool.sleepers, 1);
-    return j;
-}
 
 static void *worker(void *p);
 
@@ -163,20 +149,67 @@ static void widen_affinity(void) {
 #endif
 }
 
-/* Start worker `index`. On Linux it starts on the (index + 1)-th CPU of the set after
- * the caller's, wrapping around: with as many threads as CPUs, one thread per CPU. */
+#ifdef __linux__
+/* Worker `index`'s CPU beside a caller on CPU `here`: the (index + 1)-th CPU of the set
+ * after it, wrapping around (with as many threads as CPUs, one thread per CPU); -1 if
+ * the hint does not apply. */
+static int worker_cpu(int index, int here) {
+    if (!g_place || here < 0 || here >= CPU_SETSIZE || !CPU_ISSET(here, &g_allowed)) return -1;
+    int cpu = here;
+    for (int steps = index % (CPU_COUNT(&g_allowed) - 1) + 1; steps > 0;) {
+        cpu = (cpu + 1) % CPU_SETSIZE;
+        if (CPU_ISSET(cpu, &g_allowed) && cpu != here) steps--;
+    }
+    return cpu;
+}
+#endif
+
+/* In a worker just woken from its sleep by a caller on CPU `waker`: the scheduler tends
+ * to wake a thread on its waker's CPU (wake-affine placement), where the two then take
+ * turns on one CPU until the load balancer moves one away, 10-30 ms later (measured:
+ * simplernn's first epoch with two threads 0.017-0.036 s in half the runs instead of
+ * 0.009 s, when the worker had slept through the data loading). So a worker that finds
+ * itself there moves to its own CPU, as at its start, and widens its affinity again: a
+ * hint, not pinning. */
+static void leave_waker_cpu(int index, int waker) {
+#ifdef __linux__
+    const int cpu = worker_cpu(index, waker);
+    if (cpu < 0 || sched_getcpu() != waker) return;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    if (sched_setaffinity(0, sizeof one, &one) == 0) widen_affinity();
+#else
+    (void)index, (void)waker;
+#endif
+}
+
+/* Worker `index`'s wait for a job of another generation than `seen`: spin a little,
+ * then sleep. Returns the job word. */
+static unsigned long long wait_for_job(int index, unsigned seen) {
+    unsigned long long j = atomic_load(&pool.job);
+    for (int s = 0; generation_of(j) == seen && s < SPIN_ROUNDS; s++) {
+        spin_once(s);
+        j = atomic_load(&pool.job);
+    }
+    if (generation_of(j) != seen) return j;
+    atomic_fetch_add(&pool.sleepers, 1);
+    pthread_mutex_lock(&pool.mu);
+    while (generation_of(j = atomic_load(&pool.job)) == seen) pthread_cond_wait(&pool.work, &pool.mu);
+    pthread_mutex_unlock(&pool.mu);
+    atomic_fetch_sub(&pool.sleepers, 1);
+    leave_waker_cpu(index, atomic_load(&pool.waker_cpu));
+    return j;
+}
+
+/* Start worker `index` on worker_cpu (see the top of the file). */
 static int start_worker(int index) {
     pthread_attr_t attr;
     if (pthread_attr_init(&attr) != 0) return -1;
 #ifdef __linux__
     if (index == 0) g_place = sched_getaffinity(0, sizeof g_allowed, &g_allowed) == 0 && CPU_COUNT(&g_allowed) > 1;
-    const int here = sched_getcpu();
-    if (g_place && here >= 0 && here < CPU_SETSIZE) {
-        int cpu = here;
-        for (int steps = index % (CPU_COUNT(&g_allowed) - 1) + 1; steps > 0;) {
-            cpu = (cpu + 1) % CPU_SETSIZE;
-            if (CPU_ISSET(cpu, &g_allowed) && cpu != here) steps--;
-        }
+    const int cpu = worker_cpu(index, sched_getcpu());
+    if (cpu >= 0) {
         cpu_set_t one;
         CPU_ZERO(&one);
         CPU_SET(cpu, &one);
@@ -196,7 +229,7 @@ static void *worker(void *p) {
     unsigned seen = 0; /* a job it sees first that it was not started for wants fewer workers */
     widen_affinity();
     for (;;) {
-        const unsigned long long j = wait_for_job(seen);
+        const unsigned long long j = wait_for_job(index, seen);
         const int wanted = (int)(j & 0xffffffffu);
         seen = generation_of(j);
         if (index >= wanted) continue;
@@ -240,6 +273,9 @@ void rnn_parallel_for(int n, void (*fn)(void *arg, int i), void *arg) {
     const unsigned generation = generation_of(atomic_load(&pool.job)) + 1u;
     atomic_store(&pool.job, (unsigned long long)generation << 32 | (unsigned)wanted);
     if (atomic_load(&pool.sleepers) > 0) {
+#ifdef __linux__
+        atomic_store(&pool.waker_cpu, sched_getcpu());
+#endif
         pthread_mutex_lock(&pool.mu);
         pthread_cond_broadcast(&pool.work);
         pthread_mutex_unlock(&pool.mu);
