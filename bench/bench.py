@@ -210,10 +210,11 @@ def run_fit(cmd, workdir):
 
 # The generated trainers train GEN_EPOCHS epochs per process: the first is the figure
 # compared with PyTorch (and the interpreter's first epoch); the last STEADY_EPOCHS give
-# the speed-ups in steady state as well, because with two threads the first 100-200 ms
-# of a process ran slower at times on the VM of bench/README.md (gru: 0.055-0.10 s per
-# epoch, then 0.024 s from the third or fourth epoch on; one thread shows nothing of the
-# kind).
+# the speed-ups in steady state as well: with two threads the first 10-30 ms of a
+# process used to run slower at times (gru: 0.055-0.10 s per epoch, then 0.024 s from the
+# third or fourth epoch on), because the scheduler woke the worker thread, asleep through
+# the data loading, on the CPU of the thread that woke it; under GNU time, as here, in
+# about half the runs (core/parallel.c now moves such a worker off that CPU).
 GEN_EPOCHS, STEADY_EPOCHS = 6, 3
 STEADY = f"epochs {GEN_EPOCHS - STEADY_EPOCHS + 1}-{GEN_EPOCHS}"   # as the tables name them
 
