@@ -35,13 +35,6 @@ JOBS=${PROPERTY_JOBS:-2}
 XFLAGS=${PROPERTY_CFLAGS:-}
 start=$(date +%s)
 
-# TODO(emitter): remove this guard once `rnnc -o` generates code everywhere.
-if "$RNNC" specs/lstm.lua -o /tmp/rnnc-property-probe-$$.c 2>&1 | grep -q "not built yet"; then
-  echo "property.sh: code generator not built yet, skipped"
-  exit 0
-fi
-rm -f /tmp/rnnc-property-probe-$$.c
-
 T=$(mktemp -d /tmp/rnnc-property-XXXXXX)
 mkdir -p "$T/specs" "$T/work" "$T/results"
 
