@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # faults.sh — the trainer under faults (issue 7): SIGKILL at random moments while it
 # checkpoints, a full disk (RLIMIT_FSIZE, and a tiny tmpfs when mounting is allowed)
-# while it writes a checkpoint, the history or the plot, SIGINT, and exploding
+# while it writes a checkpoint, the history or the plot, SIGINT and SIGTERM, and exploding
 # gradients. What must hold every time: the real path of a file is absent or complete
 # (never torn), the previous file survives a failed write byte for byte, the exit codes
 # and messages are the documented ones, and --resume ends with the same weights, bit
@@ -280,16 +280,22 @@ fi
 # epoch's (the one the message names), the history matches it, no temporaries, and
 # resuming ends bit for bit where an uninterrupted run does.
 mkdir s
-for round in 1 2 3 4 5; do
-  c="$T/s/c$round.safetensors"
-  ( exec "$L" fit --builtin-train 64 --builtin-val 16 --epochs 100000 --checkpoint "$c" --history "$T/s/h$round.csv" \
-      > s/out 2> s/err ) &
+# A long fit writing checkpoint $2 (and what else "$@" asks), sent signal $1 at a random
+# moment after its first checkpoint; its exit status in $st.
+signal_fit() {
+  local sig=$1 c=$2
+  shift 2
+  ( exec "$L" fit --builtin-train 64 --builtin-val 16 --epochs 100000 --checkpoint "$c" "$@" > s/out 2> s/err ) &
   pid=$!
   for _ in $(seq 1 500); do [ -s "$c" ] && break; sleep 0.01; done
   sleep "$(printf '0.%03d' $((RANDOM % 60)))"
-  kill -INT $pid
+  kill -"$sig" $pid
   wait $pid
   st=$? pid=""
+}
+for round in 1 2 3 4 5; do
+  c="$T/s/c$round.safetensors"
+  signal_fit INT "$c" --history "$T/s/h$round.csv"
   check "sigint $round: exit 130" test $st -eq 130
   N=$(sed -n 's/^fit: interrupted during epoch \([0-9]*\) after step [0-9]*\/8; nothing of this epoch was written\. Resume from the last checkpoint (epoch \([0-9]*\)) with --resume .*/\1 \2/p' s/err)
   check "sigint $round: the message names the epoch and where to resume" grep -q "Resume from the last checkpoint (epoch [0-9]*) with --resume $c\$" s/err || cat s/err
@@ -322,6 +328,16 @@ else
     grep -q "^fit: interrupted during epoch 1 after step [0-9]*/[0-9]*; nothing of this epoch was written, and no checkpoint was written in this run to resume from$" s/err || cat s/err
 fi
 check "sigint in epoch 1: no temporaries" test "$(dirtemps s)" -eq 0
+
+# SIGTERM (timeout, a CI runner, a container stop) the same way, exit 143.
+c="$T/s/t.safetensors"
+signal_fit TERM "$c"
+check "sigterm: exit 143" test $st -eq 143
+check "sigterm: the message says terminated and where to resume" \
+  grep -Eq "^fit: terminated \(SIGTERM\) during epoch [0-9]+ after step [0-9]+/8; nothing of this epoch was written\. Resume from the last checkpoint \(epoch [0-9]+\) with --resume $c\$" s/err || cat s/err
+check "sigterm: no temporaries" test "$(dirtemps s)" -eq 0
+"$L" evaluate --weights "$c" --builtin-val 16 > /dev/null 2>&1
+check "sigterm: the checkpoint loads" test $? -eq 0
 
 # ============ 4. Exploding gradients ================================================
 mkdir x

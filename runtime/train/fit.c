@@ -25,11 +25,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* SIGINT (Ctrl-C) and SIGTERM (kill, timeout, a pipeline or container stopping the
+ * job) stop training at the end of the current batch, so that nothing is left half
+ * written: the signal's number, 0 while none came. */
 static volatile sig_atomic_t g_interrupted;
-static void on_sigint(int sig) {
-    (void)sig;
-    g_interrupted = 1;
-}
+static void on_stop_signal(int sig) { g_interrupted = sig; }
 
 /* FNV-1a over the data in four interleaved streams of little-endian 64-bit words (word
  * i goes to stream i mod 4), the streams then combined by FNV-1a: four independent
@@ -252,7 +252,8 @@ static int train_epoch(run *r, int epoch, rnn_history_row *row) {
         seen += (size_t)nb;
         progress_step(&r->pg, step + 1, sum_loss / (double)seen, (double)correct / (double)seen);
         if (g_interrupted) {
-            snprintf(r->err, sizeof r->err, "interrupted during epoch %d after step %d/%d", epoch + 1, step + 1, steps);
+            snprintf(r->err, sizeof r->err, "%s during epoch %d after step %d/%d",
+                     g_interrupted == SIGTERM ? "terminated (SIGTERM)" : "interrupted", epoch + 1, step + 1, steps);
             return 1;
         }
     }
@@ -396,10 +397,11 @@ int rnn_fit(const rnn_model *m, const rnn_model_ops *ops, const rnn_fit_options 
     }
 
     g_interrupted = 0;
-    struct sigaction sa, old_sa;
+    struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigaction(SIGINT, &sa, &old_sa);
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     int stop = r.st.es_stopped, status = 0;
     if (stop) {   /* resumed from the checkpoint of the epoch that stopped training */
         progress_message(&r.pg, "%s: training had already stopped early at epoch %d", o->resume, r.st.epochs_done);
@@ -423,14 +425,15 @@ int rnn_fit(const rnn_model *m, const rnn_model_ops *ops, const rnn_fit_options 
         }
         if (stop) progress_message(&r.pg, "Epoch %d: early stopping", epoch + 1);
     }
-    sigaction(SIGINT, &old_sa, NULL);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     if (status == 1) {
         if (r.last_ckpt)
             fprintf(stderr, "%s: %s; nothing of this epoch was written. Resume from the last checkpoint (epoch %d) with --resume %s\n",
                     "fit", r.err, r.last_ckpt_epoch, r.last_ckpt);
         else
             fprintf(stderr, "fit: %s; nothing of this epoch was written, and no checkpoint was written in this run to resume from\n", r.err);
-        rc = 130;
+        rc = 128 + (g_interrupted == SIGTERM ? SIGTERM : SIGINT); /* 130 or 143, as the shell reports a death by it */
         goto done;
     }
     if (status < 0) goto fail;
