@@ -576,6 +576,23 @@ def main():
     # steady seconds of each, and the hand-off measured just before the 2-thread run
     pairs = {s: [] for s in specs}
     extra = {s: {"generated_loss": [], "interpreter_loss": [], "pytorch_loss": []} for s in specs}
+
+    def run_generated(s, seed, ck, nt, save):
+        """Spec s's generated trainer, GEN_EPOCHS epochs on nt threads; a two-thread run
+        right after a measure of the hand-off. Returns (its epoch rows, its max RSS, the
+        median seconds of its last STEADY_EPOCHS, the hand-off in us or None)."""
+        h = None
+        if nt == 2:
+            h = run_handoff()
+            handoffs.append(h)
+        erows, mx = run_fit_rows([exes[s]] + fit_args(paths["x"], paths["y"], seed, ck, nt, save, GEN_EPOCHS), work)
+        return erows, mx, med([q["seconds"] for q in erows[-STEADY_EPOCHS:]]), h
+
+    def add_pair(s, w1, w2, handoff, t1, t2, t1_steady, t2_steady):
+        """A 1-thread / 2-thread pair of spec s: its saved weights compared, its figures kept."""
+        with open(w1, "rb") as f1, open(w2, "rb") as f2:
+            same[s].append(f1.read() == f2.read())
+        pairs[s].append({"handoff_us": handoff, "t1": t1, "t2": t2, "t1_steady": t1_steady, "t2_steady": t2_steady})
     for rep in range(args.reps):
         for si, s in enumerate(specs):
             k = (rep + si) % len(contenders)
@@ -584,16 +601,14 @@ def main():
                 ck = os.path.join(work, f"ck-{s}-{c}.safetensors")
                 if c in ("generated", "generated_t2"):
                     nt = 1 if c == "generated" else 2
-                    if nt == 2:
-                        h_before = run_handoff()
-                        handoffs.append(h_before)
                     wts[c] = os.path.join(work, f"w-{s}-{c}.safetensors")
-                    erows, mx = run_fit_rows([exes[s]] + fit_args(paths["x"], paths["y"], rep, ck, nt, wts[c],
-                                                                  GEN_EPOCHS), work)
+                    erows, mx, st, h = run_generated(s, rep, ck, nt, wts[c])
+                    if nt == 2:
+                        h_before = h
                     row = erows[0]
                     times[s][c].append(row["seconds"])
                     cpus[s][c].append(row["cpu_seconds"])
-                    steady[s][c].append(med([q["seconds"] for q in erows[-STEADY_EPOCHS:]]))
+                    steady[s][c].append(st)
                     rss[s][c].append(mx)
                     if c == "generated":
                         extra[s]["generated_loss"].append(row["loss"])
@@ -612,10 +627,8 @@ def main():
                     times[s][c].append(sec)
                     cpus[s][c].append(cpu)
                     extra[s]["pytorch_loss"].append(loss)
-            with open(wts["generated"], "rb") as f1, open(wts["generated_t2"], "rb") as f2:
-                same[s].append(f1.read() == f2.read())
-            pairs[s].append({"handoff_us": h_before, "t1": times[s]["generated"][-1], "t2": times[s]["generated_t2"][-1],
-                             "t1_steady": steady[s]["generated"][-1], "t2_steady": steady[s]["generated_t2"][-1]})
+            add_pair(s, wts["generated"], wts["generated_t2"], h_before, times[s]["generated"][-1],
+                     times[s]["generated_t2"][-1], steady[s]["generated"][-1], steady[s]["generated_t2"][-1])
             loads.append(os.getloadavg()[0])
             log(f"bench: rep {rep + 1}/{args.reps} {s:13s} gen {times[s]['generated'][-1]:.3f}s  "
                 f"gen x2 {times[s]['generated_t2'][-1]:.3f}s ({'same' if same[s][-1] else 'DIFFERENT'} weights)  "
@@ -627,20 +640,15 @@ def main():
     # minutes, so the two-thread figures need more runs than the PyTorch ratios do)
     for rep in range(args.thread_reps):
         for si, s in enumerate(specs):
-            res = {}
+            res, w = {}, {}
             for nt in ((1, 2) if (rep + si) % 2 == 0 else (2, 1)):
+                w[nt] = os.path.join(work, f"w-{s}-pair{nt}.safetensors")
+                erows, _, st, h = run_generated(s, args.reps + rep, os.path.join(work, f"ck-{s}-pair.safetensors"), nt,
+                                                w[nt])
+                res[nt] = (erows[0]["seconds"], st)
                 if nt == 2:
-                    h_before = run_handoff()
-                    handoffs.append(h_before)
-                w = os.path.join(work, f"w-{s}-pair{nt}.safetensors")
-                erows, _ = run_fit_rows([exes[s]] + fit_args(paths["x"], paths["y"], args.reps + rep,
-                                                             os.path.join(work, f"ck-{s}-pair.safetensors"), nt, w,
-                                                             GEN_EPOCHS), work)
-                res[nt] = (erows[0]["seconds"], med([q["seconds"] for q in erows[-STEADY_EPOCHS:]]), w)
-            with open(res[1][2], "rb") as f1, open(res[2][2], "rb") as f2:
-                same[s].append(f1.read() == f2.read())
-            pairs[s].append({"handoff_us": h_before, "t1": res[1][0], "t2": res[2][0],
-                             "t1_steady": res[1][1], "t2_steady": res[2][1]})
+                    h_before = h
+            add_pair(s, w[1], w[2], h_before, res[1][0], res[2][0], res[1][1], res[2][1])
             log(f"bench: pair {rep + 1}/{args.thread_reps} {s:13s} 1 thread {res[1][0]:.4f}s  2 threads "
                 f"{res[2][0]:.4f}s  hand-off {h_before:.2f} us ({'same' if same[s][-1] else 'DIFFERENT'} weights)")
 

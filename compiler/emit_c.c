@@ -1741,27 +1741,25 @@ static void emit_drivers(emitter *e) {
       m->tensors[1].offset);
     if (e->parts) {
         const rnn_layer *emb0 = &m->layers[0];
-        const rnn_tensor *E0 = tensor(m, 0, RNN_T_EMBEDDINGS);
         P("/* the embedding's gradient in the rows of chunk c: the blocks' parts added in block order */\n");
         P("static void embedding_rows(const tail *a, int c) {\n");
         P("    const size_t k0 = (size_t)(c * %d / TAIL_CHUNKS) * %d, k1 = (size_t)((c + 1) * %d / TAIL_CHUNKS) * %d;\n", V,
           emb0->units, V, emb0->units);
         P("    add_parts(a->grads + %zu + k0, a->w->de + k0, k1 - k0, a->nblk, %zu); /* %s [%d, %d] */\n",
-          E0->offset, buf_size("de"), E0->name, E0->shape[0], E0->shape[1]);
-        P("    step_range(a, %zu + k0, %zu + k1);\n}\n\n", E0->offset, E0->offset);
+          E->offset, buf_size("de"), E->name, E->shape[0], E->shape[1]);
+        P("    step_range(a, %zu + k0, %zu + k1);\n}\n\n", E->offset, E->offset);
         P("static void sums_chunk(void *arg, int c) {\n");
         P("    reduce_chunk(arg, c);\n    embedding_rows(arg, c);\n}\n\n");
     } else if (!e->fold) {
         const rnn_layer *emb0 = &m->layers[0];
-        const rnn_tensor *E0 = tensor(m, 0, RNN_T_EMBEDDINGS);
         P("/* the embedding: d loss / d output scattered into the looked-up rows, in block order\n"
           " * (rows repeat across blocks, so one task does it all) */\n");
         P("static void embedding_grad(const tail *a) {\n");
         P("    const workspace *w = a->w;\n    const int n = w->n;\n");
-        P("    rnn_real *dE = a->grads + %zu; /* %s [%d, %d] */\n", E0->offset, E0->name, E0->shape[0], E0->shape[1]);
+        P("    rnn_real *dE = a->grads + %zu; /* %s [%d, %d] */\n", E->offset, E->name, E->shape[0], E->shape[1]);
         P("    rnn_real sink[%d]; /* the rows of padding lanes */\n", emb0->units);
         P("    memset(dE, 0, %zu * sizeof *dE); /* (here, not in gen_backward: on two threads beside the sums) */\n",
-          (size_t)V * (size_t)emb0->units);
+          E->size);
         P("    for (int g = 0; g < a->nblk; g++) {\n");
         P("        const rnn_real *d0 = w->d0 + (size_t)g * %zu;\n", buf_size("d0"));
         emit_embedding_scatter(e, "dE", "        ");
@@ -1770,7 +1768,7 @@ static void emit_drivers(emitter *e) {
           " * one task that makes it, the step would leave the other threads waiting) */\n");
         P("static void embedding_step_chunk(void *arg, int c) {\n");
         P("    step_range(arg, %zu + (size_t)(c * %d / TAIL_CHUNKS) * %d, %zu + (size_t)((c + 1) * %d / TAIL_CHUNKS) * %d);\n}\n\n",
-          E0->offset, V, emb0->units, E0->offset, V, emb0->units);
+          E->offset, V, emb0->units, E->offset, V, emb0->units);
         P("/* the embedding's gradient next to the per-lane sums, which write other gradients:\n"
           " * on two threads the one serial task overlaps the sums */\n");
         P("static void sums_chunk(void *arg, int c) {\n");
@@ -1874,7 +1872,7 @@ static void emit_drivers(emitter *e) {
         P("        for (int k = 0; k < %d; k++) dK[k] += part[k];\n", F1 * G1);
         P("        for (int j = 0; j < %d; j++) db[j] += part[%d + j];\n    }\n}\n\n", G1, F1 * G1);
     }
-    size_t nE = (size_t)V * (size_t)m->layers[0].units, gap = m->tensors[1].offset - nE;
+    size_t nE = E->size, gap = m->tensors[1].offset - nE;
     P("/* gen_backward, and the optimizer's step if up != NULL (gen_forward_backward) */\n");
     P("static void backward_step(void *impl, const rnn_real *params, rnn_real *grads, rnn_update *up) {\n");
     P("    workspace *w = impl;\n");

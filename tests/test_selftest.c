@@ -313,9 +313,9 @@ static int faulty_correct(const void *impl) {
 }
 
 /* forward then backward, then the optimizer's step if asked; but FAULT_FUSED moves one
- * element of a gradient by one ulp, and FAULT_STEP_EARLY updates the weights of g_tensor
- * with the last step's gradient before the backward pass reads them (then with this
- * step's, as it should), as a model that applied its update too early would */
+ * element of a gradient by one ulp, and FAULT_STEP_EARLY changes the weights of g_tensor
+ * (by a factor 1 - 1e-3) between the forward and the backward pass, as a model that
+ * updated them before the backward had read them would */
 static double faulty_forward_backward(void *impl, rnn_real *params, const int32_t *const *samples,
                                       const rnn_real *labels, int n, const rnn_dropout_ctx *ctx, rnn_real *out,
                                       rnn_real *grads, rnn_update *update) {
