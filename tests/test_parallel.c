@@ -7,11 +7,13 @@
  * item counts (a worker that read one job's `wanted` with another's generation would
  * run or count a job twice), workers started while jobs run, workers and caller that
  * went to sleep and must be woken, and every thread on one CPU, where a spinning
- * thread must give the CPU up. rnn_parallel_start creates the workers at once.
+ * thread must give the CPU up. rnn_parallel_start creates the workers at once;
+ * rnn_parallel_wake wakes sleeping ones without a job.
  */
 #define _GNU_SOURCE /* sched_setaffinity, CPU_SET */
 #include <criterion/criterion.h>
 
+#include <dirent.h>
 #include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -211,4 +213,88 @@ Test(parallel, start_creates_the_workers) {
     static job j;
     cr_expect_eq(wrong_item(&j, 3, 30), -1);
     cr_expect_eq(threads_now(), before + 2, "a job after the start created threads: %d, not %d", threads_now(), before + 2);
+}
+
+/* The ids of this process's threads (at most max), from /proc/self/task; -1 if unreadable. */
+static int thread_ids(int *ids, int max) {
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) && n < max;)
+        if (e->d_name[0] != '.') ids[n++] = atoi(e->d_name);
+    closedir(d);
+    return n;
+}
+
+/* Thread tid's state letter from /proc/self/task/TID/stat ('R' running or runnable,
+ * 'S' asleep), or '?'. */
+static char thread_state(int tid) {
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+    FILE *f = fopen(path, "r");
+    if (!f) return '?';
+    const size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')'); /* "tid (comm) S ..." */
+    return p && p[1] == ' ' ? p[2] : '?';
+}
+
+/* Polls the workers' states for `ms` milliseconds: how many were seen running or
+ * runnable at least once. */
+static int workers_seen_running(const int *tids, int n, int ms) {
+    int seen[8] = {0}, count = 0;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (seconds_since(&t0) * 1e3 < ms && count < n)
+        for (int k = 0; k < n; k++)
+            if (!seen[k] && thread_state(tids[k]) == 'R') seen[k] = 1, count++;
+    return count;
+}
+
+/* Waits up to ms milliseconds for every worker to be asleep at once; 1 if they were. */
+static int workers_asleep_within(const int *tids, int n, int ms) {
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (seconds_since(&t0) * 1e3 < ms) {
+        int asleep = 0;
+        for (int k = 0; k < n; k++) asleep += thread_state(tids[k]) == 'S';
+        if (asleep == n) return 1;
+        sleep_ms(1);
+    }
+    return 0;
+}
+
+/* rnn_parallel_wake wakes the workers that sleep, without a job: they run (spin) for a
+ * while, then sleep again; jobs posted around wakes still run every item once. */
+Test(parallel, wake_gets_sleeping_workers_running) {
+    int before[64], after[64], workers[8], nw = 0;
+    const int nb = thread_ids(before, 64);
+    cr_assert_gt(nb, 0, "cannot list /proc/self/task");
+    rnn_set_threads(3);
+    rnn_parallel_start();
+    const int na = thread_ids(after, 64);
+    for (int a = 0; a < na; a++) {
+        int old = 0;
+        for (int b = 0; b < nb; b++) old |= after[a] == before[b];
+        if (!old && nw < 8) workers[nw++] = after[a];
+    }
+    cr_assert_eq(nw, 2, "rnn_parallel_start made %d threads, not 2", nw);
+    /* a worker spins a few ms, then sleeps (longer when the CPUs are shared: it yields) */
+    cr_assert(workers_asleep_within(workers, nw, 10000), "the workers did not go to sleep");
+    cr_expect_eq(workers_seen_running(workers, nw, 30), 0, "workers ran with no job and no wake");
+    rnn_parallel_wake();
+    cr_expect_eq(workers_seen_running(workers, nw, 1000), 2, "not every worker ran after rnn_parallel_wake");
+    cr_expect(workers_asleep_within(workers, nw, 10000), "woken workers did not go back to sleep");
+    static job j;
+    for (int k = 0; k < 300; k++) {
+        if (k % 3 == 0) rnn_parallel_wake();
+        if (k % 50 == 0) sleep_ms(10); /* asleep again now and then */
+        const int i = wrong_item(&j, 1 + k % 3, 1 + k % 7);
+        if (i >= 0) cr_assert_fail("job %d after wakes: item %d ran %d times", k, i, atomic_load(&j.runs[i]));
+    }
+    rnn_set_threads(1);
+    rnn_parallel_wake(); /* one thread: nothing to wake */
+    cr_expect_eq(wrong_item(&j, 1, 5), -1);
+    rnn_set_threads(0);
 }

@@ -24,6 +24,12 @@
  * on the count of finished workers before it sleeps: the last worker is usually a few
  * microseconds behind, and a sleep and wake-up of the caller cost more than that.
  * Workers live until the process exits (they hold no resources a caller could miss).
+ * A caller that knows a job is coming after serial work of its own can wake sleeping
+ * workers first (rnn_parallel_wake), so that their wake-up overlaps that work: the
+ * trainer does so before an epoch's shuffle. Without it the first job of simplernn's
+ * first epoch took 45-95 us instead of 2, the caller first in the futex call (9-27 us),
+ * then waiting for the worker to wake, and its whole first batch 130-170 us instead
+ * of about 30 (measured with timestamps; with the wake, about 85).
  *
  * A spinning thread yields its CPU every YIELD_EVERY rounds (sched_yield: on a CPU of
  * its own the call returns at once). Without it, when more threads want to run than
@@ -119,6 +125,7 @@ static struct {
     _Alignas(LINE) atomic_int sleepers;      /* workers asleep or about to be    */
     atomic_int caller_sleeps;                /* the caller asleep or about to be */
     atomic_int waker_cpu;                    /* the caller's CPU when it woke sleepers */
+    atomic_uint pokes;                       /* rnn_parallel_wake calls that woke sleepers */
     struct {
         _Alignas(LINE) atomic_int i;
     } next[MAX_WORKERS + 1];                 /* the next unclaimed item of each range */
@@ -185,21 +192,26 @@ static void leave_waker_cpu(int index, int waker) {
 }
 
 /* Worker `index`'s wait for a job of another generation than `seen`: spin a little,
- * then sleep. Returns the job word. */
+ * then sleep until a job comes; woken by rnn_parallel_wake instead, spin again. Returns
+ * the job word. */
 static unsigned long long wait_for_job(int index, unsigned seen) {
-    unsigned long long j = atomic_load(&pool.job);
-    for (int s = 0; generation_of(j) == seen && s < SPIN_ROUNDS; s++) {
-        spin_once(s);
-        j = atomic_load(&pool.job);
+    for (;;) {
+        unsigned long long j = atomic_load(&pool.job);
+        for (int s = 0; generation_of(j) == seen && s < SPIN_ROUNDS; s++) {
+            spin_once(s);
+            j = atomic_load(&pool.job);
+        }
+        if (generation_of(j) != seen) return j;
+        const unsigned pokes = atomic_load(&pool.pokes);
+        atomic_fetch_add(&pool.sleepers, 1);
+        pthread_mutex_lock(&pool.mu);
+        while (generation_of(j = atomic_load(&pool.job)) == seen && atomic_load(&pool.pokes) == pokes)
+            pthread_cond_wait(&pool.work, &pool.mu);
+        pthread_mutex_unlock(&pool.mu);
+        atomic_fetch_sub(&pool.sleepers, 1);
+        leave_waker_cpu(index, atomic_load(&pool.waker_cpu));
+        if (generation_of(j) != seen) return j;
     }
-    if (generation_of(j) != seen) return j;
-    atomic_fetch_add(&pool.sleepers, 1);
-    pthread_mutex_lock(&pool.mu);
-    while (generation_of(j = atomic_load(&pool.job)) == seen) pthread_cond_wait(&pool.work, &pool.mu);
-    pthread_mutex_unlock(&pool.mu);
-    atomic_fetch_sub(&pool.sleepers, 1);
-    leave_waker_cpu(index, atomic_load(&pool.waker_cpu));
-    return j;
 }
 
 /* Start worker `index` on worker_cpu (see the top of the file). */
@@ -289,6 +301,20 @@ void rnn_parallel_for(int n, void (*fn)(void *arg, int i), void *arg) {
         while (atomic_load(&pool.done) < wanted) pthread_cond_wait(&pool.finished, &pool.mu);
         pthread_mutex_unlock(&pool.mu);
         atomic_store(&pool.caller_sleeps, 0);
+    }
+    pthread_mutex_unlock(&g_caller);
+}
+
+void rnn_parallel_wake(void) {
+    if (rnn_get_threads() <= 1 || pthread_mutex_trylock(&g_caller) != 0) return; /* (a job running: awake) */
+    if (atomic_load(&pool.sleepers) > 0) {
+#ifdef __linux__
+        atomic_store(&pool.waker_cpu, sched_getcpu());
+#endif
+        atomic_fetch_add(&pool.pokes, 1);
+        pthread_mutex_lock(&pool.mu);
+        pthread_cond_broadcast(&pool.work);
+        pthread_mutex_unlock(&pool.mu);
     }
     pthread_mutex_unlock(&g_caller);
 }

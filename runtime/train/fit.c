@@ -204,6 +204,7 @@ static int train_epoch(run *r, int epoch, rnn_history_row *row) {
     const rnn_data *d = &r->data.train;
     size_t n = d->n, bs = (size_t)r->cfg.batch_size;
     int steps = (int)((n + bs - 1) / bs);
+    rnn_parallel_wake(); /* the workers slept through the data loading: they wake while this shuffles */
     if (r->cfg.shuffle) {
         rnn_rng s = rnn_rng_stream(r->cfg.seed, RNN_RNG_SHUFFLE, 0, (uint32_t)epoch);
         rnn_rng_permutation(&s, r->perm, (uint32_t)n);
