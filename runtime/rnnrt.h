@@ -270,14 +270,18 @@ int rnn_trainer_main(const rnn_model *m, const rnn_model_ops *ops, const char *p
  * (the same bits as forward then backward, and with an rnn_update the same bits as
  * forward_backward then rnn_optimizer_step), an inference-mode forward, and the
  * losses, weight changes and weights over 3 SGD steps (each moving the largest weight
- * by ~1% of the largest weight; the
+ * by ~0.1% of the largest weight; the
  * optimizer is shared code, and RMSprop/Adam turn rounding noise of near-zero gradient
  * elements into whole +-lr steps) taken in lockstep (epoch = step index, so the
  * dropout masks change). The relative error of a tensor is
  * max_i |a_i - r_i| / max(max_i |r_i|, 1e-30): relative to the tensor's scale, so
  * tiny elements of a large tensor do not dominate. Each must be at most
  * RNN_SELFTEST_TOLERANCE, except the weight changes over the steps (a difference of
- * nearly equal weights): RNN_SELFTEST_CHANGE_TOLERANCE. A NaN or infinity anywhere fails. Prints a table of the
+ * nearly equal weights): RNN_SELFTEST_CHANGE_TOLERANCE; when a check fails so, it is
+ * judged again with each result's scale raised to 8 times the reference's own float
+ * noise for it (how far its result moves when every weight moves by one rounding, or
+ * the batch's sums round in another order; train/selftest.c). A NaN or infinity
+ * anywhere fails. Prints a table of the
  * worst errors and PASS, or FAIL naming the first failing check, to out. Returns 0 on
  * PASS, 1 on FAIL. */
 #define RNN_SELFTEST_TOLERANCE 1e-5
