@@ -213,7 +213,8 @@ typedef struct {
 } st_run;
 
 /* The reference's float noise (see the header): for each result the checks compare, the
- * largest change the reference makes in it when every weight moves by one rounding. */
+ * largest change the reference makes in it when every weight moves by one rounding or
+ * the batch is summed in reverse order. */
 typedef struct {
     double prob, loss, grad[RNN_MAX_TENSORS];               /* training forward, backward */
     double inf_prob, inf_loss, rev_grad[RNN_MAX_TENSORS];   /* inference; gradient after it */
