@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # codegen.sh — a generated trainer and the interpreter train the same way: one run of
 # each on the same small data with the same seed gives the same history to 1e-4, with
-# dropout active (the generated code draws the very same masks); and --unroll full /
-# --unroll none / --no-fold produce trainers that pass selftest.
+# dropout active (the generated code draws the very same masks); the weights are the
+# same bits for any thread count, and predict's probabilities for any batch size and
+# thread count; and --unroll full / --unroll none / --no-fold produce trainers that
+# pass selftest.
 set -u
 BUILD=${BUILD:-build}
 # Under `make test-asan` the runtime is instrumented, so the trainers must be too.
@@ -56,6 +58,39 @@ for th in 1 2 3; do
 done
 check "lstm2: --threads 1, 2, 3 give bitwise identical weights" cmp -s "$T/w1.safetensors" "$T/w2.safetensors"
 check "lstm2: --threads 3 too" cmp -s "$T/w1.safetensors" "$T/w3.safetensors"
+
+# evaluate and predict run a large --batch-size in calls of at most 64 samples per
+# thread (cli.c): each sample's probabilities must be the same bits whatever the batch
+# size and thread count, and the loss the same up to double rounding.
+/usr/bin/python3 - "$T" <<'PY'
+import struct, sys, random
+def npy(path, descr, shape, values, fmt):
+    header = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape)
+    header += " " * (64 - (10 + len(header) + 1) % 64) + "\n"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
+        f.write(struct.pack("<%d%s" % (len(values), fmt), *values))
+rng = random.Random(3)
+npy(sys.argv[1] + "/px.npy", "<i4", "(300, 100)", [rng.randrange(0, 500) for _ in range(300 * 100)], "i")
+npy(sys.argv[1] + "/py.npy", "<f4", "(300,)", [rng.randrange(0, 2) for _ in range(300)], "f")
+PY
+for bs in 7 64 1000; do
+  for th in 1 2; do
+    "$T/lstm2t" predict --weights "$T/w1.safetensors" --x "$T/px.npy" --batch-size $bs --threads $th > "$T/p_${bs}_$th.txt"
+    "$T/lstm2t" evaluate --weights "$T/w1.safetensors" --x "$T/px.npy" --y "$T/py.npy" --batch-size $bs --threads $th \
+      --json > "$T/e_${bs}_$th.json"
+  done
+done
+check "lstm2 predict: 300 rows" test "$(wc -l < "$T/p_7_1.txt")" -eq 300
+for f in "$T"/p_*.txt; do check "lstm2 predict $(basename "$f"): the bits of batch 7, 1 thread" cmp -s "$T/p_7_1.txt" "$f"; done
+check "lstm2 evaluate: the same loss and accuracy for every batch size and thread count" /usr/bin/python3 - "$T"/e_*.json <<'PY'
+import json, sys
+rows = [json.load(open(f)) for f in sys.argv[1:]]
+l0, a0 = rows[0]["loss"], rows[0]["accuracy"]
+worst = max(abs(r["loss"] - l0) / abs(l0) for r in rows)
+print("evaluate: %d runs, worst relative loss difference %.1e" % (len(rows), worst))
+sys.exit(0 if len(rows) == 6 and worst <= 1e-12 and all(r["accuracy"] == a0 and r["samples"] == 300 for r in rows) else 1)
+PY
 
 for mode in "--unroll full" "--unroll none" "--no-fold" "--unroll-budget 8"; do
   "$RNNC" "$ROOT/specs/simplernn.lua" $mode -o "$T/m" 2> "$T/build.err"

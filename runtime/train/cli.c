@@ -285,6 +285,18 @@ static int read_predict_texts(const char *path, rnn_text_set *ts, char *err, siz
     return rc;
 }
 
+/* The samples of one model call in evaluate and predict: --batch-size, but at most
+ * INFERENCE_CHUNK per thread. An inference gives each sample the same probabilities in
+ * any batch, but one call of a large batch gave each lane block buffers of its own,
+ * which no longer stayed in cache from one block to the next (lstm, 20000 sequences,
+ * one thread: batch 1000 0.0279 s, 256 0.0240, 64 0.0231; two threads 0.0137, 0.0129,
+ * 0.0129). The loss is then summed over the calls (the same up to double rounding). */
+#define INFERENCE_CHUNK 64
+static int inference_batch(int batch_size) {
+    const long cap = (long)INFERENCE_CHUNK * rnn_get_threads();
+    return batch_size < cap ? batch_size : (int)cap;
+}
+
 static int cmd_eval_predict(const char *cmd, const rnn_model *m, const rnn_model_ops *ops, int argc, char **argv) {
     eval_options o;
     int done;
@@ -298,7 +310,8 @@ static int cmd_eval_predict(const char *cmd, const rnn_model *m, const rnn_model
     rnn_vocab *vocab = NULL;
     rnn_real *probs = NULL;
     int rc = EXIT_RUN;
-    if (trainer_init(&tr, m, ops, o.batch_size, err, sizeof err)) {
+    const int batch = inference_batch(o.batch_size);
+    if (trainer_init(&tr, m, ops, batch, err, sizeof err)) {
         fprintf(stderr, "%s: %s\n", cmd, err);
         return EXIT_RUN;
     }
@@ -339,7 +352,7 @@ static int cmd_eval_predict(const char *cmd, const rnn_model *m, const rnn_model
     }
     double loss, acc;
     const double t0 = rnn_now(), c0 = rnn_cpu_now();
-    trainer_evaluate(&tr, &d, o.batch_size, &loss, &acc, probs);
+    trainer_evaluate(&tr, &d, batch, &loss, &acc, probs);
     const double seconds = rnn_now() - t0, cpu_seconds = rnn_cpu_now() - c0;
     if (predict) {
         for (size_t i = 0; i < d.n; i++) {
