@@ -85,12 +85,43 @@ RNN_LANES_INLINE void rnn_lanes_transpose16_(rnn_lanes_v16_ v[16]) {
     }
 }
 
+typedef float rnn_lanes_v8h_ __attribute__((vector_size(32)));
+
+/* n floats from p in the low lanes of a vector, the others 0 (n a constant after
+ * inlining). For 8 and 16 it is one load: as a memcpy into a zeroed vector, gcc 12
+ * wrote the row to the stack in 32 bytes and read 64 back, a failed store-to-load
+ * forwarding for every row (simplernn built with gcc: 2.2 times clang's epoch). */
+RNN_LANES_INLINE rnn_lanes_v16_ rnn_lanes_load_part_(const float *p, int n) {
+    if (n == 16) {
+        rnn_lanes_v16_ v;
+        memcpy(&v, p, sizeof v);
+        return v;
+    }
+    if (n == 8) {
+        rnn_lanes_v8h_ h;
+        memcpy(&h, p, sizeof h);
+        return RNN_LANES_SHUF_(h, (rnn_lanes_v8h_){0}, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    }
+    rnn_lanes_v16_ v = {0};
+    memcpy(&v, p, (size_t)n * sizeof(float));
+    return v;
+}
+
+/* The low n floats of v to p (rnn_lanes_load_part_'s counterpart). */
+RNN_LANES_INLINE void rnn_lanes_store_part_(float *p, rnn_lanes_v16_ v, int n) {
+    if (n == 16) {
+        memcpy(p, &v, sizeof v);
+    } else if (n == 8) {
+        const rnn_lanes_v8h_ h = RNN_LANES_SHUF_(v, v, 0, 1, 2, 3, 4, 5, 6, 7);
+        memcpy(p, &h, sizeof h);
+    } else {
+        memcpy(p, &v, (size_t)n * sizeof(float));
+    }
+}
+
 RNN_LANES_INLINE void rnn_lanes_gather16(float *dst, const float *const src[16], int col, int ncols) {
     rnn_lanes_v16_ v[16];
-    for (int l = 0; l < 16; l++) {
-        v[l] = (rnn_lanes_v16_){0};
-        memcpy(&v[l], src[l] + col, (size_t)ncols * sizeof(float));
-    }
+    for (int l = 0; l < 16; l++) v[l] = rnn_lanes_load_part_(src[l] + col, ncols);
     rnn_lanes_transpose16_(v);
     for (int k = 0; k < ncols; k++) memcpy(dst + (size_t)k * 16, &v[k], sizeof v[k]);
 }
@@ -102,12 +133,8 @@ RNN_LANES_INLINE void rnn_lanes_scatter_add16(float *const dst[16], int col, con
         if (k < nrows) memcpy(&v[k], src + (size_t)k * 16, sizeof v[k]);
     }
     rnn_lanes_transpose16_(v);
-    for (int l = 0; l < 16; l++) { /* in lane order: rows may repeat */
-        rnn_lanes_v16_ r = {0};
-        memcpy(&r, dst[l] + col, (size_t)nrows * sizeof(float));
-        r += v[l];
-        memcpy(dst[l] + col, &r, (size_t)nrows * sizeof(float));
-    }
+    for (int l = 0; l < 16; l++) /* in lane order: rows may repeat */
+        rnn_lanes_store_part_(dst[l] + col, rnn_lanes_load_part_(dst[l] + col, nrows) + v[l], nrows);
 }
 
 typedef uint32_t rnn_lanes_u32x16_ __attribute__((vector_size(64)));
