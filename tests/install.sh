@@ -28,6 +28,13 @@ FILES="bin/rnnc lib/librnnrt.a include/rnnrt.h include/rnn_arch.h include/rnn_fa
 for f in $FILES; do check "installed $f" test -f "$P/$f"; done
 check "rnnc is executable" test -x "$P/bin/rnnc"
 check "headers are the sources" cmp -s runtime/rnnrt.h "$P/include/rnnrt.h"
+# Every symbol the library defines for the linker starts with rnn_, so that it cannot
+# clash with a name of the program linked against it (the trainer's internal
+# trainer_init, ckpt_load, progress_step... were once unprefixed).
+nm -g --defined-only "$P/lib/librnnrt.a" 2>/dev/null | awk 'NF == 3 {print $3}' | sort -u > "$T/syms"
+check "librnnrt.a defines symbols" test -s "$T/syms"
+check "every symbol of librnnrt.a starts with rnn_: $(grep -v '^rnn_' "$T/syms" | tr '\n' ' ')" \
+  test "$(grep -vc '^rnn_' "$T/syms")" -eq 0
 check "library is the build's" cmp -s "$BUILD/librnnrt.a" "$P/lib/librnnrt.a"
 check "nothing installed but these files" \
   test "$(cd "$P" && find . -type f | wc -l)" -eq "$(wc -w <<< "$FILES")"

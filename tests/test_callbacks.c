@@ -21,7 +21,7 @@ static void script(const rnn_callback *cb, int n_cb, const double *v, int n, int
     memset(&st, 0, sizeof st);
     rnn_callbacks_begin(cb, n_cb, &st);
     rnn_progress pg;
-    progress_init(&pg, 1, 0, 1);
+    rnn_progress_init(&pg, 1, 0, 1);
     int warned[RNN_MAX_CALLBACKS] = {0};
     int has_snapshot = 0;
     memset(t, 0, sizeof *t);

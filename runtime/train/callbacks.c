@@ -53,21 +53,21 @@ void rnn_callbacks_epoch_end(const rnn_callback *cb, int n_cb, rnn_ckpt_state *s
             if (!c->save_best_only) {
                 act->save = 1;
                 act->save_path = c->path;
-                progress_message(pg, "Epoch %d: saving model to %s", epoch + 1, c->path);
+                rnn_progress_message(pg, "Epoch %d: saving model to %s", epoch + 1, c->path);
             } else if (absent) {
-                if (!warned[i]++) progress_message(pg, "Epoch %d: can save the best model only with %s available, skipping", epoch + 1, mon);
+                if (!warned[i]++) rnn_progress_message(pg, "Epoch %d: can save the best model only with %s available, skipping", epoch + 1, mon);
             } else if (better(v, st->checkpoint_best, c->mode)) {
-                progress_message(pg, "Epoch %d: %s improved from %.5f to %.5f, saving model to %s", epoch + 1, mon,
-                                 st->checkpoint_best, v, c->path);
+                rnn_progress_message(pg, "Epoch %d: %s improved from %.5f to %.5f, saving model to %s", epoch + 1, mon,
+                                     st->checkpoint_best, v, c->path);
                 st->checkpoint_best = v;
                 act->save = 1;
                 act->save_path = c->path;
             } else {
-                progress_message(pg, "Epoch %d: %s did not improve from %.5f", epoch + 1, mon, st->checkpoint_best);
+                rnn_progress_message(pg, "Epoch %d: %s did not improve from %.5f", epoch + 1, mon, st->checkpoint_best);
             }
         } else if (c->kind == RNN_CB_EARLY_STOPPING) {
             if (absent) {
-                if (!warned[i]++) progress_message(pg, "Early stopping conditioned on metric `%s` which is not available", mon);
+                if (!warned[i]++) rnn_progress_message(pg, "Early stopping conditioned on metric `%s` which is not available", mon);
                 continue;
             }
             if (epoch < c->start_from_epoch) continue;
@@ -86,7 +86,7 @@ void rnn_callbacks_epoch_end(const rnn_callback *cb, int n_cb, rnn_ckpt_state *s
                 act->stop = 1;
                 st->es_stopped = 1;
                 if (c->restore_best_weights && (has_snapshot || act->snapshot)) {
-                    progress_message(pg, "Restoring model weights from the end of the best epoch: %d.", st->es_best_epoch + 1);
+                    rnn_progress_message(pg, "Restoring model weights from the end of the best epoch: %d.", st->es_best_epoch + 1);
                     act->restore = 1;
                 }
             }

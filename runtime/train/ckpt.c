@@ -29,8 +29,8 @@ static const char *const slot_names[3][2] = {{"rms", NULL}, {"m", "v"}, {"moment
 
 #define MAX_CKPT_TENSORS (RNN_MAX_TENSORS * 4)
 
-int ckpt_save(const char *path, const rnn_trainer *tr, const rnn_ckpt_state *st, int with_optimizer,
-              char *err, size_t errlen) {
+int rnn_ckpt_save(const char *path, const rnn_trainer *tr, const rnn_ckpt_state *st, int with_optimizer,
+                  char *err, size_t errlen) {
     const rnn_model *m = tr->m;
     size_t P = m->param_buffer_len;
     static rnn_st_tensor ts[MAX_CKPT_TENSORS];
@@ -119,7 +119,7 @@ int ckpt_save(const char *path, const rnn_trainer *tr, const rnn_ckpt_state *st,
     return rc;
 }
 
-void ckpt_state_free(rnn_ckpt_state *st) {
+void rnn_ckpt_state_free(rnn_ckpt_state *st) {
     free(st->es_best_weights);
     free(st->history);
     free(st->vocabulary);
@@ -262,7 +262,7 @@ static int load_state(const rnn_st_file *f, const char *path, rnn_trainer *tr, r
     return 0;
 }
 
-int ckpt_load(const char *path, rnn_trainer *tr, rnn_ckpt_state *st, char **vocabulary, char *err, size_t errlen) {
+int rnn_ckpt_load(const char *path, rnn_trainer *tr, rnn_ckpt_state *st, char **vocabulary, char *err, size_t errlen) {
     const rnn_model *m = tr->m;
     rnn_st_file *f = rnn_st_open(path, err, errlen);
     if (!f) return -1;
@@ -293,7 +293,7 @@ int ckpt_load(const char *path, rnn_trainer *tr, rnn_ckpt_state *st, char **voca
     }
     if (load_group(f, path, m, "", tr->params, err, errlen)) goto done;
     if (st && load_state(f, path, tr, st, err, errlen)) {
-        ckpt_state_free(st);
+        rnn_ckpt_state_free(st);
         goto done;
     }
     if (vocabulary) {
@@ -301,7 +301,7 @@ int ckpt_load(const char *path, rnn_trainer *tr, rnn_ckpt_state *st, char **voca
         *vocabulary = v ? strdup(v) : NULL;
         if (v && !*vocabulary) {
             snprintf(err, errlen, "%s: out of memory", path);
-            if (st) ckpt_state_free(st);
+            if (st) rnn_ckpt_state_free(st);
             goto done;
         }
     }

@@ -311,11 +311,11 @@ static int cmd_eval_predict(const char *cmd, const rnn_model *m, const rnn_model
     rnn_real *probs = NULL;
     int rc = EXIT_RUN;
     const int batch = inference_batch(o.batch_size);
-    if (trainer_init(&tr, m, ops, batch, err, sizeof err)) {
+    if (rnn_trainer_init(&tr, m, ops, batch, err, sizeof err)) {
         fprintf(stderr, "%s: %s\n", cmd, err);
         return EXIT_RUN;
     }
-    if (ckpt_load(o.weights, &tr, NULL, &vocab_text, err, sizeof err)) goto fail;
+    if (rnn_ckpt_load(o.weights, &tr, NULL, &vocab_text, err, sizeof err)) goto fail;
     if (o.x) {
         if (rnn_npy_read_x(o.x, m->timesteps, m->vocab, &d, err, sizeof err)) goto fail;
         if (o.y && rnn_npy_read_y(o.y, m->loss, m->n_outputs, &d, err, sizeof err)) goto fail;
@@ -352,7 +352,7 @@ static int cmd_eval_predict(const char *cmd, const rnn_model *m, const rnn_model
     }
     double loss, acc;
     const double t0 = rnn_now(), c0 = rnn_cpu_now();
-    trainer_evaluate(&tr, &d, batch, &loss, &acc, probs);
+    rnn_trainer_evaluate(&tr, &d, batch, &loss, &acc, probs);
     const double seconds = rnn_now() - t0, cpu_seconds = rnn_cpu_now() - c0;
     if (predict) {
         for (size_t i = 0; i < d.n; i++) {
@@ -378,7 +378,7 @@ done:
     free(vocab_text);
     rnn_vocab_free(vocab);
     rnn_data_free(&d);
-    trainer_free(&tr);
+    rnn_trainer_free(&tr);
     return rc;
 }
 

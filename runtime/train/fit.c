@@ -128,8 +128,8 @@ static int load_data(const rnn_model *m, const rnn_fit_options *o, double split,
             snprintf(err, errlen, "the built-in data set is binary sentiment; this model's loss is sparse_categorical_crossentropy: give --train-x/--train-y or --train-text");
             return -1;
         }
-        progress_message(pg, "No training data given: using the built-in synthetic IMDB-like set (%ld train + %ld validation sequences; see README).",
-                         o->builtin_train, o->builtin_val);
+        rnn_progress_message(pg, "No training data given: using the built-in synthetic IMDB-like set (%ld train + %ld validation sequences; see README).",
+                             o->builtin_train, o->builtin_val);
         if (rnn_builtin_data(seed, 0, (size_t)o->builtin_train, m->vocab, m->timesteps, &d->train, err, errlen)) return -1;
         if (o->builtin_val > 0) {
             if (rnn_builtin_data(seed, 1, (size_t)o->builtin_val, m->vocab, m->timesteps, &d->val, err, errlen)) return -1;
@@ -211,7 +211,7 @@ static int train_epoch(run *r, int epoch, rnn_history_row *row) {
     } else {
         for (size_t i = 0; i < n; i++) r->perm[i] = (uint32_t)i;
     }
-    progress_epoch_begin(&r->pg, epoch, r->cfg.epochs, steps);
+    rnn_progress_epoch_begin(&r->pg, epoch, r->cfg.epochs, steps);
     double sum_loss = 0;
     long long correct = 0;
     size_t seen = 0;
@@ -222,9 +222,9 @@ static int train_epoch(run *r, int epoch, rnn_history_row *row) {
     for (int step = 0; step < steps; step++) {
         size_t start = (size_t)step * bs;
         int nb = (int)(n - start < bs ? n - start : bs);
-        if (fused) trainer_select(tr, d, r->perm, start, nb);
-        else trainer_gather(tr, d, r->perm, start, nb);
-        if (step + 1 < steps) trainer_prefetch(d, r->perm, start + bs, (int)bs);
+        if (fused) rnn_trainer_select(tr, d, r->perm, start, nb);
+        else rnn_trainer_gather(tr, d, r->perm, start, nb);
+        if (step + 1 < steps) rnn_trainer_prefetch(d, r->perm, start + bs, (int)bs);
         rnn_dropout_ctx ctx = {1, r->cfg.seed, (uint32_t)epoch, tr->rows};
         const int64_t iteration = r->st.iterations + 1;
         rnn_update up;
@@ -251,7 +251,7 @@ static int train_epoch(run *r, int epoch, rnn_history_row *row) {
         r->st.iterations = iteration;
         sum_loss += loss * nb;
         seen += (size_t)nb;
-        progress_step(&r->pg, step + 1, sum_loss / (double)seen, (double)correct / (double)seen);
+        rnn_progress_step(&r->pg, step + 1, sum_loss / (double)seen, (double)correct / (double)seen);
         if (g_interrupted) {
             snprintf(r->err, sizeof r->err, "%s during epoch %d after step %d/%d",
                      g_interrupted == SIGTERM ? "terminated (SIGTERM)" : "interrupted", epoch + 1, step + 1, steps);
@@ -264,7 +264,7 @@ static int train_epoch(run *r, int epoch, rnn_history_row *row) {
     row->val_loss = row->val_accuracy = NAN;
     if (r->data.has_val) {
         double vl, va;
-        trainer_evaluate(tr, &r->data.val, r->cfg.batch_size, &vl, &va, NULL);
+        rnn_trainer_evaluate(tr, &r->data.val, r->cfg.batch_size, &vl, &va, NULL);
         row->val_loss = vl;
         row->val_accuracy = r->tr.m->metric_accuracy ? va : NAN;
     }
@@ -286,7 +286,7 @@ static int end_of_epoch(run *r, int epoch, const rnn_fit_options *o, int *stop) 
         memcpy(r->st.es_best_weights, r->tr.params, bytes);
     }
     if (act.save) {
-        if (ckpt_save(act.save_path, &r->tr, &r->st, 1, r->err, sizeof r->err)) return -1;
+        if (rnn_ckpt_save(act.save_path, &r->tr, &r->st, 1, r->err, sizeof r->err)) return -1;
         r->last_ckpt = act.save_path;
         r->last_ckpt_epoch = epoch + 1;
     }
@@ -338,7 +338,7 @@ int rnn_fit(const rnn_model *m, const rnn_model_ops *ops, const rnn_fit_options 
     static run r;
     memset(&r, 0, sizeof r);
     int rc = 1;
-    progress_init(&r.pg, o->quiet, o->json, m->metric_accuracy);
+    rnn_progress_init(&r.pg, o->quiet, o->json, m->metric_accuracy);
     if (resolve_config(m, o, &r.cfg, r.err, sizeof r.err)) goto fail;
     double split = !isnan(o->validation_split) && o->validation_split >= 0 ? o->validation_split : m->fit.validation_split;
     if (!(split >= 0 && split < 1)) {
@@ -348,11 +348,11 @@ int rnn_fit(const rnn_model *m, const rnn_model_ops *ops, const rnn_fit_options 
 
     /* The resume state decides the seed, the vocabulary and where to start. */
     char *resume_vocab = NULL;
-    if (trainer_init(&r.tr, m, ops, r.cfg.batch_size, r.err, sizeof r.err)) goto fail;
+    if (rnn_trainer_init(&r.tr, m, ops, r.cfg.batch_size, r.err, sizeof r.err)) goto fail;
     if (o->learning_rate > 0) r.tr.opt.learning_rate = o->learning_rate;
     int start_epoch = 0;
     if (o->resume) {
-        if (ckpt_load(o->resume, &r.tr, &r.st, &resume_vocab, r.err, sizeof r.err)) goto fail;
+        if (rnn_ckpt_load(o->resume, &r.tr, &r.st, &resume_vocab, r.err, sizeof r.err)) goto fail;
         if (o->seed_set && o->seed != r.st.seed) {
             snprintf(r.err, sizeof r.err, "%s: the checkpoint was trained with --seed %" PRIu64 ", not %" PRIu64, o->resume,
                      r.st.seed, o->seed);
@@ -386,7 +386,7 @@ int rnn_fit(const rnn_model *m, const rnn_model_ops *ops, const rnn_fit_options 
     if (r.data.vocab_text && !r.st.vocabulary) r.st.vocabulary = strdup(r.data.vocab_text);
     if (!o->resume) {
         if (o->init_weights) {
-            if (ckpt_load(o->init_weights, &r.tr, NULL, NULL, r.err, sizeof r.err)) goto fail;
+            if (rnn_ckpt_load(o->init_weights, &r.tr, NULL, NULL, r.err, sizeof r.err)) goto fail;
         } else {
             rnn_init_params(m, r.cfg.seed, r.tr.params);
         }
@@ -405,7 +405,7 @@ int rnn_fit(const rnn_model *m, const rnn_model_ops *ops, const rnn_fit_options 
     sigaction(SIGTERM, &sa, &old_term);
     int stop = r.st.es_stopped, status = 0;
     if (stop) {   /* resumed from the checkpoint of the epoch that stopped training */
-        progress_message(&r.pg, "%s: training had already stopped early at epoch %d", o->resume, r.st.epochs_done);
+        rnn_progress_message(&r.pg, "%s: training had already stopped early at epoch %d", o->resume, r.st.epochs_done);
         for (int i = 0; i < r.cfg.n_cb; i++)
             if (r.cfg.cb[i].kind == RNN_CB_EARLY_STOPPING && r.cfg.cb[i].restore_best_weights && r.st.es_best_weights)
                 memcpy(r.tr.params, r.st.es_best_weights, m->param_buffer_len * sizeof(rnn_real));
@@ -414,7 +414,7 @@ int rnn_fit(const rnn_model *m, const rnn_model_ops *ops, const rnn_fit_options 
         rnn_history_row row;
         status = train_epoch(&r, epoch, &row);
         if (status) break;
-        progress_epoch_end(&r.pg, &row, r.data.train.n);
+        rnn_progress_epoch_end(&r.pg, &row, r.data.train.n);
         if (append_history(&r, &row)) {
             snprintf(r.err, sizeof r.err, "out of memory");
             status = -1;
@@ -424,7 +424,7 @@ int rnn_fit(const rnn_model *m, const rnn_model_ops *ops, const rnn_fit_options 
             status = -1;
             break;
         }
-        if (stop) progress_message(&r.pg, "Epoch %d: early stopping", epoch + 1);
+        if (stop) rnn_progress_message(&r.pg, "Epoch %d: early stopping", epoch + 1);
     }
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
@@ -444,7 +444,7 @@ int rnn_fit(const rnn_model *m, const rnn_model_ops *ops, const rnn_fit_options 
         const rnn_callback *c = &r.cfg.cb[i];
         if (c->kind == RNN_CB_EARLY_STOPPING && c->restore_best_weights && c->restore_at_end && !r.st.es_stopped &&
             r.st.es_best_weights) {
-            progress_message(&r.pg, "Restoring model weights from the end of the best epoch: %d.", r.st.es_best_epoch + 1);
+            rnn_progress_message(&r.pg, "Restoring model weights from the end of the best epoch: %d.", r.st.es_best_epoch + 1);
             memcpy(r.tr.params, r.st.es_best_weights, m->param_buffer_len * sizeof(rnn_real));
         }
     }
@@ -452,8 +452,8 @@ int rnn_fit(const rnn_model *m, const rnn_model_ops *ops, const rnn_fit_options 
         rnn_ckpt_state ws = r.st;
         ws.es_best_weights = NULL;
         ws.monitor = -1;
-        if (ckpt_save(o->save_weights, &r.tr, &ws, 0, r.err, sizeof r.err)) goto fail;
-        progress_message(&r.pg, "Saved the final weights to %s", o->save_weights);
+        if (rnn_ckpt_save(o->save_weights, &r.tr, &ws, 0, r.err, sizeof r.err)) goto fail;
+        rnn_progress_message(&r.pg, "Saved the final weights to %s", o->save_weights);
     }
     rc = 0;
     goto done;
@@ -463,8 +463,8 @@ fail:
     rc = 1;
 done:
     free(r.perm);
-    trainer_free(&r.tr);
+    rnn_trainer_free(&r.tr);
     run_data_free(&r.data);
-    ckpt_state_free(&r.st);
+    rnn_ckpt_state_free(&r.st);
     return rc;
 }

@@ -27,7 +27,7 @@ double rnn_now(void) { return clock_seconds(CLOCK_MONOTONIC); }
 
 double rnn_cpu_now(void) { return clock_seconds(CLOCK_PROCESS_CPUTIME_ID); }
 
-void progress_init(rnn_progress *p, int quiet, int json, int has_accuracy) {
+void rnn_progress_init(rnn_progress *p, int quiet, int json, int has_accuracy) {
     p->quiet = quiet;
     p->json = json;
     p->tty = !quiet && !json && isatty(fileno(stdout));
@@ -43,7 +43,7 @@ static void bar(int step, int steps, char *buf) {
     buf[width] = 0;
 }
 
-void progress_epoch_begin(rnn_progress *p, int epoch, int epochs, int steps) {
+void rnn_progress_epoch_begin(rnn_progress *p, int epoch, int epochs, int steps) {
     p->epoch = epoch;
     p->epochs = epochs;
     p->steps = steps;
@@ -56,7 +56,7 @@ void progress_epoch_begin(rnn_progress *p, int epoch, int epochs, int steps) {
     }
 }
 
-void progress_step(rnn_progress *p, int step, double loss, double acc) {
+void rnn_progress_step(rnn_progress *p, int step, double loss, double acc) {
     if (!p->tty) return;
     double now = rnn_now();
     if (step < p->steps && now - p->last_draw < 0.1) return;
@@ -77,7 +77,7 @@ static void json_number(const char *key, double v, int *first) {
     *first = 0;
 }
 
-void progress_epoch_end(rnn_progress *p, const rnn_history_row *row, size_t samples) {
+void rnn_progress_epoch_end(rnn_progress *p, const rnn_history_row *row, size_t samples) {
     double dt = rnn_now() - p->t0, cpu = rnn_cpu_now() - p->cpu0;
     double sps = dt > 0 ? (double)samples / dt : 0;
     if (p->quiet) return;
@@ -107,7 +107,7 @@ void progress_epoch_end(rnn_progress *p, const rnn_history_row *row, size_t samp
     fflush(stdout);
 }
 
-void progress_message(rnn_progress *p, const char *fmt, ...) {
+void rnn_progress_message(rnn_progress *p, const char *fmt, ...) {
     if (p->quiet) return;
     FILE *out = p->json ? stderr : stdout;
     va_list ap;

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int trainer_init(rnn_trainer *tr, const rnn_model *m, const rnn_model_ops *ops, int max_batch,
-                 char *err, size_t errlen) {
+int rnn_trainer_init(rnn_trainer *tr, const rnn_model *m, const rnn_model_ops *ops, int max_batch,
+                     char *err, size_t errlen) {
     memset(tr, 0, sizeof *tr);
     tr->m = m;
     tr->ops = ops;
@@ -28,14 +28,14 @@ int trainer_init(rnn_trainer *tr, const rnn_model *m, const rnn_model_ops *ops, 
     if (!tr->params || !tr->grads || !tr->opt_state || !tr->tokens || !tr->samples || !tr->labels || !tr->rows ||
         !tr->out || !tr->impl) {
         snprintf(err, errlen, "out of memory for the model (%zu parameters, batches of %d)", m->n_params, max_batch);
-        trainer_free(tr);
+        rnn_trainer_free(tr);
         return -1;
     }
     rnn_parallel_start();
     return 0;
 }
 
-void trainer_free(rnn_trainer *tr) {
+void rnn_trainer_free(rnn_trainer *tr) {
     if (tr->impl) tr->ops->destroy(tr->impl);
     free(tr->params);
     free(tr->grads);
@@ -48,13 +48,13 @@ void trainer_free(rnn_trainer *tr) {
     memset(tr, 0, sizeof *tr);
 }
 
-/* Start loading what trainer_gather(tr, d, idx, start, n) (or, after trainer_select, the
+/* Start loading what rnn_trainer_gather(tr, d, idx, start, n) (or, after rnn_trainer_select, the
  * model) will read: the next batch's rows sit at random places in the data, and gathered
  * cold they cost part of the serial work between a step's parallel jobs, when the other
  * threads wait (measured on simplernn, medians of 12-20 epochs: one thread 0.0186 ->
  * 0.0182 s per epoch, two threads 0.0114 -> 0.0111; measured when the trainer still
  * gathered every batch). A hint only: nothing changes without a prefetch builtin. */
-void trainer_prefetch(const rnn_data *d, const uint32_t *idx, size_t start, int n) {
+void rnn_trainer_prefetch(const rnn_data *d, const uint32_t *idx, size_t start, int n) {
 #if defined(__GNUC__) || defined(__clang__)
     const size_t T = (size_t)d->T, line = 64 / sizeof *d->x;
     for (int b = 0; b < n && start + (size_t)b < d->n; b++) {
@@ -67,7 +67,7 @@ void trainer_prefetch(const rnn_data *d, const uint32_t *idx, size_t start, int 
 #endif
 }
 
-void trainer_select(rnn_trainer *tr, const rnn_data *d, const uint32_t *idx, size_t start, int n) {
+void rnn_trainer_select(rnn_trainer *tr, const rnn_data *d, const uint32_t *idx, size_t start, int n) {
     size_t T = (size_t)d->T;
     for (int b = 0; b < n; b++) {
         size_t row = idx ? idx[start + (size_t)b] : start + (size_t)b;
@@ -77,20 +77,20 @@ void trainer_select(rnn_trainer *tr, const rnn_data *d, const uint32_t *idx, siz
     }
 }
 
-void trainer_gather(rnn_trainer *tr, const rnn_data *d, const uint32_t *idx, size_t start, int n) {
-    trainer_select(tr, d, idx, start, n);
+void rnn_trainer_gather(rnn_trainer *tr, const rnn_data *d, const uint32_t *idx, size_t start, int n) {
+    rnn_trainer_select(tr, d, idx, start, n);
     size_t T = (size_t)d->T;
     for (int b = 0; b < n; b++) memcpy(tr->tokens + (size_t)b * T, tr->samples[b], T * sizeof *tr->tokens);
 }
 
-void trainer_evaluate(rnn_trainer *tr, const rnn_data *d, int bs, double *loss, double *acc, rnn_real *probs) {
+void rnn_trainer_evaluate(rnn_trainer *tr, const rnn_data *d, int bs, double *loss, double *acc, rnn_real *probs) {
     double sum_loss = 0;
     long long correct = 0;
     size_t K = (size_t)tr->m->n_outputs;
     if (bs > tr->max_batch) bs = tr->max_batch;
     for (size_t start = 0; start < d->n; start += (size_t)bs) {
         int n = (int)(d->n - start < (size_t)bs ? d->n - start : (size_t)bs);
-        trainer_gather(tr, d, NULL, start, n);
+        rnn_trainer_gather(tr, d, NULL, start, n);
         double l = tr->ops->forward(tr->impl, tr->params, tr->tokens, d->y ? tr->labels : NULL, n, NULL, tr->out);
         sum_loss += l * n;
         if (d->y) correct += tr->ops->correct(tr->impl);

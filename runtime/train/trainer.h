@@ -30,21 +30,21 @@ typedef struct {
     rnn_real *out;         /* [max_batch, n_outputs]                              */
 } rnn_trainer;
 
-int trainer_init(rnn_trainer *tr, const rnn_model *m, const rnn_model_ops *ops, int max_batch,
-                 char *err, size_t errlen);
-void trainer_free(rnn_trainer *tr);
+int rnn_trainer_init(rnn_trainer *tr, const rnn_model *m, const rnn_model_ops *ops, int max_batch,
+                     char *err, size_t errlen);
+void rnn_trainer_free(rnn_trainer *tr);
 
 /* Copy rows idx[0..n) of d into the batch buffers (idx NULL: rows start..start+n). */
-void trainer_gather(rnn_trainer *tr, const rnn_data *d, const uint32_t *idx, size_t start, int n);
+void rnn_trainer_gather(rnn_trainer *tr, const rnn_data *d, const uint32_t *idx, size_t start, int n);
 /* The same without copying the ids: tr->samples[b] points at row idx[start + b] of d
  * (labels and row numbers are copied). */
-void trainer_select(rnn_trainer *tr, const rnn_data *d, const uint32_t *idx, size_t start, int n);
-/* A cache hint: start loading the rows a later trainer_gather with these arguments reads. */
-void trainer_prefetch(const rnn_data *d, const uint32_t *idx, size_t start, int n);
+void rnn_trainer_select(rnn_trainer *tr, const rnn_data *d, const uint32_t *idx, size_t start, int n);
+/* A cache hint: start loading the rows a later rnn_trainer_gather with these arguments reads. */
+void rnn_trainer_prefetch(const rnn_data *d, const uint32_t *idx, size_t start, int n);
 
 /* Loss and accuracy of d without dropout, in batches of bs (weighted by batch size).
  * If probs is not NULL it receives [d->n, n_outputs] probabilities. */
-void trainer_evaluate(rnn_trainer *tr, const rnn_data *d, int bs, double *loss, double *acc, rnn_real *probs);
+void rnn_trainer_evaluate(rnn_trainer *tr, const rnn_data *d, int bs, double *loss, double *acc, rnn_real *probs);
 
 /* ---- checkpoints (ckpt.c) ---------------------------------------------------------
  * A safetensors file: the weights under Keras names and layouts (F32); with the
@@ -70,16 +70,16 @@ typedef struct {
 } rnn_ckpt_state;
 
 /* Write path atomically. with_optimizer: include the optimizer slots. */
-int ckpt_save(const char *path, const rnn_trainer *tr, const rnn_ckpt_state *st, int with_optimizer,
-              char *err, size_t errlen);
+int rnn_ckpt_save(const char *path, const rnn_trainer *tr, const rnn_ckpt_state *st, int with_optimizer,
+                  char *err, size_t errlen);
 
 /* Load the weights of path into tr->params (names, dtypes and shapes must match the
  * model; a different model hash is refused). If st is not NULL, also the optimizer
  * slots (required) and the resume state; st's pointers are malloc'd, free them with
- * ckpt_state_free. vocabulary (may be NULL) receives the stored vocabulary or NULL. */
-int ckpt_load(const char *path, rnn_trainer *tr, rnn_ckpt_state *st, char **vocabulary,
-              char *err, size_t errlen);
-void ckpt_state_free(rnn_ckpt_state *st);
+ * rnn_ckpt_state_free. vocabulary (may be NULL) receives the stored vocabulary or NULL. */
+int rnn_ckpt_load(const char *path, rnn_trainer *tr, rnn_ckpt_state *st, char **vocabulary,
+                  char *err, size_t errlen);
+void rnn_ckpt_state_free(rnn_ckpt_state *st);
 
 /* ---- progress (progress.c) --------------------------------------------------------- */
 typedef struct {
@@ -90,12 +90,12 @@ typedef struct {
     int has_accuracy;
 } rnn_progress;
 
-void progress_init(rnn_progress *p, int quiet, int json, int has_accuracy);
-void progress_epoch_begin(rnn_progress *p, int epoch, int epochs, int steps);
-void progress_step(rnn_progress *p, int step, double loss, double acc);
-void progress_epoch_end(rnn_progress *p, const rnn_history_row *row, size_t samples);
+void rnn_progress_init(rnn_progress *p, int quiet, int json, int has_accuracy);
+void rnn_progress_epoch_begin(rnn_progress *p, int epoch, int epochs, int steps);
+void rnn_progress_step(rnn_progress *p, int step, double loss, double acc);
+void rnn_progress_epoch_end(rnn_progress *p, const rnn_history_row *row, size_t samples);
 /* A message line (callbacks): on stdout normally, on stderr with --json. */
-void progress_message(rnn_progress *p, const char *fmt, ...);
+void rnn_progress_message(rnn_progress *p, const char *fmt, ...);
 
 double rnn_now(void);   /* monotonic seconds */
 /* CPU time of the whole process (every thread), in seconds. */

@@ -1,7 +1,7 @@
 /*
  * fuzz_safetensors.c — rnn_st_open on arbitrary files; for files that open, every
  * tensor's data is read whole (so a size the reader got wrong shows up under ASan) and
- * the lookups are checked; then ckpt_load puts the file into a small model the way
+ * the lookups are checked; then rnn_ckpt_load puts the file into a small model the way
  * --init-weights (weights only) and --resume (weights, optimizer slots and the resume
  * state) do. The model is the one of tests/fuzz/corpus/spec/tiny.lua, built
  * here by hand so that the harness needs no Lua: embedding{32, 3, input_length = 4},
@@ -37,7 +37,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     l->activation = RNN_ACT_SIGMOID;
     rnn_model_name_layers(m);
     char err[512];
-    if (rnn_model_layout(m, err, sizeof err) || trainer_init(&g_tr, m, &rnn_reference_ops, 4, err, sizeof err)) {
+    if (rnn_model_layout(m, err, sizeof err) || rnn_trainer_init(&g_tr, m, &rnn_reference_ops, 4, err, sizeof err)) {
         fprintf(stderr, "fuzz_safetensors: %s\n", err);
         abort();
     }
@@ -95,7 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
     /* --init-weights: weights (and the vocabulary) only */
     char *vocab = NULL;
-    int rc = ckpt_load(path, &g_tr, NULL, &vocab, err, sizeof err);
+    int rc = rnn_ckpt_load(path, &g_tr, NULL, &vocab, err, sizeof err);
     if (g_verbose) fprintf(stderr, "weights: %s\n", rc ? err : "ok");
     if (rc == 0) {
         if (vocab) (void)strlen(vocab);
@@ -107,14 +107,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     rnn_ckpt_state st;
     memset(&st, 0, sizeof st);
     vocab = NULL;
-    rc = ckpt_load(path, &g_tr, &st, &vocab, err, sizeof err);
+    rc = rnn_ckpt_load(path, &g_tr, &st, &vocab, err, sizeof err);
     if (g_verbose) fprintf(stderr, "resume: %s\n", rc ? err : "ok");
     if (rc == 0) {
         FUZZ_CHECK(st.n_history == st.epochs_done && st.epochs_done >= 0);
         FUZZ_CHECK(st.n_history == 0 || st.history != NULL);
         if (vocab) (void)strlen(vocab);
         free(vocab);
-        ckpt_state_free(&st);
+        rnn_ckpt_state_free(&st);
     } else {
         fuzz_check_err(err, sizeof err);
         FUZZ_CHECK(st.history == NULL && st.es_best_weights == NULL);
