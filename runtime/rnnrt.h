@@ -280,7 +280,8 @@ int rnn_trainer_main(const rnn_model *m, const rnn_model_ops *ops, const char *p
  * nearly equal weights): RNN_SELFTEST_CHANGE_TOLERANCE; when a check fails so, it is
  * judged again with each result's scale raised to 8 times the reference's own float
  * noise for it (how far its result moves when every weight moves by one rounding, or
- * the batch's sums round in another order; train/selftest.c). A NaN or infinity
+ * the batch's sums round in another order; a weight change also to 4 roundings of
+ * its tensor's largest weight; train/selftest.c). A NaN or infinity
  * anywhere fails. Prints a table of the
  * worst errors and PASS, or FAIL naming the first failing check, to out. Returns 0 on
  * PASS, 1 on FAIL. */
