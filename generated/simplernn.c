@@ -671,16 +671,19 @@ static void forward_block(void *arg, int g) {
     w->block_correct[g] = correct;
 }
 
-/* ek[v] = b + E[v].K for the rows v0 <= v < v1: restrict parameters, so the rows vectorize */
+/* ek[v] = b + E[v].K for the rows v0 <= v < v1, a row as 1 vector of 8 */
 static void fold_table(rnn_real *restrict ek, const rnn_real *restrict E, const rnn_real *restrict K,
                        const rnn_real *restrict B, int v0, int v1) {
+    typedef rnn_real rowv __attribute__((vector_size(8 * sizeof(rnn_real))));
+    rowv k[16][1], b[1];
+    memcpy(b, B, sizeof b);
+    memcpy(k, K, sizeof k);
     for (int v = v0; v < v1; v++) {
-        rnn_real *row = ek + (size_t)v * 8;
-        for (int j = 0; j < 8; j++) row[j] = B[j];
-        for (int f = 0; f < 16; f++) {
-            const rnn_real x = E[(size_t)v * 16 + f];
-            for (int j = 0; j < 8; j++) row[j] += x * K[f * 8 + j];
-        }
+        rowv s[1];
+        for (int c = 0; c < 1; c++) s[c] = b[c];
+        for (int f = 0; f < 16; f++)
+            for (int c = 0; c < 1; c++) s[c] += E[(size_t)v * 16 + f] * k[f][c];
+        memcpy(ek + (size_t)v * 8, s, sizeof s);
     }
 }
 
