@@ -259,6 +259,20 @@ static void *worker(void *p) {
  * turns (fn must not call rnn_parallel_for itself). */
 static pthread_mutex_t g_caller = PTHREAD_MUTEX_INITIALIZER;
 
+/* Under g_caller, after a new job was posted (poke 0) or to wake without one (poke 1,
+ * rnn_parallel_wake): wake the workers that sleep, telling them this CPU
+ * (leave_waker_cpu). */
+static void wake_sleepers(int poke) {
+    if (atomic_load(&pool.sleepers) == 0) return;
+#ifdef __linux__
+    atomic_store(&pool.waker_cpu, sched_getcpu());
+#endif
+    if (poke) atomic_fetch_add(&pool.pokes, 1);
+    pthread_mutex_lock(&pool.mu);
+    pthread_cond_broadcast(&pool.work);
+    pthread_mutex_unlock(&pool.mu);
+}
+
 void rnn_parallel_for(int n, void (*fn)(void *arg, int i), void *arg) {
     int threads = rnn_get_threads();
     if (threads > n) threads = n;
@@ -284,14 +298,7 @@ void rnn_parallel_for(int n, void (*fn)(void *arg, int i), void *arg) {
     }
     const unsigned generation = generation_of(atomic_load(&pool.job)) + 1u;
     atomic_store(&pool.job, (unsigned long long)generation << 32 | (unsigned)wanted);
-    if (atomic_load(&pool.sleepers) > 0) {
-#ifdef __linux__
-        atomic_store(&pool.waker_cpu, sched_getcpu());
-#endif
-        pthread_mutex_lock(&pool.mu);
-        pthread_cond_broadcast(&pool.work);
-        pthread_mutex_unlock(&pool.mu);
-    }
+    wake_sleepers(0);
 
     run_items(0);   /* the calling thread works too */
     for (int s = 0; atomic_load(&pool.done) < wanted && s < SPIN_ROUNDS; s++) spin_once(s);
@@ -307,15 +314,7 @@ void rnn_parallel_for(int n, void (*fn)(void *arg, int i), void *arg) {
 
 void rnn_parallel_wake(void) {
     if (rnn_get_threads() <= 1 || pthread_mutex_trylock(&g_caller) != 0) return; /* (a job running: awake) */
-    if (atomic_load(&pool.sleepers) > 0) {
-#ifdef __linux__
-        atomic_store(&pool.waker_cpu, sched_getcpu());
-#endif
-        atomic_fetch_add(&pool.pokes, 1);
-        pthread_mutex_lock(&pool.mu);
-        pthread_cond_broadcast(&pool.work);
-        pthread_mutex_unlock(&pool.mu);
-    }
+    wake_sleepers(1);
     pthread_mutex_unlock(&g_caller);
 }
 
