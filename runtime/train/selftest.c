@@ -94,23 +94,22 @@ typedef struct {
 
 static int is_bad(double x) { return isnan(x) || isinf(x); }
 
-/* max_i |a_i - r_i| / max(max_i |r_i|, floor); with base != NULL, of the changes
- * a_i - base_i and r_i - base_i. NaN if any value is NaN or infinite. floor: the
- * smallest scale to divide by (1e-30, or see the gradients and the float noise below). */
-static double rel_err_floor(const rnn_real *a, const rnn_real *r, const rnn_real *base, size_t n, double floor) {
-    double diff = 0, scale = 0;
+/* max_i |a_i - r_i| and max_i |r_i|; with base != NULL, of the changes a_i - base_i
+ * and r_i - base_i. 0 if any value is NaN or infinite. */
+static int err_parts(const rnn_real *a, const rnn_real *r, const rnn_real *base, size_t n, double *diff,
+                     double *scale) {
+    *diff = *scale = 0;
     for (size_t i = 0; i < n; i++) {
         double ai = (double)a[i], ri = (double)r[i];
-        if (is_bad(ai) || is_bad(ri)) return NAN;
+        if (is_bad(ai) || is_bad(ri)) return 0;
         if (base) {
             ai -= (double)base[i];
             ri -= (double)base[i];
         }
-        double d = fabs(ai - ri);
-        if (d > diff) diff = d;
-        if (fabs(ri) > scale) scale = fabs(ri);
+        *diff = fmax(*diff, fabs(ai - ri));
+        *scale = fmax(*scale, fabs(ri));
     }
-    return diff / fmax(scale, floor);
+    return 1;
 }
 
 static double rel_err_scalar(double a, double r) {
@@ -214,7 +213,8 @@ typedef struct {
     uint32_t *rows, *rows_rev;      /* their rows in the dataset (dropout masks follow)  */
     rnn_dropout_ctx ctx;            /* training, epoch ST_EPOCH                          */
     double lr_of[RNN_MAX_TENSORS];  /* the steps' size per tensor                        */
-    rnn_real *grad_a, *grad_r, *w_a, *w_r, *out_a, *out_r; /* scratch                    */
+    rnn_real *grad_a, *w_a, *out_a, *out_f; /* the implementation's results (scratch)   */
+    struct st_ref_run *ref_run;     /* the reference's results, from params (reference_run) */
 } st_run;
 
 /* The reference's float noise (see the header): for each result the checks compare, the
@@ -258,12 +258,13 @@ static void sgd_step(const rnn_model *m, const double *lr_of, rnn_real *w, const
             w[o + i] -= (rnn_real)(lr_of[k] * (double)g[o + i]);
 }
 
-/* ---- the float-noise floor ------------------------------------------------------------ */
+/* ---- the reference's results, and its float noise ------------------------------------- */
 
 /* What the reference computes from starting weights w0, for every check. */
-typedef struct {
+typedef struct st_ref_run {
     rnn_real *out, *grad, *inf_out, *rev_grad, *w, *g; /* w: after the steps; g: scratch */
     double loss, inf_loss, step_loss[ST_STEPS];
+    int correct, inf_correct;
 } st_ref_run;
 
 static int ref_run_alloc(st_ref_run *r, size_t P, size_t outs) {
@@ -281,30 +282,41 @@ static void ref_run_free(st_ref_run *r) {
     free(r->out), free(r->inf_out), free(r->grad), free(r->rev_grad), free(r->w), free(r->g);
 }
 
-/* The reference's side of every check, as check_all runs it, from the weights w0;
- * with reversed, on the batch in reverse order (the same samples, each with its own
- * dropout masks: only the order of the sums over samples changes), the outputs put
- * back in the batch's order. */
-static void reference_run(const st_run *s, const rnn_real *w0, int reversed, st_ref_run *r) {
+/* The reference's side of every check from the weights w0 (check_all compares the
+ * implementation with the run from params); with reversed, on the batch in reverse
+ * order (the same samples, each with its own dropout masks: only the order of the sums
+ * over samples changes), the outputs put back in the batch's order. With set_steps (the
+ * run from params), the steps' sizes are set from its gradient first; every other run
+ * takes the same steps. Outputs are filled with NaN first, so that an element the
+ * reference leaves unwritten fails too. */
+static void reference_run(st_run *s, const rnn_real *w0, int reversed, int set_steps, st_ref_run *r) {
     const rnn_model_ops *ro = s->ref_ops;
     const int n = s->n;
+    const size_t P = s->m->param_buffer_len, K = (size_t)s->m->n_outputs;
+    fill_nan(r->out, (size_t)n * K);
+    fill_nan(r->inf_out, (size_t)n * K);
+    fill_nan(r->grad, P);
+    fill_nan(r->rev_grad, P);
     const int32_t *tok = reversed ? s->tokens_rev : s->tokens, *tok_rev = reversed ? s->tokens : s->tokens_rev;
     const rnn_real *lab = reversed ? s->labels_rev : s->labels, *lab_rev = reversed ? s->labels : s->labels_rev;
     rnn_dropout_ctx ctx = s->ctx;
     ctx.rows = reversed ? s->rows_rev : s->rows;
     r->loss = ro->forward(s->ref, w0, tok, lab, n, &ctx, r->out);
+    r->correct = ro->correct(s->ref);
     ro->backward(s->ref, w0, r->grad);
+    if (set_steps) step_sizes(s->m, w0, r->grad, s->lr_of);
     r->inf_loss = ro->forward(s->ref, w0, tok, lab, n, NULL, r->inf_out);
+    r->inf_correct = ro->correct(s->ref);
     ro->forward(s->ref, w0, tok_rev, lab_rev, n, NULL, NULL);
     ro->backward(s->ref, w0, r->rev_grad);
-    memcpy(r->w, w0, s->m->param_buffer_len * sizeof *r->w);
+    memcpy(r->w, w0, P * sizeof *r->w);
     for (int step = 1; step <= ST_STEPS; step++) {
         const rnn_dropout_ctx sctx = {.training = 1, .seed = s->seed, .epoch = (uint32_t)step, .rows = ctx.rows};
         r->step_loss[step - 1] = ro->forward(s->ref, r->w, tok, lab, n, &sctx, NULL);
+        fill_nan(r->g, P);
         ro->backward(s->ref, r->w, r->g);
         sgd_step(s->m, s->lr_of, r->w, r->g);
     }
-    const size_t K = (size_t)s->m->n_outputs;
     for (int b = 0; reversed && b < n / 2; b++) /* back to the batch's order */
         for (size_t j = 0; j < K; j++) {
             const size_t x = (size_t)b * K + j, y = (size_t)(n - 1 - b) * K + j;
@@ -326,28 +338,29 @@ static double max_diff(const rnn_real *a, const rnn_real *b, size_t o, size_t le
     return d;
 }
 
-/* Fills nz: the reference run from the weights; then NOISE_RUNS runs from the weights
- * moved by one rounding each, w (1 + s 2^-23) with signs s = +-1 drawn from the seed,
+/* Fills nz against the reference's run from the weights (s->ref_run): NOISE_RUNS runs
+ * from the weights moved by one rounding each, w (1 + s 2^-23) with signs s = +-1 drawn from the seed,
  * and one on the batch in reverse order (the sums over samples rounded in another
  * order, which moving the weights does not show where a result is a sum of terms that
  * cancel: a last layer's bias); the largest change of each result. 0 when out of memory
  * (the floor is then the plain one). */
 enum { NOISE_RUNS = 4 };
-static void reference_noise(const st_run *s, st_noise *nz) {
+#define NOISE_MULT 8.0 /* a result passes within this many times its noise */
+static void reference_noise(st_run *s, st_noise *nz) {
     memset(nz, 0, sizeof *nz);
     const rnn_model *m = s->m;
     const size_t P = m->param_buffer_len, outs = (size_t)s->n * (size_t)m->n_outputs;
-    st_ref_run base = {0}, moved = {0}; /* (both freed, whichever allocation failed) */
+    const st_ref_run base = *s->ref_run;
+    st_ref_run moved = {0}; /* (freed whichever allocation failed) */
     rnn_real *w0 = calloc(P + 1, sizeof *w0);
-    if (ref_run_alloc(&base, P, outs) && ref_run_alloc(&moved, P, outs) && w0) {
-        reference_run(s, s->params, 0, &base);
+    if (ref_run_alloc(&moved, P, outs) && w0) {
         for (int run = 0; run <= NOISE_RUNS; run++) {
             const rnn_rng g = rnn_rng_stream(s->seed, RNN_RNG_TEST, (uint32_t)m->n_tensors + 1, 3 + (uint32_t)run);
             for (size_t i = 0; i < P; i++) /* (the last run: the weights as they are, the batch reversed) */
                 w0[i] = run == NOISE_RUNS ? s->params[i]
                                           : s->params[i] * (rnn_real)(rnn_rng_uniform(&g, (uint32_t)i, 0, 0) < 0.5f
                                                                           ? 1.0 - 0x1p-23 : 1.0 + 0x1p-23);
-            reference_run(s, w0, run == NOISE_RUNS, &moved);
+            reference_run(s, w0, run == NOISE_RUNS, 0, &moved);
             nz->prob = fmax(nz->prob, max_diff(moved.out, base.out, 0, outs));
             nz->loss = fmax(nz->loss, fabs(moved.loss - base.loss));
             nz->inf_prob = fmax(nz->inf_prob, max_diff(moved.inf_out, base.inf_out, 0, outs));
@@ -366,26 +379,46 @@ static void reference_noise(const st_run *s, st_noise *nz) {
             }
         }
     }
+    /* A change is also never judged finer than its weights can hold: ST_STEPS + 1
+     * roundings of the tensor's largest weight (a change 5000 times smaller than its
+     * weight, one rounding of the weight is 2e-4 of it; the two implementations'
+     * roundings part at a step whenever their gradients differ in the last bit). */
+    for (int k = 0; k < m->n_tensors; k++) {
+        const rnn_tensor *t = &m->tensors[k];
+        double wmax = 0;
+        for (size_t i = t->offset; i < t->offset + t->size; i++) wmax = fmax(wmax, fabs((double)base.w[i]));
+        const rnn_real wm = (rnn_real)wmax;
+        if (isfinite(wmax))
+            nz->change[k] = fmax(nz->change[k],
+                                 (ST_STEPS + 1) * ((double)nextafterf(wm, INFINITY) - (double)wm) / NOISE_MULT);
+    }
     /* (fmax ignores a NaN: a result that is not finite has no noise and fails as before) */
-    ref_run_free(&base);
     ref_run_free(&moved);
     free(w0);
 }
 
-/* The error of a check against its tolerance: relative to the larger of the result's
- * floor (rel_err_floor) and the reference's float noise times NOISE_MULT / tol. *plain
- * gets the error without the noise term. */
-#define NOISE_MULT 8.0
+/* The error of a check against its tolerance: max_i |a_i - r_i| relative to the
+ * largest of the result's scale max_i |r_i|, floor (1e-30, or for gradients 1% of the
+ * model's largest) and the reference's float noise times NOISE_MULT / tol. *plain gets
+ * the error without the noise term. NaN if any value is NaN or infinite. */
 static double noise_err(const rnn_real *a, const rnn_real *r, const rnn_real *base, size_t n, double floor,
                         double noise, double tol, double *plain) {
-    *plain = rel_err_floor(a, r, base, n, floor);
-    return rel_err_floor(a, r, base, n, fmax(floor, NOISE_MULT * noise / tol));
+    double diff, scale;
+    if (!err_parts(a, r, base, n, &diff, &scale)) return *plain = NAN;
+    const double plain_scale = fmax(scale, floor);
+    *plain = diff / plain_scale;
+    return diff / fmax(plain_scale, NOISE_MULT * noise / tol);
 }
 
 static double noise_err_scalar(double a, double r, double noise, double tol, double *plain) {
     *plain = rel_err_scalar(a, r);
     if (is_bad(a) || is_bad(r)) return NAN;
     return fabs(a - r) / fmax(fmax(fabs(r), 1e-30), NOISE_MULT * noise / tol);
+}
+
+/* The float-noise floor changed the value of a result whose plain error is above tol. */
+static int by_floor(double e, double plain, double tol) {
+    return !isnan(e) && !isnan(plain) && e < plain && !ok_err(plain, tol);
 }
 
 /* A row's verdict and value e; when the float-noise floor raised the scale of a
@@ -395,27 +428,28 @@ static void row_noise(st_report *rep, const char *label, double e, double plain)
     fmt_err(v, sizeof v, e);
     fmt_err(p, sizeof p, plain);
     const int ok = ok_err(e, RNN_SELFTEST_TOLERANCE);
-    const int floored = !isnan(e) && !isnan(plain) && e < plain && !ok_err(plain, RNN_SELFTEST_TOLERANCE);
     fprintf(rep->out, "  %-*s %s%s", rep->width, label, v, ok ? "" : "  FAIL");
-    if (floored) fprintf(rep->out, "  (%s without the float-noise floor)", p);
+    if (by_floor(e, plain, RNN_SELFTEST_TOLERANCE)) fprintf(rep->out, "  (%s without the float-noise floor)", p);
     fputc('\n', rep->out);
     if (!ok) note_failure(rep, label);
 }
 
 /* ---- the checks ------------------------------------------------------------------------ */
 
-/* Every check of the header, printed as rows to rep->out; nz NULL: no float-noise floor. */
+/* Every check of the header, printed as rows to rep->out: the implementation's results
+ * against the reference's (s->ref_run, reference_run from params); nz NULL: no
+ * float-noise floor. */
 static void check_all(st_run *s, const st_noise *nz, st_report *rep) {
     static const st_noise none;
     if (!nz) nz = &none;
     const rnn_model *m = s->m;
-    const rnn_model_ops *ops = s->ops, *ref_ops = s->ref_ops;
-    void *impl = s->impl, *ref = s->ref;
+    const rnn_model_ops *ops = s->ops;
+    void *impl = s->impl;
+    const st_ref_run *ref = s->ref_run;
     const size_t P = m->param_buffer_len, T = (size_t)m->timesteps, K = (size_t)m->n_outputs;
     const int n = s->n;
     const rnn_real *params = s->params;
-    rnn_real *grad_a = s->grad_a, *grad_r = s->grad_r, *w_a = s->w_a, *w_r = s->w_r, *out_a = s->out_a,
-             *out_r = s->out_r;
+    rnn_real *grad_a = s->grad_a, *w_a = s->w_a, *out_a = s->out_a, *out_f = s->out_f;
     const double tol = RNN_SELFTEST_TOLERANCE;
     const char *oname = "sgd";   /* see the header comment: steps linear in g */
     char label[RNN_TENSOR_NAME_MAX + 64];
@@ -423,18 +457,14 @@ static void check_all(st_run *s, const st_noise *nz, st_report *rep) {
 
     /* ---- one training forward and backward ----------------------------------------- */
     fill_nan(out_a, (size_t)ST_MAX_BATCH * K);
-    fill_nan(out_r, (size_t)ST_MAX_BATCH * K);
     double loss_a = ops->forward(impl, params, s->tokens, s->labels, n, &s->ctx, out_a);
-    double loss_r = ref_ops->forward(ref, params, s->tokens, s->labels, n, &s->ctx, out_r);
-    int correct_a = ops->correct(impl), correct_r = ref_ops->correct(ref);
+    const int correct_a = ops->correct(impl);
     fill_nan(grad_a, P);
-    fill_nan(grad_r, P);
     ops->backward(impl, params, grad_a);
-    ref_ops->backward(ref, params, grad_r);
 
-    double e = noise_err(out_a, out_r, NULL, (size_t)n * K, 1e-30, nz->prob, tol, &plain);
+    double e = noise_err(out_a, ref->out, NULL, (size_t)n * K, 1e-30, nz->prob, tol, &plain);
     row_noise(rep, "probabilities", e, plain);
-    e = noise_err_scalar(loss_a, loss_r, nz->loss, tol, &plain);
+    e = noise_err_scalar(loss_a, ref->loss, nz->loss, tol, &plain);
     row_noise(rep, "loss", e, plain);
     /* A gradient tensor is judged against its own scale, or against 1% of the largest
      * gradient of the model when its own is smaller: a tiny tensor (a 1x1 recurrent
@@ -442,6 +472,7 @@ static void check_all(st_run *s, const st_noise *nz, st_report *rep) {
      * those terms, not of the result, sets its error (measured up to 1.6e-5 of its own
      * scale with both implementations correct; the double-precision finite-difference
      * tests are what prove the formulas). */
+    const rnn_real *grad_r = ref->grad;
     double gscale = 0;
     for (size_t i = 0; i < P; i++)
         if (!is_bad((double)grad_r[i]) && fabs((double)grad_r[i]) > gscale) gscale = fabs((double)grad_r[i]);
@@ -459,24 +490,23 @@ static void check_all(st_run *s, const st_noise *nz, st_report *rep) {
         fprintf(rep->out, "  %-*s %s%s\n", rep->width, "grad padding (must be 0)", v, pad == 0 ? "" : "  FAIL");
         if (!(pad == 0)) note_failure(rep, "grad padding (must be 0)");
     }
-    row_correct(rep, "correct", correct_a, correct_r);
-    step_sizes(m, params, grad_r, s->lr_of);
+    row_correct(rep, "correct", correct_a, ref->correct);
     if (ops->forward_backward) {
         /* The one-call form must give exactly what forward and backward gave (the same
          * arithmetic, only scheduled differently): the row shows the largest absolute
-         * difference, and fails on any bit that differs. out_r and w_a are free here. */
-        fill_nan(out_r, (size_t)ST_MAX_BATCH * K);
+         * difference, and fails on any bit that differs. w_a is free here. */
+        fill_nan(out_f, (size_t)ST_MAX_BATCH * K);
         fill_nan(w_a, P);
         /* its samples are rows anywhere: here the batch's, stored in reverse order */
         const int32_t *samples[ST_MAX_BATCH];
         for (int b = 0; b < n; b++) samples[b] = s->tokens_rev + (size_t)(n - 1 - b) * T;
-        const double loss_f = ops->forward_backward(impl, (rnn_real *)params, samples, s->labels, n, &s->ctx, out_r,
+        const double loss_f = ops->forward_backward(impl, (rnn_real *)params, samples, s->labels, n, &s->ctx, out_f,
                                                     w_a, NULL);
         const int same = memcmp(&loss_f, &loss_a, sizeof loss_f) == 0 &&
-                         memcmp(out_r, out_a, (size_t)n * K * sizeof *out_r) == 0 &&
+                         memcmp(out_f, out_a, (size_t)n * K * sizeof *out_f) == 0 &&
                          memcmp(w_a, grad_a, P * sizeof *w_a) == 0 && ops->correct(impl) == correct_a;
         double diff = fabs(loss_f - loss_a);
-        for (size_t i = 0; i < (size_t)n * K; i++) diff = fmax(diff, fabs((double)out_r[i] - (double)out_a[i]));
+        for (size_t i = 0; i < (size_t)n * K; i++) diff = fmax(diff, fabs((double)out_f[i] - (double)out_a[i]));
         for (size_t i = 0; i < P; i++) diff = fmax(diff, fabs((double)w_a[i] - (double)grad_a[i]));
         const char *flabel = "forward_backward = forward, backward";
         char v[32];
@@ -488,27 +518,23 @@ static void check_all(st_run *s, const st_noise *nz, st_report *rep) {
 
     /* ---- inference mode --------------------------------------------------------------- */
     fill_nan(out_a, (size_t)ST_MAX_BATCH * K);
-    fill_nan(out_r, (size_t)ST_MAX_BATCH * K);
     loss_a = ops->forward(impl, params, s->tokens, s->labels, n, NULL, out_a);
-    loss_r = ref_ops->forward(ref, params, s->tokens, s->labels, n, NULL, out_r);
-    e = noise_err(out_a, out_r, NULL, (size_t)n * K, 1e-30, nz->inf_prob, tol, &plain);
+    e = noise_err(out_a, ref->inf_out, NULL, (size_t)n * K, 1e-30, nz->inf_prob, tol, &plain);
     row_noise(rep, "inference probabilities", e, plain);
-    e = noise_err_scalar(loss_a, loss_r, nz->inf_loss, tol, &plain);
+    e = noise_err_scalar(loss_a, ref->inf_loss, nz->inf_loss, tol, &plain);
     row_noise(rep, "inference loss", e, plain);
-    row_correct(rep, "inference correct", ops->correct(impl), ref_ops->correct(ref));
+    row_correct(rep, "inference correct", ops->correct(impl), ref->inf_correct);
     {   /* A gradient asked for after an inference (no dropout), on the batch in reverse
          * order, so that nothing left from the training forward above would pass for
-         * it. w_a and w_r are free here. */
+         * it. w_a is free here. */
         ops->forward(impl, params, s->tokens_rev, s->labels_rev, n, NULL, NULL);
-        ref_ops->forward(ref, params, s->tokens_rev, s->labels_rev, n, NULL, NULL);
         fill_nan(w_a, P);
-        fill_nan(w_r, P);
         ops->backward(impl, params, w_a);
-        ref_ops->backward(ref, params, w_r);
         double worst = 0, worst_plain = 0;
         for (int k = 0; k < m->n_tensors && !isnan(worst); k++) {
             const rnn_tensor *t = &m->tensors[k];
-            e = noise_err(w_a + t->offset, w_r + t->offset, NULL, t->size, 0.01 * gscale, nz->rev_grad[k], tol, &plain);
+            e = noise_err(w_a + t->offset, ref->rev_grad + t->offset, NULL, t->size, 0.01 * gscale, nz->rev_grad[k],
+                          tol, &plain);
             worst = isnan(e) ? NAN : fmax(worst, e);
             worst_plain = isnan(plain) ? NAN : fmax(worst_plain, plain);
         }
@@ -517,47 +543,31 @@ static void check_all(st_run *s, const st_noise *nz, st_report *rep) {
 
     /* ---- optimizer steps in lockstep ------------------------------------------------- */
     memcpy(w_a, params, P * sizeof *w_a);
-    memcpy(w_r, params, P * sizeof *w_r);
     double step_loss_err = 0, step_loss_plain = 0;
     for (int step = 1; step <= ST_STEPS; step++) {
         const rnn_dropout_ctx sctx = {.training = 1, .seed = s->seed, .epoch = (uint32_t)step, .rows = s->rows};
         double la = ops->forward(impl, w_a, s->tokens, s->labels, n, &sctx, out_a);
-        double lr = ref_ops->forward(ref, w_r, s->tokens, s->labels, n, &sctx, out_r);
-        e = noise_err_scalar(la, lr, nz->step_loss[step - 1], tol, &plain);
+        e = noise_err_scalar(la, ref->step_loss[step - 1], nz->step_loss[step - 1], tol, &plain);
         step_loss_err = isnan(e) || isnan(step_loss_err) ? NAN : fmax(step_loss_err, e);
         step_loss_plain = isnan(plain) || isnan(step_loss_plain) ? NAN : fmax(step_loss_plain, plain);
         fill_nan(grad_a, P);
-        fill_nan(grad_r, P);
         ops->backward(impl, w_a, grad_a);
-        ref_ops->backward(ref, w_r, grad_r);
         sgd_step(m, s->lr_of, w_a, grad_a);
-        sgd_step(m, s->lr_of, w_r, grad_r);
     }
+    const rnn_real *w_r = ref->w;
     snprintf(label, sizeof label, "loss at %s steps 1-%d", oname, ST_STEPS);
     row_noise(rep, label, step_loss_err, step_loss_plain);
     for (int k = 0; k < m->n_tensors; k++) {
         const rnn_tensor *t = &m->tensors[k];
         double pd, pw;
-        /* with the float-noise floor, a change is also never judged finer than its
-         * weights can hold: ST_STEPS + 1 roundings of the tensor's largest weight (a
-         * change 5000 times smaller than its weight, one rounding of the weight is 2e-4
-         * of it; the two implementations' roundings part at a step whenever their
-         * gradients differ in the last bit) */
-        double wmax = 0;
-        for (size_t i = 0; i < t->size; i++) wmax = fmax(wmax, fabs((double)w_r[t->offset + i]));
-        const rnn_real wm = (rnn_real)wmax;
-        const double quantum = nz == &none || !isfinite(wmax)
-                                   ? 0.0
-                                   : (ST_STEPS + 1) * ((double)nextafterf(wm, INFINITY) - (double)wm) / NOISE_MULT;
         const double ed = noise_err(w_a + t->offset, w_r + t->offset, params + t->offset, t->size, 1e-30,
-                                    fmax(nz->change[k], quantum), RNN_SELFTEST_CHANGE_TOLERANCE, &pd);
+                                    nz->change[k], RNN_SELFTEST_CHANGE_TOLERANCE, &pd);
         const double ew = noise_err(w_a + t->offset, w_r + t->offset, NULL, t->size, 1e-30, nz->weight[k], tol, &pw);
         char vd[32], vw[32];
         fmt_err(vd, sizeof vd, ed);
         fmt_err(vw, sizeof vw, ew);
         const int ok = ok_err(ed, RNN_SELFTEST_CHANGE_TOLERANCE) && ok_err(ew, tol);
-        const int floored = (!isnan(ed) && !isnan(pd) && ed < pd && !ok_err(pd, RNN_SELFTEST_CHANGE_TOLERANCE)) ||
-                            (!isnan(ew) && !isnan(pw) && ew < pw && !ok_err(pw, tol));
+        const int floored = by_floor(ed, pd, RNN_SELFTEST_CHANGE_TOLERANCE) || by_floor(ew, pw, tol);
         snprintf(label, sizeof label, "after %d %s steps: %s", ST_STEPS, oname, t->name);
         fprintf(rep->out, "  %-*s change %s  weights %s%s", rep->width, label, vd, vw, ok ? "" : "  FAIL");
         if (floored) {
@@ -580,9 +590,7 @@ int rnn_selftest(const rnn_model *m, const rnn_model_ops *ops, uint64_t seed, FI
 
     s.params = calloc(P ? P : 1, sizeof *s.params);
     s.grad_a = calloc(P ? P : 1, sizeof *s.grad_a);
-    s.grad_r = calloc(P ? P : 1, sizeof *s.grad_r);
     s.w_a = calloc(P ? P : 1, sizeof *s.w_a);
-    s.w_r = calloc(P ? P : 1, sizeof *s.w_r);
     s.tokens = calloc((size_t)ST_MAX_BATCH * T + 1, sizeof *s.tokens);
     s.labels = calloc(ST_MAX_BATCH, sizeof *s.labels);
     s.tokens_rev = calloc((size_t)ST_MAX_BATCH * T + 1, sizeof *s.tokens_rev);   /* the batch reversed */
@@ -590,9 +598,11 @@ int rnn_selftest(const rnn_model *m, const rnn_model_ops *ops, uint64_t seed, FI
     s.rows = calloc(ST_MAX_BATCH, sizeof *s.rows);
     s.rows_rev = calloc(ST_MAX_BATCH, sizeof *s.rows_rev);
     s.out_a = calloc((size_t)ST_MAX_BATCH * K + 1, sizeof *s.out_a);
-    s.out_r = calloc((size_t)ST_MAX_BATCH * K + 1, sizeof *s.out_r);
-    if (!s.params || !s.grad_a || !s.grad_r || !s.w_a || !s.w_r || !s.tokens || !s.labels || !s.tokens_rev ||
-        !s.labels_rev || !s.rows || !s.rows_rev || !s.out_a || !s.out_r) {
+    s.out_f = calloc((size_t)ST_MAX_BATCH * K + 1, sizeof *s.out_f);
+    st_ref_run ref_run = {0};
+    s.ref_run = &ref_run;
+    if (!s.params || !s.grad_a || !s.w_a || !s.tokens || !s.labels || !s.tokens_rev || !s.labels_rev || !s.rows ||
+        !s.rows_rev || !s.out_a || !s.out_f || !ref_run_alloc(&ref_run, P, (size_t)ST_MAX_BATCH * K)) {
         fprintf(out, "selftest: out of memory (%zu parameters)\nFAIL\n", m->n_params);
         goto done;
     }
@@ -647,8 +657,9 @@ int rnn_selftest(const rnn_model *m, const rnn_model_ops *ops, uint64_t seed, FI
     fprintf(out, "selftest: model \"%s\" (%s) vs reference, %d samples of %d, %s, tolerance %.0e\n", m->name,
             ops->name, n, ST_MAX_BATCH, model_has_dropout(m) ? "dropout on" : "no dropout in the model",
             RNN_SELFTEST_TOLERANCE);
+    reference_run(&s, s.params, 0, 1, &ref_run);
     /* The checks against the plain tolerances first, into memory; only when one fails is
-     * the reference's float noise measured (NOISE_RUNS more reference runs of every
+     * the reference's float noise measured (NOISE_RUNS + 1 more reference runs of every
      * check) and the checks run again with it, printed. */
     FILE *mem = open_memstream(&text, &text_len);
     rep.out = mem ? mem : out;
@@ -676,9 +687,7 @@ done:
     free(text);
     free(s.params);
     free(s.grad_a);
-    free(s.grad_r);
     free(s.w_a);
-    free(s.w_r);
     free(s.tokens);
     free(s.labels);
     free(s.tokens_rev);
@@ -686,6 +695,7 @@ done:
     free(s.rows);
     free(s.rows_rev);
     free(s.out_a);
-    free(s.out_r);
+    free(s.out_f);
+    ref_run_free(&ref_run);
     return rc;
 }
