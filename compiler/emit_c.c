@@ -1561,17 +1561,18 @@ static void emit_drivers(emitter *e) {
         const rnn_layer *l1 = &m->layers[1];
         int F1 = l1->in_features, G1 = l1->gates * l1->units;
         const rnn_tensor *E1 = tensor(m, 0, RNN_T_EMBEDDINGS), *K1 = tensor(m, 1, RNN_T_KERNEL), *B1 = tensor(m, 1, RNN_T_RNN_BIAS);
+        /* The row as G1/vw vectors and K loaded once: the same operations in the same order
+         * as the loops (so the same bits with either compiler), which gcc 12 vectorized
+         * across rows with permutes (built with gcc: simplernn 0.0290 -> 0.0260 s per
+         * epoch). Rows of 8 or of a multiple of 16 only: as vectors of 8, clang's code for
+         * gru's rows of 24 was 1 % slower than its own loops, which other rows keep. */
         const int vw = G1 % 16 == 0 && G1 <= 64 ? 16 : G1 == 8 ? 8 : 0; /* floats per vector */
+        const int nv = vw ? G1 / vw : 0;
+        if (vw) P("/* ek[v] = b + E[v].K for the rows v0 <= v < v1, a row as %d vector%s of %d */\n", nv, nv > 1 ? "s" : "", vw);
+        else P("/* ek[v] = b + E[v].K for the rows v0 <= v < v1: restrict parameters, so the rows vectorize */\n");
+        P("static void fold_table(rnn_real *restrict ek, const rnn_real *restrict E, const rnn_real *restrict K,\n"
+          "                       const rnn_real *restrict B, int v0, int v1) {\n");
         if (vw) {
-            /* The row as G1/vw vectors and K loaded once: the same operations in the same
-             * order as the loops below (so the same bits with either compiler), which gcc
-             * 12 vectorized across rows with permutes (built with gcc: simplernn 0.0290 ->
-             * 0.0260 s per epoch). Rows of 8 or of a multiple of 16 only: as vectors of 8,
-             * clang's code for gru's rows of 24 was 1 % slower than its own loops. */
-            const int nv = G1 / vw;
-            P("/* ek[v] = b + E[v].K for the rows v0 <= v < v1, a row as %d vector%s of %d */\n", nv, nv > 1 ? "s" : "", vw);
-            P("static void fold_table(rnn_real *restrict ek, const rnn_real *restrict E, const rnn_real *restrict K,\n"
-              "                       const rnn_real *restrict B, int v0, int v1) {\n");
             P("    typedef rnn_real rowv __attribute__((vector_size(%d * sizeof(rnn_real))));\n", vw);
             P("    rowv k[%d][%d], b[%d];\n", F1, nv, nv);
             P("    memcpy(b, B, sizeof b);\n");
@@ -1583,9 +1584,6 @@ static void emit_drivers(emitter *e) {
             P("            for (int c = 0; c < %d; c++) s[c] += E[(size_t)v * %d + f] * k[f][c];\n", nv, F1);
             P("        memcpy(ek + (size_t)v * %d, s, sizeof s);\n    }\n}\n\n", G1);
         } else {
-            P("/* ek[v] = b + E[v].K for the rows v0 <= v < v1: restrict parameters, so the rows vectorize */\n");
-            P("static void fold_table(rnn_real *restrict ek, const rnn_real *restrict E, const rnn_real *restrict K,\n"
-              "                       const rnn_real *restrict B, int v0, int v1) {\n");
             P("    for (int v = v0; v < v1; v++) {\n");
             P("        rnn_real *row = ek + (size_t)v * %d;\n", G1);
             P("        for (int j = 0; j < %d; j++) row[j] = B[j];\n", G1);
