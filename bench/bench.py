@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""bench.py — the issue-6 performance table: rnnc's generated trainers vs the interpreter
+"""bench.py — the performance table: rnnc's generated trainers vs the interpreter
 (`rnnc SPEC --interpret`, the reference runtime) vs PyTorch, on the same data, in the
 same run, one thread each; inference; the large model; two threads; the FMA peak and
 achieved GFLOP/s; memory, build time and generated size; a summary with targets.
@@ -286,7 +286,8 @@ def epoch_flops(spec, n, batch=BATCH):
 class KerasLike(nn.Module):
     """Embedding(500,16) -> [Dropout(p) -> RNN(8)] x layers -> last h -> Linear(8,1) (logit).
     Dropout on each recurrent layer's input sequence, element-wise per (sample, step,
-    feature): what tf.keras 2.x LSTM(dropout=p) does on its fused path (KERAS_SEMANTICS §4a)."""
+    feature): what tf.keras 2.x LSTM(dropout=p) does on its fused path
+    (docs/keras-semantics.md, RNN dropout)."""
 
     def __init__(self, kind, layers=1, dropout=0.0, vocab=VOCAB, emb=EMB, units=UNITS):
         super().__init__()
@@ -383,7 +384,8 @@ def read_safetensors(path):
 
 
 def load_lstm_weights(m, w):
-    """KERAS_SEMANTICS §1: weight_ih = K^T, weight_hh = R^T, bias_ih = b, bias_hh = 0."""
+    """docs/keras-semantics.md, PyTorch weight mappings: weight_ih = K^T, weight_hh = R^T,
+    bias_ih = b, bias_hh = 0."""
     with torch.no_grad():
         m.emb.weight.copy_(torch.from_numpy(w["embedding/embeddings"]))
         r = m.rnns[0]
@@ -823,7 +825,7 @@ def main():
                      f"the CPU-time figures are the better guide, and the 2-thread speed-ups are pessimistic "
                      f"(the second thread competes for a CPU)")
     results = {
-        "what": "seconds per training epoch (median), one thread each, same data; issue 6 summary",
+        "what": "seconds per training epoch (median), one thread each, same data; summary",
         "n_train": args.n, "interp_n": interp_n, "timesteps": T, "vocab": VOCAB, "batch_size": BATCH,
         "reps": args.reps, "interp_reps": min(interp_reps, args.reps), "quick": args.quick,
         "machine": info, "notes": notes, "train": train, "inference_lstm": infer, "large_lstm": big,
@@ -941,7 +943,7 @@ def main():
               f"(20000 x 100 .npy, --threads 1/2); {mem['builtin_fit_max_rss_kib'] / 1024:.1f} MiB for "
               f"`lstm2 fit --epochs 1` (built-in 20000 + 5000 validation, all cores)")
 
-    # ---- the issue-6 summary ----
+    # ---- the summary ----
     summ = []   # (what, target, measured, met)
     tgt = {"simplernn": 30}
     for s in specs:
@@ -991,7 +993,7 @@ def main():
                      "yes" if r["bytes"] <= 1_000_000 else "no"))
     results["summary"] = [dict(zip(("what", "target", "measured", "met"), row)) for row in summ]
     print()
-    print("Summary (issue 6):")
+    print("Summary:")
     print()
     print("| measure | target | measured | met? |")
     print("|---|---|---|---|")

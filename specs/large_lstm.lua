@@ -1,4 +1,4 @@
--- specs/large_lstm.lua: a large model for the performance work (issue 6):
+-- specs/large_lstm.lua: a large model for the performance measurements:
 -- Embedding(10000, 128) -> LSTM(128) -> Dense(1, sigmoid), sequences of 200 tokens.
 return sequential "large_lstm" {
   embedding { 10000, 128, input_length = 200 },

@@ -1,7 +1,8 @@
 /*
  * test_callbacks.c — ModelCheckpoint and EarlyStopping on scripted sequences of
  * monitored values, against the decisions tf.keras 2.11–2.15 makes
- * (KERAS_SEMANTICS.md §9), worked out by hand in each test.
+ * (docs/keras-semantics.md, ModelCheckpoint and EarlyStopping), worked out by hand in
+ * each test.
  */
 #include <criterion/criterion.h>
 #include <math.h>

@@ -1,10 +1,11 @@
 /*
- * test_fit.c — the training loop's semantics (KERAS_SEMANTICS.md §7–8) against a mock
- * model whose loss is known in advance: every batch's loss is its size n, so the
- * epoch's batch-size-weighted running mean is sum(n^2) / N, which an unweighted mean
- * of the batches would get wrong. The mock records what the loop asks of it: batch
- * sizes (the last partial batch kept), the dropout context (training for the steps,
- * none for validation), and the dataset rows of each epoch (a fresh permutation).
+ * test_fit.c — the training loop's semantics (docs/keras-semantics.md, The fit loop)
+ * against a mock model whose loss is known in advance: every batch's loss is its size
+ * n, so the epoch's batch-size-weighted running mean is sum(n^2) / N, which an
+ * unweighted mean of the batches would get wrong. The mock records what the loop asks
+ * of it: batch sizes (the last partial batch kept), the dropout context (training for
+ * the steps, none for validation), and the dataset rows of each epoch (a fresh
+ * permutation).
  */
 #define _XOPEN_SOURCE 700
 #include <criterion/criterion.h>

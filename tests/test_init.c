@@ -259,7 +259,8 @@ Test(init, lstm_no_forget_bias) { check_model(M_LSTM_NOFB, 7); }
 /* Large tensors: LSTM(64) on 32 features, kernel 32x256 and recurrent 64x256. */
 Test(init, wide_lstm) { check_model(M_WIDE, 8); }
 
-/* Parameter counts and limits from KERAS_SEMANTICS.md §5 (so the fans are right). */
+/* Parameter counts and limits from docs/keras-semantics.md, Initializers (so the fans
+ * are right). */
 Test(init, keras_limits_table) {
     cr_expect(fabs(glorot(16, 32) - 0.353553) < 1e-6);
     cr_expect(fabs(glorot(8, 32) - 0.387298) < 1e-6);

@@ -3,7 +3,7 @@
  *
  * The finite-difference suite (tests/fd) proves that backward is the derivative of
  * forward; this file checks that forward computes the right thing: hand-computed tiny
- * models from the formulas of KERAS_SEMANTICS.md, dropout masks recomputed from the
+ * models from the formulas of docs/keras-semantics.md, dropout masks recomputed from the
  * rule in dropout.c, batch-position independence, and the losses against their naive
  * formulas. Built in float, like the shipped library.
  */

@@ -7,11 +7,11 @@ Usage:  /usr/bin/python3 tools/make_fixtures.py tests/fixtures
 Writes tests/fixtures/oracle/<case>.txt, one file per case, and removes stale *.txt
 files there. Every value is computed in float64 with PyTorch: the layers are
 torch.nn.LSTM / GRU / RNN fed with the Keras weights through the mappings of
-KERAS_SEMANTICS.md §1-§3 wherever PyTorch has the cell, and hand-written torch cells
-where it does not (GRU reset_after=false, SimpleRNN with recurrent dropout, any
-recurrent dropout). The hand-written cells are checked against the torch.nn modules
-on every case without recurrent dropout (see check_hand_cells). The output is
-deterministic: seeded numpy, one torch thread, fixed formatting.
+docs/keras-semantics.md, PyTorch weight mappings, wherever PyTorch has the cell, and
+hand-written torch cells where it does not (GRU reset_after=false, SimpleRNN with
+recurrent dropout, any recurrent dropout). The hand-written cells are checked against
+the torch.nn modules on every case without recurrent dropout (see check_hand_cells).
+The output is deterministic: seeded numpy, one torch thread, fixed formatting.
 
 Fixture format (text, version 1). Lines, in this order:
 
@@ -239,9 +239,9 @@ def reorder_zrh_to_rzh(w, U, axis):
 
 def run_module(l, x, K, R, b):
     """Run the layer with torch.nn.LSTM / GRU / RNN. The module's parameters are fresh
-    leaves set from the Keras weights (KERAS_SEMANTICS.md §1-§3 mappings); returns the
-    output sequence [n,T,U] and a function that maps the module's parameter gradients
-    back to Keras-layout gradients of (K, R, b)."""
+    leaves set from the Keras weights (docs/keras-semantics.md, PyTorch weight mappings);
+    returns the output sequence [n,T,U] and a function that maps the module's parameter
+    gradients back to Keras-layout gradients of (K, R, b)."""
     k, U, F = l["kind"], l["units"], l["in_features"]
     if k == "lstm":
         mod = torch.nn.LSTM(F, U, batch_first=True)
@@ -393,7 +393,8 @@ def forward_backward(case, weights, masks, use_modules=True):
     if case["loss"] == "binary_crossentropy":
         assert out_layer["activation"] == "sigmoid" and out_layer["units"] == 1
         z = logits[:, 0]
-        # max(z,0) - z*y + log1p(exp(-|z|)), mean over the batch (KERAS_SEMANTICS.md §7)
+        # max(z,0) - z*y + log1p(exp(-|z|)), mean over the batch
+        # (docs/keras-semantics.md, Losses)
         loss = torch.mean(torch.clamp(z, min=0) - z * labels + torch.log1p(torch.exp(-torch.abs(z))))
         probs = torch.sigmoid(logits)
         correct = int(((probs[:, 0] > 0.5) == (labels > 0.5)).sum())

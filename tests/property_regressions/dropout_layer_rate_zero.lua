@@ -1,5 +1,5 @@
--- A Dropout layer with rate 0 (valid: rates are in [0, 1)). Found by tests/accepted.sh
--- (issue 7). rnnc accepted it, but the generated C did not compile: emit_dropout_layer
+-- A Dropout layer with rate 0 (valid: rates are in [0, 1)). Found by tests/accepted.sh.
+-- rnnc accepted it, but the generated C did not compile: emit_dropout_layer
 -- (compiler/emit_c.c) calls draw_mask for every Dropout layer, while the support code
 -- defines draw_mask only when some layer has dropout > 0 or recurrent_dropout > 0
 -- ("implicit declaration of function 'draw_mask'", -Werror).

@@ -1,5 +1,5 @@
 -- Two stacked SimpleRNNs, the second with 1 unit and recurrent_dropout. Found by
--- tests/accepted.sh (issue 7). Compiles cleanly, but `selftest` (default seed) fails
+-- tests/accepted.sh. Compiles cleanly, but `selftest` (default seed) fails
 -- the lockstep-step checks: first-step probabilities, loss and gradients agree
 -- (<= 4.5e-6), then "loss at sgd steps 1-3" differs by 5e-5 (clang -march=native) or
 -- 1.8e-4 (-O0/-O1, gcc) and every "after 3 sgd steps" row fails. The same model fails
