@@ -25,11 +25,7 @@
 # Run from the repository root. A failure prints the spec and every output and keeps
 # the work directory. ACCEPTED_JOBS (default 2) specs run at a time.
 # shellcheck disable=SC2317,SC2016  # run_one and one are called through xargs
-set -u
-BUILD=${BUILD:-build}
-SAN=${SAN:-}
-ROOT=$(pwd)
-RNNC="$ROOT/$BUILD/rnnc"
+. "$(dirname "$0")/lib.sh"
 INC="$ROOT/$BUILD/include"
 LIB="$ROOT/$BUILD/librnnrt.a"
 SEED=${ACCEPTED_SEED:-20240907}
@@ -48,7 +44,7 @@ if [ ! -f "$INC/rnn_fastmath.h" ] && [ -f "$ROOT/runtime/rnn_fastmath.h" ]; then
 HAVE_GCC=0
 command -v gcc > /dev/null && HAVE_GCC=1
 
-T=$(mktemp -d /tmp/rnnc-accepted-XXXXXX)
+tmpdir
 mkdir -p "$T/specs" "$T/work" "$T/results"
 list="$T/list"
 : > "$list"
@@ -136,13 +132,13 @@ export -f one
 xargs -P "$JOBS" -I{} bash -c 'one "$1"' _ {} < "$list"
 
 # ---- report ----------------------------------------------------------------------------
-pass=0 fail=0 acc=0 rej=0
+acc=0 rej=0
 while read -r spec; do
   name=$(basename "$spec" .lua)
   r=$(head -n 1 "$T/results/$name" 2>/dev/null || echo "FAIL: no result")
   case "$r" in
-    "ok accepted"*) pass=$((pass + 1)); acc=$((acc + 1)) ;;
-    "ok rejected"*) pass=$((pass + 1)); rej=$((rej + 1)) ;;
+    "ok accepted"*) ok; acc=$((acc + 1)) ;;
+    "ok rejected"*) ok; rej=$((rej + 1)) ;;
     *)
       fail=$((fail + 1))
       d="$T/work/$name"
@@ -164,10 +160,7 @@ echo "accepted.sh: per mutation (accepted/rejected/failed):"
 awk 'FNR == 1 { st = $1 " " $2 } FNR == 2 { m = $2; k[m] = 1
        if (st == "ok accepted") a[m]++; else if (st == "ok rejected") r[m]++; else f[m]++ }
      END { for (m in k) printf "  %-32s %4d %4d %4d\n", m, a[m], r[m], f[m] }' "$T"/results/* 2>/dev/null | sort
-echo "accepted.sh: $pass passed, $fail failed ($acc accepted and built, $rej rejected cleanly; $((end - start)) s)"
-if [ $fail -ne 0 ]; then
-  echo "accepted.sh: work directory kept: $T (specs in $T/specs, outputs in $T/work/NAME)"
-  exit 1
-fi
-rm -rf "$T"
-exit 0
+finish "($acc accepted and built, $rej rejected cleanly; $((end - start)) s)" && exit 0
+keep_tmp
+echo "accepted.sh: work directory kept: $T (specs in $T/specs, outputs in $T/work/NAME)"
+exit 1

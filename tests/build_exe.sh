@@ -7,18 +7,9 @@
 # Run by `make test` (test-shell) from the repository root; BUILD names the build dir.
 # SAN (exported by `make test-asan`) is added to the compile flags: the runtime is
 # instrumented then, and a program linked with it must be too.
-set -u
-BUILD=${BUILD:-build}
-SAN=${SAN:-}
-ROOT=$(pwd)
-RNNC="$ROOT/$BUILD/rnnc"
+. "$(dirname "$0")/lib.sh"
 SPEC="$ROOT/specs/lstm.lua"
-T=$(mktemp -d /tmp/rnnc-build-exe-XXXXXX)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; return 1; }
-check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
+tmpdir
 # Leftover temporaries (OUT.rnnc-XXXXXX and OUT.rnnc-XXXXXX.c) in a directory.
 no_temps() { local f; for f in "$1"/*.rnnc-* "$1"/.*.rnnc-*; do [ -e "$f" ] && return 1; done; return 0; }
 
@@ -102,5 +93,4 @@ CC="$T/wrap.sh" CFLAGS='-O1 -DX="a b" $(touch '"$T"'/pwned)' "$RNNC" "$SPEC" -o 
 check "CFLAGS is split on blanks, not run through a shell" test ! -e "$T/pwned"
 check "CFLAGS word kept verbatim" grep -qx -- '-DX="a' "$T/args"
 
-echo "build_exe.sh: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -5,22 +5,13 @@
 # same bits for any thread count, and predict's probabilities for any batch size and
 # thread count; and --unroll full / --unroll none / --no-fold produce trainers that
 # pass selftest.
-set -u
-BUILD=${BUILD:-build}
+. "$(dirname "$0")/lib.sh"
 # Under `make test-asan` the runtime is instrumented, so the trainers must be too.
 # Every generated file must compile warning-free: -Werror on every trainer built here.
-SAN=${SAN:-}
 if [ -n "$SAN" ]; then export CFLAGS="-O1 -Wall -Wextra -Wpedantic -Werror $SAN"
 else export CFLAGS="-O2 -march=native -Wall -Wextra -Wpedantic -Werror"; fi
-ROOT=$(pwd)
-RNNC="$ROOT/$BUILD/rnnc"
-T=$(mktemp -d /tmp/rnnc-codegen-XXXXXX)
-trap 'rm -rf "$T"' EXIT
+tmpdir
 cd "$T" || exit 1
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
 
 # Compare two history CSVs: same header, same rows, every value within 1e-4.
 same_history() {
@@ -41,7 +32,7 @@ PY
 
 for spec in lstm_dropout gru lstm2; do
   "$RNNC" "$ROOT/specs/$spec.lua" -o "$T/$spec" 2> "$T/build.err"
-  check "$spec: the trainer builds" test -x "$T/$spec"
+  check "$spec: the trainer builds" test $? -eq 0 -a -x "$T/$spec" || cat "$T/build.err"
   args=(fit --epochs 2 --builtin-train 320 --builtin-val 96 --batch-size 32 --seed 11 --learning-rate 0.01 --quiet)
   "$T/$spec" "${args[@]}" --history "$T/$spec-gen.csv" --checkpoint "$T/$spec-gen.safetensors"
   check "$spec: generated fit exit 0" test $? -eq 0
@@ -52,6 +43,7 @@ done
 
 # The lane blocks run on threads; the weights must not depend on how many.
 "$RNNC" "$ROOT/specs/lstm2.lua" -o "$T/lstm2t" 2> "$T/build.err"
+check "lstm2: the trainer builds" test $? -eq 0 || cat "$T/build.err"
 for th in 1 2 3; do
   "$T/lstm2t" fit --epochs 2 --builtin-train 200 --builtin-val 40 --batch-size 64 --seed 4 --threads $th --quiet \
       --checkpoint "$T/t$th.safetensors" --save-weights "$T/w$th.safetensors"
@@ -92,13 +84,17 @@ print("evaluate: %d runs, worst relative loss difference %.1e" % (len(rows), wor
 sys.exit(0 if len(rows) == 6 and worst <= 1e-12 and all(r["accuracy"] == a0 and r["samples"] == 300 for r in rows) else 1)
 PY
 
-for mode in "--unroll full" "--unroll none" "--no-fold" "--unroll-budget 8"; do
-  "$RNNC" "$ROOT/specs/simplernn.lua" $mode -o "$T/m" 2> "$T/build.err"
-  "$T/m" selftest > "$T/st.out"
-  check "simplernn $mode: selftest passes" grep -q '^PASS$' "$T/st.out"
+# Each build has its own output: a failed one must not leave an earlier trainer to test.
+for variant in "simplernn --unroll full" "simplernn --unroll none" "simplernn --no-fold" \
+               "simplernn --unroll-budget 8" "lstm --unroll none"; do
+  read -r spec mode <<< "$variant"
+  exe="$T/m-${variant//[ -]/_}"
+  # shellcheck disable=SC2086  # mode is a word list on purpose
+  "$RNNC" "$ROOT/specs/$spec.lua" $mode -o "$exe" > "$T/build.err" 2>&1
+  check "$variant: the trainer builds" test $? -eq 0 || cat "$T/build.err"
+  "$exe" selftest > "$T/st.out" 2>&1
+  check "$variant: selftest exits 0" test $? -eq 0
+  check "$variant: selftest passes" grep -q '^PASS$' "$T/st.out"
 done
-"$RNNC" "$ROOT/specs/lstm.lua" --unroll none -o "$T/m" && "$T/m" selftest > "$T/st.out"
-check "lstm --unroll none: selftest passes" grep -q '^PASS$' "$T/st.out"
 
-echo "codegen.sh: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# faults.sh — the trainer under faults (issue 7): SIGKILL at random moments while it
+# faults.sh — the trainer under faults: SIGKILL at random moments while it
 # checkpoints, a full disk (RLIMIT_FSIZE, and a tiny tmpfs when mounting is allowed)
 # while it writes a checkpoint, the history or the plot, SIGINT and SIGTERM, and exploding
 # gradients. What must hold every time: the real path of a file is absent or complete
@@ -19,16 +19,12 @@
 # does. FAULTS_KILLS sets the number of SIGKILLs (default 100).
 # Run by `make test` (test-shell) from the repository root; BUILD names the build dir.
 # SAN (exported by `make test-asan`) is added to the generated trainers' flags.
-set -u
-BUILD=${BUILD:-build}
-SAN=${SAN:-}
-ROOT=$(pwd)
-RNNC="$ROOT/$BUILD/rnnc"
+. "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 KILLS=${FAULTS_KILLS:-100}
 SEED=${FAULTS_SEED:-7}
 RANDOM=$SEED
-T=$(mktemp -d /tmp/rnnc-faults-XXXXXX)
+tmpdir
 MNT=""
 pid=""
 cleanup() {
@@ -38,15 +34,11 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$T" || exit 1
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; return 1; }
-check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
 # The number of temporaries of PATH (PATH.tmp.*) that exist.
 ntemps() { local n=0 f; for f in "$1".tmp.*; do [ -e "$f" ] && n=$((n + 1)); done; echo $n; }
-# The completed epochs recorded in a checkpoint's metadata ("epoch":"N").
 # The number of temporaries of any file in DIR.
 dirtemps() { local n=0 f; for f in "$1"/*.tmp.*; do [ -e "$f" ] && n=$((n + 1)); done; echo $n; }
+# The completed epochs recorded in a checkpoint's metadata ("epoch":"N").
 ck_epoch() { grep -ao '"epoch":"[0-9]*"' "$1" | head -n 1 | tr -dc '0-9'; }
 
 # ---- the trainers: generated (fast), small models ----------------------------------
@@ -362,5 +354,4 @@ for s in relu_clip relu_gclip; do
     test "$(grep -Ec '^\{"epoch": [1-5], "loss": -?[0-9][0-9.]*(e[-+][0-9]+)?, ' "x/$s.json")" -eq 5
 done
 
-echo "faults.sh: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

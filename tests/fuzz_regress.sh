@@ -4,6 +4,5 @@
 # same harness entry points (LLVMFuzzerTestOneInput) again, without libFuzzer, built
 # like the rest of the suite (with ASan + UBSan under make test-asan): `make fuzz-regress`.
 # Run by `make test` (test-shell) from the repository root; BUILD names the build dir.
-set -u
-BUILD=${BUILD:-build}
+. "$(dirname "$0")/lib.sh"
 make --no-print-directory -s BUILD="$BUILD" fuzz-regress

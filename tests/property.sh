@@ -18,11 +18,7 @@
 #   bash tests/property.sh path/to/spec.lua ...          (just those specs)
 # Run from the repository root; BUILD names the build dir. SAN (from `make test-asan`)
 # is added to the compile flags, since the runtime it links is instrumented then.
-set -u
-BUILD=${BUILD:-build}
-SAN=${SAN:-}
-ROOT=$(pwd)
-RNNC="$ROOT/$BUILD/rnnc"
+. "$(dirname "$0")/lib.sh"
 INC="$ROOT/$BUILD/include"
 LIB="$ROOT/$BUILD/librnnrt.a"
 SEED=${PROPERTY_SEED:-20240611}
@@ -35,7 +31,7 @@ JOBS=${PROPERTY_JOBS:-2}
 XFLAGS=${PROPERTY_CFLAGS:-}
 start=$(date +%s)
 
-T=$(mktemp -d /tmp/rnnc-property-XXXXXX)
+tmpdir
 mkdir -p "$T/specs" "$T/work" "$T/results"
 
 # The generated file includes rnn_fastmath.h; a build tree should carry it in include/.
@@ -115,11 +111,10 @@ export T RNNC INC LIB SAN XFLAGS HAVE_GCC EXTRA_INC
 xargs -P "$JOBS" -L 1 bash -c 'run_one "$0" "$1"; n=$(basename "$1" .lua); sed "s/^FAIL: /FAIL  $n: /" "$T/results/$n"' < "$list"
 
 # ---- report ---------------------------------------------------------------------------
-pass=0 fail=0
 while IFS=$'\t' read -r idx spec; do
   name=$(basename "$spec" .lua)
   if head -n 1 "$T/results/$name" 2>/dev/null | grep -q '^ok'; then
-    pass=$((pass + 1))
+    ok
   else
     fail=$((fail + 1))
     d="$T/work/$name"
@@ -133,10 +128,7 @@ while IFS=$'\t' read -r idx spec; do
 done < "$list"
 
 end=$(date +%s)
-echo "property.sh: $pass passed, $fail failed ($((end - start)) s)"
-if [ $fail -ne 0 ]; then
-  echo "property.sh: work directory kept: $T (specs in $T/specs, outputs in $T/work/NAME)"
-  exit 1
-fi
-rm -rf "$T"
-exit 0
+finish "($((end - start)) s)" && exit 0
+keep_tmp
+echo "property.sh: work directory kept: $T (specs in $T/specs, outputs in $T/work/NAME)"
+exit 1

@@ -3,19 +3,11 @@
 # writes, bitwise resume, the Python read-back of a checkpoint, .npy and text data,
 # evaluate/predict, and the error paths with their exit codes and messages.
 # Run by `make test` (test-shell) from the repository root; BUILD names the build dir.
-set -u
-BUILD=${BUILD:-build}
-ROOT=$(pwd)
-RNNC="$ROOT/$BUILD/rnnc"
+. "$(dirname "$0")/lib.sh"
 SPEC="$ROOT/specs/lstm_dropout.lua"
 PY=/usr/bin/python3
-T=$(mktemp -d /tmp/rnnc-trainer-XXXXXX)
-trap 'rm -rf "$T"' EXIT
+tmpdir
 cd "$T" || exit 1   # the spec's checkpoint path is relative: keep it in here
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
 fit() { "$RNNC" "$SPEC" --interpret fit --builtin-train 256 --builtin-val 64 --batch-size 32 --seed 5 "$@"; }
 
 # ---- a small run writes its checkpoint, history, plot and final weights ------------
@@ -122,5 +114,4 @@ check "interrupted fit exits 130" test $? -eq 130
 check "interrupt message names the resume" grep -q "Resume from the last checkpoint (epoch [0-9]*) with --resume $T/int.safetensors" "$T/err"
 check "interrupt leaves no temporaries" test "$(ls "$T" | grep -c tmp)" -eq 0
 
-echo "trainer.sh: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

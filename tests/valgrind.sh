@@ -4,24 +4,20 @@
 # trainer. Valgrind 3.19 reads neither clang 14's default DWARF 5 nor AVX-512, so this
 # uses its own build with -gdwarf-4 and a --portable trainer. Skipped under
 # `make test-asan` (the two tools do not mix).
-set -u
-BUILD=${BUILD:-build}
-ROOT=$(pwd)
-if [ -n "${SAN:-}" ]; then echo "valgrind.sh: skipped under the sanitizers (valgrind and ASan do not mix; make test runs it)"; exit 0; fi
+. "$(dirname "$0")/lib.sh"
+if [ -n "$SAN" ]; then echo "valgrind.sh: skipped under the sanitizers (valgrind and ASan do not mix; make test runs it)"; exit 0; fi
 VB="$BUILD/valgrind"
 make -s --no-print-directory BUILD="$VB" OPT='-O1 -gdwarf-4' all > /dev/null || { echo "FAIL: the valgrind build"; exit 1; }
 RNNC="$ROOT/$VB/rnnc"
-T=$(mktemp -d /tmp/rnnc-valgrind-XXXXXX)
-trap 'rm -rf "$T"' EXIT
+tmpdir
 cd "$T" || exit 1
-pass=0 fail=0
 VG=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
     --show-leak-kinds=definite,indirect --child-silent-after-fork=yes)
 run() {
   local what=$1; shift
   "${VG[@]}" "$@" > "$T/out" 2> "$T/err"
   local rc=$?
-  if [ $rc -eq 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $what (exit $rc)"; tail -20 "$T/err"; fi
+  if [ $rc -eq 0 ]; then ok; else bad "$what (exit $rc)"; tail -20 "$T/err"; fi
 }
 run "rnnc --check" "$RNNC" "$ROOT/specs/lstm2.lua" --check
 run "rnnc --summary" "$RNNC" "$ROOT/specs/gru.lua" --summary
@@ -36,5 +32,4 @@ run "generated trainer selftest" "$T/lstm2" selftest --seed 3
 run "generated trainer fit (2 threads)" "$T/lstm2" fit --epochs 1 --builtin-train 96 --builtin-val 32 --batch-size 32 --threads 2 \
     --checkpoint "$T/g.safetensors" --quiet
 run "generated trainer evaluate" "$T/lstm2" evaluate --weights "$T/g.safetensors" --builtin-val 32
-echo "valgrind.sh: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
