@@ -1,8 +1,11 @@
 # rnnc — build, test and demo.
 #
-#   make            build/rnnc and build/librnnrt.a (+ build/include/rnnrt.h)
+#   make            build/rnnc and build/librnnrt.a (+ the public headers in build/include)
 #   make demo       the main job: compile the seed specs, train lstm2 (interpreter, then generated)
-#   make test       the whole test suite (Criterion + shell tests)
+#   make check      the fast tier, for every change (under a minute on 2 cores):
+#                   check-generated, the Criterion and finite-difference suites, and
+#                   tests/selftest.sh on three specs (CHECK_SPECS)
+#   make test       the whole test suite (all of make check, every tests/*.sh, gcc build)
 #   make test-asan  the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make deps       install missing Debian packages (as root), else print the command
 #   make fixtures   regenerate the PyTorch oracle fixtures (needs python3-torch)
@@ -21,37 +24,52 @@ CFLAGS  ?=
 SAN     ?=
 ALL_CFLAGS = $(WARN) $(OPT) $(SAN) $(CFLAGS)
 
-LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null)
-LUA_LIBS   := $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
-CRIT_CFLAGS := $(shell pkg-config --cflags criterion 2>/dev/null)
-CRIT_LIBS   := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
+# Flags of the Debian packages, computed when a recipe first uses them (then kept):
+# by then the dependency stamp below has installed the packages. Read when the Makefile
+# is parsed, they would be empty on a fresh machine for the whole run.
+lazy = $(eval $1 := $$(shell $2))$($1)
+LUA_CFLAGS  = $(call lazy,LUA_CFLAGS,pkg-config --cflags lua5.4 2>/dev/null)
+LUA_LIBS    = $(call lazy,LUA_LIBS,pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
+CRIT_CFLAGS = $(call lazy,CRIT_CFLAGS,pkg-config --cflags criterion 2>/dev/null)
+CRIT_LIBS   = $(call lazy,CRIT_LIBS,pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
 RT_SRC   := $(sort $(shell find runtime -name '*.c'))
 RT_OBJ   := $(RT_SRC:%.c=$(BUILD)/obj/%.o)
 RT_HDR   := $(sort $(shell find runtime -name '*.h'))
-CC_SRC   := $(sort $(wildcard compiler/*.c))
+CC_SRC   := $(sort $(wildcard compiler/*.c compiler/layers/*.c))
 CC_OBJ   := $(CC_SRC:%.c=$(BUILD)/obj/%.o)
-CC_HDR   := $(sort $(wildcard compiler/*.h))
+CC_HDR   := $(sort $(wildcard compiler/*.h compiler/layers/*.h))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 # The finite-difference suite builds the runtime core and reference in double.
-FD_RT_SRC  := $(sort $(wildcard runtime/core/*.c runtime/reference/*.c))
+FD_RT_SRC  := $(sort $(wildcard runtime/core/*.c runtime/model/*.c runtime/layers/*.c runtime/reference/*.c))
 FD_SRC     := $(sort $(wildcard tests/fd/*.c))
 FD_OBJ     := $(FD_RT_SRC:%.c=$(BUILD)/obj-double/%.o) $(FD_SRC:%.c=$(BUILD)/obj-double/%.o)
 
 SPECS    := $(sort $(wildcard specs/*.lua))
-DEPS_OK  := $(BUILD)/.deps-ok
+# The headers a generated file and a user of librnnrt include (installed by make install).
+PUBLIC_HDRS := rnnrt.h rnn_arch.h rnn_fastmath.h rnn_lanes.h rnn_kernels.h rnn_gen.h
+INC_HDRS    := $(PUBLIC_HDRS:%=$(BUILD)/include/%)
 
-.PHONY: all deps demo test test-unit test-fd test-shell test-asan check-gcc check-generated regen fixtures clean
-all: $(BUILD)/rnnc $(BUILD)/librnnrt.a $(BUILD)/include/rnnrt.h
+.PHONY: all deps demo check test test-unit test-fd test-shell test-asan check-gcc check-generated regen fixtures clean
+all: $(BUILD)/rnnc $(BUILD)/librnnrt.a $(INC_HDRS)
 
 # ---- dependencies ---------------------------------------------------------------
-DEBIAN_PKGS := lua5.4 liblua5.4-dev clang libcriterion-dev pkg-config python3 valgrind
+# Every Debian package that building, `make demo` and `make test` use: the compilers
+# (clang by default; gcc for the gcc build and the lane tests), Lua and Criterion,
+# binutils (nm), python3 (test scripts), valgrind, man-db (the man pages render).
+DEBIAN_PKGS := make clang gcc binutils libc6-dev pkg-config lua5.4 liblua5.4-dev libcriterion-dev \
+               python3 valgrind man-db
+# Only for the targets that say so: make fuzz, make fresh-check.
+FUZZ_PKGS   := libclang-rt-14-dev
+FRESH_PKGS  := mmdebstrap
 deps:
 	@tools/deps.sh $(DEBIAN_PKGS)
+# The stamp's name holds the list, so a longer list installs again.
+DEPS_OK := $(BUILD)/.deps-$(shell echo $(DEBIAN_PKGS) | cksum | cut -d' ' -f1)
 $(DEPS_OK): tools/deps.sh
 	@tools/deps.sh --check-or-install $(DEBIAN_PKGS)
-	@mkdir -p $(BUILD) && touch $@
+	@mkdir -p $(BUILD) && rm -f $(BUILD)/.deps-* && touch $@
 
 # ---- library and compiler -------------------------------------------------------
 $(BUILD)/obj/runtime/%.o: runtime/%.c $(RT_HDR) | $(DEPS_OK)
@@ -70,20 +88,25 @@ $(BUILD)/librnnrt.a: $(RT_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/include/rnnrt.h: runtime/rnnrt.h runtime/rnn_arch.h runtime/rnn_fastmath.h runtime/rnn_lanes.h
+$(BUILD)/include/%.h: runtime/%.h
 	@mkdir -p $(dir $@)
-	cp $^ $(dir $@)
+	cp $< $@
 
 $(BUILD)/rnnc: $(CC_OBJ) $(BUILD)/librnnrt.a
 	$(CC) $(ALL_CFLAGS) $(CC_OBJ) $(BUILD)/librnnrt.a $(LUA_LIBS) -lm -o $@
 
 # ---- tests ----------------------------------------------------------------------
-$(BUILD)/obj/tests/%.o: tests/%.c $(RT_HDR) $(wildcard tests/*.h) | $(DEPS_OK)
+$(BUILD)/obj/tests/%.o: tests/%.c $(RT_HDR) $(CC_HDR) $(wildcard tests/*.h) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(CPPFLAGS_RT) -Itests $(CRIT_CFLAGS) -DRNNC_BUILD_DIR='"$(BUILD)"' -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(CPPFLAGS_RT) -Itests -Icompiler $(CRIT_CFLAGS) -DRNNC_BUILD_DIR='"$(BUILD)"' -c $< -o $@
 
-$(BUILD)/test_unit: $(TEST_OBJ) $(BUILD)/librnnrt.a
-	$(CC) $(ALL_CFLAGS) $(TEST_OBJ) $(BUILD)/librnnrt.a $(CRIT_LIBS) -lm -o $@
+# the compiler's stages without its command line, for the unit tests of the code generator
+$(BUILD)/librnnc.a: $(filter-out $(BUILD)/obj/compiler/main.o,$(CC_OBJ))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/test_unit: $(TEST_OBJ) $(BUILD)/librnnc.a $(BUILD)/librnnrt.a
+	$(CC) $(ALL_CFLAGS) $(TEST_OBJ) $(BUILD)/librnnc.a $(BUILD)/librnnrt.a $(CRIT_LIBS) $(LUA_LIBS) -lm -o $@
 
 $(BUILD)/obj-double/%.o: %.c $(RT_HDR) $(wildcard tests/*.h tests/fd/*.h) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
@@ -98,12 +121,19 @@ test-unit: $(BUILD)/test_unit $(BUILD)/rnnc
 test-fd: $(BUILD)/test_fd
 	@if [ -n "$(FD_SRC)" ]; then $(BUILD)/test_fd --jobs 2; fi
 
+# every tests/*.sh but tests/lib.sh, which they source
 test-shell: $(BUILD)/rnnc
-	@for t in $(sort $(wildcard tests/*.sh)); do \
+	@for t in $(sort $(filter-out tests/lib.sh,$(wildcard tests/*.sh))); do \
 	  echo "== $$t"; BUILD=$(BUILD) bash $$t || exit 1; done
 
 test: all
 	@$(MAKE) --no-print-directory check-generated test-unit test-fd test-shell check-gcc
+
+# The fast tier: test-shell's selftest.sh runs every spec, this a few.
+CHECK_SPECS := specs/gru.lua specs/lstm2.lua specs/simplernn.lua
+check: all
+	@$(MAKE) --no-print-directory check-generated test-unit test-fd
+	@echo "== tests/selftest.sh ($(CHECK_SPECS))"; SELFTEST_SPECS="$(CHECK_SPECS)" BUILD=$(BUILD) bash tests/selftest.sh
 
 # generated/ holds what rnnc emits for every spec; `make regen` rewrites it and the
 # test fails when the committed copy differs (the emitter must be deterministic and
@@ -113,7 +143,7 @@ regen: $(BUILD)/rnnc
 	@for s in $(SPECS); do n=$$(basename $$s .lua); $(BUILD)/rnnc $$s -o generated/$$n.c || exit 1; done
 	@echo "regen: generated/ rewritten from specs/"
 
-check-generated: $(BUILD)/rnnc $(BUILD)/include/rnnrt.h
+check-generated: $(BUILD)/rnnc $(INC_HDRS)
 	@tmp=$$(mktemp -d); status=0; \
 	for s in $(SPECS); do n=$$(basename $$s .lua); \
 	  $(BUILD)/rnnc $$s -o $$tmp/$$n.c || status=1; \
@@ -139,6 +169,12 @@ test-asan:
 demo: all
 	@BUILD=$(BUILD) tools/demo.sh
 
+# The README's two commands, `make demo` then `make test`, in a bare Debian 12 root built
+# with mmdebstrap from a clone of HEAD (needs root; tools/fresh_check.sh).
+.PHONY: fresh-check
+fresh-check:
+	@FRESH_PKGS="$(FRESH_PKGS)" tools/fresh_check.sh $(FRESH_ARGS)
+
 fixtures:
 	/usr/bin/python3 tools/make_fixtures.py tests/fixtures
 
@@ -147,17 +183,18 @@ clean:
 
 # ---- install --------------------------------------------------------------------
 #   make install   [PREFIX=/usr/local] [DESTDIR=stage]   rnnc, librnnrt, headers,
-#                  pkg-config file, man page
+#                  pkg-config file, man pages (rnnc.1, rnnc-spec.5)
 #   make uninstall [PREFIX=...] [DESTDIR=...]             removes exactly those files
 # An installed rnnc finds its runtime at ../lib and ../include from its own binary,
 # so a staged (DESTDIR) or relocated tree still works. PREFIX goes into rnnrt.pc and
 # must be absolute.
 PREFIX  ?= /usr/local
 DESTDIR ?=
-INSTALL_HDRS := runtime/rnnrt.h runtime/rnn_arch.h runtime/rnn_fastmath.h runtime/rnn_lanes.h
+INSTALL_HDRS := $(PUBLIC_HDRS:%=runtime/%)
 RNN_VERSION_STR = $(shell sed -n 's/^.define RNN_VERSION "\([^"]*\)".*/\1/p' runtime/rnnrt.h)
 INSTALLED := $(PREFIX)/bin/rnnc $(PREFIX)/lib/librnnrt.a $(PREFIX)/lib/pkgconfig/rnnrt.pc \
-             $(PREFIX)/share/man/man1/rnnc.1 $(INSTALL_HDRS:runtime/%=$(PREFIX)/include/%)
+             $(PREFIX)/share/man/man1/rnnc.1 $(PREFIX)/share/man/man5/rnnc-spec.5 \
+             $(INSTALL_HDRS:runtime/%=$(PREFIX)/include/%)
 
 .PHONY: install uninstall
 install: all
@@ -167,6 +204,7 @@ install: all
 	install -D -m 644 $(BUILD)/librnnrt.a "$(DESTDIR)$(PREFIX)/lib/librnnrt.a"
 	install -D -m 644 $(BUILD)/rnnrt.pc "$(DESTDIR)$(PREFIX)/lib/pkgconfig/rnnrt.pc"
 	install -D -m 644 docs/rnnc.1 "$(DESTDIR)$(PREFIX)/share/man/man1/rnnc.1"
+	install -D -m 644 docs/rnnc-spec.5 "$(DESTDIR)$(PREFIX)/share/man/man5/rnnc-spec.5"
 	install -d -m 755 "$(DESTDIR)$(PREFIX)/include"
 	install -m 644 $(INSTALL_HDRS) "$(DESTDIR)$(PREFIX)/include/"
 
@@ -199,16 +237,16 @@ FUZZ_DIR     := $(BUILD)/fuzz
 FUZZ_LIB     := $(FUZZ_DIR)/lib
 FUZZ_OPT     := -O1 -g -fno-omit-frame-pointer
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_CPP     := $(CPPFLAGS_RT) -Icompiler -Itests/fuzz $(LUA_CFLAGS)
+FUZZ_CPP      = $(CPPFLAGS_RT) -Icompiler -Itests/fuzz $(LUA_CFLAGS)
 FUZZ_HDR     := tests/fuzz/fuzz_util.h $(RT_HDR) $(CC_HDR)
 # the compiler's in-process spec evaluation, without main.c and the code generator
-FUZZ_CC_PARTS := dsl lower sandbox suggest
+FUZZ_CC_PARTS := $(filter-out main build,$(patsubst compiler/%.c,%,$(CC_SRC)))
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
 FUZZ_REPLAYS := $(FUZZ_NAMES:%=$(FUZZ_DIR)/replay-%)
 
 .PHONY: fuzz fuzz-build fuzz-regress
 fuzz-build:
-	@tools/deps.sh --check-or-install libclang-rt-14-dev
+	@tools/deps.sh --check-or-install $(FUZZ_PKGS)
 	@$(MAKE) --no-print-directory -s BUILD=$(FUZZ_LIB) CC=clang OPT='$(FUZZ_OPT)' \
 	  SAN='-fsanitize=fuzzer-no-link $(FUZZ_SAN)' CFLAGS= \
 	  $(FUZZ_LIB)/librnnrt.a $(FUZZ_CC_PARTS:%=$(FUZZ_LIB)/obj/compiler/%.o)
@@ -250,7 +288,7 @@ $(FUZZ_DIR)/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_HDR) $(BUIL
 fuzz-regress: $(FUZZ_REPLAYS)
 	@for n in $(FUZZ_NAMES); do r=tests/fuzz/regressions/$$n; [ -d $$r ] || r=; \
 	  $(FUZZ_DIR)/replay-$$n tests/fuzz/corpus/$$n $$r || exit 1; done
-# make fuzz also runs tests/accepted.sh on 1000 near-valid specs (issue 7)
+# make fuzz also runs tests/accepted.sh on 1000 near-valid specs
 .PHONY: fuzz-accepted
 fuzz: fuzz-accepted
 fuzz-accepted: all

@@ -18,10 +18,12 @@
 #define OBJECT_META "rnnc.object"
 
 const char *const dsl_kind_names[DSL_KIND_COUNT] = {
-    "embedding", "simple_rnn", "lstm", "gru", "dense", "dropout",
-    "rmsprop", "adam", "sgd",
-    "model_checkpoint", "early_stopping", "csv_logger",
-    "sequential"};
+#define DSL_LAYER_NAME_(id, dsl, cls) [DSL_##id] = #dsl,
+    RNN_LAYER_KINDS(DSL_LAYER_NAME_)
+#undef DSL_LAYER_NAME_
+    [DSL_RMSPROP] = "rmsprop", [DSL_ADAM] = "adam", [DSL_SGD] = "sgd",
+    [DSL_MODEL_CHECKPOINT] = "model_checkpoint", [DSL_EARLY_STOPPING] = "early_stopping",
+    [DSL_CSV_LOGGER] = "csv_logger", [DSL_SEQUENTIAL] = "sequential"};
 
 /* What the spec can see besides the constructors. Everything else of Lua — io, os,
  * require, package, debug, dofile, loadfile, load, collectgarbage, string.dump,
@@ -32,13 +34,17 @@ static const char *const safe_globals[] = {
     "rawset", "select", "setmetatable", "getmetatable", "tonumber", "tostring", "type",
     "xpcall", "_VERSION", "string", "table", "math", "utf8", "coroutine", NULL};
 
-/* Known names, for "did you mean" on an undefined global. */
-static const char *const known_globals[] = {
-    "embedding", "simple_rnn", "lstm", "gru", "dense", "dropout", "rmsprop", "adam", "sgd",
-    "model_checkpoint", "early_stopping", "csv_logger", "sequential", "assert", "error",
-    "ipairs", "next", "pairs", "pcall", "rawequal", "rawget", "rawlen", "rawset", "select",
-    "setmetatable", "getmetatable", "tonumber", "tostring", "type", "xpcall", "string",
-    "table", "math", "utf8", "coroutine", "print", NULL};
+/* Known names, for "did you mean" on an undefined global: the constructors, the safe
+ * globals and print. */
+static const char *known_globals[DSL_KIND_COUNT + sizeof safe_globals / sizeof safe_globals[0] + 1];
+
+static void init_known_globals(void) {
+    int n = 0;
+    for (int k = 0; k < DSL_KIND_COUNT; k++) known_globals[n++] = dsl_kind_names[k];
+    for (const char *const *g = safe_globals; *g; g++) known_globals[n++] = *g;
+    known_globals[n++] = "print";
+    known_globals[n] = NULL;
+}
 
 dsl_object *dsl_to_object(lua_State *L, int idx) {
     return (dsl_object *)luaL_testudata(L, idx, OBJECT_META);
@@ -149,6 +155,7 @@ static void open_lib(lua_State *L, const char *name, lua_CFunction open) {
 }
 
 void dsl_push_env(lua_State *L) {
+    init_known_globals();
     open_lib(L, LUA_GNAME, luaopen_base);
     open_lib(L, LUA_STRLIBNAME, luaopen_string);
     open_lib(L, LUA_TABLIBNAME, luaopen_table);

@@ -7,6 +7,7 @@
  * every producer of an rnn_model, by rnn_model_layout() in the runtime.
  * Every error is "SPEC:LINE: WHO: message" raised as a Lua error.
  */
+#include "kinds.h"
 #include "rnnc.h"
 
 #include <lauxlib.h>
@@ -207,77 +208,56 @@ static reader object_reader(lua_State *L, const rnn_model *m, int idx, const cha
 
 /* ---- layers ------------------------------------------------------------------------ */
 
-static const char *const act_names[] = {"linear", "sigmoid", "tanh", "relu", "softmax", NULL};
-static const char *const mask_names[] = {"per_step", "per_sequence", NULL};
-
-static const char *const k_embedding[] = {"input_dim", "output_dim", "input_length", "mask_zero", "name", NULL};
-static const char *const p_embedding[] = {"input_dim", "output_dim", NULL};
-static const char *const k_simple_rnn[] = {"units", "activation", "dropout", "recurrent_dropout",
-                                           "return_sequences", "name", NULL};
-static const char *const k_lstm[] = {"units", "dropout", "recurrent_dropout", "return_sequences",
-                                     "unit_forget_bias", "dropout_mask", "name", NULL};
-static const char *const k_gru[] = {"units", "dropout", "recurrent_dropout", "return_sequences",
-                                    "reset_after", "dropout_mask", "name", NULL};
-static const char *const p_units[] = {"units", NULL};
-static const char *const k_dense[] = {"units", "activation", "name", NULL};
-static const char *const p_dense[] = {"units", "activation", NULL};
-static const char *const k_dropout[] = {"rate", "name", NULL};
-static const char *const p_dropout[] = {"rate", NULL};
-
 #define POSITIVE "a positive integer"
+#define MAX_KEYWORDS 24
 
+/* The layer object at idx, read with its kind's keyword table: each keyword in table
+ * order, with the field's current value (the kind's default) when it is absent. */
 static void lower_layer(lua_State *L, rnn_model *m, rnn_layer *l, int idx) {
+    const rnnc_keyword *kw = rnnc_kind_of(l->kind)->keywords;
+    const char *keys[MAX_KEYWORDS + 2], *positional[MAX_KEYWORDS + 1] = {NULL};
+    int nk = 0;
+    for (; kw[nk].name; nk++) {
+        GEN_ASSERT(nk < MAX_KEYWORDS && kw[nk].position <= MAX_KEYWORDS, "keyword table of %s", l->name);
+        keys[nk] = kw[nk].name;
+        if (kw[nk].position) positional[kw[nk].position - 1] = kw[nk].name;
+    }
+    keys[nk] = "name";
+    keys[nk + 1] = NULL;
     int top = lua_gettop(L);
-    reader r;
-    switch (l->kind) {
-    case RNN_LAYER_EMBEDDING:
-        r = object_reader(L, m, idx, l->name, k_embedding, p_embedding);
-        l->input_dim = get_int(&r, "input_dim", 0, POSITIVE);
-        l->units = get_int(&r, "output_dim", 0, POSITIVE);
-        if (!fetch(&r, "input_dim")) lerror(&r, "input_dim is required (the vocabulary size)");
-        lua_pop(L, 1);
-        if (!fetch(&r, "output_dim")) lerror(&r, "output_dim is required (the embedding size)");
-        lua_pop(L, 1);
-        l->input_length = get_int(&r, "input_length", 0, POSITIVE);
-        if (l->input_length <= 0 && fetch(&r, "input_length"))
-            lerror(&r, "input_length must be a positive integer (got %d)", l->input_length);
-        l->mask_zero = get_bool(&r, "mask_zero", 0);
-        break;
-    case RNN_LAYER_SIMPLE_RNN:
-    case RNN_LAYER_LSTM:
-    case RNN_LAYER_GRU:
-        r = object_reader(L, m, idx, l->name,
-                          l->kind == RNN_LAYER_LSTM ? k_lstm : l->kind == RNN_LAYER_GRU ? k_gru : k_simple_rnn, p_units);
-        if (!fetch(&r, "units")) lerror(&r, "units is required, as in %s { 8 }", rnn_layer_dsl_name(l->kind));
-        lua_pop(L, 1);
-        l->units = get_int(&r, "units", 0, POSITIVE);
-        l->dropout = get_number(&r, "dropout", 0);
-        l->recurrent_dropout = get_number(&r, "recurrent_dropout", 0);
-        l->return_sequences = get_bool(&r, "return_sequences", 0);
-        if (l->kind == RNN_LAYER_SIMPLE_RNN) {
-            static const char *const rnn_acts[] = {"linear", "sigmoid", "tanh", "relu", NULL};
-            l->activation = (rnn_activation)get_enum(&r, "activation", rnn_acts, RNN_ACT_TANH);
-        } else {
-            l->dropout_mask = (rnn_dropout_mask)get_enum(&r, "dropout_mask", mask_names, RNN_DROPOUT_PER_STEP);
+    reader r = object_reader(L, m, idx, l->name, keys, positional);
+    for (const rnnc_keyword *k = kw; k->name; k++) {
+        if (k->required) {
+            if (!fetch(&r, k->name)) lerror(&r, "%s", k->required);
+            lua_pop(L, 1);
         }
-        if (l->kind == RNN_LAYER_LSTM) l->unit_forget_bias = get_bool(&r, "unit_forget_bias", 1);
-        if (l->kind == RNN_LAYER_GRU) l->reset_after = get_bool(&r, "reset_after", 1);
-        break;
-    case RNN_LAYER_DENSE:
-        r = object_reader(L, m, idx, l->name, k_dense, p_dense);
-        if (!fetch(&r, "units")) lerror(&r, "units is required, as in dense { 1, activation = \"sigmoid\" }");
-        lua_pop(L, 1);
-        l->units = get_int(&r, "units", 0, POSITIVE);
-        l->activation = (rnn_activation)get_enum(&r, "activation", act_names, RNN_ACT_LINEAR);
-        break;
-    case RNN_LAYER_DROPOUT:
-        r = object_reader(L, m, idx, l->name, k_dropout, p_dropout);
-        if (!fetch(&r, "rate")) lerror(&r, "rate is required, as in dropout { 0.3 }");
-        lua_pop(L, 1);
-        l->dropout = get_number(&r, "rate", 0);
-        break;
-    default:
-        break;
+        char *field = (char *)l + k->field;
+        int iv;
+        double dv;
+        switch (k->type) {
+        case KW_INT:
+            memcpy(&iv, field, sizeof iv);
+            iv = get_int(&r, k->name, iv, POSITIVE);
+            if (k->positive_if_given && iv <= 0 && fetch(&r, k->name))
+                lerror(&r, "%s must be a positive integer (got %d)", k->name, iv);
+            memcpy(field, &iv, sizeof iv);
+            break;
+        case KW_NUMBER:
+            memcpy(&dv, field, sizeof dv);
+            dv = get_number(&r, k->name, dv);
+            memcpy(field, &dv, sizeof dv);
+            break;
+        case KW_BOOL:
+            memcpy(&iv, field, sizeof iv);
+            iv = get_bool(&r, k->name, iv);
+            memcpy(field, &iv, sizeof iv);
+            break;
+        case KW_ENUM:   /* enum fields are int-sized (rnn_option_value) */
+            memcpy(&iv, field, sizeof iv);
+            iv = get_enum(&r, k->name, k->values, iv);
+            memcpy(field, &iv, sizeof iv);
+            break;
+        }
     }
     lua_settop(L, top);
 }
@@ -291,7 +271,7 @@ static void collect_layers(lua_State *L, rnn_model *m, reader *mr, int idx, int 
         lua_rawgeti(L, idx, i);
         dsl_object *o = dsl_to_object(L, -1);
         char b[64];
-        if (o && o->kind <= DSL_DROPOUT) {
+        if (o && dsl_is_layer(o->kind)) {
             if (m->n_layers >= RNN_MAX_LAYERS) {
                 mr->line = o->line;
                 lerror(mr, "the model has more than %d layers (the limit)", RNN_MAX_LAYERS);

@@ -45,14 +45,21 @@ int rnnc_eval_spec_inprocess(const char *path, const char *src, size_t len, cons
 
 /* ---- dsl.c ---------------------------------------------------------------------- */
 
-/* The kinds of object a spec can construct. Layers first, in rnn_layer_kind order. */
+/* The kinds of object a spec can construct: the layer kinds first, in rnn_layer_kind
+ * order (both come from RNN_LAYER_KINDS), then the others. */
 typedef enum {
-    DSL_EMBEDDING = 0, DSL_SIMPLE_RNN, DSL_LSTM, DSL_GRU, DSL_DENSE, DSL_DROPOUT,
+#define DSL_LAYER_KIND_(id, dsl, cls) DSL_##id,
+    RNN_LAYER_KINDS(DSL_LAYER_KIND_)
+#undef DSL_LAYER_KIND_
     DSL_RMSPROP, DSL_ADAM, DSL_SGD,
     DSL_MODEL_CHECKPOINT, DSL_EARLY_STOPPING, DSL_CSV_LOGGER,
     DSL_SEQUENTIAL,
     DSL_KIND_COUNT
 } dsl_kind;
+_Static_assert((int)DSL_RMSPROP == (int)RNN_LAYER_KIND_COUNT, "layer kinds come first");
+
+/* Is an object of kind k a layer (its rnn_layer_kind is then (rnn_layer_kind)k)? */
+static inline int dsl_is_layer(dsl_kind k) { return (int)k < (int)RNN_LAYER_KIND_COUNT; }
 
 /* A constructed object: its kind, the spec line of the constructor call; the
  * argument table is the userdata's user value. */

@@ -35,13 +35,24 @@
 #define RNN_MAX_BATCH       65536
 #define RNN_TENSOR_ALIGN    16          /* elements; 64 bytes of float               */
 
+/* ---- the registry of layer kinds ------------------------------------------------------
+ * One line per kind: X(ID, dsl_name, "KerasClass"). Everything that names or dispatches
+ * on a kind derives from this list: the enum, the names, the runtime's table of kinds
+ * (runtime/model/kinds.c: layout and reference implementation, one file per kind under
+ * runtime/layers/) and the compiler's (compiler/kinds.c: the DSL keywords and the code
+ * generator, one file per kind under compiler/layers/). */
+#define RNN_LAYER_KINDS(X)                  \
+    X(EMBEDDING, embedding, "Embedding")    \
+    X(SIMPLE_RNN, simple_rnn, "SimpleRNN")  \
+    X(LSTM, lstm, "LSTM")                   \
+    X(GRU, gru, "GRU")                      \
+    X(DENSE, dense, "Dense")                \
+    X(DROPOUT, dropout, "Dropout")
+
 typedef enum {
-    RNN_LAYER_EMBEDDING = 0,
-    RNN_LAYER_SIMPLE_RNN,
-    RNN_LAYER_LSTM,
-    RNN_LAYER_GRU,
-    RNN_LAYER_DENSE,
-    RNN_LAYER_DROPOUT,
+#define RNN_KIND_ENUM_(id, dsl, cls) RNN_LAYER_##id,
+    RNN_LAYER_KINDS(RNN_KIND_ENUM_)
+#undef RNN_KIND_ENUM_
     RNN_LAYER_KIND_COUNT
 } rnn_layer_kind;
 
@@ -54,7 +65,7 @@ typedef enum {
     RNN_ACT_COUNT
 } rnn_activation;
 
-/* How an LSTM/GRU `dropout` mask varies over time (KERAS_SEMANTICS.md §4).
+/* How an LSTM/GRU `dropout` mask varies over time (docs/keras-semantics.md, RNN dropout).
  * SimpleRNN dropout and every recurrent_dropout are always per sequence. */
 typedef enum {
     RNN_DROPOUT_PER_STEP = 0,   /* tf.keras 2.x fused path: per (sample, t, feature)  */
@@ -79,6 +90,15 @@ typedef enum {   /* the quantity a callback watches */
     RNN_MONITOR_ACCURACY
 } rnn_monitor;
 
+/* How a tensor starts (rnn_init_params; the Keras defaults, docs/keras-semantics.md). */
+typedef enum {
+    RNN_INIT_ZEROS = 0,
+    RNN_INIT_EMBEDDING,         /* U(-0.05, 0.05)                                          */
+    RNN_INIT_GLOROT_UNIFORM,    /* U(-l, l), l = sqrt(6 / (rows + cols))                   */
+    RNN_INIT_ORTHOGONAL,        /* orthogonal, gain 1                                      */
+    RNN_INIT_FORGET_BIAS        /* zeros but ones in [units, 2 units) (LSTM unit_forget_bias) */
+} rnn_init_kind;
+
 /* One parameter tensor in the flat buffer. Rank 1 or 2; shape[1] is 1 for rank 1. */
 typedef struct {
     char   name[RNN_TENSOR_NAME_MAX];   /* Keras name, e.g. "lstm_1/recurrent_kernel" */
@@ -87,6 +107,7 @@ typedef struct {
     int    shape[2];
     size_t offset;                       /* in elements, multiple of RNN_TENSOR_ALIGN  */
     size_t size;                         /* shape[0] * shape[1]                        */
+    rnn_init_kind init;
 } rnn_tensor;
 
 /* Which tensor of a layer a slot index names (rnn_layer.first_tensor + slot). */
@@ -98,23 +119,34 @@ enum {
     RNN_T_DENSE_BIAS = 1                /* dense: [units]                                */
 };
 
+/* The options of a layer, as a spec writes them (each kind fills in its Keras defaults):
+ * X(C type, name, value kind, hashed). The value kind says how the option is read,
+ * printed and checked (rnn_option_value); hashed says whether it is part of
+ * rnn_model_hash: 1 always, 2 only when not zero (options added after the first
+ * checkpoints, so that models without them keep their hash). */
+typedef enum { RNN_VALUE_INT, RNN_VALUE_BOOL, RNN_VALUE_REAL, RNN_VALUE_ACTIVATION, RNN_VALUE_DROPOUT_MASK } rnn_value_kind;
+
+#define RNN_LAYER_OPTIONS(X)                                                                        \
+    X(int, units, RNN_VALUE_INT, 1)            /* embedding: output_dim; dropout: unused (0) */   \
+    X(int, input_dim, RNN_VALUE_INT, 1)        /* embedding: the vocabulary size            */    \
+    X(int, input_length, RNN_VALUE_INT, 1)     /* embedding: timesteps                      */    \
+    X(rnn_activation, activation, RNN_VALUE_ACTIVATION, 1) /* simple_rnn, dense             */    \
+    X(int, return_sequences, RNN_VALUE_BOOL, 1)                                                    \
+    X(int, reset_after, RNN_VALUE_BOOL, 1)     /* gru                                       */    \
+    X(int, unit_forget_bias, RNN_VALUE_BOOL, 1) /* lstm                                     */    \
+    X(int, mask_zero, RNN_VALUE_BOOL, 2)       /* embedding; must be 0 for now              */    \
+    X(double, dropout, RNN_VALUE_REAL, 0)      /* rnn input dropout, or the Dropout's rate  */    \
+    X(double, recurrent_dropout, RNN_VALUE_REAL, 0)                                                \
+    X(rnn_dropout_mask, dropout_mask, RNN_VALUE_DROPOUT_MASK, 0) /* lstm, gru                */
+
 typedef struct {
     rnn_layer_kind kind;
     char   name[RNN_NAME_MAX];          /* Keras-style: "lstm", "lstm_1", or name=        */
     int    line;                        /* spec line of the constructor call (0 unknown)  */
 
-    /* options, as written in the spec (defaults filled in) */
-    int    units;                       /* embedding: output_dim; dropout: unused (0)     */
-    int    input_dim;                   /* embedding only: vocabulary size                */
-    int    input_length;                /* embedding only: timesteps                      */
-    int    mask_zero;                   /* embedding only; must be 0 for now              */
-    rnn_activation activation;          /* simple_rnn, dense                              */
-    double dropout;                     /* rnn input dropout, or the Dropout layer's rate */
-    double recurrent_dropout;
-    int    return_sequences;
-    int    unit_forget_bias;            /* lstm                                           */
-    int    reset_after;                 /* gru                                            */
-    rnn_dropout_mask dropout_mask;      /* lstm, gru                                      */
+#define RNN_OPTION_FIELD_(type, name, value, hashed) type name;
+    RNN_LAYER_OPTIONS(RNN_OPTION_FIELD_)
+#undef RNN_OPTION_FIELD_
 
     /* inferred by rnn_model_layout() */
     int    timesteps;                   /* T of the input sequence (of the model input)   */
@@ -126,6 +158,21 @@ typedef struct {
     int    first_tensor, n_tensors;     /* into rnn_model.tensors                         */
     size_t n_params;                    /* Keras's count for this layer                   */
 } rnn_layer;
+
+/* The options of rnn_layer as a table, in RNN_LAYER_OPTIONS order (for code that treats
+ * every option alike: the model hash, generated code's model description, ...). */
+typedef struct {
+    const char *name;
+    rnn_value_kind value;
+    int hashed;
+    size_t offset;                      /* of the field in rnn_layer                       */
+} rnn_option_info;
+
+extern const rnn_option_info rnn_layer_options[];
+extern const int rnn_layer_option_count;
+
+/* The value of option o of l as a double (ints, booleans and enums exactly). */
+double rnn_option_value(const rnn_layer *l, const rnn_option_info *o);
 
 typedef struct {
     rnn_optimizer_kind kind;

@@ -99,39 +99,31 @@ void rnn_init_params(const rnn_model *m, uint64_t seed, rnn_real *params) {
 
     for (int k = 0; k < m->n_tensors; k++) {
         const rnn_tensor *t = &m->tensors[k];
-        const rnn_layer *l = &m->layers[t->layer];
-        const int slot = k - l->first_tensor;
         rnn_real *dst = params + t->offset;
         const rnn_rng s = rnn_rng_stream(seed, RNN_RNG_INIT, (uint32_t)k, 0);
-
-        switch (l->kind) {
-        case RNN_LAYER_EMBEDDING:
-            if (slot == RNN_T_EMBEDDINGS) init_embedding(&s, dst, t->size);
+        switch (t->init) {
+        case RNN_INIT_ZEROS:
             break;
-        case RNN_LAYER_SIMPLE_RNN:
-        case RNN_LAYER_LSTM:
-        case RNN_LAYER_GRU:
-            if (slot == RNN_T_KERNEL) {
-                init_glorot(&s, dst, t->shape[0], t->shape[1]);
-            } else if (slot == RNN_T_RECURRENT_KERNEL) {
-                if (init_orthogonal(&s, dst, t->shape[0], t->shape[1])) {
-                    /* The API has no error path and a half-initialized model must
-                     * never train silently. */
-                    fprintf(stderr, "rnnrt: out of memory initializing %s\n", t->name);
-                    abort();
-                }
-            } else if (slot == RNN_T_RNN_BIAS && l->kind == RNN_LAYER_LSTM && l->unit_forget_bias) {
-                /* Keras builds [zeros(U), ones(U), zeros(2U)]: gates i, f, c, o. */
-                for (int u = l->units; u < 2 * l->units; u++) dst[u] = (rnn_real)1;
+        case RNN_INIT_EMBEDDING:
+            init_embedding(&s, dst, t->size);
+            break;
+        case RNN_INIT_GLOROT_UNIFORM:
+            init_glorot(&s, dst, t->shape[0], t->shape[1]);
+            break;
+        case RNN_INIT_ORTHOGONAL:
+            if (init_orthogonal(&s, dst, t->shape[0], t->shape[1])) {
+                /* The API has no error path and a half-initialized model must never
+                 * train silently. */
+                fprintf(stderr, "rnnrt: out of memory initializing %s\n", t->name);
+                abort();
             }
-            /* Other biases (SimpleRNN, GRU [3U] or reset_after [2, 3U]) stay zero. */
             break;
-        case RNN_LAYER_DENSE:
-            if (slot == RNN_T_KERNEL) init_glorot(&s, dst, t->shape[0], t->shape[1]);
-            /* bias stays zero */
+        case RNN_INIT_FORGET_BIAS: {
+            /* Keras builds [zeros(U), ones(U), zeros(2U)]: gates i, f, c, o. */
+            const int U = m->layers[t->layer].units;
+            for (int u = U; u < 2 * U; u++) dst[u] = (rnn_real)1;
             break;
-        default:
-            break;   /* Dropout has no tensors */
+        }
         }
     }
 }

@@ -2,8 +2,9 @@
  * loss.c — the losses and the accuracy count, all read from the output layer's logits.
  *
  * Keras recovers the logit behind Dense(1, sigmoid) and uses
- * sigmoid_cross_entropy_with_logits (KERAS_SEMANTICS.md §7): no clipping, no epsilon,
- * finite for any logit. The batch loss is the mean over the samples actually present.
+ * sigmoid_cross_entropy_with_logits (docs/keras-semantics.md, Losses): no clipping, no
+ * epsilon, finite for any logit. The batch loss is the mean over the samples actually
+ * present.
  */
 #include "ref_layers.h"
 

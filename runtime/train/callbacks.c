@@ -1,7 +1,8 @@
 /*
  * callbacks.c — what ModelCheckpoint and EarlyStopping decide at the end of an epoch
- * (KERAS_SEMANTICS.md §9, tf.keras 2.11–2.15), kept apart from the loop so that a
- * test can script a sequence of monitored values and check every decision.
+ * (tf.keras 2.11–2.15; docs/keras-semantics.md, ModelCheckpoint and EarlyStopping),
+ * kept apart from the loop so that a test can script a sequence of monitored values
+ * and check every decision.
  *
  * The decisions are returned as actions; fit.c carries them out in this order:
  * snapshot the weights, write the checkpoint, restore the snapshot. The checkpoint

@@ -1,5 +1,5 @@
 /*
- * fit.c — the training loop, to the letter of KERAS_SEMANTICS.md §7–9.
+ * fit.c — the training loop, to the letter of docs/keras-semantics.md, The fit loop.
  *
  * Per epoch: a fresh permutation (RNN_RNG_SHUFFLE, epoch) unless shuffling is off;
  * consecutive batches of that permutation, the last partial one kept; each step a

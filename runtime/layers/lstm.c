@@ -16,7 +16,7 @@
  *   dc_next = dc ⊙ f;   dK += x_tᵀ dz;  dR += hmᵀ dz;  db += dz
  *   dx_t = dz·Kᵀ;       dh_next = (dz·Rᵀ) ⊙ mask
  */
-#include "ref_layers.h"
+#include "layers/recurrent.h"
 
 #include <string.h>
 
@@ -114,3 +114,35 @@ void rnn_ref_lstm_backward(rnn_real *dx, rnn_real *dkernel, rnn_real *drecurrent
         }
     }
 }
+
+/* ---- the kind --------------------------------------------------------------------------- */
+
+static int lstm_layout(rnn_layout *c, rnn_layer *l) {
+    /* Keras builds the bias [zeros(U), ones(U), zeros(2U)] with unit_forget_bias */
+    return rnn_recurrent_layout(c, l, 4, 1, l->unit_forget_bias ? RNN_INIT_FORGET_BIAS : RNN_INIT_ZEROS);
+}
+
+static void cell_forward(rnn_recurrent_state *s, const rnn_ref_pass *p, const rnn_real *x, const rnn_real *rmask) {
+    const rnn_layer *l = p->l;
+    rnn_ref_lstm_forward(s->h, s->c, s->gates, x, rnn_ref_param(p, RNN_T_KERNEL), rnn_ref_param(p, RNN_T_RECURRENT_KERNEL),
+                         rnn_ref_param(p, RNN_T_RNN_BIAS), rmask, p->n, p->m->timesteps, l->in_features, l->units);
+}
+
+static void cell_backward(rnn_recurrent_state *s, const rnn_ref_pass *p, rnn_real *dx, const rnn_real *x,
+                          const rnn_real *rmask) {
+    const rnn_layer *l = p->l;
+    rnn_ref_lstm_backward(dx, rnn_ref_grad(p, RNN_T_KERNEL), rnn_ref_grad(p, RNN_T_RECURRENT_KERNEL),
+                          rnn_ref_grad(p, RNN_T_RNN_BIAS), s->scratch, s->dh, x, s->h, s->c, s->gates,
+                          rnn_ref_param(p, RNN_T_KERNEL), rnn_ref_param(p, RNN_T_RECURRENT_KERNEL), rmask, p->n,
+                          p->m->timesteps, l->in_features, l->units);
+}
+
+static const rnn_recurrent_cell cell = {1, 1, cell_forward, cell_backward};
+
+static int ref_create(rnn_ref_layer *s, const rnn_model *m, const rnn_layer *l, int max_batch) {
+    return rnn_recurrent_create(s, m, l, max_batch, &cell);
+}
+static size_t ref_forward(rnn_ref_layer *s, const rnn_ref_pass *p) { return rnn_recurrent_forward(s, p, &cell); }
+static void ref_backward(rnn_ref_layer *s, const rnn_ref_pass *p) { rnn_recurrent_backward(s, p, &cell); }
+
+const rnn_kind rnn_kind_lstm = {NULL, lstm_layout, ref_create, rnn_recurrent_destroy, ref_forward, ref_backward};

@@ -5,7 +5,10 @@
  * anyway): sigmoid y(1-y), tanh 1-y², relu [y > 0], linear 1, and for softmax the
  * Jacobian-vector product y ⊙ (dy - <dy, y>).
  */
-#include "ref_layers.h"
+#include "model/kind.h"
+#include "reference/ref_layers.h"
+
+#include <stdlib.h>
 
 void rnn_ref_activate(rnn_real *v, rnn_activation act, int B, int O) {
     for (int b = 0; b < B; b++) {
@@ -94,3 +97,57 @@ void rnn_ref_dense_backward(rnn_real *dx, rnn_real *dkernel, rnn_real *dbias, rn
         }
     }
 }
+
+/* ---- the kind --------------------------------------------------------------------------- */
+
+static int dense_layout(rnn_layout *c, rnn_layer *l) {
+    char shape[64];
+    if (rnn_layout_units(c, "units", l->units, RNN_MAX_UNITS)) return -1;
+    if ((unsigned)l->activation >= RNN_ACT_COUNT) return rnn_layout_error(c, "unknown activation");
+    if (l->in_seq) {   /* name the layer that made the sequence (dropout layers pass it on) */
+        const rnn_model *m = c->m;
+        const rnn_layer *src = c->prev;
+        for (int j = c->index - 1; j > 0 && src->kind == RNN_LAYER_DROPOUT; j--) src = &m->layers[j - 1];
+        rnn_shape_str(shape, sizeof shape, 1, l->timesteps, l->in_features);
+        if (src->kind == RNN_LAYER_EMBEDDING)
+            return rnn_layout_error(c, "input is a sequence %s; put a recurrent layer (lstm, gru, simple_rnn) before dense", shape);
+        return rnn_layout_error(c, "input is a sequence %s, but dense takes one vector per sample; set return_sequences = false on %s",
+                                shape, src->name);
+    }
+    l->out_seq = 0;
+    l->out_features = l->units;
+    rnn_layout_tensor(c, "kernel", l->in_features, l->units, 2, RNN_INIT_GLOROT_UNIFORM);
+    rnn_layout_tensor(c, "bias", l->units, 1, 1, RNN_INIT_ZEROS);
+    return 0;
+}
+
+/* priv: dpre [B, O], the backward's scratch */
+static int ref_create(rnn_ref_layer *s, const rnn_model *m, const rnn_layer *l, int max_batch) {
+    (void)m;
+    int ok = 1;
+    s->priv = rnn_ref_alloc((size_t)max_batch * (size_t)l->units, &ok);
+    return ok ? 0 : -1;
+}
+
+static void ref_destroy(rnn_ref_layer *s) {
+    free(s->priv);
+    s->priv = NULL;
+}
+
+/* The output layer writes logits: the loss applies its sigmoid or softmax. */
+static rnn_activation activation(const rnn_ref_pass *p) { return p->last ? RNN_ACT_LINEAR : p->l->activation; }
+
+static size_t ref_forward(rnn_ref_layer *s, const rnn_ref_pass *p) {
+    const rnn_layer *l = p->l;
+    rnn_ref_dense_forward(s->out, p->x, rnn_ref_param(p, RNN_T_KERNEL), rnn_ref_param(p, RNN_T_DENSE_BIAS),
+                          activation(p), p->n, l->in_features, l->units);
+    return 0;
+}
+
+static void ref_backward(rnn_ref_layer *s, const rnn_ref_pass *p) {
+    const rnn_layer *l = p->l;
+    rnn_ref_dense_backward(p->dx, rnn_ref_grad(p, RNN_T_KERNEL), rnn_ref_grad(p, RNN_T_DENSE_BIAS), s->priv, s->dout,
+                           p->x, s->out, rnn_ref_param(p, RNN_T_KERNEL), activation(p), p->n, l->in_features, l->units);
+}
+
+const rnn_kind rnn_kind_dense = {NULL, dense_layout, ref_create, ref_destroy, ref_forward, ref_backward};

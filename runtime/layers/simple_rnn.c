@@ -4,16 +4,12 @@
  * Shapes: x [B, T, F], kernel [F, U], recurrent_kernel [U, U], bias [U], h [B, T, U].
  * The activation's derivative is taken from h itself (tanh 1-h², sigmoid h(1-h),
  * relu [h > 0], linear 1), so the forward needs no other cache.
+ * The kind: simple_rnn { units, activation = "tanh", dropout, recurrent_dropout,
+ * return_sequences } (tensors kernel, recurrent_kernel, bias).
  */
-#include "ref_layers.h"
+#include "layers/recurrent.h"
 
 #include <string.h>
-
-/* Shared by the three recurrent layers, which all run backward one row at a time: the
- * GRU, the hungriest, needs 9·U per row (see gru.c); 10·U covers every kind. */
-size_t rnn_ref_rnn_scratch_len(int U) {
-    return 10 * (size_t)U;
-}
 
 static rnn_real activate(rnn_activation act, rnn_real a) {
     switch (act) {
@@ -98,3 +94,41 @@ void rnn_ref_simple_rnn_backward(rnn_real *dx, rnn_real *dkernel, rnn_real *drec
         }
     }
 }
+
+/* ---- the kind --------------------------------------------------------------------------- */
+
+static void simple_rnn_defaults(rnn_layer *l) { l->activation = RNN_ACT_TANH; }
+
+static int simple_rnn_layout(rnn_layout *c, rnn_layer *l) {
+    if (rnn_recurrent_layout(c, l, 1, 1, RNN_INIT_ZEROS)) return -1;
+    if (l->activation == RNN_ACT_SOFTMAX || (unsigned)l->activation >= RNN_ACT_COUNT)
+        return rnn_layout_error(c, "activation must be \"tanh\", \"relu\", \"sigmoid\" or \"linear\"");
+    return 0;
+}
+
+static void cell_forward(rnn_recurrent_state *s, const rnn_ref_pass *p, const rnn_real *x, const rnn_real *rmask) {
+    const rnn_layer *l = p->l;
+    rnn_ref_simple_rnn_forward(s->h, x, rnn_ref_param(p, RNN_T_KERNEL), rnn_ref_param(p, RNN_T_RECURRENT_KERNEL),
+                               rnn_ref_param(p, RNN_T_RNN_BIAS), rmask, l->activation, p->n, p->m->timesteps,
+                               l->in_features, l->units);
+}
+
+static void cell_backward(rnn_recurrent_state *s, const rnn_ref_pass *p, rnn_real *dx, const rnn_real *x,
+                          const rnn_real *rmask) {
+    const rnn_layer *l = p->l;
+    rnn_ref_simple_rnn_backward(dx, rnn_ref_grad(p, RNN_T_KERNEL), rnn_ref_grad(p, RNN_T_RECURRENT_KERNEL),
+                                rnn_ref_grad(p, RNN_T_RNN_BIAS), s->scratch, s->dh, x, s->h,
+                                rnn_ref_param(p, RNN_T_KERNEL), rnn_ref_param(p, RNN_T_RECURRENT_KERNEL), rmask,
+                                l->activation, p->n, p->m->timesteps, l->in_features, l->units);
+}
+
+static const rnn_recurrent_cell cell = {0, 0, cell_forward, cell_backward};
+
+static int ref_create(rnn_ref_layer *s, const rnn_model *m, const rnn_layer *l, int max_batch) {
+    return rnn_recurrent_create(s, m, l, max_batch, &cell);
+}
+static size_t ref_forward(rnn_ref_layer *s, const rnn_ref_pass *p) { return rnn_recurrent_forward(s, p, &cell); }
+static void ref_backward(rnn_ref_layer *s, const rnn_ref_pass *p) { rnn_recurrent_backward(s, p, &cell); }
+
+const rnn_kind rnn_kind_simple_rnn = {simple_rnn_defaults, simple_rnn_layout, ref_create, rnn_recurrent_destroy,
+                                      ref_forward, ref_backward};

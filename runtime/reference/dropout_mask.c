@@ -1,5 +1,5 @@
 /*
- * dropout.c — dropout masks and the standalone Dropout layer.
+ * dropout_mask.c — dropout masks (the reference runtime draws every mask here).
  *
  * The rules (decided once; generated code must draw exactly the same masks):
  *

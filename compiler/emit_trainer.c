@@ -1,0 +1,185 @@
+/*
+ * emit_trainer.c — rnn_model → the C file of a standalone trainer (rnnc_emit_c).
+ *
+ * The file implements the model interface (rnn_model_ops of rnnrt.h) through the
+ * driver every generated trainer shares (rnn_gen.h) with what is specific to this
+ * model: every size a constant, each layer's forward and backward of one block of W
+ * samples (compiler/layers/), the embedding's gradient, the folded table
+ * (emit_fold.c) and the sums after the blocks. The output is a pure function of the
+ * model and the options: same spec, same bytes.
+ */
+#include "kinds.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* ---- the workspace ------------------------------------------------------------------------- */
+
+static void emit_workspace(emitter *e) {
+    const plan *p = e->p;
+    P("/* ==== the workspace: rnn_gen.h's common part and the model's buffers, for max_batch samples ==== */\n\n");
+    P("typedef struct {\n    rnn_gen_common base;\n");
+    if (p->fold) P("    int ek_built; /* ek and ek_from hold a table and what it was built from */\n");
+    for (int i = 0; i < p->n_buffers; i++)
+        P("    rnn_real *%s; /* %zu %s: %s */\n", p->buffers[i].name, p->buffers[i].per_block,
+          p->buffers[i].scratch ? "in all" : "per block", p->buffers[i].what);
+    P("} workspace;\n\n");
+    P("static const rnn_gen_buffer BUFFERS[] = {\n");
+    for (int i = 0; i < p->n_buffers; i++)
+        P("    {offsetof(workspace, %s), %zu, %d},\n", p->buffers[i].name, p->buffers[i].per_block, p->buffers[i].scratch);
+    P("};\n\n");
+}
+
+/* ---- the embedding's gradient ------------------------------------------------------------------- */
+
+void emit_embedding_scatter(emitter *e, const char *table, const char *ind) {
+    const rnn_layer *emb = &e->m->layers[0];
+    P("%sfor (int t = 0; t < %d; t++) {\n", ind, emb->timesteps);
+    P("%s    rnn_real *rows[W];\n", ind);
+    P("%s    for (int l = 0; l < W; l++)\n", ind);
+    P("%s        rows[l] = g * W + l < n ? %s + (size_t)w->base.tokens[((size_t)g * W + l) * %d + t] * %d : sink;\n", ind,
+      table, emb->timesteps, emb->units);
+    char in2[64];
+    snprintf(in2, sizeof in2, "%s    ", ind);
+    kir_lanes_calls(e, 1, "d0", emb->units, in2);
+    P("%s}\n", ind);
+}
+
+/* Each block scatters its d loss / d output into a table of its own (on the block's
+ * thread, while d0 is in its cache); the tail adds the tables row by row. */
+static void emit_embedding_parts(emitter *e) {
+    const rnn_model *m = e->m;
+    const rnn_tensor *E = plan_tensor(m, 0, RNN_T_EMBEDDINGS);
+    const size_t VE = plan_size(e->p, "de");
+    P("/* the block's part of the embedding's gradient, in its own table */\n");
+    P("static void embedding_part(workspace *w, int g) {\n");
+    P("    const int n = w->base.n;\n");
+    P("    rnn_real *de = w->de + (size_t)g * %zu;\n", VE);
+    P("    memset(de, 0, %zu * sizeof *de);\n", VE);
+    P("    const rnn_real *d0 = w->d0 + (size_t)g * %zu;\n", plan_size(e->p, "d0"));
+    P("    rnn_real sink[%d]; /* the rows of padding lanes */\n", m->layers[0].units);
+    emit_embedding_scatter(e, "de", "    ");
+    P("}\n\n");
+    P("/* the embedding's gradient in the rows of chunk c: the blocks' parts added in block order */\n");
+    P("static void embedding_rows(const rnn_gen_tail *t, int c) {\n    const workspace *w = t->w;\n");
+    P("    const size_t k0 = (size_t)(c * %d / RNN_GEN_TAIL_CHUNKS) * %d, k1 = (size_t)((c + 1) * %d / RNN_GEN_TAIL_CHUNKS) * %d;\n",
+      m->vocab, m->layers[0].units, m->vocab, m->layers[0].units);
+    P("    rnn_gen_add_parts(t->grads + %zu + k0, w->de + k0, k1 - k0, t->nblk, %zu); /* %s [%d, %d] */\n", E->offset, VE,
+      E->name, E->shape[0], E->shape[1]);
+    P("    rnn_gen_step_range(t, %zu + k0, %zu + k1);\n}\n\n", E->offset, E->offset);
+}
+
+/* One task scatters every block's d loss / d output into the table, in block order
+ * (rows repeat across blocks), beside the other tasks; the step follows in row chunks. */
+static void emit_embedding_scattered(emitter *e) {
+    const rnn_model *m = e->m;
+    const rnn_tensor *E = plan_tensor(m, 0, RNN_T_EMBEDDINGS);
+    int V = m->vocab, U = m->layers[0].units;
+    P("/* the embedding: d loss / d output scattered into the looked-up rows, in block order */\n");
+    P("static void embedding_grad(const rnn_gen_tail *t) {\n");
+    P("    const workspace *w = t->w;\n    const int n = w->base.n;\n");
+    P("    rnn_real *dE = t->grads + %zu; /* %s [%d, %d] */\n", E->offset, E->name, E->shape[0], E->shape[1]);
+    P("    rnn_real sink[%d]; /* the rows of padding lanes */\n", U);
+    P("    memset(dE, 0, %zu * sizeof *dE);\n", E->size);
+    P("    for (int g = 0; g < t->nblk; g++) {\n");
+    P("        const rnn_real *d0 = w->d0 + (size_t)g * %zu;\n", plan_size(e->p, "d0"));
+    emit_embedding_scatter(e, "dE", "        ");
+    P("    }\n}\n\n");
+    P("/* the embedding's step, in row chunks after the task that made its gradient */\n");
+    P("static void embedding_step_chunk(void *arg, int c) {\n");
+    P("    rnn_gen_step_range(arg, %zu + (size_t)(c * %d / RNN_GEN_TAIL_CHUNKS) * %d, %zu + (size_t)((c + 1) * %d / RNN_GEN_TAIL_CHUNKS) * %d);\n}\n\n",
+      E->offset, V, U, E->offset, V, U);
+    P("static void embedding_finish(rnn_gen_tail *t) {\n");
+    P("    if (t->up) rnn_parallel_for(RNN_GEN_TAIL_CHUNKS, embedding_step_chunk, t);\n}\n\n");
+}
+
+/* ---- the model's part of the driver ------------------------------------------------------------------ */
+
+static void emit_block_hooks(emitter *e) {
+    const rnn_model *m = e->m;
+    int L = m->n_layers - 1;
+    P("/* ==== the blocks: the layers in order, and back ==== */\n\n");
+    P("static void forward_layers(void *ws, const rnn_real *params, int g, const rnn_dropout_ctx *ctx) {\n");
+    P("    workspace *w = ws;\n");
+    if (!e->p->fold) P("    forward_0(w, params, g);\n");
+    for (int i = 1; i <= L; i++) P("    forward_%d(w, params, g, ctx);\n", i);
+    P("}\n\n");
+    if (e->p->parts) emit_embedding_parts(e);
+    P("static void backward_layers(void *ws, const rnn_real *params, int g) {\n");
+    P("    workspace *w = ws;\n");
+    if (e->p->fold) {
+        size_t VG = plan_size(e->p, "dek");
+        P("    memset(w->dek + (size_t)g * %zu, 0, %zu * sizeof *w->dek);\n", VG, VG);
+        P("    memset(w->touched + (size_t)g * %d, 0, %d * sizeof *w->touched);\n", m->vocab, m->vocab);
+    }
+    for (int i = L; i >= 1; i--) P("    backward_%d(w, params, g);\n", i);
+    if (e->p->parts) P("    embedding_part(w, g);\n");
+    P("}\n\n");
+}
+
+/* The tasks after the blocks: chunk c of the lane sums, and of the embedding's rows. */
+static void emit_tail(emitter *e) {
+    P("/* ==== after the blocks: the sums, each task one chunk of each, with their step ==== */\n\n");
+    if (e->p->fold) emit_fold(e);
+    else if (!e->p->parts) emit_embedding_scattered(e);
+    P("static void sums_chunk(void *arg, int c) {\n");
+    if (!e->p->fold && !e->p->parts) {   /* the one serial embedding task beside the sums */
+        P("    if (c == 0) embedding_grad(arg);\n    else rnn_gen_reduce_chunk(arg, c - 1);\n}\n\n");
+        return;
+    }
+    P("    rnn_gen_reduce_chunk(arg, c);\n");
+    P("    %s(arg, c);\n}\n\n", e->p->fold ? "fold_rows_chunk" : "embedding_rows");
+}
+
+static void emit_gen_model(emitter *e) {
+    const rnn_model *m = e->m;
+    const plan *p = e->p;
+    int L = m->n_layers - 1;
+    P("static const rnn_gen_model GEN = {\n");
+    P("    .timesteps = %d, .vocab = %d, .outputs = %d, .binary = %d, .keep_always = %d,\n", m->timesteps, m->vocab,
+      m->n_outputs, m->loss == RNN_LOSS_BINARY_CROSSENTROPY, e->o->unroll == RNNC_UNROLL_FULL);
+    P("    .param_len = %zu, .acc_offset = %zu, .acc_len = ACC_LEN,\n", m->param_buffer_len, m->tensors[1].offset);
+    P("    .workspace_size = sizeof(workspace), .buffers = BUFFERS, .n_buffers = %d,\n", p->n_buffers);
+    P("    .logits = offsetof(workspace, a%d), .dlogits = offsetof(workspace, d%d),\n", L, L);
+    if (p->fold) {
+        const rnn_tensor *K1 = plan_tensor(m, 1, RNN_T_KERNEL), *B1 = plan_tensor(m, 1, RNN_T_RNN_BIAS);
+        P("    .held = {{%zu, %zu}, {%zu, %zu}}, .n_held = 2, /* %s and %s: fold_finish steps them */\n", K1->offset,
+          K1->offset + K1->size, B1->offset, B1->offset + B1->size, K1->name, B1->name);
+    }
+    P("    .prepare = %s, .forward_layers = forward_layers, .backward_layers = backward_layers,\n", p->fold ? "prepare" : "NULL");
+    P("    .tail_tasks = %s, .tail_task = sums_chunk, .finish = %s,\n};\n\n",
+      p->fold || p->parts ? "RNN_GEN_TAIL_CHUNKS" : "1 + RNN_GEN_TAIL_CHUNKS",
+      p->fold ? "fold_finish" : p->parts ? "NULL" : "embedding_finish");
+    P("RNN_GEN_OPS(OPS, GEN, %zu);\n\n", plan_tensor(m, 0, RNN_T_EMBEDDINGS)->size);
+}
+
+int rnnc_emit_c(const rnn_model *m, const rnnc_emit_options *o, char **text, size_t *len) {
+    textbuf b;
+    tb_init(&b);
+    plan p;
+    plan_make(&p, m, o, 0);
+    emitter em = {&b, m, o, &p}, *e = &em;
+    emit_file_header(e, NULL);
+    P(" * Threads: the lane blocks of a batch run on rnn_parallel_for (--threads).\n");
+    P(" * Build: clang -std=c17 -O3 -march=native THIS.c -I<include> <lib>/librnnrt.a -lm\n */\n");
+    P("#include <math.h>\n#include <stddef.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n\n");
+    P("#include \"rnnrt.h\"\n#include \"rnn_fastmath.h\"\n#include \"rnn_gen.h\"\n#include \"rnn_kernels.h\"\n"
+      "#include \"rnn_lanes.h\"\n\n");
+    P("#define W RNN_W      /* samples per lane block */\n#define V(p) RNN_V(p) /* the W lanes at p as one vector */\n");
+    P("#define ACC_LEN %zu /* parameters after the embedding table: the per-lane gradient accumulators */\n\n",
+      m->param_buffer_len - m->tensors[1].offset);
+    emit_zero(e);
+    emit_model(e);
+    emit_workspace(e);
+    P("/* ==== layers: forward and backward of one block of W samples ==== */\n\n");
+    for (int i = 0; i < m->n_layers; i++) rnnc_kind_of(m->layers[i].kind)->emit(e, i);
+    emit_block_hooks(e);
+    emit_tail(e);
+    emit_gen_model(e);
+    P("int main(int argc, char **argv) {\n    model_init();\n");
+    P("    return rnn_trainer_main(&MODEL, &OPS, argv[0], argc - 1, argv + 1);\n}\n");
+    plan_free(&p);
+    *text = b.data;
+    *len = b.len;
+    return 0;
+}

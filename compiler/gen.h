@@ -1,0 +1,198 @@
+/*
+ * gen.h — what the code generator's files share (internal to rnnc).
+ *
+ * The generator has three parts:
+ *   plan.c     the planner: every decision about a model's code (the folded embedding,
+ *              hoisted input projections, unrolled kernels) and its buffers;
+ *   kernel.c   a small kernel IR (products, weight-gradient accumulations, activations,
+ *              element-wise code, row gathers and scatters) whose operands are checked
+ *              when an op is made, and the printer that turns it into lane-blocked C;
+ *   the rest   files that walk the model and print: emit_model.c (header and model
+ *              description), emit_recurrent.c (the time loop and step functions every
+ *              recurrent kind shares), emit_trainer.c and emit_fold.c (the trainer's
+ *              model-specific driver code), emit_predictor.c, and each layer kind's own
+ *              file under compiler/layers/.
+ */
+#ifndef RNNC_GEN_H
+#define RNNC_GEN_H
+
+#include "emit_c.h"
+#include "textbuf.h"
+
+#include <stddef.h>
+
+#define W 16          /* lanes per block: RNN_W of rnn_kernels.h */
+#define TAIL_CHUNKS 8 /* RNN_GEN_TAIL_CHUNKS of rnn_gen.h */
+
+/* A generator bug: print it and abort (never wrong code). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2), noreturn))
+#endif
+void gen_bug(const char *fmt, ...);
+#define GEN_ASSERT(cond, ...) ((cond) ? (void)0 : gen_bug(__VA_ARGS__))
+
+/* ---- the plan (plan.c) ------------------------------------------------------------------ */
+
+typedef struct {
+    char name[32];          /* the workspace field                                      */
+    size_t per_block;       /* floats per lane block, or in all when scratch            */
+    int scratch;            /* one copy, not one per block                              */
+    const char *what;       /* for the comment                                          */
+} plan_buffer;
+
+typedef struct {
+    const rnn_model *m;
+    const rnnc_emit_options *o;
+    int infer;              /* an inference-only predictor: no backward, no dropout     */
+    int fold;               /* the embedding is folded into layer 1's input projection  */
+    int parts;              /* not folded: each block sums its part of the embedding's gradient */
+    plan_buffer *buffers;   /* in workspace order                                       */
+    int n_buffers, cap;
+} plan;
+
+/* Decide and lay out the code of the laid-out model m. */
+void plan_make(plan *p, const rnn_model *m, const rnnc_emit_options *o, int infer);
+void plan_free(plan *p);
+
+/* Add a buffer named by fmt (must be new). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 5, 6)))
+#endif
+void plan_add(plan *p, size_t per_block, int scratch, const char *what, const char *fmt, ...);
+
+/* Floats per block of the buffer named by fmt, which must exist. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+size_t plan_size(const plan *p, const char *fmt, ...);
+int plan_has(const plan *p, const char *name);
+
+int plan_unrolled(const plan *p, long terms);   /* a kernel of that many multiply-adds is straight-line */
+int plan_folded(const plan *p, int i);          /* layer i's input projection is in the folded table */
+int plan_hoisted(const plan *p, int i);         /* layer i's input side runs outside its time loop */
+int plan_projected(const plan *p, int i);       /* folded or hoisted: its step gets b + x_t.K made */
+int plan_input_dropout(const rnn_layer *l);     /* a recurrent layer with dropout on its input */
+int plan_per_step_mask(const rnn_layer *l);     /* ... drawn anew at every step */
+int plan_xd_in_place(int i);                    /* its dropped input overwrites its input */
+int plan_recurrent(const rnn_layer *l);         /* a layer with a time recurrence */
+
+/* Lanes of the accumulator of parameter element `offset` (the parameters after the
+ * embedding table, per lane). */
+size_t plan_acc_index(const rnn_model *m, size_t offset);
+const rnn_tensor *plan_tensor(const rnn_model *m, int layer, int slot);
+
+/* ---- printing ------------------------------------------------------------------------------ */
+
+typedef struct {
+    textbuf *b;
+    const rnn_model *m;
+    const rnnc_emit_options *o;
+    const plan *p;
+} emitter;
+
+#define P(...) tb_printf(e->b, __VA_ARGS__)
+
+void emit_cstring(emitter *e, const char *s);        /* a C string literal, everything unusual escaped */
+void emit_comment_text(emitter *e, const char *s);   /* s, safe inside a comment */
+void emit_double(emitter *e, double v);              /* exactly, as %.17g */
+const char *emit_act_fn(rnn_activation a);           /* rnn_fast_sigmoidf, rnn_fast_tanhf, rnn_relu */
+/* d act / d pre-activation from the output y, as a C expression into buf */
+const char *gen_act_grad(char *buf, size_t n, rnn_activation a, const char *y);
+
+/* ---- the file's parts (emit_model.c, emit_fold.c, emit_trainer.c) --------------------------------- */
+
+/* " * NAME.c — [WHAT ]generated by rnnc ... from SPEC." and the model's layers, as the
+ * first lines of the file's header comment (the caller closes it); what may be NULL. */
+void emit_file_header(emitter *e, const char *what);
+void emit_zero(emitter *e);     /* ZERO: the state before the first step */
+void emit_model(emitter *e);    /* MODEL, the model description, and model_init() */
+/* The embedding's gradient for block g: d0 added into the looked-up rows of `table`;
+ * padding lanes into `sink`. Needs w, g, n, d0 and sink in scope. */
+void emit_embedding_scatter(emitter *e, const char *table, const char *ind);
+/* The folded table (emit_fold.c): its functions, prepare() for the forward, and
+ * fold_rows_chunk() and fold_finish() for the sums after the blocks. */
+void emit_fold(emitter *e);
+
+/* ---- the kernel IR (kernel.c) ------------------------------------------------------------------
+ * A kernel is a list of ops over named operands. A lane operand holds len elements of W
+ * lanes ([len][W]: element i of lane l at name[i*W + l]); a matrix operand is a window
+ * of a row-major weight matrix. Every name an op uses must be declared in the kernel
+ * (kir_lanes / kir_matrix) and every index must lie inside it: kir_* check that when
+ * the op is added, and a failed check is a generator bug. */
+
+typedef struct {
+    const char *name;
+    int len;
+} kir_lanes;
+
+typedef struct {
+    const char *name;
+    int rows, ld;           /* [rows][ld] */
+} kir_matrix;
+
+typedef enum { KIR_PROJECT, KIR_BACK_PRODUCT, KIR_OUTER_ACC, KIR_CODE } kir_kind;
+
+typedef struct {            /* one term of a projection: x (times mask) . M[:, col0 ...] */
+    const char *x, *mask, *M;
+    int rows, col0;
+    int ld;                 /* M's row length (filled in from its declaration) */
+} kir_term;
+
+typedef struct {
+    kir_kind kind;
+    const char *y;          /* the output, or OUTER_ACC's accumulator                      */
+    int rows, cols;         /* PROJECT: cols outputs; BACK_PRODUCT: rows outputs of cols
+                               terms; OUTER_ACC: rows x cols                               */
+    const char *init;       /* PROJECT: NULL (0), a parameter vector, or "@lanes"          */
+    kir_term terms[2];      /* PROJECT                                                     */
+    int nterms;
+    const char *x, *g, *M, *mask;   /* BACK_PRODUCT: g, M, mask (on y); OUTER_ACC: x, mask (on x), g */
+    int ld, col0;           /* BACK_PRODUCT: M's window; OUTER_ACC: the accumulator's       */
+    char *code;             /* KIR_CODE: the C text (malloc'd)                             */
+} kir_op;
+
+#define KIR_MAX_OPERANDS 40
+
+typedef struct {
+    kir_lanes lanes[KIR_MAX_OPERANDS];
+    int n_lanes;
+    kir_matrix mats[8];
+    int n_mats;
+    kir_op *ops;
+    int n_ops, cap;
+} kir;
+
+void kir_init(kir *k);
+void kir_free(kir *k);
+void kir_lanes_decl(kir *k, const char *name, int len);
+void kir_matrix_decl(kir *k, const char *name, int rows, int ld);
+
+/* y[c] = init[c] + Σ_t Σ_r x_t[r] (· mask_t[r]) M_t[r][col0_t + c], c < cols, in that order. */
+void kir_project(kir *k, const char *y, int cols, const char *init, const kir_term *terms, int nterms);
+/* y[r] = (Σ_c g[c] M[r][col0 + c]) (· mask[r]), r < rows, c < cols. */
+void kir_back_product(kir *k, const char *y, int rows, const char *g, int cols, const char *M, int col0, const char *mask);
+/* acc[(r*ld + col0 + c)*W + l] += x[r] (· mask[r]) g[c], per lane, r < rows, c < cols. */
+void kir_outer_acc(kir *k, const char *acc, const char *x, const char *mask, int rows, const char *g, int cols, int ld,
+                   int col0);
+/* Element-wise C text; reads and writes must name declared operands (checked by name). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+void kir_code(kir *k, const char *fmt, ...);
+
+/* Print the ops in order, each line indented by ind. */
+void kir_print(emitter *e, const kir *k, const char *ind);
+
+/* Functions made of kernels outside a time step, printed at once:
+ *   time_outer: acc[r][c] += Σ_t a[t + shift][r] (· mask[r]) d[t][c], a weight gradient
+ *               summed over the steps, register-blocked and chunked so a chunk stays in L1;
+ *   input_projection / input_grad: a hoisted layer's x_t.K + b over all steps, and
+ *               dx = dz.K^T (· the input dropout mask) after the backward steps. */
+void kir_time_outer_function(emitter *e, const char *name, int T, int A, int G, int shift, int masked);
+void kir_input_side_functions(emitter *e, int i);
+
+/* rnn_lanes gather (scatter = 0) or scatter-add calls for step t of `vec` ([T][n][W]):
+ * the rows `rows[l]` of the caller to lanes, 16 columns per call. */
+void kir_lanes_calls(emitter *e, int scatter, const char *vec, int n, const char *ind);
+
+#endif

@@ -1,0 +1,522 @@
+/*
+ * kernel.c — the kernel IR (see gen.h) and its printer.
+ *
+ * Straight-line kernels (within the unroll budget) are written on rnn_vec, the W lanes
+ * of one element as one GNU C vector, and V(p), the vector at p. Written as a loop over
+ * the lanes instead, clang hoists a broadcast of every weight out of that
+ * one-iteration loop and spills them to the stack, then reads them back every step;
+ * as vectors the weights stay broadcast operands of the multiply-adds. Output sums
+ * advance together in groups of SUM_GROUP, one term at a time, so that that many
+ * independent multiply-add chains are in flight; each output's sum is still taken in
+ * the reference's order. Kernels over the budget are constant-bound loops, register-
+ * blocked by 4.
+ */
+#include "gen.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SUM_GROUP 8
+
+/* ---- building ---------------------------------------------------------------------------- */
+
+void kir_init(kir *k) { memset(k, 0, sizeof *k); }
+
+void kir_free(kir *k) {
+    for (int i = 0; i < k->n_ops; i++) free(k->ops[i].code);
+    free(k->ops);
+    memset(k, 0, sizeof *k);
+}
+
+void kir_lanes_decl(kir *k, const char *name, int len) {
+    GEN_ASSERT(k->n_lanes < KIR_MAX_OPERANDS, "too many operands");
+    GEN_ASSERT(len >= 0, "operand %s of negative length", name);
+    k->lanes[k->n_lanes++] = (kir_lanes){name, len};
+}
+
+void kir_matrix_decl(kir *k, const char *name, int rows, int ld) {
+    GEN_ASSERT(k->n_mats < (int)(sizeof k->mats / sizeof k->mats[0]), "too many matrices");
+    k->mats[k->n_mats++] = (kir_matrix){name, rows, ld};
+}
+
+/* The length of lane operand name (which must be declared). */
+static int lanes_len(const kir *k, const char *name) {
+    for (int i = 0; i < k->n_lanes; i++)
+        if (!strcmp(k->lanes[i].name, name)) return k->lanes[i].len;
+    gen_bug("lane operand %s is not declared", name);
+}
+
+static const kir_matrix *matrix(const kir *k, const char *name) {
+    for (int i = 0; i < k->n_mats; i++)
+        if (!strcmp(k->mats[i].name, name)) return &k->mats[i];
+    gen_bug("matrix %s is not declared", name);
+}
+
+/* x[0, rows) times M's window [0, rows) x [col0, col0 + cols): both must be inside. */
+static void check_term(const kir *k, const char *x, const char *mask, const char *M, int rows, int col0, int cols) {
+    GEN_ASSERT(rows >= 0 && cols >= 0 && col0 >= 0, "negative sizes");
+    GEN_ASSERT(lanes_len(k, x) >= rows, "%s has %d elements, the kernel reads %d", x, lanes_len(k, x), rows);
+    if (mask) GEN_ASSERT(lanes_len(k, mask) >= rows, "mask %s is shorter than %d", mask, rows);
+    const kir_matrix *mt = matrix(k, M);
+    GEN_ASSERT(rows <= mt->rows && col0 + cols <= mt->ld, "%s [%d, %d] has no window [%d, %d + %d)", M, mt->rows, mt->ld,
+               rows, col0, cols);
+}
+
+static kir_op *add_op(kir *k, kir_kind kind) {
+    if (k->n_ops == k->cap) {
+        int cap = k->cap ? 2 * k->cap : 16;
+        kir_op *ops = realloc(k->ops, (size_t)cap * sizeof *ops);
+        if (!ops) {
+            fprintf(stderr, "rnnc: out of memory while generating code\n");
+            exit(1);
+        }
+        k->ops = ops;
+        k->cap = cap;
+    }
+    kir_op *op = &k->ops[k->n_ops++];
+    memset(op, 0, sizeof *op);
+    op->kind = kind;
+    return op;
+}
+
+void kir_project(kir *k, const char *y, int cols, const char *init, const kir_term *terms, int nterms) {
+    GEN_ASSERT(nterms >= 1 && nterms <= 2, "a projection has one or two terms");
+    GEN_ASSERT(lanes_len(k, y) >= cols, "%s is shorter than the %d outputs", y, cols);
+    if (init && init[0] == '@') GEN_ASSERT(lanes_len(k, init + 1) >= cols, "%s is shorter than %d", init + 1, cols);
+    for (int t = 0; t < nterms; t++)
+        check_term(k, terms[t].x, terms[t].mask, terms[t].M, terms[t].rows, terms[t].col0, cols);
+    kir_op *op = add_op(k, KIR_PROJECT);
+    op->y = y;
+    op->cols = cols;
+    op->init = init;
+    memcpy(op->terms, terms, (size_t)nterms * sizeof *terms);
+    for (int t = 0; t < nterms; t++) op->terms[t].ld = matrix(k, terms[t].M)->ld;
+    op->nterms = nterms;
+}
+
+void kir_back_product(kir *k, const char *y, int rows, const char *g, int cols, const char *M, int col0, const char *mask) {
+    GEN_ASSERT(lanes_len(k, y) >= rows, "%s is shorter than %d", y, rows);
+    check_term(k, g, NULL, M, 0, col0, cols);
+    GEN_ASSERT(lanes_len(k, g) >= cols && matrix(k, M)->rows >= rows, "%s . %s^T out of range", g, M);
+    if (mask) GEN_ASSERT(lanes_len(k, mask) >= rows, "mask %s is shorter than %d", mask, rows);
+    kir_op *op = add_op(k, KIR_BACK_PRODUCT);
+    op->y = y;
+    op->rows = rows;
+    op->cols = cols;
+    op->g = g;
+    op->M = M;
+    op->ld = matrix(k, M)->ld;
+    op->col0 = col0;
+    op->mask = mask;
+}
+
+void kir_outer_acc(kir *k, const char *acc, const char *x, const char *mask, int rows, const char *g, int cols, int ld,
+                   int col0) {
+    GEN_ASSERT(lanes_len(k, acc) >= (rows - 1) * ld + col0 + cols, "accumulator %s too short", acc);
+    GEN_ASSERT(col0 + cols <= ld, "columns past the row");
+    GEN_ASSERT(lanes_len(k, x) >= rows && lanes_len(k, g) >= cols, "outer product operands too short");
+    if (mask) GEN_ASSERT(lanes_len(k, mask) >= rows, "mask %s is shorter than %d", mask, rows);
+    kir_op *op = add_op(k, KIR_OUTER_ACC);
+    op->y = acc;
+    op->x = x;
+    op->mask = mask;
+    op->rows = rows;
+    op->g = g;
+    op->cols = cols;
+    op->ld = ld;
+    op->col0 = col0;
+}
+
+static int is_ident_start(int c) { return isalpha(c) || c == '_'; }
+
+/* Every identifier indexed with [ in code must be a declared operand or an array the
+ * code declares itself ("name[" after a type). */
+static void check_code(const kir *k, const char *code) {
+    for (const char *p = code; *p;) {
+        if (p[0] == '/' && p[1] == '*') {   /* comments may say anything */
+            const char *end = strstr(p + 2, "*/");
+            p = end ? end + 2 : p + strlen(p);
+            continue;
+        }
+        if (!is_ident_start((unsigned char)*p) || (p > code && (isalnum((unsigned char)p[-1]) || p[-1] == '_'))) {
+            p++;
+            continue;
+        }
+        const char *s = p;
+        while (isalnum((unsigned char)*p) || *p == '_') p++;
+        if (*p != '[') continue;
+        char name[64];
+        size_t n = (size_t)(p - s) < sizeof name - 1 ? (size_t)(p - s) : sizeof name - 1;
+        memcpy(name, s, n);
+        name[n] = 0;
+        int known = 0;
+        for (int i = 0; i < k->n_lanes && !known; i++) known = !strcmp(k->lanes[i].name, name);
+        for (int i = 0; i < k->n_mats && !known; i++) known = !strcmp(k->mats[i].name, name);
+        GEN_ASSERT(known, "element-wise code indexes %s, which is not an operand of the kernel", name);
+    }
+}
+
+void kir_code(kir *k, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    GEN_ASSERT(n >= 0, "bad format");
+    char *code = malloc((size_t)n + 1);
+    if (!code) {
+        fprintf(stderr, "rnnc: out of memory while generating code\n");
+        exit(1);
+    }
+    va_start(ap, fmt);
+    vsnprintf(code, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    check_code(k, code);
+    kir_op *op = add_op(k, KIR_CODE);
+    op->code = code;
+}
+
+/* ---- printing: straight-line sums -------------------------------------------------------------- */
+
+/* One output sum of a group: "name = first terms" then "name += term". */
+typedef void (*term_fn)(emitter *e, const kir_op *op, int out, int k);
+
+static void print_grouped_sums(emitter *e, const kir_op *op, int outs, int nterms, term_fn term, const char *init,
+                               int init_is_vec, const char *mask, const char *ind) {
+    const char *y = op->y;
+    for (int o0 = 0; o0 < outs; o0 += SUM_GROUP) {
+        int n = outs - o0 < SUM_GROUP ? outs - o0 : SUM_GROUP;
+        P("%s    {\n", ind);
+        for (int j = 0; j < n; j++) {
+            /* The first statement holds the initial value and the first term, or the
+             * first two terms, exactly as the one-expression sum would start. */
+            P("%s        rnn_vec sum%d = ", ind, j);
+            int k = 0;
+            if (init) {
+                if (init_is_vec) P("V(%s + %d * W)", init, o0 + j);
+                else P("%s[%d]", init, o0 + j);
+            } else {
+                term(e, op, o0 + j, k++);
+            }
+            if (k < nterms) {
+                P(" + ");
+                term(e, op, o0 + j, k++);
+            }
+            P(";\n");
+        }
+        for (int k = init ? 1 : 2; k < nterms; k++)
+            for (int j = 0; j < n; j++) {
+                P("%s        sum%d += ", ind, j);
+                term(e, op, o0 + j, k);
+                P(";\n");
+            }
+        for (int j = 0; j < n; j++) {
+            if (mask) P("%s        V(%s + %d * W) = sum%d * V(%s + %d * W);\n", ind, y, o0 + j, j, mask, o0 + j);
+            else P("%s        V(%s + %d * W) = sum%d;\n", ind, y, o0 + j, j);
+        }
+        P("%s    }\n", ind);
+    }
+    P("%s    RNN_LANES_STORED(%s);\n", ind, y);   /* y is read back element by element next */
+}
+
+static void projection_term(emitter *e, const kir_op *op, int c, int k) {
+    int t = 0;
+    while (k >= op->terms[t].rows) k -= op->terms[t++].rows;
+    const kir_term *pt = &op->terms[t];
+    P("%s%d * %s[%d]", pt->x, k, pt->M, k * pt->ld + pt->col0 + c);
+}
+
+/* the loads of x_k (times its mask) as vectors */
+static void print_vector_loads(emitter *e, const char *x, const char *mask, int rows, const char *ind) {
+    for (int r = 0; r < rows; r++) {
+        if (mask) P("%s    const rnn_vec %s%d = V(%s + %d * W) * V(%s + %d * W);\n", ind, x, r, x, r, mask, r);
+        else P("%s    const rnn_vec %s%d = V(%s + %d * W);\n", ind, x, r, x, r);
+    }
+}
+
+/* ---- printing: loops ------------------------------------------------------------------------- */
+
+/* Columns in blocks of 4 whose partial sums stay in registers over all the rows (one
+ * load of x and four broadcasts per four multiply-adds), then the rest. */
+static void print_project_loops(emitter *e, const kir_op *op, const char *ind) {
+    const char *y = op->y;
+    int cols = op->cols;
+    P("%sRNN_ROW_LOOP\n%sfor (int c = 0; c < %d; c++)\n%s    for (int l = 0; l < W; l++) %s[c * W + l] = ", ind, ind, cols, ind,
+      y);
+    if (op->init && op->init[0] == '@') P("%s[c * W + l];\n", op->init + 1);
+    else if (op->init) P("%s[c];\n", op->init);
+    else P("0.0f;\n");
+    int c4 = cols / 4 * 4;
+    for (int k = 0; k < op->nterms; k++) {
+        const kir_term *t = &op->terms[k];
+        char xr[96];
+        if (t->mask) snprintf(xr, sizeof xr, "%s[r * W + l] * %s[r * W + l]", t->x, t->mask);
+        else snprintf(xr, sizeof xr, "%s[r * W + l]", t->x);
+        if (c4 > 0) {
+            P("%sfor (int c = 0; c < %d; c += 4) {\n", ind, c4);
+            P("%s    rnn_real s0[W], s1[W], s2[W], s3[W];\n", ind);
+            P("%s    for (int l = 0; l < W; l++) {\n", ind);
+            P("%s        s0[l] = %s[c * W + l];\n%s        s1[l] = %s[(c + 1) * W + l];\n", ind, y, ind, y);
+            P("%s        s2[l] = %s[(c + 2) * W + l];\n%s        s3[l] = %s[(c + 3) * W + l];\n%s    }\n", ind, y, ind, y, ind);
+            P("%s    for (int r = 0; r < %d; r++) {\n", ind, t->rows);
+            P("%s        const rnn_real *m = %s + r * %d + %d + c;\n", ind, t->M, t->ld, t->col0);
+            P("%s        for (int l = 0; l < W; l++) {\n", ind);
+            P("%s            const rnn_real xv = %s;\n", ind, xr);
+            P("%s            s0[l] += xv * m[0];\n%s            s1[l] += xv * m[1];\n", ind, ind);
+            P("%s            s2[l] += xv * m[2];\n%s            s3[l] += xv * m[3];\n", ind, ind);
+            P("%s        }\n%s    }\n", ind, ind);
+            P("%s    for (int l = 0; l < W; l++) {\n", ind);
+            P("%s        %s[c * W + l] = s0[l];\n%s        %s[(c + 1) * W + l] = s1[l];\n", ind, y, ind, y);
+            P("%s        %s[(c + 2) * W + l] = s2[l];\n%s        %s[(c + 3) * W + l] = s3[l];\n%s    }\n", ind, y, ind, y, ind);
+            P("%s}\n", ind);
+        }
+        if (c4 < cols) {
+            P("%sfor (int r = 0; r < %d; r++)\n", ind, t->rows);
+            P("%s    for (int c = %d; c < %d; c++) {\n", ind, c4, cols);
+            P("%s        const rnn_real m = %s[r * %d + %d + c];\n", ind, t->M, t->ld, t->col0);
+            P("%s        for (int l = 0; l < W; l++) %s[c * W + l] += %s * m;\n", ind, y, xr);
+            P("%s    }\n", ind);
+        }
+    }
+}
+
+static void print_project(emitter *e, const kir_op *op, const char *ind) {
+    long work = 0;
+    int nrows = 0;
+    for (int k = 0; k < op->nterms; k++) {
+        work += (long)op->terms[k].rows * op->cols;
+        nrows += op->terms[k].rows;
+    }
+    if (!plan_unrolled(e->p, work)) {
+        print_project_loops(e, op, ind);
+        return;
+    }
+    P("%s{\n", ind);
+    for (int k = 0; k < op->nterms; k++) print_vector_loads(e, op->terms[k].x, op->terms[k].mask, op->terms[k].rows, ind);
+    const char *init = op->init && op->init[0] == '@' ? op->init + 1 : op->init;
+    print_grouped_sums(e, op, op->cols, nrows, projection_term, init, op->init && op->init[0] == '@', NULL, ind);
+    P("%s}\n", ind);
+}
+
+static void back_term(emitter *e, const kir_op *op, int r, int c) {
+    P("%s%d * %s[%d]", op->g, c, op->M, r * op->ld + op->col0 + c);
+}
+
+/* Rows in blocks of 4 whose sums stay in registers over all the columns (one load of g
+ * and four broadcasts per four multiply-adds), then the rest. */
+static void print_back_loops(emitter *e, const kir_op *op, const char *ind) {
+    const char *y = op->y, *g = op->g, *M = op->M, *mask = op->mask;
+    int rows = op->rows, cols = op->cols, ld = op->ld, col0 = op->col0, r4 = rows / 4 * 4;
+    if (r4 > 0) {
+        P("%sfor (int r = 0; r < %d; r += 4) {\n", ind, r4);
+        P("%s    rnn_real s0[W] = {0}, s1[W] = {0}, s2[W] = {0}, s3[W] = {0};\n", ind);
+        P("%s    const rnn_real *m0 = %s + r * %d + %d, *m1 = m0 + %d, *m2 = m1 + %d, *m3 = m2 + %d;\n", ind, M, ld, col0, ld, ld,
+          ld);
+        P("%s    for (int c = 0; c < %d; c++)\n", ind, cols);
+        P("%s        for (int l = 0; l < W; l++) {\n", ind);
+        P("%s            const rnn_real gv = %s[c * W + l];\n", ind, g);
+        P("%s            s0[l] += gv * m0[c];\n%s            s1[l] += gv * m1[c];\n", ind, ind);
+        P("%s            s2[l] += gv * m2[c];\n%s            s3[l] += gv * m3[c];\n", ind, ind);
+        P("%s        }\n", ind);
+        char mk[4][64] = {"", "", "", ""};   /* " * mask[(r + q) * W + l]" */
+        for (int q = 0; mask && q < 4; q++) snprintf(mk[q], sizeof mk[q], " * %s[(r + %d) * W + l]", mask, q);
+        P("%s    for (int l = 0; l < W; l++) {\n", ind);
+        P("%s        %s[r * W + l] = s0[l]%s;\n%s        %s[(r + 1) * W + l] = s1[l]%s;\n", ind, y, mk[0], ind, y, mk[1]);
+        P("%s        %s[(r + 2) * W + l] = s2[l]%s;\n%s        %s[(r + 3) * W + l] = s3[l]%s;\n%s    }\n", ind, y, mk[2], ind,
+          y, mk[3], ind);
+        P("%s}\n", ind);
+    }
+    if (r4 < rows) {
+        P("%sfor (int r = %d; r < %d; r++) {\n", ind, r4, rows);
+        P("%s    rnn_real s[W];\n", ind);
+        P("%s    for (int l = 0; l < W; l++) s[l] = 0.0f;\n", ind);
+        P("%s    for (int c = 0; c < %d; c++) {\n", ind, cols);
+        P("%s        const rnn_real m = %s[r * %d + %d + c];\n", ind, M, ld, col0);
+        P("%s        for (int l = 0; l < W; l++) s[l] += %s[c * W + l] * m;\n", ind, g);
+        P("%s    }\n", ind);
+        if (mask) P("%s    for (int l = 0; l < W; l++) %s[r * W + l] = s[l] * %s[r * W + l];\n", ind, y, mask);
+        else P("%s    for (int l = 0; l < W; l++) %s[r * W + l] = s[l];\n", ind, y);
+        P("%s}\n", ind);
+    }
+}
+
+static void print_back_product(emitter *e, const kir_op *op, const char *ind) {
+    if (!plan_unrolled(e->p, (long)op->rows * op->cols)) {
+        print_back_loops(e, op, ind);
+        return;
+    }
+    P("%s{\n", ind);
+    print_vector_loads(e, op->g, NULL, op->cols, ind);
+    print_grouped_sums(e, op, op->rows, op->cols, back_term, NULL, 0, op->mask, ind);
+    P("%s}\n", ind);
+}
+
+static void print_outer_acc(emitter *e, const kir_op *op, const char *ind) {
+    const char *acc = op->y, *x = op->x, *mask = op->mask, *g = op->g;
+    int rows = op->rows, cols = op->cols, ld = op->ld, col0 = op->col0;
+    if (plan_unrolled(e->p, (long)rows * cols)) {
+        P("%s{\n", ind);
+        print_vector_loads(e, x, mask, rows, ind);
+        print_vector_loads(e, g, NULL, cols, ind);
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++) P("%s    V(%s + %d * W) += %s%d * %s%d;\n", ind, acc, r * ld + col0 + c, x, r, g, c);
+        P("%s}\n", ind);
+        return;
+    }
+    P("%sfor (int r = 0; r < %d; r++)\n", ind, rows);
+    P("%s    for (int c = 0; c < %d; c++)\n", ind, cols);
+    if (mask)
+        P("%s        for (int l = 0; l < W; l++) %s[(r * %d + %d + c) * W + l] += %s[r * W + l] * %s[r * W + l] * %s[c * W + l];\n",
+          ind, acc, ld, col0, x, mask, g);
+    else
+        P("%s        for (int l = 0; l < W; l++) %s[(r * %d + %d + c) * W + l] += %s[r * W + l] * %s[c * W + l];\n", ind, acc, ld,
+          col0, x, g);
+}
+
+void kir_print(emitter *e, const kir *k, const char *ind) {
+    for (int i = 0; i < k->n_ops; i++) {
+        const kir_op *op = &k->ops[i];
+        switch (op->kind) {
+        case KIR_PROJECT: print_project(e, op, ind); break;
+        case KIR_BACK_PRODUCT: print_back_product(e, op, ind); break;
+        case KIR_OUTER_ACC: print_outer_acc(e, op, ind); break;
+        case KIR_CODE:
+            for (const char *s = op->code; *s;) {   /* each line indented */
+                const char *nl = strchr(s, '\n');
+                size_t n = nl ? (size_t)(nl - s) : strlen(s);
+                P("%s%.*s\n", ind, (int)n, s);
+                s += n + (nl ? 1 : 0);
+            }
+            break;
+        }
+    }
+}
+
+/* ---- kernels over all the steps --------------------------------------------------------------- */
+
+/* The largest of 4, 2, 1 that divides n: a register-block size. */
+static int block_of(int n) { return n % 4 == 0 ? 4 : n % 2 == 0 ? 2 : 1; }
+
+/* The partial sums of a rows x cols register tile, s<r><c>[W] (zeroed if zero), declared
+ * in one statement. */
+static void print_tile_sums(emitter *e, const char *ind, int rows, int cols, int zero) {
+    P("%srnn_real", ind);
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) P("%s s%d%d[W]%s", r + c ? "," : "", r, c, zero ? " = {0}" : "");
+    P(";\n");
+}
+
+/* Steps per chunk of a weight gradient's time loop: the chunk's a and d rows, CHUNK_BYTES
+ * of them, stay in L1 while every tile passes over them. One chunk when fewer than 8
+ * steps would fit (a large layer: the tiles' sums would be stored and reloaded too
+ * often), or when the steps make less than two chunks. */
+#define CHUNK_BYTES (60 * 1024)
+
+static int time_chunk(int T, int A, int G) {
+    int tc = CHUNK_BYTES / ((A + G) * W * (int)sizeof(float));
+    return tc < 8 || 2 * tc > T ? T : tc;
+}
+
+void kir_time_outer_function(emitter *e, const char *name, int T, int A, int G, int shift, int masked) {
+    GEN_ASSERT(T > 0 && A > 0 && G > 0 && shift <= 0 && -shift <= T, "bad weight-gradient kernel %s", name);
+    int RB = block_of(A), CB = block_of(G), TC = time_chunk(T, A, G);
+    int t0 = shift < 0 ? -shift : 0;
+    P("static void %s(rnn_real *restrict acc, const rnn_real *restrict a, const rnn_real *restrict d%s) {\n", name,
+      masked ? ", const rnn_real *restrict mask" : "");
+    if (TC < T) {
+        P("    for (int t0 = %d; t0 < %d; t0 += %d) { /* chunks of steps that stay in L1 */\n", t0, T, TC);
+        P("        const int t1 = t0 + %d < %d ? t0 + %d : %d;\n", TC, T, TC, T);
+    } else {
+        P("    { /* the steps in one chunk */\n");
+        P("        const int t0 = %d, t1 = %d;\n", t0, T);
+    }
+    P("        for (int r0 = 0; r0 < %d; r0 += %d)\n", A, RB);
+    P("            for (int c0 = 0; c0 < %d; c0 += %d) {\n", G, CB);
+    print_tile_sums(e, "                ", RB, CB, 1);
+    P("                for (int t = t0; t < t1; t++) {\n");
+    P("                    const rnn_real *at = a + ((size_t)(t - %d) * %d + (size_t)r0) * W;\n", t0, A);
+    P("                    const rnn_real *dt = d + ((size_t)t * %d + (size_t)c0) * W;\n", G);
+    P("                    for (int l = 0; l < W; l++) {\n");
+    for (int r = 0; r < RB; r++) P("                        const rnn_real a%d = at[%d * W + l];\n", r, r);
+    for (int c = 0; c < CB; c++) P("                        const rnn_real d%d = dt[%d * W + l];\n", c, c);
+    for (int r = 0; r < RB; r++)
+        for (int c = 0; c < CB; c++) P("                        s%d%d[l] += a%d * d%d;\n", r, c, r, c);
+    P("                    }\n                }\n");
+    P("                for (int l = 0; l < W; l++) {\n");
+    for (int r = 0; r < RB; r++)
+        for (int c = 0; c < CB; c++) {
+            P("                    acc[((size_t)(r0 + %d) * %d + (size_t)(c0 + %d)) * W + l] += s%d%d[l]", r, G, c, r, c);
+            if (masked) P(" * mask[(r0 + %d) * W + l]", r);   /* the mask is constant over time */
+            P(";\n");
+        }
+    P("                }\n            }\n    }\n}\n\n");
+}
+
+/* input_projection_i: xk[t][c] = b[c] + Σ_r x[t][r] K[r][c], before the forward steps.
+ * Register-blocked TB steps by CB columns: each broadcast weight feeds TB multiply-adds
+ * and each lane vector CB; each sum in the reference's order (b, then r = 0, 1, ...). */
+static void print_input_projection(emitter *e, int i, int T, int F, int G) {
+    int TB = block_of(T), CB = block_of(G);
+    P("static void input_projection_%d(rnn_real *restrict xk, const rnn_real *restrict x, const rnn_real *restrict K,\n"
+      "                               const rnn_real *restrict B) {\n", i);
+    P("    for (int t0 = 0; t0 < %d; t0 += %d)\n        for (int c0 = 0; c0 < %d; c0 += %d) {\n", T, TB, G, CB);
+    print_tile_sums(e, "            ", TB, CB, 0);
+    P("            for (int l = 0; l < W; l++) {\n");
+    for (int a = 0; a < TB; a++)
+        for (int c = 0; c < CB; c++) P("                s%d%d[l] = B[c0 + %d];\n", a, c, c);
+    P("            }\n            for (int r = 0; r < %d; r++) {\n", F);
+    P("                const rnn_real *xr = x + ((size_t)t0 * %d + (size_t)r) * W, *kr = K + (size_t)r * %d + c0;\n", F, G);
+    P("                for (int l = 0; l < W; l++) {\n");
+    for (int a = 0; a < TB; a++) P("                    const rnn_real x%d = xr[%d * W + l];\n", a, a * F);
+    for (int a = 0; a < TB; a++)
+        for (int c = 0; c < CB; c++) P("                    s%d%d[l] += x%d * kr[%d];\n", a, c, a, c);
+    P("                }\n            }\n            for (int l = 0; l < W; l++) {\n");
+    for (int a = 0; a < TB; a++)
+        for (int c = 0; c < CB; c++)
+            P("                xk[((size_t)(t0 + %d) * %d + (size_t)(c0 + %d)) * W + l] = s%d%d[l];\n", a, G, c, a, c);
+    P("            }\n        }\n}\n\n");
+}
+
+/* input_grad_i: dx[t][r] = (Σ_c dz[t][c] K[r][c]) (times the input dropout mask), after
+ * the backward steps; c = 0, 1, ... in order. */
+static void print_input_grad(emitter *e, int i, int T, int F, int G, int masked, int per_step) {
+    int TB = block_of(T), RB = block_of(F);
+    P("static void input_grad_%d(rnn_real *restrict dx, const rnn_real *restrict dz, const rnn_real *restrict K%s) {\n", i,
+      masked ? ", const rnn_real *restrict xm" : "");
+    P("    for (int t0 = 0; t0 < %d; t0 += %d)\n        for (int r0 = 0; r0 < %d; r0 += %d) {\n", T, TB, F, RB);
+    print_tile_sums(e, "            ", TB, RB, 1);
+    P("            for (int c = 0; c < %d; c++) {\n", G);
+    P("                const rnn_real *dc = dz + ((size_t)t0 * %d + (size_t)c) * W, *kc = K + (size_t)r0 * %d + c;\n", G, G);
+    P("                for (int l = 0; l < W; l++) {\n");
+    for (int a = 0; a < TB; a++) P("                    const rnn_real d%d = dc[%d * W + l];\n", a, a * G);
+    for (int a = 0; a < TB; a++)
+        for (int r = 0; r < RB; r++) P("                    s%d%d[l] += d%d * kc[%d];\n", a, r, a, r * G);
+    P("                }\n            }\n            for (int l = 0; l < W; l++) {\n");
+    for (int a = 0; a < TB; a++)
+        for (int r = 0; r < RB; r++) {
+            P("                dx[((size_t)(t0 + %d) * %d + (size_t)(r0 + %d)) * W + l] = s%d%d[l]", a, F, r, a, r);
+            if (masked && per_step) P(" * xm[((size_t)(t0 + %d) * %d + (size_t)(r0 + %d)) * W + l]", a, F, r);
+            else if (masked) P(" * xm[(size_t)(r0 + %d) * W + l]", r);
+            P(";\n");
+        }
+    P("            }\n        }\n}\n\n");
+}
+
+void kir_input_side_functions(emitter *e, int i) {
+    const rnn_layer *ly = &e->m->layers[i];
+    int T = ly->timesteps, F = ly->in_features, G = ly->gates * ly->units;
+    GEN_ASSERT(plan_hoisted(e->p, i), "layer %s is not hoisted", ly->name);
+    print_input_projection(e, i, T, F, G);
+    if (e->p->infer) return;
+    print_input_grad(e, i, T, F, G, plan_input_dropout(ly), plan_per_step_mask(ly));
+}
+
+void kir_lanes_calls(emitter *e, int scatter, const char *vec, int n, const char *ind) {
+    for (int c = 0; c < n; c += 16) {
+        int k = n - c < 16 ? n - c : 16;
+        if (scatter) P("%srnn_lanes_scatter_add16(rows, %d, %s + ((size_t)t * %d + %d) * W, %d);\n", ind, c, vec, n, c, k);
+        else P("%srnn_lanes_gather16(%s + ((size_t)t * %d + %d) * W, rows, %d, %d);\n", ind, vec, n, c, c, k);
+    }
+}

@@ -1,0 +1,81 @@
+/*
+ * kinds.h — what a layer kind is to the compiler (internal to rnnc).
+ *
+ * Each kind is one file under compiler/layers/ that defines `const rnnc_kind
+ * rnnc_kind_<dsl name>`: the keywords of its DSL constructor, its buffers in the plan
+ * and its generated code. compiler/kinds.c collects them from the registry
+ * (RNN_LAYER_KINDS in rnn_arch.h); nothing else dispatches on a kind.
+ */
+#ifndef RNNC_KINDS_H
+#define RNNC_KINDS_H
+
+#include "gen.h"
+
+#include <stddef.h>
+
+/* ---- the DSL constructor's arguments ------------------------------------------------------ */
+
+typedef enum {
+    KW_INT,        /* an integer (range checks are the layout's)                    */
+    KW_NUMBER,     /* a finite number                                               */
+    KW_BOOL,
+    KW_ENUM        /* one of the strings of `values`; the field gets its index       */
+} rnnc_keyword_type;
+
+typedef struct {
+    const char *name;
+    rnnc_keyword_type type;
+    size_t field;                   /* offsetof(rnn_layer, ...)                           */
+    int position;                   /* 1-based positional slot, or 0                       */
+    const char *required;           /* the message when it is missing, or NULL             */
+    const char *const *values;      /* KW_ENUM: NULL-terminated                            */
+    int positive_if_given;          /* KW_INT: 0 means "absent", so a given value must be >= 1 */
+} rnnc_keyword;
+
+#define KW_FIELD(f) offsetof(rnn_layer, f)
+
+/* ---- recurrent kinds: the cell inside the shared time loop (emit_recurrent.c) ---------------- */
+
+/* The operands of a step function, in the order the cell lists them. */
+typedef enum {
+    SO_K, SO_R, SO_B, SO_B1, SO_UP, SO_XT, SO_XK, SO_XA_IN, SO_HP, SO_CP, SO_GT, SO_CT, SO_TCT, SO_HT, SO_HHT,
+    SO_RMASK, SO_XA, SO_HA, SO_RH, SO_HN, SO_XM, SO_DXT, SO_DZ, SO_DHN, SO_DCN, SO_DZH, SO_DHD, SO_DRH, SO_AR,
+    SO_AB, SO_COUNT
+} step_operand;
+
+typedef struct {
+    /* the layer's state buffers besides h (gate caches, c, ...), after h in the plan */
+    void (*buffers)(plan *p, int i);
+    /* their pointers in a forward_i / backward_i prologue */
+    void (*state_pointers)(emitter *e, int i);
+    /* the step function's operands in order (at most 32), for the forward or the backward */
+    int (*operands)(const plan *p, int i, int backward, step_operand *ops);
+    /* the step bodies: kernels on the operands */
+    void (*forward_step)(const plan *p, int i, kir *k);
+    void (*backward_step)(const plan *p, int i, kir *k);
+    int recurrent_grad_after;       /* R's gradient summed after the time loop from the stored dz */
+    void (*comment)(emitter *e, int i);   /* the kind's options in the layer's comment, or NULL */
+} rnnc_cell;
+
+/* ---- a kind -------------------------------------------------------------------------------------- */
+
+typedef struct {
+    const rnnc_keyword *keywords;   /* without "name", which every layer takes; {NULL}-terminated */
+    void (*plan)(plan *p, int i);   /* the layer's buffers (its d<i> is added after)      */
+    void (*emit)(emitter *e, int i);/* forward_<i>, and backward_<i> unless a predictor    */
+    const rnnc_cell *cell;          /* recurrent kinds                                      */
+} rnnc_kind;
+
+const rnnc_kind *rnnc_kind_of(rnn_layer_kind k);
+
+/* ---- what the kinds share ---------------------------------------------------------------------- */
+
+/* The output of layer i in block g, as a C expression (a pointer). */
+void gen_out_ptr(char *buf, size_t n, const plan *p, int i);
+/* A recurrent kind's plan and emit (emit_recurrent.c), around its cell. */
+void gen_recurrent_plan(plan *p, int i);
+void gen_recurrent_emit(emitter *e, int i);
+/* Print a kernel in a step's body. */
+const char *gen_rmask(const rnn_layer *l);   /* "rmask" with recurrent dropout, else NULL */
+
+#endif

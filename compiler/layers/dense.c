@@ -1,0 +1,110 @@
+/*
+ * dense.c — the Dense kind in the compiler: dense { units, activation } on one vector
+ * per sample, y = act(b + x.K). The output layer leaves its activation to the loss
+ * (its output is the logits). runtime/layers/dense.c is the reference.
+ */
+#include "kinds.h"
+
+#include <stdio.h>
+
+static const char *const activations[] = {"linear", "sigmoid", "tanh", "relu", "softmax", NULL};
+
+static const rnnc_keyword keywords[] = {
+    {"units", KW_INT, KW_FIELD(units), 1, "units is required, as in dense { 1, activation = \"sigmoid\" }", NULL, 0},
+    {"activation", KW_ENUM, KW_FIELD(activation), 2, NULL, activations, 0},
+    {NULL, KW_INT, 0, 0, NULL, NULL, 0}};
+
+static void plan_dense(plan *p, int i) { plan_add(p, (size_t)p->m->layers[i].units * W, 0, "output", "a%d", i); }
+
+/* The kernel of forward_i / backward_i: x [F], y and dz [O], K [F, O], the accumulators. */
+static void dense_kernel(kir *k, const rnn_layer *ly, const rnn_model *m, int i) {
+    int F = ly->in_features, O = ly->units;
+    kir_init(k);
+    kir_lanes_decl(k, "x", F);
+    kir_lanes_decl(k, "y", O);
+    kir_lanes_decl(k, "dz", O);
+    kir_lanes_decl(k, "dx", F);
+    kir_lanes_decl(k, "aK", (int)plan_tensor(m, i, RNN_T_KERNEL)->size);
+    kir_lanes_decl(k, "aB", O);
+    kir_matrix_decl(k, "K", F, O);
+}
+
+static void emit_forward(emitter *e, int i, const char *in) {
+    const rnn_layer *ly = &e->m->layers[i];
+    int F = ly->in_features, O = ly->units, last = i == e->m->n_layers - 1;
+    const rnn_tensor *K = plan_tensor(e->m, i, RNN_T_KERNEL), *B = plan_tensor(e->m, i, RNN_T_DENSE_BIAS);
+    P("static void forward_%d(workspace *w, const rnn_real *params, int g, const rnn_dropout_ctx *ctx) {\n", i);
+    P("    (void)ctx;\n");
+    P("    const rnn_real *K = params + %zu; /* %s [%d, %d] */\n", K->offset, K->name, F, O);
+    P("    const rnn_real *B = params + %zu; /* %s [%d] */\n", B->offset, B->name, O);
+    P("    const rnn_real *x = %s;\n", in);
+    P("    rnn_real *y = w->a%d + (size_t)g * %d * W;\n", i, O);
+    kir k;
+    dense_kernel(&k, ly, e->m, i);
+    kir_term term = {"x", NULL, "K", F, 0, 0};
+    kir_project(&k, "y", O, "B", &term, 1);
+    if (!last && ly->activation == RNN_ACT_SOFTMAX)
+        kir_code(&k,
+                 "for (int l = 0; l < W; l++) {\n"
+                 "    rnn_real mx = y[l], s = 0.0f;\n"
+                 "    for (int o = 1; o < %d; o++) mx = y[o * W + l] > mx ? y[o * W + l] : mx;\n"
+                 "    for (int o = 0; o < %d; o++) s += (y[o * W + l] = expf(y[o * W + l] - mx));\n"
+                 "    for (int o = 0; o < %d; o++) y[o * W + l] /= s;\n"
+                 "}",
+                 O, O, O);
+    else if (!last && ly->activation != RNN_ACT_LINEAR)
+        kir_code(&k, "for (int k = 0; k < %d * W; k++) y[k] = %s(y[k]);", O, emit_act_fn(ly->activation));
+    kir_print(e, &k, "    ");
+    kir_free(&k);
+    P("}\n\n");
+}
+
+static void emit_backward(emitter *e, int i, const char *in) {
+    const rnn_model *m = e->m;
+    const rnn_layer *ly = &m->layers[i];
+    int F = ly->in_features, O = ly->units, last = i == m->n_layers - 1;
+    const rnn_tensor *K = plan_tensor(m, i, RNN_T_KERNEL), *B = plan_tensor(m, i, RNN_T_DENSE_BIAS);
+    P("static void backward_%d(workspace *w, const rnn_real *params, int g) {\n", i);
+    P("    const rnn_real *K = params + %zu;\n", K->offset);
+    P("    const rnn_real *x = %s;\n", in);
+    P("    const rnn_real *y = w->a%d + (size_t)g * %d * W;\n", i, O);
+    P("    rnn_real *dz = w->d%d + (size_t)g * %d * W; /* d loss / d output, made d loss / d pre-activation here */\n", i, O);
+    P("    rnn_real *dx = w->d%d + (size_t)g * %d * W;\n", i - 1, F);
+    P("    rnn_real *aK = w->base.acc + (size_t)g * ACC_LEN * W + %zu, *aB = w->base.acc + (size_t)g * ACC_LEN * W + %zu;\n",
+      plan_acc_index(m, K->offset), plan_acc_index(m, B->offset));
+    P("    (void)y;\n");
+    kir k;
+    dense_kernel(&k, ly, m, i);
+    char grad[64];
+    if (!last && ly->activation == RNN_ACT_SOFTMAX)
+        kir_code(&k,
+                 "for (int l = 0; l < W; l++) {\n"
+                 "    rnn_real dot = 0.0f;\n"
+                 "    for (int o = 0; o < %d; o++) dot += dz[o * W + l] * y[o * W + l];\n"
+                 "    for (int o = 0; o < %d; o++) dz[o * W + l] = y[o * W + l] * (dz[o * W + l] - dot);\n"
+                 "}",
+                 O, O);
+    else if (!last && ly->activation != RNN_ACT_LINEAR)
+        kir_code(&k, "for (int k = 0; k < %d * W; k++) dz[k] *= %s;", O,
+                 gen_act_grad(grad, sizeof grad, ly->activation, "y[k]"));
+    kir_code(&k, "for (int k = 0; k < %d * W; k++) aB[k] += dz[k];", O);
+    kir_back_product(&k, "dx", F, "dz", O, "K", 0, NULL);
+    kir_outer_acc(&k, "aK", "x", NULL, F, "dz", O, O, 0);
+    kir_print(e, &k, "    ");
+    kir_free(&k);
+    P("}\n\n");
+}
+
+static void emit_dense(emitter *e, int i) {
+    const rnn_layer *ly = &e->m->layers[i];
+    int last = i == e->m->n_layers - 1;
+    char in[200];
+    gen_out_ptr(in, sizeof in, e->p, i - 1);
+    P("/* ---- %s (Dense): (%d) -> (%d), %s%s ---- */\n", ly->name, ly->in_features, ly->units,
+      rnn_activation_name(ly->activation),
+      last ? " (the output layer: logits here, the activation is applied with the loss)" : "");
+    emit_forward(e, i, in);
+    if (!e->p->infer) emit_backward(e, i, in);
+}
+
+const rnnc_kind rnnc_kind_dense = {keywords, plan_dense, emit_dense, NULL};

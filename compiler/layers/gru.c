@@ -1,0 +1,223 @@
+/*
+ * gru.c — the GRU kind in the compiler: gru { units, dropout, recurrent_dropout,
+ * return_sequences, reset_after, dropout_mask }, and its cell (columns z | r | h)
+ *   reset_after:  n = tanh(x_t.K_h + b0_h + r (h_{t-1}.R_h + b1_h))
+ *   otherwise:    n = tanh(x_t.K_h + b_h + (r h_{t-1}).R_h)
+ *   h_t = z h_{t-1} + (1 - z) n
+ * (runtime/layers/gru.c is the reference). R's gradient is accumulated inside the step:
+ * its column blocks see different vectors.
+ */
+#include "kinds.h"
+
+#include <stdio.h>
+
+static const char *const mask_names[] = {"per_step", "per_sequence", NULL};
+
+static const rnnc_keyword keywords[] = {
+    {"units", KW_INT, KW_FIELD(units), 1, "units is required, as in gru { 8 }", NULL, 0},
+    {"dropout", KW_NUMBER, KW_FIELD(dropout), 0, NULL, NULL, 0},
+    {"recurrent_dropout", KW_NUMBER, KW_FIELD(recurrent_dropout), 0, NULL, NULL, 0},
+    {"return_sequences", KW_BOOL, KW_FIELD(return_sequences), 0, NULL, NULL, 0},
+    {"reset_after", KW_BOOL, KW_FIELD(reset_after), 0, NULL, NULL, 0},
+    {"dropout_mask", KW_ENUM, KW_FIELD(dropout_mask), 0, NULL, mask_names, 0},
+    {NULL, KW_INT, 0, 0, NULL, NULL, 0}};
+
+static void buffers(plan *p, int i) {
+    const rnn_layer *ly = &p->m->layers[i];
+    size_t T = (size_t)ly->timesteps, U = (size_t)ly->units;
+    plan_add(p, T * 3 * U * W, 0, "gate activations [T][G*U][W]", "gates%d", i);
+    if (ly->reset_after) plan_add(p, T * U * W, 0, "recurrent candidate h.R_h + b [T][U][W]", "hh%d", i);
+}
+
+static void state_pointers(emitter *e, int i) {
+    const rnn_layer *ly = &e->m->layers[i];
+    size_t T = (size_t)ly->timesteps, U = (size_t)ly->units;
+    P("    rnn_real *gates = w->gates%d + (size_t)g * %zu;\n", i, T * 3 * U * W);
+    if (ly->reset_after) P("    rnn_real *hh = w->hh%d + (size_t)g * %zu;\n", i, T * U * W);
+}
+
+static int operands(const plan *p, int i, int backward, step_operand *ops) {
+    const rnn_layer *ly = &p->m->layers[i];
+    int n = 0, proj = plan_projected(p, i), ra = ly->reset_after;
+    if (!proj) ops[n++] = SO_K;
+    ops[n++] = SO_R;
+    if (!backward) {
+        if (!proj) ops[n++] = SO_B;
+        if (ra) ops[n++] = SO_B1;
+        ops[n++] = proj ? SO_XA_IN : SO_XT;
+    } else {
+        ops[n++] = SO_UP;
+    }
+    ops[n++] = SO_HP;
+    ops[n++] = SO_GT;
+    if (!backward) ops[n++] = SO_HT;
+    if (ra) ops[n++] = SO_HHT;
+    if (ly->recurrent_dropout > 0) ops[n++] = SO_RMASK;
+    if (!backward) {
+        if (!proj) ops[n++] = SO_XA;
+        ops[n++] = SO_HA;
+        if (!ra) {
+            ops[n++] = SO_RH;
+            ops[n++] = SO_HN;
+        }
+        return n;
+    }
+    if (!proj && plan_input_dropout(ly)) ops[n++] = SO_XM;
+    if (!proj) ops[n++] = SO_DXT;
+    ops[n++] = SO_DZ;
+    ops[n++] = SO_DHN;
+    if (ra) ops[n++] = SO_DZH;
+    ops[n++] = SO_DHD;
+    if (!ra) {
+        ops[n++] = SO_DRH;
+        ops[n++] = SO_RH;
+    }
+    ops[n++] = SO_AR;
+    if (!plan_folded(p, i) || ra) ops[n++] = SO_AB;
+    return n;
+}
+
+static void forward_reset_after(const plan *p, int i, kir *k) {
+    const rnn_layer *ly = &p->m->layers[i];
+    int F = ly->in_features, U = ly->units, G = 3 * U;
+    const char *rm = gen_rmask(ly);
+    kir_term xterm = {"xt", NULL, "K", F, 0, 0}, hterm = {"hp", rm, "R", U, 0, 0}, hterm_h = {"hp", rm, "R", U, 2 * U, 0};
+    kir_code(k, "/* xa = b[0] + x_t.K; ha = b[1] + h_{t-1}.R; columns z | r | h */");
+    if (!plan_projected(p, i)) kir_project(k, "xa", G, "B", &xterm, 1);
+    /* the candidate's part, b[1]_h + h_{t-1}.R_h, goes straight to hht, which the
+     * backward pass keeps */
+    kir_project(k, "ha", 2 * U, "B1", &hterm, 1);
+    static char b1h[32];
+    snprintf(b1h, sizeof b1h, "(B1 + %d)", 2 * U);
+    kir_project(k, "hht", U, b1h, &hterm_h, 1);
+    /* z | r in one loop over both gates (independent vectors side by side), then the
+     * candidate, which needs r */
+    kir_code(k, "for (int k = 0; k < %d * W; k++) gt[k] = rnn_fast_sigmoidf(xa[k] + ha[k]);", 2 * U);
+    kir_code(k,
+             "for (int k = 0; k < %d * W; k++) {\n"
+             "    const rnn_real zg = gt[k], rg = gt[%d * W + k];\n"
+             "    const rnn_real ng = rnn_fast_tanhf(xa[%d * W + k] + rg * hht[k]);\n"
+             "    gt[%d * W + k] = ng;\n"
+             "    ht[k] = zg * hp[k] + (1.0f - zg) * ng;\n"
+             "}",
+             U, U, 2 * U, 2 * U);
+}
+
+static void forward_reset_before(const plan *p, int i, kir *k) {
+    const rnn_layer *ly = &p->m->layers[i];
+    int F = ly->in_features, U = ly->units, G = 3 * U;
+    const char *rm = gen_rmask(ly);
+    kir_term xterm = {"xt", NULL, "K", F, 0, 0}, hterm = {"hp", rm, "R", U, 0, 0}, rterm = {"rh", NULL, "R", U, 2 * U, 0};
+    kir_code(k, "/* xa = b + x_t.K; ha = h_{t-1}.R for z | r; the candidate gets (r * h_{t-1}).R_h */");
+    if (!plan_projected(p, i)) kir_project(k, "xa", G, "B", &xterm, 1);
+    kir_project(k, "ha", 2 * U, NULL, &hterm, 1);
+    kir_code(k,
+             "for (int k = 0; k < %d * W; k++) {\n"
+             "    gt[k] = rnn_fast_sigmoidf(xa[k] + ha[k]);\n"
+             "    gt[%d * W + k] = rnn_fast_sigmoidf(xa[%d * W + k] + ha[%d * W + k]);\n"
+             "    rh[k] = gt[%d * W + k] * hp[k]%s;\n"
+             "}",
+             U, U, U, U, U, rm ? " * rmask[k]" : "");
+    kir_project(k, "hn", U, NULL, &rterm, 1);
+    kir_code(k,
+             "for (int u = 0; u < %d; u++)\n"
+             "    for (int l = 0; l < W; l++) {\n"
+             "        const rnn_real zg = gt[u * W + l], rg = gt[(%d + u) * W + l];\n"
+             "        const rnn_real ng = rnn_fast_tanhf(xa[(%d + u) * W + l] + hn[u * W + l]);\n"
+             "        gt[u * W + l] = zg;\n"
+             "        gt[(%d + u) * W + l] = rg;\n"
+             "        gt[(%d + u) * W + l] = ng;\n"
+             "        ht[u * W + l] = zg * hp[u * W + l] + (1.0f - zg) * ng;\n"
+             "    }",
+             U, U, 2 * U, U, 2 * U);
+}
+
+static void forward_step(const plan *p, int i, kir *k) {
+    if (p->m->layers[i].reset_after) forward_reset_after(p, i, k);
+    else forward_reset_before(p, i, k);
+}
+
+/* dx_t = dz . K^T (times the input mask), unless the input side is done elsewhere */
+static void input_side(const plan *p, int i, kir *k) {
+    const rnn_layer *ly = &p->m->layers[i];
+    if (plan_projected(p, i)) return;
+    kir_code(k, "/* dx_t = dz . K^T%s (K's gradient is summed over the steps afterwards) */",
+             plan_input_dropout(ly) ? ", times the input dropout mask" : "");
+    kir_back_product(k, "dxt", ly->in_features, "dz", 3 * ly->units, "K", 0, plan_input_dropout(ly) ? "xm" : NULL);
+}
+
+static void backward_reset_after(const plan *p, int i, kir *k) {
+    const rnn_layer *ly = &p->m->layers[i];
+    int U = ly->units, G = 3 * U;
+    const char *rm = gen_rmask(ly);
+    if (plan_folded(p, i)) {
+        kir_code(k, "for (int k = 0; k < %d * W; k++) aB[%d * W + k] += dzh[k];", G, G);
+    } else {
+        kir_code(k, "for (int k = 0; k < %d * W; k++) {\n    aB[k] += dz[k];\n    aB[%d * W + k] += dzh[k];\n}", G, G);
+        input_side(p, i, k);
+    }
+    kir_code(k, "/* dh_{t-1} = z * dh + (dzh . R^T)%s; per-lane R += h_{t-1}^T dzh */", rm ? " * mask" : "");
+    kir_back_product(k, "dhn", U, "dzh", G, "R", 0, NULL);
+    kir_outer_acc(k, "aR", "hp", rm, U, "dzh", G, G, 0);
+    kir_code(k, "for (int k = 0; k < %d * W; k++) dhn[k] = dhd[k] + dhn[k]%s;", U, rm ? " * rmask[k]" : "");
+}
+
+static void backward_reset_before(const plan *p, int i, kir *k) {
+    const rnn_layer *ly = &p->m->layers[i];
+    int U = ly->units, G = 3 * U;
+    const char *rm = gen_rmask(ly);
+    kir_lanes_decl(k, "dzn", U);
+    kir_code(k, "const rnn_real *dzn = dz + %d * W; /* the candidate's gradient */", 2 * U);
+    kir_code(k, "/* d(r * h) = dzn . R_h^T */");
+    kir_back_product(k, "drh", U, "dzn", U, "R", 2 * U, NULL);
+    kir_code(k,
+             "for (int k = 0; k < %d * W; k++) {\n"
+             "    const rnn_real rg = gt[%d * W + k], hm = hp[k]%s;\n"
+             "    dz[%d * W + k] = drh[k] * hm * rg * (1.0f - rg);\n"
+             "    rh[k] = rg * hm;\n"
+             "}",
+             U, U, rm ? " * rmask[k]" : "", U);
+    if (!plan_folded(p, i)) kir_code(k, "for (int k = 0; k < %d * W; k++) aB[k] += dz[k];", G);
+    input_side(p, i, k);
+    kir_code(k, "/* dh_{t-1} = z * dh + (dz[z|r] . R[z|r]^T + r * d(r * h))%s */", rm ? " * mask" : "");
+    kir_back_product(k, "dhn", U, "dz", 2 * U, "R", 0, NULL);
+    kir_code(k, "for (int k = 0; k < %d * W; k++) dhn[k] = dhd[k] + (dhn[k] + drh[k] * gt[%d * W + k])%s;", U, U,
+             rm ? " * rmask[k]" : "");
+    kir_code(k, "/* per-lane R[z|r] += h_{t-1}^T dz[z|r], R_h += (r * h_{t-1})^T dzn */");
+    kir_outer_acc(k, "aR", "hp", rm, U, "dz", 2 * U, G, 0);
+    kir_outer_acc(k, "aR", "rh", NULL, U, "dzn", U, G, 2 * U);
+}
+
+static void backward_step(const plan *p, int i, kir *k) {
+    const rnn_layer *ly = &p->m->layers[i];
+    int U = ly->units, ra = ly->reset_after;
+    char reset[512] = "";   /* reset_after: the reset gate's part, inside the same loop */
+    if (ra)
+        snprintf(reset, sizeof reset,
+                 "        const rnn_real rg = gt[(%d + u) * W + l];\n"
+                 "        dz[(%d + u) * W + l] = dan * hht[u * W + l] * rg * (1.0f - rg);\n"
+                 "        dzh[u * W + l] = dz[u * W + l];\n"
+                 "        dzh[(%d + u) * W + l] = dz[(%d + u) * W + l];\n"
+                 "        dzh[(%d + u) * W + l] = dan * rg;\n",
+                 U, U, U, U, 2 * U);
+    kir_code(k,
+             "for (int u = 0; u < %d; u++)\n"
+             "    for (int l = 0; l < W; l++) {\n"
+             "        const rnn_real dh = dhn[u * W + l] + up[u * W + l];\n"
+             "        const rnn_real zg = gt[u * W + l], ng = gt[(%d + u) * W + l];\n"
+             "        const rnn_real dan = dh * (1.0f - zg) * (1.0f - ng * ng);\n"
+             "        dz[u * W + l] = dh * (hp[u * W + l] - ng) * zg * (1.0f - zg);\n"
+             "        dz[(%d + u) * W + l] = dan;\n"
+             "        dhd[u * W + l] = dh * zg; /* the direct path z * h_{t-1} */\n"
+             "%s"
+             "    }",
+             U, 2 * U, 2 * U, reset);
+    if (ra) backward_reset_after(p, i, k);
+    else backward_reset_before(p, i, k);
+}
+
+static void comment(emitter *e, int i) { P("\n * reset_after = %s", e->m->layers[i].reset_after ? "true" : "false"); }
+
+static const rnnc_cell cell = {buffers, state_pointers, operands, forward_step, backward_step, 0, comment};
+
+const rnnc_kind rnnc_kind_gru = {keywords, gen_recurrent_plan, gen_recurrent_emit, &cell};

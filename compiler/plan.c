@@ -1,0 +1,161 @@
+/*
+ * plan.c — the planner: what a model's generated code does, decided once, and the
+ * buffers of its workspace.
+ */
+#include "gen.h"
+#include "kinds.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void gen_bug(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("rnnc: internal error in the code generator: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    abort();
+}
+
+const rnn_tensor *plan_tensor(const rnn_model *m, int layer, int slot) {
+    const rnn_layer *ly = &m->layers[layer];
+    GEN_ASSERT(slot >= 0 && slot < ly->n_tensors, "layer %s has no tensor %d", ly->name, slot);
+    return &m->tensors[ly->first_tensor + slot];
+}
+
+size_t plan_acc_index(const rnn_model *m, size_t offset) {
+    GEN_ASSERT(m->n_tensors > 1 && offset >= m->tensors[1].offset && offset < m->param_buffer_len,
+               "parameter %zu has no accumulator", offset);
+    return (offset - m->tensors[1].offset) * W;
+}
+
+int plan_recurrent(const rnn_layer *l) { return l->gates > 0; }
+
+int plan_input_dropout(const rnn_layer *l) { return plan_recurrent(l) && l->dropout > 0; }
+
+/* SimpleRNN's input mask is always one per sequence (docs/keras-semantics.md, RNN dropout). */
+int plan_per_step_mask(const rnn_layer *l) {
+    return l->kind != RNN_LAYER_SIMPLE_RNN && l->dropout_mask == RNN_DROPOUT_PER_STEP;
+}
+
+/* Layer 1's input is the embedding's output, which nothing else reads: its dropped
+ * copy can overwrite it (one buffer of T * F lanes less per block). */
+int plan_xd_in_place(int i) { return i == 1; }
+
+int plan_unrolled(const plan *p, long terms) {
+    if (p->o->unroll == RNNC_UNROLL_NONE) return 0;
+    return terms <= p->o->unroll_budget;
+}
+
+int plan_folded(const plan *p, int i) { return p->fold && i == 1; }
+
+/* A layer whose x_t.K is too large to unroll computes it outside the time loop, as one
+ * matrix product over all the steps; small unrolled layers keep it in the step, where
+ * its multiply-adds fill the gaps of the activations. */
+int plan_hoisted(const plan *p, int i) {
+    const rnn_layer *l = &p->m->layers[i];
+    return plan_recurrent(l) && !plan_folded(p, i) && !plan_unrolled(p, (long)l->in_features * l->gates * l->units);
+}
+
+int plan_projected(const plan *p, int i) { return plan_folded(p, i) || plan_hoisted(p, i); }
+
+/* ---- buffers -------------------------------------------------------------------------------- */
+
+void plan_add(plan *p, size_t per_block, int scratch, const char *what, const char *fmt, ...) {
+    char name[32];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    GEN_ASSERT(n > 0 && (size_t)n < sizeof name, "buffer name too long");
+    GEN_ASSERT(!plan_has(p, name), "buffer %s planned twice", name);
+    if (p->n_buffers == p->cap) {
+        int cap = p->cap ? 2 * p->cap : 32;
+        plan_buffer *b = realloc(p->buffers, (size_t)cap * sizeof *b);
+        if (!b) {
+            fprintf(stderr, "rnnc: out of memory while generating code\n");
+            exit(1);
+        }
+        p->buffers = b;
+        p->cap = cap;
+    }
+    plan_buffer *b = &p->buffers[p->n_buffers++];
+    memcpy(b->name, name, (size_t)n + 1);
+    b->per_block = per_block;
+    b->scratch = scratch;
+    b->what = what;
+}
+
+int plan_has(const plan *p, const char *name) {
+    for (int i = 0; i < p->n_buffers; i++)
+        if (!strcmp(p->buffers[i].name, name)) return 1;
+    return 0;
+}
+
+size_t plan_size(const plan *p, const char *fmt, ...) {
+    char name[32];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    for (int i = 0; i < p->n_buffers; i++)
+        if (!strcmp(p->buffers[i].name, name)) return p->buffers[i].per_block;
+    gen_bug("no buffer %s in the plan", name);
+}
+
+/* The buffers of the folded table (scratch: one copy) and of its gradient (per block). */
+static void plan_fold(plan *p) {
+    const rnn_model *m = p->m;
+    const rnn_layer *l1 = &m->layers[1];
+    size_t G = (size_t)l1->gates * (size_t)l1->units, V = (size_t)m->vocab, F = (size_t)l1->in_features;
+    plan_add(p, V * G, 1, "the folded table b + E.K [V][G]", "ek");
+    plan_add(p, V * G, 0, "its gradient [V][G]", "dek");
+    plan_add(p, V, 0, "rows of dek written in this batch", "touched");
+    plan_add(p, V * F + F * G + G, 1, "K, b and E as ek was last built from them", "ek_from");
+    plan_add(p, TAIL_CHUNKS * (F * G + G), 1, "each row chunk's part of the folded K's and b's gradients [TAIL_CHUNKS][F*G + G]", "fk");
+    plan_add(p, V * G, 1, "the touched rows of dek summed over the blocks [V][G]", "dek_sum");
+}
+
+void plan_make(plan *p, const rnn_model *m, const rnnc_emit_options *o, int infer) {
+    memset(p, 0, sizeof *p);
+    p->m = m;
+    p->o = o;
+    p->infer = infer;
+    const rnn_layer *l1 = m->n_layers > 1 ? &m->layers[1] : NULL;
+    /* Folding costs V*F*G multiply-adds per batch and saves T*F*G per sample (twice
+     * over, forward and backward): worth it when the batch has more tokens than the
+     * vocabulary has rows. A predictor keeps the plain embedding. */
+    p->fold = !infer && !o->no_fold && l1 && plan_recurrent(l1) && !plan_input_dropout(l1) &&
+              (size_t)m->vocab * 2 <= (size_t)m->fit.batch_size * (size_t)m->timesteps;
+    /* A block's own table costs zeroing V rows and adding them to the other blocks' per
+     * batch, against scattering its W*T rows: worth it when the block looks up at least
+     * as many rows as the table has. */
+    p->parts = !infer && !p->fold && (size_t)m->vocab <= (size_t)W * (size_t)m->timesteps;
+    if (p->fold) plan_fold(p);
+    if (p->parts)
+        plan_add(p, (size_t)m->vocab * (size_t)m->layers[0].units, 0, "the block's part of the embedding's gradient [V][E]",
+                 "de");
+    size_t xk = 0;   /* one buffer for the projected input of whichever layer runs */
+    for (int i = 1; i < m->n_layers; i++)
+        if (plan_projected(p, i)) {
+            const rnn_layer *l = &m->layers[i];
+            size_t n = (size_t)l->timesteps * (size_t)l->gates * (size_t)l->units * W;
+            if (n > xk) xk = n;
+        }
+    if (xk) plan_add(p, xk, 0, "a layer's input projection b + x_t.K of every step [T][G][W]", "xk");
+    for (int i = p->fold ? 1 : 0; i < m->n_layers; i++) {
+        const rnn_layer *l = &m->layers[i];
+        rnnc_kind_of(l->kind)->plan(p, i);
+        if (infer) continue;
+        size_t out = (l->out_seq ? (size_t)l->timesteps : 1) * (size_t)l->out_features * W;
+        plan_add(p, out, 0, "d loss / d output", "d%d", i);
+    }
+}
+
+void plan_free(plan *p) {
+    free(p->buffers);
+    memset(p, 0, sizeof *p);
+}
