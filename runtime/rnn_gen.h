@@ -458,6 +458,6 @@ RNN_GEN_INLINE void rnn_gen_backward_step(const rnn_gen_model *gm, void *impl, c
         return loss;                                                                                                \
     }                                                                                                               \
     static const rnn_model_ops OPS = {"generated", gen_create_, gen_destroy_, gen_forward_, gen_backward_,          \
-                                      gen_correct_, gen_forward_backward_}
+                                      gen_correct_, gen_forward_backward_, NULL, NULL, NULL}
 
 #endif

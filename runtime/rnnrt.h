@@ -160,6 +160,37 @@ void rnn_update_apply(rnn_update *u, size_t lo, size_t hi);
 int rnn_update_ok(rnn_update *u);
 
 /* =============================================================================
+ * Several trainers on one batch (data-parallel training): the gradient reducer.
+ *
+ * Every trainer holds the whole model and takes the same steps. A batch of n rows is
+ * split into `size` parts of whole lane blocks of RNN_REDUCE_ROWS rows (the last block
+ * may be partial): with nb = ceil(n / RNN_REDUCE_ROWS) blocks, part k holds blocks
+ * [k * nb / size, (k + 1) * nb / size) (rnn_reducer_part). Each trainer computes its
+ * part, and the parts' sums are added in part order, each trainer continuing the sums
+ * of the one before it: floating-point addition is not associative, and this is the
+ * order in which one trainer adds the blocks, so every trainer ends with one trainer's
+ * gradient, bit for bit. What the sums are (gradients, loss, counts) is the model
+ * implementation's business; the reducer only moves them.
+ * =========================================================================== */
+#define RNN_REDUCE_ROWS 16
+
+typedef struct {
+    int rank, size;        /* this trainer's part, of how many (0 <= rank < size)       */
+    void *ctx;
+    /* rank > 0: wait for the sums of the parts before this one and copy them into buf
+     * (bytes long). 0, or -1 when they cannot come (another trainer failed). */
+    int (*receive)(void *ctx, void *buf, size_t bytes);
+    /* Every rank, after receive: hand buf (the sums up to and with this part) on to
+     * the next rank, if any, then replace it with the sums over the whole batch, those
+     * of rank size - 1. 0, or -1 when that fails. */
+    int (*pass_on)(void *ctx, void *buf, size_t bytes);
+} rnn_reducer;
+
+/* The rows [*first, *first + *count) of a batch of n rows that r's rank holds (count may
+ * be 0). */
+void rnn_reducer_part(const rnn_reducer *r, int n, int *first, int *count);
+
+/* =============================================================================
  * Reference runtime (reference/) — every layer for any rnn_model, sizes read at run
  * time, written for clarity. It is the yardstick generated code is tested against.
  * =========================================================================== */
@@ -193,6 +224,12 @@ double rnn_ref_forward(rnn_ref *r, const rnn_real *params, const int32_t *tokens
  * written into grads (param_buffer_len elements, padding zero). The last forward must
  * have had labels. */
 void rnn_ref_backward(rnn_ref *r, const rnn_real *params, rnn_real *grads);
+
+/* forward_backward_part of the model interface (rnn_model_ops): forward and backward of
+ * this trainer's n samples of a batch of total shared through reducer. */
+double rnn_ref_forward_backward_part(rnn_ref *r, const rnn_real *params, const int32_t *const *samples,
+                                     const rnn_real *labels, int n, int total, const rnn_dropout_ctx *ctx,
+                                     rnn_real *grads, const rnn_reducer *reducer);
 
 /* After rnn_ref_backward: the gradient with respect to the embedding layer's output,
  * [n, T, E]. Owned by r, valid until the next call. */
@@ -230,6 +267,24 @@ typedef struct {
     double (*forward_backward)(void *impl, rnn_real *params, const int32_t *const *samples,
                                const rnn_real *labels, int n, const rnn_dropout_ctx *ctx, rnn_real *out,
                                rnn_real *grads, rnn_update *update);
+    /* Optional (NULL: this implementation trains on one trainer only): forward and
+     * backward of this trainer's part of a batch of `total` samples shared with others
+     * through reducer (rnn_reducer). samples[b], labels[b] and ctx->rows[b] are the
+     * part's n samples (n may be 0). On return grads hold the whole batch's gradient,
+     * bit for bit what forward then backward of the whole batch give on one trainer, and
+     * the loss returned and correct() are the whole batch's. NaN when the loss is not
+     * finite anywhere in the batch or the reducer failed (grads unspecified). */
+    double (*forward_backward_part)(void *impl, const rnn_real *params, const int32_t *const *samples,
+                                    const rnn_real *labels, int n, int total, const rnn_dropout_ctx *ctx,
+                                    rnn_real *grads, const rnn_reducer *reducer);
+    /* Optional, both or neither: an implementation that keeps the weights itself (on a
+     * device, say) rather than reading the params it is given. params_in copies the
+     * trainer's params into it whenever the trainer has set them (initialized, loaded,
+     * restored); params_out copies its weights into params whenever the trainer needs
+     * them (to save, to snapshot). It must have forward_backward and take every step
+     * there, on its own weights, as the rnn_update describes it. */
+    void (*params_in)(void *impl, const rnn_real *params);
+    void (*params_out)(void *impl, rnn_real *params);
 } rnn_model_ops;
 
 /* Threads for generated code (core/parallel.c). rnn_parallel_for(n, fn, arg) calls

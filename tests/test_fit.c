@@ -10,13 +10,15 @@
 #define _XOPEN_SOURCE 700
 #include <criterion/criterion.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "train/trainer.h"
+#include "core/safetensors.h"
 #include "models.h"
+#include "train/trainer.h"
 
 #define MAX_CALLS 64
 
@@ -56,7 +58,7 @@ static int mock_correct(const void *impl) {
     (void)impl;
     return rec.last_n / 2;
 }
-static const rnn_model_ops MOCK = {"mock", mock_create, mock_destroy, mock_forward, mock_backward, mock_correct, NULL};
+static const rnn_model_ops MOCK = {"mock", mock_create, mock_destroy, mock_forward, mock_backward, mock_correct, NULL, NULL, NULL, NULL};
 
 static void small_model(rnn_model *m) {
     rnn_model_init(m, "fit", "test_fit.c");
@@ -149,4 +151,256 @@ Test(fit, no_shuffle_keeps_the_order) {
     uint32_t r = 0;
     for (int c = 0; c < 3; c++)
         for (int b = 0; b < rec.n[c]; b++) cr_expect_eq(rec.rows[c][b], r++, "call %d sample %d", c, b);
+}
+
+/* ---- several trainers on every batch (rnn_reducer) -------------------------------------------
+ * An in-process reducer: the ranks hand the sums along in one buffer, the last one's
+ * sums go to every rank through a second. Each rank counts its steps; a buffer holds
+ * whose sums of which step it has. */
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int size;
+    unsigned char *pass, *final;
+    long pass_step, final_step;   /* the step of the sums in pass (from rank pass_from), in final */
+    int pass_from;
+} chain;
+
+typedef struct {
+    chain *c;
+    int rank;
+    long step;                    /* this rank's steps so far */
+    rnn_reducer red;
+} link_ctx;
+
+static int chain_receive(void *ctx, void *buf, size_t bytes) {
+    link_ctx *k = ctx;
+    chain *c = k->c;
+    pthread_mutex_lock(&c->mu);
+    while (!(c->pass_step == k->step && c->pass_from == k->rank - 1)) pthread_cond_wait(&c->cv, &c->mu);
+    memcpy(buf, c->pass, bytes);
+    pthread_mutex_unlock(&c->mu);
+    return 0;
+}
+
+static int chain_pass_on(void *ctx, void *buf, size_t bytes) {
+    link_ctx *k = ctx;
+    chain *c = k->c;
+    pthread_mutex_lock(&c->mu);
+    if (k->rank < c->size - 1) {
+        memcpy(c->pass, buf, bytes);
+        c->pass_step = k->step;
+        c->pass_from = k->rank;
+    } else {
+        memcpy(c->final, buf, bytes);
+        c->final_step = k->step;
+    }
+    pthread_cond_broadcast(&c->cv);
+    while (c->final_step != k->step) pthread_cond_wait(&c->cv, &c->mu);
+    memcpy(buf, c->final, bytes);
+    k->step++;
+    pthread_mutex_unlock(&c->mu);
+    return 0;
+}
+
+typedef struct {
+    const rnn_model *m;
+    rnn_fit_options o;
+    int rc;
+} fit_job;
+
+static void *run_fit(void *arg) {
+    fit_job *j = arg;
+    j->rc = rnn_fit(j->m, &rnn_reference_ops, &j->o);
+    return NULL;
+}
+
+/* An LSTM with dropout and a validation set, batches of 48: three blocks of 16 rows a
+ * batch, so that every trainer's part has whole blocks, and a last batch of 8 rows (one
+ * block) that leaves the other parts empty. */
+static void reducer_model(rnn_model *m) {
+    rnn_model_init(m, "par", "test_fit.c");
+    add_embedding(m, 60, 4, 6);
+    add_layer(m, RNN_LAYER_LSTM, 3)->dropout = 0.3;
+    add_layer(m, RNN_LAYER_DENSE, 1)->activation = RNN_ACT_SIGMOID;
+    m->metric_accuracy = 1;
+    m->optimizer.kind = RNN_OPT_RMSPROP;
+    m->optimizer.learning_rate = 0.01;
+    m->fit.batch_size = 48;
+    m->fit.epochs = 2;
+    char err[256];
+    cr_assert_eq(rnn_model_layout(m, err, sizeof err), 0, "%s", err);
+}
+
+static rnn_fit_options reducer_options(const char *weights, const char *history) {
+    rnn_fit_options o;
+    memset(&o, 0, sizeof o);
+    o.epochs = o.batch_size = -1;
+    o.learning_rate = -1;
+    o.validation_split = NAN;
+    o.builtin_train = 200;
+    o.builtin_val = 40;
+    o.save_weights = weights;
+    o.history = history;
+    o.quiet = 1;
+    return o;
+}
+
+static long slurp_file(const char *path, unsigned char *buf, long cap) {
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    long n = (long)fread(buf, 1, (size_t)cap, f);
+    fclose(f);
+    return n;
+}
+
+/* K trainers, each on its part of every batch, end with one trainer's weights and history,
+ * byte for byte; only rank 0 writes. */
+static void trainers_match_one(int K) {
+    static rnn_model m;
+    reducer_model(&m);
+    char dir[] = "/tmp/rnnc-reduce-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    char one_w[256], one_h[256], par_w[4][256], par_h[4][256];
+    snprintf(one_w, sizeof one_w, "%s/one.safetensors", dir);
+    snprintf(one_h, sizeof one_h, "%s/one.csv", dir);
+    rnn_fit_options o = reducer_options(one_w, one_h);
+    cr_assert_eq(rnn_fit(&m, &rnn_reference_ops, &o), 0);
+
+    chain c = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, K, NULL, NULL, -1, -1, -1};
+    c.pass = malloc(1 << 20);
+    c.final = malloc(1 << 20);
+    link_ctx links[4];
+    fit_job jobs[4];
+    pthread_t th[4];
+    for (int k = 0; k < K; k++) {
+        links[k] = (link_ctx){&c, k, 0, {k, K, &links[k], chain_receive, chain_pass_on}};
+        snprintf(par_w[k], sizeof par_w[k], "%s/part%d.safetensors", dir, k);
+        snprintf(par_h[k], sizeof par_h[k], "%s/part%d.csv", dir, k);
+        jobs[k] = (fit_job){&m, reducer_options(par_w[k], par_h[k]), -1};
+        jobs[k].o.reducer = &links[k].red;
+        cr_assert_eq(pthread_create(&th[k], NULL, run_fit, &jobs[k]), 0);
+    }
+    for (int k = 0; k < K; k++) {
+        pthread_join(th[k], NULL);
+        cr_expect_eq(jobs[k].rc, 0, "trainer %d of %d", k, K);
+        cr_expect_eq(access(par_w[k], F_OK) == 0, k == 0, "trainer %d of %d: only rank 0 writes", k, K);
+    }
+    static unsigned char a[1 << 20], b[1 << 20];
+    long na = slurp_file(one_w, a, sizeof a), nb = slurp_file(par_w[0], b, sizeof b);
+    cr_expect(na == nb && memcmp(a, b, (size_t)na) == 0, "%d trainers: the weights differ from one trainer's", K);
+    na = slurp_file(one_h, a, sizeof a);
+    nb = slurp_file(par_h[0], b, sizeof b);
+    cr_expect(na == nb && memcmp(a, b, (size_t)na) == 0, "%d trainers: the history differs from one trainer's", K);
+    free(c.pass);
+    free(c.final);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
+Test(fit, two_trainers_sum_to_one_trainer_bit_for_bit) { trainers_match_one(2); }
+Test(fit, three_trainers_sum_to_one_trainer_bit_for_bit) { trainers_match_one(3); }
+
+Test(fit, the_parts_of_a_batch_are_whole_blocks_in_order) {
+    rnn_reducer r = {0, 3, NULL, NULL, NULL};
+    int first, count, next = 0;
+    for (r.rank = 0; r.rank < 3; r.rank++) {   /* 100 rows: 7 blocks as 2, 2, 3 */
+        rnn_reducer_part(&r, 100, &first, &count);
+        cr_expect_eq(first, next);
+        cr_expect_eq(first % RNN_REDUCE_ROWS, 0);
+        next = first + count;
+    }
+    cr_expect_eq(next, 100);
+    r.rank = 1;
+    rnn_reducer_part(&r, 16, &first, &count);   /* one block: rank 0 has it all */
+    cr_expect_eq(count, 0);
+}
+
+/* ---- a model that keeps its own weights (params_in, params_out) ---------------------------------
+ * Its gradient is 0.25 for every weight; it takes SGD's step on its own copy and never
+ * writes the trainer's params. The saved weights must be its own. */
+
+static struct {
+    const rnn_model *m;
+    rnn_real *w;
+    int steps;
+} own;
+
+static void *own_create(const rnn_model *m, int max_batch) {
+    (void)max_batch;
+    own.m = m;
+    own.w = calloc(m->param_buffer_len, sizeof *own.w);
+    own.steps = 0;
+    return own.w;
+}
+static void own_destroy(void *impl) { free(impl); }
+static double own_forward(void *impl, const rnn_real *params, const int32_t *tokens, const rnn_real *labels, int n,
+                          const rnn_dropout_ctx *ctx, rnn_real *out) {
+    (void)impl, (void)params, (void)tokens, (void)labels, (void)ctx;
+    for (int b = 0; out && b < n; b++) out[b] = 0.5f;
+    return 0.5;
+}
+static void own_backward(void *impl, const rnn_real *params, rnn_real *grads) { (void)impl, (void)params, (void)grads; }
+static int own_correct(const void *impl) {
+    (void)impl;
+    return 0;
+}
+static double own_forward_backward(void *impl, rnn_real *params, const int32_t *const *samples, const rnn_real *labels,
+                                   int n, const rnn_dropout_ctx *ctx, rnn_real *out, rnn_real *grads, rnn_update *up) {
+    (void)params, (void)samples, (void)labels, (void)n, (void)ctx, (void)out, (void)grads;
+    cr_assert_not_null(up, "an implementation with its own weights gets every step");
+    rnn_real *w = impl;
+    const rnn_real lr = (rnn_real)up->o->learning_rate;
+    for (int k = 0; k < own.m->n_tensors; k++)
+        for (size_t i = 0; i < own.m->tensors[k].size; i++) w[own.m->tensors[k].offset + i] -= lr * (rnn_real)0.25;
+    own.steps++;
+    return 0.5;
+}
+static void own_params_in(void *impl, const rnn_real *params) {
+    memcpy(impl, params, own.m->param_buffer_len * sizeof *params);
+}
+static void own_params_out(void *impl, rnn_real *params) {
+    memcpy(params, impl, own.m->param_buffer_len * sizeof *params);
+}
+static const rnn_model_ops OWN = {"own", own_create, own_destroy, own_forward, own_backward, own_correct,
+                                  own_forward_backward, NULL, own_params_in, own_params_out};
+
+Test(fit, a_model_that_keeps_its_weights_hands_them_over_for_saving) {
+    static rnn_model m;
+    small_model(&m);
+    char dir[] = "/tmp/rnnc-own-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/w.safetensors", dir);
+    rnn_fit_options o;
+    memset(&o, 0, sizeof o);
+    o.epochs = o.batch_size = -1;
+    o.learning_rate = -1;
+    o.validation_split = NAN;
+    o.builtin_train = 10;
+    o.builtin_val = 0;
+    o.save_weights = path;
+    o.quiet = 1;
+    cr_assert_eq(rnn_fit(&m, &OWN, &o), 0);
+    cr_assert_eq(own.steps, 6, "2 epochs of 3 batches");
+    rnn_real *want = calloc(m.param_buffer_len, sizeof *want);
+    rnn_init_params(&m, m.fit.seed, want);
+    for (int k = 0; k < m.n_tensors; k++)
+        for (size_t i = 0; i < m.tensors[k].size; i++)
+            for (int s = 0; s < 6; s++) want[m.tensors[k].offset + i] -= (rnn_real)m.optimizer.learning_rate * (rnn_real)0.25;
+    char err[256];
+    rnn_st_file *f = rnn_st_open(path, err, sizeof err);
+    cr_assert_not_null(f, "%s", err);
+    for (int k = 0; k < m.n_tensors; k++) {
+        const rnn_st_tensor *t = rnn_st_find(f, m.tensors[k].name);
+        cr_assert_not_null(t, "%s", m.tensors[k].name);
+        cr_expect_eq(memcmp(t->data, want + m.tensors[k].offset, m.tensors[k].size * sizeof(float)), 0,
+                     "%s is not the model's own weights", m.tensors[k].name);
+    }
+    rnn_st_close(f);
+    free(want);
+    unlink(path);
+    rmdir(dir);
 }

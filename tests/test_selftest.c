@@ -382,7 +382,7 @@ static double faulty_forward_backward(void *impl, rnn_real *params, const int32_
 }
 
 static const rnn_model_ops faulty_ops = {"faulty", faulty_create, faulty_destroy, faulty_forward, faulty_backward,
-                                         faulty_correct, faulty_forward_backward};
+                                         faulty_correct, faulty_forward_backward, NULL, NULL, NULL};
 
 /* Run with the fault; it must fail, and the FAIL summary must name `first`. */
 static char *expect_failure(const rnn_model *m, fault_kind fault, const char *tensor, const char *first) {

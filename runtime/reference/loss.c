@@ -10,18 +10,25 @@
 
 #include <math.h>
 
-double rnn_ref_bce_forward(const rnn_real *logits, const rnn_real *labels, int B) {
-    double sum = 0;
+double rnn_ref_bce_sum(const rnn_real *logits, const rnn_real *labels, int B, double sum) {
     for (int b = 0; b < B; b++) {
         double z = (double)logits[b], y = (double)labels[b];
         sum += fmax(z, 0.0) - z * y + log1p(exp(-fabs(z)));
     }
-    return sum / B;
+    return sum;
+}
+
+double rnn_ref_bce_forward(const rnn_real *logits, const rnn_real *labels, int B) {
+    return rnn_ref_bce_sum(logits, labels, B, 0) / B;
+}
+
+void rnn_ref_bce_grad(rnn_real *dlogits, const rnn_real *logits, const rnn_real *labels, int B, int N) {
+    for (int b = 0; b < B; b++)
+        dlogits[b] = (rnn_ref_sigmoid(logits[b]) - labels[b]) / (rnn_real)N;
 }
 
 void rnn_ref_bce_backward(rnn_real *dlogits, const rnn_real *logits, const rnn_real *labels, int B) {
-    for (int b = 0; b < B; b++)
-        dlogits[b] = (rnn_ref_sigmoid(logits[b]) - labels[b]) / (rnn_real)B;
+    rnn_ref_bce_grad(dlogits, logits, labels, B, B);
 }
 
 /* The label as a class index, or -1 when it is not one of 0..C-1. */
@@ -40,19 +47,25 @@ static double log_sum_exp(const rnn_real *z, int C) {
     return max + log(sum);
 }
 
-double rnn_ref_sparse_cce_forward(const rnn_real *logits, const rnn_real *labels, int B, int C) {
-    double sum = 0;
+double rnn_ref_sparse_cce_sum(const rnn_real *logits, const rnn_real *labels, int B, int C, double sum) {
     for (int b = 0; b < B; b++) {
         const rnn_real *z = logits + (size_t)b * (size_t)C;
         int y = class_of(labels[b], C);
         if (y < 0) return NAN;
         sum += log_sum_exp(z, C) - (double)z[y];
     }
-    return sum / B;
+    return sum;
 }
 
-void rnn_ref_sparse_cce_backward(rnn_real *dlogits, const rnn_real *logits, const rnn_real *labels,
-                                 int B, int C) {
+double rnn_ref_sparse_cce_forward(const rnn_real *logits, const rnn_real *labels, int B, int C) {
+    return rnn_ref_sparse_cce_sum(logits, labels, B, C, 0) / B;
+}
+
+void rnn_ref_sparse_cce_backward(rnn_real *dlogits, const rnn_real *logits, const rnn_real *labels, int B, int C) {
+    rnn_ref_sparse_cce_grad(dlogits, logits, labels, B, C, B);
+}
+
+void rnn_ref_sparse_cce_grad(rnn_real *dlogits, const rnn_real *logits, const rnn_real *labels, int B, int C, int N) {
     for (int b = 0; b < B; b++) {
         const rnn_real *z = logits + (size_t)b * (size_t)C;
         rnn_real *dz = dlogits + (size_t)b * (size_t)C;
@@ -64,7 +77,7 @@ void rnn_ref_sparse_cce_backward(rnn_real *dlogits, const rnn_real *logits, cons
         double lse = log_sum_exp(z, C);
         for (int c = 0; c < C; c++) {
             double p = exp((double)z[c] - lse);
-            dz[c] = (rnn_real)((p - (c == y ? 1.0 : 0.0)) / B);
+            dz[c] = (rnn_real)((p - (c == y ? 1.0 : 0.0)) / N);
         }
     }
 }

@@ -26,7 +26,8 @@ struct rnn_ref {
     int n;                    /* samples in the last forward                                */
     int has_labels;           /* the last forward had labels and valid tokens               */
     int correct;
-    const rnn_dropout_ctx *ctx; /* of the last forward (the layers' backward do not read it) */
+    const rnn_dropout_ctx *ctx; /* of the forward being run (the layers' backward do not read it) */
+    void *part_buf;           /* what passes between trainers (rnn_ref_forward_backward_part) */
 };
 
 /* Elements per sample of a layer's output. */
@@ -60,6 +61,7 @@ void rnn_ref_destroy(rnn_ref *r) {
     free(r->probs);
     free(r->labels);
     free(r->tokens);
+    free(r->part_buf);
     free(r);
 }
 
@@ -99,6 +101,40 @@ static rnn_ref_pass pass_of(const rnn_ref *r, int i, const rnn_real *params, rnn
     return p;
 }
 
+/* The layers' forward of n samples whose tokens are in r->tokens, and the probabilities;
+ * how many token ids were out of range. */
+static size_t forward_layers(rnn_ref *r, const rnn_real *params, int n, const rnn_dropout_ctx *ctx) {
+    const rnn_model *m = r->m;
+    const int last = m->n_layers - 1, C = m->n_outputs;
+    r->n = n;
+    r->ctx = ctx;
+    size_t bad_inputs = 0;
+    for (int i = 0; i <= last; i++) {
+        rnn_ref_pass p = pass_of(r, i, params, NULL);
+        bad_inputs += rnn_kind_of(m->layers[i].kind)->ref_forward(&r->layers[i], &p);
+    }
+    r->ctx = NULL;
+    memcpy(r->probs, r->layers[last].out, (size_t)n * (size_t)C * sizeof *r->probs);
+    rnn_ref_activate(r->probs, m->loss == RNN_LOSS_BINARY_CROSSENTROPY ? RNN_ACT_SIGMOID : RNN_ACT_SOFTMAX, n, C);
+    return bad_inputs;
+}
+
+/* sum + the losses of the last forward's n samples (their labels copied to r), in order,
+ * and their correct count into r->correct. */
+static double loss_sum(rnn_ref *r, const rnn_real *labels, double sum) {
+    const rnn_model *m = r->m;
+    const int n = r->n, C = m->n_outputs;
+    const rnn_real *logits = r->layers[m->n_layers - 1].out;
+    memcpy(r->labels, labels, (size_t)n * sizeof *r->labels);
+    r->has_labels = 1;
+    if (m->loss == RNN_LOSS_BINARY_CROSSENTROPY) {
+        r->correct = rnn_ref_binary_correct(r->probs, r->labels, n);
+        return rnn_ref_bce_sum(logits, r->labels, n, sum);
+    }
+    r->correct = rnn_ref_sparse_correct(r->probs, r->labels, n, C);
+    return rnn_ref_sparse_cce_sum(logits, r->labels, n, C, sum);
+}
+
 double rnn_ref_forward(rnn_ref *r, const rnn_real *params, const int32_t *tokens,
                        const rnn_real *labels, int n, const rnn_dropout_ctx *ctx, rnn_real *out) {
     const rnn_model *m = r->m;
@@ -106,52 +142,78 @@ double rnn_ref_forward(rnn_ref *r, const rnn_real *params, const int32_t *tokens
     r->correct = 0;
     r->n = 0;
     if (n < 1 || n > r->max_batch) return NAN;
-    r->n = n;
-    r->ctx = ctx;
-    const int T = m->timesteps, last = m->n_layers - 1, C = m->n_outputs;
-    memcpy(r->tokens, tokens, (size_t)n * (size_t)T * sizeof *r->tokens);
-    size_t bad_inputs = 0;
-    for (int i = 0; i <= last; i++) {
-        rnn_ref_pass p = pass_of(r, i, params, NULL);
-        bad_inputs += rnn_kind_of(m->layers[i].kind)->ref_forward(&r->layers[i], &p);
-    }
-    r->ctx = NULL;
-
-    const rnn_real *logits = r->layers[last].out;
-    memcpy(r->probs, logits, (size_t)n * (size_t)C * sizeof *r->probs);
-    rnn_ref_activate(r->probs, m->loss == RNN_LOSS_BINARY_CROSSENTROPY ? RNN_ACT_SIGMOID : RNN_ACT_SOFTMAX, n, C);
-    if (out) memcpy(out, r->probs, (size_t)n * (size_t)C * sizeof *out);
+    memcpy(r->tokens, tokens, (size_t)n * (size_t)m->timesteps * sizeof *r->tokens);
+    size_t bad_inputs = forward_layers(r, params, n, ctx);
+    if (out) memcpy(out, r->probs, (size_t)n * (size_t)m->n_outputs * sizeof *out);
     if (bad_inputs) return NAN;   /* a token id outside the vocabulary: no loss, no gradient */
     if (!labels) return 0;
+    return loss_sum(r, labels, 0) / n;
+}
 
-    memcpy(r->labels, labels, (size_t)n * sizeof *r->labels);
-    r->has_labels = 1;
-    if (m->loss == RNN_LOSS_BINARY_CROSSENTROPY) {
-        r->correct = rnn_ref_binary_correct(r->probs, r->labels, n);
-        return rnn_ref_bce_forward(logits, r->labels, n);
+/* The last forward's gradient added into grads, its loss the mean over `total` samples. */
+static void backward_sums(rnn_ref *r, const rnn_real *params, rnn_real *grads, int total) {
+    const rnn_model *m = r->m;
+    const int n = r->n, last = m->n_layers - 1, C = m->n_outputs;
+    rnn_real *dlogits = r->layers[last].dout;
+    if (m->loss == RNN_LOSS_BINARY_CROSSENTROPY)
+        rnn_ref_bce_grad(dlogits, r->layers[last].out, r->labels, n, total);
+    else
+        rnn_ref_sparse_cce_grad(dlogits, r->layers[last].out, r->labels, n, C, total);
+    for (int i = last; i >= 0; i--) {
+        rnn_ref_pass p = pass_of(r, i, params, grads);
+        rnn_kind_of(m->layers[i].kind)->ref_backward(&r->layers[i], &p);
     }
-    r->correct = rnn_ref_sparse_correct(r->probs, r->labels, n, C);
-    return rnn_ref_sparse_cce_forward(logits, r->labels, n, C);
 }
 
 void rnn_ref_backward(rnn_ref *r, const rnn_real *params, rnn_real *grads) {
     const rnn_model *m = r->m;
     /* Zero everything first: layers accumulate, and the alignment padding stays zero. */
     memset(grads, 0, m->param_buffer_len * sizeof *grads);
-    const int n = r->n, last = m->n_layers - 1, C = m->n_outputs;
     if (!r->has_labels) {   /* nothing to differentiate: every gradient is zero */
-        memset(r->layers[0].dout, 0, (size_t)n * out_len(m, &m->layers[0]) * sizeof *r->layers[0].dout);
+        memset(r->layers[0].dout, 0, (size_t)r->n * out_len(m, &m->layers[0]) * sizeof *r->layers[0].dout);
         return;
     }
-    rnn_real *dlogits = r->layers[last].dout;
-    if (m->loss == RNN_LOSS_BINARY_CROSSENTROPY)
-        rnn_ref_bce_backward(dlogits, r->layers[last].out, r->labels, n);
-    else
-        rnn_ref_sparse_cce_backward(dlogits, r->layers[last].out, r->labels, n, C);
-    for (int i = last; i >= 0; i--) {
-        rnn_ref_pass p = pass_of(r, i, params, grads);
-        rnn_kind_of(m->layers[i].kind)->ref_backward(&r->layers[i], &p);
+    backward_sums(r, params, grads, r->n);
+}
+
+/* What passes between trainers: the loss summed so far, the correct count, the gradient
+ * sums (the layers add every sample's part in sample order). */
+typedef struct {
+    double loss, correct;
+} part_head;
+
+double rnn_ref_forward_backward_part(rnn_ref *r, const rnn_real *params, const int32_t *const *samples,
+                                     const rnn_real *labels, int n, int total, const rnn_dropout_ctx *ctx,
+                                     rnn_real *grads, const rnn_reducer *red) {
+    const rnn_model *m = r->m;
+    const size_t P = m->param_buffer_len, bytes = sizeof(part_head) + P * sizeof(rnn_real);
+    if (n < 0 || n > r->max_batch || total < n || total < 1) return NAN;
+    if (!r->part_buf && !(r->part_buf = malloc(bytes))) return NAN;
+    part_head head = {0, 0};
+    r->has_labels = 0;
+    size_t bad_inputs = 0;
+    for (int b = 0; b < n; b++)
+        memcpy(r->tokens + (size_t)b * (size_t)m->timesteps, samples[b], (size_t)m->timesteps * sizeof *r->tokens);
+    if (n > 0) bad_inputs = forward_layers(r, params, n, ctx);
+    if (red->rank > 0) {   /* the sums of the parts before this one */
+        if (red->receive(red->ctx, r->part_buf, bytes)) return NAN;
+        memcpy(&head, r->part_buf, sizeof head);
+        memcpy(grads, (char *)r->part_buf + sizeof head, P * sizeof *grads);
+    } else {
+        memset(grads, 0, P * sizeof *grads);
     }
+    if (n > 0) {   /* this part's, continuing them (a bad id: no gradient, and the loss NaN) */
+        head.loss = bad_inputs ? NAN : loss_sum(r, labels, head.loss);
+        head.correct += r->correct;
+        if (!bad_inputs) backward_sums(r, params, grads, total);
+    }
+    memcpy(r->part_buf, &head, sizeof head);
+    memcpy((char *)r->part_buf + sizeof head, grads, P * sizeof *grads);
+    if (red->pass_on(red->ctx, r->part_buf, bytes)) return NAN;
+    memcpy(&head, r->part_buf, sizeof head);
+    memcpy(grads, (char *)r->part_buf + sizeof head, P * sizeof *grads);
+    r->correct = (int)head.correct;
+    return head.loss / total;
 }
 
 const rnn_real *rnn_ref_input_grad(const rnn_ref *r) {

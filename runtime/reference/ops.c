@@ -12,5 +12,11 @@ static double ref_forward(void *impl, const rnn_real *params, const int32_t *tok
 }
 static void ref_backward(void *impl, const rnn_real *params, rnn_real *grads) { rnn_ref_backward(impl, params, grads); }
 static int ref_correct(const void *impl) { return rnn_ref_correct(impl); }
+static double ref_forward_backward_part(void *impl, const rnn_real *params, const int32_t *const *samples,
+                                        const rnn_real *labels, int n, int total, const rnn_dropout_ctx *ctx,
+                                        rnn_real *grads, const rnn_reducer *reducer) {
+    return rnn_ref_forward_backward_part(impl, params, samples, labels, n, total, ctx, grads, reducer);
+}
 
-const rnn_model_ops rnn_reference_ops = {"reference", ref_create, ref_destroy, ref_forward, ref_backward, ref_correct, NULL};
+const rnn_model_ops rnn_reference_ops = {"reference", ref_create,  ref_destroy, ref_forward, ref_backward,
+                                         ref_correct, NULL,        ref_forward_backward_part, NULL, NULL};

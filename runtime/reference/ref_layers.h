@@ -154,12 +154,18 @@ void rnn_ref_dropout_backward(rnn_real *dx, const rnn_real *dout, const rnn_real
  *   loss_b = max(z,0) - z*y + log1p(exp(-|z|)),   d loss / d z_b = (σ(z) - y) / B */
 double rnn_ref_bce_forward(const rnn_real *logits, const rnn_real *labels, int B);
 void rnn_ref_bce_backward(rnn_real *dlogits, const rnn_real *logits, const rnn_real *labels, int B);
+/* The same as parts of a larger batch of N samples (rnn_reducer): sum + the B samples'
+ * losses added in order, and their gradients divided by N. */
+double rnn_ref_bce_sum(const rnn_real *logits, const rnn_real *labels, int B, double sum);
+void rnn_ref_bce_grad(rnn_real *dlogits, const rnn_real *logits, const rnn_real *labels, int B, int N);
 /* Sparse categorical cross-entropy, logits [B, C], labels [B] holding class indices:
  *   loss_b = logsumexp(z_b) - z_b[y_b],   d loss / d z_b = (softmax(z_b) - onehot(y_b)) / B
  * A label outside [0, C) makes the loss NaN and its gradient row zero. */
 double rnn_ref_sparse_cce_forward(const rnn_real *logits, const rnn_real *labels, int B, int C);
 void rnn_ref_sparse_cce_backward(rnn_real *dlogits, const rnn_real *logits, const rnn_real *labels,
                                  int B, int C);
+double rnn_ref_sparse_cce_sum(const rnn_real *logits, const rnn_real *labels, int B, int C, double sum);
+void rnn_ref_sparse_cce_grad(rnn_real *dlogits, const rnn_real *logits, const rnn_real *labels, int B, int C, int N);
 /* Correct predictions. Binary: probs [B], (p > 0.5) == (y > 0.5). Sparse categorical:
  * probs [B, C], argmax (first maximum on ties) == label. */
 int rnn_ref_binary_correct(const rnn_real *probs, const rnn_real *labels, int B);

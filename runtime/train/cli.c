@@ -316,6 +316,7 @@ static int cmd_eval_predict(const char *cmd, const rnn_model *m, const rnn_model
         return EXIT_RUN;
     }
     if (rnn_ckpt_load(o.weights, &tr, NULL, &vocab_text, err, sizeof err)) goto fail;
+    if (ops->params_in) ops->params_in(tr.impl, tr.params);   /* a model that keeps its own weights */
     if (o.x) {
         if (rnn_npy_read_x(o.x, m->timesteps, m->vocab, &d, err, sizeof err)) goto fail;
         if (o.y && rnn_npy_read_y(o.y, m->loss, m->n_outputs, &d, err, sizeof err)) goto fail;

@@ -174,6 +174,8 @@ static int load_data(const rnn_model *m, const rnn_fit_options *o, double split,
 
 typedef struct {
     rnn_trainer tr;
+    const rnn_reducer *reducer; /* several trainers on every batch, or NULL               */
+    int writer;                 /* this trainer writes the files (no reducer, or rank 0)   */
     rnn_progress pg;
     run_config cfg;
     run_data data;
@@ -198,6 +200,36 @@ static int append_history(run *r, const rnn_history_row *row) {
     return 0;
 }
 
+/* The forward and backward of the batch of nb rows at start of the epoch's permutation
+ * (this trainer's part of it with a reducer); the loss, and *updated when the optimizer's
+ * step was taken inside (up, begun here). Forward and backward in one call where the
+ * model offers it (rnn_model_ops), with the step inside that call too unless it clips by
+ * a norm (rnn_update); with a reducer the step always follows the exchange. */
+static double train_step(run *r, int epoch, size_t start, int nb, int64_t iteration, rnn_update *up, int *updated) {
+    rnn_trainer *tr = &r->tr;
+    const rnn_data *d = &r->data.train;
+    rnn_dropout_ctx ctx = {1, r->cfg.seed, (uint32_t)epoch, tr->rows};
+    if (r->reducer) {
+        int first, count;
+        rnn_reducer_part(r->reducer, nb, &first, &count);
+        rnn_trainer_select(tr, d, r->perm, start + (size_t)first, count);
+        *updated = 0;
+        return tr->ops->forward_backward_part(tr->impl, tr->params, tr->samples, tr->labels, count, nb, &ctx, tr->grads,
+                                              r->reducer);
+    }
+    if (!tr->ops->forward_backward) {
+        rnn_trainer_gather(tr, d, r->perm, start, nb);
+        *updated = 0;
+        double loss = tr->ops->forward(tr->impl, tr->params, tr->tokens, tr->labels, nb, &ctx, tr->out);
+        if (isfinite(loss)) tr->ops->backward(tr->impl, tr->params, tr->grads);
+        return loss;
+    }
+    rnn_trainer_select(tr, d, r->perm, start, nb);
+    *updated = rnn_update_begin(up, tr->m, &tr->opt, tr->params, tr->grads, tr->opt_state, iteration);
+    return tr->ops->forward_backward(tr->impl, tr->params, tr->samples, tr->labels, nb, &ctx, tr->out, tr->grads,
+                                     *updated ? up : NULL);
+}
+
 /* One epoch of training; returns 0, -1 on a non-finite loss/gradient, 1 if interrupted. */
 static int train_epoch(run *r, int epoch, rnn_history_row *row) {
     rnn_trainer *tr = &r->tr;
@@ -216,30 +248,20 @@ static int train_epoch(run *r, int epoch, rnn_history_row *row) {
     long long correct = 0;
     size_t seen = 0;
     size_t P = tr->m->param_buffer_len;
-    /* forward and backward in one call where the model offers it (rnn_model_ops), and the
-     * optimizer's step inside that call too unless it clips by a norm (rnn_update) */
-    const int fused = tr->ops->forward_backward != NULL;
     for (int step = 0; step < steps; step++) {
         size_t start = (size_t)step * bs;
         int nb = (int)(n - start < bs ? n - start : bs);
-        if (fused) rnn_trainer_select(tr, d, r->perm, start, nb);
-        else rnn_trainer_gather(tr, d, r->perm, start, nb);
-        if (step + 1 < steps) rnn_trainer_prefetch(d, r->perm, start + bs, (int)bs);
-        rnn_dropout_ctx ctx = {1, r->cfg.seed, (uint32_t)epoch, tr->rows};
         const int64_t iteration = r->st.iterations + 1;
         rnn_update up;
-        const int updated = fused && rnn_update_begin(&up, tr->m, &tr->opt, tr->params, tr->grads, tr->opt_state,
-                                                      iteration);
-        double loss = fused ? tr->ops->forward_backward(tr->impl, tr->params, tr->samples, tr->labels, nb, &ctx,
-                                                        tr->out, tr->grads, updated ? &up : NULL)
-                            : tr->ops->forward(tr->impl, tr->params, tr->tokens, tr->labels, nb, &ctx, tr->out);
+        int updated = 0;
+        if (step + 1 < steps) rnn_trainer_prefetch(d, r->perm, start + bs, (int)bs);
+        double loss = train_step(r, epoch, start, nb, iteration, &up, &updated);
         if (!isfinite(loss)) {
             snprintf(r->err, sizeof r->err, "epoch %d, step %d/%d: the loss is %s; stopping", epoch + 1, step + 1, steps,
                      isnan(loss) ? "nan" : "infinite");
             return -1;
         }
         correct += tr->ops->correct(tr->impl);
-        if (!fused) tr->ops->backward(tr->impl, tr->params, tr->grads);
         /* (a step applied inside forward_backward tested the gradients as it went; a bad
          * one may have changed some weights, but nothing is written after this error) */
         if (updated ? !rnn_update_ok(&up) : !rnn_grads_finite(tr->grads, P)) {
@@ -271,6 +293,16 @@ static int train_epoch(run *r, int epoch, rnn_history_row *row) {
     return 0;
 }
 
+/* A model implementation that keeps the weights itself (rnn_model_ops.params_in) gets
+ * them whenever the trainer has set them, and gives them back before the trainer reads
+ * them. */
+static void params_to_model(run *r) {
+    if (r->tr.ops->params_in) r->tr.ops->params_in(r->tr.impl, r->tr.params);
+}
+static void params_from_model(run *r) {
+    if (r->tr.ops->params_out) r->tr.ops->params_out(r->tr.impl, r->tr.params);
+}
+
 /* The callbacks at the end of `epoch`, then the files. Sets *stop. -1 on a write error. */
 static int end_of_epoch(run *r, int epoch, const rnn_fit_options *o, int *stop) {
     const rnn_history_row *row = &r->st.history[r->st.n_history - 1];
@@ -278,6 +310,7 @@ static int end_of_epoch(run *r, int epoch, const rnn_fit_options *o, int *stop) 
     rnn_cb_actions act;
     rnn_callbacks_epoch_end(r->cfg.cb, r->cfg.n_cb, &r->st, r->st.es_best_weights != NULL, epoch, row,
                             r->warned_monitor, &r->pg, &act);
+    if (act.snapshot || act.save) params_from_model(r);
     if (act.snapshot) {
         if (!r->st.es_best_weights && !(r->st.es_best_weights = malloc(bytes ? bytes : 1))) {
             snprintf(r->err, sizeof r->err, "out of memory for the early-stopping snapshot");
@@ -286,12 +319,16 @@ static int end_of_epoch(run *r, int epoch, const rnn_fit_options *o, int *stop) 
         memcpy(r->st.es_best_weights, r->tr.params, bytes);
     }
     if (act.save) {
-        if (rnn_ckpt_save(act.save_path, &r->tr, &r->st, 1, r->err, sizeof r->err)) return -1;
+        if (r->writer && rnn_ckpt_save(act.save_path, &r->tr, &r->st, 1, r->err, sizeof r->err)) return -1;
         r->last_ckpt = act.save_path;
         r->last_ckpt_epoch = epoch + 1;
     }
-    if (act.restore) memcpy(r->tr.params, r->st.es_best_weights, bytes);
+    if (act.restore) {
+        memcpy(r->tr.params, r->st.es_best_weights, bytes);
+        params_to_model(r);
+    }
     *stop = act.stop;
+    if (!r->writer) return 0;
     for (int i = 0; i < r->cfg.n_cb; i++)
         if (r->cfg.cb[i].kind == RNN_CB_CSV_LOGGER &&
             rnn_history_write_csv(r->cfg.cb[i].path, r->st.history, r->st.n_history, r->err, sizeof r->err))
@@ -334,11 +371,35 @@ static int resolve_config(const rnn_model *m, const rnn_fit_options *o, run_conf
     return 0;
 }
 
+/* What the options ask of the implementation that it cannot do. */
+static int check_ops(const rnn_model *m, const rnn_model_ops *ops, const rnn_fit_options *o, char *err, size_t errlen) {
+    if (o->reducer && !ops->forward_backward_part) {
+        snprintf(err, errlen, "the %s model cannot train with several trainers on a batch", ops->name);
+        return -1;
+    }
+    if (o->reducer && (o->reducer->size < 1 || o->reducer->rank < 0 || o->reducer->rank >= o->reducer->size)) {
+        snprintf(err, errlen, "trainer %d of %d: no such trainer", o->reducer->rank, o->reducer->size);
+        return -1;
+    }
+    if (!ops->params_in != !ops->params_out || (ops->params_in && (!ops->forward_backward || o->reducer))) {
+        snprintf(err, errlen, "the %s model keeps its own weights but cannot take the steps itself", ops->name);
+        return -1;
+    }
+    if (ops->params_in && (m->optimizer.clipnorm > 0 || m->optimizer.global_clipnorm > 0)) {
+        snprintf(err, errlen, "the %s model keeps its own weights and cannot clip them by norm", ops->name);
+        return -1;
+    }
+    return 0;
+}
+
 int rnn_fit(const rnn_model *m, const rnn_model_ops *ops, const rnn_fit_options *o) {
-    static run r;
+    run r;   /* on this thread's stack: several trainers may run in one process */
     memset(&r, 0, sizeof r);
     int rc = 1;
-    rnn_progress_init(&r.pg, o->quiet, o->json, m->metric_accuracy);
+    r.reducer = o->reducer;
+    r.writer = !o->reducer || o->reducer->rank == 0;
+    rnn_progress_init(&r.pg, o->quiet || !r.writer, o->json, m->metric_accuracy);
+    if (check_ops(m, ops, o, r.err, sizeof r.err)) goto fail;
     if (resolve_config(m, o, &r.cfg, r.err, sizeof r.err)) goto fail;
     double split = !isnan(o->validation_split) && o->validation_split >= 0 ? o->validation_split : m->fit.validation_split;
     if (!(split >= 0 && split < 1)) {
@@ -391,6 +452,7 @@ int rnn_fit(const rnn_model *m, const rnn_model_ops *ops, const rnn_fit_options 
             rnn_init_params(m, r.cfg.seed, r.tr.params);
         }
     }
+    params_to_model(&r);
     r.perm = malloc((r.data.train.n ? r.data.train.n : 1) * sizeof *r.perm);
     if (!r.perm) {
         snprintf(r.err, sizeof r.err, "out of memory");
@@ -407,8 +469,10 @@ int rnn_fit(const rnn_model *m, const rnn_model_ops *ops, const rnn_fit_options 
     if (stop) {   /* resumed from the checkpoint of the epoch that stopped training */
         rnn_progress_message(&r.pg, "%s: training had already stopped early at epoch %d", o->resume, r.st.epochs_done);
         for (int i = 0; i < r.cfg.n_cb; i++)
-            if (r.cfg.cb[i].kind == RNN_CB_EARLY_STOPPING && r.cfg.cb[i].restore_best_weights && r.st.es_best_weights)
+            if (r.cfg.cb[i].kind == RNN_CB_EARLY_STOPPING && r.cfg.cb[i].restore_best_weights && r.st.es_best_weights) {
                 memcpy(r.tr.params, r.st.es_best_weights, m->param_buffer_len * sizeof(rnn_real));
+                params_to_model(&r);
+            }
     }
     for (int epoch = start_epoch; epoch < r.cfg.epochs && !stop; epoch++) {
         rnn_history_row row;
@@ -446,9 +510,11 @@ int rnn_fit(const rnn_model *m, const rnn_model_ops *ops, const rnn_fit_options 
             r.st.es_best_weights) {
             rnn_progress_message(&r.pg, "Restoring model weights from the end of the best epoch: %d.", r.st.es_best_epoch + 1);
             memcpy(r.tr.params, r.st.es_best_weights, m->param_buffer_len * sizeof(rnn_real));
+            params_to_model(&r);
         }
     }
-    if (o->save_weights) {   /* weights (after any restore), history, vocabulary; no optimizer */
+    params_from_model(&r);
+    if (o->save_weights && r.writer) {   /* weights (after any restore), history, vocabulary; no optimizer */
         rnn_ckpt_state ws = r.st;
         ws.es_best_weights = NULL;
         ws.monitor = -1;

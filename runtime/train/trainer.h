@@ -136,6 +136,10 @@ typedef struct {
     int no_shuffle;
     const char *init_weights, *save_weights, *checkpoint, *history, *plot, *resume;
     int quiet, json;
+    /* NULL, or this trainer's place among several on every batch (data-parallel
+     * training): each computes its part, the gradients are summed through the reducer,
+     * and only rank 0 writes files and prints the epochs. */
+    const rnn_reducer *reducer;
 } rnn_fit_options;
 
 /* Train as the spec and the options say. Returns the exit code (0, 1, 130). */
