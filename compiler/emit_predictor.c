@@ -80,10 +80,8 @@ int rnnc_emit_predictor(const rnn_model *model, const rnn_real *params, const ch
         exit(1);
     }
     memcpy(mi, model, sizeof *mi);
-    for (int i = 0; i < mi->n_layers; i++) {   /* inference: no dropout anywhere */
-        if (mi->layers[i].kind != RNN_LAYER_DROPOUT) mi->layers[i].dropout = 0;
-        mi->layers[i].recurrent_dropout = 0;
-    }
+    for (int i = 0; i < mi->n_layers; i++)   /* inference: no masks in the recurrent layers */
+        if (plan_recurrent(&mi->layers[i])) mi->layers[i].dropout = mi->layers[i].recurrent_dropout = 0;
     const rnn_model *m = mi;
     textbuf b;
     tb_init(&b);

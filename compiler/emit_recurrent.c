@@ -60,6 +60,31 @@ static int operand_const(step_operand o, int backward) {
     return c < 0 ? backward : c;
 }
 
+const char *const rnnc_dropout_mask_names[] = {"per_step", "per_sequence", NULL};
+
+int gen_step_inputs(const plan *p, int i, int backward, step_operand projected, int second_bias, step_operand *ops) {
+    int n = 0, proj = plan_projected(p, i);
+    if (!proj) ops[n++] = SO_K;
+    ops[n++] = SO_R;
+    if (backward) {
+        ops[n++] = SO_UP;
+        return n;
+    }
+    if (!proj) ops[n++] = SO_B;
+    if (second_bias) ops[n++] = SO_B1;
+    ops[n++] = proj ? projected : SO_XT;
+    return n;
+}
+
+int gen_step_gradients(const plan *p, int i, step_operand *ops) {
+    int n = 0, proj = plan_projected(p, i);
+    if (!proj && plan_input_dropout(&p->m->layers[i])) ops[n++] = SO_XM;   /* the input mask of step t, on dx_t */
+    if (!proj) ops[n++] = SO_DXT;
+    ops[n++] = SO_DZ;
+    ops[n++] = SO_DHN;
+    return n;
+}
+
 /* Elements (per lane) of a lane operand; K, R, B and B1 are not lane operands (0). */
 static int operand_len(const plan *p, int i, step_operand o) {
     const rnn_layer *ly = &p->m->layers[i];

@@ -34,6 +34,17 @@ typedef struct {
 
 #define KW_FIELD(f) offsetof(rnn_layer, f)
 
+/* The keywords every recurrent kind takes first; EXAMPLE completes "units is required,
+ * as in ..." (e.g. "lstm { 8 }"). */
+#define RNNC_RECURRENT_KEYWORDS(EXAMPLE)                                                   \
+    {"units", KW_INT, KW_FIELD(units), 1, "units is required, as in " EXAMPLE, NULL, 0},   \
+        {"dropout", KW_NUMBER, KW_FIELD(dropout), 0, NULL, NULL, 0},                       \
+        {"recurrent_dropout", KW_NUMBER, KW_FIELD(recurrent_dropout), 0, NULL, NULL, 0},   \
+        {"return_sequences", KW_BOOL, KW_FIELD(return_sequences), 0, NULL, NULL, 0}
+
+/* The values of dropout_mask (rnn_dropout_mask order). */
+extern const char *const rnnc_dropout_mask_names[];
+
 /* ---- recurrent kinds: the cell inside the shared time loop (emit_recurrent.c) ---------------- */
 
 /* The operands of a step function, in the order the cell lists them. */
@@ -69,6 +80,14 @@ typedef struct {
 const rnnc_kind *rnnc_kind_of(rnn_layer_kind k);
 
 /* ---- what the kinds share ---------------------------------------------------------------------- */
+
+/* The operands a cell's step starts with: K (unless the input side is projected) and R;
+ * going forward B (unless projected), the second bias B1 if second_bias, and the input
+ * (x_t, or `projected` when projected); going back, the gradient from above. */
+int gen_step_inputs(const plan *p, int i, int backward, step_operand projected, int second_bias, step_operand *ops);
+/* The operands a cell's backward step ends with: the input mask and dx_t (unless
+ * projected), dz, dh_{t-1}. */
+int gen_step_gradients(const plan *p, int i, step_operand *ops);
 
 /* The output of layer i in block g, as a C expression (a pointer). */
 void gen_out_ptr(char *buf, size_t n, const plan *p, int i);

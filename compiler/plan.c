@@ -36,10 +36,7 @@ int plan_recurrent(const rnn_layer *l) { return l->gates > 0; }
 
 int plan_input_dropout(const rnn_layer *l) { return plan_recurrent(l) && l->dropout > 0; }
 
-/* SimpleRNN's input mask is always one per sequence (docs/keras-semantics.md, RNN dropout). */
-int plan_per_step_mask(const rnn_layer *l) {
-    return l->kind != RNN_LAYER_SIMPLE_RNN && l->dropout_mask == RNN_DROPOUT_PER_STEP;
-}
+int plan_per_step_mask(const rnn_layer *l) { return l->dropout_mask == RNN_DROPOUT_PER_STEP; }
 
 /* Layer 1's input is the embedding's output, which nothing else reads: its dropped
  * copy can overwrite it (one buffer of T * F lanes less per block). */

@@ -41,7 +41,7 @@ static rnn_model MODEL = {
     .n_layers = 3,
     .layers = {
         {.kind = RNN_LAYER_EMBEDDING, .name = "embedding", .line = 3, .units = 16, .input_dim = 500, .input_length = 100, .reset_after = 1, .unit_forget_bias = 1},
-        {.kind = RNN_LAYER_SIMPLE_RNN, .name = "simple_rnn", .line = 4, .units = 8, .activation = RNN_ACT_TANH, .reset_after = 1, .unit_forget_bias = 1},
+        {.kind = RNN_LAYER_SIMPLE_RNN, .name = "simple_rnn", .line = 4, .units = 8, .activation = RNN_ACT_TANH, .reset_after = 1, .unit_forget_bias = 1, .dropout_mask = RNN_DROPOUT_PER_SEQUENCE},
         {.kind = RNN_LAYER_DENSE, .name = "dense", .line = 5, .units = 1, .activation = RNN_ACT_SIGMOID, .reset_after = 1, .unit_forget_bias = 1},
     },
     .optimizer = {.kind = RNN_OPT_RMSPROP, .line = 8, .learning_rate = 0.0001, .rho = 0.90000000000000002, .epsilon = 9.9999999999999995e-08,

@@ -11,15 +11,10 @@
 
 #include <stdio.h>
 
-static const char *const mask_names[] = {"per_step", "per_sequence", NULL};
-
 static const rnnc_keyword keywords[] = {
-    {"units", KW_INT, KW_FIELD(units), 1, "units is required, as in gru { 8 }", NULL, 0},
-    {"dropout", KW_NUMBER, KW_FIELD(dropout), 0, NULL, NULL, 0},
-    {"recurrent_dropout", KW_NUMBER, KW_FIELD(recurrent_dropout), 0, NULL, NULL, 0},
-    {"return_sequences", KW_BOOL, KW_FIELD(return_sequences), 0, NULL, NULL, 0},
+    RNNC_RECURRENT_KEYWORDS("gru { 8 }"),
     {"reset_after", KW_BOOL, KW_FIELD(reset_after), 0, NULL, NULL, 0},
-    {"dropout_mask", KW_ENUM, KW_FIELD(dropout_mask), 0, NULL, mask_names, 0},
+    {"dropout_mask", KW_ENUM, KW_FIELD(dropout_mask), 0, NULL, rnnc_dropout_mask_names, 0},
     {NULL, KW_INT, 0, 0, NULL, NULL, 0}};
 
 static void buffers(plan *p, int i) {
@@ -38,16 +33,8 @@ static void state_pointers(emitter *e, int i) {
 
 static int operands(const plan *p, int i, int backward, step_operand *ops) {
     const rnn_layer *ly = &p->m->layers[i];
-    int n = 0, proj = plan_projected(p, i), ra = ly->reset_after;
-    if (!proj) ops[n++] = SO_K;
-    ops[n++] = SO_R;
-    if (!backward) {
-        if (!proj) ops[n++] = SO_B;
-        if (ra) ops[n++] = SO_B1;
-        ops[n++] = proj ? SO_XA_IN : SO_XT;
-    } else {
-        ops[n++] = SO_UP;
-    }
+    int proj = plan_projected(p, i), ra = ly->reset_after;
+    int n = gen_step_inputs(p, i, backward, SO_XA_IN, ra && !backward, ops);
     ops[n++] = SO_HP;
     ops[n++] = SO_GT;
     if (!backward) ops[n++] = SO_HT;
@@ -62,10 +49,7 @@ static int operands(const plan *p, int i, int backward, step_operand *ops) {
         }
         return n;
     }
-    if (!proj && plan_input_dropout(ly)) ops[n++] = SO_XM;
-    if (!proj) ops[n++] = SO_DXT;
-    ops[n++] = SO_DZ;
-    ops[n++] = SO_DHN;
+    n += gen_step_gradients(p, i, ops + n);
     if (ra) ops[n++] = SO_DZH;
     ops[n++] = SO_DHD;
     if (!ra) {

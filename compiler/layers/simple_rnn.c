@@ -9,11 +9,8 @@
 static const char *const activations[] = {"linear", "sigmoid", "tanh", "relu", NULL};
 
 static const rnnc_keyword keywords[] = {
-    {"units", KW_INT, KW_FIELD(units), 1, "units is required, as in simple_rnn { 8 }", NULL, 0},
+    RNNC_RECURRENT_KEYWORDS("simple_rnn { 8 }"),
     {"activation", KW_ENUM, KW_FIELD(activation), 0, NULL, activations, 0},
-    {"dropout", KW_NUMBER, KW_FIELD(dropout), 0, NULL, NULL, 0},
-    {"recurrent_dropout", KW_NUMBER, KW_FIELD(recurrent_dropout), 0, NULL, NULL, 0},
-    {"return_sequences", KW_BOOL, KW_FIELD(return_sequences), 0, NULL, NULL, 0},
     {NULL, KW_INT, 0, 0, NULL, NULL, 0}};
 
 static void buffers(plan *p, int i) {
@@ -28,23 +25,12 @@ static void state_pointers(emitter *e, int i) {
 
 static int operands(const plan *p, int i, int backward, step_operand *ops) {
     const rnn_layer *ly = &p->m->layers[i];
-    int n = 0, proj = plan_projected(p, i);
-    if (!proj) ops[n++] = SO_K;
-    ops[n++] = SO_R;
-    if (!backward) {
-        if (!proj) ops[n++] = SO_B;
-        ops[n++] = proj ? SO_XK : SO_XT;
-        ops[n++] = SO_HP;
-    } else {
-        ops[n++] = SO_UP;
-    }
+    int n = gen_step_inputs(p, i, backward, SO_XK, 0, ops);
+    if (!backward) ops[n++] = SO_HP;
     ops[n++] = SO_HT;
     if (ly->recurrent_dropout > 0) ops[n++] = SO_RMASK;
     if (!backward) return n;
-    if (!proj && plan_input_dropout(ly)) ops[n++] = SO_XM;
-    if (!proj) ops[n++] = SO_DXT;
-    ops[n++] = SO_DZ;
-    ops[n++] = SO_DHN;
+    n += gen_step_gradients(p, i, ops + n);
     if (!plan_folded(p, i)) ops[n++] = SO_AB;
     return n;
 }

@@ -41,6 +41,7 @@ int rnn_recurrent_create(rnn_ref_layer *s, const rnn_model *m, const rnn_layer *
     rnn_recurrent_state *r = calloc(1, sizeof *r);
     if (!r) return -1;
     s->priv = r;
+    r->cell = cell;
     const size_t B = (size_t)max_batch, T = (size_t)m->timesteps, U = (size_t)l->units;
     const size_t in = B * T * (size_t)l->in_features;
     int ok = 1;
@@ -80,15 +81,14 @@ static const rnn_real *recurrent_input(const rnn_recurrent_state *r, const rnn_r
     return r->dropout_active ? r->dropped_input : p->x;
 }
 
-size_t rnn_recurrent_forward(rnn_ref_layer *s, const rnn_ref_pass *p, const rnn_recurrent_cell *cell) {
+size_t rnn_recurrent_forward(rnn_ref_layer *s, const rnn_ref_pass *p) {
     rnn_recurrent_state *r = s->priv;
     const rnn_layer *l = p->l;
     const rnn_dropout_ctx *ctx = p->ctx;
     const int n = p->n, T = p->m->timesteps, F = l->in_features, U = l->units;
     r->dropout_active = p->training && l->dropout > 0;
     if (r->dropout_active) {
-        /* SimpleRNN's input dropout is always one mask per sequence. */
-        int per_step = l->kind != RNN_LAYER_SIMPLE_RNN && l->dropout_mask == RNN_DROPOUT_PER_STEP;
+        int per_step = l->dropout_mask == RNN_DROPOUT_PER_STEP;
         rnn_ref_dropout_mask(r->input_mask, ctx->seed, RNN_RNG_DROPOUT, (uint32_t)p->index, ctx->epoch, ctx->rows,
                              l->dropout, per_step, n, T, F);
         rnn_ref_dropout_forward(r->dropped_input, p->x, r->input_mask, (size_t)n * (size_t)T * (size_t)F);
@@ -97,7 +97,7 @@ size_t rnn_recurrent_forward(rnn_ref_layer *s, const rnn_ref_pass *p, const rnn_
     if (r->recurrent_dropout_active)
         rnn_ref_dropout_mask(r->recurrent_mask, ctx->seed, RNN_RNG_RECURRENT_DROPOUT, (uint32_t)p->index, ctx->epoch,
                              ctx->rows, l->recurrent_dropout, 0, n, 1, U);
-    cell->forward(r, p, recurrent_input(r, p), r->recurrent_dropout_active ? r->recurrent_mask : NULL);
+    r->cell->forward(r, p, recurrent_input(r, p), r->recurrent_dropout_active ? r->recurrent_mask : NULL);
     if (!l->return_sequences)   /* the output is h_T alone */
         for (int b = 0; b < n; b++)
             memcpy(s->out + (size_t)b * (size_t)U, r->h + ((size_t)b * (size_t)T + (size_t)T - 1) * (size_t)U,
@@ -105,7 +105,7 @@ size_t rnn_recurrent_forward(rnn_ref_layer *s, const rnn_ref_pass *p, const rnn_
     return 0;
 }
 
-void rnn_recurrent_backward(rnn_ref_layer *s, const rnn_ref_pass *p, const rnn_recurrent_cell *cell) {
+void rnn_recurrent_backward(rnn_ref_layer *s, const rnn_ref_pass *p) {
     rnn_recurrent_state *r = s->priv;
     const rnn_layer *l = p->l;
     const int n = p->n, T = p->m->timesteps, F = l->in_features, U = l->units;
@@ -116,7 +116,7 @@ void rnn_recurrent_backward(rnn_ref_layer *s, const rnn_ref_pass *p, const rnn_r
                    (size_t)U * sizeof *r->dh);
     }
     rnn_real *dx = r->dropout_active ? r->ddropped_input : p->dx;
-    cell->backward(r, p, dx, recurrent_input(r, p), r->recurrent_dropout_active ? r->recurrent_mask : NULL);
+    r->cell->backward(r, p, dx, recurrent_input(r, p), r->recurrent_dropout_active ? r->recurrent_mask : NULL);
     if (r->dropout_active)
         rnn_ref_dropout_backward(p->dx, r->ddropped_input, r->input_mask, (size_t)n * (size_t)T * (size_t)F);
 }

@@ -97,7 +97,12 @@ void rnn_ref_simple_rnn_backward(rnn_real *dx, rnn_real *dkernel, rnn_real *drec
 
 /* ---- the kind --------------------------------------------------------------------------- */
 
-static void simple_rnn_defaults(rnn_layer *l) { l->activation = RNN_ACT_TANH; }
+/* Keras's SimpleRNN draws one input mask per sequence, reused at every step
+ * (docs/keras-semantics.md, RNN dropout); it takes no dropout_mask keyword. */
+static void simple_rnn_defaults(rnn_layer *l) {
+    l->activation = RNN_ACT_TANH;
+    l->dropout_mask = RNN_DROPOUT_PER_SEQUENCE;
+}
 
 static int simple_rnn_layout(rnn_layout *c, rnn_layer *l) {
     if (rnn_recurrent_layout(c, l, 1, 1, RNN_INIT_ZEROS)) return -1;
@@ -127,8 +132,6 @@ static const rnn_recurrent_cell cell = {0, 0, cell_forward, cell_backward};
 static int ref_create(rnn_ref_layer *s, const rnn_model *m, const rnn_layer *l, int max_batch) {
     return rnn_recurrent_create(s, m, l, max_batch, &cell);
 }
-static size_t ref_forward(rnn_ref_layer *s, const rnn_ref_pass *p) { return rnn_recurrent_forward(s, p, &cell); }
-static void ref_backward(rnn_ref_layer *s, const rnn_ref_pass *p) { rnn_recurrent_backward(s, p, &cell); }
 
 const rnn_kind rnn_kind_simple_rnn = {simple_rnn_defaults, simple_rnn_layout, ref_create, rnn_recurrent_destroy,
-                                      ref_forward, ref_backward};
+                                      rnn_recurrent_forward, rnn_recurrent_backward};
