@@ -52,7 +52,7 @@ static const struct {
     [SO_XA] = {"xa", 0},   [SO_HA] = {"ha", 0},       [SO_RH] = {"rh", 0},   [SO_HN] = {"hn", 0},
     [SO_XM] = {"xm", 1},   [SO_DXT] = {"dxt", 0},     [SO_DZ] = {"dz", 0},   [SO_DHN] = {"dhn", 0},
     [SO_DCN] = {"dcn", 0}, [SO_DZH] = {"dzh", 0},     [SO_DHD] = {"dhd", 0}, [SO_DRH] = {"drh", 0},
-    [SO_AR] = {"aR", 0},   [SO_AB] = {"aB", 0},
+    [SO_RHS] = {"rh", 0},  [SO_AB] = {"aB", 0},
 };
 
 static int operand_const(step_operand o, int backward) {
@@ -76,6 +76,13 @@ int gen_step_inputs(const plan *p, int i, int backward, step_operand projected, 
     return n;
 }
 
+int gen_recurrent_grad_h(const plan *p, int i, rnnc_grad_term *terms) {
+    const rnn_layer *ly = &p->m->layers[i];
+    int U = ly->units, G = ly->gates * U;
+    terms[0] = (rnnc_grad_term){"h", "dzs", {ly->timesteps, U, G, -1, ly->recurrent_dropout > 0, G, 0, G, 0}};
+    return 1;
+}
+
 int gen_step_gradients(const plan *p, int i, step_operand *ops) {
     int n = 0, proj = plan_projected(p, i);
     if (!proj && plan_input_dropout(&p->m->layers[i])) ops[n++] = SO_XM;   /* the input mask of step t, on dx_t */
@@ -93,7 +100,6 @@ static int operand_len(const plan *p, int i, step_operand o) {
     case SO_K: case SO_R: case SO_B: case SO_B1: return 0;
     case SO_XT: case SO_XM: case SO_DXT: return F;
     case SO_XK: case SO_XA_IN: case SO_GT: case SO_XA: case SO_HA: case SO_DZ: case SO_DZH: return G;
-    case SO_AR: return U * G;
     case SO_AB: return (int)plan_tensor(p->m, i, RNN_T_RNN_BIAS)->size;
     default: return U;
     }
@@ -163,6 +169,8 @@ static void emit_operand_arg(emitter *e, int i, step_operand o, int slots) {
     case SO_DXT: P("dx + (size_t)t * %d * W", F); break;
     case SO_XM: P(plan_per_step_mask(ly) ? "xmask + (size_t)t * %d * W" : "xmask", F); break;
     case SO_DZ: P("dzs + (size_t)t * %d * W", G); break;
+    case SO_DZH: P("dzhs + (size_t)t * %d * W", G); break;   /* kept for the recurrent kernel's gradient */
+    case SO_RHS: P("rhs + (size_t)t * %d * W", U); break;
     case SO_XK: case SO_XA_IN: P("xk + (size_t)t * %d * W", G); break;
     default: P("%s", operand_info[o].name); break;   /* a pointer of the prologue */
     }
@@ -335,7 +343,7 @@ static void emit_prologue(emitter *e, int i, int backward) {
     int T = ly->timesteps, F = ly->in_features, U = ly->units, G = ly->gates * U, fold = plan_folded(e->p, i);
     emit_weights(e, i, backward);
     P("    rnn_real *h = w->h%d + (size_t)g * %zu;\n", i, (size_t)T * U * W);
-    rnnc_kind_of(ly->kind)->cell->state_pointers(e, i);
+    rnnc_kind_of(ly->kind)->cell->state_pointers(e, i, backward);
     if (plan_projected(e->p, i) && !backward)
         P("    rnn_real *xk = w->xk + (size_t)g * %zu; /* b + x_t.K of every step */\n", plan_size(e->p, "xk"));
     if (fold && !backward) {
@@ -380,13 +388,20 @@ static void emit_header_comment(emitter *e, int i) {
 static void emit_backward(emitter *e, int i) {
     const rnn_layer *ly = &e->m->layers[i];
     const rnnc_cell *cell = rnnc_kind_of(ly->kind)->cell;
-    int T = ly->timesteps, F = ly->in_features, U = ly->units, G = ly->gates * U, fold = plan_folded(e->p, i);
+    int T = ly->timesteps, F = ly->in_features, G = ly->gates * ly->units, fold = plan_folded(e->p, i);
     emit_step_function(e, i, 1);
-    char kname[48], rname[48];
-    snprintf(kname, sizeof kname, "kernel_grad_%d", i);
-    snprintf(rname, sizeof rname, "recurrent_kernel_grad_%d", i);
-    if (!fold) kir_time_outer_function(e, kname, T, F, G, 0, 0);
-    if (cell->recurrent_grad_after) kir_time_outer_function(e, rname, T, U, G, -1, ly->recurrent_dropout > 0);
+    rnnc_grad_term terms[2];
+    int nr = cell->recurrent_grads(e->p, i, terms);
+    GEN_ASSERT(nr >= 1 && nr <= 2, "layer %s: %d recurrent kernel gradient terms", ly->name, nr);
+    char names[3][48];
+    snprintf(names[0], sizeof names[0], "kernel_grad_%d", i);
+    kir_grad kg = {T, F, G, 0, 0, G, 0, G, 0};
+    if (!fold) kir_time_outer_function(e, names[0], &kg);
+    for (int k = 0; k < nr; k++) {
+        if (nr == 1) snprintf(names[1 + k], sizeof names[1 + k], "recurrent_kernel_grad_%d", i);
+        else snprintf(names[1 + k], sizeof names[1 + k], "recurrent_kernel_grad_%d_%d", i, k);
+        kir_time_outer_function(e, names[1 + k], &terms[k].g);
+    }
     P("static void backward_%d(workspace *w, const rnn_real *params, int g) {\n", i);
     emit_prologue(e, i, 1);
     emit_time_loop(e, i, 1, 0, "    ");
@@ -394,8 +409,9 @@ static void emit_backward(emitter *e, int i) {
         P("    input_grad_%d(dx, dzs, K%s); /* dx_t = dz_t . K^T for all the steps */\n", i,
           plan_input_dropout(ly) ? ", xmask" : "");
     P("    /* the kernels' gradients, summed over the steps: K += x_t^T dz_t, R += h_{t-1}^T dz_t */\n");
-    if (!fold) P("    %s(aK, x, dzs);\n", kname);
-    if (cell->recurrent_grad_after) P("    %s(aR, h, dzs%s);\n", rname, ly->recurrent_dropout > 0 ? ", rmask" : "");
+    if (!fold) P("    %s(aK, x, dzs);\n", names[0]);
+    for (int k = 0; k < nr; k++)
+        P("    %s(aR, %s, %s%s);\n", names[1 + k], terms[k].a, terms[k].d, terms[k].g.masked ? ", rmask" : "");
     P("}\n\n");
 }
 

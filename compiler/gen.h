@@ -184,11 +184,21 @@ void kir_code(kir *k, const char *fmt, ...);
 void kir_print(emitter *e, const kir *k, const char *ind);
 
 /* Functions made of kernels outside a time step, printed at once:
- *   time_outer: acc[r][c] += Σ_t a[t + shift][r] (· mask[r]) d[t][c], a weight gradient
- *               summed over the steps, register-blocked and chunked so a chunk stays in L1;
+ *   time_outer: a weight gradient summed over the steps (kir_grad), register-blocked and
+ *               chunked so a chunk stays in L1;
  *   input_projection / input_grad: a hoisted layer's x_t.K + b over all steps, and
  *               dx = dz.K^T (· the input dropout mask) after the backward steps. */
-void kir_time_outer_function(emitter *e, const char *name, int T, int A, int G, int shift, int masked);
+typedef struct {
+    int T;                  /* steps                                                        */
+    int rows, cols;         /* of the gradient window                                        */
+    int shift;              /* 0, or -1: a[t - 1] pairs with d[t] (t = 0 adds nothing)         */
+    int masked;             /* times mask[r] (constant over the steps)                        */
+    int d_stride, d_col0;   /* d holds d_stride elements per step; the window starts at d_col0 */
+    int acc_stride, acc_col0; /* acc's rows hold acc_stride; the window starts at acc_col0     */
+} kir_grad;
+/* name(acc, a, d[, mask]): acc[r][acc_col0 + c] += Σ_t a[t + shift][r] · d[t][d_col0 + c]
+ * (× mask[r]), per lane; a holds rows elements per step. */
+void kir_time_outer_function(emitter *e, const char *name, const kir_grad *g);
 void kir_input_side_functions(emitter *e, int i);
 
 /* rnn_lanes gather (scatter = 0) or scatter-add calls for step t of `vec` ([T][n][W]):

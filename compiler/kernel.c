@@ -419,12 +419,17 @@ static int time_chunk(int T, int A, int G) {
     return tc < 8 || 2 * tc > T ? T : tc;
 }
 
-void kir_time_outer_function(emitter *e, const char *name, int T, int A, int G, int shift, int masked) {
-    GEN_ASSERT(T > 0 && A > 0 && G > 0 && shift <= 0 && -shift <= T, "bad weight-gradient kernel %s", name);
+void kir_time_outer_function(emitter *e, const char *name, const kir_grad *g) {
+    const int T = g->T, A = g->rows, G = g->cols;
+    GEN_ASSERT(T > 0 && A > 0 && G > 0 && g->shift <= 0 && -g->shift <= T, "bad weight-gradient kernel %s", name);
+    GEN_ASSERT(g->d_col0 + G <= g->d_stride && g->acc_col0 + G <= g->acc_stride, "window of %s past its rows", name);
     int RB = block_of(A), CB = block_of(G), TC = time_chunk(T, A, G);
-    int t0 = shift < 0 ? -shift : 0;
+    int t0 = g->shift < 0 ? -g->shift : 0;
+    char dcol[32] = "", acol[32] = "";   /* the windows' first columns, when not 0 */
+    if (g->d_col0) snprintf(dcol, sizeof dcol, "%d + ", g->d_col0);
+    if (g->acc_col0) snprintf(acol, sizeof acol, "%d + ", g->acc_col0);
     P("static void %s(rnn_real *restrict acc, const rnn_real *restrict a, const rnn_real *restrict d%s) {\n", name,
-      masked ? ", const rnn_real *restrict mask" : "");
+      g->masked ? ", const rnn_real *restrict mask" : "");
     if (TC < T) {
         P("    for (int t0 = %d; t0 < %d; t0 += %d) { /* chunks of steps that stay in L1 */\n", t0, T, TC);
         P("        const int t1 = t0 + %d < %d ? t0 + %d : %d;\n", TC, T, TC, T);
@@ -437,7 +442,8 @@ void kir_time_outer_function(emitter *e, const char *name, int T, int A, int G, 
     print_tile_sums(e, "                ", RB, CB, 1);
     P("                for (int t = t0; t < t1; t++) {\n");
     P("                    const rnn_real *at = a + ((size_t)(t - %d) * %d + (size_t)r0) * W;\n", t0, A);
-    P("                    const rnn_real *dt = d + ((size_t)t * %d + (size_t)c0) * W;\n", G);
+    if (g->d_col0) P("                    const rnn_real *dt = d + ((size_t)t * %d + (size_t)(%sc0)) * W;\n", g->d_stride, dcol);
+    else P("                    const rnn_real *dt = d + ((size_t)t * %d + (size_t)c0) * W;\n", g->d_stride);
     P("                    for (int l = 0; l < W; l++) {\n");
     for (int r = 0; r < RB; r++) P("                        const rnn_real a%d = at[%d * W + l];\n", r, r);
     for (int c = 0; c < CB; c++) P("                        const rnn_real d%d = dt[%d * W + l];\n", c, c);
@@ -447,8 +453,9 @@ void kir_time_outer_function(emitter *e, const char *name, int T, int A, int G, 
     P("                for (int l = 0; l < W; l++) {\n");
     for (int r = 0; r < RB; r++)
         for (int c = 0; c < CB; c++) {
-            P("                    acc[((size_t)(r0 + %d) * %d + (size_t)(c0 + %d)) * W + l] += s%d%d[l]", r, G, c, r, c);
-            if (masked) P(" * mask[(r0 + %d) * W + l]", r);   /* the mask is constant over time */
+            P("                    acc[((size_t)(r0 + %d) * %d + (size_t)(%sc0 + %d)) * W + l] += s%d%d[l]", r, g->acc_stride, acol,
+              c, r, c);
+            if (g->masked) P(" * mask[(r0 + %d) * W + l]", r);   /* the mask is constant over time */
             P(";\n");
         }
     P("                }\n            }\n    }\n}\n\n");

@@ -47,24 +47,34 @@ extern const char *const rnnc_dropout_mask_names[];
 
 /* ---- recurrent kinds: the cell inside the shared time loop (emit_recurrent.c) ---------------- */
 
+/* One weight-gradient kernel after the backward's time loop: name(acc, a, d[, mask]) with
+ * the layer's pointers named a and d (h, x, dzs, or a buffer of the cell's) and the
+ * recurrent mask when g.masked. */
+typedef struct {
+    const char *a, *d;
+    kir_grad g;
+} rnnc_grad_term;
+
 /* The operands of a step function, in the order the cell lists them. */
 typedef enum {
     SO_K, SO_R, SO_B, SO_B1, SO_UP, SO_XT, SO_XK, SO_XA_IN, SO_HP, SO_CP, SO_GT, SO_CT, SO_TCT, SO_HT, SO_HHT,
-    SO_RMASK, SO_XA, SO_HA, SO_RH, SO_HN, SO_XM, SO_DXT, SO_DZ, SO_DHN, SO_DCN, SO_DZH, SO_DHD, SO_DRH, SO_AR,
+    SO_RMASK, SO_XA, SO_HA, SO_RH, SO_HN, SO_XM, SO_DXT, SO_DZ, SO_DHN, SO_DCN, SO_DZH, SO_DHD, SO_DRH, SO_RHS,
     SO_AB, SO_COUNT
 } step_operand;
 
 typedef struct {
     /* the layer's state buffers besides h (gate caches, c, ...), after h in the plan */
     void (*buffers)(plan *p, int i);
-    /* their pointers in a forward_i / backward_i prologue */
-    void (*state_pointers)(emitter *e, int i);
+    /* their pointers in a forward_i (backward 0) or backward_i prologue */
+    void (*state_pointers)(emitter *e, int i, int backward);
     /* the step function's operands in order (at most 32), for the forward or the backward */
     int (*operands)(const plan *p, int i, int backward, step_operand *ops);
     /* the step bodies: kernels on the operands */
     void (*forward_step)(const plan *p, int i, kir *k);
     void (*backward_step)(const plan *p, int i, kir *k);
-    int recurrent_grad_after;       /* R's gradient summed after the time loop from the stored dz */
+    /* recurrent_kernel's gradient, summed after the backward's time loop from vectors
+     * the steps stored: one kernel per term (at most 2) */
+    int (*recurrent_grads)(const plan *p, int i, rnnc_grad_term *terms);
     void (*comment)(emitter *e, int i);   /* the kind's options in the layer's comment, or NULL */
 } rnnc_cell;
 
@@ -88,6 +98,10 @@ int gen_step_inputs(const plan *p, int i, int backward, step_operand projected, 
 /* The operands a cell's backward step ends with: the input mask and dx_t (unless
  * projected), dz, dh_{t-1}. */
 int gen_step_gradients(const plan *p, int i, step_operand *ops);
+
+/* The recurrent kernel's gradient as most cells have it: R += h_{t-1}^T dz_t (times the
+ * recurrent mask), from the stored dz of every step. */
+int gen_recurrent_grad_h(const plan *p, int i, rnnc_grad_term *terms);
 
 /* The output of layer i in block g, as a C expression (a pointer). */
 void gen_out_ptr(char *buf, size_t n, const plan *p, int i);

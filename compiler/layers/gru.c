@@ -4,8 +4,9 @@
  *   reset_after:  n = tanh(x_t.K_h + b0_h + r (h_{t-1}.R_h + b1_h))
  *   otherwise:    n = tanh(x_t.K_h + b_h + (r h_{t-1}).R_h)
  *   h_t = z h_{t-1} + (1 - z) n
- * (runtime/layers/gru.c is the reference). R's gradient is accumulated inside the step:
- * its column blocks see different vectors.
+ * (runtime/layers/gru.c is the reference). R's gradient is summed after the backward
+ * steps from vectors they keep: its column blocks see different vectors (dzh, or h and
+ * r * h).
  */
 #include "kinds.h"
 
@@ -17,18 +18,27 @@ static const rnnc_keyword keywords[] = {
     {"dropout_mask", KW_ENUM, KW_FIELD(dropout_mask), 0, NULL, rnnc_dropout_mask_names, 0},
     {NULL, KW_INT, 0, 0, NULL, NULL, 0}};
 
+/* Besides the gates (and reset_after's recurrent candidate), what R's gradient needs
+ * after the backward steps: reset_after, the recurrent side's dz of every step;
+ * otherwise r * h_{t-1} of every step, the candidate's input. */
 static void buffers(plan *p, int i) {
     const rnn_layer *ly = &p->m->layers[i];
     size_t T = (size_t)ly->timesteps, U = (size_t)ly->units;
     plan_add(p, T * 3 * U * W, 0, "gate activations [T][G*U][W]", "gates%d", i);
     if (ly->reset_after) plan_add(p, T * U * W, 0, "recurrent candidate h.R_h + b [T][U][W]", "hh%d", i);
+    if (p->infer) return;
+    if (ly->reset_after) plan_add(p, T * 3 * U * W, 0, "the recurrent side's dz of every step [T][G][W]", "dzhs%d", i);
+    else plan_add(p, T * U * W, 0, "r * h_{t-1} of every step [T][U][W]", "rhs%d", i);
 }
 
-static void state_pointers(emitter *e, int i) {
+static void state_pointers(emitter *e, int i, int backward) {
     const rnn_layer *ly = &e->m->layers[i];
     size_t T = (size_t)ly->timesteps, U = (size_t)ly->units;
     P("    rnn_real *gates = w->gates%d + (size_t)g * %zu;\n", i, T * 3 * U * W);
     if (ly->reset_after) P("    rnn_real *hh = w->hh%d + (size_t)g * %zu;\n", i, T * U * W);
+    if (!backward) return;
+    if (ly->reset_after) P("    rnn_real *dzhs = w->dzhs%d + (size_t)g * %zu;\n", i, T * 3 * U * W);
+    else P("    rnn_real *rhs = w->rhs%d + (size_t)g * %zu;\n", i, T * U * W);
 }
 
 static int operands(const plan *p, int i, int backward, step_operand *ops) {
@@ -54,9 +64,8 @@ static int operands(const plan *p, int i, int backward, step_operand *ops) {
     ops[n++] = SO_DHD;
     if (!ra) {
         ops[n++] = SO_DRH;
-        ops[n++] = SO_RH;
+        ops[n++] = SO_RHS;
     }
-    ops[n++] = SO_AR;
     if (!plan_folded(p, i) || ra) ops[n++] = SO_AB;
     return n;
 }
@@ -140,9 +149,9 @@ static void backward_reset_after(const plan *p, int i, kir *k) {
         kir_code(k, "for (int k = 0; k < %d * W; k++) {\n    aB[k] += dz[k];\n    aB[%d * W + k] += dzh[k];\n}", G, G);
         input_side(p, i, k);
     }
-    kir_code(k, "/* dh_{t-1} = z * dh + (dzh . R^T)%s; per-lane R += h_{t-1}^T dzh */", rm ? " * mask" : "");
+    kir_code(k, "/* dh_{t-1} = z * dh + (dzh . R^T)%s (R's gradient is summed over the steps afterwards) */",
+             rm ? " * mask" : "");
     kir_back_product(k, "dhn", U, "dzh", G, "R", 0, NULL);
-    kir_outer_acc(k, "aR", "hp", rm, U, "dzh", G, G, 0);
     kir_code(k, "for (int k = 0; k < %d * W; k++) dhn[k] = dhd[k] + dhn[k]%s;", U, rm ? " * rmask[k]" : "");
 }
 
@@ -167,9 +176,6 @@ static void backward_reset_before(const plan *p, int i, kir *k) {
     kir_back_product(k, "dhn", U, "dz", 2 * U, "R", 0, NULL);
     kir_code(k, "for (int k = 0; k < %d * W; k++) dhn[k] = dhd[k] + (dhn[k] + drh[k] * gt[%d * W + k])%s;", U, U,
              rm ? " * rmask[k]" : "");
-    kir_code(k, "/* per-lane R[z|r] += h_{t-1}^T dz[z|r], R_h += (r * h_{t-1})^T dzn */");
-    kir_outer_acc(k, "aR", "hp", rm, U, "dz", 2 * U, G, 0);
-    kir_outer_acc(k, "aR", "rh", NULL, U, "dzn", U, G, 2 * U);
 }
 
 static void backward_step(const plan *p, int i, kir *k) {
@@ -200,8 +206,22 @@ static void backward_step(const plan *p, int i, kir *k) {
     else backward_reset_before(p, i, k);
 }
 
+/* R[z|r] += h_{t-1}^T dz[z|r] and R_h += (r * h_{t-1})^T dzn, or with reset_after
+ * R += h_{t-1}^T dzh, over the steps */
+static int recurrent_grads(const plan *p, int i, rnnc_grad_term *terms) {
+    const rnn_layer *ly = &p->m->layers[i];
+    int T = ly->timesteps, U = ly->units, G = 3 * U, rm = ly->recurrent_dropout > 0;
+    if (ly->reset_after) {
+        terms[0] = (rnnc_grad_term){"h", "dzhs", {T, U, G, -1, rm, G, 0, G, 0}};
+        return 1;
+    }
+    terms[0] = (rnnc_grad_term){"h", "dzs", {T, U, 2 * U, -1, rm, G, 0, G, 0}};
+    terms[1] = (rnnc_grad_term){"rhs", "dzs", {T, U, U, 0, 0, G, 2 * U, G, 2 * U}};
+    return 2;
+}
+
 static void comment(emitter *e, int i) { P("\n * reset_after = %s", e->m->layers[i].reset_after ? "true" : "false"); }
 
-static const rnnc_cell cell = {buffers, state_pointers, operands, forward_step, backward_step, 0, comment};
+static const rnnc_cell cell = {buffers, state_pointers, operands, forward_step, backward_step, recurrent_grads, comment};
 
 const rnnc_kind rnnc_kind_gru = {keywords, gen_recurrent_plan, gen_recurrent_emit, &cell};

@@ -21,7 +21,8 @@ static void buffers(plan *p, int i) {
     plan_add(p, T * 4 * U * W, 0, "gate activations [T][G*U][W]", "gates%d", i);
 }
 
-static void state_pointers(emitter *e, int i) {
+static void state_pointers(emitter *e, int i, int backward) {
+    (void)backward;
     const rnn_layer *ly = &e->m->layers[i];
     size_t T = (size_t)ly->timesteps, U = (size_t)ly->units;
     P("    rnn_real *c = w->c%d + (size_t)g * %zu;\n", i, T * U * W);
@@ -100,6 +101,6 @@ static void backward_step(const plan *p, int i, kir *k) {
     if (ly->recurrent_dropout > 0) kir_code(k, "for (int k = 0; k < %d * W; k++) dhn[k] *= rmask[k];", U);
 }
 
-static const rnnc_cell cell = {buffers, state_pointers, operands, forward_step, backward_step, 1, NULL};
+static const rnnc_cell cell = {buffers, state_pointers, operands, forward_step, backward_step, gen_recurrent_grad_h, NULL};
 
 const rnnc_kind rnnc_kind_lstm = {keywords, gen_recurrent_plan, gen_recurrent_emit, &cell};

@@ -18,7 +18,8 @@ static void buffers(plan *p, int i) {
     (void)i;   /* h is all the state */
 }
 
-static void state_pointers(emitter *e, int i) {
+static void state_pointers(emitter *e, int i, int backward) {
+    (void)backward;
     (void)e;
     (void)i;
 }
@@ -68,6 +69,6 @@ static void backward_step(const plan *p, int i, kir *k) {
 
 static void comment(emitter *e, int i) { P("\n * activation %s", rnn_activation_name(e->m->layers[i].activation)); }
 
-static const rnnc_cell cell = {buffers, state_pointers, operands, forward_step, backward_step, 1, comment};
+static const rnnc_cell cell = {buffers, state_pointers, operands, forward_step, backward_step, gen_recurrent_grad_h, comment};
 
 const rnnc_kind rnnc_kind_simple_rnn = {keywords, gen_recurrent_plan, gen_recurrent_emit, &cell};
