@@ -52,7 +52,7 @@ static const struct {
     [SO_XA] = {"xa", 0},   [SO_HA] = {"ha", 0},       [SO_RH] = {"rh", 0},   [SO_HN] = {"hn", 0},
     [SO_XM] = {"xm", 1},   [SO_DXT] = {"dxt", 0},     [SO_DZ] = {"dz", 0},   [SO_DHN] = {"dhn", 0},
     [SO_DCN] = {"dcn", 0}, [SO_DZH] = {"dzh", 0},     [SO_DHD] = {"dhd", 0}, [SO_DRH] = {"drh", 0},
-    [SO_RHS] = {"rh", 0},  [SO_AB] = {"aB", 0},
+    [SO_RHS] = {"rh", 0},  [SO_DZHS] = {"dzh", 0},    [SO_AR] = {"aR", 0},   [SO_AB] = {"aB", 0},
 };
 
 static int operand_const(step_operand o, int backward) {
@@ -99,7 +99,8 @@ static int operand_len(const plan *p, int i, step_operand o) {
     switch (o) {
     case SO_K: case SO_R: case SO_B: case SO_B1: return 0;
     case SO_XT: case SO_XM: case SO_DXT: return F;
-    case SO_XK: case SO_XA_IN: case SO_GT: case SO_XA: case SO_HA: case SO_DZ: case SO_DZH: return G;
+    case SO_XK: case SO_XA_IN: case SO_GT: case SO_XA: case SO_HA: case SO_DZ: case SO_DZH: case SO_DZHS: return G;
+    case SO_AR: return U * G;
     case SO_AB: return (int)plan_tensor(p->m, i, RNN_T_RNN_BIAS)->size;
     default: return U;
     }
@@ -169,7 +170,7 @@ static void emit_operand_arg(emitter *e, int i, step_operand o, int slots) {
     case SO_DXT: P("dx + (size_t)t * %d * W", F); break;
     case SO_XM: P(plan_per_step_mask(ly) ? "xmask + (size_t)t * %d * W" : "xmask", F); break;
     case SO_DZ: P("dzs + (size_t)t * %d * W", G); break;
-    case SO_DZH: P("dzhs + (size_t)t * %d * W", G); break;   /* kept for the recurrent kernel's gradient */
+    case SO_DZHS: P("dzhs + (size_t)t * %d * W", G); break;   /* kept for the recurrent kernel's gradient */
     case SO_RHS: P("rhs + (size_t)t * %d * W", U); break;
     case SO_XK: case SO_XA_IN: P("xk + (size_t)t * %d * W", G); break;
     default: P("%s", operand_info[o].name); break;   /* a pointer of the prologue */
@@ -392,7 +393,7 @@ static void emit_backward(emitter *e, int i) {
     emit_step_function(e, i, 1);
     rnnc_grad_term terms[2];
     int nr = cell->recurrent_grads(e->p, i, terms);
-    GEN_ASSERT(nr >= 1 && nr <= 2, "layer %s: %d recurrent kernel gradient terms", ly->name, nr);
+    GEN_ASSERT(nr >= 0 && nr <= 2, "layer %s: %d recurrent kernel gradient terms", ly->name, nr);
     char names[3][48];
     snprintf(names[0], sizeof names[0], "kernel_grad_%d", i);
     kir_grad kg = {T, F, G, 0, 0, G, 0, G, 0};

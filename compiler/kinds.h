@@ -59,7 +59,7 @@ typedef struct {
 typedef enum {
     SO_K, SO_R, SO_B, SO_B1, SO_UP, SO_XT, SO_XK, SO_XA_IN, SO_HP, SO_CP, SO_GT, SO_CT, SO_TCT, SO_HT, SO_HHT,
     SO_RMASK, SO_XA, SO_HA, SO_RH, SO_HN, SO_XM, SO_DXT, SO_DZ, SO_DHN, SO_DCN, SO_DZH, SO_DHD, SO_DRH, SO_RHS,
-    SO_AB, SO_COUNT
+    SO_DZHS, SO_AR, SO_AB, SO_COUNT
 } step_operand;
 
 typedef struct {
@@ -73,7 +73,7 @@ typedef struct {
     void (*forward_step)(const plan *p, int i, kir *k);
     void (*backward_step)(const plan *p, int i, kir *k);
     /* recurrent_kernel's gradient, summed after the backward's time loop from vectors
-     * the steps stored: one kernel per term (at most 2) */
+     * the steps stored: one kernel per term (at most 2; none when the steps accumulate it) */
     int (*recurrent_grads)(const plan *p, int i, rnnc_grad_term *terms);
     void (*comment)(emitter *e, int i);   /* the kind's options in the layer's comment, or NULL */
 } rnnc_cell;

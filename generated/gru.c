@@ -92,7 +92,6 @@ typedef struct {
     rnn_real *h1; /* 12800 per block: every hidden state [T][U][W] */
     rnn_real *gates1; /* 38400 per block: gate activations [T][G*U][W] */
     rnn_real *hh1; /* 12800 per block: recurrent candidate h.R_h + b [T][U][W] */
-    rnn_real *dzhs1; /* 38400 per block: the recurrent side's dz of every step [T][G][W] */
     rnn_real *s1; /* 1536 per block: per-step temporaries */
     rnn_real *dzs1; /* 38400 per block: dz of every step [T][G][W], for the weight gradients */
     rnn_real *d1; /* 128 per block: d loss / d output */
@@ -111,7 +110,6 @@ static const rnn_gen_buffer BUFFERS[] = {
     {offsetof(workspace, h1), 12800, 0},
     {offsetof(workspace, gates1), 38400, 0},
     {offsetof(workspace, hh1), 12800, 0},
-    {offsetof(workspace, dzhs1), 38400, 0},
     {offsetof(workspace, s1), 1536, 0},
     {offsetof(workspace, dzs1), 38400, 0},
     {offsetof(workspace, d1), 128, 0},
@@ -409,7 +407,7 @@ static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dro
         for (int k = 0; k < 8 * W; k++) h[(size_t)99 * 8 * W + k] = h[(size_t)1 * 8 * W + k];
 }
 
-static void backward_step_1(const rnn_real *restrict R, const rnn_real *restrict up, const rnn_real *restrict hp, const rnn_real *restrict gt, const rnn_real *restrict hht, rnn_real *restrict dz, rnn_real *restrict dhn, rnn_real *restrict dzh, rnn_real *restrict dhd, rnn_real *restrict aB) {
+static void backward_step_1(const rnn_real *restrict R, const rnn_real *restrict up, const rnn_real *restrict hp, const rnn_real *restrict gt, const rnn_real *restrict hht, rnn_real *restrict dz, rnn_real *restrict dhn, rnn_real *restrict dzh, rnn_real *restrict dhd, rnn_real *restrict aR, rnn_real *restrict aB) {
     for (int u = 0; u < 8; u++)
         for (int l = 0; l < W; l++) {
             const rnn_real dh = dhn[u * W + l] + up[u * W + l];
@@ -425,7 +423,7 @@ static void backward_step_1(const rnn_real *restrict R, const rnn_real *restrict
             dzh[(16 + u) * W + l] = dan * rg;
         }
     for (int k = 0; k < 24 * W; k++) aB[24 * W + k] += dzh[k];
-    /* dh_{t-1} = z * dh + (dzh . R^T) (R's gradient is summed over the steps afterwards) */
+    /* dh_{t-1} = z * dh + (dzh . R^T); per-lane R += h_{t-1}^T dzh */
     {
         const rnn_vec dzh0 = V(dzh + 0 * W);
         const rnn_vec dzh1 = V(dzh + 1 * W);
@@ -647,65 +645,233 @@ static void backward_step_1(const rnn_real *restrict R, const rnn_real *restrict
         }
         RNN_LANES_STORED(dhn);
     }
-    for (int k = 0; k < 8 * W; k++) dhn[k] = dhd[k] + dhn[k];
-}
-
-static void recurrent_kernel_grad_1(rnn_real *restrict acc, const rnn_real *restrict a, const rnn_real *restrict d) {
-    for (int t0 = 1; t0 < 100; t0 += 30) { /* chunks of steps that stay in L1 */
-        const int t1 = t0 + 30 < 100 ? t0 + 30 : 100;
-        for (int r0 = 0; r0 < 8; r0 += 4)
-            for (int c0 = 0; c0 < 24; c0 += 4) {
-                rnn_real s00[W] = {0}, s01[W] = {0}, s02[W] = {0}, s03[W] = {0}, s10[W] = {0}, s11[W] = {0}, s12[W] = {0}, s13[W] = {0}, s20[W] = {0}, s21[W] = {0}, s22[W] = {0}, s23[W] = {0}, s30[W] = {0}, s31[W] = {0}, s32[W] = {0}, s33[W] = {0};
-                for (int t = t0; t < t1; t++) {
-                    const rnn_real *at = a + ((size_t)(t - 1) * 8 + (size_t)r0) * W;
-                    const rnn_real *dt = d + ((size_t)t * 24 + (size_t)c0) * W;
-                    for (int l = 0; l < W; l++) {
-                        const rnn_real a0 = at[0 * W + l];
-                        const rnn_real a1 = at[1 * W + l];
-                        const rnn_real a2 = at[2 * W + l];
-                        const rnn_real a3 = at[3 * W + l];
-                        const rnn_real d0 = dt[0 * W + l];
-                        const rnn_real d1 = dt[1 * W + l];
-                        const rnn_real d2 = dt[2 * W + l];
-                        const rnn_real d3 = dt[3 * W + l];
-                        s00[l] += a0 * d0;
-                        s01[l] += a0 * d1;
-                        s02[l] += a0 * d2;
-                        s03[l] += a0 * d3;
-                        s10[l] += a1 * d0;
-                        s11[l] += a1 * d1;
-                        s12[l] += a1 * d2;
-                        s13[l] += a1 * d3;
-                        s20[l] += a2 * d0;
-                        s21[l] += a2 * d1;
-                        s22[l] += a2 * d2;
-                        s23[l] += a2 * d3;
-                        s30[l] += a3 * d0;
-                        s31[l] += a3 * d1;
-                        s32[l] += a3 * d2;
-                        s33[l] += a3 * d3;
-                    }
-                }
-                for (int l = 0; l < W; l++) {
-                    acc[((size_t)(r0 + 0) * 24 + (size_t)(c0 + 0)) * W + l] += s00[l];
-                    acc[((size_t)(r0 + 0) * 24 + (size_t)(c0 + 1)) * W + l] += s01[l];
-                    acc[((size_t)(r0 + 0) * 24 + (size_t)(c0 + 2)) * W + l] += s02[l];
-                    acc[((size_t)(r0 + 0) * 24 + (size_t)(c0 + 3)) * W + l] += s03[l];
-                    acc[((size_t)(r0 + 1) * 24 + (size_t)(c0 + 0)) * W + l] += s10[l];
-                    acc[((size_t)(r0 + 1) * 24 + (size_t)(c0 + 1)) * W + l] += s11[l];
-                    acc[((size_t)(r0 + 1) * 24 + (size_t)(c0 + 2)) * W + l] += s12[l];
-                    acc[((size_t)(r0 + 1) * 24 + (size_t)(c0 + 3)) * W + l] += s13[l];
-                    acc[((size_t)(r0 + 2) * 24 + (size_t)(c0 + 0)) * W + l] += s20[l];
-                    acc[((size_t)(r0 + 2) * 24 + (size_t)(c0 + 1)) * W + l] += s21[l];
-                    acc[((size_t)(r0 + 2) * 24 + (size_t)(c0 + 2)) * W + l] += s22[l];
-                    acc[((size_t)(r0 + 2) * 24 + (size_t)(c0 + 3)) * W + l] += s23[l];
-                    acc[((size_t)(r0 + 3) * 24 + (size_t)(c0 + 0)) * W + l] += s30[l];
-                    acc[((size_t)(r0 + 3) * 24 + (size_t)(c0 + 1)) * W + l] += s31[l];
-                    acc[((size_t)(r0 + 3) * 24 + (size_t)(c0 + 2)) * W + l] += s32[l];
-                    acc[((size_t)(r0 + 3) * 24 + (size_t)(c0 + 3)) * W + l] += s33[l];
-                }
-            }
+    {
+        const rnn_vec hp0 = V(hp + 0 * W);
+        const rnn_vec hp1 = V(hp + 1 * W);
+        const rnn_vec hp2 = V(hp + 2 * W);
+        const rnn_vec hp3 = V(hp + 3 * W);
+        const rnn_vec hp4 = V(hp + 4 * W);
+        const rnn_vec hp5 = V(hp + 5 * W);
+        const rnn_vec hp6 = V(hp + 6 * W);
+        const rnn_vec hp7 = V(hp + 7 * W);
+        const rnn_vec dzh0 = V(dzh + 0 * W);
+        const rnn_vec dzh1 = V(dzh + 1 * W);
+        const rnn_vec dzh2 = V(dzh + 2 * W);
+        const rnn_vec dzh3 = V(dzh + 3 * W);
+        const rnn_vec dzh4 = V(dzh + 4 * W);
+        const rnn_vec dzh5 = V(dzh + 5 * W);
+        const rnn_vec dzh6 = V(dzh + 6 * W);
+        const rnn_vec dzh7 = V(dzh + 7 * W);
+        const rnn_vec dzh8 = V(dzh + 8 * W);
+        const rnn_vec dzh9 = V(dzh + 9 * W);
+        const rnn_vec dzh10 = V(dzh + 10 * W);
+        const rnn_vec dzh11 = V(dzh + 11 * W);
+        const rnn_vec dzh12 = V(dzh + 12 * W);
+        const rnn_vec dzh13 = V(dzh + 13 * W);
+        const rnn_vec dzh14 = V(dzh + 14 * W);
+        const rnn_vec dzh15 = V(dzh + 15 * W);
+        const rnn_vec dzh16 = V(dzh + 16 * W);
+        const rnn_vec dzh17 = V(dzh + 17 * W);
+        const rnn_vec dzh18 = V(dzh + 18 * W);
+        const rnn_vec dzh19 = V(dzh + 19 * W);
+        const rnn_vec dzh20 = V(dzh + 20 * W);
+        const rnn_vec dzh21 = V(dzh + 21 * W);
+        const rnn_vec dzh22 = V(dzh + 22 * W);
+        const rnn_vec dzh23 = V(dzh + 23 * W);
+        V(aR + 0 * W) += hp0 * dzh0;
+        V(aR + 1 * W) += hp0 * dzh1;
+        V(aR + 2 * W) += hp0 * dzh2;
+        V(aR + 3 * W) += hp0 * dzh3;
+        V(aR + 4 * W) += hp0 * dzh4;
+        V(aR + 5 * W) += hp0 * dzh5;
+        V(aR + 6 * W) += hp0 * dzh6;
+        V(aR + 7 * W) += hp0 * dzh7;
+        V(aR + 8 * W) += hp0 * dzh8;
+        V(aR + 9 * W) += hp0 * dzh9;
+        V(aR + 10 * W) += hp0 * dzh10;
+        V(aR + 11 * W) += hp0 * dzh11;
+        V(aR + 12 * W) += hp0 * dzh12;
+        V(aR + 13 * W) += hp0 * dzh13;
+        V(aR + 14 * W) += hp0 * dzh14;
+        V(aR + 15 * W) += hp0 * dzh15;
+        V(aR + 16 * W) += hp0 * dzh16;
+        V(aR + 17 * W) += hp0 * dzh17;
+        V(aR + 18 * W) += hp0 * dzh18;
+        V(aR + 19 * W) += hp0 * dzh19;
+        V(aR + 20 * W) += hp0 * dzh20;
+        V(aR + 21 * W) += hp0 * dzh21;
+        V(aR + 22 * W) += hp0 * dzh22;
+        V(aR + 23 * W) += hp0 * dzh23;
+        V(aR + 24 * W) += hp1 * dzh0;
+        V(aR + 25 * W) += hp1 * dzh1;
+        V(aR + 26 * W) += hp1 * dzh2;
+        V(aR + 27 * W) += hp1 * dzh3;
+        V(aR + 28 * W) += hp1 * dzh4;
+        V(aR + 29 * W) += hp1 * dzh5;
+        V(aR + 30 * W) += hp1 * dzh6;
+        V(aR + 31 * W) += hp1 * dzh7;
+        V(aR + 32 * W) += hp1 * dzh8;
+        V(aR + 33 * W) += hp1 * dzh9;
+        V(aR + 34 * W) += hp1 * dzh10;
+        V(aR + 35 * W) += hp1 * dzh11;
+        V(aR + 36 * W) += hp1 * dzh12;
+        V(aR + 37 * W) += hp1 * dzh13;
+        V(aR + 38 * W) += hp1 * dzh14;
+        V(aR + 39 * W) += hp1 * dzh15;
+        V(aR + 40 * W) += hp1 * dzh16;
+        V(aR + 41 * W) += hp1 * dzh17;
+        V(aR + 42 * W) += hp1 * dzh18;
+        V(aR + 43 * W) += hp1 * dzh19;
+        V(aR + 44 * W) += hp1 * dzh20;
+        V(aR + 45 * W) += hp1 * dzh21;
+        V(aR + 46 * W) += hp1 * dzh22;
+        V(aR + 47 * W) += hp1 * dzh23;
+        V(aR + 48 * W) += hp2 * dzh0;
+        V(aR + 49 * W) += hp2 * dzh1;
+        V(aR + 50 * W) += hp2 * dzh2;
+        V(aR + 51 * W) += hp2 * dzh3;
+        V(aR + 52 * W) += hp2 * dzh4;
+        V(aR + 53 * W) += hp2 * dzh5;
+        V(aR + 54 * W) += hp2 * dzh6;
+        V(aR + 55 * W) += hp2 * dzh7;
+        V(aR + 56 * W) += hp2 * dzh8;
+        V(aR + 57 * W) += hp2 * dzh9;
+        V(aR + 58 * W) += hp2 * dzh10;
+        V(aR + 59 * W) += hp2 * dzh11;
+        V(aR + 60 * W) += hp2 * dzh12;
+        V(aR + 61 * W) += hp2 * dzh13;
+        V(aR + 62 * W) += hp2 * dzh14;
+        V(aR + 63 * W) += hp2 * dzh15;
+        V(aR + 64 * W) += hp2 * dzh16;
+        V(aR + 65 * W) += hp2 * dzh17;
+        V(aR + 66 * W) += hp2 * dzh18;
+        V(aR + 67 * W) += hp2 * dzh19;
+        V(aR + 68 * W) += hp2 * dzh20;
+        V(aR + 69 * W) += hp2 * dzh21;
+        V(aR + 70 * W) += hp2 * dzh22;
+        V(aR + 71 * W) += hp2 * dzh23;
+        V(aR + 72 * W) += hp3 * dzh0;
+        V(aR + 73 * W) += hp3 * dzh1;
+        V(aR + 74 * W) += hp3 * dzh2;
+        V(aR + 75 * W) += hp3 * dzh3;
+        V(aR + 76 * W) += hp3 * dzh4;
+        V(aR + 77 * W) += hp3 * dzh5;
+        V(aR + 78 * W) += hp3 * dzh6;
+        V(aR + 79 * W) += hp3 * dzh7;
+        V(aR + 80 * W) += hp3 * dzh8;
+        V(aR + 81 * W) += hp3 * dzh9;
+        V(aR + 82 * W) += hp3 * dzh10;
+        V(aR + 83 * W) += hp3 * dzh11;
+        V(aR + 84 * W) += hp3 * dzh12;
+        V(aR + 85 * W) += hp3 * dzh13;
+        V(aR + 86 * W) += hp3 * dzh14;
+        V(aR + 87 * W) += hp3 * dzh15;
+        V(aR + 88 * W) += hp3 * dzh16;
+        V(aR + 89 * W) += hp3 * dzh17;
+        V(aR + 90 * W) += hp3 * dzh18;
+        V(aR + 91 * W) += hp3 * dzh19;
+        V(aR + 92 * W) += hp3 * dzh20;
+        V(aR + 93 * W) += hp3 * dzh21;
+        V(aR + 94 * W) += hp3 * dzh22;
+        V(aR + 95 * W) += hp3 * dzh23;
+        V(aR + 96 * W) += hp4 * dzh0;
+        V(aR + 97 * W) += hp4 * dzh1;
+        V(aR + 98 * W) += hp4 * dzh2;
+        V(aR + 99 * W) += hp4 * dzh3;
+        V(aR + 100 * W) += hp4 * dzh4;
+        V(aR + 101 * W) += hp4 * dzh5;
+        V(aR + 102 * W) += hp4 * dzh6;
+        V(aR + 103 * W) += hp4 * dzh7;
+        V(aR + 104 * W) += hp4 * dzh8;
+        V(aR + 105 * W) += hp4 * dzh9;
+        V(aR + 106 * W) += hp4 * dzh10;
+        V(aR + 107 * W) += hp4 * dzh11;
+        V(aR + 108 * W) += hp4 * dzh12;
+        V(aR + 109 * W) += hp4 * dzh13;
+        V(aR + 110 * W) += hp4 * dzh14;
+        V(aR + 111 * W) += hp4 * dzh15;
+        V(aR + 112 * W) += hp4 * dzh16;
+        V(aR + 113 * W) += hp4 * dzh17;
+        V(aR + 114 * W) += hp4 * dzh18;
+        V(aR + 115 * W) += hp4 * dzh19;
+        V(aR + 116 * W) += hp4 * dzh20;
+        V(aR + 117 * W) += hp4 * dzh21;
+        V(aR + 118 * W) += hp4 * dzh22;
+        V(aR + 119 * W) += hp4 * dzh23;
+        V(aR + 120 * W) += hp5 * dzh0;
+        V(aR + 121 * W) += hp5 * dzh1;
+        V(aR + 122 * W) += hp5 * dzh2;
+        V(aR + 123 * W) += hp5 * dzh3;
+        V(aR + 124 * W) += hp5 * dzh4;
+        V(aR + 125 * W) += hp5 * dzh5;
+        V(aR + 126 * W) += hp5 * dzh6;
+        V(aR + 127 * W) += hp5 * dzh7;
+        V(aR + 128 * W) += hp5 * dzh8;
+        V(aR + 129 * W) += hp5 * dzh9;
+        V(aR + 130 * W) += hp5 * dzh10;
+        V(aR + 131 * W) += hp5 * dzh11;
+        V(aR + 132 * W) += hp5 * dzh12;
+        V(aR + 133 * W) += hp5 * dzh13;
+        V(aR + 134 * W) += hp5 * dzh14;
+        V(aR + 135 * W) += hp5 * dzh15;
+        V(aR + 136 * W) += hp5 * dzh16;
+        V(aR + 137 * W) += hp5 * dzh17;
+        V(aR + 138 * W) += hp5 * dzh18;
+        V(aR + 139 * W) += hp5 * dzh19;
+        V(aR + 140 * W) += hp5 * dzh20;
+        V(aR + 141 * W) += hp5 * dzh21;
+        V(aR + 142 * W) += hp5 * dzh22;
+        V(aR + 143 * W) += hp5 * dzh23;
+        V(aR + 144 * W) += hp6 * dzh0;
+        V(aR + 145 * W) += hp6 * dzh1;
+        V(aR + 146 * W) += hp6 * dzh2;
+        V(aR + 147 * W) += hp6 * dzh3;
+        V(aR + 148 * W) += hp6 * dzh4;
+        V(aR + 149 * W) += hp6 * dzh5;
+        V(aR + 150 * W) += hp6 * dzh6;
+        V(aR + 151 * W) += hp6 * dzh7;
+        V(aR + 152 * W) += hp6 * dzh8;
+        V(aR + 153 * W) += hp6 * dzh9;
+        V(aR + 154 * W) += hp6 * dzh10;
+        V(aR + 155 * W) += hp6 * dzh11;
+        V(aR + 156 * W) += hp6 * dzh12;
+        V(aR + 157 * W) += hp6 * dzh13;
+        V(aR + 158 * W) += hp6 * dzh14;
+        V(aR + 159 * W) += hp6 * dzh15;
+        V(aR + 160 * W) += hp6 * dzh16;
+        V(aR + 161 * W) += hp6 * dzh17;
+        V(aR + 162 * W) += hp6 * dzh18;
+        V(aR + 163 * W) += hp6 * dzh19;
+        V(aR + 164 * W) += hp6 * dzh20;
+        V(aR + 165 * W) += hp6 * dzh21;
+        V(aR + 166 * W) += hp6 * dzh22;
+        V(aR + 167 * W) += hp6 * dzh23;
+        V(aR + 168 * W) += hp7 * dzh0;
+        V(aR + 169 * W) += hp7 * dzh1;
+        V(aR + 170 * W) += hp7 * dzh2;
+        V(aR + 171 * W) += hp7 * dzh3;
+        V(aR + 172 * W) += hp7 * dzh4;
+        V(aR + 173 * W) += hp7 * dzh5;
+        V(aR + 174 * W) += hp7 * dzh6;
+        V(aR + 175 * W) += hp7 * dzh7;
+        V(aR + 176 * W) += hp7 * dzh8;
+        V(aR + 177 * W) += hp7 * dzh9;
+        V(aR + 178 * W) += hp7 * dzh10;
+        V(aR + 179 * W) += hp7 * dzh11;
+        V(aR + 180 * W) += hp7 * dzh12;
+        V(aR + 181 * W) += hp7 * dzh13;
+        V(aR + 182 * W) += hp7 * dzh14;
+        V(aR + 183 * W) += hp7 * dzh15;
+        V(aR + 184 * W) += hp7 * dzh16;
+        V(aR + 185 * W) += hp7 * dzh17;
+        V(aR + 186 * W) += hp7 * dzh18;
+        V(aR + 187 * W) += hp7 * dzh19;
+        V(aR + 188 * W) += hp7 * dzh20;
+        V(aR + 189 * W) += hp7 * dzh21;
+        V(aR + 190 * W) += hp7 * dzh22;
+        V(aR + 191 * W) += hp7 * dzh23;
     }
+    for (int k = 0; k < 8 * W; k++) dhn[k] = dhd[k] + dhn[k];
 }
 
 static void backward_1(workspace *w, const rnn_real *params, int g) {
@@ -713,7 +879,6 @@ static void backward_1(workspace *w, const rnn_real *params, int g) {
     rnn_real *h = w->h1 + (size_t)g * 12800;
     rnn_real *gates = w->gates1 + (size_t)g * 38400;
     rnn_real *hh = w->hh1 + (size_t)g * 12800;
-    rnn_real *dzhs = w->dzhs1 + (size_t)g * 38400;
     const rnn_real *dout = w->d1 + (size_t)g * 128; /* d loss / d output */
     rnn_real *aR = w->base.acc + (size_t)g * ACC_LEN * W + 6144, *aB = w->base.acc + (size_t)g * ACC_LEN * W + 9216;
     (void)aB;
@@ -724,7 +889,7 @@ static void backward_1(workspace *w, const rnn_real *params, int g) {
     for (int k = 0; k < 8 * W; k++) dhn[k] = dcn[k] = 0.0f;
     RNN_TIME_LOOP
     for (int t = 99; t >= 0; t--) {
-        backward_step_1(R, t == 99 ? dout : ZERO, t > 0 ? h + (size_t)(t - 1) * 8 * W : ZERO, gates + (size_t)t * 24 * W, hh + (size_t)t * 8 * W, dzs + (size_t)t * 24 * W, dhn, dzhs + (size_t)t * 24 * W, dhd, aB);
+        backward_step_1(R, t == 99 ? dout : ZERO, t > 0 ? h + (size_t)(t - 1) * 8 * W : ZERO, gates + (size_t)t * 24 * W, hh + (size_t)t * 8 * W, dzs + (size_t)t * 24 * W, dhn, dzh, dhd, aR, aB);
         {
             rnn_real *rows[W];
             for (int l = 0; l < W; l++) {
@@ -737,7 +902,6 @@ static void backward_1(workspace *w, const rnn_real *params, int g) {
         }
     }
     /* the kernels' gradients, summed over the steps: K += x_t^T dz_t, R += h_{t-1}^T dz_t */
-    recurrent_kernel_grad_1(aR, h, dzhs);
 }
 
 /* ---- dense (Dense): (8) -> (1), sigmoid (the output layer: logits here, the activation is applied with the loss) ---- */
@@ -1006,7 +1170,7 @@ static void sums_chunk(void *arg, int c) {
 static const rnn_gen_model GEN = {
     .timesteps = 100, .vocab = 500, .outputs = 1, .binary = 1, .keep_always = 0,
     .param_len = 8656, .acc_offset = 8000, .acc_len = ACC_LEN,
-    .workspace_size = sizeof(workspace), .buffers = BUFFERS, .n_buffers = 16,
+    .workspace_size = sizeof(workspace), .buffers = BUFFERS, .n_buffers = 15,
     .logits = offsetof(workspace, a2), .dlogits = offsetof(workspace, d2),
     .held = {{8000, 8384}, {8576, 8624}}, .n_held = 2, /* gru/kernel and gru/bias: fold_finish steps them */
     .prepare = prepare, .forward_layers = forward_layers, .backward_layers = backward_layers,

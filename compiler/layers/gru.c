@@ -18,6 +18,15 @@ static const rnnc_keyword keywords[] = {
     {"dropout_mask", KW_ENUM, KW_FIELD(dropout_mask), 0, NULL, rnnc_dropout_mask_names, 0},
     {NULL, KW_INT, 0, 0, NULL, NULL, 0}};
 
+/* Is R's gradient accumulated inside each backward step, per lane? When that outer
+ * product is straight-line code its sums stay in registers, and it costs less than
+ * storing the step's vectors for a kernel after the steps; a larger one would read and
+ * write U x 3U x W floats of accumulator every step. */
+static int grad_in_step(const plan *p, int i) {
+    const rnn_layer *ly = &p->m->layers[i];
+    return plan_unrolled(p, (long)ly->units * 3 * ly->units);
+}
+
 /* Besides the gates (and reset_after's recurrent candidate), what R's gradient needs
  * after the backward steps: reset_after, the recurrent side's dz of every step;
  * otherwise r * h_{t-1} of every step, the candidate's input. */
@@ -26,7 +35,7 @@ static void buffers(plan *p, int i) {
     size_t T = (size_t)ly->timesteps, U = (size_t)ly->units;
     plan_add(p, T * 3 * U * W, 0, "gate activations [T][G*U][W]", "gates%d", i);
     if (ly->reset_after) plan_add(p, T * U * W, 0, "recurrent candidate h.R_h + b [T][U][W]", "hh%d", i);
-    if (p->infer) return;
+    if (p->infer || grad_in_step(p, i)) return;
     if (ly->reset_after) plan_add(p, T * 3 * U * W, 0, "the recurrent side's dz of every step [T][G][W]", "dzhs%d", i);
     else plan_add(p, T * U * W, 0, "r * h_{t-1} of every step [T][U][W]", "rhs%d", i);
 }
@@ -36,7 +45,7 @@ static void state_pointers(emitter *e, int i, int backward) {
     size_t T = (size_t)ly->timesteps, U = (size_t)ly->units;
     P("    rnn_real *gates = w->gates%d + (size_t)g * %zu;\n", i, T * 3 * U * W);
     if (ly->reset_after) P("    rnn_real *hh = w->hh%d + (size_t)g * %zu;\n", i, T * U * W);
-    if (!backward) return;
+    if (!backward || grad_in_step(e->p, i)) return;
     if (ly->reset_after) P("    rnn_real *dzhs = w->dzhs%d + (size_t)g * %zu;\n", i, T * 3 * U * W);
     else P("    rnn_real *rhs = w->rhs%d + (size_t)g * %zu;\n", i, T * U * W);
 }
@@ -60,12 +69,13 @@ static int operands(const plan *p, int i, int backward, step_operand *ops) {
         return n;
     }
     n += gen_step_gradients(p, i, ops + n);
-    if (ra) ops[n++] = SO_DZH;
+    if (ra) ops[n++] = grad_in_step(p, i) ? SO_DZH : SO_DZHS;
     ops[n++] = SO_DHD;
     if (!ra) {
         ops[n++] = SO_DRH;
-        ops[n++] = SO_RHS;
+        ops[n++] = grad_in_step(p, i) ? SO_RH : SO_RHS;
     }
+    if (grad_in_step(p, i)) ops[n++] = SO_AR;
     if (!plan_folded(p, i) || ra) ops[n++] = SO_AB;
     return n;
 }
@@ -149,9 +159,15 @@ static void backward_reset_after(const plan *p, int i, kir *k) {
         kir_code(k, "for (int k = 0; k < %d * W; k++) {\n    aB[k] += dz[k];\n    aB[%d * W + k] += dzh[k];\n}", G, G);
         input_side(p, i, k);
     }
-    kir_code(k, "/* dh_{t-1} = z * dh + (dzh . R^T)%s (R's gradient is summed over the steps afterwards) */",
-             rm ? " * mask" : "");
-    kir_back_product(k, "dhn", U, "dzh", G, "R", 0, NULL);
+    if (grad_in_step(p, i)) {
+        kir_code(k, "/* dh_{t-1} = z * dh + (dzh . R^T)%s; per-lane R += h_{t-1}^T dzh */", rm ? " * mask" : "");
+        kir_back_product(k, "dhn", U, "dzh", G, "R", 0, NULL);
+        kir_outer_acc(k, "aR", "hp", rm, U, "dzh", G, G, 0);
+    } else {
+        kir_code(k, "/* dh_{t-1} = z * dh + (dzh . R^T)%s (R's gradient is summed over the steps afterwards) */",
+                 rm ? " * mask" : "");
+        kir_back_product(k, "dhn", U, "dzh", G, "R", 0, NULL);
+    }
     kir_code(k, "for (int k = 0; k < %d * W; k++) dhn[k] = dhd[k] + dhn[k]%s;", U, rm ? " * rmask[k]" : "");
 }
 
@@ -176,6 +192,10 @@ static void backward_reset_before(const plan *p, int i, kir *k) {
     kir_back_product(k, "dhn", U, "dz", 2 * U, "R", 0, NULL);
     kir_code(k, "for (int k = 0; k < %d * W; k++) dhn[k] = dhd[k] + (dhn[k] + drh[k] * gt[%d * W + k])%s;", U, U,
              rm ? " * rmask[k]" : "");
+    if (!grad_in_step(p, i)) return;
+    kir_code(k, "/* per-lane R[z|r] += h_{t-1}^T dz[z|r], R_h += (r * h_{t-1})^T dzn */");
+    kir_outer_acc(k, "aR", "hp", rm, U, "dz", 2 * U, G, 0);
+    kir_outer_acc(k, "aR", "rh", NULL, U, "dzn", U, G, 2 * U);
 }
 
 static void backward_step(const plan *p, int i, kir *k) {
@@ -211,6 +231,7 @@ static void backward_step(const plan *p, int i, kir *k) {
 static int recurrent_grads(const plan *p, int i, rnnc_grad_term *terms) {
     const rnn_layer *ly = &p->m->layers[i];
     int T = ly->timesteps, U = ly->units, G = 3 * U, rm = ly->recurrent_dropout > 0;
+    if (grad_in_step(p, i)) return 0;
     if (ly->reset_after) {
         terms[0] = (rnnc_grad_term){"h", "dzhs", {T, U, G, -1, rm, G, 0, G, 0}};
         return 1;
