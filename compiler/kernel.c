@@ -238,8 +238,9 @@ static void print_vector_loads(emitter *e, const char *x, const char *mask, int 
 
 /* ---- printing: loops ------------------------------------------------------------------------- */
 
-/* Columns in blocks of 4 whose partial sums stay in registers over all the rows (one
- * load of x and four broadcasts per four multiply-adds), then the rest. */
+/* Tiles of 8 (then 4, then 1) output columns whose sums stay in vector registers over
+ * all the rows: one load of x and a broadcast weight per multiply-add, 8 independent
+ * chains (enough to cover the multiply-add's latency). */
 static void print_project_loops(emitter *e, const kir_op *op, const char *ind) {
     const char *y = op->y;
     int cols = op->cols;
@@ -248,36 +249,23 @@ static void print_project_loops(emitter *e, const kir_op *op, const char *ind) {
     if (op->init && op->init[0] == '@') P("%s[c * W + l];\n", op->init + 1);
     else if (op->init) P("%s[c];\n", op->init);
     else P("0.0f;\n");
-    int c4 = cols / 4 * 4;
     for (int k = 0; k < op->nterms; k++) {
         const kir_term *t = &op->terms[k];
-        char xr[96];
-        if (t->mask) snprintf(xr, sizeof xr, "%s[r * W + l] * %s[r * W + l]", t->x, t->mask);
-        else snprintf(xr, sizeof xr, "%s[r * W + l]", t->x);
-        if (c4 > 0) {
-            P("%sfor (int c = 0; c < %d; c += 4) {\n", ind, c4);
-            P("%s    rnn_real s0[W], s1[W], s2[W], s3[W];\n", ind);
-            P("%s    for (int l = 0; l < W; l++) {\n", ind);
-            P("%s        s0[l] = %s[c * W + l];\n%s        s1[l] = %s[(c + 1) * W + l];\n", ind, y, ind, y);
-            P("%s        s2[l] = %s[(c + 2) * W + l];\n%s        s3[l] = %s[(c + 3) * W + l];\n%s    }\n", ind, y, ind, y, ind);
-            P("%s    for (int r = 0; r < %d; r++) {\n", ind, t->rows);
+        for (int c0 = 0, tile = 8; c0 < cols; tile /= 2) {
+            int c1 = c0 + (cols - c0) / tile * tile;
+            if (c1 == c0) continue;
+            P("%sfor (int c = %d; c < %d; c += %d) {\n", ind, c0, c1, tile);
+            P("%s    rnn_vec", ind);
+            for (int j = 0; j < tile; j++) P("%s s%d = V(%s + (c + %d) * W)", j ? "," : "", j, y, j);
+            P(";\n%s    for (int r = 0; r < %d; r++) {\n", ind, t->rows);
+            if (t->mask) P("%s        const rnn_vec xv = V(%s + r * W) * V(%s + r * W);\n", ind, t->x, t->mask);
+            else P("%s        const rnn_vec xv = V(%s + r * W);\n", ind, t->x);
             P("%s        const rnn_real *m = %s + r * %d + %d + c;\n", ind, t->M, t->ld, t->col0);
-            P("%s        for (int l = 0; l < W; l++) {\n", ind);
-            P("%s            const rnn_real xv = %s;\n", ind, xr);
-            P("%s            s0[l] += xv * m[0];\n%s            s1[l] += xv * m[1];\n", ind, ind);
-            P("%s            s2[l] += xv * m[2];\n%s            s3[l] += xv * m[3];\n", ind, ind);
-            P("%s        }\n%s    }\n", ind, ind);
-            P("%s    for (int l = 0; l < W; l++) {\n", ind);
-            P("%s        %s[c * W + l] = s0[l];\n%s        %s[(c + 1) * W + l] = s1[l];\n", ind, y, ind, y);
-            P("%s        %s[(c + 2) * W + l] = s2[l];\n%s        %s[(c + 3) * W + l] = s3[l];\n%s    }\n", ind, y, ind, y, ind);
-            P("%s}\n", ind);
-        }
-        if (c4 < cols) {
-            P("%sfor (int r = 0; r < %d; r++)\n", ind, t->rows);
-            P("%s    for (int c = %d; c < %d; c++) {\n", ind, c4, cols);
-            P("%s        const rnn_real m = %s[r * %d + %d + c];\n", ind, t->M, t->ld, t->col0);
-            P("%s        for (int l = 0; l < W; l++) %s[c * W + l] += %s * m;\n", ind, y, xr);
+            for (int j = 0; j < tile; j++) P("%s        s%d += xv * m[%d];\n", ind, j, j);
             P("%s    }\n", ind);
+            for (int j = 0; j < tile; j++) P("%s    V(%s + (c + %d) * W) = s%d;\n", ind, y, j, j);
+            P("%s}\n", ind);
+            c0 = c1;
         }
     }
 }
@@ -304,41 +292,29 @@ static void back_term(emitter *e, const kir_op *op, int r, int c) {
     P("%s%d * %s[%d]", op->g, c, op->M, r * op->ld + op->col0 + c);
 }
 
-/* Rows in blocks of 4 whose sums stay in registers over all the columns (one load of g
- * and four broadcasts per four multiply-adds), then the rest. */
+/* Tiles of 8 (then 4, then 1) output rows whose sums stay in vector registers over all
+ * the columns: one load of g and a broadcast weight per multiply-add. */
 static void print_back_loops(emitter *e, const kir_op *op, const char *ind) {
     const char *y = op->y, *g = op->g, *M = op->M, *mask = op->mask;
-    int rows = op->rows, cols = op->cols, ld = op->ld, col0 = op->col0, r4 = rows / 4 * 4;
-    if (r4 > 0) {
-        P("%sfor (int r = 0; r < %d; r += 4) {\n", ind, r4);
-        P("%s    rnn_real s0[W] = {0}, s1[W] = {0}, s2[W] = {0}, s3[W] = {0};\n", ind);
-        P("%s    const rnn_real *m0 = %s + r * %d + %d, *m1 = m0 + %d, *m2 = m1 + %d, *m3 = m2 + %d;\n", ind, M, ld, col0, ld, ld,
-          ld);
-        P("%s    for (int c = 0; c < %d; c++)\n", ind, cols);
-        P("%s        for (int l = 0; l < W; l++) {\n", ind);
-        P("%s            const rnn_real gv = %s[c * W + l];\n", ind, g);
-        P("%s            s0[l] += gv * m0[c];\n%s            s1[l] += gv * m1[c];\n", ind, ind);
-        P("%s            s2[l] += gv * m2[c];\n%s            s3[l] += gv * m3[c];\n", ind, ind);
-        P("%s        }\n", ind);
-        char mk[4][64] = {"", "", "", ""};   /* " * mask[(r + q) * W + l]" */
-        for (int q = 0; mask && q < 4; q++) snprintf(mk[q], sizeof mk[q], " * %s[(r + %d) * W + l]", mask, q);
-        P("%s    for (int l = 0; l < W; l++) {\n", ind);
-        P("%s        %s[r * W + l] = s0[l]%s;\n%s        %s[(r + 1) * W + l] = s1[l]%s;\n", ind, y, mk[0], ind, y, mk[1]);
-        P("%s        %s[(r + 2) * W + l] = s2[l]%s;\n%s        %s[(r + 3) * W + l] = s3[l]%s;\n%s    }\n", ind, y, mk[2], ind,
-          y, mk[3], ind);
-        P("%s}\n", ind);
-    }
-    if (r4 < rows) {
-        P("%sfor (int r = %d; r < %d; r++) {\n", ind, r4, rows);
-        P("%s    rnn_real s[W];\n", ind);
-        P("%s    for (int l = 0; l < W; l++) s[l] = 0.0f;\n", ind);
-        P("%s    for (int c = 0; c < %d; c++) {\n", ind, cols);
-        P("%s        const rnn_real m = %s[r * %d + %d + c];\n", ind, M, ld, col0);
-        P("%s        for (int l = 0; l < W; l++) s[l] += %s[c * W + l] * m;\n", ind, g);
+    int rows = op->rows, cols = op->cols, ld = op->ld, col0 = op->col0;
+    for (int r0 = 0, tile = 8; r0 < rows; tile /= 2) {
+        int r1 = r0 + (rows - r0) / tile * tile;
+        if (r1 == r0) continue;
+        P("%sfor (int r = %d; r < %d; r += %d) {\n", ind, r0, r1, tile);
+        P("%s    rnn_vec", ind);
+        for (int j = 0; j < tile; j++) P("%s s%d = {0}", j ? "," : "", j);
+        P(";\n%s    const rnn_real *m0 = %s + r * %d + %d", ind, M, ld, col0);
+        for (int j = 1; j < tile; j++) P(", *m%d = m0 + %d", j, j * ld);
+        P(";\n%s    for (int c = 0; c < %d; c++) {\n", ind, cols);
+        P("%s        const rnn_vec gv = V(%s + c * W);\n", ind, g);
+        for (int j = 0; j < tile; j++) P("%s        s%d += gv * m%d[c];\n", ind, j, j);
         P("%s    }\n", ind);
-        if (mask) P("%s    for (int l = 0; l < W; l++) %s[r * W + l] = s[l] * %s[r * W + l];\n", ind, y, mask);
-        else P("%s    for (int l = 0; l < W; l++) %s[r * W + l] = s[l];\n", ind, y);
+        for (int j = 0; j < tile; j++) {
+            if (mask) P("%s    V(%s + (r + %d) * W) = s%d * V(%s + (r + %d) * W);\n", ind, y, j, j, mask, j);
+            else P("%s    V(%s + (r + %d) * W) = s%d;\n", ind, y, j, j);
+        }
         P("%s}\n", ind);
+        r0 = r1;
     }
 }
 
@@ -365,14 +341,11 @@ static void print_outer_acc(emitter *e, const kir_op *op, const char *ind) {
         P("%s}\n", ind);
         return;
     }
-    P("%sfor (int r = 0; r < %d; r++)\n", ind, rows);
-    P("%s    for (int c = 0; c < %d; c++)\n", ind, cols);
-    if (mask)
-        P("%s        for (int l = 0; l < W; l++) %s[(r * %d + %d + c) * W + l] += %s[r * W + l] * %s[r * W + l] * %s[c * W + l];\n",
-          ind, acc, ld, col0, x, mask, g);
-    else
-        P("%s        for (int l = 0; l < W; l++) %s[(r * %d + %d + c) * W + l] += %s[r * W + l] * %s[c * W + l];\n", ind, acc, ld,
-          col0, x, g);
+    P("%sfor (int r = 0; r < %d; r++) {\n", ind, rows);
+    if (mask) P("%s    const rnn_vec xv = V(%s + r * W) * V(%s + r * W);\n", ind, x, mask);
+    else P("%s    const rnn_vec xv = V(%s + r * W);\n", ind, x);
+    P("%s    for (int c = 0; c < %d; c++) V(%s + (r * %d + %d + c) * W) += xv * V(%s + c * W);\n%s}\n", ind, cols, acc, ld, col0,
+      g, ind);
 }
 
 void kir_print(emitter *e, const kir *k, const char *ind) {
@@ -399,12 +372,12 @@ void kir_print(emitter *e, const kir *k, const char *ind) {
 /* The largest of 4, 2, 1 that divides n: a register-block size. */
 static int block_of(int n) { return n % 4 == 0 ? 4 : n % 2 == 0 ? 2 : 1; }
 
-/* The partial sums of a rows x cols register tile, s<r><c>[W] (zeroed if zero), declared
- * in one statement. */
+/* The partial sums of a rows x cols register tile, rnn_vec s<r><c> (zeroed if zero),
+ * declared in one statement. */
 static void print_tile_sums(emitter *e, const char *ind, int rows, int cols, int zero) {
-    P("%srnn_real", ind);
+    P("%srnn_vec", ind);
     for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++) P("%s s%d%d[W]%s", r + c ? "," : "", r, c, zero ? " = {0}" : "");
+        for (int c = 0; c < cols; c++) P("%s s%d%d%s", r + c ? "," : "", r, c, zero ? " = {0}" : "");
     P(";\n");
 }
 
@@ -444,21 +417,19 @@ void kir_time_outer_function(emitter *e, const char *name, const kir_grad *g) {
     P("                    const rnn_real *at = a + ((size_t)(t - %d) * %d + (size_t)r0) * W;\n", t0, A);
     if (g->d_col0) P("                    const rnn_real *dt = d + ((size_t)t * %d + (size_t)(%sc0)) * W;\n", g->d_stride, dcol);
     else P("                    const rnn_real *dt = d + ((size_t)t * %d + (size_t)c0) * W;\n", g->d_stride);
-    P("                    for (int l = 0; l < W; l++) {\n");
-    for (int r = 0; r < RB; r++) P("                        const rnn_real a%d = at[%d * W + l];\n", r, r);
-    for (int c = 0; c < CB; c++) P("                        const rnn_real d%d = dt[%d * W + l];\n", c, c);
+    for (int r = 0; r < RB; r++) P("                    const rnn_vec a%d = V(at + %d * W);\n", r, r);
+    for (int c = 0; c < CB; c++) P("                    const rnn_vec d%d = V(dt + %d * W);\n", c, c);
     for (int r = 0; r < RB; r++)
-        for (int c = 0; c < CB; c++) P("                        s%d%d[l] += a%d * d%d;\n", r, c, r, c);
-    P("                    }\n                }\n");
-    P("                for (int l = 0; l < W; l++) {\n");
+        for (int c = 0; c < CB; c++) P("                    s%d%d += a%d * d%d;\n", r, c, r, c);
+    P("                }\n");
     for (int r = 0; r < RB; r++)
         for (int c = 0; c < CB; c++) {
-            P("                    acc[((size_t)(r0 + %d) * %d + (size_t)(%sc0 + %d)) * W + l] += s%d%d[l]", r, g->acc_stride, acol,
-              c, r, c);
-            if (g->masked) P(" * mask[(r0 + %d) * W + l]", r);   /* the mask is constant over time */
+            P("                V(acc + ((size_t)(r0 + %d) * %d + (size_t)(%sc0 + %d)) * W) += s%d%d", r, g->acc_stride, acol, c, r,
+              c);
+            if (g->masked) P(" * V(mask + (r0 + %d) * W)", r);   /* the mask is constant over time */
             P(";\n");
         }
-    P("                }\n            }\n    }\n}\n\n");
+    P("            }\n    }\n}\n\n");
 }
 
 /* input_projection_i: xk[t][c] = b[c] + Σ_r x[t][r] K[r][c], before the forward steps.
@@ -470,20 +441,20 @@ static void print_input_projection(emitter *e, int i, int T, int F, int G) {
       "                               const rnn_real *restrict B) {\n", i);
     P("    for (int t0 = 0; t0 < %d; t0 += %d)\n        for (int c0 = 0; c0 < %d; c0 += %d) {\n", T, TB, G, CB);
     print_tile_sums(e, "            ", TB, CB, 0);
-    P("            for (int l = 0; l < W; l++) {\n");
-    for (int a = 0; a < TB; a++)
-        for (int c = 0; c < CB; c++) P("                s%d%d[l] = B[c0 + %d];\n", a, c, c);
-    P("            }\n            for (int r = 0; r < %d; r++) {\n", F);
+    for (int c = 0; c < CB; c++) {
+        P("            s0%d = RNN_SPLAT(B[c0 + %d]);\n", c, c);
+        for (int a = 1; a < TB; a++) P("            s%d%d = s0%d;\n", a, c, c);
+    }
+    P("            for (int r = 0; r < %d; r++) {\n", F);
     P("                const rnn_real *xr = x + ((size_t)t0 * %d + (size_t)r) * W, *kr = K + (size_t)r * %d + c0;\n", F, G);
-    P("                for (int l = 0; l < W; l++) {\n");
-    for (int a = 0; a < TB; a++) P("                    const rnn_real x%d = xr[%d * W + l];\n", a, a * F);
+    for (int a = 0; a < TB; a++) P("                const rnn_vec x%d = V(xr + %d * W);\n", a, a * F);
     for (int a = 0; a < TB; a++)
-        for (int c = 0; c < CB; c++) P("                    s%d%d[l] += x%d * kr[%d];\n", a, c, a, c);
-    P("                }\n            }\n            for (int l = 0; l < W; l++) {\n");
+        for (int c = 0; c < CB; c++) P("                s%d%d += x%d * kr[%d];\n", a, c, a, c);
+    P("            }\n");
     for (int a = 0; a < TB; a++)
         for (int c = 0; c < CB; c++)
-            P("                xk[((size_t)(t0 + %d) * %d + (size_t)(c0 + %d)) * W + l] = s%d%d[l];\n", a, G, c, a, c);
-    P("            }\n        }\n}\n\n");
+            P("            V(xk + ((size_t)(t0 + %d) * %d + (size_t)(c0 + %d)) * W) = s%d%d;\n", a, G, c, a, c);
+    P("        }\n}\n\n");
 }
 
 /* input_grad_i: dx[t][r] = (Σ_c dz[t][c] K[r][c]) (times the input dropout mask), after
@@ -496,19 +467,18 @@ static void print_input_grad(emitter *e, int i, int T, int F, int G, int masked,
     print_tile_sums(e, "            ", TB, RB, 1);
     P("            for (int c = 0; c < %d; c++) {\n", G);
     P("                const rnn_real *dc = dz + ((size_t)t0 * %d + (size_t)c) * W, *kc = K + (size_t)r0 * %d + c;\n", G, G);
-    P("                for (int l = 0; l < W; l++) {\n");
-    for (int a = 0; a < TB; a++) P("                    const rnn_real d%d = dc[%d * W + l];\n", a, a * G);
+    for (int a = 0; a < TB; a++) P("                const rnn_vec d%d = V(dc + %d * W);\n", a, a * G);
     for (int a = 0; a < TB; a++)
-        for (int r = 0; r < RB; r++) P("                    s%d%d[l] += d%d * kc[%d];\n", a, r, a, r * G);
-    P("                }\n            }\n            for (int l = 0; l < W; l++) {\n");
+        for (int r = 0; r < RB; r++) P("                s%d%d += d%d * kc[%d];\n", a, r, a, r * G);
+    P("            }\n");
     for (int a = 0; a < TB; a++)
         for (int r = 0; r < RB; r++) {
-            P("                dx[((size_t)(t0 + %d) * %d + (size_t)(r0 + %d)) * W + l] = s%d%d[l]", a, F, r, a, r);
-            if (masked && per_step) P(" * xm[((size_t)(t0 + %d) * %d + (size_t)(r0 + %d)) * W + l]", a, F, r);
-            else if (masked) P(" * xm[(size_t)(r0 + %d) * W + l]", r);
+            P("            V(dx + ((size_t)(t0 + %d) * %d + (size_t)(r0 + %d)) * W) = s%d%d", a, F, r, a, r);
+            if (masked && per_step) P(" * V(xm + ((size_t)(t0 + %d) * %d + (size_t)(r0 + %d)) * W)", a, F, r);
+            else if (masked) P(" * V(xm + (size_t)(r0 + %d) * W)", r);
             P(";\n");
         }
-    P("            }\n        }\n}\n\n");
+    P("        }\n}\n\n");
 }
 
 void kir_input_side_functions(emitter *e, int i) {

@@ -135,118 +135,108 @@ static void input_projection_1(rnn_real *restrict xk, const rnn_real *restrict x
                                const rnn_real *restrict B) {
     for (int t0 = 0; t0 < 200; t0 += 4)
         for (int c0 = 0; c0 < 512; c0 += 4) {
-            rnn_real s00[W], s01[W], s02[W], s03[W], s10[W], s11[W], s12[W], s13[W], s20[W], s21[W], s22[W], s23[W], s30[W], s31[W], s32[W], s33[W];
-            for (int l = 0; l < W; l++) {
-                s00[l] = B[c0 + 0];
-                s01[l] = B[c0 + 1];
-                s02[l] = B[c0 + 2];
-                s03[l] = B[c0 + 3];
-                s10[l] = B[c0 + 0];
-                s11[l] = B[c0 + 1];
-                s12[l] = B[c0 + 2];
-                s13[l] = B[c0 + 3];
-                s20[l] = B[c0 + 0];
-                s21[l] = B[c0 + 1];
-                s22[l] = B[c0 + 2];
-                s23[l] = B[c0 + 3];
-                s30[l] = B[c0 + 0];
-                s31[l] = B[c0 + 1];
-                s32[l] = B[c0 + 2];
-                s33[l] = B[c0 + 3];
-            }
+            rnn_vec s00, s01, s02, s03, s10, s11, s12, s13, s20, s21, s22, s23, s30, s31, s32, s33;
+            s00 = RNN_SPLAT(B[c0 + 0]);
+            s10 = s00;
+            s20 = s00;
+            s30 = s00;
+            s01 = RNN_SPLAT(B[c0 + 1]);
+            s11 = s01;
+            s21 = s01;
+            s31 = s01;
+            s02 = RNN_SPLAT(B[c0 + 2]);
+            s12 = s02;
+            s22 = s02;
+            s32 = s02;
+            s03 = RNN_SPLAT(B[c0 + 3]);
+            s13 = s03;
+            s23 = s03;
+            s33 = s03;
             for (int r = 0; r < 128; r++) {
                 const rnn_real *xr = x + ((size_t)t0 * 128 + (size_t)r) * W, *kr = K + (size_t)r * 512 + c0;
-                for (int l = 0; l < W; l++) {
-                    const rnn_real x0 = xr[0 * W + l];
-                    const rnn_real x1 = xr[128 * W + l];
-                    const rnn_real x2 = xr[256 * W + l];
-                    const rnn_real x3 = xr[384 * W + l];
-                    s00[l] += x0 * kr[0];
-                    s01[l] += x0 * kr[1];
-                    s02[l] += x0 * kr[2];
-                    s03[l] += x0 * kr[3];
-                    s10[l] += x1 * kr[0];
-                    s11[l] += x1 * kr[1];
-                    s12[l] += x1 * kr[2];
-                    s13[l] += x1 * kr[3];
-                    s20[l] += x2 * kr[0];
-                    s21[l] += x2 * kr[1];
-                    s22[l] += x2 * kr[2];
-                    s23[l] += x2 * kr[3];
-                    s30[l] += x3 * kr[0];
-                    s31[l] += x3 * kr[1];
-                    s32[l] += x3 * kr[2];
-                    s33[l] += x3 * kr[3];
-                }
+                const rnn_vec x0 = V(xr + 0 * W);
+                const rnn_vec x1 = V(xr + 128 * W);
+                const rnn_vec x2 = V(xr + 256 * W);
+                const rnn_vec x3 = V(xr + 384 * W);
+                s00 += x0 * kr[0];
+                s01 += x0 * kr[1];
+                s02 += x0 * kr[2];
+                s03 += x0 * kr[3];
+                s10 += x1 * kr[0];
+                s11 += x1 * kr[1];
+                s12 += x1 * kr[2];
+                s13 += x1 * kr[3];
+                s20 += x2 * kr[0];
+                s21 += x2 * kr[1];
+                s22 += x2 * kr[2];
+                s23 += x2 * kr[3];
+                s30 += x3 * kr[0];
+                s31 += x3 * kr[1];
+                s32 += x3 * kr[2];
+                s33 += x3 * kr[3];
             }
-            for (int l = 0; l < W; l++) {
-                xk[((size_t)(t0 + 0) * 512 + (size_t)(c0 + 0)) * W + l] = s00[l];
-                xk[((size_t)(t0 + 0) * 512 + (size_t)(c0 + 1)) * W + l] = s01[l];
-                xk[((size_t)(t0 + 0) * 512 + (size_t)(c0 + 2)) * W + l] = s02[l];
-                xk[((size_t)(t0 + 0) * 512 + (size_t)(c0 + 3)) * W + l] = s03[l];
-                xk[((size_t)(t0 + 1) * 512 + (size_t)(c0 + 0)) * W + l] = s10[l];
-                xk[((size_t)(t0 + 1) * 512 + (size_t)(c0 + 1)) * W + l] = s11[l];
-                xk[((size_t)(t0 + 1) * 512 + (size_t)(c0 + 2)) * W + l] = s12[l];
-                xk[((size_t)(t0 + 1) * 512 + (size_t)(c0 + 3)) * W + l] = s13[l];
-                xk[((size_t)(t0 + 2) * 512 + (size_t)(c0 + 0)) * W + l] = s20[l];
-                xk[((size_t)(t0 + 2) * 512 + (size_t)(c0 + 1)) * W + l] = s21[l];
-                xk[((size_t)(t0 + 2) * 512 + (size_t)(c0 + 2)) * W + l] = s22[l];
-                xk[((size_t)(t0 + 2) * 512 + (size_t)(c0 + 3)) * W + l] = s23[l];
-                xk[((size_t)(t0 + 3) * 512 + (size_t)(c0 + 0)) * W + l] = s30[l];
-                xk[((size_t)(t0 + 3) * 512 + (size_t)(c0 + 1)) * W + l] = s31[l];
-                xk[((size_t)(t0 + 3) * 512 + (size_t)(c0 + 2)) * W + l] = s32[l];
-                xk[((size_t)(t0 + 3) * 512 + (size_t)(c0 + 3)) * W + l] = s33[l];
-            }
+            V(xk + ((size_t)(t0 + 0) * 512 + (size_t)(c0 + 0)) * W) = s00;
+            V(xk + ((size_t)(t0 + 0) * 512 + (size_t)(c0 + 1)) * W) = s01;
+            V(xk + ((size_t)(t0 + 0) * 512 + (size_t)(c0 + 2)) * W) = s02;
+            V(xk + ((size_t)(t0 + 0) * 512 + (size_t)(c0 + 3)) * W) = s03;
+            V(xk + ((size_t)(t0 + 1) * 512 + (size_t)(c0 + 0)) * W) = s10;
+            V(xk + ((size_t)(t0 + 1) * 512 + (size_t)(c0 + 1)) * W) = s11;
+            V(xk + ((size_t)(t0 + 1) * 512 + (size_t)(c0 + 2)) * W) = s12;
+            V(xk + ((size_t)(t0 + 1) * 512 + (size_t)(c0 + 3)) * W) = s13;
+            V(xk + ((size_t)(t0 + 2) * 512 + (size_t)(c0 + 0)) * W) = s20;
+            V(xk + ((size_t)(t0 + 2) * 512 + (size_t)(c0 + 1)) * W) = s21;
+            V(xk + ((size_t)(t0 + 2) * 512 + (size_t)(c0 + 2)) * W) = s22;
+            V(xk + ((size_t)(t0 + 2) * 512 + (size_t)(c0 + 3)) * W) = s23;
+            V(xk + ((size_t)(t0 + 3) * 512 + (size_t)(c0 + 0)) * W) = s30;
+            V(xk + ((size_t)(t0 + 3) * 512 + (size_t)(c0 + 1)) * W) = s31;
+            V(xk + ((size_t)(t0 + 3) * 512 + (size_t)(c0 + 2)) * W) = s32;
+            V(xk + ((size_t)(t0 + 3) * 512 + (size_t)(c0 + 3)) * W) = s33;
         }
 }
 
 static void input_grad_1(rnn_real *restrict dx, const rnn_real *restrict dz, const rnn_real *restrict K) {
     for (int t0 = 0; t0 < 200; t0 += 4)
         for (int r0 = 0; r0 < 128; r0 += 4) {
-            rnn_real s00[W] = {0}, s01[W] = {0}, s02[W] = {0}, s03[W] = {0}, s10[W] = {0}, s11[W] = {0}, s12[W] = {0}, s13[W] = {0}, s20[W] = {0}, s21[W] = {0}, s22[W] = {0}, s23[W] = {0}, s30[W] = {0}, s31[W] = {0}, s32[W] = {0}, s33[W] = {0};
+            rnn_vec s00 = {0}, s01 = {0}, s02 = {0}, s03 = {0}, s10 = {0}, s11 = {0}, s12 = {0}, s13 = {0}, s20 = {0}, s21 = {0}, s22 = {0}, s23 = {0}, s30 = {0}, s31 = {0}, s32 = {0}, s33 = {0};
             for (int c = 0; c < 512; c++) {
                 const rnn_real *dc = dz + ((size_t)t0 * 512 + (size_t)c) * W, *kc = K + (size_t)r0 * 512 + c;
-                for (int l = 0; l < W; l++) {
-                    const rnn_real d0 = dc[0 * W + l];
-                    const rnn_real d1 = dc[512 * W + l];
-                    const rnn_real d2 = dc[1024 * W + l];
-                    const rnn_real d3 = dc[1536 * W + l];
-                    s00[l] += d0 * kc[0];
-                    s01[l] += d0 * kc[512];
-                    s02[l] += d0 * kc[1024];
-                    s03[l] += d0 * kc[1536];
-                    s10[l] += d1 * kc[0];
-                    s11[l] += d1 * kc[512];
-                    s12[l] += d1 * kc[1024];
-                    s13[l] += d1 * kc[1536];
-                    s20[l] += d2 * kc[0];
-                    s21[l] += d2 * kc[512];
-                    s22[l] += d2 * kc[1024];
-                    s23[l] += d2 * kc[1536];
-                    s30[l] += d3 * kc[0];
-                    s31[l] += d3 * kc[512];
-                    s32[l] += d3 * kc[1024];
-                    s33[l] += d3 * kc[1536];
-                }
+                const rnn_vec d0 = V(dc + 0 * W);
+                const rnn_vec d1 = V(dc + 512 * W);
+                const rnn_vec d2 = V(dc + 1024 * W);
+                const rnn_vec d3 = V(dc + 1536 * W);
+                s00 += d0 * kc[0];
+                s01 += d0 * kc[512];
+                s02 += d0 * kc[1024];
+                s03 += d0 * kc[1536];
+                s10 += d1 * kc[0];
+                s11 += d1 * kc[512];
+                s12 += d1 * kc[1024];
+                s13 += d1 * kc[1536];
+                s20 += d2 * kc[0];
+                s21 += d2 * kc[512];
+                s22 += d2 * kc[1024];
+                s23 += d2 * kc[1536];
+                s30 += d3 * kc[0];
+                s31 += d3 * kc[512];
+                s32 += d3 * kc[1024];
+                s33 += d3 * kc[1536];
             }
-            for (int l = 0; l < W; l++) {
-                dx[((size_t)(t0 + 0) * 128 + (size_t)(r0 + 0)) * W + l] = s00[l];
-                dx[((size_t)(t0 + 0) * 128 + (size_t)(r0 + 1)) * W + l] = s01[l];
-                dx[((size_t)(t0 + 0) * 128 + (size_t)(r0 + 2)) * W + l] = s02[l];
-                dx[((size_t)(t0 + 0) * 128 + (size_t)(r0 + 3)) * W + l] = s03[l];
-                dx[((size_t)(t0 + 1) * 128 + (size_t)(r0 + 0)) * W + l] = s10[l];
-                dx[((size_t)(t0 + 1) * 128 + (size_t)(r0 + 1)) * W + l] = s11[l];
-                dx[((size_t)(t0 + 1) * 128 + (size_t)(r0 + 2)) * W + l] = s12[l];
-                dx[((size_t)(t0 + 1) * 128 + (size_t)(r0 + 3)) * W + l] = s13[l];
-                dx[((size_t)(t0 + 2) * 128 + (size_t)(r0 + 0)) * W + l] = s20[l];
-                dx[((size_t)(t0 + 2) * 128 + (size_t)(r0 + 1)) * W + l] = s21[l];
-                dx[((size_t)(t0 + 2) * 128 + (size_t)(r0 + 2)) * W + l] = s22[l];
-                dx[((size_t)(t0 + 2) * 128 + (size_t)(r0 + 3)) * W + l] = s23[l];
-                dx[((size_t)(t0 + 3) * 128 + (size_t)(r0 + 0)) * W + l] = s30[l];
-                dx[((size_t)(t0 + 3) * 128 + (size_t)(r0 + 1)) * W + l] = s31[l];
-                dx[((size_t)(t0 + 3) * 128 + (size_t)(r0 + 2)) * W + l] = s32[l];
-                dx[((size_t)(t0 + 3) * 128 + (size_t)(r0 + 3)) * W + l] = s33[l];
-            }
+            V(dx + ((size_t)(t0 + 0) * 128 + (size_t)(r0 + 0)) * W) = s00;
+            V(dx + ((size_t)(t0 + 0) * 128 + (size_t)(r0 + 1)) * W) = s01;
+            V(dx + ((size_t)(t0 + 0) * 128 + (size_t)(r0 + 2)) * W) = s02;
+            V(dx + ((size_t)(t0 + 0) * 128 + (size_t)(r0 + 3)) * W) = s03;
+            V(dx + ((size_t)(t0 + 1) * 128 + (size_t)(r0 + 0)) * W) = s10;
+            V(dx + ((size_t)(t0 + 1) * 128 + (size_t)(r0 + 1)) * W) = s11;
+            V(dx + ((size_t)(t0 + 1) * 128 + (size_t)(r0 + 2)) * W) = s12;
+            V(dx + ((size_t)(t0 + 1) * 128 + (size_t)(r0 + 3)) * W) = s13;
+            V(dx + ((size_t)(t0 + 2) * 128 + (size_t)(r0 + 0)) * W) = s20;
+            V(dx + ((size_t)(t0 + 2) * 128 + (size_t)(r0 + 1)) * W) = s21;
+            V(dx + ((size_t)(t0 + 2) * 128 + (size_t)(r0 + 2)) * W) = s22;
+            V(dx + ((size_t)(t0 + 2) * 128 + (size_t)(r0 + 3)) * W) = s23;
+            V(dx + ((size_t)(t0 + 3) * 128 + (size_t)(r0 + 0)) * W) = s30;
+            V(dx + ((size_t)(t0 + 3) * 128 + (size_t)(r0 + 1)) * W) = s31;
+            V(dx + ((size_t)(t0 + 3) * 128 + (size_t)(r0 + 2)) * W) = s32;
+            V(dx + ((size_t)(t0 + 3) * 128 + (size_t)(r0 + 3)) * W) = s33;
         }
 }
 
@@ -255,30 +245,28 @@ RNN_NOINLINE static void forward_step_1(const rnn_real *restrict R, const rnn_re
     RNN_ROW_LOOP
     for (int c = 0; c < 512; c++)
         for (int l = 0; l < W; l++) gt[c * W + l] = xk[c * W + l];
-    for (int c = 0; c < 512; c += 4) {
-        rnn_real s0[W], s1[W], s2[W], s3[W];
-        for (int l = 0; l < W; l++) {
-            s0[l] = gt[c * W + l];
-            s1[l] = gt[(c + 1) * W + l];
-            s2[l] = gt[(c + 2) * W + l];
-            s3[l] = gt[(c + 3) * W + l];
-        }
+    for (int c = 0; c < 512; c += 8) {
+        rnn_vec s0 = V(gt + (c + 0) * W), s1 = V(gt + (c + 1) * W), s2 = V(gt + (c + 2) * W), s3 = V(gt + (c + 3) * W), s4 = V(gt + (c + 4) * W), s5 = V(gt + (c + 5) * W), s6 = V(gt + (c + 6) * W), s7 = V(gt + (c + 7) * W);
         for (int r = 0; r < 128; r++) {
+            const rnn_vec xv = V(hp + r * W);
             const rnn_real *m = R + r * 512 + 0 + c;
-            for (int l = 0; l < W; l++) {
-                const rnn_real xv = hp[r * W + l];
-                s0[l] += xv * m[0];
-                s1[l] += xv * m[1];
-                s2[l] += xv * m[2];
-                s3[l] += xv * m[3];
-            }
+            s0 += xv * m[0];
+            s1 += xv * m[1];
+            s2 += xv * m[2];
+            s3 += xv * m[3];
+            s4 += xv * m[4];
+            s5 += xv * m[5];
+            s6 += xv * m[6];
+            s7 += xv * m[7];
         }
-        for (int l = 0; l < W; l++) {
-            gt[c * W + l] = s0[l];
-            gt[(c + 1) * W + l] = s1[l];
-            gt[(c + 2) * W + l] = s2[l];
-            gt[(c + 3) * W + l] = s3[l];
-        }
+        V(gt + (c + 0) * W) = s0;
+        V(gt + (c + 1) * W) = s1;
+        V(gt + (c + 2) * W) = s2;
+        V(gt + (c + 3) * W) = s3;
+        V(gt + (c + 4) * W) = s4;
+        V(gt + (c + 5) * W) = s5;
+        V(gt + (c + 6) * W) = s6;
+        V(gt + (c + 7) * W) = s7;
     }
     /* the gates: i | f sigmoid, c tanh, o sigmoid; then the cell */
     for (int k = 0; k < 256 * W; k++) gt[k] = rnn_fast_sigmoidf(gt[k]);
@@ -337,23 +325,28 @@ RNN_NOINLINE static void backward_step_1(const rnn_real *restrict R, const rnn_r
         }
     for (int k = 0; k < 512 * W; k++) aB[k] += dz[k];
     /* dh_{t-1} = dz . R^T (R's gradient is summed over the steps afterwards) */
-    for (int r = 0; r < 128; r += 4) {
-        rnn_real s0[W] = {0}, s1[W] = {0}, s2[W] = {0}, s3[W] = {0};
-        const rnn_real *m0 = R + r * 512 + 0, *m1 = m0 + 512, *m2 = m1 + 512, *m3 = m2 + 512;
-        for (int c = 0; c < 512; c++)
-            for (int l = 0; l < W; l++) {
-                const rnn_real gv = dz[c * W + l];
-                s0[l] += gv * m0[c];
-                s1[l] += gv * m1[c];
-                s2[l] += gv * m2[c];
-                s3[l] += gv * m3[c];
-            }
-        for (int l = 0; l < W; l++) {
-            dhn[r * W + l] = s0[l];
-            dhn[(r + 1) * W + l] = s1[l];
-            dhn[(r + 2) * W + l] = s2[l];
-            dhn[(r + 3) * W + l] = s3[l];
+    for (int r = 0; r < 128; r += 8) {
+        rnn_vec s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0}, s4 = {0}, s5 = {0}, s6 = {0}, s7 = {0};
+        const rnn_real *m0 = R + r * 512 + 0, *m1 = m0 + 512, *m2 = m0 + 1024, *m3 = m0 + 1536, *m4 = m0 + 2048, *m5 = m0 + 2560, *m6 = m0 + 3072, *m7 = m0 + 3584;
+        for (int c = 0; c < 512; c++) {
+            const rnn_vec gv = V(dz + c * W);
+            s0 += gv * m0[c];
+            s1 += gv * m1[c];
+            s2 += gv * m2[c];
+            s3 += gv * m3[c];
+            s4 += gv * m4[c];
+            s5 += gv * m5[c];
+            s6 += gv * m6[c];
+            s7 += gv * m7[c];
         }
+        V(dhn + (r + 0) * W) = s0;
+        V(dhn + (r + 1) * W) = s1;
+        V(dhn + (r + 2) * W) = s2;
+        V(dhn + (r + 3) * W) = s3;
+        V(dhn + (r + 4) * W) = s4;
+        V(dhn + (r + 5) * W) = s5;
+        V(dhn + (r + 6) * W) = s6;
+        V(dhn + (r + 7) * W) = s7;
     }
 }
 
@@ -362,55 +355,51 @@ static void kernel_grad_1(rnn_real *restrict acc, const rnn_real *restrict a, co
         const int t0 = 0, t1 = 200;
         for (int r0 = 0; r0 < 128; r0 += 4)
             for (int c0 = 0; c0 < 512; c0 += 4) {
-                rnn_real s00[W] = {0}, s01[W] = {0}, s02[W] = {0}, s03[W] = {0}, s10[W] = {0}, s11[W] = {0}, s12[W] = {0}, s13[W] = {0}, s20[W] = {0}, s21[W] = {0}, s22[W] = {0}, s23[W] = {0}, s30[W] = {0}, s31[W] = {0}, s32[W] = {0}, s33[W] = {0};
+                rnn_vec s00 = {0}, s01 = {0}, s02 = {0}, s03 = {0}, s10 = {0}, s11 = {0}, s12 = {0}, s13 = {0}, s20 = {0}, s21 = {0}, s22 = {0}, s23 = {0}, s30 = {0}, s31 = {0}, s32 = {0}, s33 = {0};
                 for (int t = t0; t < t1; t++) {
                     const rnn_real *at = a + ((size_t)(t - 0) * 128 + (size_t)r0) * W;
                     const rnn_real *dt = d + ((size_t)t * 512 + (size_t)c0) * W;
-                    for (int l = 0; l < W; l++) {
-                        const rnn_real a0 = at[0 * W + l];
-                        const rnn_real a1 = at[1 * W + l];
-                        const rnn_real a2 = at[2 * W + l];
-                        const rnn_real a3 = at[3 * W + l];
-                        const rnn_real d0 = dt[0 * W + l];
-                        const rnn_real d1 = dt[1 * W + l];
-                        const rnn_real d2 = dt[2 * W + l];
-                        const rnn_real d3 = dt[3 * W + l];
-                        s00[l] += a0 * d0;
-                        s01[l] += a0 * d1;
-                        s02[l] += a0 * d2;
-                        s03[l] += a0 * d3;
-                        s10[l] += a1 * d0;
-                        s11[l] += a1 * d1;
-                        s12[l] += a1 * d2;
-                        s13[l] += a1 * d3;
-                        s20[l] += a2 * d0;
-                        s21[l] += a2 * d1;
-                        s22[l] += a2 * d2;
-                        s23[l] += a2 * d3;
-                        s30[l] += a3 * d0;
-                        s31[l] += a3 * d1;
-                        s32[l] += a3 * d2;
-                        s33[l] += a3 * d3;
-                    }
+                    const rnn_vec a0 = V(at + 0 * W);
+                    const rnn_vec a1 = V(at + 1 * W);
+                    const rnn_vec a2 = V(at + 2 * W);
+                    const rnn_vec a3 = V(at + 3 * W);
+                    const rnn_vec d0 = V(dt + 0 * W);
+                    const rnn_vec d1 = V(dt + 1 * W);
+                    const rnn_vec d2 = V(dt + 2 * W);
+                    const rnn_vec d3 = V(dt + 3 * W);
+                    s00 += a0 * d0;
+                    s01 += a0 * d1;
+                    s02 += a0 * d2;
+                    s03 += a0 * d3;
+                    s10 += a1 * d0;
+                    s11 += a1 * d1;
+                    s12 += a1 * d2;
+                    s13 += a1 * d3;
+                    s20 += a2 * d0;
+                    s21 += a2 * d1;
+                    s22 += a2 * d2;
+                    s23 += a2 * d3;
+                    s30 += a3 * d0;
+                    s31 += a3 * d1;
+                    s32 += a3 * d2;
+                    s33 += a3 * d3;
                 }
-                for (int l = 0; l < W; l++) {
-                    acc[((size_t)(r0 + 0) * 512 + (size_t)(c0 + 0)) * W + l] += s00[l];
-                    acc[((size_t)(r0 + 0) * 512 + (size_t)(c0 + 1)) * W + l] += s01[l];
-                    acc[((size_t)(r0 + 0) * 512 + (size_t)(c0 + 2)) * W + l] += s02[l];
-                    acc[((size_t)(r0 + 0) * 512 + (size_t)(c0 + 3)) * W + l] += s03[l];
-                    acc[((size_t)(r0 + 1) * 512 + (size_t)(c0 + 0)) * W + l] += s10[l];
-                    acc[((size_t)(r0 + 1) * 512 + (size_t)(c0 + 1)) * W + l] += s11[l];
-                    acc[((size_t)(r0 + 1) * 512 + (size_t)(c0 + 2)) * W + l] += s12[l];
-                    acc[((size_t)(r0 + 1) * 512 + (size_t)(c0 + 3)) * W + l] += s13[l];
-                    acc[((size_t)(r0 + 2) * 512 + (size_t)(c0 + 0)) * W + l] += s20[l];
-                    acc[((size_t)(r0 + 2) * 512 + (size_t)(c0 + 1)) * W + l] += s21[l];
-                    acc[((size_t)(r0 + 2) * 512 + (size_t)(c0 + 2)) * W + l] += s22[l];
-                    acc[((size_t)(r0 + 2) * 512 + (size_t)(c0 + 3)) * W + l] += s23[l];
-                    acc[((size_t)(r0 + 3) * 512 + (size_t)(c0 + 0)) * W + l] += s30[l];
-                    acc[((size_t)(r0 + 3) * 512 + (size_t)(c0 + 1)) * W + l] += s31[l];
-                    acc[((size_t)(r0 + 3) * 512 + (size_t)(c0 + 2)) * W + l] += s32[l];
-                    acc[((size_t)(r0 + 3) * 512 + (size_t)(c0 + 3)) * W + l] += s33[l];
-                }
+                V(acc + ((size_t)(r0 + 0) * 512 + (size_t)(c0 + 0)) * W) += s00;
+                V(acc + ((size_t)(r0 + 0) * 512 + (size_t)(c0 + 1)) * W) += s01;
+                V(acc + ((size_t)(r0 + 0) * 512 + (size_t)(c0 + 2)) * W) += s02;
+                V(acc + ((size_t)(r0 + 0) * 512 + (size_t)(c0 + 3)) * W) += s03;
+                V(acc + ((size_t)(r0 + 1) * 512 + (size_t)(c0 + 0)) * W) += s10;
+                V(acc + ((size_t)(r0 + 1) * 512 + (size_t)(c0 + 1)) * W) += s11;
+                V(acc + ((size_t)(r0 + 1) * 512 + (size_t)(c0 + 2)) * W) += s12;
+                V(acc + ((size_t)(r0 + 1) * 512 + (size_t)(c0 + 3)) * W) += s13;
+                V(acc + ((size_t)(r0 + 2) * 512 + (size_t)(c0 + 0)) * W) += s20;
+                V(acc + ((size_t)(r0 + 2) * 512 + (size_t)(c0 + 1)) * W) += s21;
+                V(acc + ((size_t)(r0 + 2) * 512 + (size_t)(c0 + 2)) * W) += s22;
+                V(acc + ((size_t)(r0 + 2) * 512 + (size_t)(c0 + 3)) * W) += s23;
+                V(acc + ((size_t)(r0 + 3) * 512 + (size_t)(c0 + 0)) * W) += s30;
+                V(acc + ((size_t)(r0 + 3) * 512 + (size_t)(c0 + 1)) * W) += s31;
+                V(acc + ((size_t)(r0 + 3) * 512 + (size_t)(c0 + 2)) * W) += s32;
+                V(acc + ((size_t)(r0 + 3) * 512 + (size_t)(c0 + 3)) * W) += s33;
             }
     }
 }
@@ -420,55 +409,51 @@ static void recurrent_kernel_grad_1(rnn_real *restrict acc, const rnn_real *rest
         const int t0 = 1, t1 = 200;
         for (int r0 = 0; r0 < 128; r0 += 4)
             for (int c0 = 0; c0 < 512; c0 += 4) {
-                rnn_real s00[W] = {0}, s01[W] = {0}, s02[W] = {0}, s03[W] = {0}, s10[W] = {0}, s11[W] = {0}, s12[W] = {0}, s13[W] = {0}, s20[W] = {0}, s21[W] = {0}, s22[W] = {0}, s23[W] = {0}, s30[W] = {0}, s31[W] = {0}, s32[W] = {0}, s33[W] = {0};
+                rnn_vec s00 = {0}, s01 = {0}, s02 = {0}, s03 = {0}, s10 = {0}, s11 = {0}, s12 = {0}, s13 = {0}, s20 = {0}, s21 = {0}, s22 = {0}, s23 = {0}, s30 = {0}, s31 = {0}, s32 = {0}, s33 = {0};
                 for (int t = t0; t < t1; t++) {
                     const rnn_real *at = a + ((size_t)(t - 1) * 128 + (size_t)r0) * W;
                     const rnn_real *dt = d + ((size_t)t * 512 + (size_t)c0) * W;
-                    for (int l = 0; l < W; l++) {
-                        const rnn_real a0 = at[0 * W + l];
-                        const rnn_real a1 = at[1 * W + l];
-                        const rnn_real a2 = at[2 * W + l];
-                        const rnn_real a3 = at[3 * W + l];
-                        const rnn_real d0 = dt[0 * W + l];
-                        const rnn_real d1 = dt[1 * W + l];
-                        const rnn_real d2 = dt[2 * W + l];
-                        const rnn_real d3 = dt[3 * W + l];
-                        s00[l] += a0 * d0;
-                        s01[l] += a0 * d1;
-                        s02[l] += a0 * d2;
-                        s03[l] += a0 * d3;
-                        s10[l] += a1 * d0;
-                        s11[l] += a1 * d1;
-                        s12[l] += a1 * d2;
-                        s13[l] += a1 * d3;
-                        s20[l] += a2 * d0;
-                        s21[l] += a2 * d1;
-                        s22[l] += a2 * d2;
-                        s23[l] += a2 * d3;
-                        s30[l] += a3 * d0;
-                        s31[l] += a3 * d1;
-                        s32[l] += a3 * d2;
-                        s33[l] += a3 * d3;
-                    }
+                    const rnn_vec a0 = V(at + 0 * W);
+                    const rnn_vec a1 = V(at + 1 * W);
+                    const rnn_vec a2 = V(at + 2 * W);
+                    const rnn_vec a3 = V(at + 3 * W);
+                    const rnn_vec d0 = V(dt + 0 * W);
+                    const rnn_vec d1 = V(dt + 1 * W);
+                    const rnn_vec d2 = V(dt + 2 * W);
+                    const rnn_vec d3 = V(dt + 3 * W);
+                    s00 += a0 * d0;
+                    s01 += a0 * d1;
+                    s02 += a0 * d2;
+                    s03 += a0 * d3;
+                    s10 += a1 * d0;
+                    s11 += a1 * d1;
+                    s12 += a1 * d2;
+                    s13 += a1 * d3;
+                    s20 += a2 * d0;
+                    s21 += a2 * d1;
+                    s22 += a2 * d2;
+                    s23 += a2 * d3;
+                    s30 += a3 * d0;
+                    s31 += a3 * d1;
+                    s32 += a3 * d2;
+                    s33 += a3 * d3;
                 }
-                for (int l = 0; l < W; l++) {
-                    acc[((size_t)(r0 + 0) * 512 + (size_t)(c0 + 0)) * W + l] += s00[l];
-                    acc[((size_t)(r0 + 0) * 512 + (size_t)(c0 + 1)) * W + l] += s01[l];
-                    acc[((size_t)(r0 + 0) * 512 + (size_t)(c0 + 2)) * W + l] += s02[l];
-                    acc[((size_t)(r0 + 0) * 512 + (size_t)(c0 + 3)) * W + l] += s03[l];
-                    acc[((size_t)(r0 + 1) * 512 + (size_t)(c0 + 0)) * W + l] += s10[l];
-                    acc[((size_t)(r0 + 1) * 512 + (size_t)(c0 + 1)) * W + l] += s11[l];
-                    acc[((size_t)(r0 + 1) * 512 + (size_t)(c0 + 2)) * W + l] += s12[l];
-                    acc[((size_t)(r0 + 1) * 512 + (size_t)(c0 + 3)) * W + l] += s13[l];
-                    acc[((size_t)(r0 + 2) * 512 + (size_t)(c0 + 0)) * W + l] += s20[l];
-                    acc[((size_t)(r0 + 2) * 512 + (size_t)(c0 + 1)) * W + l] += s21[l];
-                    acc[((size_t)(r0 + 2) * 512 + (size_t)(c0 + 2)) * W + l] += s22[l];
-                    acc[((size_t)(r0 + 2) * 512 + (size_t)(c0 + 3)) * W + l] += s23[l];
-                    acc[((size_t)(r0 + 3) * 512 + (size_t)(c0 + 0)) * W + l] += s30[l];
-                    acc[((size_t)(r0 + 3) * 512 + (size_t)(c0 + 1)) * W + l] += s31[l];
-                    acc[((size_t)(r0 + 3) * 512 + (size_t)(c0 + 2)) * W + l] += s32[l];
-                    acc[((size_t)(r0 + 3) * 512 + (size_t)(c0 + 3)) * W + l] += s33[l];
-                }
+                V(acc + ((size_t)(r0 + 0) * 512 + (size_t)(c0 + 0)) * W) += s00;
+                V(acc + ((size_t)(r0 + 0) * 512 + (size_t)(c0 + 1)) * W) += s01;
+                V(acc + ((size_t)(r0 + 0) * 512 + (size_t)(c0 + 2)) * W) += s02;
+                V(acc + ((size_t)(r0 + 0) * 512 + (size_t)(c0 + 3)) * W) += s03;
+                V(acc + ((size_t)(r0 + 1) * 512 + (size_t)(c0 + 0)) * W) += s10;
+                V(acc + ((size_t)(r0 + 1) * 512 + (size_t)(c0 + 1)) * W) += s11;
+                V(acc + ((size_t)(r0 + 1) * 512 + (size_t)(c0 + 2)) * W) += s12;
+                V(acc + ((size_t)(r0 + 1) * 512 + (size_t)(c0 + 3)) * W) += s13;
+                V(acc + ((size_t)(r0 + 2) * 512 + (size_t)(c0 + 0)) * W) += s20;
+                V(acc + ((size_t)(r0 + 2) * 512 + (size_t)(c0 + 1)) * W) += s21;
+                V(acc + ((size_t)(r0 + 2) * 512 + (size_t)(c0 + 2)) * W) += s22;
+                V(acc + ((size_t)(r0 + 2) * 512 + (size_t)(c0 + 3)) * W) += s23;
+                V(acc + ((size_t)(r0 + 3) * 512 + (size_t)(c0 + 0)) * W) += s30;
+                V(acc + ((size_t)(r0 + 3) * 512 + (size_t)(c0 + 1)) * W) += s31;
+                V(acc + ((size_t)(r0 + 3) * 512 + (size_t)(c0 + 2)) * W) += s32;
+                V(acc + ((size_t)(r0 + 3) * 512 + (size_t)(c0 + 3)) * W) += s33;
             }
     }
 }

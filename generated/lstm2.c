@@ -1896,55 +1896,51 @@ static void kernel_grad_1(rnn_real *restrict acc, const rnn_real *restrict a, co
         const int t1 = t0 + 20 < 100 ? t0 + 20 : 100;
         for (int r0 = 0; r0 < 16; r0 += 4)
             for (int c0 = 0; c0 < 32; c0 += 4) {
-                rnn_real s00[W] = {0}, s01[W] = {0}, s02[W] = {0}, s03[W] = {0}, s10[W] = {0}, s11[W] = {0}, s12[W] = {0}, s13[W] = {0}, s20[W] = {0}, s21[W] = {0}, s22[W] = {0}, s23[W] = {0}, s30[W] = {0}, s31[W] = {0}, s32[W] = {0}, s33[W] = {0};
+                rnn_vec s00 = {0}, s01 = {0}, s02 = {0}, s03 = {0}, s10 = {0}, s11 = {0}, s12 = {0}, s13 = {0}, s20 = {0}, s21 = {0}, s22 = {0}, s23 = {0}, s30 = {0}, s31 = {0}, s32 = {0}, s33 = {0};
                 for (int t = t0; t < t1; t++) {
                     const rnn_real *at = a + ((size_t)(t - 0) * 16 + (size_t)r0) * W;
                     const rnn_real *dt = d + ((size_t)t * 32 + (size_t)c0) * W;
-                    for (int l = 0; l < W; l++) {
-                        const rnn_real a0 = at[0 * W + l];
-                        const rnn_real a1 = at[1 * W + l];
-                        const rnn_real a2 = at[2 * W + l];
-                        const rnn_real a3 = at[3 * W + l];
-                        const rnn_real d0 = dt[0 * W + l];
-                        const rnn_real d1 = dt[1 * W + l];
-                        const rnn_real d2 = dt[2 * W + l];
-                        const rnn_real d3 = dt[3 * W + l];
-                        s00[l] += a0 * d0;
-                        s01[l] += a0 * d1;
-                        s02[l] += a0 * d2;
-                        s03[l] += a0 * d3;
-                        s10[l] += a1 * d0;
-                        s11[l] += a1 * d1;
-                        s12[l] += a1 * d2;
-                        s13[l] += a1 * d3;
-                        s20[l] += a2 * d0;
-                        s21[l] += a2 * d1;
-                        s22[l] += a2 * d2;
-                        s23[l] += a2 * d3;
-                        s30[l] += a3 * d0;
-                        s31[l] += a3 * d1;
-                        s32[l] += a3 * d2;
-                        s33[l] += a3 * d3;
-                    }
+                    const rnn_vec a0 = V(at + 0 * W);
+                    const rnn_vec a1 = V(at + 1 * W);
+                    const rnn_vec a2 = V(at + 2 * W);
+                    const rnn_vec a3 = V(at + 3 * W);
+                    const rnn_vec d0 = V(dt + 0 * W);
+                    const rnn_vec d1 = V(dt + 1 * W);
+                    const rnn_vec d2 = V(dt + 2 * W);
+                    const rnn_vec d3 = V(dt + 3 * W);
+                    s00 += a0 * d0;
+                    s01 += a0 * d1;
+                    s02 += a0 * d2;
+                    s03 += a0 * d3;
+                    s10 += a1 * d0;
+                    s11 += a1 * d1;
+                    s12 += a1 * d2;
+                    s13 += a1 * d3;
+                    s20 += a2 * d0;
+                    s21 += a2 * d1;
+                    s22 += a2 * d2;
+                    s23 += a2 * d3;
+                    s30 += a3 * d0;
+                    s31 += a3 * d1;
+                    s32 += a3 * d2;
+                    s33 += a3 * d3;
                 }
-                for (int l = 0; l < W; l++) {
-                    acc[((size_t)(r0 + 0) * 32 + (size_t)(c0 + 0)) * W + l] += s00[l];
-                    acc[((size_t)(r0 + 0) * 32 + (size_t)(c0 + 1)) * W + l] += s01[l];
-                    acc[((size_t)(r0 + 0) * 32 + (size_t)(c0 + 2)) * W + l] += s02[l];
-                    acc[((size_t)(r0 + 0) * 32 + (size_t)(c0 + 3)) * W + l] += s03[l];
-                    acc[((size_t)(r0 + 1) * 32 + (size_t)(c0 + 0)) * W + l] += s10[l];
-                    acc[((size_t)(r0 + 1) * 32 + (size_t)(c0 + 1)) * W + l] += s11[l];
-                    acc[((size_t)(r0 + 1) * 32 + (size_t)(c0 + 2)) * W + l] += s12[l];
-                    acc[((size_t)(r0 + 1) * 32 + (size_t)(c0 + 3)) * W + l] += s13[l];
-                    acc[((size_t)(r0 + 2) * 32 + (size_t)(c0 + 0)) * W + l] += s20[l];
-                    acc[((size_t)(r0 + 2) * 32 + (size_t)(c0 + 1)) * W + l] += s21[l];
-                    acc[((size_t)(r0 + 2) * 32 + (size_t)(c0 + 2)) * W + l] += s22[l];
-                    acc[((size_t)(r0 + 2) * 32 + (size_t)(c0 + 3)) * W + l] += s23[l];
-                    acc[((size_t)(r0 + 3) * 32 + (size_t)(c0 + 0)) * W + l] += s30[l];
-                    acc[((size_t)(r0 + 3) * 32 + (size_t)(c0 + 1)) * W + l] += s31[l];
-                    acc[((size_t)(r0 + 3) * 32 + (size_t)(c0 + 2)) * W + l] += s32[l];
-                    acc[((size_t)(r0 + 3) * 32 + (size_t)(c0 + 3)) * W + l] += s33[l];
-                }
+                V(acc + ((size_t)(r0 + 0) * 32 + (size_t)(c0 + 0)) * W) += s00;
+                V(acc + ((size_t)(r0 + 0) * 32 + (size_t)(c0 + 1)) * W) += s01;
+                V(acc + ((size_t)(r0 + 0) * 32 + (size_t)(c0 + 2)) * W) += s02;
+                V(acc + ((size_t)(r0 + 0) * 32 + (size_t)(c0 + 3)) * W) += s03;
+                V(acc + ((size_t)(r0 + 1) * 32 + (size_t)(c0 + 0)) * W) += s10;
+                V(acc + ((size_t)(r0 + 1) * 32 + (size_t)(c0 + 1)) * W) += s11;
+                V(acc + ((size_t)(r0 + 1) * 32 + (size_t)(c0 + 2)) * W) += s12;
+                V(acc + ((size_t)(r0 + 1) * 32 + (size_t)(c0 + 3)) * W) += s13;
+                V(acc + ((size_t)(r0 + 2) * 32 + (size_t)(c0 + 0)) * W) += s20;
+                V(acc + ((size_t)(r0 + 2) * 32 + (size_t)(c0 + 1)) * W) += s21;
+                V(acc + ((size_t)(r0 + 2) * 32 + (size_t)(c0 + 2)) * W) += s22;
+                V(acc + ((size_t)(r0 + 2) * 32 + (size_t)(c0 + 3)) * W) += s23;
+                V(acc + ((size_t)(r0 + 3) * 32 + (size_t)(c0 + 0)) * W) += s30;
+                V(acc + ((size_t)(r0 + 3) * 32 + (size_t)(c0 + 1)) * W) += s31;
+                V(acc + ((size_t)(r0 + 3) * 32 + (size_t)(c0 + 2)) * W) += s32;
+                V(acc + ((size_t)(r0 + 3) * 32 + (size_t)(c0 + 3)) * W) += s33;
             }
     }
 }
@@ -1954,55 +1950,51 @@ static void recurrent_kernel_grad_1(rnn_real *restrict acc, const rnn_real *rest
         const int t1 = t0 + 24 < 100 ? t0 + 24 : 100;
         for (int r0 = 0; r0 < 8; r0 += 4)
             for (int c0 = 0; c0 < 32; c0 += 4) {
-                rnn_real s00[W] = {0}, s01[W] = {0}, s02[W] = {0}, s03[W] = {0}, s10[W] = {0}, s11[W] = {0}, s12[W] = {0}, s13[W] = {0}, s20[W] = {0}, s21[W] = {0}, s22[W] = {0}, s23[W] = {0}, s30[W] = {0}, s31[W] = {0}, s32[W] = {0}, s33[W] = {0};
+                rnn_vec s00 = {0}, s01 = {0}, s02 = {0}, s03 = {0}, s10 = {0}, s11 = {0}, s12 = {0}, s13 = {0}, s20 = {0}, s21 = {0}, s22 = {0}, s23 = {0}, s30 = {0}, s31 = {0}, s32 = {0}, s33 = {0};
                 for (int t = t0; t < t1; t++) {
                     const rnn_real *at = a + ((size_t)(t - 1) * 8 + (size_t)r0) * W;
                     const rnn_real *dt = d + ((size_t)t * 32 + (size_t)c0) * W;
-                    for (int l = 0; l < W; l++) {
-                        const rnn_real a0 = at[0 * W + l];
-                        const rnn_real a1 = at[1 * W + l];
-                        const rnn_real a2 = at[2 * W + l];
-                        const rnn_real a3 = at[3 * W + l];
-                        const rnn_real d0 = dt[0 * W + l];
-                        const rnn_real d1 = dt[1 * W + l];
-                        const rnn_real d2 = dt[2 * W + l];
-                        const rnn_real d3 = dt[3 * W + l];
-                        s00[l] += a0 * d0;
-                        s01[l] += a0 * d1;
-                        s02[l] += a0 * d2;
-                        s03[l] += a0 * d3;
-                        s10[l] += a1 * d0;
-                        s11[l] += a1 * d1;
-                        s12[l] += a1 * d2;
-                        s13[l] += a1 * d3;
-                        s20[l] += a2 * d0;
-                        s21[l] += a2 * d1;
-                        s22[l] += a2 * d2;
-                        s23[l] += a2 * d3;
-                        s30[l] += a3 * d0;
-                        s31[l] += a3 * d1;
-                        s32[l] += a3 * d2;
-                        s33[l] += a3 * d3;
-                    }
+                    const rnn_vec a0 = V(at + 0 * W);
+                    const rnn_vec a1 = V(at + 1 * W);
+                    const rnn_vec a2 = V(at + 2 * W);
+                    const rnn_vec a3 = V(at + 3 * W);
+                    const rnn_vec d0 = V(dt + 0 * W);
+                    const rnn_vec d1 = V(dt + 1 * W);
+                    const rnn_vec d2 = V(dt + 2 * W);
+                    const rnn_vec d3 = V(dt + 3 * W);
+                    s00 += a0 * d0;
+                    s01 += a0 * d1;
+                    s02 += a0 * d2;
+                    s03 += a0 * d3;
+                    s10 += a1 * d0;
+                    s11 += a1 * d1;
+                    s12 += a1 * d2;
+                    s13 += a1 * d3;
+                    s20 += a2 * d0;
+                    s21 += a2 * d1;
+                    s22 += a2 * d2;
+                    s23 += a2 * d3;
+                    s30 += a3 * d0;
+                    s31 += a3 * d1;
+                    s32 += a3 * d2;
+                    s33 += a3 * d3;
                 }
-                for (int l = 0; l < W; l++) {
-                    acc[((size_t)(r0 + 0) * 32 + (size_t)(c0 + 0)) * W + l] += s00[l];
-                    acc[((size_t)(r0 + 0) * 32 + (size_t)(c0 + 1)) * W + l] += s01[l];
-                    acc[((size_t)(r0 + 0) * 32 + (size_t)(c0 + 2)) * W + l] += s02[l];
-                    acc[((size_t)(r0 + 0) * 32 + (size_t)(c0 + 3)) * W + l] += s03[l];
-                    acc[((size_t)(r0 + 1) * 32 + (size_t)(c0 + 0)) * W + l] += s10[l];
-                    acc[((size_t)(r0 + 1) * 32 + (size_t)(c0 + 1)) * W + l] += s11[l];
-                    acc[((size_t)(r0 + 1) * 32 + (size_t)(c0 + 2)) * W + l] += s12[l];
-                    acc[((size_t)(r0 + 1) * 32 + (size_t)(c0 + 3)) * W + l] += s13[l];
-                    acc[((size_t)(r0 + 2) * 32 + (size_t)(c0 + 0)) * W + l] += s20[l];
-                    acc[((size_t)(r0 + 2) * 32 + (size_t)(c0 + 1)) * W + l] += s21[l];
-                    acc[((size_t)(r0 + 2) * 32 + (size_t)(c0 + 2)) * W + l] += s22[l];
-                    acc[((size_t)(r0 + 2) * 32 + (size_t)(c0 + 3)) * W + l] += s23[l];
-                    acc[((size_t)(r0 + 3) * 32 + (size_t)(c0 + 0)) * W + l] += s30[l];
-                    acc[((size_t)(r0 + 3) * 32 + (size_t)(c0 + 1)) * W + l] += s31[l];
-                    acc[((size_t)(r0 + 3) * 32 + (size_t)(c0 + 2)) * W + l] += s32[l];
-                    acc[((size_t)(r0 + 3) * 32 + (size_t)(c0 + 3)) * W + l] += s33[l];
-                }
+                V(acc + ((size_t)(r0 + 0) * 32 + (size_t)(c0 + 0)) * W) += s00;
+                V(acc + ((size_t)(r0 + 0) * 32 + (size_t)(c0 + 1)) * W) += s01;
+                V(acc + ((size_t)(r0 + 0) * 32 + (size_t)(c0 + 2)) * W) += s02;
+                V(acc + ((size_t)(r0 + 0) * 32 + (size_t)(c0 + 3)) * W) += s03;
+                V(acc + ((size_t)(r0 + 1) * 32 + (size_t)(c0 + 0)) * W) += s10;
+                V(acc + ((size_t)(r0 + 1) * 32 + (size_t)(c0 + 1)) * W) += s11;
+                V(acc + ((size_t)(r0 + 1) * 32 + (size_t)(c0 + 2)) * W) += s12;
+                V(acc + ((size_t)(r0 + 1) * 32 + (size_t)(c0 + 3)) * W) += s13;
+                V(acc + ((size_t)(r0 + 2) * 32 + (size_t)(c0 + 0)) * W) += s20;
+                V(acc + ((size_t)(r0 + 2) * 32 + (size_t)(c0 + 1)) * W) += s21;
+                V(acc + ((size_t)(r0 + 2) * 32 + (size_t)(c0 + 2)) * W) += s22;
+                V(acc + ((size_t)(r0 + 2) * 32 + (size_t)(c0 + 3)) * W) += s23;
+                V(acc + ((size_t)(r0 + 3) * 32 + (size_t)(c0 + 0)) * W) += s30;
+                V(acc + ((size_t)(r0 + 3) * 32 + (size_t)(c0 + 1)) * W) += s31;
+                V(acc + ((size_t)(r0 + 3) * 32 + (size_t)(c0 + 2)) * W) += s32;
+                V(acc + ((size_t)(r0 + 3) * 32 + (size_t)(c0 + 3)) * W) += s33;
             }
     }
 }
@@ -3269,55 +3261,51 @@ static void kernel_grad_2(rnn_real *restrict acc, const rnn_real *restrict a, co
         const int t1 = t0 + 24 < 100 ? t0 + 24 : 100;
         for (int r0 = 0; r0 < 8; r0 += 4)
             for (int c0 = 0; c0 < 32; c0 += 4) {
-                rnn_real s00[W] = {0}, s01[W] = {0}, s02[W] = {0}, s03[W] = {0}, s10[W] = {0}, s11[W] = {0}, s12[W] = {0}, s13[W] = {0}, s20[W] = {0}, s21[W] = {0}, s22[W] = {0}, s23[W] = {0}, s30[W] = {0}, s31[W] = {0}, s32[W] = {0}, s33[W] = {0};
+                rnn_vec s00 = {0}, s01 = {0}, s02 = {0}, s03 = {0}, s10 = {0}, s11 = {0}, s12 = {0}, s13 = {0}, s20 = {0}, s21 = {0}, s22 = {0}, s23 = {0}, s30 = {0}, s31 = {0}, s32 = {0}, s33 = {0};
                 for (int t = t0; t < t1; t++) {
                     const rnn_real *at = a + ((size_t)(t - 0) * 8 + (size_t)r0) * W;
                     const rnn_real *dt = d + ((size_t)t * 32 + (size_t)c0) * W;
-                    for (int l = 0; l < W; l++) {
-                        const rnn_real a0 = at[0 * W + l];
-                        const rnn_real a1 = at[1 * W + l];
-                        const rnn_real a2 = at[2 * W + l];
-                        const rnn_real a3 = at[3 * W + l];
-                        const rnn_real d0 = dt[0 * W + l];
-                        const rnn_real d1 = dt[1 * W + l];
-                        const rnn_real d2 = dt[2 * W + l];
-                        const rnn_real d3 = dt[3 * W + l];
-                        s00[l] += a0 * d0;
-                        s01[l] += a0 * d1;
-                        s02[l] += a0 * d2;
-                        s03[l] += a0 * d3;
-                        s10[l] += a1 * d0;
-                        s11[l] += a1 * d1;
-                        s12[l] += a1 * d2;
-                        s13[l] += a1 * d3;
-                        s20[l] += a2 * d0;
-                        s21[l] += a2 * d1;
-                        s22[l] += a2 * d2;
-                        s23[l] += a2 * d3;
-                        s30[l] += a3 * d0;
-                        s31[l] += a3 * d1;
-                        s32[l] += a3 * d2;
-                        s33[l] += a3 * d3;
-                    }
+                    const rnn_vec a0 = V(at + 0 * W);
+                    const rnn_vec a1 = V(at + 1 * W);
+                    const rnn_vec a2 = V(at + 2 * W);
+                    const rnn_vec a3 = V(at + 3 * W);
+                    const rnn_vec d0 = V(dt + 0 * W);
+                    const rnn_vec d1 = V(dt + 1 * W);
+                    const rnn_vec d2 = V(dt + 2 * W);
+                    const rnn_vec d3 = V(dt + 3 * W);
+                    s00 += a0 * d0;
+                    s01 += a0 * d1;
+                    s02 += a0 * d2;
+                    s03 += a0 * d3;
+                    s10 += a1 * d0;
+                    s11 += a1 * d1;
+                    s12 += a1 * d2;
+                    s13 += a1 * d3;
+                    s20 += a2 * d0;
+                    s21 += a2 * d1;
+                    s22 += a2 * d2;
+                    s23 += a2 * d3;
+                    s30 += a3 * d0;
+                    s31 += a3 * d1;
+                    s32 += a3 * d2;
+                    s33 += a3 * d3;
                 }
-                for (int l = 0; l < W; l++) {
-                    acc[((size_t)(r0 + 0) * 32 + (size_t)(c0 + 0)) * W + l] += s00[l];
-                    acc[((size_t)(r0 + 0) * 32 + (size_t)(c0 + 1)) * W + l] += s01[l];
-                    acc[((size_t)(r0 + 0) * 32 + (size_t)(c0 + 2)) * W + l] += s02[l];
-                    acc[((size_t)(r0 + 0) * 32 + (size_t)(c0 + 3)) * W + l] += s03[l];
-                    acc[((size_t)(r0 + 1) * 32 + (size_t)(c0 + 0)) * W + l] += s10[l];
-                    acc[((size_t)(r0 + 1) * 32 + (size_t)(c0 + 1)) * W + l] += s11[l];
-                    acc[((size_t)(r0 + 1) * 32 + (size_t)(c0 + 2)) * W + l] += s12[l];
-                    acc[((size_t)(r0 + 1) * 32 + (size_t)(c0 + 3)) * W + l] += s13[l];
-                    acc[((size_t)(r0 + 2) * 32 + (size_t)(c0 + 0)) * W + l] += s20[l];
-                    acc[((size_t)(r0 + 2) * 32 + (size_t)(c0 + 1)) * W + l] += s21[l];
-                    acc[((size_t)(r0 + 2) * 32 + (size_t)(c0 + 2)) * W + l] += s22[l];
-                    acc[((size_t)(r0 + 2) * 32 + (size_t)(c0 + 3)) * W + l] += s23[l];
-                    acc[((size_t)(r0 + 3) * 32 + (size_t)(c0 + 0)) * W + l] += s30[l];
-                    acc[((size_t)(r0 + 3) * 32 + (size_t)(c0 + 1)) * W + l] += s31[l];
-                    acc[((size_t)(r0 + 3) * 32 + (size_t)(c0 + 2)) * W + l] += s32[l];
-                    acc[((size_t)(r0 + 3) * 32 + (size_t)(c0 + 3)) * W + l] += s33[l];
-                }
+                V(acc + ((size_t)(r0 + 0) * 32 + (size_t)(c0 + 0)) * W) += s00;
+                V(acc + ((size_t)(r0 + 0) * 32 + (size_t)(c0 + 1)) * W) += s01;
+                V(acc + ((size_t)(r0 + 0) * 32 + (size_t)(c0 + 2)) * W) += s02;
+                V(acc + ((size_t)(r0 + 0) * 32 + (size_t)(c0 + 3)) * W) += s03;
+                V(acc + ((size_t)(r0 + 1) * 32 + (size_t)(c0 + 0)) * W) += s10;
+                V(acc + ((size_t)(r0 + 1) * 32 + (size_t)(c0 + 1)) * W) += s11;
+                V(acc + ((size_t)(r0 + 1) * 32 + (size_t)(c0 + 2)) * W) += s12;
+                V(acc + ((size_t)(r0 + 1) * 32 + (size_t)(c0 + 3)) * W) += s13;
+                V(acc + ((size_t)(r0 + 2) * 32 + (size_t)(c0 + 0)) * W) += s20;
+                V(acc + ((size_t)(r0 + 2) * 32 + (size_t)(c0 + 1)) * W) += s21;
+                V(acc + ((size_t)(r0 + 2) * 32 + (size_t)(c0 + 2)) * W) += s22;
+                V(acc + ((size_t)(r0 + 2) * 32 + (size_t)(c0 + 3)) * W) += s23;
+                V(acc + ((size_t)(r0 + 3) * 32 + (size_t)(c0 + 0)) * W) += s30;
+                V(acc + ((size_t)(r0 + 3) * 32 + (size_t)(c0 + 1)) * W) += s31;
+                V(acc + ((size_t)(r0 + 3) * 32 + (size_t)(c0 + 2)) * W) += s32;
+                V(acc + ((size_t)(r0 + 3) * 32 + (size_t)(c0 + 3)) * W) += s33;
             }
     }
 }
@@ -3327,55 +3315,51 @@ static void recurrent_kernel_grad_2(rnn_real *restrict acc, const rnn_real *rest
         const int t1 = t0 + 24 < 100 ? t0 + 24 : 100;
         for (int r0 = 0; r0 < 8; r0 += 4)
             for (int c0 = 0; c0 < 32; c0 += 4) {
-                rnn_real s00[W] = {0}, s01[W] = {0}, s02[W] = {0}, s03[W] = {0}, s10[W] = {0}, s11[W] = {0}, s12[W] = {0}, s13[W] = {0}, s20[W] = {0}, s21[W] = {0}, s22[W] = {0}, s23[W] = {0}, s30[W] = {0}, s31[W] = {0}, s32[W] = {0}, s33[W] = {0};
+                rnn_vec s00 = {0}, s01 = {0}, s02 = {0}, s03 = {0}, s10 = {0}, s11 = {0}, s12 = {0}, s13 = {0}, s20 = {0}, s21 = {0}, s22 = {0}, s23 = {0}, s30 = {0}, s31 = {0}, s32 = {0}, s33 = {0};
                 for (int t = t0; t < t1; t++) {
                     const rnn_real *at = a + ((size_t)(t - 1) * 8 + (size_t)r0) * W;
                     const rnn_real *dt = d + ((size_t)t * 32 + (size_t)c0) * W;
-                    for (int l = 0; l < W; l++) {
-                        const rnn_real a0 = at[0 * W + l];
-                        const rnn_real a1 = at[1 * W + l];
-                        const rnn_real a2 = at[2 * W + l];
-                        const rnn_real a3 = at[3 * W + l];
-                        const rnn_real d0 = dt[0 * W + l];
-                        const rnn_real d1 = dt[1 * W + l];
-                        const rnn_real d2 = dt[2 * W + l];
-                        const rnn_real d3 = dt[3 * W + l];
-                        s00[l] += a0 * d0;
-                        s01[l] += a0 * d1;
-                        s02[l] += a0 * d2;
-                        s03[l] += a0 * d3;
-                        s10[l] += a1 * d0;
-                        s11[l] += a1 * d1;
-                        s12[l] += a1 * d2;
-                        s13[l] += a1 * d3;
-                        s20[l] += a2 * d0;
-                        s21[l] += a2 * d1;
-                        s22[l] += a2 * d2;
-                        s23[l] += a2 * d3;
-                        s30[l] += a3 * d0;
-                        s31[l] += a3 * d1;
-                        s32[l] += a3 * d2;
-                        s33[l] += a3 * d3;
-                    }
+                    const rnn_vec a0 = V(at + 0 * W);
+                    const rnn_vec a1 = V(at + 1 * W);
+                    const rnn_vec a2 = V(at + 2 * W);
+                    const rnn_vec a3 = V(at + 3 * W);
+                    const rnn_vec d0 = V(dt + 0 * W);
+                    const rnn_vec d1 = V(dt + 1 * W);
+                    const rnn_vec d2 = V(dt + 2 * W);
+                    const rnn_vec d3 = V(dt + 3 * W);
+                    s00 += a0 * d0;
+                    s01 += a0 * d1;
+                    s02 += a0 * d2;
+                    s03 += a0 * d3;
+                    s10 += a1 * d0;
+                    s11 += a1 * d1;
+                    s12 += a1 * d2;
+                    s13 += a1 * d3;
+                    s20 += a2 * d0;
+                    s21 += a2 * d1;
+                    s22 += a2 * d2;
+                    s23 += a2 * d3;
+                    s30 += a3 * d0;
+                    s31 += a3 * d1;
+                    s32 += a3 * d2;
+                    s33 += a3 * d3;
                 }
-                for (int l = 0; l < W; l++) {
-                    acc[((size_t)(r0 + 0) * 32 + (size_t)(c0 + 0)) * W + l] += s00[l];
-                    acc[((size_t)(r0 + 0) * 32 + (size_t)(c0 + 1)) * W + l] += s01[l];
-                    acc[((size_t)(r0 + 0) * 32 + (size_t)(c0 + 2)) * W + l] += s02[l];
-                    acc[((size_t)(r0 + 0) * 32 + (size_t)(c0 + 3)) * W + l] += s03[l];
-                    acc[((size_t)(r0 + 1) * 32 + (size_t)(c0 + 0)) * W + l] += s10[l];
-                    acc[((size_t)(r0 + 1) * 32 + (size_t)(c0 + 1)) * W + l] += s11[l];
-                    acc[((size_t)(r0 + 1) * 32 + (size_t)(c0 + 2)) * W + l] += s12[l];
-                    acc[((size_t)(r0 + 1) * 32 + (size_t)(c0 + 3)) * W + l] += s13[l];
-                    acc[((size_t)(r0 + 2) * 32 + (size_t)(c0 + 0)) * W + l] += s20[l];
-                    acc[((size_t)(r0 + 2) * 32 + (size_t)(c0 + 1)) * W + l] += s21[l];
-                    acc[((size_t)(r0 + 2) * 32 + (size_t)(c0 + 2)) * W + l] += s22[l];
-                    acc[((size_t)(r0 + 2) * 32 + (size_t)(c0 + 3)) * W + l] += s23[l];
-                    acc[((size_t)(r0 + 3) * 32 + (size_t)(c0 + 0)) * W + l] += s30[l];
-                    acc[((size_t)(r0 + 3) * 32 + (size_t)(c0 + 1)) * W + l] += s31[l];
-                    acc[((size_t)(r0 + 3) * 32 + (size_t)(c0 + 2)) * W + l] += s32[l];
-                    acc[((size_t)(r0 + 3) * 32 + (size_t)(c0 + 3)) * W + l] += s33[l];
-                }
+                V(acc + ((size_t)(r0 + 0) * 32 + (size_t)(c0 + 0)) * W) += s00;
+                V(acc + ((size_t)(r0 + 0) * 32 + (size_t)(c0 + 1)) * W) += s01;
+                V(acc + ((size_t)(r0 + 0) * 32 + (size_t)(c0 + 2)) * W) += s02;
+                V(acc + ((size_t)(r0 + 0) * 32 + (size_t)(c0 + 3)) * W) += s03;
+                V(acc + ((size_t)(r0 + 1) * 32 + (size_t)(c0 + 0)) * W) += s10;
+                V(acc + ((size_t)(r0 + 1) * 32 + (size_t)(c0 + 1)) * W) += s11;
+                V(acc + ((size_t)(r0 + 1) * 32 + (size_t)(c0 + 2)) * W) += s12;
+                V(acc + ((size_t)(r0 + 1) * 32 + (size_t)(c0 + 3)) * W) += s13;
+                V(acc + ((size_t)(r0 + 2) * 32 + (size_t)(c0 + 0)) * W) += s20;
+                V(acc + ((size_t)(r0 + 2) * 32 + (size_t)(c0 + 1)) * W) += s21;
+                V(acc + ((size_t)(r0 + 2) * 32 + (size_t)(c0 + 2)) * W) += s22;
+                V(acc + ((size_t)(r0 + 2) * 32 + (size_t)(c0 + 3)) * W) += s23;
+                V(acc + ((size_t)(r0 + 3) * 32 + (size_t)(c0 + 0)) * W) += s30;
+                V(acc + ((size_t)(r0 + 3) * 32 + (size_t)(c0 + 1)) * W) += s31;
+                V(acc + ((size_t)(r0 + 3) * 32 + (size_t)(c0 + 2)) * W) += s32;
+                V(acc + ((size_t)(r0 + 3) * 32 + (size_t)(c0 + 3)) * W) += s33;
             }
     }
 }

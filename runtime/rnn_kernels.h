@@ -44,6 +44,15 @@ typedef float rnn_vec __attribute__((vector_size(RNN_W * sizeof(float)), aligned
 /* A step function that stays a call (the generator decides which, per layer). */
 #define RNN_NOINLINE __attribute__((noinline))
 
+/* An rnn_vec with x in every lane: exactly x (no arithmetic, so -0 stays -0). A macro:
+ * a function returning a 64-byte vector has another ABI with and without AVX-512. */
+#define RNN_SPLAT(x)                                                                    \
+    (__extension__({                                                                    \
+        rnn_vec splat_;                                                                 \
+        for (int lane_ = 0; lane_ < RNN_W; lane_++) splat_[lane_] = (x);                \
+        splat_;                                                                         \
+    }))
+
 static inline float rnn_relu(float x) { return x > 0.0f ? x : 0.0f; }
 
 /* The logistic function of an output logit, as the reference computes it (the exponent
