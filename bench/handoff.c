@@ -1,14 +1,11 @@
 /*
- * handoff.c — what one rnn_parallel_for costs on two threads when the jobs do nothing:
- * the hand-off between the calling thread and the worker (post the job, both run their
- * empty items, the caller sees the worker done). bench.py runs it between repetitions
- * because on a shared VM this cost is not constant: on the 2-vCPU machine of
- * bench/README.md it was 0.24-0.6 us at some times and 2-2.7 us at others, and the
- * two-thread epochs of the same run were slow exactly then.
+ * handoff.c — what one rnn_parallel_for of empty jobs costs on two threads: the hand-off
+ * between the caller and the worker (post the job, both run their empty items, the
+ * caller sees the worker done). bench.py runs it between repetitions: on a shared VM
+ * the cost varies, and two-thread epochs are slow when it is high (bench/README.md).
  *
  *     clang -std=c17 -O2 -Ibuild/include bench/handoff.c build/librnnrt.a -lpthread -lm -o build/bench/handoff
  *     build/bench/handoff
- *
  * Output: one line of JSON, {"us_per_job": median, "min": ..., "max": ..., "runs": 15},
  * each run 20000 jobs of 4 empty items after 2000 untimed ones.
  */

@@ -2,16 +2,12 @@
  * peak.c — the single-core floating-point ceiling the generated trainers are measured
  * against: GFLOP/s of independent single-precision multiply-adds, in plain C17.
  *
+ * Each kernel updates NACC independent accumulators a[i] = a[i] * m + c (clang contracts
+ * it into one FMA by default); with NACC a multiple of the vector width they stay in
+ * registers, a stream of NACC / lanes independent FMA chains. Kernels of several sizes
+ * are timed (too few chains are latency-bound, too many spill) and the best median is
+ * the peak, at 2 FLOPs per FMA. Output: one line of JSON, {"gflops": best, "kernels": {...}}.
  *     clang -std=c17 -O3 -march=native bench/peak.c -o build/bench/peak && build/bench/peak
- *
- * Each kernel updates NACC independent float accumulators `a[i] = a[i] * m + c` (one
- * fused multiply-add each: clang contracts a*b+c into an FMA by default) for many rounds.
- * With NACC a multiple of the vector width, the compiler vectorizes and fully unrolls the
- * inner loop and keeps the accumulators in registers, so the loop is a stream of
- * independent vector FMAs: NACC / lanes chains, enough to cover FMA latency x FMA ports.
- * Kernels of several sizes are timed (too few chains are latency-bound, too many spill
- * to memory) and the best median is the peak. 2 FLOPs per FMA.
- * Output: one line of JSON, {"gflops": best, "kernels": {...}}.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>

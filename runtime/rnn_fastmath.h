@@ -5,70 +5,9 @@
  *   float rnn_fast_sigmoidf(float x);  1 / (1 + e^-x)
  *   float rnn_fast_tanhf(float x);     tanh x
  *
- * Why not libm: generated kernels run 16 samples in SIMD lanes with loops such as
- *     for (int l = 0; l < 16; l++) y[l] = rnn_fast_sigmoidf(z[l]);
- * and a call to expf/tanhf stops the loop from vectorizing. These functions are plain
- * C17 written so that clang and gcc inline and auto-vectorize them at -O2/-O3: no
- * branch on the value (every path is computed and the result picked with a ?: select
- * or a bit mask, which become max/min/blend), no table, no errno, bits moved through
- * memcpy.
- *
- * Method
- *   exp: clamp x to [-104, 89] (NaN passes through: the clamps are comparisons, and a
- *     comparison with NaN is false); k = round(x / ln 2) by adding 1.5 * 2^23, which
- *     leaves the integer in the low mantissa bits and avoids a float->int conversion
- *     (undefined for NaN); Cody-Waite reduction r = x - k ln2_hi - k ln2_lo with ln2_hi
- *     having 15 significant bits so k ln2_hi is exact, |r| <= ln2/2; e^r = 1 + r +
- *     r^2 Q(r), Q a degree-4 near-minimax (Chebyshev) fit, so degree 6 overall, Horner
- *     with fmaf. 2^k is applied as two factors 2^k1 * 2^k2 (k1 = floor(k/2)), each
- *     built by writing a biased exponent into the bits: both are normal for every k in
- *     [-150, 128], so overflow gives +inf and the subnormal range underflows gradually
- *     to 0 like libm (exactly 0 below about -103.97).
- *   sigmoid: e = exp(-|x|) in (0, 1] never overflows; sigmoid = 1/(1+e) for x >= 0 and
- *     e/(1+e) for x < 0 — one division, no cancellation, ±inf give exactly 1 and 0.
- *     e is computed with one scale factor 2^k (rnn_fm_exp_normal_ with -|x| clamped at
- *     -88): k >= -126 for -|x| >= -87.68, where the result is p 2^k rounded once
- *     (correctly rounded subnormals below -87.34, normal results the same bits as with
- *     the two-factor exp), and below that k = -127 makes the factor's bits, and e, 0:
- *     results under 2^-126.5 = 8.3e-39 are flushed to 0. Four fewer operations than
- *     the two-factor form (measured: lstm_dropout epoch 0.0883 -> 0.0862 s, one
- *     thread; the activations are about 60 % of an LSTM's forward step).
- *   tanh: on a = |x|, then the sign of x copied back (so tanh(-0) = -0, NaN stays
- *     NaN): a < 0.55: a + a^3 P(a^2), P a degree-4 near-minimax fit, so tanh x ~ x
- *     keeps full relative accuracy near 0, down to subnormals; otherwise (1-e)/(1+e)
- *     with e = exp(-2 min(a, 9.1)): tanh rounds to 1 in float beyond 9.02, and the
- *     clamp keeps e normal (no slow subnormal arithmetic), so 2^k is applied as one
- *     factor (rnn_fm_exp_normal_; checked over all 2^32 inputs to give the same bits as
- *     the two-factor form, with clang and gcc, with and without FMA).
- *   fmaf is used only when the target has a fused multiply-add (__FMA__ etc.); on other
- *     targets fmaf would be a library call, so a*b+c is written instead.
- *
- * Measured accuracy: exhaustively, every one of the 2^32 floats against double
- * exp/tanh, with clang 14 and gcc 12, -O2 with and without -march=x86-64-v3 (FMA and
- * mul+add paths; the four builds agree to 0.05 ulp). Error in ulps of the exact result:
- *                      max measured              bound asserted by tests/test_fastmath.c
- *   rnn_fast_expf      1.10 ulp, rel 9.3e-8      1.25 ulp, rel 1.0e-7
- *   rnn_fast_sigmoidf  2.40 ulp, rel 1.9e-7      2.6 ulp,  rel 2.0e-7
- *   rnn_fast_tanhf     1.55 ulp, rel 1.6e-7      1.75 ulp, rel 1.75e-7
- * over every input whose result is a normal float (for exp: x in [-87.33, 88.72]; for
- * tanh that includes all of it, tiny x too: tanh x = x exactly for |x| <= 2^-12).
- * Results in the subnormal range (exp below -87.33, sigmoid below -87.33) are within
- * 0.75 of the smallest subnormal, except that sigmoid is 0 below -87.68, where the
- * exact result is under 8.3e-39 (a gate value that small is 0 for every later use).
- * exp overflows to +inf exactly where e^x > FLT_MAX
- * and is 0 below -103.97; sigmoid(+-inf) = 1 / 0; tanh(+-inf) = +-1 and |x| >= 9.02
- * gives exactly +-1; NaN in gives NaN out. sigmoid and tanh are non-decreasing over
- * the tests' strided sweeps (not claimed between adjacent floats, where an ulp of
- * error can exceed the true step).
- *
- * Checking that a loop vectorizes:
- *   clang -O3 -march=native -Rpass=loop-vectorize -Rpass-missed=loop-vectorize -c f.c
- *   gcc   -O3 -march=native -fopt-info-vec-optimized -c f.c
- * or look for ymm registers and the absence of "call expf" in -S output
- * (tests/test_fastmath.c does the latter with clang and gcc, -O3 -march=x86-64-v3).
- * Both vectorize loops of all three functions at -O2 and -O3 (8 lanes, AVX2).
- *
- * Not for -ffast-math: reassociation would fold the rounding trick (t + C) - C.
+ * Plain C17 that clang and gcc inline and auto-vectorize at -O2/-O3, which a call to
+ * expf or tanhf in generated code's 16-lane loops prevents. Not for -ffast-math:
+ * reassociation would fold the rounding trick (t + C) - C.
  */
 #ifndef RNN_FASTMATH_H
 #define RNN_FASTMATH_H
@@ -77,7 +16,32 @@
 #include <stdint.h>
 #include <string.h>
 
-/* a*b + c, fused where the hardware does it in one instruction. */
+/* Accuracy over every float whose result is normal (for exp: x in [-87.33, 88.72]; for
+ * tanh all of it, tanh x = x exactly for |x| <= 2^-12), in ulps of the exact result,
+ * against double exp/tanh over all 2^32 inputs, clang and gcc, with and without FMA:
+ *                      max over all inputs       bound asserted by tests/test_fastmath.c
+ *   rnn_fast_expf      1.10 ulp, rel 9.3e-8      1.25 ulp, rel 1.0e-7
+ *   rnn_fast_sigmoidf  2.40 ulp, rel 1.9e-7      2.6 ulp,  rel 2.0e-7
+ *   rnn_fast_tanhf     1.55 ulp, rel 1.6e-7      1.75 ulp, rel 1.75e-7
+ * Subnormal results (exp and sigmoid below -87.33) are within 0.75 of the smallest
+ * subnormal, except that sigmoid is 0 below -87.68, where the exact result is under
+ * 8.3e-39 (a gate value that small is 0 for every later use). */
+
+/* Edges: exp overflows to +inf exactly where e^x > FLT_MAX and is 0 below -103.97;
+ * sigmoid(+-inf) = 1 / 0; tanh(+-inf) = +-1 and |x| >= 9.02 gives exactly +-1; NaN in
+ * gives NaN out. sigmoid and tanh are non-decreasing over the tests' strided sweeps
+ * (not claimed between adjacent floats, where an ulp of error can exceed the true step). */
+
+/* Vectorizable: no branch on the value (every path is computed and the result picked
+ * with a ?: select or a bit mask, which become max/min/blend), no table, no errno, bits
+ * moved through memcpy. To check that a loop vectorizes:
+ *   clang -O3 -march=native -Rpass=loop-vectorize -Rpass-missed=loop-vectorize -c f.c
+ *   gcc   -O3 -march=native -fopt-info-vec-optimized -c f.c
+ * or look for ymm registers and no "call expf" in -S output (tests/test_fastmath.c does
+ * the latter with clang and gcc, -O3 -march=x86-64-v3). */
+
+/* a*b + c, fused where the hardware does it in one instruction; elsewhere fmaf would be
+ * a library call. */
 #if defined(__FMA__) || defined(__ARM_FEATURE_FMA) || defined(__aarch64__) || defined(FP_FAST_FMAF)
 #define RNN_FM_FMA_(a, b, c) fmaf((a), (b), (c))
 #else
@@ -97,7 +61,10 @@ static inline float rnn_fm_float_(uint32_t u) {
 }
 
 /* e^x = p * 2^k for x clamped to [lo, hi], a sub-interval of [-104, 89]: returns p and
- * sets *k to k (as uint32_t, two's complement). The clamp is a parameter so that tanh
+ * sets *k to k (as uint32_t, two's complement). k = round(x / ln 2) by adding 1.5 * 2^23
+ * (no float->int conversion, which is undefined for NaN); Cody-Waite reduction
+ * r = x - k ln2_hi - k ln2_lo, |r| <= ln2/2; p = 1 + r + r^2 Q(r), Q a degree-4
+ * near-minimax (Chebyshev) fit, Horner with fmaf. The clamp is a parameter so that tanh
  * can clamp once: a clamp of its own followed by exp's would let gcc's jump threading
  * turn the selects into a CFG its if-conversion gives up on. */
 static inline float rnn_fm_exp_reduce_(float x, float lo, float hi, uint32_t *k) {
@@ -126,7 +93,9 @@ static inline float rnn_fm_exp_reduce_(float x, float lo, float hi, uint32_t *k)
     return 1.0f + RNN_FM_FMA_(r * r, q, r);
 }
 
-/* e^x for x clamped to [lo, hi], a sub-interval of [-104, 89]. */
+/* e^x for x clamped to [lo, hi], a sub-interval of [-104, 89]. 2^k is applied as two
+ * factors, both normal for every k in [-150, 128], so overflow gives +inf and the
+ * subnormal range underflows gradually to 0 like libm (exactly 0 below about -103.97). */
 static inline float rnn_fm_exp_(float x, float lo, float hi) {
     uint32_t k;
     float p = rnn_fm_exp_reduce_(x, lo, hi, &k);
@@ -158,12 +127,23 @@ static inline float rnn_fast_expf(float x) {
     return rnn_fm_exp_(x, -104.0f, 89.0f);
 }
 
+/* e = exp(-|x|) in (0, 1] never overflows; sigmoid = 1/(1+e) for x >= 0 and e/(1+e) for
+ * x < 0: one division, no cancellation, +-inf give exactly 1 and 0. e takes one scale
+ * factor (rnn_fm_exp_normal_), four operations fewer than the two-factor exp: normal
+ * results have the same bits, subnormal ones are rounded once, and below -87.68
+ * (results under 2^-126.5 = 8.3e-39) e and the result are 0. */
 static inline float rnn_fast_sigmoidf(float x) {
-    float e = rnn_fm_exp_normal_(-fabsf(x), -88.0f, 0.0f); /* 0 below -87.68: see the top */
+    float e = rnn_fm_exp_normal_(-fabsf(x), -88.0f, 0.0f);
     float num = x < 0.0f ? e : 1.0f;
     return num / (1.0f + e);
 }
 
+/* On a = |x|, the sign of x copied back (tanh(-0) = -0, NaN stays NaN). a < 0.55:
+ * a + a^3 P(a^2), P a degree-4 near-minimax fit, so tanh x ~ x keeps full relative
+ * accuracy near 0, down to subnormals. Otherwise (1-e)/(1+e), e = exp(-2 min(a, 9.1)):
+ * tanh rounds to 1 in float beyond 9.02, and the clamp keeps e normal (no slow
+ * subnormal arithmetic), so 2^k is one factor (rnn_fm_exp_normal_: over all 2^32
+ * inputs the same bits as the two-factor form, clang and gcc, with and without FMA). */
 static inline float rnn_fast_tanhf(float x) {
     float ax = fabsf(x);
 

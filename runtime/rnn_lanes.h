@@ -1,6 +1,5 @@
 /*
  * rnn_lanes.h — moving rows of a table into 16 SIMD lanes and back. Header-only.
- *
  *   void rnn_lanes_gather16(float *dst, const float *const src[16], int col, int ncols);
  *       dst[k*16 + l] = src[l][col + k]   for k < ncols <= 16, l < 16
  *   void rnn_lanes_scatter_add16(float *const dst[16], int col, const float *src, int nrows);
@@ -9,35 +8,6 @@
  *       Philox4x32-10 (rnn_philox4x32 of rnnrt.h) with key (k0, k1) on 4 blocks of 16
  *       lanes at once, in place: x[b][w][l] is word w of lane l's counter in block b,
  *       replaced by word w of its output.
- *
- * Generated code keeps the activations of a block of 16 samples as [feature][lane], so
- * that one statement is one SIMD operation across the samples. Token ids pick rows of
- * a table (the embedding, or the folded table b + E.K) that are [row][feature]: going
- * in, 16 rows become 16-lane vectors; going back, the gradient's lane vectors are added
- * to the rows. Element by element both are a 16 x 16 transpose, 256 scalar loads and
- * stores; here they are 16 vector loads, 64 two-register shuffles and 16 vector stores
- * (bench/README.md: about 4x faster on the seed models' tables).
- *
- * Exactness: both only move floats, and the scatter adds lane l's column to row dst[l]
- * in lane order, one lane after the other, so rows that repeat among the lanes (one
- * token in several samples) get the same sums in the same order as the scalar loop
- *     for (l = 0; l < 16; l++) for (k = 0; k < nrows; k++) dst[l][col + k] += src[k*16 + l];
- * Only the ncols (nrows) columns named are read and written: no padding is assumed.
- * With a constant ncols, the row copies are fixed-size memcpy calls that compilers turn
- * into one or two vector loads.
- *
- * Philox: generated code draws dropout masks for 16 samples (lanes) and 4 blocks of
- * features at a time. Ten dependent rounds make one block a latency chain, so the four
- * blocks go through the rounds side by side; with AVX-512 the 32x32 -> 64-bit products
- * are written on 64-bit lanes (even and odd words multiplied separately, the high
- * halves picked with one shuffle), which compilers turn into vpmuludq: about 3x faster
- * than one block at a time (bench/README.md). Integer arithmetic: every implementation
- * gives the same bits as rnn_philox4x32.
- *
- * The shuffles use GNU vector extensions (__builtin_shufflevector: clang, and gcc from
- * version 12) on 16-float registers with AVX-512, 8-float ones with AVX2; other
- * compilers and targets get the scalar loops (measured: without AVX2, 16-float vector
- * code is lowered to slower shuffles than the scalar moves), with the same results.
  */
 #ifndef RNN_LANES_H
 #define RNN_LANES_H
@@ -45,15 +15,30 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Always inlined: the row copies are memcpy calls with a size that is a constant only
- * after inlining (a call out of line was measured at 28 % of a GRU epoch, most of it
- * libc's memmove for 8-float rows). */
+/* Generated code keeps the activations of a block of 16 samples as [feature][lane], so
+ * that one statement is one SIMD operation across the samples, while the tables whose
+ * rows token ids pick (the embedding, or the folded table b + E.K) are [row][feature].
+ * Going in, 16 rows become 16-lane vectors; going back, the gradient's lane vectors are
+ * added to the rows: a 16 x 16 transpose each way, done in registers with shuffles.
+ * Exactness: only floats are moved, and the scatter adds in lane order, so rows that
+ * repeat among the lanes (one token in several samples) get the same sums in the same
+ * order as the scalar loop
+ *     for (l = 0; l < 16; l++) for (k = 0; k < nrows; k++) dst[l][col + k] += src[k*16 + l];
+ * Only the ncols (nrows) columns named are read and written: no padding is assumed. */
+
+/* Always inlined: with a constant ncols, the row copies are fixed-size memcpy calls that
+ * compilers turn into one or two vector loads; out of line they would be calls to
+ * libc's memmove. */
 #if defined(__GNUC__) || defined(__clang__)
 #define RNN_LANES_INLINE static inline __attribute__((always_inline))
 #else
 #define RNN_LANES_INLINE static inline
 #endif
 
+/* The shuffles use GNU vector extensions (__builtin_shufflevector: clang, and gcc from
+ * version 12) on 16-float registers with AVX-512, 8-float ones with AVX2. Other
+ * compilers and targets get the scalar loops, with the same results: without AVX2,
+ * 16-float vector code is lowered to shuffles slower than the scalar moves. */
 #if (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)) && defined(__AVX512F__)
 #define RNN_LANES_SHUFFLE 16
 
@@ -90,7 +75,7 @@ typedef float rnn_lanes_v8h_ __attribute__((vector_size(32)));
 /* n floats from p in the low lanes of a vector, the others 0 (n a constant after
  * inlining). For 8 and 16 it is one load: as a memcpy into a zeroed vector, gcc 12
  * wrote the row to the stack in 32 bytes and read 64 back, a failed store-to-load
- * forwarding for every row (simplernn built with gcc: 2.2 times clang's epoch). */
+ * forwarding for every row. */
 RNN_LANES_INLINE rnn_lanes_v16_ rnn_lanes_load_part_(const float *p, int n) {
     if (n == 16) {
         rnn_lanes_v16_ v;
@@ -140,7 +125,9 @@ RNN_LANES_INLINE void rnn_lanes_scatter_add16(float *const dst[16], int col, con
 typedef uint32_t rnn_lanes_u32x16_ __attribute__((vector_size(64)));
 typedef uint64_t rnn_lanes_u64x8_ __attribute__((vector_size(64)));
 
-/* The high 32 bits of m * x in every lane. */
+/* The high 32 bits of m * x in every lane: the 32x32 -> 64-bit products on 64-bit
+ * lanes (even and odd words multiplied separately, the high halves picked with one
+ * shuffle), which compilers turn into vpmuludq. */
 RNN_LANES_INLINE rnn_lanes_u32x16_ rnn_lanes_mulhi_(rnn_lanes_u32x16_ x, uint32_t m) {
     const rnn_lanes_u64x8_ low = (rnn_lanes_u64x8_){0} + 0xffffffffu, mm = (rnn_lanes_u64x8_){0} + m;
     rnn_lanes_u64x8_ even = ((rnn_lanes_u64x8_)x & low) * mm, odd = ((rnn_lanes_u64x8_)x >> 32) * mm;
@@ -148,6 +135,10 @@ RNN_LANES_INLINE rnn_lanes_u32x16_ rnn_lanes_mulhi_(rnn_lanes_u32x16_ x, uint32_
                            13, 29, 15, 31);
 }
 
+/* Generated code draws dropout masks for 16 samples (lanes) and 4 blocks of features at
+ * a time. Ten dependent rounds make one block a latency chain, so the four blocks go
+ * through the rounds side by side. Integer arithmetic: every implementation gives the
+ * same bits as rnn_philox4x32. */
 RNN_LANES_INLINE void rnn_lanes_philox16(uint32_t x[4][4][16], uint32_t k0, uint32_t k1) {
     rnn_lanes_u32x16_ c[4][4];
     for (int b = 0; b < 4; b++)

@@ -168,9 +168,10 @@ Test(kir, an_outer_product_over_the_budget_is_a_loop) {
     kir_lanes_decl(&k, "g", 3);
     kir_outer_acc(&k, "acc", "x", NULL, 2, "g", 3, 3, 0);
     cr_expect_str_eq(print(&p, &k),
-                     "for (int r = 0; r < 2; r++)\n"
-                     "    for (int c = 0; c < 3; c++)\n"
-                     "        for (int l = 0; l < W; l++) acc[(r * 3 + 0 + c) * W + l] += x[r * W + l] * g[c * W + l];\n");
+                     "for (int r = 0; r < 2; r++) {\n"
+                     "    const rnn_vec xv = V(x + r * W);\n"
+                     "    for (int c = 0; c < 3; c++) V(acc + (r * 3 + 0 + c) * W) += xv * V(g + c * W);\n"
+                     "}\n");
     kir_free(&k);
     plan_free(&p);
 }

@@ -6,30 +6,20 @@
  * rename(2) is atomic only within one file system. Commit is fflush, a check of the
  * stream's error flag, fsync, fclose, rename, then fsync of the directory so that the
  * rename itself is durable. Any failure before the rename removes the temporary and
- * leaves the previous file as it was.
- *
- * Nothing here blocks signals or takes locks: two writers of the same PATH each
- * rename a complete file, and the last one wins.
+ * leaves the previous file as it was. Nothing here blocks signals or takes locks: two
+ * writers of the same PATH each rename a complete file, and the last one wins.
  */
 #include "core/atomic_file.h"
+#include "core/errors.h"
 #include "core/safetensors.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 void rnn_ignore_sigxfsz(void) {
     struct sigaction sa;
@@ -80,7 +70,7 @@ static int make_temp(const char *path, char *tmp, size_t cap, char *err, size_t 
         char dir[4096];
         tmp[0] = 0;
         dir_of(path, dir, sizeof dir);
-        seterr(err, errlen, "%s: cannot write: cannot create a file in %s: %s", path, dir, strerror(e));
+        rnn_fail(err, errlen, "%s: cannot write: cannot create a file in %s: %s", path, dir, strerror(e));
         errno = e;
     }
     return fd;
@@ -89,11 +79,11 @@ static int make_temp(const char *path, char *tmp, size_t cap, char *err, size_t 
 static int check_target(const char *path, char *err, size_t errlen) {
     struct stat st;
     if (!path || !path[0]) {
-        seterr(err, errlen, "(empty path): cannot write: no file name given");
+        rnn_fail(err, errlen, "(empty path): cannot write: no file name given");
         return -1;
     }
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        seterr(err, errlen, "%s: cannot write: is a directory", path);
+        rnn_fail(err, errlen, "%s: cannot write: is a directory", path);
         return -1;
     }
     return 0;
@@ -103,7 +93,7 @@ int rnn_atomic_open(rnn_atomic_file *a, const char *path, char *err, size_t errl
     memset(a, 0, sizeof *a);
     if (check_target(path, err, errlen)) return -1;
     if (strlen(path) >= sizeof a->path) {
-        seterr(err, errlen, "%.200s...: cannot write: %s", path, strerror(ENAMETOOLONG));
+        rnn_fail(err, errlen, "%.200s...: cannot write: %s", path, strerror(ENAMETOOLONG));
         return -1;
     }
     strcpy(a->path, path);
@@ -114,7 +104,7 @@ int rnn_atomic_open(rnn_atomic_file *a, const char *path, char *err, size_t errl
         close(fd);
         unlink(a->tmp);
         a->tmp[0] = 0;
-        seterr(err, errlen, "%s: cannot write: %s", path, strerror(e));
+        rnn_fail(err, errlen, "%s: cannot write: %s", path, strerror(e));
         return -1;
     }
     return 0;
@@ -136,7 +126,7 @@ static int lost_write_errno(FILE *f, int errno_at_entry) {
 int rnn_atomic_commit(rnn_atomic_file *a, char *err, size_t errlen) {
     int errno_at_entry = errno;
     if (!a->f) {
-        seterr(err, errlen, "%s: cannot write: the file is not open", a->path);
+        rnn_fail(err, errlen, "%s: cannot write: the file is not open", a->path);
         return -1;
     }
     int e = 0;
@@ -149,7 +139,7 @@ int rnn_atomic_commit(rnn_atomic_file *a, char *err, size_t errlen) {
     if (e) {
         unlink(a->tmp);
         a->tmp[0] = 0;
-        seterr(err, errlen, "%s: cannot write: %s", a->path, strerror(e));
+        rnn_fail(err, errlen, "%s: cannot write: %s", a->path, strerror(e));
         return -1;
     }
     a->tmp[0] = 0;
@@ -165,8 +155,8 @@ int rnn_atomic_commit(rnn_atomic_file *a, char *err, size_t errlen) {
     if (e) {
         /* The new file is in place, so the old one cannot be kept any more; report
          * that it may not survive a crash. */
-        seterr(err, errlen, "%s: written, but syncing its directory failed: %s", a->path,
-               strerror(e));
+        rnn_fail(err, errlen, "%s: written, but syncing its directory failed: %s", a->path,
+                 strerror(e));
         return -1;
     }
     return 0;

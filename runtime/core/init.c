@@ -40,16 +40,11 @@ static void init_glorot(const rnn_rng *s, rnn_real *dst, int rows, int cols) {
 /* Orthogonal, gain 1 (Keras's Orthogonal initializer):
  *   A [n = max(r,c), p = min(r,c)], element e (row-major) = rnn_rng_normal(s, e, 0, 0)
  *   A = Q R (thin QR), Q <- Q * sign(diag R), result Q [r, c] or Q^T when r < c.
- *
- * QR by modified Gram-Schmidt applied twice per column ("twice is enough": one MGS
- * pass loses orthogonality in proportion to cond(A), a second pass brings it back to
- * the level of double rounding). Chosen over Householder because it needs only the
- * n x p matrix itself (no separate Q accumulation, which matters for the largest
- * allowed layers) and because the R it produces has a positive diagonal by
- * construction (each R_jj is a norm), which is exactly the sign convention Keras
- * asks for: Q is then the unique thin-QR factor with positive diag R, the same Q
- * any QR algorithm followed by the sign fix would give (up to rounding).
- *
+ * QR by modified Gram-Schmidt applied twice per column (a second pass brings the
+ * orthogonality one pass loses, in proportion to cond(A), back to double rounding).
+ * Unlike Householder it needs only the n x p matrix (no separate Q for the largest
+ * layers), and its R has a positive diagonal by construction (each R_jj is a norm):
+ * Q is the unique thin-QR factor with positive diag R that Keras's sign fix gives.
  * A is stored column-major (column j contiguous at a[j*n ...]) so the inner loops run
  * over contiguous memory. Returns -1 on allocation failure. */
 static int init_orthogonal(const rnn_rng *s, rnn_real *dst, int r, int c) {

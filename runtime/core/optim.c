@@ -5,25 +5,21 @@
  *
  * Only the real elements of each tensor are read or written: the alignment padding
  * between tensors is never touched (it must stay zero in params, and a gradient
- * buffer's padding must not leak into a norm).
- *
- * Each element's update is computed in double and rounded once to rnn_real; norms
- * are accumulated in double so they do not depend on the tensor size's rounding.
- *
- * The element-wise update is compiled for AVX-512, AVX2 and the baseline (target_clones,
- * picked when the program starts): the library is built for any x86-64, where double
- * square roots and divisions go two at a time, and they are most of the update
- * (measured: lstm_dropout epoch 0.0938 -> 0.0909 s with the AVX-512 clone). Without
- * contraction into fused multiply-adds the three clones compute the same bits: every
- * operation is a correctly rounded IEEE operation, whatever the vector width.
+ * buffer's padding must not leak into a norm). Each element's update is computed in
+ * double and rounded once to rnn_real; norms are accumulated in double so they do not
+ * depend on the tensor size's rounding.
  */
 #include "rnnrt.h"
 
 #include <math.h>
 #include <string.h>
 
-/* No contraction (see above). gcc does not know the pragma, but contracts nothing in
- * ISO C mode (-std=c17: -ffp-contract=off). */
+/* The element-wise update is compiled for AVX-512, AVX2 and the baseline (target_clones,
+ * picked when the program starts): the library is built for any x86-64, where double
+ * square roots and divisions, most of the update, go two at a time. Without contraction
+ * into fused multiply-adds the clones compute the same bits: every operation is a
+ * correctly rounded IEEE operation, whatever the vector width. gcc does not know the
+ * pragma, but contracts nothing in ISO C mode (-std=c17: -ffp-contract=off). */
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
 #endif
@@ -37,8 +33,7 @@
 #define RNN_VECTOR_CLONES
 #endif
 /* The element loops below are written once and compiled into each clone: they must be
- * inlined there, or they would be built for the baseline only (measured: update_elements
- * left out of line made a one-thread simplernn epoch 17 % slower). */
+ * inlined there, or they would be built for the baseline only. */
 #if defined(__GNUC__) || defined(__clang__)
 #define IN_CLONE static inline __attribute__((always_inline))
 #else
@@ -161,8 +156,8 @@ IN_CLONE void sgd(const rnn_optimizer *o, rnn_real *w, const rnn_real *g, rnn_re
 
 /* A test of the exponent bits OR-ed over the buffer: one pass that vectorizes (a sum
  * of squares would be a chain of dependent adds). The clones matter as for the update:
- * built for the baseline, the pass takes 4 floats at a time (measured on simplernn:
- * 0.6 us of serial work per step, while the other threads wait). */
+ * built for the baseline, the pass takes 4 floats at a time, and it is serial work
+ * while the other threads wait. */
 #ifdef RNN_DOUBLE
 typedef uint64_t real_bits;
 #define EXPONENT_BITS 0x7ff0000000000000u

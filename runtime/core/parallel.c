@@ -1,57 +1,13 @@
 /*
- * parallel.c — the one parallel construct the runtime offers generated code:
- * rnn_parallel_for over the lane blocks of a batch.
+ * parallel.c — rnn_parallel_for, the one parallel construct the runtime offers
+ * generated code, over the lane blocks of a batch.
  *
- * The items are split into one contiguous range per thread (the caller's first). A
- * thread runs its own range first, then takes what is left of the others', item by
- * item from atomic counters: the same thread runs the same blocks in every call when
- * all keep up, so a block's forward state is still in that core's L2 when its backward
- * runs (with one shared counter, a block's backward often ran on the other core;
- * measured with two threads, medians of 9 paired runs: 2-4 % faster epochs on the
- * seed specs), and the work still balances when one falls behind. The callers make
- * the result independent of which thread ran which block: every block writes only its
- * own buffers, and everything summed over blocks is summed afterwards in block order.
- * The trained weights are therefore bit-for-bit the same whatever the thread count.
- *
- * The worker threads are started on first use and then wait for work: a batch takes a
- * few hundred microseconds, so creating threads for every call (twice per batch) would
- * cost a large part of it. A worker spins on the job counter for about a millisecond
- * before sleeping on a condition variable: between two calls the caller does the
- * sequential part of a step (the optimizer, the next batch), and a worker that went to
- * sleep costs a wake-up each time (measured on 2 vCPUs: 20k spins gave lstm2 1.2x with
- * two threads, 1M spins 1.8x; with a pause instruction in the loop, 100k spins, about
- * 1-2 ms, do as well). The caller, once its own share is done, likewise spins
- * on the count of finished workers before it sleeps: the last worker is usually a few
- * microseconds behind, and a sleep and wake-up of the caller cost more than that.
- * Workers live until the process exits (they hold no resources a caller could miss).
- * A caller that knows a job is coming after serial work of its own can wake sleeping
- * workers first (rnn_parallel_wake), so that their wake-up overlaps that work: the
- * trainer does so before an epoch's shuffle. Without it the first job of simplernn's
- * first epoch took 45-95 us instead of 2, the caller first in the futex call (9-27 us),
- * then waiting for the worker to wake, and its whole first batch 130-170 us instead
- * of about 30 (measured with timestamps; with the wake, about 85).
- *
- * A spinning thread yields its CPU every YIELD_EVERY rounds (sched_yield: on a CPU of
- * its own the call returns at once). Without it, when more threads want to run than
- * there are CPUs (two trainers at once, a build running beside one), a spinner kept
- * its CPU until the scheduler's time slice ended while the thread it waited for could
- * not run there, and every hand-off cost milliseconds: two 2-thread lstm trainers on
- * the 2 vCPUs took 5-9 s per epoch each instead of about 0.1 s (measured; with the
- * yield 0.05-0.17 s).
- *
- * Linux tends to start a new thread on its creator's CPU. A spinning pair that yields
- * shares that CPU politely enough that the scheduler was slow to move one away (the
- * first 600 jobs of a test took 17 us each instead of 2). So a worker is started on
- * another CPU than the caller's (pthread_attr_setaffinity_np) and, once running, widens
- * its affinity back to the caller's set: a hint where to start, not pinning. (Before,
- * without the yield, the scheduler separated the two only after 3-14 ms of jobs.) The
- * same holds for a worker woken from its sleep, which the scheduler tends to put on the
- * CPU of the caller that woke it: it moves itself the same way (leave_waker_cpu).
- *
- * A job is handed over without locks, and what one thread writes while another spins
- * on it sits on a cache line of its own (measured, 2 threads, empty jobs of 4 items:
- * 0.44 us per job with a mutex held while posting and one line for everything, 0.24 us
- * now).
+ * Each thread runs its own contiguous range of items first (the caller range 0), then
+ * takes what is left of the others' from atomic counters: when all keep up, a block's
+ * backward runs on the core that ran its forward, its state still in cache, and the
+ * work still balances when one falls behind. Callers keep the result independent of
+ * the schedule (each block writes only its own buffers; sums over blocks are taken
+ * afterwards in block order): the weights are the same bits whatever the thread count.
  */
 #if defined(__linux__) && !defined(_GNU_SOURCE)
 #define _GNU_SOURCE /* pthread_attr_setaffinity_np, sched_getcpu, CPU_SET */
@@ -72,6 +28,15 @@
 #else
 #define CPU_RELAX() ((void)0)
 #endif
+/* Workers start on first use and then wait for work: a batch takes a few hundred
+ * microseconds, too short to create threads twice per batch. A waiting thread (a worker
+ * between jobs, the caller for the last worker) spins for SPIN_ROUNDS, about 1-2 ms,
+ * before it sleeps: between two calls the caller does the serial part of a step, and a
+ * sleep costs a wake-up every time. A spinner yields its CPU every YIELD_EVERY rounds
+ * (sched_yield returns at once on a CPU of its own): when more threads want to run than
+ * there are CPUs (two trainers at once, a build beside one), a spinner that kept its CPU
+ * to the end of its time slice made every hand-off cost milliseconds. Workers live until
+ * the process exits (they hold no resources a caller could miss). */
 #define SPIN_ROUNDS 100000
 #define YIELD_EVERY 256 /* spin rounds, a few microseconds */
 
@@ -91,24 +56,16 @@ int rnn_get_threads(void) {
     return n >= 1 && n <= 1024 ? (int)n : 1;
 }
 
-/* The current job. Its generation changes when a job is posted; `wanted` workers (by
- * index) take part; `done` counts the workers that finished it.
- *
- * Posting and taking a job take no lock: the caller writes the job, then stores `job`,
- * the job's generation and the number of workers it wants in one atomic word; a
- * spinning worker that sees a new generation reads the rest of the job (the atomic
- * store and load order the plain fields). One word, because a worker that did not take
- * part in the previous job may look only now: with generation and `wanted` in two
- * variables it could read the old generation with the next job's `wanted`, written
- * before its generation, and run that job early, then again (a stress test with a
- * delay before the generation's store failed 5 runs in 300). A worker that took part
- * in a job cannot lag that way: the caller waits for it before the next. The mutex
- * and condition variables serve only a thread that goes to sleep, and it announces
- * itself first (`sleepers`, `caller_sleeps`), so the other side knows to wake it: each
- * side writes its own variable and then reads the other's (sequentially consistent
- * atomics), so at least one of them sees the other's write and no wake-up is lost.
- * (With the lock taken on every job, a worker that saw the new generation while the
- * caller still held the lock slept in the kernel until the unlock woke it.) */
+/* The current job. Posting it takes no lock: the caller writes the job's fields, then
+ * stores its generation and the number of workers it wants (by index) in one atomic
+ * word, `job`; a spinning worker that sees a new generation reads the rest (the atomic
+ * store and load order the plain fields). One word, because a worker that sat out the
+ * previous job may look only now, and with two variables it could pair the old
+ * generation with the next job's `wanted` and run that job twice; a worker that took
+ * part cannot lag so (the caller waits for it). The mutex and condition variables serve
+ * only a thread going to sleep, which announces itself first (`sleepers`,
+ * `caller_sleeps`): each side writes its own variable, then reads the other's (seq_cst
+ * atomics), so at least one sees the other's write and no wake-up is lost. */
 #define LINE 64 /* bytes: variables written by one thread and read by another get a cache line each */
 
 static struct {
@@ -143,7 +100,11 @@ static unsigned generation_of(unsigned long long job) { return (unsigned)(job >>
 
 static void *worker(void *p);
 
-/* Where a worker starts (see the top of the file). */
+/* Where a worker starts. Linux tends to start a new thread on its creator's CPU, and a
+ * spinning pair that yields shares it politely enough that the scheduler is slow to
+ * move one away. So a worker starts on another CPU than the caller's
+ * (pthread_attr_setaffinity_np) and, once running, widens its affinity back to the
+ * caller's set: a hint where to start, not pinning. */
 #ifdef __linux__
 static cpu_set_t g_allowed; /* the caller's CPUs when the first worker was started */
 static int g_place;         /* the hint applies: there is another CPU to start on  */
@@ -173,11 +134,9 @@ static int worker_cpu(int index, int here) {
 
 /* In a worker just woken from its sleep by a caller on CPU `waker`: the scheduler tends
  * to wake a thread on its waker's CPU (wake-affine placement), where the two then take
- * turns on one CPU until the load balancer moves one away, 10-30 ms later (measured:
- * simplernn's first epoch with two threads 0.017-0.036 s in half the runs instead of
- * 0.009 s, when the worker had slept through the data loading). So a worker that finds
- * itself there moves to its own CPU, as at its start, and widens its affinity again: a
- * hint, not pinning. */
+ * turns until the load balancer moves one away, tens of milliseconds later. So a worker
+ * that finds itself there moves to its own CPU, as at its start, and widens its
+ * affinity again: a hint, not pinning. */
 static void leave_waker_cpu(int index, int waker) {
 #ifdef __linux__
     const int cpu = worker_cpu(index, waker);
@@ -214,7 +173,7 @@ static unsigned long long wait_for_job(int index, unsigned seen) {
     }
 }
 
-/* Start worker `index` on worker_cpu (see the top of the file). */
+/* Start worker `index` on worker_cpu (see "Where a worker starts"). */
 static int start_worker(int index) {
     pthread_attr_t attr;
     if (pthread_attr_init(&attr) != 0) return -1;
@@ -260,8 +219,9 @@ static void *worker(void *p) {
 static pthread_mutex_t g_caller = PTHREAD_MUTEX_INITIALIZER;
 
 /* Under g_caller, after a new job was posted (poke 0) or to wake without one (poke 1,
- * rnn_parallel_wake): wake the workers that sleep, telling them this CPU
- * (leave_waker_cpu). */
+ * rnn_parallel_wake: a caller about to do serial work before a job, such as the
+ * trainer before an epoch's shuffle, lets the workers' wake-up overlap it): wake the
+ * workers that sleep, telling them this CPU (leave_waker_cpu). */
 static void wake_sleepers(int poke) {
     if (atomic_load(&pool.sleepers) == 0) return;
 #ifdef __linux__

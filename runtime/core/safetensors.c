@@ -2,36 +2,19 @@
  * safetensors.c — checkpoint files in the safetensors format (see safetensors.h).
  *
  * The reader treats a file as untrusted input: every size is checked before it is
- * used, and the JSON header goes through a small strict parser of our own (RFC 8259
- * grammar, UTF-8 validated, duplicate keys rejected, depth limited) before the
+ * used, and the JSON header goes through the strict parser of json.c before the
  * safetensors schema is checked on the parsed tree. Everything a file refers to lives
  * in one allocation per kind (file bytes, parsed strings, index arrays), so closing or
- * failing frees a fixed handful of blocks.
- *
- * Decisions worth knowing (the header cannot say them all):
- *  - rnn_st_get(f, i) returns tensors in the order of the JSON header, which for files
- *    we write is the order given to rnn_st_write. The reader accepts any JSON order as
- *    long as the offsets, once sorted, tile the data region from 0 to its end — the
- *    rule the reference Rust crate applies — so files from other writers load too.
- *  - The writer keeps the caller's order in the JSON header, but lays the data out
- *    widest element first (8-byte dtypes, then 4-byte, then 1-byte; stable within a
- *    width). Every tensor's offset is then a multiple of its element size, and since
- *    the data region starts at a multiple of 8, every tensor is naturally aligned in
- *    the file and in the reader's buffer, with no padding (padding is not allowed:
- *    offsets must be contiguous).
- *  - The reader places the data region at an 8-aligned address. A foreign file whose
- *    tensors are not aligned to their element size gets those tensors copied into
- *    aligned storage, so rnn_st_tensor.data is always aligned for its dtype and
- *    callers may read it as float/double/int32/int64 directly, without memcpy.
- *  - __metadata__ values and tensor names may not contain U+0000, since the API hands
- *    them out as C strings.
+ * failing frees a fixed handful of blocks. __metadata__ values and tensor names may
+ * not contain U+0000, since the API hands them out as C strings.
  */
 #include "core/safetensors.h"
+#include "core/errors.h"
+#include "core/json.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdalign.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -58,7 +41,6 @@ static int host_is_le(void) {
 
 #define HEADER_MAX ((uint64_t)100 << 20) /* 100 MiB, the bound the Rust crate uses too */
 #define FILE_MAX ((uint64_t)4 << 30)     /* 4 GiB: far above any rnnc checkpoint */
-#define JSON_MAX_DEPTH 8
 
 static const struct {
     const char *name;
@@ -69,41 +51,11 @@ static const struct {
 };
 #define N_DTYPES ((int)(sizeof dtypes / sizeof dtypes[0]))
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-/* Strict UTF-8 (RFC 3629): no overlongs, no surrogates, nothing above U+10FFFF.
- * Returns the length of the sequence at s (at most n bytes available), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n) {
-    unsigned c = s[0];
-    if (c < 0x80) return 1;
-    size_t len;
-    unsigned lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
-    if (c >= 0xC2 && c <= 0xDF) len = 2;
-    else if (c == 0xE0) len = 3, lo = 0xA0;
-    else if (c >= 0xE1 && c <= 0xEC) len = 3;
-    else if (c == 0xED) len = 3, hi = 0x9F; /* excludes the surrogates D800..DFFF */
-    else if (c >= 0xEE && c <= 0xEF) len = 3;
-    else if (c == 0xF0) len = 4, lo = 0x90;
-    else if (c >= 0xF1 && c <= 0xF3) len = 4;
-    else if (c == 0xF4) len = 4, hi = 0x8F;
-    else return 0;
-    if (n < len || s[1] < lo || s[1] > hi) return 0;
-    for (size_t k = 2; k < len; k++)
-        if ((s[k] & 0xC0) != 0x80) return 0;
-    return len;
-}
-
 static bool utf8_valid(const char *s) {
     const unsigned char *p = (const unsigned char *)s;
     size_t n = strlen(s);
     while (n) {
-        size_t k = utf8_seq(p, n);
+        size_t k = rnn_utf8_seq(p, n);
         if (!k) return false;
         p += k, n -= k;
     }
@@ -209,6 +161,12 @@ static void sb_json_string(sbuf *b, const char *s) {
 
 /* =============================================================================
  * Writer
+ *
+ * The JSON header keeps the caller's order, but the data is laid out widest element
+ * first (8-byte dtypes, then 4-byte, then 1-byte; stable within a width). Every offset
+ * is then a multiple of its element size and, since the data region starts at a
+ * multiple of 8, every tensor is naturally aligned in the file and in the reader's
+ * buffer without padding (which the format forbids: offsets must be contiguous).
  * =========================================================================== */
 static int cmp_cstr_ptr(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -236,12 +194,12 @@ int rnn_st_write(const char *path, const rnn_st_tensor *tensors, int n_tensors,
                  const char *const *meta_keys, const char *const *meta_values, int n_meta,
                  char *err, size_t errlen) {
     if (!HOST_IS_LE()) {
-        seterr(err, errlen, "%s: cannot write: this host is not little-endian", path);
+        rnn_fail(err, errlen, "%s: cannot write: this host is not little-endian", path);
         return -1;
     }
     if (n_tensors < 0 || n_meta < 0 || (n_tensors && !tensors) ||
         (n_meta && (!meta_keys || !meta_values))) {
-        seterr(err, errlen, "%s: cannot write: invalid tensor or metadata arrays", path);
+        rnn_fail(err, errlen, "%s: cannot write: invalid tensor or metadata arrays", path);
         return -1;
     }
 
@@ -256,44 +214,44 @@ int rnn_st_write(const char *path, const rnn_st_tensor *tensors, int n_tensors,
     for (int i = 0; i < n_tensors; i++) {
         const rnn_st_tensor *t = &tensors[i];
         if (!t->name || !t->name[0]) {
-            seterr(err, errlen, "%s: cannot write: tensor %d has an empty name", path, i);
+            rnn_fail(err, errlen, "%s: cannot write: tensor %d has an empty name", path, i);
             goto fail;
         }
         if (!utf8_valid(t->name)) {
-            seterr(err, errlen, "%s: cannot write: tensor %d: name is not valid UTF-8", path, i);
+            rnn_fail(err, errlen, "%s: cannot write: tensor %d: name is not valid UTF-8", path, i);
             goto fail;
         }
         if (!strcmp(t->name, "__metadata__")) {
-            seterr(err, errlen, "%s: cannot write: '__metadata__' is reserved, not a tensor name",
-                   path);
+            rnn_fail(err, errlen, "%s: cannot write: '__metadata__' is reserved, not a tensor name",
+                     path);
             goto fail;
         }
         if ((int)t->dtype < 0 || (int)t->dtype >= N_DTYPES) {
-            seterr(err, errlen, "%s: cannot write: tensor '%s': unknown dtype %d", path, t->name,
-                   (int)t->dtype);
+            rnn_fail(err, errlen, "%s: cannot write: tensor '%s': unknown dtype %d", path, t->name,
+                     (int)t->dtype);
             goto fail;
         }
         if (t->rank < 0 || t->rank > RNN_ST_MAX_RANK) {
-            seterr(err, errlen, "%s: cannot write: tensor '%s': rank %d is outside 0..%d", path,
-                   t->name, t->rank, RNN_ST_MAX_RANK);
+            rnn_fail(err, errlen, "%s: cannot write: tensor '%s': rank %d is outside 0..%d", path,
+                     t->name, t->rank, RNN_ST_MAX_RANK);
             goto fail;
         }
         for (int d = 0; d < t->rank; d++)
             if (t->shape[d] < 0) {
-                seterr(err, errlen, "%s: cannot write: tensor '%s': dimension %d is negative (%" PRId64 ")",
-                       path, t->name, d, t->shape[d]);
+                rnn_fail(err, errlen, "%s: cannot write: tensor '%s': dimension %d is negative (%" PRId64 ")",
+                         path, t->name, d, t->shape[d]);
                 goto fail;
             }
         if (!shape_bytes(t->shape, t->rank, dtypes[t->dtype].size, &bytes[i]) ||
             bytes[i] > FILE_MAX - total) {
             char sh[160];
             format_shape(sh, sizeof sh, t->shape, t->rank);
-            seterr(err, errlen, "%s: cannot write: tensor '%s': shape %s is too large", path,
-                   t->name, sh);
+            rnn_fail(err, errlen, "%s: cannot write: tensor '%s': shape %s is too large", path,
+                     t->name, sh);
             goto fail;
         }
         if (bytes[i] && !t->data) {
-            seterr(err, errlen, "%s: cannot write: tensor '%s': data is NULL", path, t->name);
+            rnn_fail(err, errlen, "%s: cannot write: tensor '%s': data is NULL", path, t->name);
             goto fail;
         }
         total += bytes[i];
@@ -305,24 +263,24 @@ int rnn_st_write(const char *path, const rnn_st_tensor *tensors, int n_tensors,
                              sizeof(rnn_st_tensor), n_tensors, &oom);
     if (oom) goto oom;
     if (dup) {
-        seterr(err, errlen, "%s: cannot write: duplicate tensor name '%s'", path, dup);
+        rnn_fail(err, errlen, "%s: cannot write: duplicate tensor name '%s'", path, dup);
         goto fail;
     }
     for (int i = 0; i < n_meta; i++) {
         if (!meta_keys[i] || !meta_values[i]) {
-            seterr(err, errlen, "%s: cannot write: metadata entry %d is NULL", path, i);
+            rnn_fail(err, errlen, "%s: cannot write: metadata entry %d is NULL", path, i);
             goto fail;
         }
         if (!utf8_valid(meta_keys[i]) || !utf8_valid(meta_values[i])) {
-            seterr(err, errlen, "%s: cannot write: metadata '%s': not valid UTF-8", path,
-                   meta_keys[i]);
+            rnn_fail(err, errlen, "%s: cannot write: metadata '%s': not valid UTF-8", path,
+                     meta_keys[i]);
             goto fail;
         }
     }
     dup = find_duplicate(meta_keys, sizeof(const char *), n_meta, &oom);
     if (oom) goto oom;
     if (dup) {
-        seterr(err, errlen, "%s: cannot write: duplicate metadata key '%s'", path, dup);
+        rnn_fail(err, errlen, "%s: cannot write: duplicate metadata key '%s'", path, dup);
         goto fail;
     }
 
@@ -365,8 +323,8 @@ int rnn_st_write(const char *path, const rnn_st_tensor *tensors, int n_tensors,
     while (!h.oom && (h.len % 8)) sb_puts(&h, " ");
     if (h.oom) goto oom;
     if (h.len > HEADER_MAX || total > FILE_MAX - 8 - h.len) {
-        seterr(err, errlen, "%s: cannot write: the file would exceed the reader's limits "
-                            "(header %zu bytes, data %" PRIu64 " bytes)", path, h.len, total);
+        rnn_fail(err, errlen, "%s: cannot write: the file would exceed the reader's limits "
+                              "(header %zu bytes, data %" PRIu64 " bytes)", path, h.len, total);
         goto fail;
     }
 
@@ -382,7 +340,7 @@ int rnn_st_write(const char *path, const rnn_st_tensor *tensors, int n_tensors,
         /* Keep the errno of the failing write: it is the cause (ENOSPC, EFBIG...). */
         int e = errno ? errno : EIO;
         rnn_atomic_abort(&af);
-        seterr(err, errlen, "%s: cannot write: %s", path, strerror(e));
+        rnn_fail(err, errlen, "%s: cannot write: %s", path, strerror(e));
         goto fail;
     }
     if (rnn_atomic_commit(&af, err, errlen) != 0) goto fail;
@@ -393,7 +351,7 @@ int rnn_st_write(const char *path, const rnn_st_tensor *tensors, int n_tensors,
     return 0;
 
 oom:
-    seterr(err, errlen, "%s: cannot write: out of memory", path);
+    rnn_fail(err, errlen, "%s: cannot write: out of memory", path);
 fail:
     free(bytes);
     free(begin);
@@ -403,389 +361,25 @@ fail:
 }
 
 /* =============================================================================
- * Strict JSON reader
- *
- * Parses into a tree held in an arena (a list of blocks freed together). Numbers keep
- * their source text so that errors can quote them; integers that fit int64 also keep
- * their value. Objects keep their members in source order.
- * =========================================================================== */
-typedef struct ablock {
-    struct ablock *next;
-    size_t used, cap;
-    max_align_t data[];
-} ablock;
-
-typedef struct {
-    ablock *head;
-} arena;
-
-static void *arena_alloc(arena *a, size_t n) {
-    const size_t al = alignof(max_align_t);
-    n = (n + al - 1) / al * al;
-    if (!n) n = al;
-    ablock *b = a->head;
-    if (!b || b->cap - b->used < n) {
-        size_t cap = n > ((size_t)64 << 10) ? n : ((size_t)64 << 10);
-        b = malloc(sizeof *b + cap);
-        if (!b) return NULL;
-        b->next = a->head, b->used = 0, b->cap = cap;
-        a->head = b;
-    }
-    void *p = (char *)b->data + b->used;
-    b->used += n;
-    return p;
-}
-
-static void arena_free(arena *a) {
-    for (ablock *b = a->head, *next; b; b = next) {
-        next = b->next;
-        free(b);
-    }
-    a->head = NULL;
-}
-
-enum { J_NULL, J_BOOL, J_INT, J_NUM, J_STR, J_ARR, J_OBJ };
-
-typedef struct jval jval;
-typedef struct {
-    char *s; /* NUL-terminated; may also contain NULs from \u0000, hence n */
-    size_t n;
-} jstr;
-
-struct jval {
-    int type;
-    size_t pos;      /* header byte offset of the value, for messages */
-    size_t n;        /* array/object members */
-    int64_t i;       /* J_INT */
-    const char *raw; /* J_INT/J_NUM: source text (not NUL-terminated) */
-    size_t rawlen;
-    jstr str;   /* J_STR */
-    jval *item; /* J_ARR/J_OBJ values */
-    jstr *key;  /* J_OBJ keys */
-};
-
-typedef struct {
-    const unsigned char *p, *start, *end;
-    arena *ar;
-    char *msg; /* error text (without the path), set once */
-    size_t msglen;
-    bool failed;
-} jparser;
-
-static int jfail(jparser *j, const char *fmt, ...) {
-    if (j->failed) return -1;
-    j->failed = true;
-    int n = snprintf(j->msg, j->msglen, "invalid header JSON at byte %zu: ", (size_t)(j->p - j->start));
-    if (n >= 0 && (size_t)n < j->msglen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(j->msg + n, j->msglen - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
-static void jskip_ws(jparser *j) {
-    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
-        j->p++;
-}
-
-static int hex4(const unsigned char *p, unsigned *out) {
-    unsigned v = 0;
-    for (int k = 0; k < 4; k++) {
-        unsigned c = p[k], d;
-        if (c >= '0' && c <= '9') d = c - '0';
-        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-        else return -1;
-        v = v * 16 + d;
-    }
-    *out = v;
-    return 0;
-}
-
-static size_t put_utf8(char *o, unsigned cp) {
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
-/* At an opening quote. Decoded text is never longer than its source (an escape of k
- * bytes yields at most k bytes of UTF-8), so one arena block of the source length
- * is enough; the source is scanned for the closing quote first to know it. */
-static int jstring(jparser *j, jstr *out) {
-    const unsigned char *q = j->p + 1;
-    while (q < j->end && *q != '"') q += (*q == '\\' && q + 1 < j->end) ? 2 : 1;
-    if (q >= j->end) return jfail(j, "unterminated string"); /* at its opening quote */
-    j->p++;
-    char *o = arena_alloc(j->ar, (size_t)(q - j->p) + 1);
-    if (!o) return jfail(j, "out of memory");
-    size_t n = 0;
-    while (j->p < q) {
-        unsigned c = *j->p;
-        if (c < 0x20) return jfail(j, "control character 0x%02x in a string", c);
-        if (c >= 0x80) {
-            size_t k = utf8_seq(j->p, (size_t)(q - j->p));
-            if (!k) return jfail(j, "invalid UTF-8");
-            memcpy(o + n, j->p, k);
-            n += k, j->p += k;
-            continue;
-        }
-        if (c != '\\') {
-            o[n++] = (char)c;
-            j->p++;
-            continue;
-        }
-        unsigned e = j->p[1]; /* exists: the scan above never ends on a backslash */
-        switch (e) {
-        case '"': o[n++] = '"'; break;
-        case '\\': o[n++] = '\\'; break;
-        case '/': o[n++] = '/'; break;
-        case 'b': o[n++] = '\b'; break;
-        case 'f': o[n++] = '\f'; break;
-        case 'n': o[n++] = '\n'; break;
-        case 'r': o[n++] = '\r'; break;
-        case 't': o[n++] = '\t'; break;
-        case 'u': {
-            unsigned cp, lo;
-            if (q - j->p < 6 || hex4(j->p + 2, &cp)) return jfail(j, "bad \\u escape");
-            if (cp >= 0xDC00 && cp <= 0xDFFF) return jfail(j, "unpaired low surrogate \\u%04x", cp);
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                if (q - j->p < 12 || j->p[6] != '\\' || j->p[7] != 'u' || hex4(j->p + 8, &lo) ||
-                    lo < 0xDC00 || lo > 0xDFFF)
-                    return jfail(j, "unpaired high surrogate \\u%04x", cp);
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                j->p += 6;
-            }
-            n += put_utf8(o + n, cp);
-            j->p += 6;
-            continue;
-        }
-        default: return jfail(j, "bad escape '\\%c'", e >= 0x20 && e < 0x7F ? (int)e : '?');
-        }
-        j->p += 2;
-    }
-    o[n] = 0;
-    j->p = q + 1;
-    out->s = o, out->n = n;
-    return 0;
-}
-
-/* RFC 8259 number grammar; integers that fit int64 become J_INT, anything else J_NUM. */
-static int jnumber(jparser *j, jval *v) {
-    const unsigned char *s = j->p, *p = s;
-    bool neg = false, integral = true;
-    if (*p == '-') neg = true, p++;
-    if (p >= j->end || *p < '0' || *p > '9') return jfail(j, "unexpected character");
-    if (*p == '0' && p + 1 < j->end && p[1] >= '0' && p[1] <= '9')
-        return jfail(j, "leading zero in a number");
-    uint64_t mag = 0;
-    bool big = false;
-    while (p < j->end && *p >= '0' && *p <= '9') {
-        unsigned d = *p++ - '0';
-        if (mag > (UINT64_MAX - d) / 10) big = true;
-        else mag = mag * 10 + d;
-    }
-    if (p < j->end && *p == '.') {
-        integral = false, p++;
-        if (p >= j->end || *p < '0' || *p > '9') return j->p = p, jfail(j, "digit expected after '.'");
-        while (p < j->end && *p >= '0' && *p <= '9') p++;
-    }
-    if (p < j->end && (*p == 'e' || *p == 'E')) {
-        integral = false, p++;
-        if (p < j->end && (*p == '+' || *p == '-')) p++;
-        if (p >= j->end || *p < '0' || *p > '9') return j->p = p, jfail(j, "digit expected in exponent");
-        while (p < j->end && *p >= '0' && *p <= '9') p++;
-    }
-    v->raw = (const char *)s, v->rawlen = (size_t)(p - s);
-    if (integral && !big && mag <= (uint64_t)INT64_MAX + neg) {
-        v->type = J_INT;
-        v->i = neg ? (mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag) : (int64_t)mag;
-    } else {
-        v->type = J_NUM;
-    }
-    j->p = p;
-    return 0;
-}
-
-typedef struct {
-    const jstr *k;
-    size_t pos;
-} keyref;
-
-static int cmp_keyref(const void *a, const void *b) {
-    const jstr *x = ((const keyref *)a)->k, *y = ((const keyref *)b)->k;
-    size_t n = x->n < y->n ? x->n : y->n;
-    int c = memcmp(x->s, y->s, n);
-    if (c) return c;
-    return (x->n > y->n) - (x->n < y->n);
-}
-
-static int jvalue(jparser *j, jval *v, int depth);
-
-/* Arrays and objects collect members in a heap vector that grows by doubling, then
- * move them into the arena once their size is known. */
-static int jcompound(jparser *j, jval *v, int depth) {
-    bool obj = *j->p == '{';
-    char close = obj ? '}' : ']';
-    if (depth > JSON_MAX_DEPTH) return jfail(j, "nesting deeper than %d levels", JSON_MAX_DEPTH);
-    j->p++;
-    jval *items = NULL;
-    keyref *keys = NULL;
-    size_t n = 0, cap = 0;
-    int rc = -1;
-    jskip_ws(j);
-    if (j->p < j->end && *j->p == close) {
-        j->p++;
-    } else {
-        for (;;) {
-            if (n == cap) {
-                cap = cap ? cap * 2 : 8;
-                jval *ni = realloc(items, cap * sizeof *ni);
-                if (ni) items = ni;
-                keyref *nk = obj ? realloc(keys, cap * sizeof *nk) : NULL;
-                if (nk) keys = nk;
-                if (!ni || (obj && !nk)) {
-                    jfail(j, "out of memory");
-                    goto out;
-                }
-            }
-            jskip_ws(j);
-            if (obj) {
-                if (j->p >= j->end || *j->p != '"') {
-                    jfail(j, j->p >= j->end ? "unexpected end" : "object key expected");
-                    goto out;
-                }
-                jstr *k = arena_alloc(j->ar, sizeof *k);
-                if (!k) {
-                    jfail(j, "out of memory");
-                    goto out;
-                }
-                keys[n].pos = (size_t)(j->p - j->start);
-                if (jstring(j, k)) goto out;
-                keys[n].k = k;
-                jskip_ws(j);
-                if (j->p >= j->end || *j->p != ':') {
-                    jfail(j, j->p >= j->end ? "unexpected end" : "':' expected");
-                    goto out;
-                }
-                j->p++;
-            }
-            if (jvalue(j, &items[n], depth + 1)) goto out;
-            n++;
-            jskip_ws(j);
-            if (j->p >= j->end) {
-                jfail(j, "unexpected end");
-                goto out;
-            }
-            if (*j->p == ',') {
-                j->p++;
-                continue;
-            }
-            if (*j->p == close) {
-                j->p++;
-                break;
-            }
-            jfail(j, obj ? "',' or '}' expected" : "',' or ']' expected");
-            goto out;
-        }
-    }
-    v->type = obj ? J_OBJ : J_ARR;
-    v->n = n;
-    v->item = arena_alloc(j->ar, n * sizeof *v->item);
-    v->key = obj ? arena_alloc(j->ar, n * sizeof *v->key) : NULL;
-    if (!v->item || (obj && !v->key)) {
-        jfail(j, "out of memory");
-        goto out;
-    }
-    if (n) memcpy(v->item, items, n * sizeof *items);
-    if (obj) {
-        for (size_t i = 0; i < n; i++) v->key[i] = *keys[i].k;
-        /* Duplicates by sorting, not pairwise: headers may hold many thousands of
-         * tensors, and a hostile one should not cost quadratic time. */
-        if (n > 1) qsort(keys, n, sizeof *keys, cmp_keyref);
-        for (size_t i = 1; i < n; i++)
-            if (!cmp_keyref(&keys[i - 1], &keys[i])) {
-                size_t first = keys[i - 1].pos > keys[i].pos ? keys[i - 1].pos : keys[i].pos;
-                j->p = j->start + first;
-                if (depth == 1 && strcmp(keys[i].k->s, "__metadata__"))
-                    jfail(j, "duplicate tensor name '%s'", keys[i].k->s);
-                else
-                    jfail(j, "duplicate key \"%s\"", keys[i].k->s);
-                goto out;
-            }
-    }
-    rc = 0;
-out:
-    free(items);
-    free(keys);
-    return rc;
-}
-
-static int jvalue(jparser *j, jval *v, int depth) {
-    memset(v, 0, sizeof *v);
-    jskip_ws(j);
-    if (j->p >= j->end) return jfail(j, "unexpected end");
-    v->pos = (size_t)(j->p - j->start);
-    unsigned c = *j->p;
-    if (c == '{' || c == '[') return jcompound(j, v, depth);
-    if (c == '"') {
-        v->type = J_STR;
-        return jstring(j, &v->str);
-    }
-    if (c == '-' || (c >= '0' && c <= '9')) return jnumber(j, v);
-    static const struct {
-        const char *w;
-        int type;
-    } lits[] = {{"true", J_BOOL}, {"false", J_BOOL}, {"null", J_NULL}};
-    for (size_t k = 0; k < 3; k++) {
-        size_t len = strlen(lits[k].w);
-        if ((size_t)(j->end - j->p) >= len && !memcmp(j->p, lits[k].w, len)) {
-            v->type = lits[k].type;
-            j->p += len;
-            return 0;
-        }
-    }
-    if (c >= 0x80) return jfail(j, "invalid UTF-8 or unexpected byte 0x%02x", c);
-    return jfail(j, "unexpected character '%c'", c >= 0x20 && c < 0x7F ? (int)c : '?');
-}
-
-/* =============================================================================
  * Reader
+ *
+ * Tensors come out in the order of the JSON header. Any order is accepted as long as
+ * the sorted offsets tile the data region from 0 to its end (the reference Rust
+ * crate's rule), so files from other writers load too. The data region is placed at
+ * an 8-aligned address; a foreign file's tensors not aligned to their element size are
+ * copied into aligned storage, so that rnn_st_tensor.data is always aligned for its
+ * dtype and callers read it as float/double/int32/int64 directly, without memcpy.
  * =========================================================================== */
 struct rnn_st_file {
     unsigned char *alloc; /* the file's bytes (shifted so the data region is 8-aligned) */
     unsigned char *copies; /* aligned copies of misaligned tensors of foreign files */
-    arena ar;              /* parsed header strings */
+    rnn_arena ar;          /* parsed header strings */
     int n;
     rnn_st_tensor *t;         /* header order */
     const rnn_st_tensor **by_name;
     int n_meta;
     const char **meta; /* key, value, key, value... sorted by key */
 };
-
-static const char *type_name(int type) {
-    static const char *const names[] = {"null", "a boolean", "an integer", "a number",
-                                        "a string", "an array", "an object"};
-    return names[type];
-}
 
 static int cmp_tensor_name(const void *a, const void *b) {
     return strcmp((*(const rnn_st_tensor *const *)a)->name, (*(const rnn_st_tensor *const *)b)->name);
@@ -808,9 +402,9 @@ static int cmp_span(const void *a, const void *b) {
 }
 
 /* An integer-valued member that must be a non-negative int64. */
-static int get_uint(const jval *v, const char *what, int index, const char *tname, char *msg,
+static int get_uint(const rnn_jval *v, const char *what, int index, const char *tname, char *msg,
                     size_t msglen, uint64_t *out) {
-    if (v->type == J_INT) {
+    if (v->type == RNN_J_INT) {
         if (v->i < 0) {
             snprintf(msg, msglen, "tensor '%s': %s[%d] is negative (%" PRId64 ")", tname, what,
                      index, v->i);
@@ -819,25 +413,25 @@ static int get_uint(const jval *v, const char *what, int index, const char *tnam
         *out = (uint64_t)v->i;
         return 0;
     }
-    if (v->type == J_NUM)
+    if (v->type == RNN_J_NUM)
         snprintf(msg, msglen, "tensor '%s': %s[%d] must be an integer (got %.*s)", tname, what,
                  index, (int)(v->rawlen > 40 ? 40 : v->rawlen), v->raw);
     else
         snprintf(msg, msglen, "tensor '%s': %s[%d] must be an integer (got %s)", tname, what, index,
-                 type_name(v->type));
+                 rnn_json_type_name(v->type));
     return -1;
 }
 
 /* Checks the parsed header against the safetensors schema and fills f. On error,
  * writes the message (without the path) to msg. */
-static int load_header(rnn_st_file *f, const jval *root, unsigned char *data, uint64_t data_len,
+static int load_header(rnn_st_file *f, const rnn_jval *root, unsigned char *data, uint64_t data_len,
                        char *msg, size_t msglen) {
-    if (root->type != J_OBJ) {
-        snprintf(msg, msglen, "header is %s, not a JSON object", type_name(root->type));
+    if (root->type != RNN_J_OBJ) {
+        snprintf(msg, msglen, "header is %s, not a JSON object", rnn_json_type_name(root->type));
         return -1;
     }
     int n = 0;
-    const jval *meta = NULL;
+    const rnn_jval *meta = NULL;
     for (size_t i = 0; i < root->n; i++) {
         if (!strcmp(root->key[i].s, "__metadata__") && root->key[i].n == 12) meta = &root->item[i];
         else n++;
@@ -856,9 +450,9 @@ static int load_header(rnn_st_file *f, const jval *root, unsigned char *data, ui
     }
 
     if (meta) {
-        if (meta->type != J_OBJ) {
+        if (meta->type != RNN_J_OBJ) {
             snprintf(msg, msglen, "__metadata__ must be an object of strings (got %s)",
-                     type_name(meta->type));
+                     rnn_json_type_name(meta->type));
             goto out;
         }
         f->meta = calloc(2 * meta->n + 1, sizeof *f->meta);
@@ -867,11 +461,11 @@ static int load_header(rnn_st_file *f, const jval *root, unsigned char *data, ui
             goto out;
         }
         for (size_t i = 0; i < meta->n; i++) {
-            const jstr *k = &meta->key[i];
-            const jval *v = &meta->item[i];
-            if (v->type != J_STR) {
+            const rnn_jstr *k = &meta->key[i];
+            const rnn_jval *v = &meta->item[i];
+            if (v->type != RNN_J_STR) {
                 snprintf(msg, msglen, "__metadata__ '%s': value must be a string (got %s)", k->s,
-                         type_name(v->type));
+                         rnn_json_type_name(v->type));
                 goto out;
             }
             if (strlen(k->s) != k->n || strlen(v->str.s) != v->str.n) {
@@ -887,7 +481,7 @@ static int load_header(rnn_st_file *f, const jval *root, unsigned char *data, ui
 
     int t = 0;
     for (size_t i = 0; i < root->n; i++) {
-        const jval *v = &root->item[i];
+        const rnn_jval *v = &root->item[i];
         if (&root->item[i] == meta) continue;
         const char *name = root->key[i].s;
         rnn_st_tensor *ts = &f->t[t];
@@ -899,12 +493,12 @@ static int load_header(rnn_st_file *f, const jval *root, unsigned char *data, ui
             snprintf(msg, msglen, "tensor '%s': name contains a NUL character (\\u0000)", name);
             goto out;
         }
-        if (v->type != J_OBJ) {
+        if (v->type != RNN_J_OBJ) {
             snprintf(msg, msglen, "tensor '%s': entry must be an object (got %s)", name,
-                     type_name(v->type));
+                     rnn_json_type_name(v->type));
             goto out;
         }
-        const jval *dt = NULL, *shape = NULL, *offs = NULL;
+        const rnn_jval *dt = NULL, *shape = NULL, *offs = NULL;
         for (size_t m = 0; m < v->n; m++) {
             const char *key = v->key[m].s;
             if (!strcmp(key, "dtype")) dt = &v->item[m];
@@ -920,9 +514,9 @@ static int load_header(rnn_st_file *f, const jval *root, unsigned char *data, ui
                      !dt ? "dtype" : !shape ? "shape" : "data_offsets");
             goto out;
         }
-        if (dt->type != J_STR) {
+        if (dt->type != RNN_J_STR) {
             snprintf(msg, msglen, "tensor '%s': dtype must be a string (got %s)", name,
-                     type_name(dt->type));
+                     rnn_json_type_name(dt->type));
             goto out;
         }
         int d = 0;
@@ -932,9 +526,9 @@ static int load_header(rnn_st_file *f, const jval *root, unsigned char *data, ui
                                   "I32, I64 and U8)", name, dt->str.s);
             goto out;
         }
-        if (shape->type != J_ARR) {
+        if (shape->type != RNN_J_ARR) {
             snprintf(msg, msglen, "tensor '%s': shape must be an array of integers (got %s)", name,
-                     type_name(shape->type));
+                     rnn_json_type_name(shape->type));
             goto out;
         }
         if (shape->n > RNN_ST_MAX_RANK) {
@@ -958,7 +552,7 @@ static int load_header(rnn_st_file *f, const jval *root, unsigned char *data, ui
                      name, sh);
             goto out;
         }
-        if (offs->type != J_ARR || offs->n != 2) {
+        if (offs->type != RNN_J_ARR || offs->n != 2) {
             snprintf(msg, msglen, "tensor '%s': data_offsets must be [begin, end]", name);
             goto out;
         }
@@ -1047,54 +641,53 @@ out:
 rnn_st_file *rnn_st_open(const char *path, char *err, size_t errlen) {
     char msg[512];
     FILE *fp = NULL;
-    jparser j;
     rnn_st_file *f = calloc(1, sizeof *f);
     if (!f) {
-        seterr(err, errlen, "%s: out of memory", path);
+        rnn_fail(err, errlen, "%s: out of memory", path);
         return NULL;
     }
     if (!HOST_IS_LE()) {
-        seterr(err, errlen, "%s: this host is not little-endian", path);
+        rnn_fail(err, errlen, "%s: this host is not little-endian", path);
         goto fail;
     }
     fp = fopen(path, "rb");
     if (!fp) {
-        seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        rnn_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         goto fail;
     }
     struct stat st;
     if (fstat(fileno(fp), &st) != 0) {
-        seterr(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+        rnn_fail(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
         goto fail;
     }
     if (S_ISDIR(st.st_mode)) {
-        seterr(err, errlen, "%s: is a directory, not a safetensors file", path);
+        rnn_fail(err, errlen, "%s: is a directory, not a safetensors file", path);
         goto fail;
     }
     if (!S_ISREG(st.st_mode)) {
-        seterr(err, errlen, "%s: not a regular file", path);
+        rnn_fail(err, errlen, "%s: not a regular file", path);
         goto fail;
     }
     uint64_t size = (uint64_t)st.st_size;
     if (size < 8) {
-        seterr(err, errlen, "%s: file is %" PRIu64 " bytes, too short for a safetensors header "
-                            "(at least 8)", path, size);
+        rnn_fail(err, errlen, "%s: file is %" PRIu64 " bytes, too short for a safetensors header "
+                              "(at least 8)", path, size);
         goto fail;
     }
     if (size > FILE_MAX) {
-        seterr(err, errlen, "%s: file is %" PRIu64 " bytes, above the 4 GiB limit", path, size);
+        rnn_fail(err, errlen, "%s: file is %" PRIu64 " bytes, above the 4 GiB limit", path, size);
         goto fail;
     }
     /* 8 spare bytes let the contents be moved so that the data region is 8-aligned. */
     f->alloc = malloc((size_t)size + 8);
     if (!f->alloc) {
-        seterr(err, errlen, "%s: out of memory (%" PRIu64 " bytes)", path, size);
+        rnn_fail(err, errlen, "%s: out of memory (%" PRIu64 " bytes)", path, size);
         goto fail;
     }
     size_t got = fread(f->alloc, 1, (size_t)size, fp);
     if (got != size) {
-        if (ferror(fp)) seterr(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-        else seterr(err, errlen, "%s: file shrank while being read", path);
+        if (ferror(fp)) rnn_fail(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+        else rnn_fail(err, errlen, "%s: file shrank while being read", path);
         goto fail;
     }
     fclose(fp);
@@ -1103,35 +696,25 @@ rnn_st_file *rnn_st_open(const char *path, char *err, size_t errlen) {
     uint64_t hlen = 0;
     for (int b = 7; b >= 0; b--) hlen = hlen << 8 | f->alloc[b];
     if (hlen > HEADER_MAX) {
-        seterr(err, errlen, "%s: header length %" PRIu64 " is above the 100 MiB limit", path, hlen);
+        rnn_fail(err, errlen, "%s: header length %" PRIu64 " is above the 100 MiB limit", path, hlen);
         goto fail;
     }
     if (hlen > size - 8) {
-        seterr(err, errlen, "%s: header length %" PRIu64 " exceeds the file size (%" PRIu64
-                            " bytes)", path, hlen, size);
+        rnn_fail(err, errlen, "%s: header length %" PRIu64 " exceeds the file size (%" PRIu64
+                              " bytes)", path, hlen, size);
         goto fail;
     }
     size_t shift = (size_t)((8 - (8 + hlen) % 8) % 8);
     unsigned char *base = f->alloc + shift;
     if (shift) memmove(base, f->alloc, (size_t)size);
 
-    j = (jparser){.p = base + 8, .start = base + 8, .end = base + 8 + hlen, .ar = &f->ar,
-                  .msg = msg, .msglen = sizeof msg};
-    jval root;
-    /* The top level must be an object; say so before the generic parser would. */
-    jskip_ws(&j);
-    if (j.p < j.end && *j.p != '{') {
-        jfail(&j, "expected '{' at the start of the header");
-    } else if (jvalue(&j, &root, 1) == 0) {
-        jskip_ws(&j);
-        if (j.p != j.end) jfail(&j, "trailing characters after the JSON object");
-    }
-    if (j.failed) {
-        seterr(err, errlen, "%s: %s", path, msg);
+    rnn_jval root;
+    if (rnn_json_parse_header(base + 8, (size_t)hlen, &f->ar, &root, msg, sizeof msg)) {
+        rnn_fail(err, errlen, "%s: %s", path, msg);
         goto fail;
     }
     if (load_header(f, &root, base + 8 + hlen, size - 8 - hlen, msg, sizeof msg)) {
-        seterr(err, errlen, "%s: %s", path, msg);
+        rnn_fail(err, errlen, "%s: %s", path, msg);
         goto fail;
     }
     return f;
@@ -1146,7 +729,7 @@ void rnn_st_close(rnn_st_file *f) {
     if (!f) return;
     free(f->alloc);
     free(f->copies);
-    arena_free(&f->ar);
+    rnn_arena_free(&f->ar);
     free(f->t);
     free(f->by_name);
     free(f->meta);

@@ -1,8 +1,6 @@
 /*
  * safetensors.h — checkpoint files in the safetensors format, and atomic file writes.
- * Internal to librnnrt.
- *
- * Format: 8-byte little-endian header length N, then N bytes of JSON
+ * Internal to librnnrt. Format: 8-byte little-endian header length N, then N bytes of JSON
  *   {"__metadata__": {"k": "v", ...}, "name": {"dtype": "F32", "shape": [a, b],
  *    "data_offsets": [begin, end]}, ...}
  * then the raw little-endian data; offsets are relative to the end of the header.

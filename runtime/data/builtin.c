@@ -1,13 +1,24 @@
 /*
  * builtin.c — the built-in synthetic sentiment set that `make demo` trains on when no
  * data is given. It is shaped like IMDB as imdb.load_data(num_words = vocab) and
- * pad_sequences(maxlen = T) deliver it, and it has a sentiment signal that depends
- * on word order, so a recurrent model has something to learn that a bag of words
- * cannot fully capture.
- *
- * The generative model (the constants are the #defines below)
- * ---------------------------------------------------------
- * Structure, fixed by vocab alone (train and validation share it):
+ * pad_sequences(maxlen = T) deliver it, and its sentiment depends on word order, so a
+ * recurrent model has something to learn that a bag of words (which sees "not" and
+ * "bad", but not which one governs which) cannot fully capture. The label depends on
+ * the whole review while x keeps only its last T words, as with IMDB at maxlen 100.
+ * At vocab 500, T 100 (seed 0, 25000 reviews; checked in tests/test_data.c): 15.6% of
+ * words OOV, median length 179 words, 50.2% positive; on the last 100 words the sign of
+ * the order-aware score predicts the label 79% of the time, the bag of sentiment words 59%.
+ */
+#include "core/errors.h"
+#include "data/builtin_internal.h"
+#include "data/data.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The structure, fixed by vocab alone (train and validation share it):
  *   - Raw words are ranks 1..R, R = 16 * vocab (capped at 2^20): a raw vocabulary
  *     larger than the model's, as IMDB's 88k words are larger than num_words. Rank r
  *     gets id r + 3 if r + 3 < vocab, else the out-of-vocabulary id 2.
@@ -16,45 +27,7 @@
  *   - n_sent = clamp((vocab - 4) / 20, 2, 32) positive and as many negative sentiment
  *     words, spread evenly over the in-vocabulary ranks from 10% of the range upwards
  *     (so all of them get an id below vocab).
- *   - Every other rank is a filler word, drawn with Zipf weights r^-1.15.
- * One review (index i of split s; every draw is Philox with purpose RNN_RNG_DATA,
- * layer = split, k = i, so a review is a pure function of (seed, split, i, draw
- * number) and reviews can be generated in any order):
- *   1. length L = round(exp(ln 180 + 0.75 z)), z ~ N(0, 1), clamped to [10, 2500]
- *      words: a lognormal with IMDB's median (~180) and long right tail;
- *      hidden sentiment h = +1 or -1 with probability 1/2.
- *   2. Fill L word positions, left to right. At each position, with probability 0.05
- *      a sentiment event happens, otherwise a filler word is drawn. An event has an
- *      effective polarity e = h with probability 0.7, else -h. With probability 0.35
- *      it is negated: a negator, then 0-2 filler words (uniform), then a sentiment
- *      word of polarity -e ("not ... bad" = good); otherwise just a sentiment word of
- *      polarity e. The sentiment word is uniform among the n_sent of its polarity.
- *      Words past position L are cut, so a review may end on a dangling negator.
- *   3. score = sum over sentiment words of their polarity, flipped when an odd number
- *      of negators precede it since the previous sentiment word (rnn_builtin_score).
- *      label = 1 if score > 0, 0 if score < 0, a fair coin if score = 0; then the
- *      label is flipped with probability 0.10 (label noise: ~90% is the ceiling).
- *   4. x = pad_sequences([1] + ids, maxlen = T, padding = truncating = 'pre').
- * Labels are balanced by symmetry (h is a fair coin and everything else is symmetric
- * in polarity). A bag of words sees "not" and "bad" but not which one governs which;
- * a sequence model can. The label depends on the whole review while x keeps only
- * its last T words, as with IMDB at maxlen 100.
- *
- * Measured (vocab 500, T 100, seed 0, 25000 reviews; checked in tests/test_data.c):
- * 15.6% of words are OOV (id 2), median length 179 words (mean 239, 90th percentile
- * 477), 50.2% positive labels, about 0.07 s to generate at -O2. On the last 100 words,
- * the sign of the order-aware score predicts the label 79% of the time, the sign of
- * the bag of sentiment words only 59% (the clean label's ceiling is 90%).
- */
-#include "data/builtin_internal.h"
-#include "data/data.h"
-
-#include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
+ *   - Every other rank is a filler word, drawn with Zipf weights r^-1.15. */
 #define RAW_PER_VOCAB 16
 #define RAW_MAX (1u << 20)
 #define ZIPF_EXPONENT 1.15
@@ -96,7 +69,7 @@ static int free_rank(const signed char *role, int r, int inv) {
 int rnn_builtin_gen_init(rnn_builtin_gen *g, int vocab, char *err, size_t errlen) {
     memset(g, 0, sizeof *g);
     if (vocab < RNN_BUILTIN_MIN_VOCAB || vocab > RNN_MAX_VOCAB)
-        return rnn_data_fail(err, errlen, "built-in data: vocab %d is outside [%d, %d]", vocab, RNN_BUILTIN_MIN_VOCAB,
+        return rnn_fail(err, errlen, "built-in data: vocab %d is outside [%d, %d]", vocab, RNN_BUILTIN_MIN_VOCAB,
                     RNN_MAX_VOCAB);
     const int inv = vocab - 4;  /* in-vocabulary raw ranks are 1..inv */
     g->vocab = vocab;
@@ -104,7 +77,7 @@ int rnn_builtin_gen_init(rnn_builtin_gen *g, int vocab, char *err, size_t errlen
     g->raw_vocab = raw > RAW_MAX ? RAW_MAX : (uint32_t)raw;
     if (g->raw_vocab <= (uint32_t)inv) g->raw_vocab = (uint32_t)inv + 1;  /* always some OOV */
     g->role = calloc((size_t)vocab, 1);
-    if (!g->role) return rnn_data_fail(err, errlen, "built-in data: out of memory");
+    if (!g->role) return rnn_fail(err, errlen, "built-in data: out of memory");
 
     static const double neg_at[RNN_BUILTIN_NEGATORS] = {0.04, 0.11, 0.22};
     for (int k = 0; k < RNN_BUILTIN_NEGATORS; k++) {
@@ -142,7 +115,7 @@ int rnn_builtin_gen_init(rnn_builtin_gen *g, int vocab, char *err, size_t errlen
     if (!g->filler_rank || !g->filler_cum || !g->guide || !w) {
         free(w);
         rnn_builtin_gen_free(g);
-        return rnn_data_fail(err, errlen, "built-in data: out of memory");
+        return rnn_fail(err, errlen, "built-in data: out of memory");
     }
     size_t k = 0;
     double total = 0.0;
@@ -239,6 +212,16 @@ int rnn_builtin_score(const rnn_builtin_gen *g, const int32_t *words, size_t n) 
     return score;
 }
 
+/* Every draw is Philox with purpose RNN_RNG_DATA, layer = split, k = index: a review
+ * is a pure function of (seed, split, index, draw number), generated in any order.
+ *   1. length L = round(exp(ln 180 + 0.75 z)), z ~ N(0, 1), clamped to [10, 2500]
+ *      words (IMDB's median, a long right tail); hidden sentiment h = +1 or -1, a coin.
+ *   2. Left to right, each position holds a sentiment event with probability 0.05, else
+ *      a filler word. An event's polarity is e = h with probability 0.7, else -h; with
+ *      probability 0.35 it is negated: a negator, 0-2 filler words (uniform), then a
+ *      sentiment word of polarity -e ("not ... bad" = good); otherwise a sentiment word
+ *      of polarity e, uniform among the n_sent of its polarity. Words past L are cut,
+ *      so a review may end on a dangling negator. */
 void rnn_builtin_review(const rnn_builtin_gen *g, const rnn_rng *s, uint32_t index, int32_t *words,
                         rnn_builtin_info *info) {
     double z = rnn_rng_normal(s, I_LENGTH, J_REVIEW, index);
@@ -269,6 +252,9 @@ void rnn_builtin_review(const rnn_builtin_gen *g, const rnn_rng *s, uint32_t ind
         if (n < L) words[n++] = e > 0 ? g->positive[which] : g->negative[which];
     }
 
+    /* 3. label = the sign of the score, a coin on 0, then flipped with probability 0.10
+     * (label noise: ~90% is the ceiling). Labels are balanced by symmetry: h is a coin
+     * and everything else is symmetric in polarity. */
     int score = rnn_builtin_score(g, words, n);
     int clean = score > 0 ? 1 : score < 0 ? 0 : rnn_rng_uniform(s, I_TIE, J_REVIEW, index) < 0.5f;
     int noisy = rnn_rng_uniform(s, I_NOISE, J_REVIEW, index) < (float)LABEL_NOISE;
@@ -282,11 +268,11 @@ void rnn_builtin_review(const rnn_builtin_gen *g, const rnn_rng *s, uint32_t ind
 int rnn_builtin_data(uint64_t seed, int split, size_t n, int vocab, int T, rnn_data *d, char *err,
                      size_t errlen) {
     memset(d, 0, sizeof *d);
-    if (split != 0 && split != 1) return rnn_data_fail(err, errlen, "built-in data: split must be 0 (train) or 1 (validation)");
-    if (n == 0 || n > UINT32_MAX) return rnn_data_fail(err, errlen, "built-in data: %zu samples is outside [1, 2^32)", n);
+    if (split != 0 && split != 1) return rnn_fail(err, errlen, "built-in data: split must be 0 (train) or 1 (validation)");
+    if (n == 0 || n > UINT32_MAX) return rnn_fail(err, errlen, "built-in data: %zu samples is outside [1, 2^32)", n);
     if (T < 1 || T > RNN_MAX_TIMESTEPS)
-        return rnn_data_fail(err, errlen, "built-in data: T %d is outside [1, %d]", T, RNN_MAX_TIMESTEPS);
-    if (n > SIZE_MAX / sizeof(int32_t) / (size_t)T) return rnn_data_fail(err, errlen, "built-in data: too many samples");
+        return rnn_fail(err, errlen, "built-in data: T %d is outside [1, %d]", T, RNN_MAX_TIMESTEPS);
+    if (n > SIZE_MAX / sizeof(int32_t) / (size_t)T) return rnn_fail(err, errlen, "built-in data: too many samples");
     rnn_builtin_gen g;
     if (rnn_builtin_gen_init(&g, vocab, err, errlen)) return -1;
     int32_t *x = malloc(n * (size_t)T * sizeof *x);
@@ -297,7 +283,7 @@ int rnn_builtin_data(uint64_t seed, int split, size_t n, int vocab, int T, rnn_d
         free(y);
         free(words);
         rnn_builtin_gen_free(&g);
-        return rnn_data_fail(err, errlen, "built-in data: out of memory for %zu samples", n);
+        return rnn_fail(err, errlen, "built-in data: out of memory for %zu samples", n);
     }
     const rnn_rng s = rnn_rng_stream(seed, RNN_RNG_DATA, (uint32_t)split, 0);
     const size_t t = (size_t)T;
@@ -305,7 +291,8 @@ int rnn_builtin_data(uint64_t seed, int split, size_t n, int vocab, int T, rnn_d
         rnn_builtin_info info;
         rnn_builtin_review(&g, &s, (uint32_t)i, words, &info);
         int32_t *row = x + i * t;
-        /* [1, words...] keeps its last T ids, left-padded with 0 */
+        /* 4. pad_sequences([1] + ids, maxlen = T, padding = truncating = 'pre'):
+         * [1, words...] keeps its last T ids, left-padded with 0 */
         if (info.len >= t) {                 /* the start token is cut off too */
             memcpy(row, words + (info.len - t), t * sizeof *row);
         } else {

@@ -23,12 +23,6 @@ typedef struct {
 
 void rnn_data_free(rnn_data *d);   /* frees x and y, zeroes *d; safe on a zeroed one */
 
-/* Format one error line into err (if any) and return -1: the loaders' shared helper. */
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-int rnn_data_fail(char *err, size_t errlen, const char *fmt, ...);
-
 /* ---- .npy (data/npy.c) ---------------------------------------------------------
  * Format versions 1.0, 2.0 (and 3.0), C order only, little- or big-endian as the
  * descr says. x: int32/int64/uint16/int16/uint8 (also int8/uint32/uint64),
@@ -47,14 +41,8 @@ int rnn_npy_read_y(const char *path, rnn_loss_kind loss, int n_classes, rnn_data
  * Tokenizer (Keras's Tokenizer defaults): lower-case ASCII, replace every character of
  * !"#$%&()*+,-./:;<=>?@[\]^_`{|}~ and tab/newline by a space, split on spaces.
  * The apostrophe, \r, \v and \f are not separators (as in Keras); bytes >= 0x80 are
- * kept as they are (only ASCII is lower-cased). Keras breaks frequency ties by first
- * occurrence; rnnc bytewise, so that the order does not depend on the file order.
- * (HTML like "<br />" thus becomes the word "br", as in Keras.)
- * Vocabulary: words of the training text ranked by frequency, ties by bytewise order.
- * Ids as imdb.load_data(num_words = vocab): 0 padding, 1 start, 2 out-of-vocabulary,
- * word of rank r (1 = most frequent) -> r + 3 when r + 3 < vocab, else 2.
- * Sequences: [1, ids...] then pad_sequences(maxlen = T, padding = 'pre',
- * truncating = 'pre'): keep the last T ids, left-pad with 0. */
+ * kept as they are (only ASCII is lower-cased). HTML like "<br />" thus becomes the
+ * word "br", as in Keras. */
 typedef struct {
     size_t n;
     char **texts;    /* [n] NUL-terminated, owned */
@@ -66,7 +54,11 @@ void rnn_text_set_free(rnn_text_set *s);
 
 typedef struct rnn_vocab rnn_vocab;
 
-/* Build the vocabulary of `train` keeping the words that get an id below `vocab`. */
+/* The words of `train` ranked by frequency, ties in bytewise order (Keras breaks them by
+ * first occurrence; bytewise keeps the order independent of the file order), keeping
+ * those that get an id below `vocab`. Ids as imdb.load_data(num_words = vocab):
+ * 0 padding, 1 start, 2 out-of-vocabulary, word of rank r (1 = most frequent) -> r + 3
+ * when r + 3 < vocab, else 2. */
 rnn_vocab *rnn_vocab_build(const rnn_text_set *train, int vocab);
 void rnn_vocab_free(rnn_vocab *v);
 
@@ -75,7 +67,8 @@ void rnn_vocab_free(rnn_vocab *v);
 char *rnn_vocab_serialize(const rnn_vocab *v);
 rnn_vocab *rnn_vocab_parse(const char *s, int vocab, char *err, size_t errlen);
 
-/* Token ids of one text, padded/truncated to T as described above. */
+/* Token ids of one text: [1, ids...] then pad_sequences(maxlen = T, padding = 'pre',
+ * truncating = 'pre'): the last T ids, left-padded with 0. */
 void rnn_text_encode(const rnn_vocab *v, const char *text, int T, int32_t *ids);
 
 /* Encode a whole set into d (labels checked like rnn_npy_read_y). */

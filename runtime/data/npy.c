@@ -1,25 +1,20 @@
 /*
  * npy.c — reading token ids and labels from NumPy .npy files (format versions 1, 2, 3).
  *
- * The header is parsed here rather than trusted: a .npy file is a small Python-literal
- * dict ({'descr': '<i4', 'fortran_order': False, 'shape': (N, T), }) after a magic
- * string, and everything the trainer later indexes with comes out of it. So the shape
- * is checked against the model, and the data size implied by the shape is checked
- * against the real file size before a single byte is allocated for the array: a
- * corrupt or hostile header that claims 10^15 rows fails with a message, not an OOM.
- *
- * Values are decoded byte by byte from the byte order the descr names, so the host's
- * endianness never matters (except for '=' which by definition means the host's).
- *
- * Error messages name the file; a bad value also names its row and column, counted
- * from 0 (the message says "(0-based)" so nobody has to guess).
+ * The header, a small Python-literal dict ({'descr': '<i4', 'fortran_order': False,
+ * 'shape': (N, T), }) after a magic string, is parsed rather than trusted: the shape is
+ * checked against the model, and the data size it implies against the real file size
+ * before a byte is allocated, so a hostile header that claims 10^15 rows fails with a
+ * message, not an OOM. Values are decoded from the byte order the descr names ('=' is
+ * the host's), whatever the host's. A bad value's message names its row and column,
+ * counted from 0 and saying so.
  */
+#include "core/errors.h"
 #include "data/data.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +138,11 @@ static void value_text(const npy_value *v, char *buf, size_t len) {
     }
 }
 
+/* Is an integer value (DT_INT or DT_UINT) in [0, n)? */
+static int int_below(const npy_value *v, int n) {
+    return v->kind == DT_INT ? v->i >= 0 && v->i < n : v->u < (uint64_t)n;
+}
+
 /* ---- header ----------------------------------------------------------------------- */
 
 typedef struct {
@@ -199,7 +199,7 @@ static int parse_dict(const char *path, const char *text, npy_header *h, int *fo
     cursor c = {text};
     int have_descr = 0, have_fortran = 0, have_shape = 0;
     skip_ws(&c);
-    if (*c.p != '{') return rnn_data_fail(err, errlen, "%s: malformed .npy header (no '{')", path);
+    if (*c.p != '{') return rnn_fail(err, errlen, "%s: malformed .npy header (no '{')", path);
     c.p++;
     for (;;) {
         skip_ws(&c);
@@ -209,19 +209,19 @@ static int parse_dict(const char *path, const char *text, npy_header *h, int *fo
         }
         char key[32];
         if (parse_str(&c, key, sizeof key))
-            return rnn_data_fail(err, errlen, "%s: malformed .npy header (expected a quoted key)", path);
+            return rnn_fail(err, errlen, "%s: malformed .npy header (expected a quoted key)", path);
         skip_ws(&c);
-        if (*c.p != ':') return rnn_data_fail(err, errlen, "%s: malformed .npy header (no ':' after '%s')", path, key);
+        if (*c.p != ':') return rnn_fail(err, errlen, "%s: malformed .npy header (no ':' after '%s')", path, key);
         c.p++;
         skip_ws(&c);
         if (strcmp(key, "descr") == 0 && !have_descr) {
             char d[64];
             if (*c.p == '[')
-                return rnn_data_fail(err, errlen, "%s: unsupported dtype (structured arrays are not token ids or labels)", path);
+                return rnn_fail(err, errlen, "%s: unsupported dtype (structured arrays are not token ids or labels)", path);
             if (parse_str(&c, d, sizeof d))
-                return rnn_data_fail(err, errlen, "%s: malformed .npy header (bad 'descr' value)", path);
+                return rnn_fail(err, errlen, "%s: malformed .npy header (bad 'descr' value)", path);
             if (parse_descr(d, &h->dt))
-                return rnn_data_fail(err, errlen, "%s: unsupported dtype '%s'", path, d);
+                return rnn_fail(err, errlen, "%s: unsupported dtype '%s'", path, d);
             have_descr = 1;
         } else if (strcmp(key, "fortran_order") == 0 && !have_fortran) {
             if (strncmp(c.p, "True", 4) == 0) {
@@ -231,11 +231,11 @@ static int parse_dict(const char *path, const char *text, npy_header *h, int *fo
                 *fortran = 0;
                 c.p += 5;
             } else {
-                return rnn_data_fail(err, errlen, "%s: malformed .npy header (bad 'fortran_order' value)", path);
+                return rnn_fail(err, errlen, "%s: malformed .npy header (bad 'fortran_order' value)", path);
             }
             have_fortran = 1;
         } else if (strcmp(key, "shape") == 0 && !have_shape) {
-            if (*c.p != '(') return rnn_data_fail(err, errlen, "%s: malformed .npy header (bad 'shape' value)", path);
+            if (*c.p != '(') return rnn_fail(err, errlen, "%s: malformed .npy header (bad 'shape' value)", path);
             c.p++;
             h->rank = 0;
             for (;;) {
@@ -245,32 +245,32 @@ static int parse_dict(const char *path, const char *text, npy_header *h, int *fo
                     break;
                 }
                 if (h->rank == NPY_MAX_RANK)
-                    return rnn_data_fail(err, errlen, "%s: malformed .npy header (more than %d dimensions)", path, NPY_MAX_RANK);
+                    return rnn_fail(err, errlen, "%s: malformed .npy header (more than %d dimensions)", path, NPY_MAX_RANK);
                 if (parse_uint(&c, &h->shape[h->rank]))
-                    return rnn_data_fail(err, errlen, "%s: malformed .npy header (bad dimension in 'shape')", path);
+                    return rnn_fail(err, errlen, "%s: malformed .npy header (bad dimension in 'shape')", path);
                 h->rank++;
                 skip_ws(&c);
                 if (*c.p == ',') {
                     c.p++;
                 } else if (*c.p != ')') {
-                    return rnn_data_fail(err, errlen, "%s: malformed .npy header (bad 'shape' value)", path);
+                    return rnn_fail(err, errlen, "%s: malformed .npy header (bad 'shape' value)", path);
                 }
             }
             have_shape = 1;
         } else {
-            return rnn_data_fail(err, errlen, "%s: malformed .npy header (unexpected or repeated key '%s')", path, key);
+            return rnn_fail(err, errlen, "%s: malformed .npy header (unexpected or repeated key '%s')", path, key);
         }
         skip_ws(&c);
         if (*c.p == ',') {
             c.p++;
         } else if (*c.p != '}') {
-            return rnn_data_fail(err, errlen, "%s: malformed .npy header (expected ',' or '}')", path);
+            return rnn_fail(err, errlen, "%s: malformed .npy header (expected ',' or '}')", path);
         }
     }
     skip_ws(&c);
-    if (*c.p != '\0') return rnn_data_fail(err, errlen, "%s: malformed .npy header (text after '}')", path);
+    if (*c.p != '\0') return rnn_fail(err, errlen, "%s: malformed .npy header (text after '}')", path);
     if (!have_descr || !have_fortran || !have_shape)
-        return rnn_data_fail(err, errlen, "%s: malformed .npy header (missing '%s')", path,
+        return rnn_fail(err, errlen, "%s: malformed .npy header (missing '%s')", path,
                     !have_descr ? "descr" : !have_fortran ? "fortran_order" : "shape");
     return 0;
 }
@@ -281,69 +281,69 @@ static int read_header(const char *path, FILE **fp, npy_header *h, char *err, si
     *fp = NULL;
     memset(h, 0, sizeof *h);
     FILE *f = fopen(path, "rb");
-    if (!f) return rnn_data_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) return rnn_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     /* The file size bounds everything the header may claim. fseek/ftell are enough:
      * long is 64-bit on every platform rnnc targets. */
     long size = -1;
     if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
     if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
         fclose(f);
-        return rnn_data_fail(err, errlen, "%s: cannot determine the file size (not a regular file?)", path);
+        return rnn_fail(err, errlen, "%s: cannot determine the file size (not a regular file?)", path);
     }
     unsigned char pre[12];
     size_t got = fread(pre, 1, 8, f);
     static const unsigned char magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
     if (got < 6 || memcmp(pre, magic, 6) != 0) {
         fclose(f);
-        return rnn_data_fail(err, errlen, "%s: not a .npy file (bad magic)", path);
+        return rnn_fail(err, errlen, "%s: not a .npy file (bad magic)", path);
     }
     if (got < 8) {
         fclose(f);
-        return rnn_data_fail(err, errlen, "%s: truncated .npy header", path);
+        return rnn_fail(err, errlen, "%s: truncated .npy header", path);
     }
     int major = pre[6], minor = pre[7];
     if (major < 1 || major > 3 || minor != 0) {
         fclose(f);
-        return rnn_data_fail(err, errlen, "%s: unsupported .npy format version %d.%d", path, major, minor);
+        return rnn_fail(err, errlen, "%s: unsupported .npy format version %d.%d", path, major, minor);
     }
     size_t lenbytes = major == 1 ? 2 : 4;
     if (fread(pre + 8, 1, lenbytes, f) != lenbytes) {
         fclose(f);
-        return rnn_data_fail(err, errlen, "%s: truncated .npy header", path);
+        return rnn_fail(err, errlen, "%s: truncated .npy header", path);
     }
     uint32_t hlen = (uint32_t)pre[8] | (uint32_t)pre[9] << 8;
     if (lenbytes == 4) hlen |= (uint32_t)pre[10] << 16 | (uint32_t)pre[11] << 24;
     uint64_t prefix = 8 + lenbytes;
     if ((uint64_t)hlen > (uint64_t)size - prefix) {
         fclose(f);
-        return rnn_data_fail(err, errlen, "%s: truncated .npy header (%" PRIu32 " bytes announced, %" PRIu64 " present)",
+        return rnn_fail(err, errlen, "%s: truncated .npy header (%" PRIu32 " bytes announced, %" PRIu64 " present)",
                     path, hlen, (uint64_t)size - prefix);
     }
     if (hlen > NPY_MAX_HEADER) {
         fclose(f);
-        return rnn_data_fail(err, errlen, "%s: .npy header of %" PRIu32 " bytes is implausibly large", path, hlen);
+        return rnn_fail(err, errlen, "%s: .npy header of %" PRIu32 " bytes is implausibly large", path, hlen);
     }
     char *text = malloc((size_t)hlen + 1);
     if (!text) {
         fclose(f);
-        return rnn_data_fail(err, errlen, "%s: out of memory", path);
+        return rnn_fail(err, errlen, "%s: out of memory", path);
     }
     if (fread(text, 1, hlen, f) != hlen) {
         free(text);
         fclose(f);
-        return rnn_data_fail(err, errlen, "%s: truncated .npy header", path);
+        return rnn_fail(err, errlen, "%s: truncated .npy header", path);
     }
     text[hlen] = '\0';
     if (strlen(text) != hlen) {
         free(text);
         fclose(f);
-        return rnn_data_fail(err, errlen, "%s: malformed .npy header (NUL byte)", path);
+        return rnn_fail(err, errlen, "%s: malformed .npy header (NUL byte)", path);
     }
     int fortran = 0;
     int rc = parse_dict(path, text, h, &fortran, err, errlen);
     free(text);
     if (rc == 0 && fortran)
-        rc = rnn_data_fail(err, errlen, "%s: fortran_order arrays are not supported (save with C order)", path);
+        rc = rnn_fail(err, errlen, "%s: fortran_order arrays are not supported (save with C order)", path);
     if (rc) {
         fclose(f);
         return -1;
@@ -370,14 +370,14 @@ static int check_size(const char *path, const npy_header *h, uint64_t rows, uint
     uint64_t cells = rows * cols;
     if ((cols && rows > UINT64_MAX / cols) || cells > UINT64_MAX / (uint64_t)h->dt.size ||
         cells * (uint64_t)h->dt.size > avail)
-        return rnn_data_fail(err, errlen, "%s: truncated data: shape %s of '%s' needs more than the %" PRIu64
+        return rnn_fail(err, errlen, "%s: truncated data: shape %s of '%s' needs more than the %" PRIu64
                     " bytes present", path, shp, h->dt.text, avail);
     uint64_t need = cells * (uint64_t)h->dt.size;
     if (need < avail)
-        return rnn_data_fail(err, errlen, "%s: %" PRIu64 " bytes of trailing data after the %s array", path,
+        return rnn_fail(err, errlen, "%s: %" PRIu64 " bytes of trailing data after the %s array", path,
                     avail - need, shp);
     if (cells > SIZE_MAX / sizeof(int32_t))
-        return rnn_data_fail(err, errlen, "%s: shape %s is too large", path, shp);
+        return rnn_fail(err, errlen, "%s: shape %s is too large", path, shp);
     return 0;
 }
 
@@ -393,7 +393,7 @@ static int for_each(const char *path, FILE *f, const npy_header *h, uint64_t cel
     while (done < cells) {
         size_t want = cells - done < per ? (size_t)(cells - done) : per;
         if (fread(buf, (size_t)h->dt.size, want, f) != want)
-            return rnn_data_fail(err, errlen, "%s: read error or truncated data", path);
+            return rnn_fail(err, errlen, "%s: read error or truncated data", path);
         for (size_t k = 0; k < want; k++) {
             npy_value v = decode(buf + k * (size_t)h->dt.size, &h->dt);
             if (fn(ctx, done + k, &v)) return -1;
@@ -415,11 +415,10 @@ typedef struct {
 
 static int x_elem(void *vctx, uint64_t index, const npy_value *v) {
     x_ctx *c = vctx;
-    int ok = v->kind == DT_INT ? v->i >= 0 && v->i < c->vocab : v->u < (uint64_t)c->vocab;
-    if (!ok) {
+    if (!int_below(v, c->vocab)) {
         char val[40];
         value_text(v, val, sizeof val);
-        return rnn_data_fail(c->err, c->errlen, "%s: row %" PRIu64 ", column %" PRIu64 " (0-based): token id %s is outside [0, %d)",
+        return rnn_fail(c->err, c->errlen, "%s: row %" PRIu64 ", column %" PRIu64 " (0-based): token id %s is outside [0, %d)",
                     c->path, index / (uint64_t)c->T, index % (uint64_t)c->T, val, c->vocab);
     }
     c->x[index] = v->kind == DT_INT ? (int32_t)v->i : (int32_t)v->u;
@@ -427,11 +426,11 @@ static int x_elem(void *vctx, uint64_t index, const npy_value *v) {
 }
 
 /* The common case, int32 in the host's byte order: one read, then one range check that
- * vectorizes (the element-by-element decoder above took about 10 ms for 20000 x 100
- * ids). The message for a bad id is x_elem's. */
+ * vectorizes, instead of decoding element by element. The message for a bad id is
+ * x_elem's. */
 static int read_x_native_i32(const char *path, FILE *f, uint64_t cells, x_ctx *c) {
     if (fread(c->x, sizeof *c->x, (size_t)cells, f) != (size_t)cells)
-        return rnn_data_fail(c->err, c->errlen, "%s: read error or truncated data", path);
+        return rnn_fail(c->err, c->errlen, "%s: read error or truncated data", path);
     uint32_t bad = 0;
     for (uint64_t i = 0; i < cells; i++) bad |= (uint32_t)((uint32_t)c->x[i] >= (uint32_t)c->vocab);
     for (uint64_t i = 0; bad && i < cells; i++) {
@@ -443,7 +442,7 @@ static int read_x_native_i32(const char *path, FILE *f, uint64_t cells, x_ctx *c
 
 int rnn_npy_read_x(const char *path, int T, int vocab, rnn_data *d, char *err, size_t errlen) {
     memset(d, 0, sizeof *d);
-    if (T <= 0 || vocab <= 0) return rnn_data_fail(err, errlen, "%s: invalid model sizes (T %d, vocab %d)", path, T, vocab);
+    if (T <= 0 || vocab <= 0) return rnn_fail(err, errlen, "%s: invalid model sizes (T %d, vocab %d)", path, T, vocab);
     FILE *f;
     npy_header h;
     if (read_header(path, &f, &h, err, errlen)) return -1;
@@ -452,19 +451,19 @@ int rnn_npy_read_x(const char *path, int T, int vocab, rnn_data *d, char *err, s
     int rc = -1;
     int32_t *x = NULL;
     if (h.dt.kind != DT_INT && h.dt.kind != DT_UINT) {
-        rnn_data_fail(err, errlen, "%s: token ids must be integers, not '%s'", path, h.dt.text);
+        rnn_fail(err, errlen, "%s: token ids must be integers, not '%s'", path, h.dt.text);
     } else if (h.rank != 2) {
-        rnn_data_fail(err, errlen, "%s: token ids must have shape (N, %d), not %s", path, T, shp);
+        rnn_fail(err, errlen, "%s: token ids must have shape (N, %d), not %s", path, T, shp);
     } else if (h.shape[1] != (uint64_t)T) {
-        rnn_data_fail(err, errlen, "%s: shape %s but the model takes %d timesteps", path, shp, T);
+        rnn_fail(err, errlen, "%s: shape %s but the model takes %d timesteps", path, shp, T);
     } else if (h.shape[0] == 0) {
-        rnn_data_fail(err, errlen, "%s: no samples (shape %s)", path, shp);
+        rnn_fail(err, errlen, "%s: no samples (shape %s)", path, shp);
     } else if (check_size(path, &h, h.shape[0], (uint64_t)T, err, errlen) == 0) {
         /* check_size bounded n*T by the file size, so this product cannot overflow */
         size_t cells = (size_t)h.shape[0] * (size_t)T;
         x = malloc(cells * sizeof *x);
         if (!x) {
-            rnn_data_fail(err, errlen, "%s: out of memory for %s token ids", path, shp);
+            rnn_fail(err, errlen, "%s: out of memory for %s token ids", path, shp);
         } else {
             x_ctx c = {path, T, vocab, x, err, errlen};
             if (h.dt.kind == DT_INT && h.dt.size == 4 && h.dt.big == host_is_big())
@@ -503,13 +502,12 @@ static int y_elem(void *vctx, uint64_t index, const npy_value *v) {
     if (c->loss == RNN_LOSS_BINARY_CROSSENTROPY) {
         if (v->kind == DT_FLOAT) {
             if (!(v->f >= 0.0 && v->f <= 1.0))  /* also false for NaN */
-                return rnn_data_fail(c->err, c->errlen, "%s: row %" PRIu64 " (0-based): label %s is not in [0, 1] (binary labels)",
+                return rnn_fail(c->err, c->errlen, "%s: row %" PRIu64 " (0-based): label %s is not in [0, 1] (binary labels)",
                             c->path, index, val);
             c->y[index] = (float)v->f;
         } else {
-            int ok = v->kind == DT_INT ? v->i == 0 || v->i == 1 : v->u <= 1;
-            if (!ok)
-                return rnn_data_fail(c->err, c->errlen, "%s: row %" PRIu64 " (0-based): label %s is not 0 or 1 (binary labels)",
+            if (!int_below(v, 2))
+                return rnn_fail(c->err, c->errlen, "%s: row %" PRIu64 " (0-based): label %s is not 0 or 1 (binary labels)",
                             c->path, index, val);
             c->y[index] = v->kind == DT_INT ? (float)v->i : (float)v->u;
         }
@@ -518,13 +516,12 @@ static int y_elem(void *vctx, uint64_t index, const npy_value *v) {
     /* sparse categorical: an integer class index */
     if (v->kind == DT_FLOAT) {
         if (!(v->f >= 0.0 && v->f < (double)c->n_classes) || v->f != floor(v->f))
-            return rnn_data_fail(c->err, c->errlen, "%s: row %" PRIu64 " (0-based): label %s is not a class index in [0, %d)",
+            return rnn_fail(c->err, c->errlen, "%s: row %" PRIu64 " (0-based): label %s is not a class index in [0, %d)",
                         c->path, index, val, c->n_classes);
         c->y[index] = (float)v->f;
     } else {
-        int ok = v->kind == DT_INT ? v->i >= 0 && v->i < c->n_classes : v->u < (uint64_t)c->n_classes;
-        if (!ok)
-            return rnn_data_fail(c->err, c->errlen, "%s: row %" PRIu64 " (0-based): label %s is not a class index in [0, %d)",
+        if (!int_below(v, c->n_classes))
+            return rnn_fail(c->err, c->errlen, "%s: row %" PRIu64 " (0-based): label %s is not a class index in [0, %d)",
                         c->path, index, val, c->n_classes);
         c->y[index] = v->kind == DT_INT ? (float)v->i : (float)v->u;
     }
@@ -533,7 +530,7 @@ static int y_elem(void *vctx, uint64_t index, const npy_value *v) {
 
 int rnn_npy_read_y(const char *path, rnn_loss_kind loss, int n_classes, rnn_data *d, char *err, size_t errlen) {
     if (loss == RNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY && n_classes < 1)
-        return rnn_data_fail(err, errlen, "%s: invalid number of classes %d", path, n_classes);
+        return rnn_fail(err, errlen, "%s: invalid number of classes %d", path, n_classes);
     FILE *f;
     npy_header h;
     if (read_header(path, &f, &h, err, errlen)) return -1;
@@ -542,15 +539,15 @@ int rnn_npy_read_y(const char *path, rnn_loss_kind loss, int n_classes, rnn_data
     int rc = -1;
     float *y = NULL;
     if (h.rank != 1 && !(h.rank == 2 && h.shape[1] == 1)) {
-        rnn_data_fail(err, errlen, "%s: labels must have shape (N,) or (N, 1), not %s", path, shp);
+        rnn_fail(err, errlen, "%s: labels must have shape (N,) or (N, 1), not %s", path, shp);
     } else if (h.shape[0] != (uint64_t)d->n) {
-        rnn_data_fail(err, errlen, "%s: %" PRIu64 " labels but the token ids have %zu rows", path, h.shape[0], d->n);
+        rnn_fail(err, errlen, "%s: %" PRIu64 " labels but the token ids have %zu rows", path, h.shape[0], d->n);
     } else if (d->n == 0) {
-        rnn_data_fail(err, errlen, "%s: no samples", path);
+        rnn_fail(err, errlen, "%s: no samples", path);
     } else if (check_size(path, &h, h.shape[0], 1, err, errlen) == 0) {
         y = malloc(d->n * sizeof *y);
         if (!y) {
-            rnn_data_fail(err, errlen, "%s: out of memory", path);
+            rnn_fail(err, errlen, "%s: out of memory", path);
         } else {
             y_ctx c = {path, loss, n_classes, y, err, errlen};
             rc = for_each(path, f, &h, d->n, y_elem, &c, err, errlen);

@@ -5,11 +5,11 @@
  * ceil(n * split), the first n_val rows of the permutation are validation, the rest
  * training, both in permutation order.
  */
+#include "core/errors.h"
 #include "data/data.h"
 #include "rnnrt.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,13 +23,13 @@ int rnn_data_split(rnn_data *all, double split, uint64_t seed, rnn_data *train, 
     const size_t n = all->n, t = (size_t)all->T;
     size_t n_val = 0;
     if (!(split >= 0.0 && split < 1.0)) {
-        rc = rnn_data_fail(err, errlen, "validation split %g is outside [0, 1)", split);
+        rc = rnn_fail(err, errlen, "validation split %g is outside [0, 1)", split);
     } else if (n == 0 || n > UINT32_MAX || !all->x || !all->y) {
-        rc = rnn_data_fail(err, errlen, "validation split: %zu samples cannot be split", n);
+        rc = rnn_fail(err, errlen, "validation split: %zu samples cannot be split", n);
     } else {
         n_val = (size_t)ceil((double)n * split);  /* as sklearn/Keras: ceil of the float product */
         if (n_val >= n)
-            rc = rnn_data_fail(err, errlen, "validation split %g of %zu samples leaves none to train on", split, n);
+            rc = rnn_fail(err, errlen, "validation split %g of %zu samples leaves none to train on", split, n);
     }
     uint32_t *perm = NULL;
     if (rc == 0) {
@@ -41,7 +41,7 @@ int rnn_data_split(rnn_data *all, double split, uint64_t seed, rnn_data *train, 
         if (!perm || !train->x || !train->y || !val->x || !val->y) {
             rnn_data_free(train);
             rnn_data_free(val);
-            rc = rnn_data_fail(err, errlen, "validation split: out of memory");
+            rc = rnn_fail(err, errlen, "validation split: out of memory");
         }
     }
     if (rc == 0) {

@@ -1,24 +1,17 @@
 /*
- * text.c — raw text in, imdb-style token ids out.
+ * text.c — raw text in, imdb-style token ids out (the rules are data.h's).
  *
- * Inputs: a TSV file of "label<TAB>text" lines, or an aclImdb-style directory (neg/
- * then pos/, *.txt files in bytewise name order). The tokenizer follows Keras's
- * Tokenizer defaults (see data.h): lower-case, the filter characters and tab/newline
- * become spaces, split on spaces. Two deliberate differences, both because the runtime
- * works on bytes and carries no Unicode tables:
- *   - only ASCII letters are lower-cased (Python lower-cases every cased letter);
- *   - bytes >= 0x80 are ordinary word bytes, so UTF-8 words stay whole ("café" is one
- *     word, "CAFÉ" is another, where Keras would merge them).
- * Like Keras, '\r', '\v', '\f' and the apostrophe are not separators ("don't" is one
- * word), and "<br />" leaves the word "br".
- *
+ * The tokenizer departs from Keras's in two ways, both because the runtime works on
+ * bytes and carries no Unicode tables: only ASCII letters are lower-cased (Python
+ * lower-cases every cased letter), and bytes >= 0x80 are ordinary word bytes, so UTF-8
+ * words stay whole ("café" is one word, "CAFÉ" another, where Keras would merge them).
  * Directory listing needs opendir/readdir/stat, which _POSIX_C_SOURCE=200809L provides.
  */
+#include "core/errors.h"
 #include "data/data.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,7 +267,7 @@ rnn_vocab *rnn_vocab_parse(const char *s, int vocab, char *err, size_t errlen) {
         for (size_t k = 0; k < len; k++) n += s[k] == '\n';
     }
     if (n > max_words(vocab)) {
-        rnn_data_fail(err, errlen, "vocabulary: %zu words, but ids below %d leave room for at most %zu", n, vocab,
+        rnn_fail(err, errlen, "vocabulary: %zu words, but ids below %d leave room for at most %zu", n, vocab,
              max_words(vocab));
         return NULL;
     }
@@ -283,7 +276,7 @@ rnn_vocab *rnn_vocab_parse(const char *s, int vocab, char *err, size_t errlen) {
     if (!copy || !words) {
         free(copy);
         free(words);
-        rnn_data_fail(err, errlen, "vocabulary: out of memory");
+        rnn_fail(err, errlen, "vocabulary: out of memory");
         return NULL;
     }
     memcpy(copy, s, len);
@@ -295,12 +288,12 @@ rnn_vocab *rnn_vocab_parse(const char *s, int vocab, char *err, size_t errlen) {
         char *nl = strchr(p, '\n');
         if (nl) *nl = '\0';
         if (!*p) {
-            bad = rnn_data_fail(err, errlen, "vocabulary line %zu: empty word", line);
+            bad = rnn_fail(err, errlen, "vocabulary line %zu: empty word", line);
             break;
         }
         for (const unsigned char *q = (const unsigned char *)p; *q; q++) {
             if (is_sep(*q) || lower(*q) != *q) {
-                bad = rnn_data_fail(err, errlen, "vocabulary line %zu: '%s' is not a word the tokenizer can produce", line, p);
+                bad = rnn_fail(err, errlen, "vocabulary line %zu: '%s' is not a word the tokenizer can produce", line, p);
                 break;
             }
         }
@@ -318,9 +311,9 @@ rnn_vocab *rnn_vocab_parse(const char *s, int vocab, char *err, size_t errlen) {
             size_t at = 0;
             for (size_t a = 0; a < dup && !first; a++)
                 if (strcmp(words[a], words[dup]) == 0) first = words[a], at = a;
-            rnn_data_fail(err, errlen, "vocabulary line %zu: '%s' repeats line %zu", dup + 1, words[dup], at + 1);
+            rnn_fail(err, errlen, "vocabulary line %zu: '%s' repeats line %zu", dup + 1, words[dup], at + 1);
         } else if (!v) {
-            rnn_data_fail(err, errlen, "vocabulary: out of memory");
+            rnn_fail(err, errlen, "vocabulary: out of memory");
         }
     }
     free(words);
@@ -359,9 +352,9 @@ void rnn_text_encode(const rnn_vocab *v, const char *text, int T, int32_t *ids) 
 static int check_label(float y, rnn_loss_kind loss, int n_classes, size_t row, char *err, size_t errlen) {
     if (loss == RNN_LOSS_BINARY_CROSSENTROPY) {
         if (!(y >= 0.0f && y <= 1.0f))
-            return rnn_data_fail(err, errlen, "sample %zu (0-based): label %g is not in [0, 1] (binary labels)", row, (double)y);
+            return rnn_fail(err, errlen, "sample %zu (0-based): label %g is not in [0, 1] (binary labels)", row, (double)y);
     } else if (!(y >= 0.0f && y < (float)n_classes) || y != (float)(long)y) {
-        return rnn_data_fail(err, errlen, "sample %zu (0-based): label %g is not a class index in [0, %d)", row, (double)y,
+        return rnn_fail(err, errlen, "sample %zu (0-based): label %g is not a class index in [0, %d)", row, (double)y,
                     n_classes);
     }
     return 0;
@@ -370,17 +363,17 @@ static int check_label(float y, rnn_loss_kind loss, int n_classes, size_t row, c
 int rnn_text_to_data(const rnn_vocab *v, const rnn_text_set *s, int T, rnn_loss_kind loss, int n_classes,
                      rnn_data *d, char *err, size_t errlen) {
     memset(d, 0, sizeof *d);
-    if (s->n == 0) return rnn_data_fail(err, errlen, "no samples");
-    if (T <= 0) return rnn_data_fail(err, errlen, "invalid number of timesteps %d", T);
+    if (s->n == 0) return rnn_fail(err, errlen, "no samples");
+    if (T <= 0) return rnn_fail(err, errlen, "invalid number of timesteps %d", T);
     for (size_t i = 0; i < s->n; i++)
         if (check_label(s->labels[i], loss, n_classes, i, err, errlen)) return -1;
-    if (s->n > SIZE_MAX / sizeof(int32_t) / (size_t)T) return rnn_data_fail(err, errlen, "too many samples");
+    if (s->n > SIZE_MAX / sizeof(int32_t) / (size_t)T) return rnn_fail(err, errlen, "too many samples");
     int32_t *x = malloc(s->n * (size_t)T * sizeof *x);
     float *y = malloc(s->n * sizeof *y);
     if (!x || !y) {
         free(x);
         free(y);
-        return rnn_data_fail(err, errlen, "out of memory for %zu samples", s->n);
+        return rnn_fail(err, errlen, "out of memory for %zu samples", s->n);
     }
     for (size_t i = 0; i < s->n; i++) {
         rnn_text_encode(v, s->texts[i], T, x + i * (size_t)T);
@@ -426,7 +419,7 @@ static int set_push(rnn_text_set *s, size_t *cap, char *text, float label) {
 static char *slurp(const char *path, size_t *len_out, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        rnn_data_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        rnn_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
     size_t cap = 4096, len = 0;
@@ -450,7 +443,7 @@ static char *slurp(const char *path, size_t *len_out, char *err, size_t errlen) 
     fclose(f);
     if (why) {
         free(buf);
-        rnn_data_fail(err, errlen, "%s: %s", path, why);
+        rnn_fail(err, errlen, "%s: %s", path, why);
         return NULL;
     }
     buf[len] = '\0';
@@ -506,25 +499,25 @@ static int read_tsv(const char *path, rnn_text_set *out, char *err, size_t errle
         }
         const char *tab = memchr(p, '\t', n);
         if (!tab) {
-            rc = rnn_data_fail(err, errlen, "%s:%zu: no tab between the label and the text", path, lineno);
+            rc = rnn_fail(err, errlen, "%s:%zu: no tab between the label and the text", path, lineno);
             break;
         }
         float label;
         if (parse_label(p, (size_t)(tab - p), &label)) {
             int fl = (int)(tab - p) < 40 ? (int)(tab - p) : 40;
-            rc = rnn_data_fail(err, errlen, "%s:%zu: label '%.*s' is not 0/1 or a class index", path, lineno, fl, p);
+            rc = rnn_fail(err, errlen, "%s:%zu: label '%.*s' is not 0/1 or a class index", path, lineno, fl, p);
             break;
         }
         char *text = dup_range(tab + 1, n - (size_t)(tab + 1 - p));
         if (!text || set_push(out, &cap, text, label)) {
             free(text);
-            rc = rnn_data_fail(err, errlen, "%s: out of memory", path);
+            rc = rnn_fail(err, errlen, "%s: out of memory", path);
             break;
         }
         p = next;
     }
     free(buf);
-    if (rc == 0 && out->n == 0) rc = rnn_data_fail(err, errlen, "%s: no samples", path);
+    if (rc == 0 && out->n == 0) rc = rnn_fail(err, errlen, "%s: no samples", path);
     return rc;
 }
 
@@ -544,16 +537,16 @@ static char *join(const char *dir, const char *name) {
 static int read_class_dir(const char *dir, const char *sub, float label, rnn_text_set *out, size_t *cap,
                           char *err, size_t errlen) {
     char *path = join(dir, sub);
-    if (!path) return rnn_data_fail(err, errlen, "%s: out of memory", dir);
+    if (!path) return rnn_fail(err, errlen, "%s: out of memory", dir);
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        rnn_data_fail(err, errlen, "%s: no %s/ directory (an aclImdb-style directory has neg/ and pos/)", dir, sub);
+        rnn_fail(err, errlen, "%s: no %s/ directory (an aclImdb-style directory has neg/ and pos/)", dir, sub);
         free(path);
         return -1;
     }
     DIR *dp = opendir(path);
     if (!dp) {
-        rnn_data_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        rnn_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         free(path);
         return -1;
     }
@@ -568,14 +561,14 @@ static int read_class_dir(const char *dir, const char *sub, float label, rnn_tex
             size_t nc = ncap ? ncap * 2 : 64;
             char **t = realloc(names, nc * sizeof *t);
             if (!t) {
-                rc = rnn_data_fail(err, errlen, "%s: out of memory", path);
+                rc = rnn_fail(err, errlen, "%s: out of memory", path);
                 break;
             }
             names = t;
             ncap = nc;
         }
         if (!(names[n] = join(path, de->d_name))) {
-            rc = rnn_data_fail(err, errlen, "%s: out of memory", path);
+            rc = rnn_fail(err, errlen, "%s: out of memory", path);
             break;
         }
         n++;
@@ -590,11 +583,11 @@ static int read_class_dir(const char *dir, const char *sub, float label, rnn_tex
             rc = -1;
         } else if (set_push(out, cap, text, label)) {
             free(text);
-            rc = rnn_data_fail(err, errlen, "%s: out of memory", path);
+            rc = rnn_fail(err, errlen, "%s: out of memory", path);
         }
         found++;
     }
-    if (rc == 0 && found == 0) rc = rnn_data_fail(err, errlen, "%s: no *.txt files", path);
+    if (rc == 0 && found == 0) rc = rnn_fail(err, errlen, "%s: no *.txt files", path);
     for (size_t k = 0; k < n; k++) free(names[k]);
     free(names);
     free(path);
@@ -604,7 +597,7 @@ static int read_class_dir(const char *dir, const char *sub, float label, rnn_tex
 int rnn_text_read(const char *path, rnn_text_set *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     struct stat st;
-    if (stat(path, &st) != 0) return rnn_data_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    if (stat(path, &st) != 0) return rnn_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     int rc;
     if (S_ISDIR(st.st_mode)) {
         size_t cap = 0;

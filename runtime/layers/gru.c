@@ -1,30 +1,6 @@
 /*
  * gru.c — GRU with Keras's layout (gate blocks z, r, h), both reset_after variants.
- *
  * K [F, 3U], R [U, 3U]; hm = h_{t-1} ⊙ recurrent mask (or h_{t-1}).
- *
- * reset_after = 1 (TF2 default; bias [2, 3U], row 0 input side, row 1 recurrent side):
- *   z = σ(x·K_z + b0_z + hm·R_z + b1_z)
- *   r = σ(x·K_r + b0_r + hm·R_r + b1_r)
- *   q = hm·R_h + b1_h                       (cached: the reset gate multiplies it)
- *   n = tanh(x·K_h + b0_h + r ⊙ q)
- * reset_after = 0 (Keras <= 2.3, TF1 API; bias [3U], input side only):
- *   z = σ(x·K_z + b_z + hm·R_z)    r = σ(x·K_r + b_r + hm·R_r)
- *   n = tanh(x·K_h + b_h + (r ⊙ hm)·R_h)
- * Both: h_t = z ⊙ h_{t-1} + (1 - z) ⊙ n, with the unmasked h_{t-1}.
- *
- * Cache gates [B, T, 4U] = (z, r, n, q); q is unused with reset_after = 0.
- *
- * Backward, with dh = upstream dh_t + the part from step t+1 and hp = h_{t-1}:
- *   dz_pre = dh ⊙ (hp - n) ⊙ z(1-z)     dn_pre = dh ⊙ (1-z) ⊙ (1-n²)
- *   reset_after = 1: dq = dn_pre ⊙ r;  dr_pre = dn_pre ⊙ q ⊙ r(1-r)
- *     input side  (z, r, h) = (dz_pre, dr_pre, dn_pre) → dK, db0, dx
- *     recurrent   (z, r, h) = (dz_pre, dr_pre, dq)     → dR, db1, dhm
- *   reset_after = 0: d(r⊙hm) = dn_pre·R_hᵀ;  dr_pre = d(r⊙hm) ⊙ hm ⊙ r(1-r)
- *     input side  (dz_pre, dr_pre, dn_pre) → dK, db, dx
- *     recurrent   dR_z,r += hmᵀ (dz_pre, dr_pre);  dR_h += (r⊙hm)ᵀ dn_pre
- *     dhm = (dz_pre, dr_pre)·R_{z,r}ᵀ + d(r⊙hm) ⊙ r
- *   dh_next = dh ⊙ z + dhm ⊙ mask
  */
 #include "layers/recurrent.h"
 
@@ -39,6 +15,16 @@ static rnn_real dot_column(const rnn_real *v, const rnn_real *mask, const rnn_re
     return sum;
 }
 
+/* reset_after = 1 (TF2 default; bias [2, 3U], row 0 input side, row 1 recurrent side):
+ *   z = σ(x·K_z + b0_z + hm·R_z + b1_z)
+ *   r = σ(x·K_r + b0_r + hm·R_r + b1_r)
+ *   q = hm·R_h + b1_h                       (cached: the reset gate multiplies it)
+ *   n = tanh(x·K_h + b0_h + r ⊙ q)
+ * reset_after = 0 (Keras <= 2.3, TF1 API; bias [3U], input side only):
+ *   z = σ(x·K_z + b_z + hm·R_z)    r = σ(x·K_r + b_r + hm·R_r)
+ *   n = tanh(x·K_h + b_h + (r ⊙ hm)·R_h)
+ * Both: h_t = z ⊙ h_{t-1} + (1 - z) ⊙ n, with the unmasked h_{t-1}.
+ * Cache gates [B, T, 4U] = (z, r, n, q); q is unused with reset_after = 0. */
 void rnn_ref_gru_forward(rnn_real *h, rnn_real *gates, const rnn_real *x, const rnn_real *kernel,
                          const rnn_real *recurrent_kernel, const rnn_real *bias,
                          const rnn_real *recurrent_mask, int reset_after,
@@ -89,6 +75,16 @@ void rnn_ref_gru_forward(rnn_real *h, rnn_real *gates, const rnn_real *x, const 
     }
 }
 
+/* With dh = upstream dh_t + the part from step t+1 and hp = h_{t-1}:
+ *   dz_pre = dh ⊙ (hp - n) ⊙ z(1-z)     dn_pre = dh ⊙ (1-z) ⊙ (1-n²)
+ *   reset_after = 1: dq = dn_pre ⊙ r;  dr_pre = dn_pre ⊙ q ⊙ r(1-r)
+ *     input side  (z, r, h) = (dz_pre, dr_pre, dn_pre) → dK, db0, dx
+ *     recurrent   (z, r, h) = (dz_pre, dr_pre, dq)     → dR, db1, dhm
+ *   reset_after = 0: d(r⊙hm) = dn_pre·R_hᵀ;  dr_pre = d(r⊙hm) ⊙ hm ⊙ r(1-r)
+ *     input side  (dz_pre, dr_pre, dn_pre) → dK, db, dx
+ *     recurrent   dR_z,r += hmᵀ (dz_pre, dr_pre);  dR_h += (r⊙hm)ᵀ dn_pre
+ *     dhm = (dz_pre, dr_pre)·R_{z,r}ᵀ + d(r⊙hm) ⊙ r
+ *   dh_next = dh ⊙ z + dhm ⊙ mask */
 void rnn_ref_gru_backward(rnn_real *dx, rnn_real *dkernel, rnn_real *drecurrent_kernel,
                           rnn_real *dbias, rnn_real *scratch, const rnn_real *dh,
                           const rnn_real *x, const rnn_real *h, const rnn_real *gates,
@@ -166,15 +162,7 @@ void rnn_ref_gru_backward(rnn_real *dx, rnn_real *dkernel, rnn_real *drecurrent_
                 }
             }
 
-            for (size_t col = 0; col < G; col++) dbias_in[col] += d_in[col];
-            for (int f = 0; f < F; f++) {
-                rnn_real s = 0;
-                for (size_t col = 0; col < G; col++) {
-                    dkernel[(size_t)f * G + col] += xt[f] * d_in[col];
-                    s += d_in[col] * kernel[(size_t)f * G + col];
-                }
-                dxt[f] = s;
-            }
+            rnn_recurrent_input_grad(dbias_in, dkernel, dxt, xt, d_in, kernel, F, G);
             for (int k = 0; k < U; k++) dh_next[k] = dh_carry[k] + dhm[k] * (m ? m[k] : 1);
         }
     }
@@ -207,7 +195,6 @@ static const rnn_recurrent_cell cell = {0, 1, cell_forward, cell_backward};
 static int ref_create(rnn_ref_layer *s, const rnn_model *m, const rnn_layer *l, int max_batch) {
     return rnn_recurrent_create(s, m, l, max_batch, &cell);
 }
-static size_t ref_forward(rnn_ref_layer *s, const rnn_ref_pass *p) { return rnn_recurrent_forward(s, p, &cell); }
-static void ref_backward(rnn_ref_layer *s, const rnn_ref_pass *p) { rnn_recurrent_backward(s, p, &cell); }
 
-const rnn_kind rnn_kind_gru = {NULL, gru_layout, ref_create, rnn_recurrent_destroy, ref_forward, ref_backward};
+const rnn_kind rnn_kind_gru = {NULL, gru_layout, ref_create, rnn_recurrent_destroy,
+                               rnn_recurrent_forward, rnn_recurrent_backward};

@@ -8,13 +8,6 @@
  *
  * hm_{t-1} = h_{t-1} ⊙ recurrent mask (or h_{t-1}); c is never masked.
  * Caches: h [B, T, U], c [B, T, U], gates [B, T, 4U] = (i, f, g, o) after activation.
- *
- * Backward, per step from T-1 down, with dh = upstream dh_t + the part from step t+1:
- *   do = dh ⊙ tanh(c_t)                    dz_o = do ⊙ o(1-o)
- *   dc = dc_next + dh ⊙ o ⊙ (1 - tanh²c_t)
- *   dz_i = dc ⊙ g ⊙ i(1-i)   dz_f = dc ⊙ c_{t-1} ⊙ f(1-f)   dz_c = dc ⊙ i ⊙ (1-g²)
- *   dc_next = dc ⊙ f;   dK += x_tᵀ dz;  dR += hmᵀ dz;  db += dz
- *   dx_t = dz·Kᵀ;       dh_next = (dz·Rᵀ) ⊙ mask
  */
 #include "layers/recurrent.h"
 
@@ -57,6 +50,12 @@ void rnn_ref_lstm_forward(rnn_real *h, rnn_real *c, rnn_real *gates, const rnn_r
     }
 }
 
+/* Per step from T-1 down, with dh = upstream dh_t + the part from step t+1:
+ *   do = dh ⊙ tanh(c_t)                    dz_o = do ⊙ o(1-o)
+ *   dc = dc_next + dh ⊙ o ⊙ (1 - tanh²c_t)
+ *   dz_i = dc ⊙ g ⊙ i(1-i)   dz_f = dc ⊙ c_{t-1} ⊙ f(1-f)   dz_c = dc ⊙ i ⊙ (1-g²)
+ *   dc_next = dc ⊙ f;   dK += x_tᵀ dz;  dR += hmᵀ dz;  db += dz
+ *   dx_t = dz·Kᵀ;       dh_next = (dz·Rᵀ) ⊙ mask */
 void rnn_ref_lstm_backward(rnn_real *dx, rnn_real *dkernel, rnn_real *drecurrent_kernel,
                            rnn_real *dbias, rnn_real *scratch, const rnn_real *dh,
                            const rnn_real *x, const rnn_real *h, const rnn_real *c,
@@ -93,24 +92,8 @@ void rnn_ref_lstm_backward(rnn_real *dx, rnn_real *dkernel, rnn_real *drecurrent
                 dc_next[u] = dc * f;
             }
 
-            for (size_t col = 0; col < G; col++) dbias[col] += dz[col];
-            for (int f = 0; f < F; f++) {
-                rnn_real sum = 0;
-                for (size_t col = 0; col < G; col++) {
-                    dkernel[(size_t)f * G + col] += xt[f] * dz[col];
-                    sum += dz[col] * kernel[(size_t)f * G + col];
-                }
-                dxt[f] = sum;
-            }
-            for (int k = 0; k < U; k++) {
-                rnn_real mk = m ? m[k] : 1;
-                rnn_real sum = 0;
-                for (size_t col = 0; col < G; col++) {
-                    if (hprev) drecurrent_kernel[(size_t)k * G + col] += hprev[k] * mk * dz[col];
-                    sum += dz[col] * recurrent_kernel[(size_t)k * G + col];
-                }
-                dh_next[k] = sum * mk;
-            }
+            rnn_recurrent_input_grad(dbias, dkernel, dxt, xt, dz, kernel, F, G);
+            rnn_recurrent_state_grad(drecurrent_kernel, dh_next, hprev, m, dz, recurrent_kernel, U, G);
         }
     }
 }
@@ -142,7 +125,6 @@ static const rnn_recurrent_cell cell = {1, 1, cell_forward, cell_backward};
 static int ref_create(rnn_ref_layer *s, const rnn_model *m, const rnn_layer *l, int max_batch) {
     return rnn_recurrent_create(s, m, l, max_batch, &cell);
 }
-static size_t ref_forward(rnn_ref_layer *s, const rnn_ref_pass *p) { return rnn_recurrent_forward(s, p, &cell); }
-static void ref_backward(rnn_ref_layer *s, const rnn_ref_pass *p) { rnn_recurrent_backward(s, p, &cell); }
 
-const rnn_kind rnn_kind_lstm = {NULL, lstm_layout, ref_create, rnn_recurrent_destroy, ref_forward, ref_backward};
+const rnn_kind rnn_kind_lstm = {NULL, lstm_layout, ref_create, rnn_recurrent_destroy,
+                                rnn_recurrent_forward, rnn_recurrent_backward};

@@ -2,8 +2,8 @@
  * recurrent.c — the layout and the reference runtime's frame of a recurrent layer:
  * input dropout on x, recurrent dropout on the copy of h_{t-1} that enters the
  * recurrent products, and the last step as the output without return_sequences
- * (docs/keras-semantics.md, RNN dropout). The cells themselves are in simple_rnn.c,
- * lstm.c and gru.c.
+ * (docs/keras-semantics.md, RNN dropout), and the parts of a step's backward the cells
+ * share. The cells themselves are in simple_rnn.c, lstm.c and gru.c.
  */
 #include "layers/recurrent.h"
 
@@ -14,6 +14,33 @@
  * needs 9·U per row (gru.c); 10·U covers every kind. */
 size_t rnn_ref_rnn_scratch_len(int U) {
     return 10 * (size_t)U;
+}
+
+void rnn_recurrent_input_grad(rnn_real *dbias, rnn_real *dkernel, rnn_real *dxt, const rnn_real *xt,
+                              const rnn_real *dz, const rnn_real *kernel, int F, size_t G) {
+    for (size_t col = 0; col < G; col++) dbias[col] += dz[col];
+    for (int f = 0; f < F; f++) {
+        rnn_real sum = 0;
+        for (size_t col = 0; col < G; col++) {
+            dkernel[(size_t)f * G + col] += xt[f] * dz[col];
+            sum += dz[col] * kernel[(size_t)f * G + col];
+        }
+        dxt[f] = sum;
+    }
+}
+
+void rnn_recurrent_state_grad(rnn_real *drecurrent_kernel, rnn_real *dh_next, const rnn_real *hprev,
+                              const rnn_real *m, const rnn_real *dz, const rnn_real *recurrent_kernel, int U,
+                              size_t G) {
+    for (int k = 0; k < U; k++) {
+        rnn_real mk = m ? m[k] : 1;
+        rnn_real sum = 0;
+        for (size_t col = 0; col < G; col++) {
+            if (hprev) drecurrent_kernel[(size_t)k * G + col] += hprev[k] * mk * dz[col];
+            sum += dz[col] * recurrent_kernel[(size_t)k * G + col];
+        }
+        dh_next[k] = sum * mk;
+    }
 }
 
 int rnn_recurrent_layout(rnn_layout *c, rnn_layer *l, int gates, int bias_rows, rnn_init_kind bias_init) {

@@ -72,25 +72,9 @@ void rnn_ref_simple_rnn_backward(rnn_real *dx, rnn_real *dkernel, rnn_real *drec
 
             for (int u = 0; u < U; u++) da[u] = (dht[u] + dh_next[u]) * activation_slope(act, ht[u]);
 
-            for (int u = 0; u < U; u++) dbias[u] += da[u];
-            for (int f = 0; f < F; f++) {
-                rnn_real sum = 0;
-                for (int u = 0; u < U; u++) {
-                    dkernel[(size_t)f * (size_t)U + (size_t)u] += xt[f] * da[u];
-                    sum += da[u] * kernel[(size_t)f * (size_t)U + (size_t)u];
-                }
-                dxt[f] = sum;
-            }
+            rnn_recurrent_input_grad(dbias, dkernel, dxt, xt, da, kernel, F, (size_t)U);
             /* h_{-1} = 0: at t = 0 nothing flows into R or further back. */
-            for (int k = 0; k < U; k++) {
-                rnn_real mk = m ? m[k] : 1;
-                rnn_real sum = 0;
-                for (int u = 0; u < U; u++) {
-                    if (hprev) drecurrent_kernel[(size_t)k * (size_t)U + (size_t)u] += hprev[k] * mk * da[u];
-                    sum += da[u] * recurrent_kernel[(size_t)k * (size_t)U + (size_t)u];
-                }
-                dh_next[k] = sum * mk;
-            }
+            rnn_recurrent_state_grad(drecurrent_kernel, dh_next, hprev, m, da, recurrent_kernel, U, (size_t)U);
         }
     }
 }
@@ -105,6 +89,7 @@ static void simple_rnn_defaults(rnn_layer *l) {
 }
 
 static int simple_rnn_layout(rnn_layout *c, rnn_layer *l) {
+    l->dropout_mask = RNN_DROPOUT_PER_SEQUENCE;   /* whatever a description built by hand says */
     if (rnn_recurrent_layout(c, l, 1, 1, RNN_INIT_ZEROS)) return -1;
     if (l->activation == RNN_ACT_SOFTMAX || (unsigned)l->activation >= RNN_ACT_COUNT)
         return rnn_layout_error(c, "activation must be \"tanh\", \"relu\", \"sigmoid\" or \"linear\"");

@@ -1,37 +1,31 @@
 /*
- * dropout_mask.c — dropout masks (the reference runtime draws every mask here).
- *
- * The rules (decided once; generated code must draw exactly the same masks):
- *
+ * dropout_mask.c — dropout masks, all drawn here; generated code must draw the same.
  *   - A mask element is kept iff u >= rate, u = rnn_rng_uniform(stream, i, j, k) with
  *     stream = rnn_rng_stream(seed, purpose, layer_index, epoch); kept elements are
  *     1/(1-rate), dropped ones 0 (TF's dropout: keep iff u >= rate, scale 1/(1-rate)).
- *   - layer_index is the layer's index in rnn_model.layers; row = ctx->rows[b], or b
+ *   - layer_index is the layer's index in rnn_model.layers; k = row = ctx->rows[b], or b
  *     when rows is NULL, so a sample's mask depends on its dataset row, never on its
  *     position in the batch.
- *   - RNN `dropout` (LSTM, GRU, SimpleRNN): ONE mask shared by all gates, multiplied
- *     into the layer's input x [B, T, F] before the recurrence; purpose RNN_RNG_DROPOUT,
- *     i = feature, k = row and
- *       RNN_DROPOUT_PER_STEP      j = t   (tf.keras 2.x fused path: a fresh mask per step)
- *       RNN_DROPOUT_PER_SEQUENCE  j = 0   (Keras 3: the same mask at every step)
- *     SimpleRNN `dropout` is always per sequence.
- *   - RNN `recurrent_dropout`: one mask [B, U] per sequence, purpose
- *     RNN_RNG_RECURRENT_DROPOUT, i = unit, j = 0, k = row, shared by all gates. It
- *     multiplies the copy of h_{t-1} that enters the recurrent matmuls; the carried
- *     state (c, and z ⊙ h_{t-1} in the GRU) is unmasked.
- *   - The Dropout layer: purpose RNN_RNG_DROPOUT, element-wise per (row, t, f) on
- *     sequences (i = f, j = t) and per (row, f) on vectors (j = 0).
  *   - Nothing at inference: no ctx, or ctx->training == 0, means no mask at all.
- *
- * Exactness, for code that must draw the same masks: u is a multiple of 2^-24, exact in
- * double, and the test u >= rate is done in double. It is the same as the integer test
- * (rnn_rng_u32 >> 8) >= ceil(rate * 2^24); comparing against (float)rate instead can
- * differ when rounding rate to float crosses a multiple of 2^-24. The kept value is
- * 1/(1-rate) computed in double and then rounded to rnn_real.
  */
 #include "ref_layers.h"
 
-/* mask [B, T, F] */
+/* Each dropout's purpose and i, j:
+ *   - RNN `dropout` (LSTM, GRU, SimpleRNN): one mask shared by all gates, multiplied into
+ *     the layer's input x [B, T, F] before the recurrence; purpose RNN_RNG_DROPOUT,
+ *     i = feature, j = t with RNN_DROPOUT_PER_STEP (tf.keras 2.x fused path: a fresh
+ *     mask per step) or j = 0 with RNN_DROPOUT_PER_SEQUENCE (Keras 3), which SimpleRNN
+ *     always uses.
+ *   - RNN `recurrent_dropout`: one mask [B, U] per sequence shared by all gates, purpose
+ *     RNN_RNG_RECURRENT_DROPOUT, i = unit, j = 0, on the copy of h_{t-1} that enters the
+ *     recurrent matmuls; the carried state (c, and z ⊙ h_{t-1} in the GRU) is unmasked.
+ *   - The Dropout layer: purpose RNN_RNG_DROPOUT, element-wise per (row, t, f) on
+ *     sequences (i = f, j = t) and per (row, f) on vectors (j = 0). */
+
+/* mask [B, T, F]. u is a multiple of 2^-24, exact in double, and the test u >= rate is
+ * done in double: the same as the integer test (rnn_rng_u32 >> 8) >= ceil(rate * 2^24),
+ * while comparing against (float)rate can differ where rounding rate to float crosses a
+ * multiple of 2^-24. The kept value is 1/(1-rate) in double, then rounded to rnn_real. */
 void rnn_ref_dropout_mask(rnn_real *mask, uint64_t seed, rnn_rng_purpose purpose,
                           uint32_t layer_index, uint32_t epoch, const uint32_t *rows,
                           double rate, int per_step, int B, int T, int F) {

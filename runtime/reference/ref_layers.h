@@ -1,21 +1,8 @@
 /*
- * ref_layers.h — the layers of the reference runtime (internal to librnnrt).
- *
- * One file per layer kind, each layer a forward/backward pair written as plain loops
- * with sizes read at run time. They are the yardstick generated code is compared with,
- * so they favour being obviously right over being fast.
- *
- * Conventions shared by every function here
- *   - Row-vector maths as in Keras: a pre-activation is x·K + b with K [in, out]
- *     row-major, so K[i * out + j] multiplies input i into output j.
- *   - Activations are batch-major: a sequence batch is [B, T, F] with F contiguous,
- *     a vector batch is [B, F].
- *   - All buffers belong to the caller. Forward functions overwrite their outputs and
- *     caches. Backward functions ADD into parameter gradients (so the caller zeroes
- *     them once and every layer accumulates) and OVERWRITE the gradient with respect
- *     to their input.
- *   - Nothing here allocates; the model (model_ref.c) sizes every buffer once.
- *   - Masks (dropout) hold 0 or 1/(1-rate) per element; NULL means "no dropout".
+ * ref_layers.h — the layers of the reference runtime (internal to librnnrt): one file
+ * per layer kind, each layer a forward/backward pair written as plain loops with sizes
+ * read at run time. They are the yardstick generated code is compared with, so they
+ * favour being obviously right over being fast.
  */
 #ifndef RNN_REF_LAYERS_H
 #define RNN_REF_LAYERS_H
@@ -25,6 +12,16 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* Conventions shared by every function here:
+ *   - Row-vector maths as in Keras: a pre-activation is x·K + b with K [in, out]
+ *     row-major, so K[i * out + j] multiplies input i into output j.
+ *   - Activations are batch-major: a sequence batch is [B, T, F] with F contiguous,
+ *     a vector batch is [B, F]. Masks (dropout) hold 0 or 1/(1-rate); NULL: no dropout.
+ *   - Buffers belong to the caller; nothing here allocates (model_ref.c sizes every
+ *     buffer once). Forward functions overwrite their outputs and caches. Backward
+ *     functions ADD into parameter gradients (the caller zeroes them once and every
+ *     layer accumulates) and OVERWRITE the gradient with respect to their input. */
 
 /* Elementary functions in the precision of rnn_real. */
 #ifdef RNN_DOUBLE
@@ -56,12 +53,9 @@ void rnn_ref_embedding_backward(rnn_real *dtable, const rnn_real *dout, const in
 /* ---- the recurrent layers (simple_rnn.c, lstm.c, gru.c) ---------------------------
  * Every recurrent layer reads x [B, T, F] (already multiplied by its input-dropout
  * mask, if any) and writes the whole hidden sequence h [B, T, U]; the model takes the
- * last step when return_sequences is off. h_{-1} = c_{-1} = 0.
- *
- * recurrent_mask [B, U] or NULL: recurrent dropout. It multiplies the copy of h_{t-1}
- * that enters the recurrent matmuls (hm = h_{t-1} ⊙ m); the state carried forward is
- * unmasked.
- *
+ * last step when return_sequences is off. h_{-1} = c_{-1} = 0. recurrent_mask [B, U]
+ * or NULL: recurrent dropout, on the copy of h_{t-1} that enters the recurrent matmuls
+ * (hm = h_{t-1} ⊙ m); the state carried forward is unmasked.
  * Backward takes dh [B, T, U], the gradient of the loss with respect to every h_t
  * coming from above (zero rows where the output was not used), and writes dx [B, T, F].
  * scratch holds rnn_ref_rnn_scratch_len(U) elements (rows are processed one at a

@@ -1,20 +1,10 @@
 /*
  * ckpt.c — checkpoints: weights, optimizer state and the resume state in one
- * safetensors file, written atomically.
- *
- * Tensors (all F32, Keras names and layouts):
+ * safetensors file, written atomically. Tensors (all F32, Keras names and layouts):
  *   <layer>/<weight>                      the weights, e.g. "lstm_1/recurrent_kernel"
  *   optimizer/<slot>/<layer>/<weight>     optimizer slots: rmsprop "rms", adam "m" and
  *                                         "v", sgd with momentum "momentum"
  *   early_stopping/best/<layer>/<weight>  EarlyStopping's snapshot of the best weights
- * __metadata__ (all strings, as the format requires):
- *   format "rnnc-checkpoint/1", model, model_hash (16 hex digits), rnnc_version,
- *   seed, epoch (completed epochs), iterations (optimizer steps: with the epoch and
- *   seed this is the whole RNG position, since every draw is a pure function of
- *   them), optimizer, batch_size, monitor, monitor_value, checkpoint_best,
- *   early_stopping ("wait=W best=B best_epoch=E stopped=0|1"), history (one line per epoch:
- *   "epoch loss accuracy val_loss val_accuracy", %.17g, nan when absent),
- *   data_hash, and vocabulary (the words by rank, one per line) when trained on text.
  */
 #include "train/trainer.h"
 #include "core/safetensors.h"
@@ -29,6 +19,14 @@ static const char *const slot_names[3][2] = {{"rms", NULL}, {"m", "v"}, {"moment
 
 #define MAX_CKPT_TENSORS (RNN_MAX_TENSORS * 4)
 
+/* __metadata__ (all strings, as the format requires): format "rnnc-checkpoint/1",
+ * model, model_hash (16 hex digits), rnnc_version, seed, epoch (completed epochs),
+ * iterations (optimizer steps: with the epoch and seed the whole RNG position, since
+ * every draw is a pure function of them), optimizer, batch_size, monitor,
+ * monitor_value, checkpoint_best, early_stopping ("wait=W best=B best_epoch=E
+ * stopped=0|1"), history (one line per epoch: "epoch loss accuracy val_loss
+ * val_accuracy", %.17g, nan when absent), data_hash, and vocabulary (the words by rank,
+ * one per line) when trained on text. */
 int rnn_ckpt_save(const char *path, const rnn_trainer *tr, const rnn_ckpt_state *st, int with_optimizer,
                   char *err, size_t errlen) {
     const rnn_model *m = tr->m;

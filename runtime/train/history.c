@@ -9,6 +9,7 @@
  */
 #include "train/history.h"
 
+#include "core/errors.h"
 #include "core/safetensors.h"
 
 #include <errno.h>
@@ -20,14 +21,6 @@
 
 /* ---- small helpers ---------------------------------------------------------------- */
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* The caller must be able to tell which file failed, whatever wording the atomic-file
  * layer chose; prefix the path only when its message does not already carry it. */
 static void name_path_in_err(const char *path, char *err, size_t errlen) {
@@ -36,7 +29,7 @@ static void name_path_in_err(const char *path, char *err, size_t errlen) {
     if (strncmp(err, path, head) == 0) return;
     char tmp[512];
     snprintf(tmp, sizeof tmp, "%s", err);
-    set_err(err, errlen, "%s: %s", path, tmp);
+    rnn_fail(err, errlen, "%s: %s", path, tmp);
 }
 
 /* A FILE writer that remembers the first failure, so emitting code stays linear and
@@ -66,7 +59,7 @@ static int finish(rnn_atomic_file *a, writer *w, const char *path, char *err, si
     if (w->failed || ferror(a->f)) {
         int e = w->error ? w->error : EIO;
         rnn_atomic_abort(a);
-        set_err(err, errlen, "%s: cannot write: %s", path, strerror(e));
+        rnn_fail(err, errlen, "%s: cannot write: %s", path, strerror(e));
         return -1;
     }
     if (rnn_atomic_commit(a, err, errlen) != 0) {
@@ -79,11 +72,11 @@ static int finish(rnn_atomic_file *a, writer *w, const char *path, char *err, si
 static int check_args(const char *path, const rnn_history_row *rows, int n, char *err,
                       size_t errlen) {
     if (!path || !*path) {
-        set_err(err, errlen, "history: no output path");
+        rnn_fail(err, errlen, "history: no output path");
         return -1;
     }
     if (n < 0 || (n > 0 && !rows)) {
-        set_err(err, errlen, "%s: invalid history (%d rows)", path, n);
+        rnn_fail(err, errlen, "%s: invalid history (%d rows)", path, n);
         return -1;
     }
     return 0;

@@ -2,78 +2,12 @@
  * selftest.c — a model implementation (generated code) checked against the reference
  * runtime on the same laid-out model: `PROGRAM selftest [--seed N]`.
  *
- * Both implementations get the same random weights (the spec's initializers, then a
- * small random perturbation of every bias so no bias is all zeros), the same random
- * batch of tokens and labels, and the same dropout context. The batch is a partial
- * one (11 samples in buffers for 13, so neither a multiple of 8 nor the full batch)
- * whose dataset rows are scattered (1000 + 37 b), with dropout active (training,
- * epoch 2). Compared:
- *   - the probabilities, the loss, every parameter gradient tensor (by Keras name),
- *     that the gradient's alignment padding is zero, the correct count (exactly);
- *   - when the model has forward_backward: that it gives forward and backward's bits,
- *     and with the optimizer's step inside (rnn_update) the bits of rnn_optimizer_step
- *     after it: weights, optimizer state and gradients;
- *   - the same forward in inference mode (ctx NULL); then the gradient after an
- *     inference forward of the batch in reverse order (a generated trainer keeps no
- *     per-step state in an inference and must redo the forward when asked for a
- *     gradient), worst over the tensors;
- *   - three gradient steps w -= lr_k g, lr_k per tensor such that a step moves the
- *     tensor's largest element by 0.1% of its largest weight (a tensor whose gradient is
- *     below 1% of the largest gradient moves proportionally less), in lockstep by both, forward and
- *     backward recomputed at each step on the same batch with epoch = step index so
- *     the dropout masks change: the losses of the steps, and for every tensor the
- *     change w_after - w_before and the weights w_after themselves.
- *
- * Why SGD and not the spec's optimizer: the optimizer step is shared library code
- * (rnn_optimizer_step, checked against PyTorch by the oracle tests), not generated
- * code; what the steps test here is the generated forward and backward at weights
- * and masks other than the first. RMSprop and Adam divide each gradient element by
- * its own magnitude, so a gradient element that is zero up to rounding (~1e-7 of its
- * tensor's scale) moves its weight by a full +-lr step whose sign is decided by the
- * rounding: that measures float noise, not correctness (seen in the property test:
- * rmsprop, lr 0.05, clipvalue 0.01 gives 1e-3 after 3 steps with gradients equal to
- * 3e-7). SGD's step is linear in the gradient, so every check keeps the one
- * tolerance RNN_SELFTEST_TOLERANCE.
- *
- * Relative error of a tensor a against the reference r (n elements):
- *     err = max_i |a_i - r_i| / max(max_i |r_i|, 1e-30)
- * i.e. relative to the tensor's scale, so tiny elements of a large tensor (whose
- * own relative error is dominated by rounding) do not dominate. A NaN or an infinity
- * anywhere (in either implementation) makes the error NaN, which fails. Gradient and
- * output buffers are filled with NaN before each call, so an element the
- * implementation forgets to write fails too.
- *
- * Every error must be <= RNN_SELFTEST_TOLERANCE, except the change w_after - w_before
- * over the steps (RNN_SELFTEST_CHANGE_TOLERANCE, 1e-4): it is a small difference of
- * two nearly equal weights, so its relative error is the weights' own error times
- * |w| / |change| (measured up to 8e-6 with both implementations correct).
- *
- * The float-noise floor. Some results cannot be computed to 1e-5 of their own scale
- * in float by any implementation: a gradient that is a sum of terms that cancel (a
- * last layer's bias, Σ_b (p_b - y_b) over a batch with both labels; a softmax under a
- * tanh under a softmax), a weight change 1000 times smaller than the weight. Two
- * correct implementations then differ by more than the tolerance of the result's
- * scale only because they round in another order (the property test found such
- * specs: 4 of 120 at one seed, errors 1.2-2.5e-5, the generated code as close to the
- * reference as the reference is to itself). So when a check fails against its plain
- * tolerance, the selftest measures the reference's own float noise and judges again:
- * NOISE_RUNS more reference runs of every check from the weights moved by one
- * rounding each (w (1 +- 2^-23), random signs), and one on the batch in reverse order
- * (the same samples and dropout masks; only the sums over samples round in another
- * order); the noise of a result is the largest change these make in it, and the
- * result's scale is raised to at least NOISE_MULT (8) times its noise / tolerance;
- * and a weight change is not judged finer than ST_STEPS + 1 roundings of its tensor's
- * largest weight (a change 5000 times smaller than the weight: one rounding of the
- * weight is 2e-4 of it, and two implementations whose gradients differ in the last bit
- * round a step differently; found by tests/accepted.sh, a SimpleRNN(2) with recurrent
- * dropout 0.9 whose weights after the steps differed by 2 roundings).
- * That is, a result passes if the implementations differ by at most 8 times what the
- * reference's own result moves by under rounding. Where the noise is small (nearly
- * everywhere: 1e-7-1e-6 of the scale) nothing changes; over the 120 random specs
- * of one seed, the generated code differed from the reference by 0.1-4 times the
- * noise of the weights' rounding alone, in every gradient tensor. A
- * fault of 1e-4 of a tensor still fails (tests/test_selftest.c). A row that passes or
- * reads differently only because of the floor also shows the plain error.
+ * Both get the same random weights (the spec's initializers, every bias perturbed so
+ * that none is all zeros), the same partial batch (11 samples in buffers for 13, dataset
+ * rows 1000 + 37 b) and dropout context (training, epoch 2). A result's error is relative
+ * to its scale, max_i |a_i - r_i| / max(max_i |r_i|, 1e-30), so that tiny elements of a
+ * large tensor do not dominate; NaN or infinity anywhere fails, and outputs are filled
+ * with NaN before each call so that one left unwritten fails too (checks: check_all).
  */
 #include "rnnrt.h"
 
@@ -217,9 +151,15 @@ typedef struct {
     struct st_ref_run *ref_run;     /* the reference's results, from params (reference_run) */
 } st_run;
 
-/* The reference's float noise (see the header): for each result the checks compare, the
- * largest change the reference makes in it when every weight moves by one rounding or
- * the batch is summed in reverse order. */
+/* The reference's float noise. Some results cannot be computed to 1e-5 of their own
+ * scale in float by any implementation (a gradient whose terms cancel, like a last
+ * bias's Σ_b (p_b - y_b) over a batch with both labels; a weight change 1000 times
+ * smaller than the weight), and two correct implementations differ there only by their
+ * order of rounding. So a failed check is judged again with its result's scale raised
+ * to NOISE_MULT times its noise / tolerance, the noise being the largest change the
+ * reference makes in it when every weight moves by one rounding or the batch is summed
+ * in reverse order. Where the noise is small, as nearly everywhere, nothing changes; a
+ * fault of 1e-4 of a tensor still fails (tests/test_selftest.c). */
 typedef struct {
     double prob, loss, grad[RNN_MAX_TENSORS];               /* training forward, backward */
     double inf_prob, inf_loss, rev_grad[RNN_MAX_TENSORS];   /* inference; gradient after it */
@@ -251,7 +191,12 @@ static void step_sizes(const rnn_model *m, const rnn_real *params, const rnn_rea
     }
 }
 
-/* w -= lr_k g for every tensor k (the same arithmetic for both implementations) */
+/* w -= lr_k g for every tensor k (the same arithmetic for both implementations). SGD,
+ * not the spec's optimizer: the optimizer is shared library code (rnn_optimizer_step,
+ * checked against PyTorch by the oracle tests), and RMSprop and Adam divide each
+ * gradient element by its own magnitude, so an element that is zero up to rounding
+ * would move its weight by a whole +-lr step of random sign: noise, not correctness.
+ * SGD's step is linear in the gradient, so one tolerance serves every check. */
 static void sgd_step(const rnn_model *m, const double *lr_of, rnn_real *w, const rnn_real *g) {
     for (int k = 0; k < m->n_tensors; k++)
         for (size_t i = 0, o = m->tensors[k].offset; i < m->tensors[k].size; i++)
@@ -436,9 +381,15 @@ static void row_noise(st_report *rep, const char *label, double e, double plain)
 
 /* ---- the checks ------------------------------------------------------------------------ */
 
-/* Every check of the header, printed as rows to rep->out: the implementation's results
- * against the reference's (s->ref_run, reference_run from params); nz NULL: no
- * float-noise floor. */
+/* Every check, printed as rows to rep->out: the implementation's results against the
+ * reference's (s->ref_run, reference_run from params; nz NULL: no float-noise floor).
+ * The probabilities, the loss, every gradient tensor (by Keras name), zero alignment
+ * padding, the correct count (exactly); forward_backward against forward and backward,
+ * bit for bit, also with the optimizer's step inside (rnn_update); the inference forward
+ * (ctx NULL), and the gradient after an inference forward of the reversed batch (an
+ * inference keeps no per-step state, so a gradient must redo the forward); then ST_STEPS
+ * SGD steps in lockstep, epoch = step so the masks change: their losses, and per tensor
+ * the change w_after - w_before and the weights w_after. */
 static void check_all(st_run *s, const st_noise *nz, st_report *rep) {
     static const st_noise none;
     if (!nz) nz = &none;
@@ -451,7 +402,7 @@ static void check_all(st_run *s, const st_noise *nz, st_report *rep) {
     const rnn_real *params = s->params;
     rnn_real *grad_a = s->grad_a, *w_a = s->w_a, *out_a = s->out_a, *out_f = s->out_f;
     const double tol = RNN_SELFTEST_TOLERANCE;
-    const char *oname = "sgd";   /* see the header comment: steps linear in g */
+    const char *oname = "sgd";   /* see sgd_step: steps linear in g */
     char label[RNN_TENSOR_NAME_MAX + 64];
     double plain;
 
@@ -469,8 +420,8 @@ static void check_all(st_run *s, const st_noise *nz, st_report *rep) {
     /* A gradient tensor is judged against its own scale, or against 1% of the largest
      * gradient of the model when its own is smaller: a tiny tensor (a 1x1 recurrent
      * kernel behind a 1-unit layer) is a sum whose terms cancel, and float rounding of
-     * those terms, not of the result, sets its error (measured up to 1.6e-5 of its own
-     * scale with both implementations correct; the double-precision finite-difference
+     * those terms, not of the result, sets its error (up to 1.6e-5 of its own scale
+     * between two correct implementations; the double-precision finite-difference
      * tests are what prove the formulas). */
     const rnn_real *grad_r = ref->grad;
     double gscale = 0;
@@ -557,6 +508,9 @@ static void check_all(st_run *s, const st_noise *nz, st_report *rep) {
     const rnn_real *w_r = ref->w;
     snprintf(label, sizeof label, "loss at %s steps 1-%d", oname, ST_STEPS);
     row_noise(rep, label, step_loss_err, step_loss_plain);
+    /* The change w_after - w_before is a small difference of nearly equal weights: its
+     * relative error is the weights' own times |w| / |change| (up to 8e-6 between two
+     * correct implementations), hence its own tolerance, RNN_SELFTEST_CHANGE_TOLERANCE. */
     for (int k = 0; k < m->n_tensors; k++) {
         const rnn_tensor *t = &m->tensors[k];
         double pd, pw;

@@ -51,9 +51,7 @@ void rnn_trainer_free(rnn_trainer *tr) {
 /* Start loading what rnn_trainer_gather(tr, d, idx, start, n) (or, after rnn_trainer_select, the
  * model) will read: the next batch's rows sit at random places in the data, and gathered
  * cold they cost part of the serial work between a step's parallel jobs, when the other
- * threads wait (measured on simplernn, medians of 12-20 epochs: one thread 0.0186 ->
- * 0.0182 s per epoch, two threads 0.0114 -> 0.0111; measured when the trainer still
- * gathered every batch). A hint only: nothing changes without a prefetch builtin. */
+ * threads wait. A hint only: nothing changes without a prefetch builtin. */
 void rnn_trainer_prefetch(const rnn_data *d, const uint32_t *idx, size_t start, int n) {
 #if defined(__GNUC__) || defined(__clang__)
     const size_t T = (size_t)d->T, line = 64 / sizeof *d->x;

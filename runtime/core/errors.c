@@ -1,12 +1,12 @@
 /*
- * errors.c — how every loader in data/ reports a problem: one line into err.
+ * errors.c — the shared error helper of librnnrt (see errors.h).
  */
-#include "data/data.h"
+#include "core/errors.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 
-int rnn_data_fail(char *err, size_t errlen, const char *fmt, ...) {
+int rnn_fail(char *err, size_t errlen, const char *fmt, ...) {
     if (err && errlen) {
         va_list ap;
         va_start(ap, fmt);
