@@ -220,6 +220,16 @@ BENCH_ARGS ?=
 .PHONY: bench
 bench: all
 	/usr/bin/python3 bench/bench.py --build $(BUILD) $(BENCH_ARGS)
+#   make bench-compare [BASE=rev] [COMPARE_ARGS=--quick]   the generated trainers of the
+#                     working tree vs those of git revision BASE (default HEAD: the
+#                     uncommitted changes), built in $(BUILD)/bench/compare; one thread,
+#                     interleaved, medians, current/base within 3%?, weights identical?
+#                     writes $(BUILD)/bench/compare.json (bench/README.md)
+BASE ?= HEAD
+COMPARE_ARGS ?=
+.PHONY: bench-compare
+bench-compare: all
+	/usr/bin/python3 bench/compare.py --no-make --build $(BUILD) --base '$(BASE)' $(COMPARE_ARGS)
 # ---- end bench ------------------------------------------------------------------
 # ---- fuzz -----------------------------------------------------------------------
 #   make fuzz [FUZZ_SECONDS=60]   build the libFuzzer harnesses of tests/fuzz with clang
