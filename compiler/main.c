@@ -16,8 +16,6 @@
 #include "rnnc.h"
 #include "rnnrt.h"
 
-#include "core/safetensors.h"
-
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,19 +77,9 @@ static int ends_with(const char *s, const char *suffix) {
 /* Write text to path atomically. */
 static int write_file_atomic(const char *path, const char *text, size_t len) {
     char err[RNNC_ERR_MAX];
-    rnn_atomic_file af;
-    if (rnn_atomic_open(&af, path, err, sizeof err) != 0) {
-        fprintf(stderr, "rnnc: %s\n", err);
-        return -1;
-    }
-    if (fwrite(text, 1, len, af.f) != len) {
-        /* the commit reports the cause */
-    }
-    if (rnn_atomic_commit(&af, err, sizeof err) != 0) {
-        fprintf(stderr, "rnnc: %s\n", err);
-        return -1;
-    }
-    return 0;
+    if (rnn_write_file_atomic(path, text, len, err, sizeof err) == 0) return 0;
+    fprintf(stderr, "rnnc: %s\n", err);
+    return -1;
 }
 
 /* -o OUT.c: the C file; -o OUT: the C file compiled and linked into a trainer. */
@@ -133,52 +121,27 @@ done:
     return rc;
 }
 
-/* --weights F -o P.c: the weights of F (names, dtypes and shapes checked against the
- * model) embedded in an inference-only predictor. */
+/* --weights F -o P.c: the weights of F (checked as the trainer checks them: written for
+ * this model, every tensor's name, dtype and shape, finite values) embedded in an
+ * inference-only predictor. */
 static int generate_predictor(const rnn_model *m, const rnnc_emit_options *eo, const char *weights, const char *out) {
     char err[RNNC_ERR_MAX];
-    rnn_st_file *f = rnn_st_open(weights, err, sizeof err);
-    if (!f) {
-        fprintf(stderr, "rnnc: %s\n", err);
-        return EXIT_SPEC;
-    }
     rnn_real *params = calloc(m->param_buffer_len ? m->param_buffer_len : 1, sizeof *params);
-    int rc = EXIT_SPEC;
     if (!params) {
         fprintf(stderr, "rnnc: out of memory\n");
-        goto done;
+        return EXIT_SPEC;
     }
-    for (int k = 0; k < m->n_tensors; k++) {
-        const rnn_tensor *t = &m->tensors[k];
-        const rnn_st_tensor *s = rnn_st_find(f, t->name);
-        if (!s) {
-            fprintf(stderr, "rnnc: %s: tensor '%s' is missing (is it a checkpoint of this model?)\n", weights, t->name);
-            goto done;
-        }
-        if (s->dtype != RNN_ST_F32 || s->rank != t->rank || s->shape[0] != t->shape[0] ||
-            (t->rank == 2 && s->shape[1] != t->shape[1])) {
-            fprintf(stderr, "rnnc: %s: tensor '%s' must be F32 of shape [%d%s%.0d]\n", weights, t->name, t->shape[0],
-                    t->rank == 2 ? ", " : "", t->rank == 2 ? t->shape[1] : 0);
-            goto done;
-        }
-        for (size_t i = 0; i < t->size; i++) {
-            float v;
-            memcpy(&v, (const unsigned char *)s->data + 4 * i, 4);
-            if (!isfinite(v)) {
-                fprintf(stderr, "rnnc: %s: tensor '%s' holds a non-finite value at %zu\n", weights, t->name, i);
-                goto done;
-            }
-            params[t->offset + i] = v;
-        }
+    int rc = EXIT_SPEC;
+    if (rnn_weights_load(m, weights, params, err, sizeof err) != 0) {
+        fprintf(stderr, "rnnc: %s\n", err);
+    } else {
+        char *text;
+        size_t len;
+        rnnc_emit_predictor(m, params, weights, eo, &text, &len);
+        rc = write_file_atomic(out, text, len) == 0 ? EXIT_OK : EXIT_SPEC;
+        free(text);
     }
-    char *text;
-    size_t len;
-    rnnc_emit_predictor(m, params, weights, eo, &text, &len);
-    rc = write_file_atomic(out, text, len) == 0 ? EXIT_OK : EXIT_SPEC;
-    free(text);
-done:
     free(params);
-    rnn_st_close(f);
     return rc;
 }
 

@@ -296,17 +296,27 @@ void rnn_set_threads(int n);
 int rnn_get_threads(void);
 void rnn_parallel_for(int n, void (*fn)(void *arg, int i), void *arg);
 /* Start the worker threads for rnn_get_threads() now instead of in the first
- * rnn_parallel_for (the trainer does so before its first batch: creating them, and the
- * first jobs of a new thread, took 0.2-0.5 ms of a 25 ms first epoch). */
+ * rnn_parallel_for (the trainer does so before its first batch, so that creating them
+ * is not part of the first step). */
 void rnn_parallel_start(void);
 /* Wake the worker threads that sleep (they do after a millisecond or so without work)
  * and return at once: they wake while the caller does its serial work and spin, ready
- * for a rnn_parallel_for soon after (the trainer calls it before shuffling an epoch: a
- * worker's wake-up took 30-90 us of the first batch, with the caller waiting). */
+ * for a rnn_parallel_for soon after (the trainer calls it before shuffling an epoch, so
+ * that the first batch does not wait for a wake-up). */
 void rnn_parallel_wake(void);
 
 /* The reference runtime behind the interface. */
 extern const rnn_model_ops rnn_reference_ops;
+
+/* Read the weights of a checkpoint or weights file (safetensors) written for m into
+ * params (param_buffer_len elements): the model's fingerprint, every tensor's name,
+ * dtype and shape are checked, and every value must be finite, as the trainer checks
+ * them. 0, or -1 with "PATH: what is wrong" in err. */
+int rnn_weights_load(const rnn_model *m, const char *path, rnn_real *params, char *err, size_t errlen);
+
+/* Write len bytes to path atomically: a reader sees the old file or the new one, never
+ * a torn one, and on any failure the old file is untouched. 0, or -1 with err. */
+int rnn_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
 
 /* The trainer's command line: `PROGRAM COMMAND [ARGS]` with COMMAND one of fit,
  * evaluate, predict, summary (see `PROGRAM --help`). m must be laid out. Returns the
@@ -316,30 +326,16 @@ int rnn_trainer_main(const rnn_model *m, const rnn_model_ops *ops, const char *p
                      int argc, char **argv);
 
 /* Check an implementation of the model interface (generated code) against the
- * reference runtime on the same laid-out model m: `PROGRAM selftest [--seed N]`.
- * Same random weights (the spec's initializers from `seed`, biases perturbed by
- * U(-0.1, 0.1) from RNN_RNG_TEST), a partial batch of 11 samples in buffers for 13
- * with scattered dataset rows and random tokens (0 included) and labels, dropout
- * active. Compares the probabilities, the loss, every gradient tensor (by Keras name;
- * padding must be 0), the correct count (exactly), forward_backward when ops has it
- * (the same bits as forward then backward, and with an rnn_update the same bits as
- * forward_backward then rnn_optimizer_step), an inference-mode forward, and the
- * losses, weight changes and weights over 3 SGD steps (each moving the largest weight
- * by ~0.1% of the largest weight; the
- * optimizer is shared code, and RMSprop/Adam turn rounding noise of near-zero gradient
- * elements into whole +-lr steps) taken in lockstep (epoch = step index, so the
- * dropout masks change). The relative error of a tensor is
- * max_i |a_i - r_i| / max(max_i |r_i|, 1e-30): relative to the tensor's scale, so
- * tiny elements of a large tensor do not dominate. Each must be at most
- * RNN_SELFTEST_TOLERANCE, except the weight changes over the steps (a difference of
- * nearly equal weights): RNN_SELFTEST_CHANGE_TOLERANCE; when a check fails so, it is
- * judged again with each result's scale raised to 8 times the reference's own float
- * noise for it (how far its result moves when every weight moves by one rounding, or
- * the batch's sums round in another order; a weight change also to 4 roundings of
- * its tensor's largest weight; train/selftest.c). A NaN or infinity
- * anywhere fails. Prints a table of the
- * worst errors and PASS, or FAIL naming the first failing check, to out. Returns 0 on
- * PASS, 1 on FAIL. */
+ * reference runtime on the same laid-out model m: `PROGRAM selftest [--seed N]`. Both
+ * get the same random weights and a partial batch with scattered dataset rows, dropout
+ * on; compared are the probabilities, the loss, every gradient tensor, the correct
+ * count (exactly), forward_backward (bit for bit against forward then backward, with
+ * and without the optimizer's step), an inference forward, and three gradient steps
+ * in lockstep. A tensor's error is max|a - r| / max|r|, at most RNN_SELFTEST_TOLERANCE
+ * (the weight changes over the steps RNN_SELFTEST_CHANGE_TOLERANCE); a check that
+ * fails is judged again against the reference's own float noise (train/selftest.c).
+ * Prints a table of the worst errors and PASS, or FAIL naming the first failing check,
+ * to out. Returns 0 on PASS, 1 on FAIL. */
 #define RNN_SELFTEST_TOLERANCE 1e-5
 #define RNN_SELFTEST_CHANGE_TOLERANCE 1e-4
 int rnn_selftest(const rnn_model *m, const rnn_model_ops *ops, uint64_t seed, FILE *out);

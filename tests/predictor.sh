@@ -55,8 +55,17 @@ print("predictor vs interpreter: worst %.1e" % w); sys.exit(0 if w <= 2e-6 else 
   check "$spec: the predictor references only libm" test "$(nm "$T/${spec}_pred.o" | awk '$1 == "U" {print $2}' | grep -Evc '^(expf|tanhf|exp|log)$')" -eq 0
 done
 "$RNNC" "$ROOT/specs/lstm.lua" --weights "$T/gru.safetensors" -o "$T/wrong.c" 2> "$T/err"
-check "weights of another model are refused" grep -q "tensor 'lstm/kernel' is missing" "$T/err"
+check "weights of another model are refused" grep -q "gru.safetensors: the weights are for a different model" "$T/err"
 check "nothing written for them" test ! -e "$T/wrong.c"
+# the same shapes, another activation: the trainer refuses such weights, so does the predictor
+sed 's/simple_rnn { 8 }/simple_rnn { 8, activation = "relu" }/' "$ROOT/specs/simplernn.lua" > "$T/relu.lua"
+check "the relu variant differs from simplernn" test "$(grep -c relu "$T/relu.lua")" -eq 1
+"$RNNC" "$ROOT/specs/simplernn.lua" --interpret fit --epochs 1 --builtin-train 64 --builtin-val 0 \
+    --save-weights "$T/simplernn.safetensors" --quiet
+"$RNNC" "$T/relu.lua" --weights "$T/simplernn.safetensors" -o "$T/relu.c" 2> "$T/err"
+check "weights of the same shapes for another activation are refused (exit 1)" test $? -eq 1
+check "... naming the reason" grep -q "simplernn.safetensors: the weights are for a different model" "$T/err"
+check "... and nothing is written" test ! -e "$T/relu.c"
 "$RNNC" "$ROOT/specs/lstm.lua" --weights "$T/gru.safetensors" -o "$T/exe" 2> "$T/err"
 check "--weights needs a .c output (usage error)" test $? -eq 2
 

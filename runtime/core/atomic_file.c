@@ -178,3 +178,10 @@ int rnn_path_writable(const char *path, char *err, size_t errlen) {
     unlink(tmp);
     return 0;
 }
+
+int rnn_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen) {
+    rnn_atomic_file af;
+    if (rnn_atomic_open(&af, path, err, errlen) != 0) return -1;
+    (void)fwrite(data, 1, len, af.f);   /* a short write shows in the commit's flush and checks */
+    return rnn_atomic_commit(&af, err, errlen);
+}

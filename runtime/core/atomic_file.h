@@ -1,9 +1,30 @@
 /*
- * atomic_file.h — helpers around the atomic writes of safetensors.h. Internal to
- * librnnrt.
+ * atomic_file.h — files written so that a reader sees the old one or the new one, never
+ * a torn one. Internal to librnnrt (rnn_write_file_atomic in rnnrt.h is the public
+ * form).
  */
 #ifndef RNN_ATOMIC_FILE_H
 #define RNN_ATOMIC_FILE_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* Write to a temporary in the same directory, then fflush + fsync + rename + fsync of
+ * the directory. */
+typedef struct {
+    FILE *f;
+    char tmp[4096];
+    char path[4096];
+} rnn_atomic_file;
+
+int rnn_atomic_open(rnn_atomic_file *a, const char *path, char *err, size_t errlen);
+/* Commit; on any failure (e.g. a full disk) removes the temporary, leaves the old file
+ * untouched and returns -1 with err. */
+int rnn_atomic_commit(rnn_atomic_file *a, char *err, size_t errlen);
+void rnn_atomic_abort(rnn_atomic_file *a);
+
+/* Can a file be created at path? (Creates and removes a temporary beside it.) */
+int rnn_path_writable(const char *path, char *err, size_t errlen);
 
 /* Ignore SIGXFSZ for the whole process. A write past `ulimit -f` (RLIMIT_FSIZE) then
  * fails with EFBIG, which rnn_atomic_commit reports ("PATH: cannot write: File too

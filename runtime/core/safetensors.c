@@ -8,6 +8,7 @@
  * failing frees a fixed handful of blocks. __metadata__ values and tensor names may
  * not contain U+0000, since the API hands them out as C strings.
  */
+#include "core/atomic_file.h"
 #include "core/safetensors.h"
 #include "core/errors.h"
 #include "core/json.h"

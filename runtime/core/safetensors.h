@@ -49,22 +49,4 @@ const rnn_st_tensor *rnn_st_get(const rnn_st_file *f, int i);
 const rnn_st_tensor *rnn_st_find(const rnn_st_file *f, const char *name);
 const char *rnn_st_meta(const rnn_st_file *f, const char *key);       /* NULL if absent */
 
-/* ---- atomic files ---------------------------------------------------------------
- * Write to a temporary in the same directory, then fflush + fsync + rename + fsync of
- * the directory, so that readers see the old file or the new one, never a torn one. */
-typedef struct {
-    FILE *f;
-    char tmp[4096];
-    char path[4096];
-} rnn_atomic_file;
-
-int rnn_atomic_open(rnn_atomic_file *a, const char *path, char *err, size_t errlen);
-/* Commit; on any failure (e.g. a full disk) removes the temporary, leaves the old file
- * untouched and returns -1 with err. */
-int rnn_atomic_commit(rnn_atomic_file *a, char *err, size_t errlen);
-void rnn_atomic_abort(rnn_atomic_file *a);
-
-/* Can a file be created at path? (Creates and removes a temporary beside it.) */
-int rnn_path_writable(const char *path, char *err, size_t errlen);
-
 #endif

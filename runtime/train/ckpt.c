@@ -149,6 +149,10 @@ static int load_group(const rnn_st_file *f, const char *path, const rnn_model *m
         for (size_t i = 0; i < t->size; i++) {
             float v;
             memcpy(&v, src + 4 * i, 4);
+            if (!isfinite(v)) {
+                snprintf(err, errlen, "%s: tensor '%s' holds a non-finite value at %zu", path, name, i);
+                return -1;
+            }
             base[t->offset + i] = (rnn_real)v;
         }
     }
@@ -260,11 +264,10 @@ static int load_state(const rnn_st_file *f, const char *path, rnn_trainer *tr, r
     return 0;
 }
 
-int rnn_ckpt_load(const char *path, rnn_trainer *tr, rnn_ckpt_state *st, char **vocabulary, char *err, size_t errlen) {
-    const rnn_model *m = tr->m;
-    rnn_st_file *f = rnn_st_open(path, err, errlen);
-    if (!f) return -1;
-    int rc = -1;
+/* The checks every reader of weights makes (the model's fingerprint, every tensor known)
+ * and the weights of the open file f of path. */
+static int load_weights(const rnn_st_file *f, const char *path, const rnn_model *m, rnn_real *params, char *err,
+                        size_t errlen) {
     const char *hash = rnn_st_meta(f, "model_hash");
     char want[32];
     snprintf(want, sizeof want, "%016" PRIx64, rnn_model_hash(m));
@@ -272,7 +275,7 @@ int rnn_ckpt_load(const char *path, rnn_trainer *tr, rnn_ckpt_state *st, char **
         const char *name = rnn_st_meta(f, "model");
         snprintf(err, errlen, "%s: the weights are for a different model (\"%s\", hash %s; this is \"%s\", hash %s)", path,
                  name ? name : "?", hash, m->name, want);
-        goto done;
+        return -1;
     }
     /* Every tensor in the file must be known: a typo'd or foreign name is an error. */
     for (int i = 0; i < rnn_st_count(f); i++) {
@@ -286,10 +289,26 @@ int rnn_ckpt_load(const char *path, rnn_trainer *tr, rnn_ckpt_state *st, char **
         }
         if (rnn_model_find_tensor(m, base) < 0) {
             snprintf(err, errlen, "%s: tensor '%s' does not belong to model \"%s\"", path, name, m->name);
-            goto done;
+            return -1;
         }
     }
-    if (load_group(f, path, m, "", tr->params, err, errlen)) goto done;
+    return load_group(f, path, m, "", params, err, errlen);
+}
+
+int rnn_weights_load(const rnn_model *m, const char *path, rnn_real *params, char *err, size_t errlen) {
+    rnn_st_file *f = rnn_st_open(path, err, errlen);
+    if (!f) return -1;
+    int rc = load_weights(f, path, m, params, err, errlen);
+    rnn_st_close(f);
+    return rc;
+}
+
+int rnn_ckpt_load(const char *path, rnn_trainer *tr, rnn_ckpt_state *st, char **vocabulary, char *err, size_t errlen) {
+    const rnn_model *m = tr->m;
+    rnn_st_file *f = rnn_st_open(path, err, errlen);
+    if (!f) return -1;
+    int rc = -1;
+    if (load_weights(f, path, m, tr->params, err, errlen)) goto done;
     if (st && load_state(f, path, tr, st, err, errlen)) {
         rnn_ckpt_state_free(st);
         goto done;

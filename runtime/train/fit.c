@@ -16,6 +16,7 @@
  * resumed run ends with the same weights, bit for bit.
  */
 #include "train/trainer.h"
+#include "core/atomic_file.h"
 #include "core/safetensors.h"
 
 #include <inttypes.h>
@@ -33,8 +34,8 @@ static void on_stop_signal(int sig) { g_interrupted = sig; }
 
 /* FNV-1a over the data in four interleaved streams of little-endian 64-bit words (word
  * i goes to stream i mod 4), the streams then combined by FNV-1a: four independent
- * multiply chains, so hashing 20000 x 100 token ids takes well under a millisecond
- * (one chain over single bytes took about 8 ms, part of every run's start-up). */
+ * multiply chains instead of one over single bytes, since every run hashes its data
+ * at start-up. */
 static uint64_t fnv_step(uint64_t h, uint64_t v) { return (h ^ v) * 1099511628211ull; }
 
 uint64_t rnn_data_hash(const rnn_data *d) {

@@ -10,6 +10,7 @@
 #include "train/history.h"
 
 #include "core/errors.h"
+#include "core/atomic_file.h"
 #include "core/safetensors.h"
 
 #include <errno.h>
