@@ -17,10 +17,10 @@ void gen_out_ptr(char *buf, size_t n, const plan *p, int i) {
     const rnn_layer *ly = &p->m->layers[i];
     if (plan_recurrent(ly)) {
         size_t per = plan_size(p, "h%d", i);
-        if (ly->out_seq) snprintf(buf, n, "w->h%d + g * %zu", i, per);
-        else snprintf(buf, n, "w->h%d + g * %zu + %zu", i, per, (size_t)(ly->timesteps - 1) * ly->units * W);
+        if (ly->out_seq) snprintf(buf, n, "w->h%d + (size_t)g * %zu", i, per);
+        else snprintf(buf, n, "w->h%d + (size_t)g * %zu + %zu", i, per, (size_t)(ly->timesteps - 1) * ly->units * W);
     } else {
-        snprintf(buf, n, "w->a%d + g * %zu", i, plan_size(p, "a%d", i));
+        snprintf(buf, n, "w->a%d + (size_t)g * %zu", i, plan_size(p, "a%d", i));
     }
 }
 

@@ -67,7 +67,9 @@ __attribute__((format(printf, 2, 3)))
 size_t plan_size(const plan *p, const char *fmt, ...);
 int plan_has(const plan *p, const char *name);
 
-int plan_unrolled(const plan *p, long terms);   /* a kernel of that many multiply-adds is straight-line */
+/* Is a kernel of `terms` multiply-adds on `vectors` operand vectors into `outputs` sums
+ * straight-line code? */
+int plan_unrolled(const plan *p, long terms, long vectors, long outputs);
 int plan_folded(const plan *p, int i);          /* layer i's input projection is in the folded table */
 int plan_hoisted(const plan *p, int i);         /* layer i's input side runs outside its time loop */
 int plan_projected(const plan *p, int i);       /* folded or hoisted: its step gets b + x_t.K made */

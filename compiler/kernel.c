@@ -277,7 +277,7 @@ static void print_project(emitter *e, const kir_op *op, const char *ind) {
         work += (long)op->terms[k].rows * op->cols;
         nrows += op->terms[k].rows;
     }
-    if (!plan_unrolled(e->p, work)) {
+    if (!plan_unrolled(e->p, work, nrows, op->cols)) {
         print_project_loops(e, op, ind);
         return;
     }
@@ -319,7 +319,7 @@ static void print_back_loops(emitter *e, const kir_op *op, const char *ind) {
 }
 
 static void print_back_product(emitter *e, const kir_op *op, const char *ind) {
-    if (!plan_unrolled(e->p, (long)op->rows * op->cols)) {
+    if (!plan_unrolled(e->p, (long)op->rows * op->cols, op->cols, op->rows)) {
         print_back_loops(e, op, ind);
         return;
     }
@@ -332,7 +332,7 @@ static void print_back_product(emitter *e, const kir_op *op, const char *ind) {
 static void print_outer_acc(emitter *e, const kir_op *op, const char *ind) {
     const char *acc = op->y, *x = op->x, *mask = op->mask, *g = op->g;
     int rows = op->rows, cols = op->cols, ld = op->ld, col0 = op->col0;
-    if (plan_unrolled(e->p, (long)rows * cols)) {
+    if (plan_unrolled(e->p, (long)rows * cols, (long)rows + cols, (long)rows * cols)) {
         P("%s{\n", ind);
         print_vector_loads(e, x, mask, rows, ind);
         print_vector_loads(e, g, NULL, cols, ind);

@@ -42,9 +42,16 @@ int plan_per_step_mask(const rnn_layer *l) { return l->dropout_mask == RNN_DROPO
  * copy can overwrite it (one buffer of T * F lanes less per block). */
 int plan_xd_in_place(int i) { return i == 1; }
 
-int plan_unrolled(const plan *p, long terms) {
+/* A straight-line kernel holds each of its `vectors` operand vectors in a variable for
+ * the whole kernel, and its `outputs` sums make as many groups of statements: beyond a
+ * hundred or so of the first and several hundred of the second, the C compiler spends
+ * minutes on one function, so the budget bounds them too. */
+#define MAX_UNROLLED_VECTORS 128
+#define MAX_UNROLLED_OUTPUTS 512
+
+int plan_unrolled(const plan *p, long terms, long vectors, long outputs) {
     if (p->o->unroll == RNNC_UNROLL_NONE) return 0;
-    return terms <= p->o->unroll_budget;
+    return terms <= p->o->unroll_budget && vectors <= MAX_UNROLLED_VECTORS && outputs <= MAX_UNROLLED_OUTPUTS;
 }
 
 int plan_folded(const plan *p, int i) { return p->fold && i == 1; }
@@ -54,7 +61,8 @@ int plan_folded(const plan *p, int i) { return p->fold && i == 1; }
  * its multiply-adds fill the gaps of the activations. */
 int plan_hoisted(const plan *p, int i) {
     const rnn_layer *l = &p->m->layers[i];
-    return plan_recurrent(l) && !plan_folded(p, i) && !plan_unrolled(p, (long)l->in_features * l->gates * l->units);
+    return plan_recurrent(l) && !plan_folded(p, i) &&
+           !plan_unrolled(p, (long)l->in_features * l->gates * l->units, l->in_features, (long)l->gates * l->units);
 }
 
 int plan_projected(const plan *p, int i) { return plan_folded(p, i) || plan_hoisted(p, i); }

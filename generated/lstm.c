@@ -876,7 +876,7 @@ static void forward_2(workspace *w, const rnn_real *params, int g, const rnn_dro
     (void)ctx;
     const rnn_real *K = params + 8800; /* dense/kernel [8, 1] */
     const rnn_real *B = params + 8816; /* dense/bias [1] */
-    const rnn_real *x = w->h1 + g * 12800 + 12672;
+    const rnn_real *x = w->h1 + (size_t)g * 12800 + 12672;
     rnn_real *y = w->a2 + (size_t)g * 1 * W;
     {
         const rnn_vec x0 = V(x + 0 * W);
@@ -904,7 +904,7 @@ static void forward_2(workspace *w, const rnn_real *params, int g, const rnn_dro
 
 static void backward_2(workspace *w, const rnn_real *params, int g) {
     const rnn_real *K = params + 8800;
-    const rnn_real *x = w->h1 + g * 12800 + 12672;
+    const rnn_real *x = w->h1 + (size_t)g * 12800 + 12672;
     const rnn_real *y = w->a2 + (size_t)g * 1 * W;
     rnn_real *dz = w->d2 + (size_t)g * 1 * W; /* d loss / d output, made d loss / d pre-activation here */
     rnn_real *dx = w->d1 + (size_t)g * 8 * W;

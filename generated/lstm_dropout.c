@@ -986,7 +986,7 @@ static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dro
     rnn_real *c = w->c1 + (size_t)g * 12800;
     rnn_real *tc = w->tc1 + (size_t)g * 12800;
     rnn_real *gates = w->gates1 + (size_t)g * 51200;
-    const rnn_real *x = w->a0 + g * 25600; /* input [100][16][W] */
+    const rnn_real *x = w->a0 + (size_t)g * 25600; /* input [100][16][W] */
     rnn_real *xmask = w->xmask1 + (size_t)g * 25600, *xd = w->a0 + (size_t)g * 25600; /* in place */
     if (w->base.training) { /* dropout 0.3: one mask shared by all gates, a new one at every step (tf.keras 2.x) */
         rnn_gen_draw_mask(xmask, ctx, RNN_RNG_DROPOUT, 1, 100, 1, 16, 0.29999999999999999, w->base.rows + (size_t)g * W);
@@ -1988,7 +1988,7 @@ static void backward_1(workspace *w, const rnn_real *params, int g) {
     rnn_real *c = w->c1 + (size_t)g * 12800;
     rnn_real *tc = w->tc1 + (size_t)g * 12800;
     rnn_real *gates = w->gates1 + (size_t)g * 51200;
-    const rnn_real *x = w->a0 + g * 25600; /* input [100][16][W] */
+    const rnn_real *x = w->a0 + (size_t)g * 25600; /* input [100][16][W] */
     rnn_real *xmask = w->xmask1 + (size_t)g * 25600, *xd = w->a0 + (size_t)g * 25600; /* in place */
     if (w->base.training) x = xd;
     else /* going back after an inference (no dropout): dx is not masked */
@@ -2017,7 +2017,7 @@ static void forward_2(workspace *w, const rnn_real *params, int g, const rnn_dro
     (void)ctx;
     const rnn_real *K = params + 8800; /* dense/kernel [8, 1] */
     const rnn_real *B = params + 8816; /* dense/bias [1] */
-    const rnn_real *x = w->h1 + g * 12800 + 12672;
+    const rnn_real *x = w->h1 + (size_t)g * 12800 + 12672;
     rnn_real *y = w->a2 + (size_t)g * 1 * W;
     {
         const rnn_vec x0 = V(x + 0 * W);
@@ -2045,7 +2045,7 @@ static void forward_2(workspace *w, const rnn_real *params, int g, const rnn_dro
 
 static void backward_2(workspace *w, const rnn_real *params, int g) {
     const rnn_real *K = params + 8800;
-    const rnn_real *x = w->h1 + g * 12800 + 12672;
+    const rnn_real *x = w->h1 + (size_t)g * 12800 + 12672;
     const rnn_real *y = w->a2 + (size_t)g * 1 * W;
     rnn_real *dz = w->d2 + (size_t)g * 1 * W; /* d loss / d output, made d loss / d pre-activation here */
     rnn_real *dx = w->d1 + (size_t)g * 8 * W;

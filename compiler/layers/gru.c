@@ -24,7 +24,7 @@ static const rnnc_keyword keywords[] = {
  * write U x 3U x W floats of accumulator every step. */
 static int grad_in_step(const plan *p, int i) {
     const rnn_layer *ly = &p->m->layers[i];
-    return plan_unrolled(p, (long)ly->units * 3 * ly->units);
+    return plan_unrolled(p, (long)ly->units * 3 * ly->units, (long)ly->units * 4, (long)ly->units * 3 * ly->units);
 }
 
 /* Besides the gates (and reset_after's recurrent candidate), what R's gradient needs
