@@ -69,10 +69,10 @@ void emit_file_header(emitter *e, const char *what) {
     if (e->p->fold)
         P(" * The embedding is folded into %s's input projection (a table b + E.K per batch).\n", m->layers[1].name);
     P(" * Unrolling: %s (budget %ld multiply-adds per kernel).\n",
-      e->o->unroll == RNNC_UNROLL_FULL   ? "full (timesteps too)"
+      e->p->full                         ? "full (timesteps too)"
       : e->o->unroll == RNNC_UNROLL_NONE ? "none"
                                          : "kernels",
-      e->o->unroll_budget);
+      e->p->budget);
 }
 
 /* h_{-1} = c_{-1} = 0, and the upstream gradient of steps that have none */

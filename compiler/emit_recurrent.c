@@ -76,6 +76,14 @@ int gen_step_inputs(const plan *p, int i, int backward, step_operand projected, 
     return n;
 }
 
+int gen_recurrent_kernel_shapes(const rnn_layer *l, rnnc_kernel_shape *k) {
+    long F = l->in_features, U = l->units, G = (long)l->gates * U;
+    k[0] = (rnnc_kernel_shape){(F + U) * G, F + U, G};
+    k[1] = (rnnc_kernel_shape){F * G, G, F};
+    k[2] = (rnnc_kernel_shape){U * G, G, U};
+    return 3;
+}
+
 int gen_recurrent_grad_h(const plan *p, int i, rnnc_grad_term *terms) {
     const rnn_layer *ly = &p->m->layers[i];
     int U = ly->units, G = ly->gates * U;
@@ -212,7 +220,7 @@ static void emit_time_loop(emitter *e, int i, int backward, int slots, const cha
     int T = e->m->layers[i].timesteps, scatter = backward && plan_folded(e->p, i);
     char in2[64];
     snprintf(in2, sizeof in2, "%s    ", ind);
-    if (e->o->unroll == RNNC_UNROLL_FULL) {
+    if (e->p->full) {
         for (int s = 0; s < T; s++) {
             int t = backward ? T - 1 - s : s;
             P("%s{ /* t = %d */\n%s    const int t = %d;\n", ind, t, ind, t);
@@ -242,7 +250,7 @@ static void emit_forward_steps(emitter *e, int i) {
     const rnn_layer *ly = &e->m->layers[i];
     int T = ly->timesteps, U = ly->units;
     int last = T - 1, copy_last = !ly->out_seq && last % 2 != last;
-    if (e->o->unroll == RNNC_UNROLL_FULL && !e->p->infer) {
+    if (e->p->full && !e->p->infer) {
         emit_time_loop(e, i, 0, 0, "    ");
         return;
     }

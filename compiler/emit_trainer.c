@@ -137,7 +137,7 @@ static void emit_gen_model(emitter *e) {
     int L = m->n_layers - 1;
     P("static const rnn_gen_model GEN = {\n");
     P("    .timesteps = %d, .vocab = %d, .outputs = %d, .binary = %d, .keep_always = %d,\n", m->timesteps, m->vocab,
-      m->n_outputs, m->loss == RNN_LOSS_BINARY_CROSSENTROPY, e->o->unroll == RNNC_UNROLL_FULL);
+      m->n_outputs, m->loss == RNN_LOSS_BINARY_CROSSENTROPY, e->p->full);
     P("    .param_len = %zu, .acc_offset = %zu, .acc_len = ACC_LEN,\n", m->param_buffer_len, m->tensors[1].offset);
     P("    .workspace_size = sizeof(workspace), .buffers = BUFFERS, .n_buffers = %d,\n", p->n_buffers);
     P("    .logits = offsetof(workspace, a%d), .dlogits = offsetof(workspace, d%d),\n", L, L);

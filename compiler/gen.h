@@ -46,6 +46,9 @@ typedef struct {
     int infer;              /* an inference-only predictor: no backward, no dropout     */
     int fold;               /* the embedding is folded into layer 1's input projection  */
     int parts;              /* not folded: each block sums its part of the embedding's gradient */
+    long budget;            /* multiply-adds per straight-line kernel: the option's, lower for
+                               a model whose kernels would make the file too large */
+    int full;               /* --unroll full, unless the steps are too many              */
     plan_buffer *buffers;   /* in workspace order                                       */
     int n_buffers, cap;
 } plan;

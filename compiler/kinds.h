@@ -80,11 +80,18 @@ typedef struct {
 
 /* ---- a kind -------------------------------------------------------------------------------------- */
 
+/* A kernel's size for the planner's estimate of the file (plan_unrolled's arguments). */
+typedef struct {
+    long terms, vectors, outputs;
+} rnnc_kernel_shape;
+
 typedef struct {
     const rnnc_keyword *keywords;   /* without "name", which every layer takes; {NULL}-terminated */
     void (*plan)(plan *p, int i);   /* the layer's buffers (its d<i> is added after)      */
     void (*emit)(emitter *e, int i);/* forward_<i>, and backward_<i> unless a predictor    */
     const rnnc_cell *cell;          /* recurrent kinds                                      */
+    /* the shapes of its products that may be straight-line code (at most 8), or NULL */
+    int (*kernel_shapes)(const rnn_layer *l, rnnc_kernel_shape *k);
 } rnnc_kind;
 
 const rnnc_kind *rnnc_kind_of(rnn_layer_kind k);
@@ -102,6 +109,9 @@ int gen_step_gradients(const plan *p, int i, step_operand *ops);
 /* The recurrent kernel's gradient as most cells have it: R += h_{t-1}^T dz_t (times the
  * recurrent mask), from the stored dz of every step. */
 int gen_recurrent_grad_h(const plan *p, int i, rnnc_grad_term *terms);
+
+/* A recurrent layer's products: the step's (x_t and h_{t-1} by K and R), dx_t and dh_{t-1}. */
+int gen_recurrent_kernel_shapes(const rnn_layer *l, rnnc_kernel_shape *k);
 
 /* The output of layer i in block g, as a C expression (a pointer). */
 void gen_out_ptr(char *buf, size_t n, const plan *p, int i);

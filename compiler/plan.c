@@ -49,9 +49,35 @@ int plan_xd_in_place(int i) { return i == 1; }
 #define MAX_UNROLLED_VECTORS 128
 #define MAX_UNROLLED_OUTPUTS 512
 
+static int unrolled_under(long budget, long terms, long vectors, long outputs) {
+    return terms <= budget && vectors <= MAX_UNROLLED_VECTORS && outputs <= MAX_UNROLLED_OUTPUTS;
+}
+
 int plan_unrolled(const plan *p, long terms, long vectors, long outputs) {
     if (p->o->unroll == RNNC_UNROLL_NONE) return 0;
-    return terms <= p->o->unroll_budget && vectors <= MAX_UNROLLED_VECTORS && outputs <= MAX_UNROLLED_OUTPUTS;
+    return unrolled_under(p->budget, terms, vectors, outputs);
+}
+
+/* --unroll full writes a call per step and recurrent layer: at most this many. */
+#define MAX_UNROLLED_STEPS 4096
+
+/* The file as a whole: at most FILE_BUDGET multiply-adds of straight-line code (a deep
+ * stack of mid-sized layers would otherwise give the C compiler minutes of work). */
+#define FILE_BUDGET 32768
+
+/* An estimate of the straight-line multiply-adds of the model's kernels under a kernel
+ * budget: each layer's kernels as its kind reports them (rnnc_kind.kernel_shapes). */
+static long unrolled_total(const rnn_model *m, long budget) {
+    long total = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        const rnnc_kind *k = rnnc_kind_of(m->layers[i].kind);
+        rnnc_kernel_shape shapes[8];
+        int n = k->kernel_shapes ? k->kernel_shapes(&m->layers[i], shapes) : 0;
+        GEN_ASSERT(n <= 8, "too many kernel shapes");
+        for (int j = 0; j < n; j++)
+            if (unrolled_under(budget, shapes[j].terms, shapes[j].vectors, shapes[j].outputs)) total += shapes[j].terms;
+    }
+    return total;
 }
 
 int plan_folded(const plan *p, int i) { return p->fold && i == 1; }
@@ -129,6 +155,16 @@ void plan_make(plan *p, const rnn_model *m, const rnnc_emit_options *o, int infe
     p->m = m;
     p->o = o;
     p->infer = infer;
+    p->budget = o->unroll_budget;
+    while (p->budget > 1 && unrolled_total(m, p->budget) > FILE_BUDGET) p->budget /= 2;
+    p->full = o->unroll == RNNC_UNROLL_FULL;
+    int recurrent = 0;
+    for (int i = 0; i < m->n_layers; i++) recurrent += plan_recurrent(&m->layers[i]);
+    if (p->full && (long)recurrent * m->timesteps > MAX_UNROLLED_STEPS) {
+        fprintf(stderr, "rnnc: --unroll full: %d steps of %d recurrent layers make more than %d step calls; the time loops stay loops\n",
+                m->timesteps, recurrent, MAX_UNROLLED_STEPS);
+        p->full = 0;
+    }
     const rnn_layer *l1 = m->n_layers > 1 ? &m->layers[1] : NULL;
     /* Folding costs V*F*G multiply-adds per batch and saves T*F*G per sample (twice
      * over, forward and backward): worth it when the batch has more tokens than the

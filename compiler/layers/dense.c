@@ -107,4 +107,13 @@ static void emit_dense(emitter *e, int i) {
     if (!e->p->infer) emit_backward(e, i, in);
 }
 
-const rnnc_kind rnnc_kind_dense = {keywords, plan_dense, emit_dense, NULL};
+/* y = b + x.K, then dx = dz.K^T and K += x^T dz */
+static int kernel_shapes(const rnn_layer *l, rnnc_kernel_shape *k) {
+    long F = l->in_features, O = l->units;
+    k[0] = (rnnc_kernel_shape){F * O, F, O};
+    k[1] = (rnnc_kernel_shape){F * O, O, F};
+    k[2] = (rnnc_kernel_shape){F * O, F + O, F * O};
+    return 3;
+}
+
+const rnnc_kind rnnc_kind_dense = {keywords, plan_dense, emit_dense, NULL, kernel_shapes};

@@ -51,4 +51,4 @@ static void emit_dropout(emitter *e, int i) {
     P("    for (size_t k = 0; k < %zu; k++) dx[k] = w->base.training ? dy[k] * mask[k] : dy[k];\n}\n\n", n);
 }
 
-const rnnc_kind rnnc_kind_dropout = {keywords, plan_dropout, emit_dropout, NULL};
+const rnnc_kind rnnc_kind_dropout = {keywords, plan_dropout, emit_dropout, NULL, NULL};

@@ -35,4 +35,4 @@ static void emit_embedding(emitter *e, int i) {
     P("    }\n}\n\n");
 }
 
-const rnnc_kind rnnc_kind_embedding = {keywords, plan_embedding, emit_embedding, NULL};
+const rnnc_kind rnnc_kind_embedding = {keywords, plan_embedding, emit_embedding, NULL, NULL};

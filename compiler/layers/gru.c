@@ -245,4 +245,4 @@ static void comment(emitter *e, int i) { P("\n * reset_after = %s", e->m->layers
 
 static const rnnc_cell cell = {buffers, state_pointers, operands, forward_step, backward_step, recurrent_grads, comment};
 
-const rnnc_kind rnnc_kind_gru = {keywords, gen_recurrent_plan, gen_recurrent_emit, &cell};
+const rnnc_kind rnnc_kind_gru = {keywords, gen_recurrent_plan, gen_recurrent_emit, &cell, gen_recurrent_kernel_shapes};

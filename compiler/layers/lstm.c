@@ -103,4 +103,4 @@ static void backward_step(const plan *p, int i, kir *k) {
 
 static const rnnc_cell cell = {buffers, state_pointers, operands, forward_step, backward_step, gen_recurrent_grad_h, NULL};
 
-const rnnc_kind rnnc_kind_lstm = {keywords, gen_recurrent_plan, gen_recurrent_emit, &cell};
+const rnnc_kind rnnc_kind_lstm = {keywords, gen_recurrent_plan, gen_recurrent_emit, &cell, gen_recurrent_kernel_shapes};

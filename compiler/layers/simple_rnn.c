@@ -71,4 +71,4 @@ static void comment(emitter *e, int i) { P("\n * activation %s", rnn_activation_
 
 static const rnnc_cell cell = {buffers, state_pointers, operands, forward_step, backward_step, gen_recurrent_grad_h, comment};
 
-const rnnc_kind rnnc_kind_simple_rnn = {keywords, gen_recurrent_plan, gen_recurrent_emit, &cell};
+const rnnc_kind rnnc_kind_simple_rnn = {keywords, gen_recurrent_plan, gen_recurrent_emit, &cell, gen_recurrent_kernel_shapes};
