@@ -2,27 +2,44 @@
  * emit_predictor.c — the inference-only predictor (rnnc SPEC --weights F -o P.c).
  *
  * The trainer's forward kernels, with the trained weights as a static const array,
- * dropout as the identity, and the workspace of one block in thread-local static
- * storage: no allocation and no file I/O at run time, and no link dependency but libm
- * (rnn_fastmath.h, rnn_lanes.h and rnn_kernels.h are header-only). Every forward is an
- * inference: nothing is kept per step but c and h.
+ * dropout as the identity, and the workspace of one block in the caller's memory (a
+ * program that never predicts pays nothing for it, and a thread only for the calls it
+ * makes): no allocation, no file I/O and no global state at run time, and no link
+ * dependency but libm (rnn_fastmath.h, rnn_lanes.h and rnn_kernels.h are header-only).
+ * Every forward is an inference: nothing is kept per step but c and h.
  */
 #include "kinds.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* The caller's workspace, carved into the token ids of one block and the layers' buffers,
+ * each at a 64-byte boundary from the workspace's start; its size in bytes. */
+static size_t workspace_bytes(const plan *p, const rnn_model *m) {
+    size_t bytes = ((size_t)W * (size_t)m->timesteps * sizeof(int32_t) + 63) / 64 * 64;
+    for (int i = 0; i < p->n_buffers; i++) bytes += (p->buffers[i].per_block * sizeof(float) + 63) / 64 * 64;
+    return bytes;
+}
+
 static void emit_predictor_workspace(emitter *e) {
     const plan *p = e->p;
-    P("/* ==== the workspace of one block of W samples, per thread ==== */\n\n");
+    P("/* ==== the workspace: one block of W samples, in the caller's memory ==== */\n\n");
     P("typedef struct {\n    struct {\n        int training;\n        const int32_t *tokens;\n    } base;\n");
-    for (int i = 0; i < p->n_buffers; i++) P("    rnn_real *%s;\n", p->buffers[i].name);
+    for (int i = 0; i < p->n_buffers; i++) P("    rnn_real *%s; /* %zu: %s */\n", p->buffers[i].name, p->buffers[i].per_block,
+                                            p->buffers[i].what);
     P("} workspace;\n\n");
-    P("static _Thread_local int32_t TOKENS[W * %d];\n", e->m->timesteps);
-    for (int i = 0; i < p->n_buffers; i++)
-        P("static _Thread_local _Alignas(64) rnn_real BUF_%s[%zu]; /* %s */\n", p->buffers[i].name, p->buffers[i].per_block,
-          p->buffers[i].what);
-    P("\n");
+    P("size_t %s_predict_workspace(void);\n\n", e->m->name);
+    P("size_t %s_predict_workspace(void) { return %zu; }\n\n", e->m->name, workspace_bytes(p, e->m));
+    P("/* The workspace's parts: the token ids, then each buffer, at 64-byte boundaries. */\n");
+    P("static workspace carve(unsigned char *work) {\n");
+    size_t off = ((size_t)W * (size_t)e->m->timesteps * sizeof(int32_t) + 63) / 64 * 64;
+    P("    workspace w = {{0, (const int32_t *)(void *)work}");
+    for (int i = 0; i < p->n_buffers; i++) {
+        P(", (rnn_real *)(void *)(work + %zu)", off);
+        off += (p->buffers[i].per_block * sizeof(float) + 63) / 64 * 64;
+    }
+    P("};\n    return w;\n}\n\n");
 }
 
 static void emit_params_array(emitter *e, const rnn_real *params) {
@@ -47,19 +64,19 @@ static void emit_params_array(emitter *e, const rnn_real *params) {
 static void emit_predict_function(emitter *e) {
     const rnn_model *m = e->m;
     int L = m->n_layers - 1, O = m->n_outputs, T = m->timesteps, V = m->vocab;
-    P("int %s_predict(const int32_t *tokens, int n, float *out);\n\n", m->name);
-    P("int %s_predict(const int32_t *tokens, int n, float *out) {\n", m->name);
-    P("    workspace ws = {{0, TOKENS}");
-    for (int i = 0; i < e->p->n_buffers; i++) P(", BUF_%s", e->p->buffers[i].name);
-    P("}, *w = &ws;\n");
+    P("int %s_predict(void *work, const int32_t *tokens, int n, float *out);\n\n", m->name);
+    P("int %s_predict(void *work, const int32_t *tokens, int n, float *out) {\n", m->name);
+    P("    if (!work) return -2;\n");
+    P("    workspace ws = carve(work), *w = &ws;\n");
+    P("    int32_t *ids = work; /* ws.base.tokens */\n");
     P("    for (int start = 0; start < n; start += W) {\n");
     P("        for (int l = 0; l < W; l++)\n            for (int t = 0; t < %d; t++) {\n", T);
     P("                const int32_t id = start + l < n ? tokens[(size_t)(start + l) * %d + t] : 0;\n", T);
     P("                if (id < 0 || id >= %d) return -1;\n", V);
-    P("                TOKENS[l * %d + t] = id;\n            }\n", T);
+    P("                ids[l * %d + t] = id;\n            }\n", T);
     P("        forward_0(w, PARAMS, 0);\n");
     for (int i = 1; i <= L; i++) P("        forward_%d(w, PARAMS, 0, NULL);\n", i);
-    P("        const rnn_real *z = BUF_a%d; /* logits [%d][W] */\n", L, O);
+    P("        const rnn_real *z = w->a%d; /* logits [%d][W] */\n", L, O);
     P("        for (int l = 0; l < W && start + l < n; l++) {\n");
     if (m->loss == RNN_LOSS_BINARY_CROSSENTROPY) {
         P("            out[start + l] = rnn_probability(z[l]);\n");
@@ -93,12 +110,15 @@ int rnnc_emit_predictor(const rnn_model *model, const rnn_real *params, const ch
     P(" * The weights are those of ");
     emit_comment_text(e, weights_path);
     P(".\n *\n * API (declare it where you use it):\n");
-    P(" *   int %s_predict(const int32_t *tokens, int n, float *out);\n", m->name);
+    P(" *   size_t %s_predict_workspace(void);\n", m->name);
+    P(" *     the bytes of workspace a call needs: %zu\n", workspace_bytes(&p, m));
+    P(" *   int %s_predict(void *work, const int32_t *tokens, int n, float *out);\n", m->name);
+    P(" *     work    that many bytes of the caller's (64-byte aligned for speed), one per call at a time\n");
     P(" *     tokens  [n][%d] token ids in [0, %d), padded and truncated 'pre' like Keras's pad_sequences\n", T, V);
     P(" *     out     [n][%d] %s\n", O,
       m->loss == RNN_LOSS_BINARY_CROSSENTROPY ? "the probability of the positive class" : "the class probabilities");
-    P(" *     returns 0, or -1 (nothing written past the bad sample) if an id is out of range.\n");
-    P(" * No allocation and no file I/O; thread-safe (the workspace is thread-local).\n");
+    P(" *     returns 0; -1 (nothing written past the bad sample) if an id is out of range; -2 if work is NULL.\n");
+    P(" * No allocation, no file I/O, no global state: calls with their own workspaces may run at once.\n");
     P(" * Build: clang -std=c17 -O3 -march=native -c %s.c -I<dir of rnn_fastmath.h, rnn_kernels.h, rnn_lanes.h>\n */\n",
       m->name);
     P("#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n\n");

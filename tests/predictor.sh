@@ -25,12 +25,28 @@ header += " " * (64 - (10 + len(header) + 1) % 64) + "\n"
 with open("%s/x.npy" % d, "wb") as f:
     f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
     f.write(struct.pack("<%di" % len(tok), *tok))
+# the host program: predictions in order, then four threads at once, each with its own
+# workspace and a sample of its own, which must equal the serial ones bit for bit
 with open("%s/main_%s.c" % (d, spec), "w") as f:
-    f.write("#include <stdint.h>\n#include <stdio.h>\nint %s_predict(const int32_t *tokens, int n, float *out);\n" % spec)
+    f.write("#include <pthread.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n")
+    f.write("size_t %s_predict_workspace(void);\n" % spec)
+    f.write("int %s_predict(void *work, const int32_t *tokens, int n, float *out);\n" % spec)
     f.write("static const int32_t TOKENS[%d] = {%s};\n" % (len(tok), ",".join(map(str, tok))))
-    f.write("int main(void) {\n    float p[%d];\n    if (%s_predict(TOKENS, %d, p) != 0) return 1;\n" % (n, spec, n))
+    f.write("typedef struct { int i; float p; } job;\n")
+    f.write("static void *run(void *arg) {\n    job *j = arg;\n")
+    f.write("    void *w = aligned_alloc(64, (%s_predict_workspace() + 63) / 64 * 64);\n" % spec)
+    f.write("    for (int k = 0; k < 20; k++) if (%s_predict(w, TOKENS + j->i * %d, 1, &j->p) != 0) j->p = -1;\n" % (spec, T))
+    f.write("    free(w);\n    return NULL;\n}\n")
+    f.write("int main(void) {\n    float p[%d];\n" % n)
+    f.write("    void *w = aligned_alloc(64, (%s_predict_workspace() + 63) / 64 * 64);\n" % spec)
+    f.write("    if (%s_predict(w, TOKENS, %d, p) != 0) return 1;\n" % (spec, n))
     f.write("    for (int i = 0; i < %d; i++) printf(\"%%.6f\\n\", (double)p[i]);\n" % n)
-    f.write("    const int32_t bad[%d] = {500};\n    return %s_predict(bad, 1, p) == -1 ? 0 : 2;\n}\n" % (T, spec))
+    f.write("    job jobs[4] = {{1, 0}, {4, 0}, {7, 0}, {12, 0}};\n    pthread_t th[4];\n")
+    f.write("    for (int k = 0; k < 4; k++) pthread_create(&th[k], NULL, run, &jobs[k]);\n")
+    f.write("    for (int k = 0; k < 4; k++) {\n        pthread_join(th[k], NULL);\n")
+    f.write("        if (memcmp(&jobs[k].p, &p[jobs[k].i], sizeof(float)) != 0) return 3;\n    }\n")
+    f.write("    const int32_t bad[%d] = {500};\n    if (%s_predict(w, bad, 1, p) != -1) return 2;\n" % (T, spec))
+    f.write("    if (%s_predict(NULL, TOKENS, 1, p) != -2) return 4;\n    free(w);\n    return 0;\n}\n" % spec)
 PY
   "$RNNC" "$S" --interpret predict --weights "$T/$spec.safetensors" --x "$T/x.npy" > "$T/${spec}_ref.txt"
   check "$spec: the interpreter predicts" test "$(wc -l < "$T/${spec}_ref.txt")" -eq 13
@@ -39,10 +55,10 @@ PY
     command -v $cc > /dev/null || continue
     exe="$T/${spec}_pred_$cc"
     $cc -std=c17 -Wall -Wextra -Wpedantic -Werror -O2 -march=native $SAN -I"$ROOT/$BUILD/include" \
-        "$T/${spec}_pred.c" "$T/main_$spec.c" -lm -o "$exe" 2> "$T/cc.err"
+        "$T/${spec}_pred.c" "$T/main_$spec.c" -lm -lpthread -o "$exe" 2> "$T/cc.err"
     check "$spec: predictor compiles warning-free with $cc" test $? -eq 0 -a -x "$exe" || cat "$T/cc.err"
     "$exe" > "$exe.txt"
-    check "$spec: predictor ($cc) runs and rejects a bad id" test $? -eq 0
+    check "$spec: predictor ($cc) runs, on four threads at once too, and rejects a bad id and no workspace" test $? -eq 0
     /usr/bin/python3 -c '
 import sys
 a = [float(x) for x in open(sys.argv[1])]; b = [float(x) for x in open(sys.argv[2])]
@@ -53,6 +69,9 @@ print("predictor vs interpreter: worst %.1e" % w); sys.exit(0 if w <= 2e-6 else 
   $(command -v clang || echo cc) -std=c17 -O2 -I"$ROOT/$BUILD/include" -c "$T/${spec}_pred.c" -o "$T/${spec}_pred.o"
   check "$spec: the predictor object compiles" test $? -eq 0
   check "$spec: the predictor references only libm" test "$(nm "$T/${spec}_pred.o" | awk '$1 == "U" {print $2}' | grep -Evc '^(expf|tanhf|exp|log)$')" -eq 0
+  # no per-thread or global state: a thread that never predicts pays nothing for it
+  check "$spec: the predictor has no thread-local and no writable static data" \
+    test "$(readelf -S "$T/${spec}_pred.o" | grep -cE '\.(tbss|tdata|bss|data)\b')" -eq 0
 done
 "$RNNC" "$ROOT/specs/lstm.lua" --weights "$T/gru.safetensors" -o "$T/wrong.c" 2> "$T/err"
 check "weights of another model are refused" grep -q "gru.safetensors: the weights are for a different model" "$T/err"
