@@ -6,8 +6,8 @@
 # mutation away from a valid model: most mutations break it (out-of-range or mistyped
 # values, typos in keywords and constructors, broken stacks, loss/head mismatches, bad
 # or duplicate names, two clip options, Lua syntax and runtime errors, no model
-# returned, ...), some keep it valid (sizes, options, extra layers, spliced tables),
-# some specs are unmutated. For each spec, in its own directory:
+# returned, 33 layers, ...), some keep it valid (sizes, options, extra layers, spliced
+# tables, exactly 32 layers), some specs are unmutated. For each spec, in its own directory:
 #   rnnc spec.lua -o out/x.c [its `-- rnnc-options:` line]
 #   exit 0 (accepted): out/ holds exactly x.c, which must build warning-free with
 #       clang -std=c17 -Wall -Wextra -Wpedantic -Werror -O1 -march=native ($SAN)

@@ -4,7 +4,9 @@
 # tools/random_specs.py writes PROPERTY_N (default 60; 12 under SAN) random valid specs from the seed
 # PROPERTY_SEED (default fixed, so CI is deterministic): every layer kind and option,
 # stacks of 1-3 recurrent layers, hidden dense layers, both heads, every optimizer and
-# clipping mode, and the unroll modes (default, none, full, small budgets). The specs
+# clipping mode, and the unroll modes (default, none, full, small budgets); 3 specs in 60
+# are tiny deep stacks of up to 32 layers, the limit (none of the 12 under SAN;
+# tests/deep.sh builds deep trainers there). The specs
 # in tests/property_regressions/ (minimized former failures) run first. For each spec:
 #   rnnc SPEC -o NAME.c [its `-- rnnc-options:` line]
 #   clang -std=c17 -Wall -Wextra -Wpedantic -Werror -O1 -march=native (every spec)

@@ -255,6 +255,213 @@ Test(spec_errors, directory_and_unreadable) {
     free(r);
 }
 
+/* ---- the README's limits: each one exactly is accepted, one past it is an error --------- */
+
+/* `rnnc x.lua --check` in a fresh directory accepts src: exit 0, stdout exactly
+ * `expected`, nothing on stderr, no file written. */
+static void expect_check_ok_n(const char *src, size_t len, const char *expected) {
+    static run_result r;
+    char *dir = make_temp_dir();
+    write_file(dir, "x.lua", src, len);
+    char *argv[] = {(char *)build_path("rnnc"), "x.lua", "--check", NULL};
+    run_in(dir, argv, &r);
+    char listing[1024];
+    list_dir(dir, listing, sizeof listing);
+    cr_expect_eq(r.status, 0, "exit status %d, stderr: %s", r.status, r.err);
+    cr_expect_str_eq(r.out, expected);
+    cr_expect_str_eq(r.err, "");
+    cr_expect_str_eq(listing, "x.lua", "files left behind: %s", listing);
+    rm_tree(dir);
+    free(dir);
+}
+static void expect_check_ok(const char *src, const char *expected) { expect_check_ok_n(src, strlen(src), expected); }
+
+/* A model of `n` layers in all: embedding 50x6 (length 5), n - 2 LSTM(4) made by a loop
+ * on line 2, a sigmoid head on line 6; 300 + 176 + (n - 3) * 144 + 5 parameters. */
+static char *loop_stack(int n) {
+    static char src[512];
+    snprintf(src, sizeof src,
+             "local s = {}\nfor i = 1, %d do s[i] = lstm { 4, return_sequences = i < %d } end\n"
+             "return sequential \"m\" {\n  embedding { 50, 6, input_length = 5 },\n  s,\n"
+             "  dense { 1, activation = \"sigmoid\" },\n}\n", n - 2, n - 2);
+    return src;
+}
+
+Test(limits, layers) {
+    expect_check_ok(loop_stack(32), "x.lua: ok: model \"m\", 32 layers, 4657 parameters\n");
+    /* the 33rd layer is the head, on line 6 */
+    expect_error(loop_stack(33), "x.lua:6: sequential: the model has more than 32 layers (the limit)\n");
+    /* the 33rd is the loop's last lstm (line 2) when the head makes 34 */
+    expect_error(loop_stack(34), "x.lua:2: sequential: the model has more than 32 layers (the limit)\n");
+    /* dropout layers count: 32 with a dropout on line 6; one more on line 7 makes the
+     * head on line 8 the 33rd */
+    const char *drops =
+        "local s = {}\nfor i = 1, 29 do s[i] = lstm { 4, return_sequences = i < 29 } end\n"
+        "return sequential \"m\" {\n  embedding { 50, 6, input_length = 5 },\n  s,\n"
+        "  dropout { 0.2 },\n%s  dense { 1, activation = \"sigmoid\" },\n}\n";
+    char src[1024];
+    snprintf(src, sizeof src, drops, "");
+    expect_check_ok(src, "x.lua: ok: model \"m\", 32 layers, 4513 parameters\n");
+    snprintf(src, sizeof src, drops, "  dropout { 0.1 },\n");
+    expect_error(src, "x.lua:8: sequential: the model has more than 32 layers (the limit)\n");
+}
+
+#define TINY_RNN "  simple_rnn { 4 },\n"   /* on 4 inputs: 36 parameters, 5 with the head */
+
+Test(limits, units_and_embedding_dimensions) {
+    /* 50*4096 + 4096*(4096 + 4096 + 1) + (4096*4096 + 4096) + (4096*2 + 2) */
+    expect_check_ok("return sequential \"m\" {\n  embedding { 50, 4096, input_length = 2 },\n  simple_rnn { 4096 },\n"
+                    "  dense { 4096, activation = \"relu\" },\n  dense { 2, activation = \"softmax\" },\n"
+                    "  compile = { loss = \"sparse_categorical_crossentropy\" },\n}\n",
+                    "x.lua: ok: model \"m\", 4 layers, 50552834 parameters\n");
+    /* 50 + 4*4096*(1 + 4096 + 1) + 4097 */
+    expect_check_ok("return sequential \"m\" {\n  embedding { 50, 1, input_length = 2 },\n  lstm { 4096 },\n" OUT1 "}\n",
+                    "x.lua: ok: model \"m\", 3 layers, 67145779 parameters\n");
+    /* 50 + 3*4096*(1 + 4096 + 2) + 4097 (reset_after: two biases) */
+    expect_check_ok("return sequential \"m\" {\n  embedding { 50, 1, input_length = 2 },\n  gru { 4096 },\n" OUT1 "}\n",
+                    "x.lua: ok: model \"m\", 3 layers, 50372659 parameters\n");
+    expect_error("return sequential \"m\" {\n  embedding { 50, 4097, input_length = 2 },\n" TINY_RNN OUT1 "}\n",
+                 "x.lua:2: embedding: output_dim must be at most 4096 (got 4097)\n");
+    expect_error("return sequential \"m\" {\n  embedding { 50, 4, input_length = 2 },\n  simple_rnn { 4097 },\n" OUT1 "}\n",
+                 "x.lua:3: simple_rnn: units must be at most 4096 (got 4097)\n");
+    expect_error("return sequential \"m\" {\n  embedding { 50, 4, input_length = 2 },\n  lstm { 4097 },\n" OUT1 "}\n",
+                 "x.lua:3: lstm: units must be at most 4096 (got 4097)\n");
+    expect_error("return sequential \"m\" {\n  embedding { 50, 4, input_length = 2 },\n  gru { 4097 },\n" OUT1 "}\n",
+                 "x.lua:3: gru: units must be at most 4096 (got 4097)\n");
+    expect_error("return sequential \"m\" {\n  embedding { 50, 4, input_length = 2 },\n" TINY_RNN
+                 "  dense { 4097, activation = \"softmax\" },\n  compile = { loss = \"sparse_categorical_crossentropy\" },\n}\n",
+                 "x.lua:4: dense: units must be at most 4096 (got 4097)\n");
+}
+
+Test(limits, vocabulary) {
+    expect_check_ok("return sequential \"m\" {\n  embedding { 16777216, 1, input_length = 2 },\n  simple_rnn { 4 },\n" OUT1 "}\n",
+                    "x.lua: ok: model \"m\", 3 layers, 16777245 parameters\n");
+    expect_error("return sequential \"m\" {\n  embedding { 16777217, 1, input_length = 2 },\n  simple_rnn { 4 },\n" OUT1 "}\n",
+                 "x.lua:2: embedding: input_dim must be at most 16777216 (got 16777217)\n");
+}
+
+Test(limits, timesteps) {
+    expect_check_ok("return sequential \"m\" {\n  embedding { 50, 4, input_length = 10000 },\n" TINY_RNN OUT1 "}\n",
+                    "x.lua: ok: model \"m\", 3 layers, 241 parameters\n");
+    expect_error("return sequential \"m\" {\n  embedding { 50, 4, input_length = 10001 },\n" TINY_RNN OUT1 "}\n",
+                 "x.lua:2: embedding: input_length must be at most 10000 (got 10001)\n");
+}
+
+Test(limits, parameters) {
+    /* 8 V + U (8 + U + 1) + U + 1 = 2^27 with V = 16777211, U = 3; and 2^27 + 1 with
+     * V = 16777213, U = 2: the head is the layer that crosses the limit */
+    expect_check_ok("return sequential \"m\" {\n  embedding { 16777211, 8, input_length = 2 },\n  simple_rnn { 3 },\n" OUT1 "}\n",
+                    "x.lua: ok: model \"m\", 3 layers, 134217728 parameters\n");
+    expect_error("return sequential \"m\" {\n  embedding { 16777213, 8, input_length = 2 },\n  simple_rnn { 2 },\n" OUT1 "}\n",
+                 "x.lua:4: dense: the model reaches 134217729 parameters here, more than the limit of 134217728\n");
+}
+
+#define SMALL "return sequential \"m\" {\n  embedding { 50, 4, input_length = 2 },\n" TINY_RNN OUT1
+
+Test(limits, batch_size) {
+    expect_check_ok(SMALL "  fit = { batch_size = 65536 },\n}\n", "x.lua: ok: model \"m\", 3 layers, 241 parameters\n");
+    expect_error(SMALL "  fit = { batch_size = 65537 },\n}\n", "x.lua:1: fit: batch_size must be an integer in [1, 65536] (got 65537)\n");
+}
+
+Test(limits, callbacks) {
+    const char *fmt = SMALL "  fit = { callbacks = {\n"
+        "    early_stopping { }, early_stopping { patience = 2 },\n"           /* line 6 */
+        "    csv_logger { \"a.csv\" }, csv_logger { \"b.csv\" },\n"
+        "    model_checkpoint { \"c.safetensors\" }, model_checkpoint { \"d.safetensors\" },\n"
+        "    early_stopping { monitor = \"loss\" }, csv_logger { \"e.csv\" },\n" /* line 9: the 8th */
+        "%s  } },\n}\n";
+    char src[2048];
+    snprintf(src, sizeof src, fmt, "");
+    expect_check_ok(src, "x.lua: ok: model \"m\", 3 layers, 241 parameters\n");
+    snprintf(src, sizeof src, fmt, "    early_stopping { },\n");
+    expect_error(src, "x.lua:10: fit: at most 8 callbacks\n");
+}
+
+/* A relative path of exactly n bytes: directories "d/" then a file name of 'x's */
+static void path_of(char *buf, int n) {
+    int i = 0;
+    while (i + 2 < n - 8) buf[i++] = 'd', buf[i++] = '/';
+    while (i < n) buf[i++] = 'x';
+    buf[n] = 0;
+}
+
+Test(limits, callback_paths) {
+    char p511[512], p512[513], src[2048];
+    path_of(p511, 511);
+    path_of(p512, 512);
+    cr_assert_eq(strlen(p511), 511);
+    cr_assert_eq(strlen(p512), 512);
+    snprintf(src, sizeof src, SMALL "  fit = { callbacks = {\n    model_checkpoint { \"%s\" },\n    csv_logger { \"%s\" },\n  } },\n}\n",
+             p511, p511);
+    expect_check_ok(src, "x.lua: ok: model \"m\", 3 layers, 241 parameters\n");
+    snprintf(src, sizeof src, SMALL "  fit = { callbacks = {\n    model_checkpoint { \"%s\" },\n  } },\n}\n", p512);
+    expect_error(src, "x.lua:6: model_checkpoint: filepath is too long (512 bytes; at most 511)\n");
+    snprintf(src, sizeof src, SMALL "  fit = { callbacks = {\n    csv_logger { \"%s\" },\n  } },\n}\n", p512);
+    expect_error(src, "x.lua:6: csv_logger: filename is too long (512 bytes; at most 511)\n");
+}
+
+/* The spec's own path: 511 bytes are read (and messages carry the whole path), 512 are
+ * refused before the file is opened, with no line (an error about the file itself). */
+Test(limits, spec_path) {
+    static run_result r;
+    char *dir = make_temp_dir();
+    char p[520], sub[PATH_MAX];
+    for (int n = 511; n <= 512; n++) {
+        path_of(p, n);
+        const char *slash = strrchr(p, '/');
+        snprintf(sub, sizeof sub, "%s", dir);
+        for (const char *c = p; c < slash; c += 2) {   /* mkdir d, d/d, ... */
+            strcat(sub, "/d");
+            cr_assert(mkdir(sub, 0700) == 0 || errno == EEXIST, "mkdir %s", sub);
+        }
+        write_file(dir, p, SMALL "}\n", strlen(SMALL "}\n"));
+        char *argv[] = {(char *)build_path("rnnc"), p, "--check", NULL};
+        run_in(dir, argv, &r);
+        char want[1024];
+        if (n == 511) {
+            snprintf(want, sizeof want, "%s: ok: model \"m\", 3 layers, 241 parameters\n", p);
+            cr_expect_eq(r.status, 0, "%d bytes: exit %d, %s", n, r.status, r.err);
+            cr_expect_str_eq(r.out, want);
+            cr_expect_str_eq(r.err, "");
+        } else {
+            snprintf(want, sizeof want, "%.200s...: the spec path is too long\n", p);
+            cr_expect_eq(r.status, 1, "%d bytes: exit %d, %s", n, r.status, r.err);
+            cr_expect_str_eq(r.out, "");
+            cr_expect_str_eq(r.err, want);
+        }
+    }
+    /* a 511-byte path still gets `PATH:LINE: WHO: message` whole */
+    path_of(p, 511);
+    write_file(dir, p, "return sequential \"m\" {\n  embedding { 50, 4, input_length = 2 },\n  lstm { -3 },\n" OUT1 "}\n",
+               strlen("return sequential \"m\" {\n  embedding { 50, 4, input_length = 2 },\n  lstm { -3 },\n" OUT1 "}\n"));
+    char *argv[] = {(char *)build_path("rnnc"), p, "--check", NULL};
+    run_in(dir, argv, &r);
+    char want[1024];
+    snprintf(want, sizeof want, "%s:3: lstm: units must be a positive integer (got -3)\n", p);
+    cr_expect_eq(r.status, 1);
+    cr_expect_str_eq(r.err, want);
+    rm_tree(dir);
+    free(dir);
+}
+
+/* 1 MiB: a valid spec padded with a comment to exactly 2^20 bytes, then one byte more
+ * (refused before evaluation, with no line: an error about the file itself). */
+Test(limits, spec_size) {
+    const size_t mib = (size_t)1 << 20;
+    const char *model = SMALL "}\n";
+    char *src = malloc(mib + 2);
+    cr_assert(src);
+    for (size_t extra = 0; extra <= 1; extra++) {
+        const size_t len = mib + extra, head = strlen(model);
+        memcpy(src, model, head);
+        memset(src + head, '-', len - head - 1);
+        src[len - 1] = '\n';
+        if (extra == 0) expect_check_ok_n(src, len, "x.lua: ok: model \"m\", 3 layers, 241 parameters\n");
+        else expect_error_n(src, len, "x.lua: the spec is larger than 1024 KiB\n", NULL, NULL);
+    }
+    free(src);
+}
+
 Test(codegen, valid_spec_with_o_writes_the_c_file) {
     const char *src = HEAD "  lstm { 8 },\n" OUT1 "}\n";
     static run_result r;

@@ -28,6 +28,9 @@ What varies (sizes biased toward small, so a spec compiles in about a second):
     I % 4 == 1: --unroll none;  I % 10 == 3: --unroll full (input_length forced to
     1..6, units kept small);  I % 10 == 7: --unroll-budget 16;  I % 10 == 9: a budget
     between the kernel sizes (some kernels straight-line, some loops); else default.
+  - deep stacks: spec I with I % 20 == 15 (3 of 60) is instead a stack of 8 to 32
+    layers in all (32, the limit, in about half), tiny sizes, both dropouts and
+    standalone dropout layers, its own unroll mode (see "deep stacks" below).
 """
 import os
 import random
@@ -294,6 +297,103 @@ def make_spec(r, seed, index):
     return name, "\n".join(out) + "\n"
 
 
+# ---- deep stacks ------------------------------------------------------------------------
+#
+# Spec I with I % 20 == DEEP_AT is a deep stack instead: 8 to 32 layers in all (RNN_MAX_LAYERS,
+# the embedding and the head counted; 32 in about half of them), drawn from its own
+# random.Random("deep SEED I") so that every other spec is the same as without deep ones
+# (make_spec still draws spec I's numbers from the shared stream first). Sizes are tiny
+# (units 1..4, output_dim 1..6, input_length 1..5): a 32-layer stack of LSTM(4) takes
+# clang -O1 about 5 s. Every deep stack has a standalone dropout layer and a recurrent
+# layer with both dropout and recurrent_dropout; in about a third the recurrent layers are
+# one layer repeated by a Lua loop and spliced in as a table.
+
+DEEP_EVERY, DEEP_AT = 20, 15
+MAX_LAYERS = 32
+
+
+def deep_rnn(rr, kind, units, last, both):
+    kw = []
+    if kind == "simple_rnn" and rr.random() < 0.5:
+        kw.append(("activation", rr.choice(SIMPLE_ACTS)))
+    if both or rr.random() < 0.5:
+        kw.append(("dropout", rate(rr)))
+    if both or rr.random() < 0.5:
+        kw.append(("recurrent_dropout", rate(rr)))
+    if kind in ("lstm", "gru") and rr.random() < 0.3:
+        kw.append(("dropout_mask", rr.choice(("per_step", "per_sequence"))))
+    if kind == "gru" and rr.random() < 0.3:
+        kw.append(("reset_after", False))
+    rr.shuffle(kw)
+    if not last:
+        kw.append(("return_sequences", True))
+    return kind, units, kw
+
+
+def make_deep_spec(rr, seed, index):
+    total = MAX_LAYERS if rr.random() < 0.5 else rr.randint(8, MAX_LAYERS - 1)
+    mid = total - 2                                    # between the embedding and the head
+    n_dense = rr.choice((0, 0, 1, 2))
+    n_drop = rr.randint(1, max(1, mid // 4))
+    n_rnn = mid - n_dense - n_drop                     # >= 3
+    loop = rr.random() < 0.35
+    mode = rr.choice(("default", "default", "none", "budget16"))
+
+    # The layers between the embedding and the head, as Lua entries (kind, count of
+    # layers, text); the loop's table is one entry ("stack") of n_rnn layers.
+    rnns = []
+    if loop:
+        kind, units = rr.choice(RNN_KINDS), rr.randint(1, 4)
+        body = deep_rnn(rr, kind, units, False, True)
+        kw = [kv for kv in body[2] if kv[0] != "return_sequences"] + [("return_sequences", Raw("i < %d" % n_rnn))]
+        rnns.append(("stack", n_rnn, "%s %s" % (kind, lua_table([units], kw))))
+    else:
+        both = rr.randrange(n_rnn)
+        for i in range(n_rnn):
+            kind, units, kw = deep_rnn(rr, rr.choice(RNN_KINDS), rr.randint(1, 4), i == n_rnn - 1, i == both)
+            rnns.append(("layer", 1, "%s %s" % (kind, lua_table([units], kw))))
+    entries = rnns + [("layer", 1, "dense " + table([rr.randint(1, 4)], [("activation", rr.choice(DENSE_ACTS))]))
+                      for _ in range(n_dense)]
+    for _ in range(n_drop):   # anywhere from just after the embedding to just before the head
+        entries.insert(rr.randint(0, len(entries)), ("layer", 1, "dropout " + table([rate(rr)], [])))
+    assert 2 + sum(e[1] for e in entries) == total <= MAX_LAYERS
+
+    binary = rr.random() < 0.5
+    name = "p%03d_deep%d" % (index, total)
+    out = ["-- property: seed %d, spec %d (deep: %d layers)" % (seed, index, total),
+           "-- rnnc-options: %s" % {"default": "", "none": "--unroll none", "budget16": "--unroll-budget 16"}[mode]]
+    if loop:
+        out.append("local stack = {}")
+        out.append("for i = 1, %d do stack[i] = %s end" % (n_rnn, rnns[0][2]))
+    out.append('return sequential "%s" {' % name)
+    out.append("  embedding %s," % table([rr.choice((1, 2, 7, 50, 300)), rr.randint(1, 6)],
+                                         [("input_length", rr.randint(1, 5))]))
+    for kind, _, text in entries:
+        out.append("  %s," % ("stack" if kind == "stack" else text))
+    if binary:
+        out.append('  dense { 1, activation = "sigmoid" },')
+    else:
+        out.append('  dense { %d, activation = "softmax" },' % rr.randint(2, 5))
+    out.append("")
+    out.append("  compile = {")
+    out.append("    optimizer = %s," % rr.choice(("rmsprop { learning_rate = 1e-4 }", "adam { learning_rate = 3e-4 }",
+                                                  "sgd { learning_rate = 0.01, momentum = 0.9 }")))
+    out.append('    loss = "%s",' % ("binary_crossentropy" if binary else "sparse_categorical_crossentropy"))
+    if rr.random() < 0.5:
+        out.append('    metrics = { "accuracy" },')
+    out.append("  },")
+    out.append("  fit = { epochs = 2, batch_size = %d, seed = %d }," % (rr.randint(1, 40), rr.randint(0, 1000)))
+    out.append("}")
+    return name, "\n".join(out) + "\n"
+
+
+def make_valid_spec(r, seed, index):
+    name, text = make_spec(r, seed, index)   # always: the shared stream advances the same way
+    if index % DEEP_EVERY == DEEP_AT:
+        name, text = make_deep_spec(random.Random("deep %d %d" % (seed, index)), seed, index)
+    return name, text
+
+
 # ---- near-valid mode (tests/accepted.sh) ----------------------------------------------
 #
 #   python3 tools/random_specs.py --near-valid SEED N OUTDIR
@@ -302,9 +402,9 @@ def make_spec(r, seed, index):
 # second), each then changed by one mutation. Most mutations make the spec invalid (an
 # out-of-range or mistyped value, a typo in a keyword or constructor, a broken stack, a
 # loss/head mismatch, a bad or duplicate name, two clip options, a Lua syntax or runtime
-# error, no model returned, ...); some keep it valid (a changed size, a toggled option,
-# an extra dropout layer or recurrent layer, a spliced layer table, edge values), and a
-# few specs are left unmutated. The header says what to expect:
+# error, no model returned, 33 layers, ...); some keep it valid (a changed size, a toggled
+# option, an extra dropout layer or recurrent layer, a spliced layer table, edge values,
+# exactly 32 layers), and a few specs are left unmutated. The header says what to expect:
 #
 #   -- near-valid: seed SEED, spec I
 #   -- mutation: NAME
@@ -386,7 +486,7 @@ class Model:
 
     def render(self, header):
         out = list(header) + list(self.prelude)
-        lines = {}
+        lines = {("prelude", i): len(header) + i + 1 for i in range(len(self.prelude))}
         out.append('%s sequential "%s" {' % (self.ret, self.name))
         lines["seq"] = len(out)
         i = 0
@@ -939,6 +1039,71 @@ NV_ACCEPT = (mut_resize, mut_toggle_option, mut_extra_dropout_layer, mut_extra_r
              mut_valid_names, mut_splice, mut_optimizer_variants)
 
 
+# ---- the layer limit ---------------------------------------------------------------------
+#
+# Spec I with I % 40 == NV_DEEP_AT is padded to RNN_MAX_LAYERS + 1 = 33 layers, or a few more
+# (rejected, at the 33rd layer's line) when I // 40 is even, and to exactly 32 (accepted)
+# when it is odd.
+# It is drawn from its own random.Random("near-valid deep SEED I") after spec I's usual
+# draws from the shared stream, so every other spec is the same as without it. The padding
+# is mostly dropout layers (cheap to build), up to 3 extra recurrent layers, and sometimes
+# a run of dropout layers made by a Lua loop and spliced in (its layers carry the loop's
+# line). Padding dropout rates are mostly 0 and at most 0.1: twenty stacked dropouts at
+# ordinary rates let a signal through for only a few samples, the loss gradient then rests
+# on a p - y near 0 for them, and selftest's weight-change check can fail on float noise
+# alone (the limit is what these specs test; ordinary specs cover the rates).
+
+NV_DEEP_EVERY, NV_DEEP_AT = 40, 21
+PAD_RATES = (0, 0, 0, 0.05, 0.1)
+
+
+def layer_count(l):
+    return getattr(l, "count", 1)
+
+
+def pad_layers(r, m, total):
+    need = total - sum(layer_count(l) for l in m.layers)
+    rnns = m.rnn_indices()
+    extra = r.randint(0, min(3, need))
+    if extra:
+        last = rnns[-1]
+        kw_set(m.layers[last].kw, "return_sequences", True)
+        for k in range(extra):
+            kw = [("dropout", r.choice(PAD_RATES))] if r.random() < 0.5 else []
+            if r.random() < 0.5:
+                kw.append(("recurrent_dropout", r.choice(PAD_RATES)))
+            if k < extra - 1:
+                kw.append(("return_sequences", True))
+            m.layers.insert(last + 1 + k, Layer(r.choice(RNN_KINDS), [nv_units(r, 4)], kw))
+    drops = need - extra
+    if drops and r.random() < 0.4:
+        n = r.randint(1, drops)
+        m.prelude += ["local extra = {}", "for i = 1, %d do extra[i] = dropout { %s } end" % (n, r.choice(PAD_RATES))]
+        block = Layer("block", [], [])
+        block.raw, block.count, block.line_key = "extra", n, ("prelude", len(m.prelude) - 1)
+        m.layers.insert(r.randint(1, len(m.layers) - 1), block)
+        drops -= n
+    for _ in range(drops):   # anywhere after the embedding, before the head
+        m.layers.insert(r.randint(1, len(m.layers) - 1), Layer("dropout", [r.choice(PAD_RATES)], []))
+    assert sum(layer_count(l) for l in m.layers) == total
+
+
+def mut_too_many_layers(r, m):
+    # 33 layers, whose 33rd is the head; sometimes a few more, so that the 33rd is a
+    # padding layer, a recurrent layer or one of a loop's
+    pad_layers(r, m, MAX_LAYERS + 1 + r.choice((0, 0, 0, 1, 2, 6)))
+    seen = 0
+    for i, l in enumerate(m.layers):   # the message points at the 33rd layer's constructor
+        seen += layer_count(l)
+        if seen > MAX_LAYERS:
+            return "reject", getattr(l, "line_key", i)
+
+
+def mut_layers_at_limit(r, m):
+    pad_layers(r, m, MAX_LAYERS)
+    return "accept", None
+
+
 def make_near_valid_spec(r, seed, index):
     full = index % 10 == 3
     m = nv_base(r, full)
@@ -950,6 +1115,11 @@ def make_near_valid_spec(r, seed, index):
     else:
         mut = r.choice(NV_REJECT)
     expect, target = mut(r, m)
+    if index % NV_DEEP_EVERY == NV_DEEP_AT:   # replaces the spec just drawn
+        rr = random.Random("near-valid deep %d %d" % (seed, index))
+        m = nv_base(rr, full)
+        mut = mut_layers_at_limit if (index // NV_DEEP_EVERY) % 2 else mut_too_many_layers
+        expect, target = mut(rr, m)
     label = mut.__name__[4:]
     if index % 4 == 1:
         opts = "--unroll none"
@@ -980,7 +1150,7 @@ def main(argv):
     os.makedirs(outdir, exist_ok=True)
     r = random.Random(seed)
     for i in range(n):
-        name, text = make_near_valid_spec(r, seed, i) if near else make_spec(r, seed, i)
+        name, text = make_near_valid_spec(r, seed, i) if near else make_valid_spec(r, seed, i)
         with open(os.path.join(outdir, name + ".lua"), "w") as f:
             f.write(text)
     print("random_specs.py: seed %d, %d %sspecs in %s" % (seed, n, "near-valid " if near else "", outdir))
