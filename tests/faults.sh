@@ -170,7 +170,7 @@ for name in files:
     (hlen,) = struct.unpack("<Q", blob[:8])
     meta = json.loads(blob[8:8 + hlen])["__metadata__"]
     hist = meta.get("history", "").count("\n")
-    if rc != 0 or meta.get("format") != "rnnc-checkpoint/1" or hist != int(meta["epoch"]) or hist < 1:
+    if rc != 0 or meta.get("format") != "rnnc-checkpoint/2" or hist != int(meta["epoch"]) or hist < 1:
         print("torn or invalid: %s (rc %r, epoch %s, %d history rows)" % (name, rc, meta.get("epoch"), hist))
         bad += 1
 print("python: %d checkpoints read, %d bad" % (len(files), bad))

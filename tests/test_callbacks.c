@@ -2,12 +2,18 @@
  * test_callbacks.c — ModelCheckpoint and EarlyStopping on scripted sequences of
  * monitored values, against the decisions tf.keras 2.11–2.15 makes
  * (docs/keras-semantics.md, ModelCheckpoint and EarlyStopping), worked out by hand in
- * each test.
+ * each test. Every callback has its own state: two of one kind never share a best
+ * value, a wait counter or a snapshot, and each one's save happens; the state goes
+ * through a checkpoint and back (a resume) callback by callback.
  */
+#define _XOPEN_SOURCE 700
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "models.h"
 #include "train/trainer.h"
 
 typedef struct {
@@ -16,7 +22,9 @@ typedef struct {
     int best_epoch;
 } trace;
 
-/* Run the callbacks over val_loss values v[0..n), as fit.c would. */
+/* Run the callbacks over val_loss values v[0..n), as fit.c would. saved[e], snap[e]
+ * and restored[e]: whether any callback saved, snapshot or restored at epoch e;
+ * best_epoch: the last early stopping's. */
 static void script(const rnn_callback *cb, int n_cb, const double *v, int n, int val_accuracy, trace *t) {
     rnn_ckpt_state st;
     memset(&st, 0, sizeof st);
@@ -24,24 +32,25 @@ static void script(const rnn_callback *cb, int n_cb, const double *v, int n, int
     rnn_progress pg;
     rnn_progress_init(&pg, 1, 0, 1);
     int warned[RNN_MAX_CALLBACKS] = {0};
-    int has_snapshot = 0;
     memset(t, 0, sizeof *t);
     t->stop_epoch = -1;
     for (int e = 0; e < n; e++) {
         rnn_history_row row = {e, 0.5, 0.5, val_accuracy ? NAN : v[e], val_accuracy ? v[e] : NAN};
         rnn_cb_actions a;
-        rnn_callbacks_epoch_end(cb, n_cb, &st, has_snapshot, e, &row, warned, &pg, &a);
-        t->saved[e] = a.save;
-        t->snap[e] = a.snapshot;
-        t->restored[e] = a.restore;
-        has_snapshot |= a.snapshot;
+        rnn_callbacks_epoch_end(cb, n_cb, &st, e, &row, warned, &pg, &a);
+        for (int i = 0; i < n_cb; i++) {
+            t->saved[e] |= a.save[i];
+            t->snap[e] |= a.snapshot[i];
+        }
+        t->restored[e] = a.restore >= 0;
         cr_assert_eq(st.epochs_done, e + 1);
         if (a.stop) {
             t->stop_epoch = e;
             break;
         }
     }
-    t->best_epoch = st.es_best_epoch;
+    for (int i = 0; i < n_cb; i++)
+        if (cb[i].kind == RNN_CB_EARLY_STOPPING) t->best_epoch = st.cb[i].best_epoch;
 }
 
 static rnn_callback checkpoint(int best_only, rnn_monitor mon, rnn_monitor_mode mode) {
@@ -182,4 +191,207 @@ Test(callbacks, missing_monitor_does_nothing) {
         cr_expect_eq(t.saved[e], 0);
         cr_expect_eq(t.snap[e], 0);
     }
+}
+
+/* ---- several callbacks of one kind --------------------------------------------------- */
+
+typedef struct {
+    rnn_ckpt_state st;
+    rnn_progress pg;
+    int warned[RNN_MAX_CALLBACKS + 1];
+} runner;
+
+static void runner_begin(runner *r, const rnn_callback *cb, int n_cb) {
+    memset(r, 0, sizeof *r);
+    rnn_callbacks_begin(cb, n_cb, &r->st);
+    rnn_progress_init(&r->pg, 1, 0, 1);
+}
+
+static void epoch_end(runner *r, const rnn_callback *cb, int n_cb, int e, double val_loss, double val_acc, rnn_cb_actions *a) {
+    rnn_history_row row = {e, 0.5, 0.5, val_loss, val_acc};
+    rnn_callbacks_epoch_end(cb, n_cb, &r->st, e, &row, r->warned, &r->pg, a);
+}
+
+Test(callbacks, two_checkpoints_keep_their_own_best) {
+    rnn_callback cb[2] = {checkpoint(1, RNN_MONITOR_VAL_LOSS, RNN_MODE_MIN),
+                          checkpoint(1, RNN_MONITOR_VAL_ACCURACY, RNN_MODE_MAX)};
+    strcpy(cb[1].path, "best_acc.safetensors");
+    const double loss[] = {0.5, 0.4, 0.45}, acc[] = {0.6, 0.55, 0.7};
+    const int want[3][2] = {{1, 1}, {1, 0}, {0, 1}};
+    runner r;
+    runner_begin(&r, cb, 2);
+    for (int e = 0; e < 3; e++) {
+        rnn_cb_actions a;
+        epoch_end(&r, cb, 2, e, loss[e], acc[e], &a);
+        for (int i = 0; i < 2; i++) cr_expect_eq(a.save[i], want[e][i], "epoch %d, checkpoint %d: save %d", e, i, a.save[i]);
+    }
+    cr_expect_eq(r.st.cb[0].best, 0.4);
+    cr_expect_eq(r.st.cb[1].best, 0.7);
+}
+
+Test(callbacks, every_decided_save_happens) {
+    rnn_callback cb[2] = {checkpoint(1, RNN_MONITOR_VAL_LOSS, RNN_MODE_MIN), checkpoint(0, RNN_MONITOR_VAL_LOSS, RNN_MODE_MIN)};
+    strcpy(cb[1].path, "last.safetensors");
+    runner r;
+    runner_begin(&r, cb, 2);
+    rnn_cb_actions a;
+    epoch_end(&r, cb, 2, 0, 0.5, NAN, &a);
+    cr_expect(a.save[0] && a.save[1], "both checkpoints save at epoch 0 (%d, %d)", a.save[0], a.save[1]);
+    epoch_end(&r, cb, 2, 1, 0.6, NAN, &a);
+    cr_expect(!a.save[0] && a.save[1], "only the every-epoch one at epoch 1 (%d, %d)", a.save[0], a.save[1]);
+}
+
+Test(callbacks, two_early_stoppings_keep_their_own_wait) {
+    /* val_loss improves every epoch, val_accuracy never after epoch 0: the second stops
+     * after 3 epochs without an improvement, whatever the first does. */
+    rnn_callback cb[2] = {early(1, 0, RNN_MONITOR_VAL_LOSS, RNN_MODE_MIN), early(3, 0, RNN_MONITOR_VAL_ACCURACY, RNN_MODE_MAX)};
+    const double loss[] = {0.5, 0.4, 0.3, 0.2, 0.1};
+    runner r;
+    runner_begin(&r, cb, 2);
+    int stop = -1;
+    for (int e = 0; e < 5 && stop < 0; e++) {
+        rnn_cb_actions a;
+        epoch_end(&r, cb, 2, e, loss[e], 0.6, &a);
+        if (a.stop) stop = e;
+    }
+    cr_expect_eq(stop, 3);
+    cr_expect_eq(r.st.cb[0].wait, 0);
+    cr_expect_eq(r.st.cb[0].best_epoch, 3);
+    cr_expect_eq(r.st.cb[1].wait, 3);
+    cr_expect_eq(r.st.cb[1].best_epoch, 0);
+    cr_expect(!r.st.cb[0].stopped && r.st.cb[1].stopped);
+}
+
+Test(callbacks, two_restoring_early_stoppings_have_their_own_snapshots) {
+    rnn_callback cb[2] = {early(1, 1, RNN_MONITOR_VAL_LOSS, RNN_MODE_MIN), early(1, 1, RNN_MONITOR_VAL_ACCURACY, RNN_MODE_MAX)};
+    runner r;
+    runner_begin(&r, cb, 2);
+    rnn_cb_actions a;
+    epoch_end(&r, cb, 2, 0, 0.5, 0.6, &a);
+    cr_expect(a.snapshot[0] && a.snapshot[1]);
+    cr_expect_eq(r.st.n_snapshots, 2);
+    cr_expect_eq(r.st.cb[0].snapshot, 0);
+    cr_expect_eq(r.st.cb[1].snapshot, 1);
+    epoch_end(&r, cb, 2, 1, 0.4, 0.5, &a);   /* val_loss improves, val_accuracy stops */
+    cr_expect(a.snapshot[0] && !a.snapshot[1]);
+    cr_expect(a.stop);
+    cr_expect_eq(a.restore, 1, "the val_accuracy one restores its own snapshot");
+    cr_expect_eq(r.st.cb[1].best_epoch, 0);
+}
+
+/* ---- resume: the checkpoint's states matched to the run's callbacks ------------------ */
+
+Test(callbacks, resume_takes_each_state_by_index_and_refuses_another_kind) {
+    rnn_callback cb[3] = {checkpoint(1, RNN_MONITOR_VAL_LOSS, RNN_MODE_MIN), early(2, 0, RNN_MONITOR_VAL_LOSS, RNN_MODE_MIN),
+                          early(2, 0, RNN_MONITOR_VAL_ACCURACY, RNN_MODE_MAX)};
+    rnn_ckpt_state st;
+    memset(&st, 0, sizeof st);
+    rnn_callbacks_begin(cb, 2, &st);   /* the checkpoint knew the first two */
+    st.cb[0].best = 0.3;
+    st.cb[1].best = 0.35;
+    st.cb[1].wait = 1;
+    char err[512];
+    cr_assert_eq(rnn_callbacks_resume(cb, 3, &st, "ck.st", err, sizeof err), 0, "%s", err);
+    cr_expect_eq(st.n_cb, 3);
+    cr_expect_eq(st.cb[0].best, 0.3);
+    cr_expect_eq(st.cb[1].best, 0.35);
+    cr_expect_eq(st.cb[1].wait, 1);
+    cr_expect_eq(st.cb[2].best, -INFINITY, "a callback without a saved state starts fresh");
+    rnn_callback swapped[2] = {cb[1], cb[0]};
+    rnn_callbacks_begin(cb, 2, &st);
+    cr_assert_eq(rnn_callbacks_resume(swapped, 2, &st, "ck.st", err, sizeof err), -1);
+    cr_expect_str_eq(err, "ck.st: callback 1 is model_checkpoint(val_loss, min) in the checkpoint but "
+                          "early_stopping(val_loss, min) in this run: cannot resume its state");
+}
+
+Test(callbacks, resume_of_an_earlier_rnnc_single_state) {
+    rnn_callback cb[3] = {checkpoint(1, RNN_MONITOR_VAL_LOSS, RNN_MODE_MIN), checkpoint(0, RNN_MONITOR_VAL_LOSS, RNN_MODE_MIN),
+                          early(2, 1, RNN_MONITOR_VAL_LOSS, RNN_MODE_MIN)};
+    rnn_ckpt_state st;
+    memset(&st, 0, sizeof st);
+    st.legacy = 1;
+    st.legacy_checkpoint_best = 0.25;
+    st.legacy_es = (rnn_cb_state){.best = 0.26, .wait = 1, .best_epoch = 4, .stopped = 0, .snapshot = 0};
+    st.n_snapshots = 1;
+    char err[512];
+    cr_assert_eq(rnn_callbacks_resume(cb, 3, &st, "old.st", err, sizeof err), 0, "%s", err);
+    cr_expect_eq(st.cb[0].best, 0.25);
+    cr_expect_eq(st.cb[1].best, INFINITY, "the every-epoch checkpoint has no best");
+    cr_expect_eq(st.cb[2].best, 0.26);
+    cr_expect_eq(st.cb[2].wait, 1);
+    cr_expect_eq(st.cb[2].best_epoch, 4);
+    cr_expect_eq(st.cb[2].snapshot, 0);
+    cr_expect_eq(st.legacy, 0);
+    /* two save_best_only checkpoints: which one had the single best? */
+    rnn_callback two[2] = {checkpoint(1, RNN_MONITOR_VAL_LOSS, RNN_MODE_MIN), checkpoint(1, RNN_MONITOR_VAL_ACCURACY, RNN_MODE_MAX)};
+    memset(&st, 0, sizeof st);
+    st.legacy = 1;
+    cr_assert_eq(rnn_callbacks_resume(two, 2, &st, "old.st", err, sizeof err), -1);
+    cr_expect_str_eq(err, "old.st: a checkpoint of an earlier rnnc, with one state for all callbacks; this spec has 2 "
+                          "save_best_only model_checkpoint and 0 early_stopping callbacks: cannot resume (--init-weights "
+                          "old.st starts from its weights)");
+}
+
+/* The states and both snapshots through a checkpoint file and back. */
+Test(callbacks, states_and_snapshots_round_trip_through_a_checkpoint) {
+    static rnn_model m;
+    rnn_model_init(&m, "cbs", "test_callbacks.c");
+    add_embedding(&m, 20, 2, 3);
+    add_layer(&m, RNN_LAYER_SIMPLE_RNN, 2);
+    add_layer(&m, RNN_LAYER_DENSE, 1)->activation = RNN_ACT_SIGMOID;
+    layout(&m);
+    rnn_trainer tr;
+    char err[512];
+    cr_assert_eq(rnn_trainer_init(&tr, &m, &rnn_reference_ops, 4, err, sizeof err), 0, "%s", err);
+    const size_t P = m.param_buffer_len;
+    rnn_callback cb[4] = {checkpoint(1, RNN_MONITOR_VAL_LOSS, RNN_MODE_MIN), early(2, 1, RNN_MONITOR_VAL_LOSS, RNN_MODE_MIN),
+                          early(3, 1, RNN_MONITOR_VAL_ACCURACY, RNN_MODE_MAX), {.kind = RNN_CB_CSV_LOGGER}};
+    rnn_ckpt_state st;
+    memset(&st, 0, sizeof st);
+    rnn_callbacks_begin(cb, 4, &st);
+    st.epochs_done = 3;
+    st.batch_size = 4;
+    st.seed = 18446744073709551615ull;
+    st.n_history = 3;
+    st.history = calloc(3, sizeof *st.history);
+    for (int e = 0; e < 3; e++) st.history[e] = (rnn_history_row){e, 0.5, NAN, 0.4, NAN};
+    st.cb[0].best = 0.125;
+    st.cb[1] = (rnn_cb_state){RNN_CB_EARLY_STOPPING, RNN_MONITOR_VAL_LOSS, RNN_MODE_MIN, 0.25, 1, 1, 0, 0};
+    st.cb[2] = (rnn_cb_state){RNN_CB_EARLY_STOPPING, RNN_MONITOR_VAL_ACCURACY, RNN_MODE_MAX, 0.75, 2, 0, 1, 1};
+    st.n_snapshots = 2;
+    st.es_best_weights = calloc(2 * P, sizeof *st.es_best_weights);
+    for (size_t i = 0; i < 2 * P; i++) st.es_best_weights[i] = (rnn_real)(i < P ? 1.0 : 2.0);
+    char dir[] = "/tmp/rnnc-cbs-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/ck.st", dir);
+    cr_assert_eq(rnn_ckpt_save(path, &tr, &st, 1, err, sizeof err), 0, "%s", err);
+
+    rnn_ckpt_state back;
+    memset(&back, 0, sizeof back);
+    cr_assert_eq(rnn_ckpt_load(path, &tr, &back, NULL, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(back.seed, st.seed);
+    cr_expect_eq(back.n_cb, 4);
+    for (int i = 0; i < 4; i++) {
+        cr_expect_eq(back.cb[i].kind, st.cb[i].kind, "callback %d", i);
+        if (st.cb[i].kind == RNN_CB_CSV_LOGGER) continue;
+        cr_expect_eq(back.cb[i].monitor, st.cb[i].monitor, "callback %d", i);
+        cr_expect_eq(back.cb[i].mode, st.cb[i].mode, "callback %d", i);
+        cr_expect_eq(back.cb[i].best, st.cb[i].best, "callback %d", i);
+        cr_expect_eq(back.cb[i].wait, st.cb[i].wait, "callback %d", i);
+        cr_expect_eq(back.cb[i].best_epoch, st.cb[i].best_epoch, "callback %d", i);
+        cr_expect_eq(back.cb[i].stopped, st.cb[i].stopped, "callback %d", i);
+    }
+    cr_assert_eq(back.n_snapshots, 2);
+    cr_assert(back.cb[1].snapshot >= 0 && back.cb[2].snapshot >= 0 && back.cb[0].snapshot < 0);
+    cr_expect_eq(back.es_best_weights[(size_t)back.cb[1].snapshot * P], 1.0f);
+    const rnn_tensor *last = &m.tensors[m.n_tensors - 1];
+    cr_expect_eq(back.es_best_weights[(size_t)back.cb[2].snapshot * P + last->offset + last->size - 1], 2.0f);
+    cr_assert_eq(rnn_callbacks_resume(cb, 4, &back, path, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(back.cb[2].best, 0.75);
+    rnn_ckpt_state_free(&back);
+    rnn_ckpt_state_free(&st);
+    rnn_trainer_free(&tr);
+    unlink(path);
+    rmdir(dir);
 }

@@ -6,7 +6,12 @@
  * rename(2) is atomic only within one file system. Commit is fflush, a check of the
  * stream's error flag, fsync, fclose, rename, then fsync of the directory so that the
  * rename itself is durable. Any failure before the rename removes the temporary and
- * leaves the previous file as it was. Nothing here blocks signals or takes locks: two
+ * leaves the previous file as it was. From the mkstemp to the rename (or the removal)
+ * the calling thread blocks the signals that end a process by default (SIGHUP,
+ * SIGINT, SIGQUIT, SIGTERM; rnn_stop_signals), so that one of them cannot leave the
+ * temporary behind: it is delivered when the file is complete, or gone. (The worker
+ * threads of rnn_parallel_for block them for good, so the kernel cannot hand the
+ * signal to one of them instead.) SIGKILL still can. Nothing here takes locks: two
  * writers of the same PATH each rename a complete file, and the last one wins.
  */
 #include "core/atomic_file.h"
@@ -15,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +35,22 @@ void rnn_ignore_sigxfsz(void) {
     sigaction(SIGXFSZ, &sa, NULL);
 }
 
+void rnn_stop_signals(sigset_t *set) {
+    sigemptyset(set);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGQUIT);
+    sigaddset(set, SIGTERM);
+}
+
+static void block_stop_signals(sigset_t *old) {
+    sigset_t set;
+    rnn_stop_signals(&set);
+    pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
+static void restore_signals(const sigset_t *old) { pthread_sigmask(SIG_SETMASK, old, NULL); }
+
 /* The directory part of path ("." when there is none), into buf. */
 static void dir_of(const char *path, char *buf, size_t cap) {
     const char *slash = strrchr(path, '/');
@@ -38,12 +60,14 @@ static void dir_of(const char *path, char *buf, size_t cap) {
 }
 
 /* mkstemp creates the file 0600. A checkpoint should get the mode a plain fopen would
- * give it: the old file's mode when replacing one, else 0666 minus the umask. The
- * umask is read from /proc (Linux) because the only portable way, umask(2) twice, is
- * racy in a threaded program; 0644 (the usual umask 022) when /proc is unavailable. */
+ * give it: the old file's permission bits when replacing one (only those: never its
+ * setuid, setgid or sticky bit, since rnnc's files are data), else 0666 minus the
+ * umask. The umask is read from /proc (Linux) because the only portable way, umask(2)
+ * twice, is racy in a threaded program; 0644 (the usual umask 022) when /proc is
+ * unavailable. */
 static mode_t new_file_mode(const char *path) {
     struct stat st;
-    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) return st.st_mode & 07777;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) return st.st_mode & 0777;
     mode_t mask = 022;
     FILE *f = fopen("/proc/self/status", "r");
     if (f) {
@@ -97,17 +121,29 @@ int rnn_atomic_open(rnn_atomic_file *a, const char *path, char *err, size_t errl
         return -1;
     }
     strcpy(a->path, path);
+    block_stop_signals(&a->old_mask);
     int fd = make_temp(path, a->tmp, sizeof a->tmp, err, errlen);
-    if (fd < 0) return -1;
+    if (fd < 0) {
+        restore_signals(&a->old_mask);
+        return -1;
+    }
     if (fchmod(fd, new_file_mode(path)) != 0 || !(a->f = fdopen(fd, "wb"))) {
         int e = errno;
         close(fd);
         unlink(a->tmp);
         a->tmp[0] = 0;
+        restore_signals(&a->old_mask);
         rnn_fail(err, errlen, "%s: cannot write: %s", path, strerror(e));
         return -1;
     }
+    a->masked = 1;
     return 0;
+}
+
+/* The end of a file's write, committed or not: the signals come through again. */
+static void unmask(rnn_atomic_file *a) {
+    if (a->masked) restore_signals(&a->old_mask);
+    a->masked = 0;
 }
 
 /* glibc drops a stream's buffer when a write fails, and a later fflush then succeeds:
@@ -139,10 +175,12 @@ int rnn_atomic_commit(rnn_atomic_file *a, char *err, size_t errlen) {
     if (e) {
         unlink(a->tmp);
         a->tmp[0] = 0;
+        unmask(a);
         rnn_fail(err, errlen, "%s: cannot write: %s", a->path, strerror(e));
         return -1;
     }
     a->tmp[0] = 0;
+    unmask(a);
 
     /* Make the rename durable. Some file systems cannot fsync a directory (EINVAL);
      * there is nothing more to do on those. */
@@ -167,16 +205,21 @@ void rnn_atomic_abort(rnn_atomic_file *a) {
     a->f = NULL;
     if (a->tmp[0]) unlink(a->tmp);
     a->tmp[0] = 0;
+    unmask(a);
 }
 
 int rnn_path_writable(const char *path, char *err, size_t errlen) {
     if (check_target(path, err, errlen)) return -1;
     char tmp[4096 + 64];
+    sigset_t old;
+    block_stop_signals(&old);
     int fd = make_temp(path, tmp, sizeof tmp, err, errlen);
-    if (fd < 0) return -1;
-    close(fd);
-    unlink(tmp);
-    return 0;
+    if (fd >= 0) {
+        close(fd);
+        unlink(tmp);
+    }
+    restore_signals(&old);
+    return fd < 0 ? -1 : 0;
 }
 
 int rnn_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen) {

@@ -6,16 +6,24 @@
 #ifndef RNN_ATOMIC_FILE_H
 #define RNN_ATOMIC_FILE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 
 /* Write to a temporary in the same directory, then fflush + fsync + rename + fsync of
- * the directory. */
+ * the directory. From open to commit or abort, the calling thread blocks
+ * rnn_stop_signals (a pending one is delivered at the end). */
 typedef struct {
     FILE *f;
     char tmp[4096];
     char path[4096];
+    sigset_t old_mask;     /* the thread's signal mask before open                */
+    int masked;
 } rnn_atomic_file;
+
+/* The signals that end a process by default and that a user or a supervisor sends to
+ * stop one: SIGHUP, SIGINT, SIGQUIT, SIGTERM. */
+void rnn_stop_signals(sigset_t *set);
 
 int rnn_atomic_open(rnn_atomic_file *a, const char *path, char *err, size_t errlen);
 /* Commit; on any failure (e.g. a full disk) removes the temporary, leaves the old file

@@ -13,9 +13,11 @@
 #define _GNU_SOURCE /* pthread_attr_setaffinity_np, sched_getcpu, CPU_SET */
 #endif
 #include "rnnrt.h"
+#include "core/atomic_file.h"
 
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
@@ -198,6 +200,11 @@ static int start_worker(int index) {
 static void *worker(void *p) {
     const int index = (int)(intptr_t)p;
     unsigned seen = 0; /* a job it sees first that it was not started for wants fewer workers */
+    /* Signals to stop the process go to the threads that handle them or block them
+     * while they write a file (core/atomic_file.c), never to a worker. */
+    sigset_t stop;
+    rnn_stop_signals(&stop);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
     widen_affinity();
     for (;;) {
         const unsigned long long j = wait_for_job(index, seen);
@@ -283,6 +290,6 @@ static void nothing(void *arg, int i) {
 }
 
 void rnn_parallel_start(void) {
-    const int threads = rnn_get_threads();
-    rnn_parallel_for(threads, nothing, NULL);
+    const int threads = rnn_get_threads();   /* (rnn_parallel_for uses at most MAX_WORKERS + 1) */
+    rnn_parallel_for(threads < MAX_WORKERS + 1 ? threads : MAX_WORKERS + 1, nothing, NULL);
 }

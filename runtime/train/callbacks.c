@@ -4,13 +4,18 @@
  * kept apart from the loop so that a test can script a sequence of monitored values
  * and check every decision.
  *
- * The decisions are returned as actions; fit.c carries them out in this order:
- * snapshot the weights, write the checkpoint, restore the snapshot. The checkpoint
- * thus holds the epoch's own weights and the callbacks' state after the epoch.
+ * Every callback has its own state (best value, wait, best epoch, snapshot), as every
+ * Keras callback object has. The decisions are returned as actions; fit.c carries them
+ * out in this order: the snapshots, every checkpoint a callback decided to write, the
+ * restore. A checkpoint thus holds the epoch's own weights and the state of every
+ * callback after the epoch (where Keras would save the restored weights when a
+ * checkpoint comes after the EarlyStopping that restores them in the spec's list).
  */
 #include "train/trainer.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 
 double rnn_monitor_value(const rnn_history_row *r, rnn_monitor mon) {
     switch (mon) {
@@ -24,24 +29,93 @@ double rnn_monitor_value(const rnn_history_row *r, rnn_monitor mon) {
 /* a better than b under mode; NaN is never better. */
 static int better(double a, double b, rnn_monitor_mode mode) { return mode == RNN_MODE_MAX ? a > b : a < b; }
 
-void rnn_callbacks_begin(const rnn_callback *cb, int n_cb, rnn_ckpt_state *st) {
-    st->checkpoint_best = INFINITY;
-    st->es_best = INFINITY;
-    st->es_wait = st->es_best_epoch = st->es_stopped = 0;
-    st->monitor = -1;
-    for (int i = 0; i < n_cb; i++) {
-        if (cb[i].mode != RNN_MODE_MAX) continue;
-        if (cb[i].kind == RNN_CB_MODEL_CHECKPOINT) st->checkpoint_best = -INFINITY;
-        if (cb[i].kind == RNN_CB_EARLY_STOPPING) st->es_best = -INFINITY;
+static void fresh_state(const rnn_callback *c, rnn_cb_state *s) {
+    memset(s, 0, sizeof *s);
+    s->kind = (int)c->kind;
+    if (c->kind != RNN_CB_CSV_LOGGER) {   /* (a CSVLogger monitors nothing) */
+        s->monitor = (int)c->monitor;
+        s->mode = c->mode == RNN_MODE_MAX ? RNN_MODE_MAX : RNN_MODE_MIN;
+    } else {
+        s->monitor = RNN_MONITOR_VAL_LOSS;
+        s->mode = RNN_MODE_MIN;
     }
+    s->best = s->mode == RNN_MODE_MAX ? -INFINITY : INFINITY;
+    s->snapshot = -1;
 }
 
-void rnn_callbacks_epoch_end(const rnn_callback *cb, int n_cb, rnn_ckpt_state *st, int has_snapshot, int epoch,
+void rnn_callbacks_begin(const rnn_callback *cb, int n_cb, rnn_ckpt_state *st) {
+    st->monitor = -1;
+    st->n_cb = n_cb;
+    st->n_snapshots = 0;   /* (a snapshot buffer already allocated is reused) */
+    for (int i = 0; i < n_cb; i++) fresh_state(&cb[i], &st->cb[i]);
+}
+
+/* "early_stopping(val_loss, min)", or "csv_logger". */
+static void describe(const rnn_cb_state *s, char *buf, size_t cap) {
+    if (s->kind == RNN_CB_CSV_LOGGER) {
+        snprintf(buf, cap, "csv_logger");
+        return;
+    }
+    snprintf(buf, cap, "%s(%s, %s)", s->kind == RNN_CB_MODEL_CHECKPOINT ? "model_checkpoint" : "early_stopping",
+             rnn_monitor_name((rnn_monitor)s->monitor), s->mode == RNN_MODE_MAX ? "max" : "min");
+}
+
+int rnn_callbacks_resume(const rnn_callback *cb, int n_cb, rnn_ckpt_state *st, const char *path, char *err,
+                         size_t errlen) {
+    rnn_cb_state saved[RNN_MAX_CALLBACKS + 1];
+    const int n_saved = st->legacy ? 0 : st->n_cb;
+    memcpy(saved, st->cb, sizeof saved);
+    int best_only = 0, early = 0;
+    for (int i = 0; i < n_cb; i++) {
+        fresh_state(&cb[i], &st->cb[i]);
+        best_only += cb[i].kind == RNN_CB_MODEL_CHECKPOINT && cb[i].save_best_only;
+        early += cb[i].kind == RNN_CB_EARLY_STOPPING;
+    }
+    st->n_cb = n_cb;
+    if (st->legacy) {
+        if (best_only > 1 || early > 1) {
+            snprintf(err, errlen, "%s: a checkpoint of an earlier rnnc, with one state for all callbacks; this spec has "
+                                  "%d save_best_only model_checkpoint and %d early_stopping callbacks: cannot resume "
+                                  "(--init-weights %s starts from its weights)", path, best_only, early, path);
+            return -1;
+        }
+        for (int i = 0; i < n_cb; i++) {
+            rnn_cb_state *s = &st->cb[i];
+            if (cb[i].kind == RNN_CB_MODEL_CHECKPOINT && cb[i].save_best_only) {
+                s->best = st->legacy_checkpoint_best;
+            } else if (cb[i].kind == RNN_CB_EARLY_STOPPING) {
+                s->best = st->legacy_es.best;
+                s->wait = st->legacy_es.wait;
+                s->best_epoch = st->legacy_es.best_epoch;
+                s->stopped = st->legacy_es.stopped;
+                s->snapshot = st->legacy_es.snapshot;
+            }
+        }
+        st->legacy = 0;
+        return 0;
+    }
+    for (int i = 0; i < n_cb && i < n_saved; i++) {
+        const rnn_cb_state *f = &saved[i], *s = &st->cb[i];
+        if (f->kind != s->kind || f->monitor != s->monitor || f->mode != s->mode) {
+            char was[64], is[64];
+            describe(f, was, sizeof was);
+            describe(s, is, sizeof is);
+            snprintf(err, errlen, "%s: callback %d is %s in the checkpoint but %s in this run: cannot resume its state", path,
+                     i + 1, was, is);
+            return -1;
+        }
+        st->cb[i] = *f;
+    }
+    return 0;
+}
+
+void rnn_callbacks_epoch_end(const rnn_callback *cb, int n_cb, rnn_ckpt_state *st, int epoch,
                              const rnn_history_row *row, int *warned, rnn_progress *pg, rnn_cb_actions *act) {
-    act->save = act->snapshot = act->stop = act->restore = 0;
-    act->save_path = NULL;
+    memset(act, 0, sizeof *act);
+    act->restore = -1;
     for (int i = 0; i < n_cb; i++) {
         const rnn_callback *c = &cb[i];
+        rnn_cb_state *s = &st->cb[i];
         double v = rnn_monitor_value(row, c->monitor);
         /* A monitor without a value (val_* without validation data) makes Keras warn
          * and do nothing. A measured NaN is treated the same way: the loop stops on a
@@ -49,22 +123,18 @@ void rnn_callbacks_epoch_end(const rnn_callback *cb, int n_cb, rnn_ckpt_state *s
         int absent = isnan(v);
         const char *mon = rnn_monitor_name(c->monitor);
         if (c->kind == RNN_CB_MODEL_CHECKPOINT) {
-            st->monitor = (int)c->monitor;
-            st->monitor_value = v;
             if (!c->save_best_only) {
-                act->save = 1;
-                act->save_path = c->path;
+                act->save[i] = 1;
                 rnn_progress_message(pg, "Epoch %d: saving model to %s", epoch + 1, c->path);
             } else if (absent) {
                 if (!warned[i]++) rnn_progress_message(pg, "Epoch %d: can save the best model only with %s available, skipping", epoch + 1, mon);
-            } else if (better(v, st->checkpoint_best, c->mode)) {
+            } else if (better(v, s->best, c->mode)) {
                 rnn_progress_message(pg, "Epoch %d: %s improved from %.5f to %.5f, saving model to %s", epoch + 1, mon,
-                                     st->checkpoint_best, v, c->path);
-                st->checkpoint_best = v;
-                act->save = 1;
-                act->save_path = c->path;
+                                     s->best, v, c->path);
+                s->best = v;
+                act->save[i] = 1;
             } else {
-                rnn_progress_message(pg, "Epoch %d: %s did not improve from %.5f", epoch + 1, mon, st->checkpoint_best);
+                rnn_progress_message(pg, "Epoch %d: %s did not improve from %.5f", epoch + 1, mon, s->best);
             }
         } else if (c->kind == RNN_CB_EARLY_STOPPING) {
             if (absent) {
@@ -72,25 +142,24 @@ void rnn_callbacks_epoch_end(const rnn_callback *cb, int n_cb, rnn_ckpt_state *s
                 continue;
             }
             if (epoch < c->start_from_epoch) continue;
-            if (c->restore_best_weights && !has_snapshot && !act->snapshot) act->snapshot = 1;   /* Keras's fallback */
-            st->es_wait++;
+            if (c->restore_best_weights && s->snapshot < 0) act->snapshot[i] = 1;   /* Keras's fallback */
+            s->wait++;
             /* Keras: monitor_op(current - min_delta, best) with min_delta negated for min */
             double shifted = c->mode == RNN_MODE_MAX ? v - c->min_delta : v + c->min_delta;
-            if (better(shifted, st->es_best, c->mode)) {
-                st->es_best = v;
-                st->es_best_epoch = epoch;
-                if (c->restore_best_weights) act->snapshot = 1;
-                if (!c->has_baseline || better(shifted, c->baseline, c->mode)) st->es_wait = 0;
-                continue;
-            }
-            if (st->es_wait >= c->patience && epoch > 0) {
+            if (better(shifted, s->best, c->mode)) {
+                s->best = v;
+                s->best_epoch = epoch;
+                if (c->restore_best_weights) act->snapshot[i] = 1;
+                if (!c->has_baseline || better(shifted, c->baseline, c->mode)) s->wait = 0;
+            } else if (s->wait >= c->patience && epoch > 0) {
                 act->stop = 1;
-                st->es_stopped = 1;
-                if (c->restore_best_weights && (has_snapshot || act->snapshot)) {
-                    rnn_progress_message(pg, "Restoring model weights from the end of the best epoch: %d.", st->es_best_epoch + 1);
-                    act->restore = 1;
+                s->stopped = 1;
+                if (c->restore_best_weights) {
+                    rnn_progress_message(pg, "Restoring model weights from the end of the best epoch: %d.", s->best_epoch + 1);
+                    act->restore = i;   /* a later one's restore, in the spec's order, wins */
                 }
             }
+            if (act->snapshot[i] && s->snapshot < 0) s->snapshot = st->n_snapshots++;
         }
     }
     st->epochs_done = epoch + 1;

@@ -1,7 +1,8 @@
 /*
  * cli.c — the trainer's command line, shared by `rnnc SPEC --interpret` and every
  * generated trainer: fit, evaluate, predict, summary, selftest.
- * Exit codes: 0 ok, 1 runtime or data error, 2 usage error, 130 interrupted.
+ * Exit codes: 0 ok, 1 runtime or data error (a failed write to stdout included), 2
+ * usage error, 130 interrupted (SIGINT, Ctrl-C), 143 terminated (SIGTERM).
  */
 #include "train/trainer.h"
 #include "core/atomic_file.h"
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 enum { EXIT_OK = 0, EXIT_RUN = 1, EXIT_USAGE = 2 };
 
@@ -43,6 +45,41 @@ static int parse_double(const char *s, double *out) {
     return 0;
 }
 
+/* ---- threads -------------------------------------------------------------------------
+ * --threads N, the same for fit, evaluate and predict: 0 (every core, the default) to
+ * MAX_THREADS; a number above the machine's cores is lowered to them with a note on
+ * stderr (threads beyond the cores only take turns, and the results are the same for
+ * any number), unless --threads-over-cores says to keep it. */
+#define MAX_THREADS 1024
+
+static int parse_threads(const char *cmd, const char *arg, long *out) {
+    if (parse_long(arg, 0, MAX_THREADS, out)) {
+        char fmt[96];
+        snprintf(fmt, sizeof fmt, "--threads: expected 0 (every core) to %d, got '%%s'", MAX_THREADS);
+        return usage_error(cmd, fmt, arg);
+    }
+    return EXIT_OK;
+}
+
+static void apply_threads(const char *cmd, long n, int over_cores, int quiet) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1) cores = 1;
+    if (n > cores && !over_cores) {
+        if (!quiet)
+            fprintf(stderr, "%s: --threads %ld: this machine has %ld core%s; using %ld (--threads-over-cores keeps %ld)\n", cmd, n,
+                    cores, cores == 1 ? "" : "s", cores, n);
+        n = cores;
+    }
+    rnn_set_threads((int)n);
+}
+
+/* JSON has no NaN or infinity: a number that is not finite is written as null. */
+static const char *json_number(char *buf, size_t cap, double v) {
+    if (isfinite(v)) snprintf(buf, cap, "%.17g", v);
+    else snprintf(buf, cap, "null");
+    return buf;
+}
+
 /* ---- help --------------------------------------------------------------------------- */
 
 static void help_main(FILE *f) {
@@ -55,7 +92,8 @@ static void help_main(FILE *f) {
             "  summary    the Keras-style model summary\n"
             "  selftest   check this model's code against the reference runtime\n\n"
             "'%s COMMAND --help' describes each command.\n"
-            "Exit codes: 0 ok, 1 runtime or data error, 2 usage error, 130 interrupted.\n",
+            "Exit codes: 0 ok, 1 runtime or data error (a failed write to stdout too), 2 usage\n"
+            "error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).\n",
             g_program, g_program);
 }
 
@@ -71,17 +109,24 @@ static void help_fit(FILE *f) {
             "  --builtin-train N --builtin-val N sizes of the built-in set (20000, 5000)\n"
             "Training (defaults from the spec):\n"
             "  --epochs N  --batch-size N  --learning-rate X  --seed N  --no-shuffle\n"
-            "  --init-weights F.safetensors      start from these weights\n"
+            "  --init-weights F.safetensors      start from these weights (and, for --train-text,\n"
+            "                                    their vocabulary: weights without one are refused)\n"
             "  --resume F.safetensors            continue from a checkpoint (bit-exact)\n"
             "Output:\n"
             "  --checkpoint F     checkpoint path (overrides the spec; adds one if it has none)\n"
             "  --save-weights F   the final weights, after any early-stopping restore\n"
             "  --history F.csv    per-epoch history (Keras CSVLogger format)\n"
             "  --plot F.svg       loss and accuracy curves\n"
-            "  --threads N        threads of a generated trainer (default 0: every core;\n"
-            "                     the weights are the same whatever N)\n"
+            "  --allow-spec-paths write the spec's model_checkpoint and csv_logger files even\n"
+            "                     outside the working directory (absolute, or with '..'),\n"
+            "                     which is refused otherwise\n"
+            "  --threads N        threads (default 0: every core; at most 1024, and at most\n"
+            "                     the machine's cores: more is lowered to them with a note,\n"
+            "                     unless --threads-over-cores; the weights are the same\n"
+            "                     whatever N)\n"
             "  --quiet            print nothing but errors\n"
-            "  --json             one JSON object per epoch on stdout\n",
+            "  --json             one JSON object per epoch on stdout (a value that is not\n"
+            "                     finite is null); messages go to stderr\n",
             g_program);
 }
 
@@ -90,9 +135,12 @@ static void help_evaluate(FILE *f) {
             "usage: %s evaluate --weights F.safetensors [--x F.npy --y F.npy | --text PATH] [options]\n\n"
             "Prints the loss and accuracy of the weights on the data (default: the built-in\n"
             "validation set).\n"
-            "  --batch-size N  --threads N  --seed N (of the built-in set)  --builtin-val N\n"
+            "  --batch-size N  --seed N (of the built-in set)  --builtin-val N\n"
+            "  --threads N     as fit's (0 to 1024, at most the cores unless --threads-over-cores)\n"
             "  --json          print {\"loss\": ..., \"accuracy\": ..., \"samples\": N, \"seconds\": ..., \"cpu_seconds\": ...}\n"
-            "                  (seconds: the evaluation pass, without start-up and loading)\n",
+            "                  (seconds: the evaluation pass, without start-up and loading;\n"
+            "                  a value that is not finite, such as the loss of overflowing\n"
+            "                  weights, is null)\n",
             g_program);
 }
 
@@ -103,7 +151,8 @@ static void help_predict(FILE *f) {
             "class probabilities separated by spaces. --text reads one text per line (a\n"
             "directory: aclImdb layout); raw text needs weights trained on text (they carry\n"
             "the vocabulary).\n"
-            "  --batch-size N  --threads N\n",
+            "  --batch-size N\n"
+            "  --threads N     as fit's (0 to 1024, at most the cores unless --threads-over-cores)\n",
             g_program);
 }
 
@@ -117,6 +166,8 @@ static int cmd_fit(const rnn_model *m, const rnn_model_ops *ops, int argc, char 
     o.validation_split = NAN;
     o.builtin_train = 20000;
     o.builtin_val = 5000;
+    long threads = -1;
+    int over_cores = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char **str = NULL;
@@ -127,6 +178,8 @@ static int cmd_fit(const rnn_model *m, const rnn_model_ops *ops, int argc, char 
         if (!strcmp(a, "--quiet")) { o.quiet = 1; continue; }
         if (!strcmp(a, "--json")) { o.json = 1; continue; }
         if (!strcmp(a, "--no-shuffle")) { o.no_shuffle = 1; continue; }
+        if (!strcmp(a, "--allow-spec-paths")) { o.allow_spec_paths = 1; continue; }
+        if (!strcmp(a, "--threads-over-cores")) { over_cores = 1; continue; }
         if (!strcmp(a, "--train-x")) str = &o.train_x;
         else if (!strcmp(a, "--train-y")) str = &o.train_y;
         else if (!strcmp(a, "--val-x")) str = &o.val_x;
@@ -153,8 +206,8 @@ static int cmd_fit(const rnn_model *m, const rnn_model_ops *ops, int argc, char 
         long v;
         double d;
         if (!strcmp(a, "--threads")) {
-            if (parse_long(argv[++i], 0, 1024, &v)) return usage_error("fit", "--threads: expected 0 (every core) to 1024, got '%s'", argv[i]);
-            rnn_set_threads((int)v);
+            int urc = parse_threads("fit", argv[++i], &threads);
+            if (urc) return urc;
         } else if (!strcmp(a, "--epochs")) {
             if (parse_long(argv[++i], 1, 100000000, &v)) return usage_error("fit", "--epochs: expected a positive integer, got '%s'", argv[i]);
             o.epochs = (int)v;
@@ -184,6 +237,7 @@ static int cmd_fit(const rnn_model *m, const rnn_model_ops *ops, int argc, char 
     }
     if (o.resume && o.init_weights) return usage_error("fit", "%s", "--resume and --init-weights exclude each other");
     if (o.quiet && o.json) return usage_error("fit", "%s", "--quiet and --json exclude each other");
+    if (threads >= 0) apply_threads("fit", threads, over_cores, o.quiet);
     return rnn_fit(m, ops, &o);
 }
 
@@ -202,6 +256,8 @@ static int parse_eval_options(const char *cmd, const rnn_model *m, int argc, cha
     o->seed = m->fit.seed;
     o->builtin_val = 5000;
     *done = 0;
+    long threads = -1;
+    int over_cores = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -212,6 +268,10 @@ static int parse_eval_options(const char *cmd, const rnn_model *m, int argc, cha
         }
         if (!strcmp(a, "--json") && !strcmp(cmd, "evaluate")) {
             o->json = 1;
+            continue;
+        }
+        if (!strcmp(a, "--threads-over-cores")) {
+            over_cores = 1;
             continue;
         }
         const char **str = !strcmp(a, "--weights") ? &o->weights : !strcmp(a, "--x") ? &o->x
@@ -225,11 +285,15 @@ static int parse_eval_options(const char *cmd, const rnn_model *m, int argc, cha
             continue;
         }
         long v;
+        if (!strcmp(a, "--threads")) {
+            int urc = parse_threads(cmd, argv[++i], &threads);
+            if (urc) return urc;
+            continue;
+        }
         if (parse_long(argv[++i], !strcmp(a, "--builtin-val") ? 1 : 0, !strcmp(a, "--batch-size") ? RNN_MAX_BATCH : 2147483647L, &v) ||
             (!strcmp(a, "--batch-size") && v < 1))
             return usage_error(cmd, "expected a non-negative integer, got '%s'", argv[i]);
-        if (!strcmp(a, "--threads")) rnn_set_threads((int)v);
-        else if (!strcmp(a, "--batch-size")) o->batch_size = (int)v;
+        if (!strcmp(a, "--batch-size")) o->batch_size = (int)v;
         else if (!strcmp(a, "--seed")) o->seed = (uint64_t)v;
         else o->builtin_val = v;
     }
@@ -237,6 +301,7 @@ static int parse_eval_options(const char *cmd, const rnn_model *m, int argc, cha
     if (o->x && o->text) return usage_error(cmd, "%s", "give either --x or --text, not both");
     if (!strcmp(cmd, "evaluate") && (o->x != NULL) != (o->y != NULL)) return usage_error(cmd, "%s", "--x and --y go together");
     if (!strcmp(cmd, "predict") && !o->x && !o->text) return usage_error(cmd, "%s", "give --x F.npy or --text PATH (or --text - for stdin)");
+    if (threads >= 0) apply_threads(cmd, threads, over_cores, 0);
     return EXIT_OK;
 }
 
@@ -360,16 +425,14 @@ static int cmd_eval_predict(const char *cmd, const rnn_model *m, const rnn_model
             putchar('\n');
         }
     } else if (o.json) {
-        printf("{\"loss\": %.17g, \"accuracy\": %.17g, \"samples\": %zu, \"seconds\": %.17g, \"cpu_seconds\": %.17g}\n", loss,
-               acc, d.n, seconds, cpu_seconds);
+        char b[4][32];
+        printf("{\"loss\": %s, \"accuracy\": %s, \"samples\": %zu, \"seconds\": %s, \"cpu_seconds\": %s}\n",
+               json_number(b[0], sizeof b[0], loss), json_number(b[1], sizeof b[1], acc), d.n,
+               json_number(b[2], sizeof b[2], seconds), json_number(b[3], sizeof b[3], cpu_seconds));
     } else {
         printf("%zu samples - loss: %.4f - accuracy: %.4f\n", d.n, loss, acc);
     }
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        snprintf(err, sizeof err, "cannot write the output: %s", strerror(errno));
-        goto fail;
-    }
-    rc = EXIT_OK;
+    rc = EXIT_OK;   /* (rnn_trainer_main checks that stdout got everything) */
     goto done;
 fail:
     fprintf(stderr, "%s: %s\n", cmd, err);
@@ -382,6 +445,55 @@ done:
     return rc;
 }
 
+static int summary_cmd(const rnn_model *m, int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "--help") != 0) return usage_error("summary", "unknown option '%s'", argv[1]);
+    if (argc > 1) {
+        printf("usage: %s summary\n\nPrints the Keras-style model summary.\n", g_program);
+        return EXIT_OK;
+    }
+    rnn_model_summary(m, stdout);
+    return EXIT_OK;
+}
+
+static int selftest_cmd(const rnn_model *m, const rnn_model_ops *ops, int argc, char **argv) {
+    uint64_t seed = m->fit.seed;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: %s selftest [--seed N]\n\n"
+                   "Checks the model's implementation against the reference runtime on random\n"
+                   "weights and a random partial batch with dropout on: probabilities, loss, every\n"
+                   "gradient, the correct count, inference, and 3 optimizer steps. Prints the worst\n"
+                   "relative error of each and PASS (exit 0) or FAIL (exit 1).\n"
+                   "  --seed N   weights, data and dropout seed (default: the spec's)\n",
+                   g_program);
+            return EXIT_OK;
+        }
+        if (strcmp(argv[i], "--seed") != 0) return usage_error("selftest", "unknown option '%s'", argv[i]);
+        if (i + 1 >= argc) return usage_error("selftest", "%s needs a value", argv[i]);
+        char *end;
+        errno = 0;
+        unsigned long long s = strtoull(argv[++i], &end, 10);
+        if (end == argv[i] || *end || errno || argv[i][0] == '-')
+            return usage_error("selftest", "--seed: expected a non-negative integer, got '%s'", argv[i]);
+        seed = s;
+    }
+    return rnn_selftest(m, ops, seed, stdout) ? EXIT_RUN : EXIT_OK;
+}
+
+static int dispatch(const rnn_model *m, const rnn_model_ops *ops, const char *cmd, int argc, char **argv) {
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        help_main(stdout);
+        return EXIT_OK;
+    }
+    if (!strcmp(cmd, "fit")) return cmd_fit(m, ops, argc - 1, argv + 1);
+    if (!strcmp(cmd, "evaluate") || !strcmp(cmd, "predict")) return cmd_eval_predict(cmd, m, ops, argc - 1, argv + 1);
+    if (!strcmp(cmd, "summary")) return summary_cmd(m, argc, argv);
+    if (!strcmp(cmd, "selftest")) return selftest_cmd(m, ops, argc, argv);
+    fprintf(stderr, "%s: unknown command '%s'\n", g_program, cmd);
+    help_main(stderr);
+    return EXIT_USAGE;
+}
+
 int rnn_trainer_main(const rnn_model *m, const rnn_model_ops *ops, const char *program, int argc, char **argv) {
     g_program = program;
     rnn_ignore_sigxfsz();   /* a full `ulimit -f` becomes a clear write error, not a kill */
@@ -389,49 +501,14 @@ int rnn_trainer_main(const rnn_model *m, const rnn_model_ops *ops, const char *p
         help_main(stderr);
         return EXIT_USAGE;
     }
-    const char *cmd = argv[0];
-    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
-        help_main(stdout);
-        return EXIT_OK;
+    int rc = dispatch(m, ops, argv[0], argc, argv);
+    /* Everything a command printed on stdout (epochs, JSON, probabilities, a summary,
+     * help) is its output: one that did not get there (a full disk, > /dev/full) is
+     * an error, whatever else happened. */
+    char err[256];
+    if (rnn_stdout_check(err, sizeof err)) {
+        fprintf(stderr, "%s: %s\n", argv[0], err);
+        if (rc == EXIT_OK) rc = EXIT_RUN;
     }
-    if (!strcmp(cmd, "fit")) return cmd_fit(m, ops, argc - 1, argv + 1);
-    if (!strcmp(cmd, "evaluate") || !strcmp(cmd, "predict")) return cmd_eval_predict(cmd, m, ops, argc - 1, argv + 1);
-    if (!strcmp(cmd, "summary")) {
-        if (argc > 1 && strcmp(argv[1], "--help") != 0) return usage_error("summary", "unknown option '%s'", argv[1]);
-        if (argc > 1) {
-            printf("usage: %s summary\n\nPrints the Keras-style model summary.\n", g_program);
-            return EXIT_OK;
-        }
-        rnn_model_summary(m, stdout);
-        return EXIT_OK;
-    }
-    if (!strcmp(cmd, "selftest")) {
-        uint64_t seed = m->fit.seed;
-        for (int i = 1; i < argc; i++) {
-            if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-                printf("usage: %s selftest [--seed N]\n\n"
-                       "Checks the model's implementation against the reference runtime on random\n"
-                       "weights and a random partial batch with dropout on: probabilities, loss, every\n"
-                       "gradient, the correct count, inference, and 3 optimizer steps. Prints the worst\n"
-                       "relative error of each and PASS (exit 0) or FAIL (exit 1).\n"
-                       "  --seed N   weights, data and dropout seed (default: the spec's)\n",
-                       g_program);
-                return EXIT_OK;
-            }
-            if (strcmp(argv[i], "--seed") != 0) return usage_error("selftest", "unknown option '%s'", argv[i]);
-            if (i + 1 >= argc) return usage_error("selftest", "%s needs a value", argv[i]);
-            char *end;
-            errno = 0;
-            unsigned long long s = strtoull(argv[++i], &end, 10);
-            if (end == argv[i] || *end || errno || argv[i][0] == '-')
-                return usage_error("selftest", "--seed: expected a non-negative integer, got '%s'", argv[i]);
-            seed = s;
-        }
-        int src = rnn_selftest(m, ops, seed, stdout);
-        fflush(stdout);
-        return src ? EXIT_RUN : EXIT_OK;
-    }
-    fprintf(stderr, "%s: unknown command '%s'\n", g_program, cmd);
-    help_main(stderr);
-    return EXIT_USAGE;
+    return rc;
 }

@@ -32,6 +32,11 @@
 static volatile sig_atomic_t g_interrupted;
 static void on_stop_signal(int sig) { g_interrupted = sig; }
 
+/* What stopped the run, for its messages, and its exit code: 130 or 143, as the shell
+ * reports a death by SIGINT or SIGTERM. */
+static const char *signal_name(void) { return g_interrupted == SIGTERM ? "terminated (SIGTERM)" : "interrupted"; }
+static int signal_exit(void) { return 128 + (g_interrupted == SIGTERM ? SIGTERM : SIGINT); }
+
 /* FNV-1a over the data in four interleaved streams of little-endian 64-bit words (word
  * i goes to stream i mod 4), the streams then combined by FNV-1a: four independent
  * multiply chains instead of one over single bytes, since every run hashes its data
@@ -86,8 +91,11 @@ static void run_data_free(run_data *d) {
     memset(d, 0, sizeof *d);
 }
 
+/* vocab_text (may be NULL): the vocabulary to use for raw text, from the checkpoint
+ * vocab_from; else the training text's own. */
 static int load_data(const rnn_model *m, const rnn_fit_options *o, double split, uint64_t seed,
-                     const char *resume_vocab, run_data *d, rnn_progress *pg, char *err, size_t errlen) {
+                     const char *vocab_text, const char *vocab_from, run_data *d, rnn_progress *pg, char *err,
+                     size_t errlen) {
     memset(d, 0, sizeof *d);
     int K = m->n_outputs;
     int have_npy = o->train_x || o->train_y, have_text = o->train_text != NULL;
@@ -110,9 +118,18 @@ static int load_data(const rnn_model *m, const rnn_fit_options *o, double split,
     } else if (have_text) {
         rnn_text_set ts = {0};
         if (rnn_text_read(o->train_text, &ts, err, errlen)) return -1;
-        d->vocab = resume_vocab ? rnn_vocab_parse(resume_vocab, m->vocab, err, errlen) : rnn_vocab_build(&ts, m->vocab);
+        d->vocab = vocab_text ? rnn_vocab_parse(vocab_text, m->vocab, err, errlen) : rnn_vocab_build(&ts, m->vocab);
         if (!d->vocab) {
-            if (!resume_vocab) snprintf(err, errlen, "%s: out of memory building the vocabulary", o->train_text);
+            if (!vocab_text) {
+                snprintf(err, errlen, "%s: out of memory building the vocabulary", o->train_text);
+            } else {   /* "FILE: " before the parser's message */
+                size_t k = strlen(vocab_from), n = strlen(err);
+                if (k + 2 + n < errlen) {
+                    memmove(err + k + 2, err, n + 1);
+                    memcpy(err, vocab_from, k);
+                    memcpy(err + k, ": ", 2);
+                }
+            }
             rnn_text_set_free(&ts);
             return -1;
         }
@@ -187,6 +204,7 @@ typedef struct {
     const char *last_ckpt;      /* path of the last checkpoint written this run, if any */
     int last_ckpt_epoch;
     int warned_monitor[RNN_MAX_CALLBACKS + 1];
+    int snapshot_cap;           /* snapshots st.es_best_weights has room for             */
 } run;
 
 static int append_history(run *r, const rnn_history_row *row) {
@@ -276,8 +294,7 @@ static int train_epoch(run *r, int epoch, rnn_history_row *row) {
         seen += (size_t)nb;
         rnn_progress_step(&r->pg, step + 1, sum_loss / (double)seen, (double)correct / (double)seen);
         if (g_interrupted) {
-            snprintf(r->err, sizeof r->err, "%s during epoch %d after step %d/%d",
-                     g_interrupted == SIGTERM ? "terminated (SIGTERM)" : "interrupted", epoch + 1, step + 1, steps);
+            snprintf(r->err, sizeof r->err, "%s during epoch %d after step %d/%d", signal_name(), epoch + 1, step + 1, steps);
             return 1;
         }
     }
@@ -304,40 +321,81 @@ static void params_from_model(run *r) {
     if (r->tr.ops->params_out) r->tr.ops->params_out(r->tr.impl, r->tr.params);
 }
 
+/* Room for st.n_snapshots snapshots (rnn_callbacks_epoch_end may have assigned a new
+ * slot). */
+static int snapshot_room(run *r) {
+    static const size_t max_snapshots = RNN_MAX_CALLBACKS + 1;
+    size_t P = r->tr.m->param_buffer_len;
+    if (r->st.n_snapshots <= r->snapshot_cap) return 0;
+    if ((size_t)r->st.n_snapshots > max_snapshots) return -1;
+    rnn_real *w = realloc(r->st.es_best_weights, ((size_t)r->st.n_snapshots * P + 1) * sizeof *w);
+    if (!w) return -1;
+    r->st.es_best_weights = w;
+    r->snapshot_cap = r->st.n_snapshots;
+    return 0;
+}
+
 /* The callbacks at the end of `epoch`, then the files. Sets *stop. -1 on a write error. */
 static int end_of_epoch(run *r, int epoch, const rnn_fit_options *o, int *stop) {
     const rnn_history_row *row = &r->st.history[r->st.n_history - 1];
-    size_t bytes = r->tr.m->param_buffer_len * sizeof(rnn_real);
+    const size_t P = r->tr.m->param_buffer_len, bytes = P * sizeof(rnn_real);
+    const rnn_callback *cb = r->cfg.cb;
     rnn_cb_actions act;
-    rnn_callbacks_epoch_end(r->cfg.cb, r->cfg.n_cb, &r->st, r->st.es_best_weights != NULL, epoch, row,
-                            r->warned_monitor, &r->pg, &act);
-    if (act.snapshot || act.save) params_from_model(r);
-    if (act.snapshot) {
-        if (!r->st.es_best_weights && !(r->st.es_best_weights = malloc(bytes ? bytes : 1))) {
-            snprintf(r->err, sizeof r->err, "out of memory for the early-stopping snapshot");
-            return -1;
-        }
-        memcpy(r->st.es_best_weights, r->tr.params, bytes);
+    rnn_callbacks_epoch_end(cb, r->cfg.n_cb, &r->st, epoch, row, r->warned_monitor, &r->pg, &act);
+    int any = 0;
+    for (int i = 0; i < r->cfg.n_cb; i++) any |= act.snapshot[i] | act.save[i];
+    if (any) params_from_model(r);
+    if (snapshot_room(r)) {
+        snprintf(r->err, sizeof r->err, "out of memory for the early-stopping snapshot");
+        return -1;
     }
-    if (act.save) {
-        if (r->writer && rnn_ckpt_save(act.save_path, &r->tr, &r->st, 1, r->err, sizeof r->err)) return -1;
-        r->last_ckpt = act.save_path;
+    for (int i = 0; i < r->cfg.n_cb; i++)
+        if (act.snapshot[i]) memcpy(r->st.es_best_weights + (size_t)r->st.cb[i].snapshot * P, r->tr.params, bytes);
+    /* Every checkpoint decided, in the spec's order; one file saved by several
+     * callbacks this epoch (--checkpoint names one path for all) is written once, by
+     * the last of them, whose monitor it records. */
+    for (int i = 0; i < r->cfg.n_cb; i++) {
+        if (!act.save[i]) continue;
+        int later = 0;
+        for (int j = i + 1; j < r->cfg.n_cb; j++) later |= act.save[j] && !strcmp(cb[j].path, cb[i].path);
+        if (later) continue;
+        r->st.monitor = (int)cb[i].monitor;
+        r->st.monitor_value = rnn_monitor_value(row, cb[i].monitor);
+        if (r->writer && rnn_ckpt_save(cb[i].path, &r->tr, &r->st, 1, r->err, sizeof r->err)) return -1;
+        r->last_ckpt = cb[i].path;
         r->last_ckpt_epoch = epoch + 1;
     }
-    if (act.restore) {
-        memcpy(r->tr.params, r->st.es_best_weights, bytes);
+    if (act.restore >= 0) {
+        memcpy(r->tr.params, r->st.es_best_weights + (size_t)r->st.cb[act.restore].snapshot * P, bytes);
         params_to_model(r);
     }
     *stop = act.stop;
     if (!r->writer) return 0;
     for (int i = 0; i < r->cfg.n_cb; i++)
-        if (r->cfg.cb[i].kind == RNN_CB_CSV_LOGGER &&
-            rnn_history_write_csv(r->cfg.cb[i].path, r->st.history, r->st.n_history, r->err, sizeof r->err))
+        if (cb[i].kind == RNN_CB_CSV_LOGGER &&
+            rnn_history_write_csv(cb[i].path, r->st.history, r->st.n_history, r->err, sizeof r->err))
             return -1;
     if (o->history && rnn_history_write_csv(o->history, r->st.history, r->st.n_history, r->err, sizeof r->err)) return -1;
     if (o->plot && rnn_history_write_svg(o->plot, r->tr.m->name, r->st.history, r->st.n_history, r->err, sizeof r->err))
         return -1;
     return 0;
+}
+
+/* A path the spec chose must stay in the working directory: not absolute, no ".."
+ * component (which could also leave it through a symbolic link). The paths given on
+ * the command line (--checkpoint, --history, --plot, --save-weights) are the user's
+ * and are not checked; --allow-spec-paths accepts the spec's too. */
+static int check_spec_path(const rnn_model *m, const rnn_callback *c, char *err, size_t errlen) {
+    const char *p = c->path, *why = NULL;
+    if (p[0] == '/') why = "an absolute path";
+    for (const char *q = p; !why && *q; q = strchr(q, '/') ? strchr(q, '/') + 1 : q + strlen(q))
+        if (q[0] == '.' && q[1] == '.' && (q[2] == '/' || q[2] == 0)) why = "it has a '..'";
+    if (!why) return 0;
+    const int ckpt = c->kind == RNN_CB_MODEL_CHECKPOINT;
+    snprintf(err, errlen, "%s:%d: %s: %s \"%s\" is outside the working directory (%s); give %s--allow-spec-paths to write it",
+             m->source, c->line, ckpt ? "model_checkpoint" : "csv_logger", ckpt ? "filepath" : "filename", p, why,
+             ckpt ? "--checkpoint F, or " : "");
+    return -1;
 }
 
 static int resolve_config(const rnn_model *m, const rnn_fit_options *o, run_config *cfg, char *err, size_t errlen) {
@@ -362,6 +420,11 @@ static int resolve_config(const rnn_model *m, const rnn_fit_options *o, run_conf
             c->mode = RNN_MODE_MIN;
             snprintf(c->path, sizeof c->path, "%s", o->checkpoint);
         }
+    }
+    for (int i = 0; i < cfg->n_cb && !o->allow_spec_paths; i++) {
+        const rnn_callback *c = &cfg->cb[i];
+        int from_spec = c->kind == RNN_CB_CSV_LOGGER || (c->kind == RNN_CB_MODEL_CHECKPOINT && !o->checkpoint);
+        if (from_spec && check_spec_path(m, c, err, errlen)) return -1;
     }
     /* Every file the run writes must be writable before the first step. */
     for (int i = 0; i < cfg->n_cb; i++)
@@ -400,6 +463,20 @@ int rnn_fit(const rnn_model *m, const rnn_model_ops *ops, const rnn_fit_options 
     r.reducer = o->reducer;
     r.writer = !o->reducer || o->reducer->rank == 0;
     rnn_progress_init(&r.pg, o->quiet || !r.writer, o->json, m->metric_accuracy);
+
+    /* From here to the end SIGINT and SIGTERM only set g_interrupted: nothing the run
+     * writes (the probes of resolve_config, checkpoints, the final weights) is cut off
+     * half-way. The loop stops at the end of a batch; before it and after it, the run
+     * stops where it next looks. */
+    g_interrupted = 0;
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+
+    char *vocab_text = NULL;   /* the vocabulary of --resume or --init-weights */
     if (check_ops(m, ops, o, r.err, sizeof r.err)) goto fail;
     if (resolve_config(m, o, &r.cfg, r.err, sizeof r.err)) goto fail;
     double split = !isnan(o->validation_split) && o->validation_split >= 0 ? o->validation_split : m->fit.validation_split;
@@ -409,22 +486,21 @@ int rnn_fit(const rnn_model *m, const rnn_model_ops *ops, const rnn_fit_options 
     }
 
     /* The resume state decides the seed, the vocabulary and where to start. */
-    char *resume_vocab = NULL;
     if (rnn_trainer_init(&r.tr, m, ops, r.cfg.batch_size, r.err, sizeof r.err)) goto fail;
     if (o->learning_rate > 0) r.tr.opt.learning_rate = o->learning_rate;
     int start_epoch = 0;
     if (o->resume) {
-        if (rnn_ckpt_load(o->resume, &r.tr, &r.st, &resume_vocab, r.err, sizeof r.err)) goto fail;
+        if (rnn_ckpt_load(o->resume, &r.tr, &r.st, &vocab_text, r.err, sizeof r.err)) goto fail;
+        r.snapshot_cap = r.st.n_snapshots;
+        if (rnn_callbacks_resume(r.cfg.cb, r.cfg.n_cb, &r.st, o->resume, r.err, sizeof r.err)) goto fail;
         if (o->seed_set && o->seed != r.st.seed) {
             snprintf(r.err, sizeof r.err, "%s: the checkpoint was trained with --seed %" PRIu64 ", not %" PRIu64, o->resume,
                      r.st.seed, o->seed);
-            free(resume_vocab);
             goto fail;
         }
         if (r.st.batch_size != r.cfg.batch_size) {
             snprintf(r.err, sizeof r.err, "%s: the checkpoint was trained with batch size %d, not %d", o->resume,
                      r.st.batch_size, r.cfg.batch_size);
-            free(resume_vocab);
             goto fail;
         }
         r.cfg.seed = r.st.seed;
@@ -433,10 +509,27 @@ int rnn_fit(const rnn_model *m, const rnn_model_ops *ops, const rnn_fit_options 
     } else {
         r.st.seed = r.cfg.seed;
         rnn_callbacks_begin(r.cfg.cb, r.cfg.n_cb, &r.st);
+        /* --init-weights: the weights, and with them the ids they were trained on. Raw
+         * text is read with the checkpoint's vocabulary, so that every embedding row
+         * keeps its word; weights without one (trained on token ids, or the built-in
+         * set) and raw text are refused: a new vocabulary would give their rows to other
+         * words without a word of warning. */
+        if (o->init_weights) {
+            if (rnn_ckpt_load(o->init_weights, &r.tr, NULL, &vocab_text, r.err, sizeof r.err)) goto fail;
+            if (o->train_text && !vocab_text) {
+                snprintf(r.err, sizeof r.err, "%s has no vocabulary (its weights were trained on token ids): text would get new ids, and every embedding row would mean another word; train on --train-x/--train-y, or without --init-weights",
+                         o->init_weights);
+                goto fail;
+            }
+        } else {
+            rnn_init_params(m, r.cfg.seed, r.tr.params);
+        }
     }
     r.st.batch_size = r.cfg.batch_size;
-    int lrc = load_data(m, o, split, r.cfg.seed, resume_vocab, &r.data, &r.pg, r.err, sizeof r.err);
-    free(resume_vocab);
+    int lrc = load_data(m, o, split, r.cfg.seed, vocab_text, o->resume ? o->resume : o->init_weights, &r.data, &r.pg,
+                        r.err, sizeof r.err);
+    free(vocab_text);
+    vocab_text = NULL;
     if (lrc) goto fail;
     uint64_t dh = rnn_data_hash(&r.data.train);
     if (o->resume && r.st.data_hash != dh) {
@@ -444,15 +537,16 @@ int rnn_fit(const rnn_model *m, const rnn_model_ops *ops, const rnn_fit_options 
                  o->resume, r.st.data_hash, dh);
         goto fail;
     }
-    r.st.data_hash = dh;
-    if (r.data.vocab_text && !r.st.vocabulary) r.st.vocabulary = strdup(r.data.vocab_text);
-    if (!o->resume) {
-        if (o->init_weights) {
-            if (rnn_ckpt_load(o->init_weights, &r.tr, NULL, NULL, r.err, sizeof r.err)) goto fail;
-        } else {
-            rnn_init_params(m, r.cfg.seed, r.tr.params);
+    if (o->resume) {   /* every epoch takes the same number of steps */
+        const int64_t steps = (int64_t)((r.data.train.n + (size_t)r.cfg.batch_size - 1) / (size_t)r.cfg.batch_size);
+        if (r.st.iterations != (int64_t)r.st.epochs_done * steps) {
+            snprintf(r.err, sizeof r.err, "%s: metadata \"iterations\" is %" PRId64 ", but %d epochs of %" PRId64 " steps are %" PRId64,
+                     o->resume, r.st.iterations, r.st.epochs_done, steps, (int64_t)r.st.epochs_done * steps);
+            goto fail;
         }
     }
+    r.st.data_hash = dh;
+    if (r.data.vocab_text && !r.st.vocabulary) r.st.vocabulary = strdup(r.data.vocab_text);
     params_to_model(&r);
     r.perm = malloc((r.data.train.n ? r.data.train.n : 1) * sizeof *r.perm);
     if (!r.perm) {
@@ -460,20 +554,23 @@ int rnn_fit(const rnn_model *m, const rnn_model_ops *ops, const rnn_fit_options 
         goto fail;
     }
 
-    g_interrupted = 0;
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    int stop = r.st.es_stopped, status = 0;
+    int stop = 0, status = 0;
+    for (int i = 0; i < r.st.n_cb; i++) stop |= r.st.cb[i].stopped;
     if (stop) {   /* resumed from the checkpoint of the epoch that stopped training */
         rnn_progress_message(&r.pg, "%s: training had already stopped early at epoch %d", o->resume, r.st.epochs_done);
-        for (int i = 0; i < r.cfg.n_cb; i++)
-            if (r.cfg.cb[i].kind == RNN_CB_EARLY_STOPPING && r.cfg.cb[i].restore_best_weights && r.st.es_best_weights) {
-                memcpy(r.tr.params, r.st.es_best_weights, m->param_buffer_len * sizeof(rnn_real));
+        for (int i = 0; i < r.cfg.n_cb; i++) {
+            const rnn_cb_state *s = &r.st.cb[i];
+            if (r.cfg.cb[i].kind == RNN_CB_EARLY_STOPPING && r.cfg.cb[i].restore_best_weights && s->stopped && s->snapshot >= 0) {
+                memcpy(r.tr.params, r.st.es_best_weights + (size_t)s->snapshot * m->param_buffer_len,
+                       m->param_buffer_len * sizeof(rnn_real));
                 params_to_model(&r);
             }
+        }
+    }
+    if (g_interrupted) {   /* while the data loaded */
+        fprintf(stderr, "fit: %s before training started; nothing was written\n", signal_name());
+        rc = signal_exit();
+        goto done;
     }
     for (int epoch = start_epoch; epoch < r.cfg.epochs && !stop; epoch++) {
         rnn_history_row row;
@@ -491,36 +588,44 @@ int rnn_fit(const rnn_model *m, const rnn_model_ops *ops, const rnn_fit_options 
         }
         if (stop) rnn_progress_message(&r.pg, "Epoch %d: early stopping", epoch + 1);
     }
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
     if (status == 1) {
         if (r.last_ckpt)
             fprintf(stderr, "%s: %s; nothing of this epoch was written. Resume from the last checkpoint (epoch %d) with --resume %s\n",
                     "fit", r.err, r.last_ckpt_epoch, r.last_ckpt);
         else
             fprintf(stderr, "fit: %s; nothing of this epoch was written, and no checkpoint was written in this run to resume from\n", r.err);
-        rc = 128 + (g_interrupted == SIGTERM ? SIGTERM : SIGINT); /* 130 or 143, as the shell reports a death by it */
+        rc = signal_exit();
         goto done;
     }
     if (status < 0) goto fail;
 
-    /* Keras 3: restore the best weights also when training ran to the end. */
+    /* Keras 3: restore the best weights also when training ran to the end: every
+     * EarlyStopping with restore_at_end that did not stop training itself, in order. */
     for (int i = 0; i < r.cfg.n_cb; i++) {
         const rnn_callback *c = &r.cfg.cb[i];
-        if (c->kind == RNN_CB_EARLY_STOPPING && c->restore_best_weights && c->restore_at_end && !r.st.es_stopped &&
-            r.st.es_best_weights) {
-            rnn_progress_message(&r.pg, "Restoring model weights from the end of the best epoch: %d.", r.st.es_best_epoch + 1);
-            memcpy(r.tr.params, r.st.es_best_weights, m->param_buffer_len * sizeof(rnn_real));
+        const rnn_cb_state *s = &r.st.cb[i];
+        if (c->kind == RNN_CB_EARLY_STOPPING && c->restore_best_weights && c->restore_at_end && !s->stopped &&
+            s->snapshot >= 0) {
+            rnn_progress_message(&r.pg, "Restoring model weights from the end of the best epoch: %d.", s->best_epoch + 1);
+            memcpy(r.tr.params, r.st.es_best_weights + (size_t)s->snapshot * m->param_buffer_len,
+                   m->param_buffer_len * sizeof(rnn_real));
             params_to_model(&r);
         }
     }
     params_from_model(&r);
     if (o->save_weights && r.writer) {   /* weights (after any restore), history, vocabulary; no optimizer */
-        rnn_ckpt_state ws = r.st;
+        rnn_ckpt_state ws = r.st;   /* not a checkpoint to resume from: no callback states */
         ws.es_best_weights = NULL;
+        ws.n_snapshots = 0;
+        ws.n_cb = 0;
         ws.monitor = -1;
         if (rnn_ckpt_save(o->save_weights, &r.tr, &ws, 0, r.err, sizeof r.err)) goto fail;
         rnn_progress_message(&r.pg, "Saved the final weights to %s", o->save_weights);
+    }
+    if (g_interrupted) {   /* during the last epoch's files or the final weights: all written whole */
+        fprintf(stderr, "fit: %s at the end of training; every file was written completely\n", signal_name());
+        rc = signal_exit();
+        goto done;
     }
     rc = 0;
     goto done;
@@ -529,6 +634,9 @@ fail:
     if (r.last_ckpt) fprintf(stderr, "fit: the last checkpoint (epoch %d) is intact: %s\n", r.last_ckpt_epoch, r.last_ckpt);
     rc = 1;
 done:
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    free(vocab_text);
     free(r.perm);
     rnn_trainer_free(&r.tr);
     run_data_free(&r.data);

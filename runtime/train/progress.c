@@ -11,9 +11,11 @@
  */
 #include "train/trainer.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,7 +54,7 @@ void rnn_progress_epoch_begin(rnn_progress *p, int epoch, int epochs, int steps)
     p->last_draw = 0;
     if (!p->quiet && !p->json) {
         printf("Epoch %d/%d\n", epoch + 1, epochs);
-        fflush(stdout);
+        rnn_stdout_flush();
     }
 }
 
@@ -67,7 +69,7 @@ void rnn_progress_step(rnn_progress *p, int step, double loss, double acc) {
     printf("\r%d/%d [%s] - ETA: %.0fs - loss: %.4f", step, p->steps, b, eta, loss);
     if (p->has_accuracy) printf(" - accuracy: %.4f", acc);
     printf("\033[K");
-    fflush(stdout);
+    rnn_stdout_flush();
 }
 
 static void json_number(const char *key, double v, int *first) {
@@ -93,7 +95,7 @@ void rnn_progress_epoch_end(rnn_progress *p, const rnn_history_row *row, size_t 
         json_number("cpu_seconds", cpu, &first);
         json_number("samples_per_second", sps, &first);
         printf("}\n");
-        fflush(stdout);
+        rnn_stdout_flush();
         return;
     }
     char b[40];
@@ -104,7 +106,7 @@ void rnn_progress_epoch_end(rnn_progress *p, const rnn_history_row *row, size_t 
     if (!isnan(row->val_loss)) printf(" - val_loss: %.4f", row->val_loss);
     if (p->has_accuracy && !isnan(row->val_accuracy)) printf(" - val_accuracy: %.4f", row->val_accuracy);
     printf("%s\n", p->tty ? "\033[K" : "");
-    fflush(stdout);
+    rnn_stdout_flush();
 }
 
 void rnn_progress_message(rnn_progress *p, const char *fmt, ...) {
@@ -115,5 +117,19 @@ void rnn_progress_message(rnn_progress *p, const char *fmt, ...) {
     vfprintf(out, fmt, ap);
     va_end(ap);
     fputc('\n', out);
-    fflush(out);
+    if (out == stdout) rnn_stdout_flush();
+    else fflush(out);
+}
+
+static int g_stdout_errno;   /* of the first failed flush of stdout, 0 if none */
+
+void rnn_stdout_flush(void) {
+    if (fflush(stdout) != 0 && !g_stdout_errno) g_stdout_errno = errno ? errno : EIO;
+}
+
+int rnn_stdout_check(char *err, size_t errlen) {
+    rnn_stdout_flush();
+    if (!g_stdout_errno && !ferror(stdout)) return 0;
+    snprintf(err, errlen, "cannot write to stdout: %s", strerror(g_stdout_errno ? g_stdout_errno : EIO));
+    return -1;
 }

@@ -48,20 +48,39 @@ void rnn_trainer_evaluate(rnn_trainer *tr, const rnn_data *d, int bs, double *lo
 
 /* ---- checkpoints (ckpt.c) ---------------------------------------------------------
  * A safetensors file: the weights under Keras names and layouts (F32); with the
- * optimizer, its slots as "optimizer/<slot>/<keras name>"; with an early-stopping
- * snapshot, "early_stopping/best/<keras name>"; and __metadata__ with everything
- * a resume needs (see ckpt.c for the keys). */
+ * optimizer, its slots as "optimizer/<slot>/<keras name>"; with early-stopping
+ * snapshots, callback i's as "early_stopping/<i>/best/<keras name>"; and __metadata__
+ * with everything a resume needs (see ckpt.c for the keys). */
+
+/* One callback's state: rnn_ckpt_state.cb[i] belongs to the run's callback i (the
+ * spec's callbacks in order, then the one --checkpoint adds). Every callback has its
+ * own, as every Keras callback object has. */
+typedef struct {
+    int kind;                  /* rnn_callback_kind                                   */
+    int monitor, mode;         /* rnn_monitor, rnn_monitor_mode (MIN or MAX)          */
+    double best;               /* ModelCheckpoint(save_best_only), EarlyStopping      */
+    int wait, best_epoch;      /* EarlyStopping                                       */
+    int stopped;               /* EarlyStopping: it stopped training                  */
+    int snapshot;              /* EarlyStopping: its slot in es_best_weights, or -1   */
+} rnn_cb_state;
+
 typedef struct {
     int epochs_done;           /* completed epochs                                  */
     int64_t iterations;        /* optimizer steps taken                             */
     uint64_t seed;
-    int monitor;               /* rnn_monitor of the checkpoint callback, or -1      */
+    int monitor;               /* rnn_monitor of the checkpoint being saved, or -1  */
     double monitor_value;
-    double checkpoint_best;    /* the ModelCheckpoint callback's best so far        */
-    int es_wait, es_best_epoch;
-    int es_stopped;            /* EarlyStopping stopped training at this epoch      */
-    double es_best;
-    rnn_real *es_best_weights; /* [param_buffer_len] or NULL                         */
+    int n_cb;
+    rnn_cb_state cb[RNN_MAX_CALLBACKS + 1];
+    int n_snapshots;
+    rnn_real *es_best_weights; /* [n_snapshots * param_buffer_len] or NULL: the
+                                  EarlyStopping snapshots, by rnn_cb_state.snapshot   */
+    /* a checkpoint of an earlier rnnc ("rnnc-checkpoint/1"): one state for every
+     * ModelCheckpoint and one for every EarlyStopping (its snapshot in slot 0);
+     * rnn_callbacks_resume turns them into per-callback states or refuses */
+    int legacy;
+    double legacy_checkpoint_best;
+    rnn_cb_state legacy_es;
     int n_history;
     rnn_history_row *history;  /* [n_history]                                       */
     char *vocabulary;          /* serialized vocabulary or NULL                     */
@@ -97,6 +116,13 @@ void rnn_progress_epoch_end(rnn_progress *p, const rnn_history_row *row, size_t 
 /* A message line (callbacks): on stdout normally, on stderr with --json. */
 void rnn_progress_message(rnn_progress *p, const char *fmt, ...);
 
+/* fflush(stdout), remembering the errno of the first flush that failed (glibc drops
+ * the buffer of a failed write, so that a later flush succeeds and only the error flag
+ * is left). rnn_stdout_check: 0 if everything written to stdout got there, else -1
+ * with "cannot write to stdout: why" in err. */
+void rnn_stdout_flush(void);
+int rnn_stdout_check(char *err, size_t errlen);
+
 double rnn_now(void);   /* monotonic seconds */
 /* CPU time of the whole process (every thread), in seconds. */
 double rnn_cpu_now(void);
@@ -104,23 +130,37 @@ double rnn_cpu_now(void);
 /* ---- callbacks (callbacks.c) ------------------------------------------------------- */
 
 /* What the callbacks decided at the end of an epoch, carried out by fit.c in this
- * order: snapshot (copy the weights into the early-stopping snapshot), save (write
- * the checkpoint to save_path), restore (copy the snapshot into the weights). */
+ * order: the snapshots (copy the weights into callback i's early-stopping snapshot,
+ * whose slot rnn_callbacks_epoch_end has assigned: st->n_snapshots may have grown),
+ * the saves (write callback i's checkpoint to its path; several callbacks may save in
+ * one epoch, each to its own file), the restore (copy callback `restore`'s snapshot
+ * into the weights). Indexes are the callbacks'. */
 typedef struct {
-    int snapshot, save, restore, stop;
-    const char *save_path;
+    unsigned char snapshot[RNN_MAX_CALLBACKS + 1], save[RNN_MAX_CALLBACKS + 1];
+    int restore;               /* callback index, or -1                              */
+    int stop;
 } rnn_cb_actions;
 
 /* The value a monitor reads from an epoch's row (NaN when not measured). */
 double rnn_monitor_value(const rnn_history_row *r, rnn_monitor mon);
 
-/* Reset the callbacks' state in st for a new run (best values at +-inf by mode). */
+/* Reset the callbacks' state in st for a new run (st->n_cb = n_cb; bests at +-inf by
+ * mode, no snapshots). */
 void rnn_callbacks_begin(const rnn_callback *cb, int n_cb, rnn_ckpt_state *st);
 
-/* Decide the end of `epoch` (0-based) from its row; updates st (bests, wait, epochs_done)
- * and prints Keras's messages through pg. has_snapshot: an early-stopping snapshot
- * exists. warned[n_cb] counts one-time warnings (zero at the start). */
-void rnn_callbacks_epoch_end(const rnn_callback *cb, int n_cb, rnn_ckpt_state *st, int has_snapshot, int epoch,
+/* After rnn_ckpt_load of a resume: match the checkpoint's callback states to this
+ * run's callbacks cb[0..n_cb), by index. A callback the checkpoint has no state for
+ * starts fresh (a resume without the --checkpoint of the first run drops that one's);
+ * a different kind, monitor or mode at an index is refused, and so is an earlier
+ * rnnc's single state when the spec has more than one save_best_only checkpoint or
+ * early stopping to give it to. path names the file in err. */
+int rnn_callbacks_resume(const rnn_callback *cb, int n_cb, rnn_ckpt_state *st, const char *path, char *err,
+                         size_t errlen);
+
+/* Decide the end of `epoch` (0-based) from its row; updates st (bests, wait, snapshot
+ * slots, epochs_done) and prints Keras's messages through pg. warned[n_cb] counts
+ * one-time warnings (zero at the start). */
+void rnn_callbacks_epoch_end(const rnn_callback *cb, int n_cb, rnn_ckpt_state *st, int epoch,
                              const rnn_history_row *row, int *warned, rnn_progress *pg, rnn_cb_actions *act);
 
 /* ---- fit (fit.c) -------------------------------------------------------------------- */
@@ -135,6 +175,7 @@ typedef struct {
     uint64_t seed;
     int no_shuffle;
     const char *init_weights, *save_weights, *checkpoint, *history, *plot, *resume;
+    int allow_spec_paths;   /* write the spec's callback paths even outside the working directory */
     int quiet, json;
     /* NULL, or this trainer's place among several on every batch (data-parallel
      * training): each computes its part, the gradients are summed through the reducer,
@@ -142,7 +183,8 @@ typedef struct {
     const rnn_reducer *reducer;
 } rnn_fit_options;
 
-/* Train as the spec and the options say. Returns the exit code (0, 1, 130). */
+/* Train as the spec and the options say. Returns the exit code (0, 1, 130 on SIGINT,
+ * 143 on SIGTERM). */
 int rnn_fit(const rnn_model *m, const rnn_model_ops *ops, const rnn_fit_options *o);
 
 /* A fingerprint of a data set (n, x, y): FNV-1a in four word streams (fit.c). */
