@@ -48,7 +48,7 @@ FD_OBJ     := $(FD_RT_SRC:%.c=$(BUILD)/obj-double/%.o) $(FD_SRC:%.c=$(BUILD)/obj
 
 SPECS    := $(sort $(wildcard specs/*.lua))
 # The headers a generated file and a user of librnnrt include (installed by make install).
-PUBLIC_HDRS := rnnrt.h rnn_arch.h rnn_fastmath.h rnn_lanes.h rnn_kernels.h rnn_gen.h
+PUBLIC_HDRS := rnnrt.h rnn_arch.h rnn_fastmath.h rnn_lanes.h rnn_kernels.h rnn_gemm.h rnn_gen.h
 INC_HDRS    := $(PUBLIC_HDRS:%=$(BUILD)/include/%)
 
 .PHONY: all deps demo check test test-unit test-fd test-shell test-asan check-gcc check-generated regen fixtures clean
@@ -213,13 +213,28 @@ uninstall:
 
 # ---- bench ----------------------------------------------------------------------
 #   make bench        seconds per training epoch: generated trainer vs interpreter vs
-#                     PyTorch (Debian's /usr/bin/python3 with python3-torch), one thread
-#                     each, same data; writes $(BUILD)/bench/results.json (bench/README.md)
-#   make bench BENCH_ARGS=--quick     a smoke run
+#                     PyTorch (Debian's /usr/bin/python3 with python3-torch on OpenBLAS),
+#                     one thread each, same data; writes $(BUILD)/bench/results.json; then
+#                     the size sweep (bench/sweep.py: LSTM/GRU/SimpleRNN with 8..512 units
+#                     vs PyTorch, GFLOP/s against the FMA peak, two threads, compile time),
+#                     writes $(BUILD)/bench/sweep.json (bench/README.md)
+#   make bench BENCH_ARGS=--quick     a smoke run of both (BENCH_ARGS go to bench.py;
+#                     of them only --quick to sweep.py, whose own options are SWEEP_ARGS)
+#   make bench-sweep [SWEEP_ARGS=...]  the sweep alone
+# The Debian packages the benchmarks need besides DEBIAN_PKGS: PyTorch and numpy for
+# Debian's python3, OpenBLAS (it takes over the libblas.so.3 alternative, which torch
+# links, from the netlib reference BLAS), GNU time (max RSS). Installed when missing.
+BENCH_PKGS := python3-torch python3-numpy libopenblas0-pthread time
 BENCH_ARGS ?=
-.PHONY: bench
-bench: all
+SWEEP_ARGS ?=
+.PHONY: bench bench-sweep bench-deps
+bench-deps: | $(DEPS_OK)
+	@tools/deps.sh --check-or-install $(BENCH_PKGS)
+bench: all bench-deps
 	/usr/bin/python3 bench/bench.py --build $(BUILD) $(BENCH_ARGS)
+	/usr/bin/python3 bench/sweep.py --build $(BUILD) $(filter --quick,$(BENCH_ARGS)) $(SWEEP_ARGS)
+bench-sweep: all bench-deps
+	/usr/bin/python3 bench/sweep.py --build $(BUILD) $(SWEEP_ARGS)
 #   make bench-compare [BASE=rev] [COMPARE_ARGS=--quick]   the generated trainers of the
 #                     working tree vs those of git revision BASE (default HEAD: the
 #                     uncommitted changes), built in $(BUILD)/bench/compare; one thread,

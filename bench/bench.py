@@ -24,21 +24,64 @@ What is timed (see bench/README.md):
     untimed warm-up of a few batches; a fresh model and optimizer every repetition.
   Runs are interleaved round-robin (spec by spec, rotating which contender goes
   first) because the machine is shared and noisy; the tables report medians.
+The rival runs on the BLAS that Debian's python3-torch loads through libblas.so.3
+(OpenBLAS when libopenblas0-pthread is installed: make bench installs it); the header
+names the file and warns loudly when it is the netlib reference BLAS.
 """
-import argparse
 import json
 import os
-import platform
-import shutil
-import statistics
-import struct
-import subprocess
 import sys
-import tempfile
-import time
+
+# ---- the rival's BLAS environment: before numpy and torch are imported ----------------
+# OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (set on some machines) make OpenBLAS select
+# other, slower kernels; OpenBLAS reads them when it is loaded, i.e. at `import numpy` /
+# `import torch`, so removing them from os.environ later would change nothing. (Without
+# them OpenBLAS picks by CPU model, and may fall back to old kernels on a model it does
+# not know: machine_info reports the core it chose, blas_lines warns.) If either is set,
+# the script re-executes itself (the same interpreter, options and arguments) with both
+# removed, and records what it removed. The generated C trainers use no BLAS, so this
+# changes nothing for them. bench/sweep.py imports this module first and gets the same
+# treatment (the re-executed script is whatever sys.orig_argv names).
+OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+_REMOVED_MARK = "RNNC_BENCH_OPENBLAS_REMOVED"
+
+
+def _reexec_without_openblas_vars():
+    present = {k: os.environ[k] for k in OPENBLAS_VARS if k in os.environ}
+    if not present or "RNNC_BENCH_OPENBLAS_CORE" in os.environ:   # (set by _choose_openblas_kernels)
+        return
+    if _REMOVED_MARK in os.environ:      # already re-executed once, and something set them again
+        print(f"bench: WARNING: {', '.join(sorted(present))} set again after the re-exec; left as they are",
+              file=sys.stderr, flush=True)
+        return
+    env = dict(os.environ)
+    for k in OPENBLAS_VARS:
+        env.pop(k, None)
+    env[_REMOVED_MARK] = json.dumps(present)
+    argv = list(getattr(sys, "orig_argv", None) or [sys.executable] + sys.argv)
+    print(f"bench: re-executing without {', '.join(sorted(present))} (PyTorch's OpenBLAS picks its kernels "
+          "itself)", file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable] + argv[1:], env)
+
+
+_reexec_without_openblas_vars()
+# {name: value} of the variables removed by the re-exec above ({} when none was set)
+OPENBLAS_ENV_REMOVED = json.loads(os.environ.pop(_REMOVED_MARK, "{}"))
+
+import argparse  # noqa: E402
+import platform  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import statistics  # noqa: E402
+import struct  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")   # PyTorch runs on one thread, its BLAS too
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -76,6 +119,184 @@ def make_data(n, seed, vocab=VOCAB, steps=T):
 
 # ---- machine ---------------------------------------------------------------------------
 
+# Debian's netlib reference BLAS (package libblas3) lives here; OpenBLAS's libblas.so.3
+# under .../openblas-pthread/ (or openblas-openmp/, openblas-serial/).
+REFERENCE_BLAS_DIR = re.compile(r"^/usr/lib/[^/]+/blas/")
+
+
+def torch_blas():
+    """Which BLAS this process's torch runs on: after one matmul, the library files named
+    libblas* / libopenblas* mapped into the process (/proc/self/maps, symlinks resolved).
+    libtorch_cpu needs libblas.so.3 (Debian's alternative: OpenBLAS's or the netlib
+    reference's); its file is "path". For OpenBLAS, its core (the kernels it chose) and
+    configuration, asked of the library itself."""
+    a = torch.ones(64, 64)
+    float((a @ a).sum())
+    files = []
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                parts = line.split(None, 5)
+                if len(parts) < 6:
+                    continue
+                p = parts[5].strip()
+                if os.path.basename(p).startswith(("libblas", "libopenblas")):
+                    r = os.path.realpath(p)
+                    if r not in files:
+                        files.append(r)
+    except OSError:
+        pass
+    blas = next((f for f in files if os.path.basename(f).startswith("libblas")), None) or \
+        (files[0] if files else None)
+    reference = bool(blas and REFERENCE_BLAS_DIR.match(blas))
+    kind = ("none found" if blas is None else "netlib reference BLAS" if reference else
+            "OpenBLAS" if "openblas" in blas.lower() else "other")
+    info = {"path": blas, "kind": kind, "reference": reference, "files": files,
+            "openblas_core": None, "openblas_config": None, "openblas_threads": None}
+    lib = next((f for f in files if os.path.basename(f).startswith("libopenblas")), None)
+    if lib:
+        try:
+            import ctypes
+            h = ctypes.CDLL(lib)     # already mapped: the same handle
+            for key, fn in (("openblas_core", "openblas_get_corename"), ("openblas_config", "openblas_get_config")):
+                f = getattr(h, fn)
+                f.restype = ctypes.c_char_p
+                info[key] = f().decode(errors="replace").strip()
+            info["openblas_threads"] = h.openblas_get_num_threads()
+        except (OSError, AttributeError):
+            pass
+    return info
+
+
+# OpenBLAS cores (openblas_get_corename) whose kernels use AVX-512 / at least AVX2.
+OPENBLAS_AVX512_CORES = {"skylakex", "cooperlake", "sapphirerapids"}
+OPENBLAS_AVX2_CORES = OPENBLAS_AVX512_CORES | {"haswell", "zen", "excavator"}
+
+
+def openblas_core_below_isa(info):
+    """None when fine, else what the CPU has that OpenBLAS's chosen kernels don't use.
+    OpenBLAS (DYNAMIC_ARCH) picks its kernels by CPU model; a model it does not know gets
+    a fallback (0.3.21 on a family 6 model 207 Xeon: Prescott, SSE3, ~6x slower sgemm)."""
+    core = (info["torch_blas"].get("openblas_core") or "").lower()
+    if not core:
+        return None
+    if info.get("avx512f") and core not in OPENBLAS_AVX512_CORES:
+        return "AVX-512"
+    if info.get("avx2") and core not in OPENBLAS_AVX2_CORES:
+        return "AVX2"
+    return None
+
+
+# ---- the rival's kernels: OpenBLAS's best for this CPU ------------------------------------
+# OpenBLAS picks its kernels by CPU model and falls back to old ones on a model it does
+# not know (0.3.21 on a family 6 model 207 Xeon: Prescott, SSE3, about 6x slower sgemm
+# than its AVX-512 kernels). The rival is PyTorch as a user who looked would run it: when
+# OpenBLAS's own choice is below the CPU's instruction set, the script re-executes itself
+# with OPENBLAS_CORETYPE naming OpenBLAS's kernels for that instruction set (SkylakeX for
+# AVX-512, Haswell for AVX2), checks that a few matrix products are right with them, and
+# says so in the header and the results.
+_CORE_MARK = "RNNC_BENCH_OPENBLAS_CORE"
+
+
+def _cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k.strip() == "flags":
+                    return set(v.split())
+    except OSError:
+        pass
+    return set()
+
+
+def _isa_core(flags):
+    """OpenBLAS's kernels for the CPU's instruction set, with the ISA's name."""
+    if {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags:
+        return "SkylakeX", "AVX-512"
+    if {"avx2", "fma"} <= flags:
+        return "Haswell", "AVX2"
+    return None, None
+
+
+def _products_are_right():
+    """float32 products of a few shapes against float64: the largest error relative to the
+    largest element, below 1e-5."""
+    rng = np.random.default_rng(0)
+    for m, k, n in ((64, 512, 2048), (1600, 64, 512), (513, 77, 1000), (3, 5, 7)):
+        a = rng.standard_normal((m, k)).astype(np.float32)
+        b = rng.standard_normal((k, n)).astype(np.float32)
+        want = a.astype(np.float64) @ b.astype(np.float64)
+        got = (torch.from_numpy(a) @ torch.from_numpy(b)).numpy()
+        if not np.abs(got - want).max() <= 1e-5 * np.abs(want).max():
+            return False
+    return True
+
+
+def _choose_openblas_kernels():
+    """Re-executes with the ISA's kernels when OpenBLAS chose older ones; returns what was
+    done: {"set": core or None, "detected": OpenBLAS's own choice, "checked": bool}."""
+    forced = os.environ.pop(_CORE_MARK, None)
+    if forced is not None:
+        detected = json.loads(forced)
+        if not _products_are_right():
+            sys.exit(f"bench: OpenBLAS's {os.environ.get('OPENBLAS_CORETYPE')} kernels give wrong products on this CPU; "
+                     "run with OPENBLAS_CORETYPE unset and " + _CORE_MARK + "=off to keep OpenBLAS's own choice")
+        return {"set": os.environ.get("OPENBLAS_CORETYPE"), "detected": detected, "checked": True}
+    b = torch_blas()
+    core = b.get("openblas_core")
+    want, isa = _isa_core(_cpu_flags())
+    below = core and want and openblas_core_below_isa({"torch_blas": b, "avx512f": isa == "AVX-512",
+                                                       "avx2": isa in ("AVX-512", "AVX2")})
+    if below and os.environ.get(_CORE_MARK.lower()) != "off" and "OPENBLAS_CORETYPE" not in os.environ:
+        env = dict(os.environ)
+        env["OPENBLAS_CORETYPE"] = want
+        env[_CORE_MARK] = json.dumps(core)
+        env[_REMOVED_MARK] = json.dumps(OPENBLAS_ENV_REMOVED)
+        print(f"bench: OpenBLAS chose its {core} kernels on this {isa} CPU; re-executing with "
+              f"OPENBLAS_CORETYPE={want} (its {isa} kernels) for PyTorch", file=sys.stderr, flush=True)
+        argv = list(getattr(sys, "orig_argv", None) or [sys.executable] + sys.argv)
+        sys.stdout.flush()
+        os.execve(sys.executable, [sys.executable] + argv[1:], env)
+    return {"set": None, "detected": core, "checked": False}
+
+
+OPENBLAS_KERNELS = _choose_openblas_kernels()
+
+
+def blas_lines(info):
+    """The header lines about PyTorch's BLAS and the OpenBLAS variables: (lines, warning
+    line or None)."""
+    b = info["torch_blas"]
+    desc = f"{b['path'] or 'no libblas/libopenblas mapped'} ({b['kind']}"
+    if b["openblas_core"] and b["kind"] == "OpenBLAS":
+        desc += f", core {b['openblas_core']}, {b['openblas_threads']} thread(s)"
+    desc += ")"
+    rm = info["openblas_env_removed"]
+    env = ("removed before torch was loaded (were " + ", ".join(f"{k}={v}" for k, v in sorted(rm.items())) + ")"
+           if rm else "not set")
+    k = OPENBLAS_KERNELS
+    lines = [f"PyTorch's BLAS (libblas.so.3 as loaded, /proc/self/maps): {desc}",
+             f"OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE in the environment: {env}"]
+    if k["set"]:
+        lines.append(f"OPENBLAS_CORETYPE={k['set']} set for PyTorch by the benchmark: OpenBLAS's own choice on this CPU "
+                     f"was {k['detected']}, below its instruction set; products checked against float64")
+    warn = None
+    if b["reference"]:
+        warn = (f"WARNING: THE RIVAL IS THE SLOW REFERENCE BLAS ({b['path']}): PyTorch's matrix products run on "
+                "netlib's unoptimized Fortran, so every PyTorch figure is too slow and every ratio flatters rnnc. "
+                "Install libopenblas0-pthread (make bench does) or point the libblas.so.3 alternative at OpenBLAS "
+                "(update-alternatives --config libblas.so.3-$(uname -m)-linux-gnu).")
+    elif b["kind"] != "OpenBLAS":
+        warn = f"WARNING: PyTorch's BLAS is not OpenBLAS: {desc}"
+    elif openblas_core_below_isa(info) and not k["set"]:
+        warn = (f"WARNING: OPENBLAS RUNS ITS {b['openblas_core'].upper()} KERNELS ON THIS "
+                f"{openblas_core_below_isa(info)} CPU: it did not recognise the CPU model and fell back (with "
+                "OPENBLAS_CORETYPE unset, as this script runs it), so PyTorch's matrix products run well below this "
+                "CPU's BLAS speed, PyTorch's figures are too slow and the ratios flatter rnnc (bench/README.md).")
+    return lines, warn
+
+
 def machine_info():
     model, flags = "unknown", set()
     try:
@@ -105,7 +326,7 @@ def machine_info():
                 model += f" (family {model_family})"
     except OSError:
         pass
-    return {
+    info = {
         "cpu": model,
         "logical_cpus": os.cpu_count(),
         "hypervisor": hyp or None,
@@ -119,8 +340,42 @@ def machine_info():
         "torch": torch.__version__,
         "numpy": np.__version__,
         "torch_threads": torch.get_num_threads(),
+        "torch_blas": torch_blas(),
+        "openblas_env_removed": OPENBLAS_ENV_REMOVED, "openblas_kernels": OPENBLAS_KERNELS,
         "loadavg_start": os.getloadavg(),
     }
+    info["torch_blas"]["openblas_core_below_cpu_isa"] = openblas_core_below_isa(info)
+    return info
+
+
+# ---- the small C tools -----------------------------------------------------------------
+
+def peak_cflags():
+    """Flags for bench/peak.c: its 64-byte GNU C vectors in zmm registers (clang
+    -march=native prefers 256-bit vectors on AVX-512 machines), multiply-adds contracted
+    into FMAs (gcc does not contract in ISO C mode without -ffp-contract=fast)."""
+    f = ["-O3", "-march=native", "-ffp-contract=fast"]
+    if platform.machine() in ("x86_64", "amd64", "AMD64"):
+        f.append("-mprefer-vector-width=512")
+    return f
+
+
+def build_c_tool(name, flags, outdir, cwd, libs=(), cc=None):
+    """Build bench/NAME.c into OUTDIR/NAME with $CC (default clang); return a function
+    that runs it in CWD and returns its one line of JSON."""
+    cc = cc or os.environ.get("CC", "clang")
+    exe = os.path.join(outdir, name)
+    r = subprocess.run([cc, "-std=c17"] + flags + [os.path.join(ROOT, "bench", name + ".c")] + list(libs) +
+                       ["-o", exe], capture_output=True, text=True)
+    if r.returncode:
+        sys.exit(f"bench: building bench/{name}.c failed:\n{r.stderr}")
+
+    def run():
+        rc, out, err, _, _, _ = run_proc([exe], cwd)
+        if rc:
+            sys.exit(f"bench: {name} failed:\n{err}")
+        return json.loads(out)
+    return run
 
 
 # ---- building the generated trainers ----------------------------------------------------
@@ -483,33 +738,22 @@ def main():
         pass
     log(f"bench: {info['cpu']}, {info['logical_cpus']} CPUs, avx2={info['avx2']} fma={info['fma']}, "
         f"torch {info['torch']} ({info['torch_threads']} thread), load {info['loadavg_start']}")
+    blines, bwarn = blas_lines(info)
+    for ln in blines + ([bwarn] if bwarn else []):
+        log("bench: " + ln)
     loads = [os.getloadavg()[0]]
 
     # ---- the small C tools: bench/peak.c (the FMA peak) and bench/handoff.c (the two
     # threads' hand-off, linked against the build's runtime; on a shared VM it is not
     # constant, bench/README.md, so it is measured just before every two-thread run, and
     # the two-thread figures are given for the quick and the slow periods apart) ----
-    cc = os.environ.get("CC", "clang")
     bdir = os.path.dirname(rnnc)
 
     def c_tool(name, flags, libs=()):
-        """Build bench/NAME.c into build/bench/NAME; return a function that runs it and
-        returns its one line of JSON."""
-        exe = os.path.join(outdir, name)
-        r = subprocess.run([cc, "-std=c17"] + flags + [os.path.join(ROOT, "bench", name + ".c")] + list(libs) +
-                           ["-o", exe], capture_output=True, text=True)
-        if r.returncode:
-            sys.exit(f"bench: building bench/{name}.c failed:\n{r.stderr}")
-
-        def run():
-            rc, out, err, _, _, _ = run_proc([exe], work)
-            if rc:
-                sys.exit(f"bench: {name} failed:\n{err}")
-            return json.loads(out)
-        return run
+        return build_c_tool(name, flags, outdir, work, libs)
 
     log("bench: FMA peak (bench/peak.c) ...")
-    run_peak = c_tool("peak", ["-O3", "-march=native"])
+    run_peak = c_tool("peak", peak_cflags())
     peaks = [run_peak()]
     handoff_tool = c_tool("handoff", ["-O2", "-I" + os.path.join(bdir, "include")],
                           [os.path.join(bdir, "librnnrt.a"), "-lpthread", "-lm"])
@@ -828,7 +1072,8 @@ def main():
         "what": "seconds per training epoch (median), one thread each, same data; summary",
         "n_train": args.n, "interp_n": interp_n, "timesteps": T, "vocab": VOCAB, "batch_size": BATCH,
         "reps": args.reps, "interp_reps": min(interp_reps, args.reps), "quick": args.quick,
-        "machine": info, "notes": notes, "train": train, "inference_lstm": infer, "large_lstm": big,
+        "machine": info, "pytorch_blas": info["torch_blas"], "openblas_env_removed": OPENBLAS_ENV_REMOVED,
+        "notes": notes, "train": train, "inference_lstm": infer, "large_lstm": big,
         "peak": {"gflops": peak, "runs": peaks}, "handoff_us": handoffs, "compile": compile_res, "memory_lstm2": mem,
         "flops_per_sample": {s: dict(zip(("train", "inference", "optimizer_per_batch", "params", "folded"),
                                          arch_flops(s))) for s in all_specs},
@@ -844,6 +1089,14 @@ def main():
           f"avx512f {'yes' if info['avx512f'] else 'no'}; {info['cc']}; torch {info['torch']}; "
           f"load avg {info['loadavg_start'][0]:.2f} -> {info['loadavg_end'][0]:.2f} "
           f"(samples {min(loads):.2f}-{max(loads):.2f})")
+    for ln in blines:
+        print(ln)
+    if bwarn:
+        print()
+        print("!" * 100)
+        print(bwarn)
+        print("!" * 100)
+        print()
     for n in notes:
         print("note: " + n)
     print()

@@ -63,7 +63,7 @@ static void emit_prepare(emitter *e, const rnn_tensor *E, const rnn_tensor *K1, 
     P("    memcpy(w->ek_from + %zu, params + %zu, %zu * sizeof *params);\n", nK + (size_t)G1, E->offset, nE);
     P("    w->ek_built = 1;\n}\n\n");
     P("/* before the blocks: the embedding folded into %s's input projection */\n", e->m->layers[1].name);
-    P("static void prepare(rnn_gen_batch *a) {\n    workspace *w = a->w;\n");
+    P("static void fold_prepare(rnn_gen_batch *a) {\n    workspace *w = a->w;\n");
     P("    if (fold_table_current(w, a->params)) return;\n");
     P("    rnn_parallel_for(RNN_GEN_TAIL_CHUNKS, fold_table_chunk, a);\n");
     P("    if (w->base.training) w->ek_built = 0;\n    else fold_table_remember(w, a->params);\n}\n\n");

@@ -29,6 +29,8 @@ void gen_recurrent_plan(plan *p, int i) {
     const rnnc_cell *cell = rnnc_kind_of(ly->kind)->cell;
     size_t T = (size_t)ly->timesteps, F = (size_t)ly->in_features, U = (size_t)ly->units, G = (size_t)ly->gates * U;
     plan_add(p, T * U * W, 0, "every hidden state [T][U][W]", "h%d", i);
+    if (plan_packed(p, i))
+        plan_add(p, U * ((G + KIR_PANEL - 1) / KIR_PANEL * KIR_PANEL), 1, "the recurrent kernel in panels of 16 columns", "rp%d", i);
     cell->buffers(p, i);
     if (plan_input_dropout(ly)) {
         plan_add(p, (plan_per_step_mask(ly) ? T : 1) * F * W, 0, "input dropout mask", "xmask%d", i);
@@ -37,6 +39,10 @@ void gen_recurrent_plan(plan *p, int i) {
     if (ly->recurrent_dropout > 0) plan_add(p, U * W, 0, "recurrent dropout mask [U][W]", "rmask%d", i);
     plan_add(p, (2 * G + 6 * U) * W, 0, "per-step temporaries", "s%d", i);
     if (!p->infer) plan_add(p, T * G * W, 0, "dz of every step [T][G][W], for the weight gradients", "dzs%d", i);
+    if (plan_lane_summed(p, i)) {
+        plan_add(p, WG_DT_FLOATS, 0, "the weight gradients' transposed dz, a chunk of steps (rnn_gemm.h)", "wgd%d", i);
+        plan_add(p, (F + U) * WG_PANEL, 0, "the weight gradients' sums, a panel of columns (rnn_gemm.h)", "wgs%d", i);
+    }
 }
 
 /* ---- step operands ---------------------------------------------------------------------------- */
@@ -120,10 +126,10 @@ static void step_kernel(const plan *p, int i, int backward, kir *k, step_operand
     int U = ly->units, G = ly->gates * U;
     kir_init(k);
     kir_matrix_decl(k, "K", ly->in_features, G);
-    kir_matrix_decl(k, "R", U, G);
+    if (!backward && plan_packed(p, i)) kir_packed_matrix_decl(k, "R", U, G);
+    else kir_matrix_decl(k, "R", U, G);
     for (int j = 0; j < n; j++)
         if (operand_len(p, i, ops[j]) > 0) kir_lanes_decl(k, operand_info[ops[j]].name, operand_len(p, i, ops[j]));
-    (void)backward;
 }
 
 /* The step function of layer i: the cell's kernel with every pointer a restrict
@@ -271,7 +277,10 @@ static void emit_weights(emitter *e, int i, int backward) {
     int F = ly->in_features, U = ly->units, G = ly->gates * U, fold = plan_folded(e->p, i);
     int two_biases = B->rank == 2;   /* a GRU with reset_after: input side, recurrent side */
     if (!fold) P("    const rnn_real *K = params + %zu; /* %s [%d, %d] */\n", K->offset, K->name, F, G);
-    P("    const rnn_real *R = params + %zu; /* %s [%d, %d] */\n", R->offset, R->name, U, G);
+    if (!backward && plan_packed(e->p, i))
+        P("    const rnn_real *R = w->rp%d; /* %s [%d, %d] in panels of %d columns (pack_weights) */\n", i, R->name, U, G,
+          KIR_PANEL);
+    else P("    const rnn_real *R = params + %zu; /* %s [%d, %d] */\n", R->offset, R->name, U, G);
     if (backward) return;   /* the bias is not read going back */
     if (fold && two_biases)
         P("    const rnn_real *B1 = params + %zu; /* %s [1]: the recurrent side */\n", B->offset + (size_t)G, B->name);
@@ -333,12 +342,19 @@ static void emit_backward_pointers(emitter *e, int i) {
                      *B = plan_tensor(m, i, RNN_T_RNN_BIAS);
     int T = ly->timesteps, F = ly->in_features, U = ly->units, G = ly->gates * U;
     P("    const rnn_real *dout = w->d%d + (size_t)g * %zu; /* d loss / d output */\n", i, (size_t)(ly->out_seq ? T : 1) * U * W);
+    int summed = plan_lane_summed(e->p, i);
+    rnnc_grad_term terms[2];
+    int r_summed = summed && rnnc_kind_of(ly->kind)->cell->recurrent_grads(e->p, i, terms) > 0;
     if (!plan_folded(e->p, i)) {
         P("    rnn_real *dx = w->d%d + (size_t)g * %zu; /* d loss / d input */\n", i - 1, (size_t)T * F * W);
-        P("    rnn_real *aK = w->base.acc + (size_t)g * ACC_LEN * W + %zu;\n", plan_acc_index(m, K->offset));
+        if (summed) P("    rnn_real *sK = w->base.bsum + (size_t)g * ACC_LEN + %zu; /* its gradient, lanes summed */\n",
+                      plan_sum_index(e->p, K->offset));
+        else P("    rnn_real *aK = w->base.acc + (size_t)g * LANE_LEN * W + %zu;\n", plan_acc_index(e->p, K->offset));
     }
-    P("    rnn_real *aR = w->base.acc + (size_t)g * ACC_LEN * W + %zu, *aB = w->base.acc + (size_t)g * ACC_LEN * W + %zu;\n"
-      "    (void)aB;\n", plan_acc_index(m, R->offset), plan_acc_index(m, B->offset));
+    if (r_summed) P("    rnn_real *sR = w->base.bsum + (size_t)g * ACC_LEN + %zu; /* its gradient, lanes summed */\n",
+                    plan_sum_index(e->p, R->offset));
+    else P("    rnn_real *aR = w->base.acc + (size_t)g * LANE_LEN * W + %zu;\n", plan_acc_index(e->p, R->offset));
+    P("    rnn_real *aB = w->base.acc + (size_t)g * LANE_LEN * W + %zu;\n    (void)aB;\n", plan_acc_index(e->p, B->offset));
     P("    rnn_real *dzs = w->dzs%d + (size_t)g * %zu; /* dz of every step */\n", i, plan_size(e->p, "dzs%d", i));
     P("    rnn_real *dz = w->s%d + (size_t)g * %zu, *dzh = dz + %d * W, *dhn = dzh + %d * W, *dcn = dhn + %d * W;\n", i,
       plan_size(e->p, "s%d", i), G, G, U);
@@ -394,6 +410,42 @@ static void emit_header_comment(emitter *e, int i) {
     P(" */\n");
 }
 
+/* The lane-summed weight gradients of a large layer (rnn_gemm.h): K's and R's terms,
+ * those with the same dz window in one rnn_wg_grads call (that window transposed once
+ * for them). */
+typedef struct {
+    const char *acc, *a, *mask, *d;
+    int rows, shift, d_stride, d_col0, cols, acc_col0;
+} summed_term;
+
+static void emit_lane_summed_grads(emitter *e, int i, const rnnc_grad_term *rt, int nr) {
+    const rnn_layer *ly = &e->m->layers[i];
+    int T = ly->timesteps, F = ly->in_features, G = ly->gates * ly->units;
+    summed_term q[3];
+    int n = 0, done[3] = {0, 0, 0};
+    if (!plan_folded(e->p, i)) q[n++] = (summed_term){"sK", "x", NULL, "dzs", F, 0, G, 0, G, 0};
+    for (int k = 0; k < nr; k++)
+        q[n++] = (summed_term){"sR", rt[k].a, rt[k].g.masked ? "rmask" : NULL, rt[k].d, rt[k].g.rows, rt[k].g.shift,
+                               rt[k].g.d_stride, rt[k].g.d_col0, rt[k].g.cols, rt[k].g.acc_col0};
+    P("    /* the kernels' gradients over the steps and lanes: K += x_t^T dz_t, R += h_{t-1}^T dz_t */\n");
+    for (int k = 0; k < n; k++) {
+        if (done[k]) continue;
+        P("    {\n        const rnn_wg_term terms[] = {");
+        int count = 0;
+        for (int j = k; j < n; j++) {
+            if (strcmp(q[j].d, q[k].d) || q[j].d_col0 != q[k].d_col0 || q[j].cols != q[k].cols || q[j].d_stride != q[k].d_stride)
+                continue;
+            done[j] = 1;
+            GEN_ASSERT(q[j].shift == 0 || q[j].shift == -1, "weight-gradient shift %d", q[j].shift);
+            P("%s{%s + %d, %d, %s, %s, %d, %d}", count++ ? ", " : "", q[j].acc, q[j].acc_col0, G, q[j].a,
+              q[j].mask ? q[j].mask : "NULL", q[j].rows, q[j].shift);
+        }
+        P("};\n        rnn_wg_grads(terms, %d, %s, %d, %d, %d, %d, w->wgd%d + (size_t)g * %zu, w->wgs%d + (size_t)g * %zu);\n    }\n",
+          count, q[k].d, q[k].d_stride, q[k].d_col0, q[k].cols, T, i, plan_size(e->p, "wgd%d", i), i,
+          plan_size(e->p, "wgs%d", i));
+    }
+}
+
 static void emit_backward(emitter *e, int i) {
     const rnn_layer *ly = &e->m->layers[i];
     const rnnc_cell *cell = rnnc_kind_of(ly->kind)->cell;
@@ -403,10 +455,11 @@ static void emit_backward(emitter *e, int i) {
     int nr = cell->recurrent_grads(e->p, i, terms);
     GEN_ASSERT(nr >= 0 && nr <= 2, "layer %s: %d recurrent kernel gradient terms", ly->name, nr);
     char names[3][48];
+    int summed = plan_lane_summed(e->p, i);
     snprintf(names[0], sizeof names[0], "kernel_grad_%d", i);
     kir_grad kg = {T, F, G, 0, 0, G, 0, G, 0};
-    if (!fold) kir_time_outer_function(e, names[0], &kg);
-    for (int k = 0; k < nr; k++) {
+    if (!fold && !summed) kir_time_outer_function(e, names[0], &kg);
+    for (int k = 0; k < nr && !summed; k++) {
         if (nr == 1) snprintf(names[1 + k], sizeof names[1 + k], "recurrent_kernel_grad_%d", i);
         else snprintf(names[1 + k], sizeof names[1 + k], "recurrent_kernel_grad_%d_%d", i, k);
         kir_time_outer_function(e, names[1 + k], &terms[k].g);
@@ -417,6 +470,11 @@ static void emit_backward(emitter *e, int i) {
     if (plan_hoisted(e->p, i))
         P("    input_grad_%d(dx, dzs, K%s); /* dx_t = dz_t . K^T for all the steps */\n", i,
           plan_input_dropout(ly) ? ", xmask" : "");
+    if (summed) {
+        emit_lane_summed_grads(e, i, terms, nr);
+        P("}\n\n");
+        return;
+    }
     P("    /* the kernels' gradients, summed over the steps: K += x_t^T dz_t, R += h_{t-1}^T dz_t */\n");
     if (!fold) P("    %s(aK, x, dzs);\n", names[0]);
     for (int k = 0; k < nr; k++)
@@ -430,6 +488,7 @@ void gen_recurrent_emit(emitter *e, int i) {
     emit_step_function(e, i, 0);
     P("static void forward_%d(workspace *w, const rnn_real *params, int g, const rnn_dropout_ctx *ctx) {\n", i);
     P("    (void)ctx;\n");
+    if (plan_folded(e->p, i) && plan_packed(e->p, i)) P("    (void)params; /* everything it reads was made before the blocks */\n");
     emit_prologue(e, i, 0);
     emit_forward_steps(e, i);
     P("}\n\n");

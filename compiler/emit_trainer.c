@@ -32,13 +32,15 @@ static void emit_workspace(emitter *e) {
 
 /* ---- the embedding's gradient ------------------------------------------------------------------- */
 
-void emit_embedding_scatter(emitter *e, const char *table, const char *ind) {
+void emit_embedding_scatter(emitter *e, const char *table, const char *ind, const char *touched) {
     const rnn_layer *emb = &e->m->layers[0];
     P("%sfor (int t = 0; t < %d; t++) {\n", ind, emb->timesteps);
     P("%s    rnn_real *rows[W];\n", ind);
-    P("%s    for (int l = 0; l < W; l++)\n", ind);
-    P("%s        rows[l] = g * W + l < n ? %s + (size_t)w->base.tokens[((size_t)g * W + l) * %d + t] * %d : sink;\n", ind,
-      table, emb->timesteps, emb->units);
+    P("%s    for (int l = 0; l < W; l++) {\n", ind);
+    P("%s        const int32_t id = w->base.tokens[((size_t)g * W + l) * %d + t];\n", ind, emb->timesteps);
+    P("%s        rows[l] = g * W + l < n ? %s + (size_t)id * %d : sink;\n", ind, table, emb->units);
+    if (touched) P("%s        if (g * W + l < n) %s[id] = 1;\n", ind, touched);
+    P("%s    }\n", ind);
     char in2[64];
     snprintf(in2, sizeof in2, "%s    ", ind);
     kir_lanes_calls(e, 1, "d0", emb->units, in2);
@@ -58,7 +60,7 @@ static void emit_embedding_parts(emitter *e) {
     P("    memset(de, 0, %zu * sizeof *de);\n", VE);
     P("    const rnn_real *d0 = w->d0 + (size_t)g * %zu;\n", plan_size(e->p, "d0"));
     P("    rnn_real sink[%d]; /* the rows of padding lanes */\n", m->layers[0].units);
-    emit_embedding_scatter(e, "de", "    ");
+    emit_embedding_scatter(e, "de", "    ", NULL);
     P("}\n\n");
     P("/* the embedding's gradient in the rows of chunk c: the blocks' parts added in block order */\n");
     P("static void embedding_rows(const rnn_gen_tail *t, int c) {\n    const workspace *w = t->w;\n");
@@ -81,14 +83,21 @@ static void emit_embedding_scattered(emitter *e) {
     P("    rnn_real *dE = t->grads + %zu; /* %s [%d, %d] */\n", E->offset, E->name, E->shape[0], E->shape[1]);
     P("    rnn_real sink[%d]; /* the rows of padding lanes */\n", U);
     P("    memset(dE, 0, %zu * sizeof *dE);\n", E->size);
+    P("    memset(w->looked_up, 0, %d * sizeof *w->looked_up);\n", V);
     P("    for (int g = 0; g < t->nblk; g++) {\n");
     P("        const rnn_real *d0 = w->d0 + (size_t)g * %zu;\n", plan_size(e->p, "d0"));
-    emit_embedding_scatter(e, "dE", "        ");
+    emit_embedding_scatter(e, "dE", "        ", "w->looked_up");
     P("    }\n}\n\n");
-    P("/* the embedding's step, in row chunks after the task that made its gradient */\n");
+    P("/* the embedding's step, in row chunks after the task that made its gradient: the rows\n"
+      " * no sample looked up have a zero gradient, which the optimizer need not read */\n");
     P("static void embedding_step_chunk(void *arg, int c) {\n");
-    P("    rnn_gen_step_range(arg, %zu + (size_t)(c * %d / RNN_GEN_TAIL_CHUNKS) * %d, %zu + (size_t)((c + 1) * %d / RNN_GEN_TAIL_CHUNKS) * %d);\n}\n\n",
-      E->offset, V, U, E->offset, V, U);
+    P("    const rnn_gen_tail *t = arg;\n    const workspace *w = t->w;\n");
+    P("    const int v1 = (c + 1) * %d / RNN_GEN_TAIL_CHUNKS;\n", V);
+    P("    for (int v0 = c * %d / RNN_GEN_TAIL_CHUNKS, v; v0 < v1; v0 = v) {   /* runs of rows alike */\n", V);
+    P("        for (v = v0 + 1; v < v1 && w->looked_up[v] == w->looked_up[v0]; v++) {\n        }\n");
+    P("        const size_t lo = %zu + (size_t)v0 * %d, hi = %zu + (size_t)v * %d;\n", E->offset, U, E->offset, U);
+    P("        if (w->looked_up[v0]) rnn_gen_step_range(t, lo, hi);\n");
+    P("        else rnn_update_apply_zero(t->up, lo, hi);\n    }\n}\n\n");
     P("static void embedding_finish(rnn_gen_tail *t) {\n");
     P("    if (t->up) rnn_parallel_for(RNN_GEN_TAIL_CHUNKS, embedding_step_chunk, t);\n}\n\n");
 }
@@ -131,6 +140,59 @@ static void emit_tail(emitter *e) {
     P("    %s(arg, c);\n}\n\n", e->p->fold ? "fold_rows_chunk" : "embedding_rows");
 }
 
+/* LANE_LEN and LANE_RANGES: the gradients a block accumulates per lane, and where their
+ * lane sums go. */
+static void emit_lane_ranges(emitter *e) {
+    int n = plan_lane_ranges(e->p, NULL, 0);
+    plan_lane_range *r = calloc((size_t)n + 1, sizeof *r);
+    if (!r) {
+        fprintf(stderr, "rnnc: out of memory while generating code\n");
+        exit(1);
+    }
+    plan_lane_ranges(e->p, r, n);
+    size_t lanes = 0;
+    for (int k = 0; k < n; k++) lanes += r[k].len;
+    P("#define LANE_LEN %zu /* of those, summed per lane first (the others: lane-summed products) */\n\n", lanes);
+    P("static const rnn_gen_lane_range LANE_RANGES[] = {");
+    for (int k = 0; k < n; k++) P("%s{%zu, %zu, %zu}", k ? ", " : "", r[k].sum, r[k].lanes, r[k].len);
+    P("%s};\n\n", n ? "" : "{0, 0, 0}");
+    free(r);
+}
+
+/* prepare(), before the blocks of every forward: the folded table, the packed recurrent
+ * kernels. */
+static int has_prepare(const plan *p) {
+    int any = p->fold;
+    for (int i = 0; i < p->m->n_layers; i++) any |= plan_packed(p, i);
+    return any;
+}
+
+static void emit_prepare(emitter *e) {
+    const rnn_model *m = e->m;
+    if (!has_prepare(e->p)) return;
+    int packed = 0;
+    for (int i = 0; i < m->n_layers; i++) packed |= plan_packed(e->p, i);
+    P("/* Before the blocks of a forward: %s. */\n",
+      e->p->fold && packed ? "the folded table, the packed weights" : e->p->fold ? "the folded table" : "the packed weights");
+    P("static void prepare(rnn_gen_batch *a) {\n    workspace *w = a->w;\n    (void)w;\n");
+    if (e->p->fold) P("    fold_prepare(a);\n");
+    for (int i = 0; i < m->n_layers; i++) {
+        if (!plan_packed(e->p, i)) continue;
+        const rnn_layer *ly = &m->layers[i];
+        const rnn_tensor *R = plan_tensor(m, i, RNN_T_RECURRENT_KERNEL);
+        int U = ly->units, G = ly->gates * U;
+        P("    { /* %s [%d, %d] in panels of %d columns */\n", R->name, U, G, KIR_PANEL);
+        P("        const rnn_real *R = a->params + %zu;\n", R->offset);
+        P("        for (int c0 = 0; c0 < %d; c0 += %d)\n", G, KIR_PANEL);
+        P("            for (int r = 0; r < %d; r++)\n", U);
+        P("                for (int c = 0; c < %d; c++)\n", KIR_PANEL);
+        P("                    w->rp%d[((size_t)c0 / %d * %d + (size_t)r) * %d + (size_t)c] = c0 + c < %d ? R[(size_t)r * %d + (size_t)(c0 + c)] : 0.0f;\n",
+          i, KIR_PANEL, U, KIR_PANEL, G, G);
+        P("    }\n");
+    }
+    P("}\n\n");
+}
+
 static void emit_gen_model(emitter *e) {
     const rnn_model *m = e->m;
     const plan *p = e->p;
@@ -139,6 +201,7 @@ static void emit_gen_model(emitter *e) {
     P("    .timesteps = %d, .vocab = %d, .outputs = %d, .binary = %d, .keep_always = %d,\n", m->timesteps, m->vocab,
       m->n_outputs, m->loss == RNN_LOSS_BINARY_CROSSENTROPY, e->p->full);
     P("    .param_len = %zu, .acc_offset = %zu, .acc_len = ACC_LEN,\n", m->param_buffer_len, m->tensors[1].offset);
+    P("    .lane_len = LANE_LEN, .lane_ranges = LANE_RANGES, .n_lane_ranges = %d,\n", plan_lane_ranges(p, NULL, 0));
     P("    .workspace_size = sizeof(workspace), .buffers = BUFFERS, .n_buffers = %d,\n", p->n_buffers);
     P("    .logits = offsetof(workspace, a%d), .dlogits = offsetof(workspace, d%d),\n", L, L);
     if (p->fold) {
@@ -146,7 +209,8 @@ static void emit_gen_model(emitter *e) {
         P("    .held = {{%zu, %zu}, {%zu, %zu}}, .n_held = 2, /* %s and %s: fold_finish steps them */\n", K1->offset,
           K1->offset + K1->size, B1->offset, B1->offset + B1->size, K1->name, B1->name);
     }
-    P("    .prepare = %s, .forward_layers = forward_layers, .backward_layers = backward_layers,\n", p->fold ? "prepare" : "NULL");
+    P("    .prepare = %s, .forward_layers = forward_layers, .backward_layers = backward_layers,\n",
+      has_prepare(p) ? "prepare" : "NULL");
     P("    .tail_tasks = %s, .tail_task = sums_chunk, .finish = %s,\n};\n\n",
       p->fold || p->parts ? "RNN_GEN_TAIL_CHUNKS" : "1 + RNN_GEN_TAIL_CHUNKS",
       p->fold ? "fold_finish" : p->parts ? "NULL" : "embedding_finish");
@@ -164,10 +228,13 @@ int rnnc_emit_c(const rnn_model *m, const rnnc_emit_options *o, char **text, siz
     P(" * Build: clang -std=c17 -O3 -march=native THIS.c -I<include> <lib>/librnnrt.a -lm\n */\n");
     P("#include <math.h>\n#include <stddef.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n\n");
     P("#include \"rnnrt.h\"\n#include \"rnn_fastmath.h\"\n#include \"rnn_gen.h\"\n#include \"rnn_kernels.h\"\n"
-      "#include \"rnn_lanes.h\"\n\n");
+      "#include \"rnn_lanes.h\"\n#include \"rnn_gemm.h\"\n\n");
     P("#define W RNN_W      /* samples per lane block */\n#define V(p) RNN_V(p) /* the W lanes at p as one vector */\n");
-    P("#define ACC_LEN %zu /* parameters after the embedding table: the per-lane gradient accumulators */\n\n",
+    P("_Static_assert(RNN_WG_PANEL == %d && RNN_WG_DT_FLOATS == %d, \"rnn_gemm.h of another version\");\n", WG_PANEL,
+      WG_DT_FLOATS);
+    P("#define ACC_LEN %zu /* parameters after the embedding table: a block's gradient sums */\n",
       m->param_buffer_len - m->tensors[1].offset);
+    emit_lane_ranges(e);
     emit_zero(e);
     emit_model(e);
     emit_workspace(e);
@@ -175,6 +242,7 @@ int rnnc_emit_c(const rnn_model *m, const rnnc_emit_options *o, char **text, siz
     for (int i = 0; i < m->n_layers; i++) rnnc_kind_of(m->layers[i].kind)->emit(e, i);
     emit_block_hooks(e);
     emit_tail(e);
+    emit_prepare(e);
     emit_gen_model(e);
     P("int main(int argc, char **argv) {\n    model_init();\n");
     P("    return rnn_trainer_main(&MODEL, &OPS, argv[0], argc - 1, argv + 1);\n}\n");

@@ -23,6 +23,8 @@
 
 #define W 16          /* lanes per block: RNN_W of rnn_kernels.h */
 #define TAIL_CHUNKS 8 /* RNN_GEN_TAIL_CHUNKS of rnn_gen.h */
+#define WG_PANEL 256  /* RNN_WG_PANEL of rnn_gemm.h */
+#define WG_DT_FLOATS (8 * W * WG_PANEL) /* RNN_WG_DT_FLOATS of rnn_gemm.h (the generated file checks both) */
 
 /* A generator bug: print it and abort (never wrong code). */
 #if defined(__GNUC__)
@@ -76,14 +78,28 @@ int plan_unrolled(const plan *p, long terms, long vectors, long outputs);
 int plan_folded(const plan *p, int i);          /* layer i's input projection is in the folded table */
 int plan_hoisted(const plan *p, int i);         /* layer i's input side runs outside its time loop */
 int plan_projected(const plan *p, int i);       /* folded or hoisted: its step gets b + x_t.K made */
+int plan_packed(const plan *p, int i);          /* its forward steps read R in panels (KIR_PANEL) */
 int plan_input_dropout(const rnn_layer *l);     /* a recurrent layer with dropout on its input */
 int plan_per_step_mask(const rnn_layer *l);     /* ... drawn anew at every step */
 int plan_xd_in_place(int i);                    /* its dropped input overwrites its input */
 int plan_recurrent(const rnn_layer *l);         /* a layer with a time recurrence */
 
-/* Lanes of the accumulator of parameter element `offset` (the parameters after the
- * embedding table, per lane). */
-size_t plan_acc_index(const rnn_model *m, size_t offset);
+/* The weight gradients of the parameters after the embedding table: each block sums
+ * them into its gradient sums ([ACC_LEN], parameter order), most through per-lane
+ * accumulators ([W] per parameter) summed over the lanes after the block's backward; a
+ * large recurrent layer's K and R straight into the sums (plan_lane_summed). */
+int plan_lane_summed(const plan *p, int i);     /* layer i's K and R: lane-summed products */
+/* The per-lane accumulator of parameter element `offset` (its first lane's index). */
+size_t plan_acc_index(const plan *p, size_t offset);
+/* The gradient sum of parameter element `offset`. */
+size_t plan_sum_index(const plan *p, size_t offset);
+/* The per-lane accumulators as ranges of consecutive elements: sums [sum, sum + len)
+ * from lanes [lanes, lanes + len) (units of W floats), into r (at most cap; r NULL:
+ * none); returns how many there are. */
+typedef struct {
+    size_t sum, lanes, len;
+} plan_lane_range;
+int plan_lane_ranges(const plan *p, plan_lane_range *r, int cap);
 const rnn_tensor *plan_tensor(const rnn_model *m, int layer, int slot);
 
 /* ---- printing ------------------------------------------------------------------------------ */
@@ -112,8 +128,9 @@ void emit_file_header(emitter *e, const char *what);
 void emit_zero(emitter *e);     /* ZERO: the state before the first step */
 void emit_model(emitter *e);    /* MODEL, the model description, and model_init() */
 /* The embedding's gradient for block g: d0 added into the looked-up rows of `table`;
- * padding lanes into `sink`. Needs w, g, n, d0 and sink in scope. */
-void emit_embedding_scatter(emitter *e, const char *table, const char *ind);
+ * padding lanes into `sink`; touched[id] = 1 for each row looked up, if touched is not
+ * NULL. Needs w, g, n, d0 and sink in scope. */
+void emit_embedding_scatter(emitter *e, const char *table, const char *ind, const char *touched);
 /* The folded table (emit_fold.c): its functions, prepare() for the forward, and
  * fold_rows_chunk() and fold_finish() for the sums after the blocks. */
 void emit_fold(emitter *e);
@@ -130,9 +147,15 @@ typedef struct {
     int len;
 } kir_lanes;
 
+/* Panels of a packed matrix: element (r, c) of a [rows][ld] matrix at
+ * ((c / KIR_PANEL) * rows + r) * KIR_PANEL + c % KIR_PANEL, so that a tile of KIR_PANEL
+ * columns reads its rows one after another (ld rounded up to whole panels). */
+#define KIR_PANEL 16
+
 typedef struct {
     const char *name;
     int rows, ld;           /* [rows][ld] */
+    int packed;             /* in panels of KIR_PANEL columns */
 } kir_matrix;
 
 typedef enum { KIR_PROJECT, KIR_BACK_PRODUCT, KIR_OUTER_ACC, KIR_CODE } kir_kind;
@@ -140,7 +163,7 @@ typedef enum { KIR_PROJECT, KIR_BACK_PRODUCT, KIR_OUTER_ACC, KIR_CODE } kir_kind
 typedef struct {            /* one term of a projection: x (times mask) . M[:, col0 ...] */
     const char *x, *mask, *M;
     int rows, col0;
-    int ld;                 /* M's row length (filled in from its declaration) */
+    int ld, mrows, packed;  /* M's row length, rows and layout (filled in from its declaration) */
 } kir_term;
 
 typedef struct {
@@ -171,6 +194,7 @@ void kir_init(kir *k);
 void kir_free(kir *k);
 void kir_lanes_decl(kir *k, const char *name, int len);
 void kir_matrix_decl(kir *k, const char *name, int rows, int ld);
+void kir_packed_matrix_decl(kir *k, const char *name, int rows, int ld);   /* in panels (KIR_PANEL) */
 
 /* y[c] = init[c] + Σ_t Σ_r x_t[r] (· mask_t[r]) M_t[r][col0_t + c], c < cols, in that order. */
 void kir_project(kir *k, const char *y, int cols, const char *init, const kir_term *terms, int nterms);

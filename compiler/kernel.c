@@ -39,7 +39,17 @@ void kir_lanes_decl(kir *k, const char *name, int len) {
 
 void kir_matrix_decl(kir *k, const char *name, int rows, int ld) {
     GEN_ASSERT(k->n_mats < (int)(sizeof k->mats / sizeof k->mats[0]), "too many matrices");
-    k->mats[k->n_mats++] = (kir_matrix){name, rows, ld};
+    k->mats[k->n_mats++] = (kir_matrix){name, rows, ld, 0};
+}
+
+void kir_packed_matrix_decl(kir *k, const char *name, int rows, int ld) {
+    kir_matrix_decl(k, name, rows, ld);
+    k->mats[k->n_mats - 1].packed = 1;
+}
+
+/* Where element (r, c) of a matrix is. */
+static long matrix_index(int packed, int rows, int ld, int r, int c) {
+    return packed ? ((long)(c / KIR_PANEL) * rows + r) * KIR_PANEL + c % KIR_PANEL : (long)r * ld + c;
 }
 
 /* The length of lane operand name (which must be declared). */
@@ -93,7 +103,12 @@ void kir_project(kir *k, const char *y, int cols, const char *init, const kir_te
     op->cols = cols;
     op->init = init;
     memcpy(op->terms, terms, (size_t)nterms * sizeof *terms);
-    for (int t = 0; t < nterms; t++) op->terms[t].ld = matrix(k, terms[t].M)->ld;
+    for (int t = 0; t < nterms; t++) {
+        const kir_matrix *mt = matrix(k, terms[t].M);
+        op->terms[t].ld = mt->ld;
+        op->terms[t].mrows = mt->rows;
+        op->terms[t].packed = mt->packed;
+    }
     op->nterms = nterms;
 }
 
@@ -109,6 +124,7 @@ void kir_back_product(kir *k, const char *y, int rows, const char *g, int cols, 
     op->g = g;
     op->M = M;
     op->ld = matrix(k, M)->ld;
+    GEN_ASSERT(!matrix(k, M)->packed, "back product over packed %s", M);
     op->col0 = col0;
     op->mask = mask;
 }
@@ -225,7 +241,7 @@ static void projection_term(emitter *e, const kir_op *op, int c, int k) {
     int t = 0;
     while (k >= op->terms[t].rows) k -= op->terms[t++].rows;
     const kir_term *pt = &op->terms[t];
-    P("%s%d * %s[%d]", pt->x, k, pt->M, k * pt->ld + pt->col0 + c);
+    P("%s%d * %s[%ld]", pt->x, k, pt->M, matrix_index(pt->packed, pt->mrows, pt->ld, k, pt->col0 + c));
 }
 
 /* the loads of x_k (times its mask) as vectors */
@@ -238,33 +254,63 @@ static void print_vector_loads(emitter *e, const char *x, const char *mask, int 
 
 /* ---- printing: loops ------------------------------------------------------------------------- */
 
-/* Tiles of 8 (then 4, then 1) output columns whose sums stay in vector registers over
- * all the rows: one load of x and a broadcast weight per multiply-add, 8 independent
- * chains (enough to cover the multiply-add's latency). */
-static void print_project_loops(emitter *e, const kir_op *op, const char *ind) {
+/* A row-major matrix of at least this many floats is read with a prefetch PREFETCH_ROWS
+ * rows ahead: a tile's column of weights is one cache line per row, a stride the
+ * hardware prefetchers do not follow across pages. */
+#define PREFETCH_MIN 32768
+#define PREFETCH_ROWS 16
+
+/* One loop over tiles of `tile` output columns, c from c0 to c1: the tile's sums stay in
+ * vector registers over all the rows, one load of x and a broadcast weight per
+ * multiply-add, `tile` independent chains. */
+static void print_project_tiles(emitter *e, const kir_op *op, const kir_term *t, int first, int c0, int c1, int tile,
+                                const char *ind) {
     const char *y = op->y;
+    P("%sfor (int c = %d; c < %d; c += %d) {\n", ind, c0, c1, tile);
+    P("%s    rnn_vec", ind);
+    for (int j = 0; j < tile; j++) {   /* the first term's sums start from init, the others' from y */
+        P("%s s%d = ", j ? "," : "", j);
+        if (!first) P("V(%s + (c + %d) * W)", y, j);
+        else if (op->init && op->init[0] == '@') P("V(%s + (c + %d) * W)", op->init + 1, j);
+        else if (op->init) P("RNN_SPLAT(%s[c + %d])", op->init, j);
+        else P("(rnn_vec){0}");
+    }
+    P(";\n%s    for (int r = 0; r < %d; r++) {\n", ind, t->rows);
+    if (t->mask) P("%s        const rnn_vec xv = V(%s + r * W) * V(%s + r * W);\n", ind, t->x, t->mask);
+    else P("%s        const rnn_vec xv = V(%s + r * W);\n", ind, t->x);
+    if (t->packed) {
+        P("%s        const rnn_real *m = %s + ((size_t)(%d + c) / %d * %d + (size_t)r) * %d + (%d + c) %% %d;\n", ind, t->M,
+          t->col0, KIR_PANEL, t->mrows, KIR_PANEL, t->col0, KIR_PANEL);
+    } else {
+        P("%s        const rnn_real *m = %s + r * %d + %d + c;\n", ind, t->M, t->ld, t->col0);
+        if ((long)t->mrows * t->ld >= PREFETCH_MIN)
+            P("%s        __builtin_prefetch(m + (r + %d < %d ? %d : 0));\n", ind, PREFETCH_ROWS, t->rows, PREFETCH_ROWS * t->ld);
+    }
+    for (int j = 0; j < tile; j++) P("%s        s%d += xv * m[%d];\n", ind, j, j);
+    P("%s    }\n", ind);
+    for (int j = 0; j < tile; j++) P("%s    V(%s + (c + %d) * W) = s%d;\n", ind, y, j, j);
+    P("%s}\n", ind);
+}
+
+/* The projection as loops: each term's tiles of 16 columns (a packed matrix's panels),
+ * then 8, 4, 1 for the rest, the first term's from init, the next's from y; a packed
+ * matrix's tiles never cross a panel. */
+static void print_project_loops(emitter *e, const kir_op *op, const char *ind) {
     int cols = op->cols;
-    P("%sRNN_ROW_LOOP\n%sfor (int c = 0; c < %d; c++)\n%s    for (int l = 0; l < W; l++) %s[c * W + l] = ", ind, ind, cols, ind,
-      y);
-    if (op->init && op->init[0] == '@') P("%s[c * W + l];\n", op->init + 1);
-    else if (op->init) P("%s[c];\n", op->init);
-    else P("0.0f;\n");
     for (int k = 0; k < op->nterms; k++) {
         const kir_term *t = &op->terms[k];
-        for (int c0 = 0, tile = 8; c0 < cols; tile /= 2) {
-            int c1 = c0 + (cols - c0) / tile * tile;
-            if (c1 == c0) continue;
-            P("%sfor (int c = %d; c < %d; c += %d) {\n", ind, c0, c1, tile);
-            P("%s    rnn_vec", ind);
-            for (int j = 0; j < tile; j++) P("%s s%d = V(%s + (c + %d) * W)", j ? "," : "", j, y, j);
-            P(";\n%s    for (int r = 0; r < %d; r++) {\n", ind, t->rows);
-            if (t->mask) P("%s        const rnn_vec xv = V(%s + r * W) * V(%s + r * W);\n", ind, t->x, t->mask);
-            else P("%s        const rnn_vec xv = V(%s + r * W);\n", ind, t->x);
-            P("%s        const rnn_real *m = %s + r * %d + %d + c;\n", ind, t->M, t->ld, t->col0);
-            for (int j = 0; j < tile; j++) P("%s        s%d += xv * m[%d];\n", ind, j, j);
-            P("%s    }\n", ind);
-            for (int j = 0; j < tile; j++) P("%s    V(%s + (c + %d) * W) = s%d;\n", ind, y, j, j);
-            P("%s}\n", ind);
+        for (int c0 = 0; c0 < cols;) {
+            int at = (t->col0 + c0) % KIR_PANEL, left = cols - c0;
+            int room = t->packed ? KIR_PANEL - at : left;   /* to the panel's end */
+            int span = room < left ? room : left, tile;
+            if (span >= 16 && (!t->packed || at == 0)) {
+                tile = 16;
+                span = t->packed ? left / 16 * 16 : span;
+            } else {
+                tile = span >= 8 ? 8 : span >= 4 ? 4 : 1;
+            }
+            int c1 = c0 + span / tile * tile;
+            print_project_tiles(e, op, t, k == 0, c0, c1, tile, ind);
             c0 = c1;
         }
     }

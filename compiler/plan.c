@@ -26,10 +26,74 @@ const rnn_tensor *plan_tensor(const rnn_model *m, int layer, int slot) {
     return &m->tensors[ly->first_tensor + slot];
 }
 
-size_t plan_acc_index(const rnn_model *m, size_t offset) {
+/* A large layer's weight gradients, (F + U) x G of them, would need W partial sums
+ * each per block (256 KiB and more): its K and R gradients summed over the lanes as
+ * matrix products instead (rnn_gemm.h), from this size on. */
+#define LANE_SUMMED_MIN 4096
+
+int plan_lane_summed(const plan *p, int i) {
+    const rnn_layer *l = &p->m->layers[i];
+    return !p->infer && plan_recurrent(l) && (long)(l->in_features + l->units) * l->gates * l->units >= LANE_SUMMED_MIN;
+}
+
+/* Is tensor t's gradient written lane-summed (not through the per-lane accumulators)?
+ * A lane-summed layer's kernel unless folded (the folded table has its own), its
+ * recurrent kernel when summed after the steps (not in them). */
+static int tensor_lane_summed(const plan *p, const rnn_tensor *t) {
+    if (t->layer < 0 || !plan_lane_summed(p, t->layer)) return 0;
+    int slot = (int)(t - p->m->tensors) - p->m->layers[t->layer].first_tensor;
+    if (slot == RNN_T_KERNEL) return !plan_folded(p, t->layer);
+    if (slot == RNN_T_RECURRENT_KERNEL) {
+        rnnc_grad_term terms[2];
+        return rnnc_kind_of(p->m->layers[t->layer].kind)->cell->recurrent_grads(p, t->layer, terms) > 0;
+    }
+    return 0;
+}
+
+size_t plan_acc_index(const plan *p, size_t offset) {
+    const rnn_model *m = p->m;
     GEN_ASSERT(m->n_tensors > 1 && offset >= m->tensors[1].offset && offset < m->param_buffer_len,
                "parameter %zu has no accumulator", offset);
-    return (offset - m->tensors[1].offset) * W;
+    size_t index = 0;
+    for (int k = 1; k < m->n_tensors; k++) {
+        const rnn_tensor *t = &m->tensors[k];
+        if (offset >= t->offset && offset < t->offset + t->size) {
+            GEN_ASSERT(!tensor_lane_summed(p, t), "%s has no per-lane accumulator", t->name);
+            return (index + (offset - t->offset)) * W;
+        }
+        if (!tensor_lane_summed(p, t)) index += t->size;
+    }
+    gen_bug("parameter %zu is in no tensor", offset);
+}
+
+size_t plan_sum_index(const plan *p, size_t offset) {
+    const rnn_model *m = p->m;
+    GEN_ASSERT(m->n_tensors > 1 && offset >= m->tensors[1].offset && offset < m->param_buffer_len,
+               "parameter %zu has no gradient sum", offset);
+    return offset - m->tensors[1].offset;
+}
+
+int plan_lane_ranges(const plan *p, plan_lane_range *r, int cap) {
+    const rnn_model *m = p->m;
+    int n = 0;
+    size_t lanes = 0;
+    plan_lane_range last = {0, 0, 0};
+    for (int k = 1; k < m->n_tensors; k++) {
+        const rnn_tensor *t = &m->tensors[k];
+        if (tensor_lane_summed(p, t)) continue;
+        size_t sum = plan_sum_index(p, t->offset);
+        if (n > 0 && last.sum + last.len == sum && last.lanes + last.len == lanes) {
+            last.len += t->size;
+        } else {
+            if (r && n > 0) r[n - 1] = last;
+            GEN_ASSERT(!r || n < cap, "too many accumulator ranges");
+            last = (plan_lane_range){sum, lanes, t->size};
+            n++;
+        }
+        lanes += t->size;
+    }
+    if (r && n > 0) r[n - 1] = last;
+    return n;
 }
 
 int plan_recurrent(const rnn_layer *l) { return l->gates > 0; }
@@ -92,6 +156,14 @@ int plan_hoisted(const plan *p, int i) {
 }
 
 int plan_projected(const plan *p, int i) { return plan_folded(p, i) || plan_hoisted(p, i); }
+
+/* A trainer's forward steps read a recurrent kernel too large for straight-line code
+ * from a copy in panels (rp<i>, made before the blocks of every forward): a tile's
+ * weights one row after another instead of a row of ld floats apart. */
+int plan_packed(const plan *p, int i) {
+    const rnn_layer *l = &p->m->layers[i];
+    return !p->infer && plan_recurrent(l) && !plan_unrolled(p, (long)l->units * l->gates * l->units, l->units, (long)l->gates * l->units);
+}
 
 /* ---- buffers -------------------------------------------------------------------------------- */
 
@@ -179,6 +251,8 @@ void plan_make(plan *p, const rnn_model *m, const rnnc_emit_options *o, int infe
     if (p->parts)
         plan_add(p, (size_t)m->vocab * (size_t)m->layers[0].units, 0, "the block's part of the embedding's gradient [V][E]",
                  "de");
+    else if (!infer && !p->fold)
+        plan_add(p, (size_t)m->vocab, 1, "1 for the rows of the embedding the batch looked up, else 0", "looked_up");
     size_t xk = 0;   /* one buffer for the projected input of whichever layer runs */
     for (int i = 1; i < m->n_layers; i++)
         if (plan_projected(p, i)) {

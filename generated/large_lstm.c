@@ -23,10 +23,15 @@
 #include "rnn_gen.h"
 #include "rnn_kernels.h"
 #include "rnn_lanes.h"
+#include "rnn_gemm.h"
 
 #define W RNN_W      /* samples per lane block */
 #define V(p) RNN_V(p) /* the W lanes at p as one vector */
-#define ACC_LEN 131728 /* parameters after the embedding table: the per-lane gradient accumulators */
+_Static_assert(RNN_WG_PANEL == 256 && RNN_WG_DT_FLOATS == 32768, "rnn_gemm.h of another version");
+#define ACC_LEN 131728 /* parameters after the embedding table: a block's gradient sums */
+#define LANE_LEN 641 /* of those, summed per lane first (the others: lane-summed products) */
+
+static const rnn_gen_lane_range LANE_RANGES[] = {{131072, 0, 641}};
 
 /* h_{-1} = c_{-1} = 0, and the upstream gradient of steps that have none */
 static const rnn_real ZERO[128 * W];
@@ -80,30 +85,38 @@ static void model_init(void) {
 
 typedef struct {
     rnn_gen_common base;
+    rnn_real *looked_up; /* 10000 in all: 1 for the rows of the embedding the batch looked up, else 0 */
     rnn_real *xk; /* 1638400 per block: a layer's input projection b + x_t.K of every step [T][G][W] */
     rnn_real *a0; /* 409600 per block: embedding output [T][E][W] */
     rnn_real *d0; /* 409600 per block: d loss / d output */
     rnn_real *h1; /* 409600 per block: every hidden state [T][U][W] */
+    rnn_real *rp1; /* 65536 in all: the recurrent kernel in panels of 16 columns */
     rnn_real *c1; /* 409600 per block: cell states [T][U][W] */
     rnn_real *tc1; /* 409600 per block: tanh of the cell states [T][U][W], for the backward pass */
     rnn_real *gates1; /* 1638400 per block: gate activations [T][G*U][W] */
     rnn_real *s1; /* 28672 per block: per-step temporaries */
     rnn_real *dzs1; /* 1638400 per block: dz of every step [T][G][W], for the weight gradients */
+    rnn_real *wgd1; /* 32768 per block: the weight gradients' transposed dz, a chunk of steps (rnn_gemm.h) */
+    rnn_real *wgs1; /* 65536 per block: the weight gradients' sums, a panel of columns (rnn_gemm.h) */
     rnn_real *d1; /* 2048 per block: d loss / d output */
     rnn_real *a2; /* 16 per block: output */
     rnn_real *d2; /* 16 per block: d loss / d output */
 } workspace;
 
 static const rnn_gen_buffer BUFFERS[] = {
+    {offsetof(workspace, looked_up), 10000, 1},
     {offsetof(workspace, xk), 1638400, 0},
     {offsetof(workspace, a0), 409600, 0},
     {offsetof(workspace, d0), 409600, 0},
     {offsetof(workspace, h1), 409600, 0},
+    {offsetof(workspace, rp1), 65536, 1},
     {offsetof(workspace, c1), 409600, 0},
     {offsetof(workspace, tc1), 409600, 0},
     {offsetof(workspace, gates1), 1638400, 0},
     {offsetof(workspace, s1), 28672, 0},
     {offsetof(workspace, dzs1), 1638400, 0},
+    {offsetof(workspace, wgd1), 32768, 0},
+    {offsetof(workspace, wgs1), 65536, 0},
     {offsetof(workspace, d1), 2048, 0},
     {offsetof(workspace, a2), 16, 0},
     {offsetof(workspace, d2), 16, 0},
@@ -242,14 +255,11 @@ static void input_grad_1(rnn_real *restrict dx, const rnn_real *restrict dz, con
 
 RNN_NOINLINE static void forward_step_1(const rnn_real *restrict R, const rnn_real *restrict xk, const rnn_real *restrict hp, const rnn_real *restrict cp, rnn_real *restrict gt, rnn_real *restrict ct, rnn_real *restrict tct, rnn_real *restrict ht) {
     /* z = b + x_t.K + h_{t-1}.R, columns i | f | c | o */
-    RNN_ROW_LOOP
-    for (int c = 0; c < 512; c++)
-        for (int l = 0; l < W; l++) gt[c * W + l] = xk[c * W + l];
-    for (int c = 0; c < 512; c += 8) {
-        rnn_vec s0 = V(gt + (c + 0) * W), s1 = V(gt + (c + 1) * W), s2 = V(gt + (c + 2) * W), s3 = V(gt + (c + 3) * W), s4 = V(gt + (c + 4) * W), s5 = V(gt + (c + 5) * W), s6 = V(gt + (c + 6) * W), s7 = V(gt + (c + 7) * W);
+    for (int c = 0; c < 512; c += 16) {
+        rnn_vec s0 = V(xk + (c + 0) * W), s1 = V(xk + (c + 1) * W), s2 = V(xk + (c + 2) * W), s3 = V(xk + (c + 3) * W), s4 = V(xk + (c + 4) * W), s5 = V(xk + (c + 5) * W), s6 = V(xk + (c + 6) * W), s7 = V(xk + (c + 7) * W), s8 = V(xk + (c + 8) * W), s9 = V(xk + (c + 9) * W), s10 = V(xk + (c + 10) * W), s11 = V(xk + (c + 11) * W), s12 = V(xk + (c + 12) * W), s13 = V(xk + (c + 13) * W), s14 = V(xk + (c + 14) * W), s15 = V(xk + (c + 15) * W);
         for (int r = 0; r < 128; r++) {
             const rnn_vec xv = V(hp + r * W);
-            const rnn_real *m = R + r * 512 + 0 + c;
+            const rnn_real *m = R + ((size_t)(0 + c) / 16 * 128 + (size_t)r) * 16 + (0 + c) % 16;
             s0 += xv * m[0];
             s1 += xv * m[1];
             s2 += xv * m[2];
@@ -258,6 +268,14 @@ RNN_NOINLINE static void forward_step_1(const rnn_real *restrict R, const rnn_re
             s5 += xv * m[5];
             s6 += xv * m[6];
             s7 += xv * m[7];
+            s8 += xv * m[8];
+            s9 += xv * m[9];
+            s10 += xv * m[10];
+            s11 += xv * m[11];
+            s12 += xv * m[12];
+            s13 += xv * m[13];
+            s14 += xv * m[14];
+            s15 += xv * m[15];
         }
         V(gt + (c + 0) * W) = s0;
         V(gt + (c + 1) * W) = s1;
@@ -267,6 +285,14 @@ RNN_NOINLINE static void forward_step_1(const rnn_real *restrict R, const rnn_re
         V(gt + (c + 5) * W) = s5;
         V(gt + (c + 6) * W) = s6;
         V(gt + (c + 7) * W) = s7;
+        V(gt + (c + 8) * W) = s8;
+        V(gt + (c + 9) * W) = s9;
+        V(gt + (c + 10) * W) = s10;
+        V(gt + (c + 11) * W) = s11;
+        V(gt + (c + 12) * W) = s12;
+        V(gt + (c + 13) * W) = s13;
+        V(gt + (c + 14) * W) = s14;
+        V(gt + (c + 15) * W) = s15;
     }
     /* the gates: i | f sigmoid, c tanh, o sigmoid; then the cell */
     for (int k = 0; k < 256 * W; k++) gt[k] = rnn_fast_sigmoidf(gt[k]);
@@ -284,7 +310,7 @@ RNN_NOINLINE static void forward_step_1(const rnn_real *restrict R, const rnn_re
 static void forward_1(workspace *w, const rnn_real *params, int g, const rnn_dropout_ctx *ctx) {
     (void)ctx;
     const rnn_real *K = params + 1280000; /* lstm/kernel [128, 512] */
-    const rnn_real *R = params + 1345536; /* lstm/recurrent_kernel [128, 512] */
+    const rnn_real *R = w->rp1; /* lstm/recurrent_kernel [128, 512] in panels of 16 columns (pack_weights) */
     const rnn_real *B = params + 1411072; /* lstm/bias [512] */
     rnn_real *h = w->h1 + (size_t)g * 409600;
     rnn_real *c = w->c1 + (size_t)g * 409600;
@@ -350,114 +376,6 @@ RNN_NOINLINE static void backward_step_1(const rnn_real *restrict R, const rnn_r
     }
 }
 
-static void kernel_grad_1(rnn_real *restrict acc, const rnn_real *restrict a, const rnn_real *restrict d) {
-    { /* the steps in one chunk */
-        const int t0 = 0, t1 = 200;
-        for (int r0 = 0; r0 < 128; r0 += 4)
-            for (int c0 = 0; c0 < 512; c0 += 4) {
-                rnn_vec s00 = {0}, s01 = {0}, s02 = {0}, s03 = {0}, s10 = {0}, s11 = {0}, s12 = {0}, s13 = {0}, s20 = {0}, s21 = {0}, s22 = {0}, s23 = {0}, s30 = {0}, s31 = {0}, s32 = {0}, s33 = {0};
-                for (int t = t0; t < t1; t++) {
-                    const rnn_real *at = a + ((size_t)(t - 0) * 128 + (size_t)r0) * W;
-                    const rnn_real *dt = d + ((size_t)t * 512 + (size_t)c0) * W;
-                    const rnn_vec a0 = V(at + 0 * W);
-                    const rnn_vec a1 = V(at + 1 * W);
-                    const rnn_vec a2 = V(at + 2 * W);
-                    const rnn_vec a3 = V(at + 3 * W);
-                    const rnn_vec d0 = V(dt + 0 * W);
-                    const rnn_vec d1 = V(dt + 1 * W);
-                    const rnn_vec d2 = V(dt + 2 * W);
-                    const rnn_vec d3 = V(dt + 3 * W);
-                    s00 += a0 * d0;
-                    s01 += a0 * d1;
-                    s02 += a0 * d2;
-                    s03 += a0 * d3;
-                    s10 += a1 * d0;
-                    s11 += a1 * d1;
-                    s12 += a1 * d2;
-                    s13 += a1 * d3;
-                    s20 += a2 * d0;
-                    s21 += a2 * d1;
-                    s22 += a2 * d2;
-                    s23 += a2 * d3;
-                    s30 += a3 * d0;
-                    s31 += a3 * d1;
-                    s32 += a3 * d2;
-                    s33 += a3 * d3;
-                }
-                V(acc + ((size_t)(r0 + 0) * 512 + (size_t)(c0 + 0)) * W) += s00;
-                V(acc + ((size_t)(r0 + 0) * 512 + (size_t)(c0 + 1)) * W) += s01;
-                V(acc + ((size_t)(r0 + 0) * 512 + (size_t)(c0 + 2)) * W) += s02;
-                V(acc + ((size_t)(r0 + 0) * 512 + (size_t)(c0 + 3)) * W) += s03;
-                V(acc + ((size_t)(r0 + 1) * 512 + (size_t)(c0 + 0)) * W) += s10;
-                V(acc + ((size_t)(r0 + 1) * 512 + (size_t)(c0 + 1)) * W) += s11;
-                V(acc + ((size_t)(r0 + 1) * 512 + (size_t)(c0 + 2)) * W) += s12;
-                V(acc + ((size_t)(r0 + 1) * 512 + (size_t)(c0 + 3)) * W) += s13;
-                V(acc + ((size_t)(r0 + 2) * 512 + (size_t)(c0 + 0)) * W) += s20;
-                V(acc + ((size_t)(r0 + 2) * 512 + (size_t)(c0 + 1)) * W) += s21;
-                V(acc + ((size_t)(r0 + 2) * 512 + (size_t)(c0 + 2)) * W) += s22;
-                V(acc + ((size_t)(r0 + 2) * 512 + (size_t)(c0 + 3)) * W) += s23;
-                V(acc + ((size_t)(r0 + 3) * 512 + (size_t)(c0 + 0)) * W) += s30;
-                V(acc + ((size_t)(r0 + 3) * 512 + (size_t)(c0 + 1)) * W) += s31;
-                V(acc + ((size_t)(r0 + 3) * 512 + (size_t)(c0 + 2)) * W) += s32;
-                V(acc + ((size_t)(r0 + 3) * 512 + (size_t)(c0 + 3)) * W) += s33;
-            }
-    }
-}
-
-static void recurrent_kernel_grad_1(rnn_real *restrict acc, const rnn_real *restrict a, const rnn_real *restrict d) {
-    { /* the steps in one chunk */
-        const int t0 = 1, t1 = 200;
-        for (int r0 = 0; r0 < 128; r0 += 4)
-            for (int c0 = 0; c0 < 512; c0 += 4) {
-                rnn_vec s00 = {0}, s01 = {0}, s02 = {0}, s03 = {0}, s10 = {0}, s11 = {0}, s12 = {0}, s13 = {0}, s20 = {0}, s21 = {0}, s22 = {0}, s23 = {0}, s30 = {0}, s31 = {0}, s32 = {0}, s33 = {0};
-                for (int t = t0; t < t1; t++) {
-                    const rnn_real *at = a + ((size_t)(t - 1) * 128 + (size_t)r0) * W;
-                    const rnn_real *dt = d + ((size_t)t * 512 + (size_t)c0) * W;
-                    const rnn_vec a0 = V(at + 0 * W);
-                    const rnn_vec a1 = V(at + 1 * W);
-                    const rnn_vec a2 = V(at + 2 * W);
-                    const rnn_vec a3 = V(at + 3 * W);
-                    const rnn_vec d0 = V(dt + 0 * W);
-                    const rnn_vec d1 = V(dt + 1 * W);
-                    const rnn_vec d2 = V(dt + 2 * W);
-                    const rnn_vec d3 = V(dt + 3 * W);
-                    s00 += a0 * d0;
-                    s01 += a0 * d1;
-                    s02 += a0 * d2;
-                    s03 += a0 * d3;
-                    s10 += a1 * d0;
-                    s11 += a1 * d1;
-                    s12 += a1 * d2;
-                    s13 += a1 * d3;
-                    s20 += a2 * d0;
-                    s21 += a2 * d1;
-                    s22 += a2 * d2;
-                    s23 += a2 * d3;
-                    s30 += a3 * d0;
-                    s31 += a3 * d1;
-                    s32 += a3 * d2;
-                    s33 += a3 * d3;
-                }
-                V(acc + ((size_t)(r0 + 0) * 512 + (size_t)(c0 + 0)) * W) += s00;
-                V(acc + ((size_t)(r0 + 0) * 512 + (size_t)(c0 + 1)) * W) += s01;
-                V(acc + ((size_t)(r0 + 0) * 512 + (size_t)(c0 + 2)) * W) += s02;
-                V(acc + ((size_t)(r0 + 0) * 512 + (size_t)(c0 + 3)) * W) += s03;
-                V(acc + ((size_t)(r0 + 1) * 512 + (size_t)(c0 + 0)) * W) += s10;
-                V(acc + ((size_t)(r0 + 1) * 512 + (size_t)(c0 + 1)) * W) += s11;
-                V(acc + ((size_t)(r0 + 1) * 512 + (size_t)(c0 + 2)) * W) += s12;
-                V(acc + ((size_t)(r0 + 1) * 512 + (size_t)(c0 + 3)) * W) += s13;
-                V(acc + ((size_t)(r0 + 2) * 512 + (size_t)(c0 + 0)) * W) += s20;
-                V(acc + ((size_t)(r0 + 2) * 512 + (size_t)(c0 + 1)) * W) += s21;
-                V(acc + ((size_t)(r0 + 2) * 512 + (size_t)(c0 + 2)) * W) += s22;
-                V(acc + ((size_t)(r0 + 2) * 512 + (size_t)(c0 + 3)) * W) += s23;
-                V(acc + ((size_t)(r0 + 3) * 512 + (size_t)(c0 + 0)) * W) += s30;
-                V(acc + ((size_t)(r0 + 3) * 512 + (size_t)(c0 + 1)) * W) += s31;
-                V(acc + ((size_t)(r0 + 3) * 512 + (size_t)(c0 + 2)) * W) += s32;
-                V(acc + ((size_t)(r0 + 3) * 512 + (size_t)(c0 + 3)) * W) += s33;
-            }
-    }
-}
-
 static void backward_1(workspace *w, const rnn_real *params, int g) {
     const rnn_real *K = params + 1280000; /* lstm/kernel [128, 512] */
     const rnn_real *R = params + 1345536; /* lstm/recurrent_kernel [128, 512] */
@@ -468,8 +386,9 @@ static void backward_1(workspace *w, const rnn_real *params, int g) {
     const rnn_real *x = w->a0 + (size_t)g * 409600; /* input [200][128][W] */
     const rnn_real *dout = w->d1 + (size_t)g * 2048; /* d loss / d output */
     rnn_real *dx = w->d0 + (size_t)g * 409600; /* d loss / d input */
-    rnn_real *aK = w->base.acc + (size_t)g * ACC_LEN * W + 0;
-    rnn_real *aR = w->base.acc + (size_t)g * ACC_LEN * W + 1048576, *aB = w->base.acc + (size_t)g * ACC_LEN * W + 2097152;
+    rnn_real *sK = w->base.bsum + (size_t)g * ACC_LEN + 0; /* its gradient, lanes summed */
+    rnn_real *sR = w->base.bsum + (size_t)g * ACC_LEN + 65536; /* its gradient, lanes summed */
+    rnn_real *aB = w->base.acc + (size_t)g * LANE_LEN * W + 0;
     (void)aB;
     rnn_real *dzs = w->dzs1 + (size_t)g * 1638400; /* dz of every step */
     rnn_real *dz = w->s1 + (size_t)g * 28672, *dzh = dz + 512 * W, *dhn = dzh + 512 * W, *dcn = dhn + 128 * W;
@@ -481,9 +400,11 @@ static void backward_1(workspace *w, const rnn_real *params, int g) {
         backward_step_1(R, t == 199 ? dout : ZERO, t > 0 ? c + (size_t)(t - 1) * 128 * W : ZERO, gates + (size_t)t * 512 * W, tc + (size_t)t * 128 * W, dzs + (size_t)t * 512 * W, dhn, dcn, aB);
     }
     input_grad_1(dx, dzs, K); /* dx_t = dz_t . K^T for all the steps */
-    /* the kernels' gradients, summed over the steps: K += x_t^T dz_t, R += h_{t-1}^T dz_t */
-    kernel_grad_1(aK, x, dzs);
-    recurrent_kernel_grad_1(aR, h, dzs);
+    /* the kernels' gradients over the steps and lanes: K += x_t^T dz_t, R += h_{t-1}^T dz_t */
+    {
+        const rnn_wg_term terms[] = {{sK + 0, 512, x, NULL, 128, 0}, {sR + 0, 512, h, NULL, 128, -1}};
+        rnn_wg_grads(terms, 2, dzs, 512, 0, 512, 200, w->wgd1 + (size_t)g * 32768, w->wgs1 + (size_t)g * 65536);
+    }
 }
 
 /* ---- dense (Dense): (128) -> (1), sigmoid (the output layer: logits here, the activation is applied with the loss) ---- */
@@ -763,7 +684,7 @@ static void backward_2(workspace *w, const rnn_real *params, int g) {
     const rnn_real *y = w->a2 + (size_t)g * 1 * W;
     rnn_real *dz = w->d2 + (size_t)g * 1 * W; /* d loss / d output, made d loss / d pre-activation here */
     rnn_real *dx = w->d1 + (size_t)g * 128 * W;
-    rnn_real *aK = w->base.acc + (size_t)g * ACC_LEN * W + 2105344, *aB = w->base.acc + (size_t)g * ACC_LEN * W + 2107392;
+    rnn_real *aK = w->base.acc + (size_t)g * LANE_LEN * W + 8192, *aB = w->base.acc + (size_t)g * LANE_LEN * W + 10240;
     (void)y;
     for (int k = 0; k < 1 * W; k++) aB[k] += dz[k];
     {
@@ -1088,12 +1009,16 @@ static void embedding_grad(const rnn_gen_tail *t) {
     rnn_real *dE = t->grads + 0; /* embedding/embeddings [10000, 128] */
     rnn_real sink[128]; /* the rows of padding lanes */
     memset(dE, 0, 1280000 * sizeof *dE);
+    memset(w->looked_up, 0, 10000 * sizeof *w->looked_up);
     for (int g = 0; g < t->nblk; g++) {
         const rnn_real *d0 = w->d0 + (size_t)g * 409600;
         for (int t = 0; t < 200; t++) {
             rnn_real *rows[W];
-            for (int l = 0; l < W; l++)
-                rows[l] = g * W + l < n ? dE + (size_t)w->base.tokens[((size_t)g * W + l) * 200 + t] * 128 : sink;
+            for (int l = 0; l < W; l++) {
+                const int32_t id = w->base.tokens[((size_t)g * W + l) * 200 + t];
+                rows[l] = g * W + l < n ? dE + (size_t)id * 128 : sink;
+                if (g * W + l < n) w->looked_up[id] = 1;
+            }
             rnn_lanes_scatter_add16(rows, 0, d0 + ((size_t)t * 128 + 0) * W, 16);
             rnn_lanes_scatter_add16(rows, 16, d0 + ((size_t)t * 128 + 16) * W, 16);
             rnn_lanes_scatter_add16(rows, 32, d0 + ((size_t)t * 128 + 32) * W, 16);
@@ -1106,9 +1031,19 @@ static void embedding_grad(const rnn_gen_tail *t) {
     }
 }
 
-/* the embedding's step, in row chunks after the task that made its gradient */
+/* the embedding's step, in row chunks after the task that made its gradient: the rows
+ * no sample looked up have a zero gradient, which the optimizer need not read */
 static void embedding_step_chunk(void *arg, int c) {
-    rnn_gen_step_range(arg, 0 + (size_t)(c * 10000 / RNN_GEN_TAIL_CHUNKS) * 128, 0 + (size_t)((c + 1) * 10000 / RNN_GEN_TAIL_CHUNKS) * 128);
+    const rnn_gen_tail *t = arg;
+    const workspace *w = t->w;
+    const int v1 = (c + 1) * 10000 / RNN_GEN_TAIL_CHUNKS;
+    for (int v0 = c * 10000 / RNN_GEN_TAIL_CHUNKS, v; v0 < v1; v0 = v) {   /* runs of rows alike */
+        for (v = v0 + 1; v < v1 && w->looked_up[v] == w->looked_up[v0]; v++) {
+        }
+        const size_t lo = 0 + (size_t)v0 * 128, hi = 0 + (size_t)v * 128;
+        if (w->looked_up[v0]) rnn_gen_step_range(t, lo, hi);
+        else rnn_update_apply_zero(t->up, lo, hi);
+    }
 }
 
 static void embedding_finish(rnn_gen_tail *t) {
@@ -1120,12 +1055,26 @@ static void sums_chunk(void *arg, int c) {
     else rnn_gen_reduce_chunk(arg, c - 1);
 }
 
+/* Before the blocks of a forward: the packed weights. */
+static void prepare(rnn_gen_batch *a) {
+    workspace *w = a->w;
+    (void)w;
+    { /* lstm/recurrent_kernel [128, 512] in panels of 16 columns */
+        const rnn_real *R = a->params + 1345536;
+        for (int c0 = 0; c0 < 512; c0 += 16)
+            for (int r = 0; r < 128; r++)
+                for (int c = 0; c < 16; c++)
+                    w->rp1[((size_t)c0 / 16 * 128 + (size_t)r) * 16 + (size_t)c] = c0 + c < 512 ? R[(size_t)r * 512 + (size_t)(c0 + c)] : 0.0f;
+    }
+}
+
 static const rnn_gen_model GEN = {
     .timesteps = 200, .vocab = 10000, .outputs = 1, .binary = 1, .keep_always = 0,
     .param_len = 1411728, .acc_offset = 1280000, .acc_len = ACC_LEN,
-    .workspace_size = sizeof(workspace), .buffers = BUFFERS, .n_buffers = 12,
+    .lane_len = LANE_LEN, .lane_ranges = LANE_RANGES, .n_lane_ranges = 1,
+    .workspace_size = sizeof(workspace), .buffers = BUFFERS, .n_buffers = 16,
     .logits = offsetof(workspace, a2), .dlogits = offsetof(workspace, d2),
-    .prepare = NULL, .forward_layers = forward_layers, .backward_layers = backward_layers,
+    .prepare = prepare, .forward_layers = forward_layers, .backward_layers = backward_layers,
     .tail_tasks = 1 + RNN_GEN_TAIL_CHUNKS, .tail_task = sums_chunk, .finish = embedding_finish,
 };
 

@@ -24,10 +24,15 @@
 #include "rnn_gen.h"
 #include "rnn_kernels.h"
 #include "rnn_lanes.h"
+#include "rnn_gemm.h"
 
 #define W RNN_W      /* samples per lane block */
 #define V(p) RNN_V(p) /* the W lanes at p as one vector */
-#define ACC_LEN 832 /* parameters after the embedding table: the per-lane gradient accumulators */
+_Static_assert(RNN_WG_PANEL == 256 && RNN_WG_DT_FLOATS == 32768, "rnn_gemm.h of another version");
+#define ACC_LEN 832 /* parameters after the embedding table: a block's gradient sums */
+#define LANE_LEN 809 /* of those, summed per lane first (the others: lane-summed products) */
+
+static const rnn_gen_lane_range LANE_RANGES[] = {{0, 0, 808}, {816, 808, 1}};
 
 /* h_{-1} = c_{-1} = 0, and the upstream gradient of steps that have none */
 static const rnn_real ZERO[16 * W];
@@ -846,7 +851,8 @@ static void backward_1(workspace *w, const rnn_real *params, int g) {
     rnn_real *tc = w->tc1 + (size_t)g * 12800;
     rnn_real *gates = w->gates1 + (size_t)g * 51200;
     const rnn_real *dout = w->d1 + (size_t)g * 128; /* d loss / d output */
-    rnn_real *aR = w->base.acc + (size_t)g * ACC_LEN * W + 8192, *aB = w->base.acc + (size_t)g * ACC_LEN * W + 12288;
+    rnn_real *aR = w->base.acc + (size_t)g * LANE_LEN * W + 8192;
+    rnn_real *aB = w->base.acc + (size_t)g * LANE_LEN * W + 12288;
     (void)aB;
     rnn_real *dzs = w->dzs1 + (size_t)g * 51200; /* dz of every step */
     rnn_real *dz = w->s1 + (size_t)g * 1792, *dzh = dz + 32 * W, *dhn = dzh + 32 * W, *dcn = dhn + 8 * W;
@@ -908,7 +914,7 @@ static void backward_2(workspace *w, const rnn_real *params, int g) {
     const rnn_real *y = w->a2 + (size_t)g * 1 * W;
     rnn_real *dz = w->d2 + (size_t)g * 1 * W; /* d loss / d output, made d loss / d pre-activation here */
     rnn_real *dx = w->d1 + (size_t)g * 8 * W;
-    rnn_real *aK = w->base.acc + (size_t)g * ACC_LEN * W + 12800, *aB = w->base.acc + (size_t)g * ACC_LEN * W + 13056;
+    rnn_real *aK = w->base.acc + (size_t)g * LANE_LEN * W + 12800, *aB = w->base.acc + (size_t)g * LANE_LEN * W + 12928;
     (void)y;
     for (int k = 0; k < 1 * W; k++) aB[k] += dz[k];
     {
@@ -1013,7 +1019,7 @@ static void fold_table_remember(workspace *w, const rnn_real *params) {
 }
 
 /* before the blocks: the embedding folded into lstm's input projection */
-static void prepare(rnn_gen_batch *a) {
+static void fold_prepare(rnn_gen_batch *a) {
     workspace *w = a->w;
     if (fold_table_current(w, a->params)) return;
     rnn_parallel_for(RNN_GEN_TAIL_CHUNKS, fold_table_chunk, a);
@@ -1137,9 +1143,17 @@ static void sums_chunk(void *arg, int c) {
     fold_rows_chunk(arg, c);
 }
 
+/* Before the blocks of a forward: the folded table. */
+static void prepare(rnn_gen_batch *a) {
+    workspace *w = a->w;
+    (void)w;
+    fold_prepare(a);
+}
+
 static const rnn_gen_model GEN = {
     .timesteps = 100, .vocab = 500, .outputs = 1, .binary = 1, .keep_always = 0,
     .param_len = 8832, .acc_offset = 8000, .acc_len = ACC_LEN,
+    .lane_len = LANE_LEN, .lane_ranges = LANE_RANGES, .n_lane_ranges = 2,
     .workspace_size = sizeof(workspace), .buffers = BUFFERS, .n_buffers = 16,
     .logits = offsetof(workspace, a2), .dlogits = offsetof(workspace, d2),
     .held = {{8000, 8512}, {8768, 8800}}, .n_held = 2, /* lstm/kernel and lstm/bias: fold_finish steps them */

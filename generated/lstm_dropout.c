@@ -23,10 +23,15 @@
 #include "rnn_gen.h"
 #include "rnn_kernels.h"
 #include "rnn_lanes.h"
+#include "rnn_gemm.h"
 
 #define W RNN_W      /* samples per lane block */
 #define V(p) RNN_V(p) /* the W lanes at p as one vector */
-#define ACC_LEN 832 /* parameters after the embedding table: the per-lane gradient accumulators */
+_Static_assert(RNN_WG_PANEL == 256 && RNN_WG_DT_FLOATS == 32768, "rnn_gemm.h of another version");
+#define ACC_LEN 832 /* parameters after the embedding table: a block's gradient sums */
+#define LANE_LEN 809 /* of those, summed per lane first (the others: lane-summed products) */
+
+static const rnn_gen_lane_range LANE_RANGES[] = {{0, 0, 808}, {816, 808, 1}};
 
 /* h_{-1} = c_{-1} = 0, and the upstream gradient of steps that have none */
 static const rnn_real ZERO[16 * W];
@@ -1995,8 +2000,9 @@ static void backward_1(workspace *w, const rnn_real *params, int g) {
         for (int k = 0; k < 1600 * W; k++) xmask[k] = 1.0f;
     const rnn_real *dout = w->d1 + (size_t)g * 128; /* d loss / d output */
     rnn_real *dx = w->d0 + (size_t)g * 25600; /* d loss / d input */
-    rnn_real *aK = w->base.acc + (size_t)g * ACC_LEN * W + 0;
-    rnn_real *aR = w->base.acc + (size_t)g * ACC_LEN * W + 8192, *aB = w->base.acc + (size_t)g * ACC_LEN * W + 12288;
+    rnn_real *aK = w->base.acc + (size_t)g * LANE_LEN * W + 0;
+    rnn_real *aR = w->base.acc + (size_t)g * LANE_LEN * W + 8192;
+    rnn_real *aB = w->base.acc + (size_t)g * LANE_LEN * W + 12288;
     (void)aB;
     rnn_real *dzs = w->dzs1 + (size_t)g * 51200; /* dz of every step */
     rnn_real *dz = w->s1 + (size_t)g * 1792, *dzh = dz + 32 * W, *dhn = dzh + 32 * W, *dcn = dhn + 8 * W;
@@ -2049,7 +2055,7 @@ static void backward_2(workspace *w, const rnn_real *params, int g) {
     const rnn_real *y = w->a2 + (size_t)g * 1 * W;
     rnn_real *dz = w->d2 + (size_t)g * 1 * W; /* d loss / d output, made d loss / d pre-activation here */
     rnn_real *dx = w->d1 + (size_t)g * 8 * W;
-    rnn_real *aK = w->base.acc + (size_t)g * ACC_LEN * W + 12800, *aB = w->base.acc + (size_t)g * ACC_LEN * W + 13056;
+    rnn_real *aK = w->base.acc + (size_t)g * LANE_LEN * W + 12800, *aB = w->base.acc + (size_t)g * LANE_LEN * W + 12928;
     (void)y;
     for (int k = 0; k < 1 * W; k++) aB[k] += dz[k];
     {
@@ -2113,8 +2119,10 @@ static void embedding_part(workspace *w, int g) {
     rnn_real sink[16]; /* the rows of padding lanes */
     for (int t = 0; t < 100; t++) {
         rnn_real *rows[W];
-        for (int l = 0; l < W; l++)
-            rows[l] = g * W + l < n ? de + (size_t)w->base.tokens[((size_t)g * W + l) * 100 + t] * 16 : sink;
+        for (int l = 0; l < W; l++) {
+            const int32_t id = w->base.tokens[((size_t)g * W + l) * 100 + t];
+            rows[l] = g * W + l < n ? de + (size_t)id * 16 : sink;
+        }
         rnn_lanes_scatter_add16(rows, 0, d0 + ((size_t)t * 16 + 0) * W, 16);
     }
 }
@@ -2144,6 +2152,7 @@ static void sums_chunk(void *arg, int c) {
 static const rnn_gen_model GEN = {
     .timesteps = 100, .vocab = 500, .outputs = 1, .binary = 1, .keep_always = 0,
     .param_len = 8832, .acc_offset = 8000, .acc_len = ACC_LEN,
+    .lane_len = LANE_LEN, .lane_ranges = LANE_RANGES, .n_lane_ranges = 2,
     .workspace_size = sizeof(workspace), .buffers = BUFFERS, .n_buffers = 13,
     .logits = offsetof(workspace, a2), .dlogits = offsetof(workspace, d2),
     .prepare = NULL, .forward_layers = forward_layers, .backward_layers = backward_layers,

@@ -42,8 +42,8 @@ typedef struct {
     int32_t *tokens;       /* [nblk * W][T] token ids, padding lanes 0                  */
     rnn_real *labels;      /* [nblk * W]                                                */
     uint32_t *rows;        /* [nblk * W] dataset rows (dropout masks)                   */
-    rnn_real *acc;         /* [nblk][acc_len][W] per-block, per-lane weight gradients   */
-    rnn_real *bsum;        /* [nblk][acc_len] the same summed over the block's lanes    */
+    rnn_real *acc;         /* [nblk][lane_len][W] per-block, per-lane weight gradients  */
+    rnn_real *bsum;        /* [nblk][acc_len] each block's weight gradients, lanes summed */
     double *block_loss;    /* [nblk] loss summed over a block's samples                 */
     int *block_correct;    /* [nblk]                                                    */
     int *block_bad;        /* [nblk] an id or a label out of range                      */
@@ -82,13 +82,22 @@ typedef struct {
     rnn_update *up;        /* or NULL: gradients only */
 } rnn_gen_tail;
 
+/* Per-lane accumulators summed into the gradient sums: sums [sum, sum + len) of a
+ * block from its accumulators [lanes, lanes + len) (in units of RNN_W floats). */
+typedef struct {
+    size_t sum, lanes, len;
+} rnn_gen_lane_range;
+
 typedef struct rnn_gen_model {
     int timesteps, vocab, outputs;
     int binary;            /* binary cross-entropy (else sparse categorical)                 */
     int keep_always;       /* every forward keeps every step (--unroll full)                  */
     size_t param_len;      /* rnn_model.param_buffer_len                                      */
     size_t acc_offset;     /* where the parameters after the embedding table start            */
-    size_t acc_len;        /* how many: each lane block accumulates their gradients per lane  */
+    size_t acc_len;        /* how many: each lane block sums their gradients (bsum)           */
+    size_t lane_len;       /* of those, how many through per-lane accumulators (acc)           */
+    const rnn_gen_lane_range *lane_ranges;   /* which: the others' kernels write bsum directly */
+    int n_lane_ranges;
     size_t workspace_size;
     const rnn_gen_buffer *buffers;
     int n_buffers;
@@ -142,7 +151,7 @@ static inline void *rnn_gen_create(const rnn_gen_model *gm, int max_batch) {
     ok &= (c->tokens = calloc(nb * RNN_W * (size_t)gm->timesteps, sizeof *c->tokens)) != NULL;
     ok &= (c->labels = calloc(nb * RNN_W, sizeof *c->labels)) != NULL;
     ok &= (c->rows = calloc(nb * RNN_W, sizeof *c->rows)) != NULL;
-    ok &= (c->acc = rnn_gen_calloc(nb * gm->acc_len * RNN_W)) != NULL;
+    ok &= (c->acc = rnn_gen_calloc(nb * gm->lane_len * RNN_W)) != NULL;
     ok &= (c->bsum = rnn_gen_calloc(nb * gm->acc_len)) != NULL;
     ok &= (c->block_loss = calloc(nb, sizeof *c->block_loss)) != NULL;
     ok &= (c->block_correct = calloc(nb, sizeof *c->block_correct)) != NULL;
@@ -327,10 +336,15 @@ RNN_GEN_INLINE void rnn_gen_lane_sums(const rnn_real *acc, rnn_real *bs, size_t 
 RNN_GEN_INLINE void rnn_gen_backward_block(const rnn_gen_model *gm, void *arg, int g) {
     const rnn_gen_batch *a = arg;
     rnn_gen_common *w = a->w;
-    memset(w->acc + (size_t)g * gm->acc_len * RNN_W, 0, gm->acc_len * RNN_W * sizeof *w->acc);
+    rnn_real *acc = w->acc + (size_t)g * gm->lane_len * RNN_W, *bs = w->bsum + (size_t)g * gm->acc_len;
+    memset(acc, 0, gm->lane_len * RNN_W * sizeof *acc);
+    if (gm->lane_len < gm->acc_len) memset(bs, 0, gm->acc_len * sizeof *bs);   /* the kernels add into them */
     rnn_gen_block_dlogits(gm, w, g);
     gm->backward_layers(a->w, a->params, g);
-    rnn_gen_lane_sums(w->acc + (size_t)g * gm->acc_len * RNN_W, w->bsum + (size_t)g * gm->acc_len, gm->acc_len);
+    for (int r = 0; r < gm->n_lane_ranges; r++) {
+        const rnn_gen_lane_range *q = &gm->lane_ranges[r];
+        rnn_gen_lane_sums(acc + q->lanes * RNN_W, bs + q->sum, q->len);
+    }
 }
 
 /* ---- the sums after the blocks ----------------------------------------------------------------- */

@@ -157,6 +157,11 @@ typedef struct {
 int rnn_update_begin(rnn_update *u, const rnn_model *m, const rnn_optimizer *o, rnn_real *params, rnn_real *grads,
                      rnn_real *state, int64_t step);
 void rnn_update_apply(rnn_update *u, size_t lo, size_t hi);
+/* rnn_update_apply for a range whose gradients are all +0 (rows of the embedding table
+ * that no sample of the batch looked up), with the same results, without reading them
+ * where the optimizer allows: RMSprop then only decays v (v = rho * v), SGD without
+ * momentum changes nothing; others update as rnn_update_apply does. */
+void rnn_update_apply_zero(rnn_update *u, size_t lo, size_t hi);
 int rnn_update_ok(rnn_update *u);
 
 /* =============================================================================

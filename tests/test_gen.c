@@ -76,8 +76,10 @@ Test(gen, draw_mask_equals_the_reference) {
 
 /* ---- a toy model through the whole driver -------------------------------------------------------
  * Two parameters after a one-row "embedding" of 4: logit z = u * (sum of the sample's ids) + b.
- * Its block's backward accumulates u's and b's gradients per lane; the tail sums them
- * (and the embedding stays untouched: its gradient zero). */
+ * Its block's backward accumulates u's gradient per lane (the driver sums the lanes) and
+ * adds b's straight into the block's gradient sums, as a large layer's lane-summed
+ * products do; the tail sums the blocks (and the embedding stays untouched: its
+ * gradient zero). */
 
 enum { TOY_T = 3, TOY_V = 9 };
 
@@ -101,12 +103,12 @@ static void toy_forward(void *ws, const rnn_real *params, int g, const rnn_dropo
 static void toy_backward(void *ws, const rnn_real *params, int g) {
     (void)params;
     toy_workspace *w = ws;
-    rnn_real *acc = w->base.acc + (size_t)g * 2 * RNN_W;
+    rnn_real *acc = w->base.acc + (size_t)g * 1 * RNN_W, *sums = w->base.bsum + (size_t)g * 2;
     for (int l = 0; l < RNN_W; l++) {
         int s = 0;
         for (int t = 0; t < TOY_T; t++) s += w->base.tokens[((size_t)g * RNN_W + l) * TOY_T + t];
         acc[l] += w->dz[g * RNN_W + l] * (rnn_real)s;
-        acc[RNN_W + l] += w->dz[g * RNN_W + l];
+        sums[1] += w->dz[g * RNN_W + l];
     }
 }
 
@@ -120,9 +122,11 @@ static void toy_tail(void *arg, int c) {
     rnn_gen_reduce_chunk(t, c - 1);
 }
 
+static const rnn_gen_lane_range toy_lanes[] = {{0, 0, 1}};   /* u: per lane; b: lane-summed */
+
 static const rnn_gen_model TOY = {
     .timesteps = TOY_T, .vocab = TOY_V, .outputs = 1, .binary = 1, .keep_always = 0,
-    .param_len = 18, .acc_offset = 16, .acc_len = 2,
+    .param_len = 18, .acc_offset = 16, .acc_len = 2, .lane_len = 1, .lane_ranges = toy_lanes, .n_lane_ranges = 1,
     .workspace_size = sizeof(toy_workspace), .buffers = toy_buffers, .n_buffers = 2,
     .logits = offsetof(toy_workspace, z), .dlogits = offsetof(toy_workspace, dz),
     .forward_layers = toy_forward, .backward_layers = toy_backward,

@@ -632,3 +632,46 @@ Test(optim, update_reports_non_finite) {
         rig_free(&r);
     }
 }
+
+/* rnn_update_apply_zero over zero gradients: the weights and the state exactly as
+ * rnn_update_apply leaves them, for every optimizer, after steps with other gradients
+ * (a state that is not zero), over pieces that cut tensors and padding. */
+static void zero_vs_apply(const char *label, const rnn_optimizer *o) {
+    rnn_model m;
+    small_model(&m, o);
+    const size_t P = m.param_buffer_len, S = 2 * P;
+    rnn_real *w_a = calloc(P, sizeof *w_a), *w_b = calloc(P, sizeof *w_b), *g = calloc(P, sizeof *g);
+    rnn_real *s_a = calloc(S, sizeof *s_a), *s_b = calloc(S, sizeof *s_b);
+    cr_assert(w_a && w_b && g && s_a && s_b);
+    for (size_t e = 0; e < P; e++) w_a[e] = is_real(&m, e) ? (rnn_real)(0.1 * cos((double)e)) : 0;
+    for (int step = 1; step <= 2; step++) {   /* a state of its own first */
+        for (size_t e = 0; e < P; e++) g[e] = is_real(&m, e) ? (rnn_real)grad_value(e, step, 0.5) : 0;
+        rnn_optimizer_step(&m, o, w_a, g, s_a, step);
+    }
+    memcpy(w_b, w_a, P * sizeof *w_a);
+    memcpy(s_b, s_a, S * sizeof *s_a);
+    memset(g, 0, P * sizeof *g);
+    const size_t cut[] = {0, 7, 20, 41, P};
+    rnn_update u;
+    cr_assert(rnn_update_begin(&u, &m, o, w_a, g, s_a, 3), "%s: refused", label);
+    for (int i = 0; i + 1 < 5; i++) rnn_update_apply(&u, cut[i], cut[i + 1]);
+    cr_assert(rnn_update_begin(&u, &m, o, w_b, g, s_b, 3), "%s: refused", label);
+    for (int i = 0; i + 1 < 5; i++) rnn_update_apply_zero(&u, cut[i], cut[i + 1]);
+    cr_assert(rnn_update_ok(&u), "%s: zero gradients reported not finite", label);
+    cr_assert(!memcmp(w_a, w_b, P * sizeof *w_a), "%s: weights differ", label);
+    cr_assert(!memcmp(s_a, s_b, S * sizeof *s_a), "%s: state differs", label);
+    free(w_a), free(w_b), free(g), free(s_a), free(s_b);
+}
+
+Test(optim, update_of_zero_gradients_equals_the_update) {
+    rnn_optimizer o = base_opt(RNN_OPT_RMSPROP);
+    zero_vs_apply("rmsprop", &o);
+    o.epsilon_outside = 1;
+    zero_vs_apply("rmsprop epsilon outside", &o);
+    o = base_opt(RNN_OPT_ADAM);
+    zero_vs_apply("adam", &o);
+    o = base_opt(RNN_OPT_SGD);
+    zero_vs_apply("sgd", &o);
+    o.momentum = 0.9;
+    zero_vs_apply("sgd momentum", &o);
+}

@@ -135,7 +135,7 @@ Test(kir, a_projection_within_the_budget_is_straight_line) {
     kir_lanes_decl(&k, "x", 2);
     kir_lanes_decl(&k, "y", 2);
     kir_matrix_decl(&k, "M", 2, 3);
-    kir_term t = {"x", NULL, "M", 2, 1, 0};
+    kir_term t = {"x", NULL, "M", 2, 1, 0, 0, 0};
     kir_project(&k, "y", 2, "B", &t, 1);   /* y[c] = B[c] + x0 M[0][1 + c] + x1 M[1][1 + c] */
     cr_expect_str_eq(print(&p, &k),
                      "{\n"
@@ -182,7 +182,7 @@ Test(kir, a_window_past_the_matrix_is_a_generator_bug, .signal = SIGABRT) {
     kir_lanes_decl(&k, "x", 2);
     kir_lanes_decl(&k, "y", 3);
     kir_matrix_decl(&k, "M", 2, 3);
-    kir_term t = {"x", NULL, "M", 2, 1, 0};
+    kir_term t = {"x", NULL, "M", 2, 1, 0, 0, 0};
     kir_project(&k, "y", 3, NULL, &t, 1);   /* columns 1..3 of a matrix of 3 */
 }
 

@@ -41,7 +41,7 @@ static void emit_forward(emitter *e, int i, const char *in) {
     P("    rnn_real *y = w->a%d + (size_t)g * %d * W;\n", i, O);
     kir k;
     dense_kernel(&k, ly, e->m, i);
-    kir_term term = {"x", NULL, "K", F, 0, 0};
+    kir_term term = {"x", NULL, "K", F, 0, 0, 0, 0};
     kir_project(&k, "y", O, "B", &term, 1);
     if (!last && ly->activation == RNN_ACT_SOFTMAX)
         kir_code(&k,
@@ -70,8 +70,8 @@ static void emit_backward(emitter *e, int i, const char *in) {
     P("    const rnn_real *y = w->a%d + (size_t)g * %d * W;\n", i, O);
     P("    rnn_real *dz = w->d%d + (size_t)g * %d * W; /* d loss / d output, made d loss / d pre-activation here */\n", i, O);
     P("    rnn_real *dx = w->d%d + (size_t)g * %d * W;\n", i - 1, F);
-    P("    rnn_real *aK = w->base.acc + (size_t)g * ACC_LEN * W + %zu, *aB = w->base.acc + (size_t)g * ACC_LEN * W + %zu;\n",
-      plan_acc_index(m, K->offset), plan_acc_index(m, B->offset));
+    P("    rnn_real *aK = w->base.acc + (size_t)g * LANE_LEN * W + %zu, *aB = w->base.acc + (size_t)g * LANE_LEN * W + %zu;\n",
+      plan_acc_index(e->p, K->offset), plan_acc_index(e->p, B->offset));
     P("    (void)y;\n");
     kir k;
     dense_kernel(&k, ly, m, i);

@@ -84,7 +84,7 @@ static void forward_reset_after(const plan *p, int i, kir *k) {
     const rnn_layer *ly = &p->m->layers[i];
     int F = ly->in_features, U = ly->units, G = 3 * U;
     const char *rm = gen_rmask(ly);
-    kir_term xterm = {"xt", NULL, "K", F, 0, 0}, hterm = {"hp", rm, "R", U, 0, 0}, hterm_h = {"hp", rm, "R", U, 2 * U, 0};
+    kir_term xterm = {"xt", NULL, "K", F, 0, 0, 0, 0}, hterm = {"hp", rm, "R", U, 0, 0, 0, 0}, hterm_h = {"hp", rm, "R", U, 2 * U, 0, 0, 0};
     kir_code(k, "/* xa = b[0] + x_t.K; ha = b[1] + h_{t-1}.R; columns z | r | h */");
     if (!plan_projected(p, i)) kir_project(k, "xa", G, "B", &xterm, 1);
     /* the candidate's part, b[1]_h + h_{t-1}.R_h, goes straight to hht, which the
@@ -110,7 +110,7 @@ static void forward_reset_before(const plan *p, int i, kir *k) {
     const rnn_layer *ly = &p->m->layers[i];
     int F = ly->in_features, U = ly->units, G = 3 * U;
     const char *rm = gen_rmask(ly);
-    kir_term xterm = {"xt", NULL, "K", F, 0, 0}, hterm = {"hp", rm, "R", U, 0, 0}, rterm = {"rh", NULL, "R", U, 2 * U, 0};
+    kir_term xterm = {"xt", NULL, "K", F, 0, 0, 0, 0}, hterm = {"hp", rm, "R", U, 0, 0, 0, 0}, rterm = {"rh", NULL, "R", U, 2 * U, 0, 0, 0};
     kir_code(k, "/* xa = b + x_t.K; ha = h_{t-1}.R for z | r; the candidate gets (r * h_{t-1}).R_h */");
     if (!plan_projected(p, i)) kir_project(k, "xa", G, "B", &xterm, 1);
     kir_project(k, "ha", 2 * U, NULL, &hterm, 1);

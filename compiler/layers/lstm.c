@@ -51,7 +51,7 @@ static void forward_step(const plan *p, int i, kir *k) {
     const rnn_layer *ly = &p->m->layers[i];
     int F = ly->in_features, U = ly->units, G = 4 * U;
     kir_code(k, "/* z = b + x_t.K + h_{t-1}.R, columns i | f | c | o */");
-    kir_term terms[2] = {{"xt", NULL, "K", F, 0, 0}, {"hp", gen_rmask(ly), "R", U, 0, 0}};
+    kir_term terms[2] = {{"xt", NULL, "K", F, 0, 0, 0, 0}, {"hp", gen_rmask(ly), "R", U, 0, 0, 0, 0}};
     if (plan_projected(p, i)) kir_project(k, "gt", G, "@xk", terms + 1, 1);   /* xk = b + x_t.K, made before */
     else kir_project(k, "gt", G, "B", terms, 2);
     /* one loop per function over whole gates: the activations of a step are independent,

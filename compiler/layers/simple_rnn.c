@@ -40,7 +40,7 @@ static void forward_step(const plan *p, int i, kir *k) {
     const rnn_layer *ly = &p->m->layers[i];
     int F = ly->in_features, U = ly->units;
     kir_code(k, "/* h_t = %s(b + x_t.K + h_{t-1}.R) */", rnn_activation_name(ly->activation));
-    kir_term terms[2] = {{"xt", NULL, "K", F, 0, 0}, {"hp", gen_rmask(ly), "R", U, 0, 0}};
+    kir_term terms[2] = {{"xt", NULL, "K", F, 0, 0, 0, 0}, {"hp", gen_rmask(ly), "R", U, 0, 0, 0, 0}};
     if (plan_projected(p, i)) kir_project(k, "ht", U, "@xk", terms + 1, 1);
     else kir_project(k, "ht", U, "B", terms, 2);
     if (ly->activation != RNN_ACT_LINEAR)

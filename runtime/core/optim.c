@@ -273,4 +273,24 @@ void rnn_update_apply(rnn_update *u, size_t lo, size_t hi) {
     }
 }
 
+/* RMSprop with g = +0: v = rho * v + (1 - rho) * 0 = rho * v exactly, and w - lr * 0 / ...
+ * = w; the velocity's decay is all that changes. */
+RNN_VECTOR_CLONES static void rnn_optim_rmsprop_decay(rnn_real *v, double rho, size_t n) {
+    for (size_t e = 0; e < n; e++) v[e] = (rnn_real)(rho * (double)v[e]);
+}
+
+void rnn_update_apply_zero(rnn_update *u, size_t lo, size_t hi) {
+    const rnn_optimizer *o = u->o;
+    if (o->kind == RNN_OPT_SGD && !(o->momentum > 0)) return;
+    if (o->kind != RNN_OPT_RMSPROP) {
+        rnn_update_apply(u, lo, hi);
+        return;
+    }
+    for (int k = 0; k < u->m->n_tensors && lo < hi; k++) {
+        const size_t t0 = u->m->tensors[k].offset, t1 = t0 + u->m->tensors[k].size;
+        const size_t a = lo > t0 ? lo : t0, b = hi < t1 ? hi : t1;
+        if (a < b) rnn_optim_rmsprop_decay(u->state + a, o->rho, b - a);
+    }
+}
+
 int rnn_update_ok(rnn_update *u) { return atomic_load(&u->bad) == 0; }
