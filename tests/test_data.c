@@ -1,6 +1,9 @@
 /*
- * test_data.c — runtime/data: .npy loading, raw text (TSV, aclImdb directories,
- * tokenizer, vocabulary, encoding), the built-in synthetic set and the validation split.
+ * test_data.c — runtime/data: .npy loading, raw text (TSV, aclImdb directories, lines
+ * to predict, the one reading of bytes they share, tokenizer, vocabulary and its stored
+ * form for any bytes, encoding, the reserved ids), files that are not regular (FIFOs,
+ * devices, directories: refused without blocking), the built-in synthetic set and the
+ * validation split.
  *
  * .npy files are written byte by byte here (header versions 1 and 2/3, every dtype in
  * both byte orders) so the tests do not depend on numpy; every malformed case checks
@@ -17,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/json.h"
+#include "core/safetensors.h"
 #include "data/builtin_internal.h"
 #include "data/data.h"
 
@@ -778,6 +783,389 @@ Test(text, aclimdb_errors) {
 
     cr_expect_eq(rnn_text_read("/nonexistent/imdb", &s, err, sizeof err), -1);
     cr_expect_str_eq(err, "/nonexistent/imdb: cannot open: No such file or directory");
+    tmp_cleanup();
+}
+
+/* ---- text: vocabularies of any bytes --------------------------------------------------- */
+
+/* The bytes a word never holds: Keras's filters, tab, newline and the space. */
+static int word_sep(int c) {
+    return c == ' ' || c == '\t' || c == '\n' || (c && strchr("!\"#$%&()*+,-./:;<=>?@[\\]^_`{|}~", c));
+}
+
+static int valid_utf8(const char *s) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
+    while (n) {
+        size_t k = *p < 0x80 ? 1 : rnn_utf8_seq(p, n);
+        if (!k) return 0;
+        p += k;
+        n -= k;
+    }
+    return 1;
+}
+
+Test(text, vocabulary_escapes_bytes_that_are_not_utf8) {
+    /* counts are all 1, so the order is bytewise: 'c' < 0x96 < 0xc3 */
+    const char *t[] = {"caf\xe9 \x96 \xc3\xa9t\xc3\xa9"};
+    char *s = vocab_of(t, 1, 100);
+    cr_expect_str_eq(s, "caf\\xe9\n\\x96\n\xc3\xa9t\xc3\xa9");
+    rnn_vocab *v = rnn_vocab_parse(s, 100, err, sizeof err);
+    cr_assert_not_null(v, "%s", err);
+    int32_t ids[4];
+    rnn_text_encode(v, "\xc3\xa9t\xc3\xa9 CAF\xe9 \x96", 4, ids);  /* ranks 3, 1, 2 -> ids 6, 4, 5 */
+    const int32_t e[4] = {1, 6, 4, 5};
+    for (int k = 0; k < 4; k++) cr_expect_eq(ids[k], e[k], "ids[%d] = %d", k, ids[k]);
+    rnn_vocab_free(v);
+    free(s);
+
+    /* the form every earlier checkpoint holds (UTF-8 words, one per line) still reads */
+    v = rnn_vocab_parse("caf\xc3\xa9\nfilm", 100, err, sizeof err);
+    cr_assert_not_null(v, "%s", err);
+    rnn_text_encode(v, "film Caf\xc3\xa9", 3, ids);
+    const int32_t e2[3] = {1, 5, 4};
+    for (int k = 0; k < 3; k++) cr_expect_eq(ids[k], e2[k], "ids[%d] = %d", k, ids[k]);
+    rnn_vocab_free(v);
+
+    /* one way to write each vocabulary: no other escapes, no raw bytes that are not UTF-8 */
+    static const struct {
+        const char *in, *msg;
+    } bad[] = {
+        {"ok\ncaf\\xE9", "vocabulary line 2: 'caf\\xE9': a '\\' must start \\xhh, a byte 80..ff in lower-case hex"},
+        {"caf\\x9", "vocabulary line 1: 'caf\\x9': a '\\' must start \\xhh, a byte 80..ff in lower-case hex"},
+        {"a\\n", "vocabulary line 1: 'a\\n': a '\\' must start \\xhh, a byte 80..ff in lower-case hex"},
+        {"\\x61", "vocabulary line 1: '\\x61': a '\\' must start \\xhh, a byte 80..ff in lower-case hex"},
+        {"\\x00", "vocabulary line 1: '\\x00': a '\\' must start \\xhh, a byte 80..ff in lower-case hex"},
+        {"\\xc3\\xa9", "vocabulary line 1: '\\xc3\\xa9' should be written '\xc3\xa9' (only bytes that are not UTF-8 are "
+                       "escaped, as \\xhh)"},
+        {"caf\xe9", "vocabulary line 1: 'caf\xe9' should be written 'caf\\xe9' (only bytes that are not UTF-8 are "
+                    "escaped, as \\xhh)"},
+        {"\\x2c", "vocabulary line 1: '\\x2c': a '\\' must start \\xhh, a byte 80..ff in lower-case hex"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        strcpy(err, "");
+        cr_expect_null(rnn_vocab_parse(bad[k].in, 100, err, sizeof err), "accepted %s", bad[k].in);
+        cr_expect_str_eq(err, bad[k].msg);
+    }
+}
+
+Test(text, vocabulary_of_every_byte_survives_a_checkpoint) {
+    /* "w" B "z" for every byte B a word may hold, B alone for B >= 0x80, and sequences that
+     * are not UTF-8 (lone continuation bytes, overlong, surrogate, truncated, above
+     * U+10FFFF) next to ones that are */
+    static const char *const more[] = {"caf\xe9",       "\x96\x96",        "\xc3\xa9t\xc3\xa9", "\xc0\xaf",
+                                       "\xed\xa0\x80",  "\xe4\xb8",    "\xf4\x90\x80\x80",  "\xe9\xc3\xa9\xe9",
+                                       "\xf0\x9f\x8e\xac", "\xff\xfe", "x\x80\x80y",        "\xe2\x82\xac\xe2\x82"};
+    char text[4096];
+    size_t n = 0;
+    for (int b = 1; b < 256; b++) {
+        if (word_sep(b)) continue;
+        n += (size_t)snprintf(text + n, sizeof text - n, "w%cz ", b);
+        if (b >= 0x80) n += (size_t)snprintf(text + n, sizeof text - n, "%c ", b);
+    }
+    for (size_t k = 0; k < sizeof more / sizeof more[0]; k++)
+        n += (size_t)snprintf(text + n, sizeof text - n, "%s ", more[k]);
+    cr_assert_lt(n, sizeof text - 1);
+    const char *t[] = {text};
+    float label = 0;
+    rnn_text_set set = make_set(t, &label, 1);
+    rnn_vocab *v = rnn_vocab_build(&set, 1000);
+    cr_assert_not_null(v);
+    char *ser = rnn_vocab_serialize(v);
+    cr_assert_not_null(ser);
+    cr_expect(valid_utf8(ser), "the serialized vocabulary is not UTF-8");
+
+    /* through a checkpoint's metadata and back */
+    const char *path = tmp_path("v.safetensors");
+    const float w0 = 0.5f;
+    rnn_st_tensor tensor = {"w", RNN_ST_F32, 1, {1}, &w0};
+    const char *keys[] = {"vocabulary"}, *vals[] = {ser};
+    cr_assert_eq(rnn_st_write(path, &tensor, 1, keys, vals, 1, err, sizeof err), 0, "%s", err);
+    rnn_st_file *f = rnn_st_open(path, err, sizeof err);
+    cr_assert_not_null(f, "%s", err);
+    const char *back = rnn_st_meta(f, "vocabulary");
+    cr_assert_not_null(back);
+    cr_expect_str_eq(back, ser);
+    rnn_vocab *r = rnn_vocab_parse(back, 1000, err, sizeof err);
+    cr_assert_not_null(r, "%s", err);
+    char *ser2 = rnn_vocab_serialize(r);
+    cr_expect_str_eq(ser2, ser);
+
+    /* every word of the text has the same id (a kept one, >= 4) in both: the same words,
+     * byte for byte, in the same order */
+    size_t words = 0, lines = 1;
+    for (const char *q = ser; *q; q++) lines += *q == '\n';
+    for (size_t p = 0; text[p];) {
+        while (text[p] == ' ') p++;
+        size_t start = p;
+        while (text[p] && text[p] != ' ') p++;
+        if (p == start) break;
+        char word[16];
+        memcpy(word, text + start, p - start);
+        word[p - start] = '\0';
+        int32_t a, b;
+        rnn_text_encode(v, word, 1, &a);
+        rnn_text_encode(r, word, 1, &b);
+        cr_expect_geq(a, 4, "word %zu was not kept", words);
+        cr_expect_eq(a, b, "word %zu: id %d built, %d read back", words, a, b);
+        words++;
+    }
+    /* 221 "wBz" (255 less 34 separators; A-Z merge with a-z: 195 distinct), 128 single
+     * bytes, 12 more */
+    cr_expect_eq(words, 221 + 128 + 12, "%zu words", words);
+    cr_expect_eq(lines, 195 + 128 + 12, "%zu lines", lines);
+    free(ser2);
+    rnn_vocab_free(r);
+    rnn_st_close(f);
+    free(ser);
+    rnn_vocab_free(v);
+    rnn_text_set_free(&set);
+    tmp_cleanup();
+}
+
+/* ---- text: the embedding must leave room for the reserved ids ----------------------------- */
+
+Test(text, input_dim_too_small_for_the_reserved_ids) {
+    const char *t[] = {"good bad good"};
+    const float labels[1] = {1};
+    rnn_text_set s = make_set(t, labels, 1);
+    for (int vocab = 1; vocab <= 5; vocab++) {
+        rnn_vocab *v = rnn_vocab_build(&s, vocab);
+        cr_assert_not_null(v);
+        rnn_data d;
+        int rc = rnn_text_to_data(v, &s, 4, RNN_LOSS_BINARY_CROSSENTROPY, 1, &d, err, sizeof err);
+        if (vocab < 5) {
+            char want[256];
+            snprintf(want, sizeof want,
+                     "the embedding's input_dim %d is too small for text data: ids 0..3 are reserved (0 padding, "
+                     "1 start, 2 out-of-vocabulary, 3 unused), so words start at id 4; use input_dim >= 5",
+                     vocab);
+            cr_expect_eq(rc, -1, "input_dim %d accepted", vocab);
+            cr_expect_str_eq(err, want);
+            assert_empty(&d);
+        } else {
+            /* one word fits: good (id 4); bad is out of vocabulary */
+            cr_assert_eq(rc, 0, "%s", err);
+            const int32_t e[4] = {1, 4, 2, 4};
+            for (int k = 0; k < 4; k++) cr_expect_eq(d.x[k], e[k], "ids[%d] = %d", k, d.x[k]);
+            rnn_data_free(&d);
+        }
+        rnn_vocab_free(v);
+    }
+    rnn_text_set_free(&s);
+}
+
+/* ---- text: every reader reads the same bytes the same way ---------------------------------- */
+
+/* ranks good 1, not 2, bad 3, caf\xe9 4 -> ids 4, 5, 6, 7; anything else is 2 */
+static rnn_vocab *reader_vocab(void) {
+    const char *t[] = {"good good good good not not not bad bad caf\xe9"};
+    const float labels[1] = {0};
+    rnn_text_set s = make_set(t, labels, 1);
+    rnn_vocab *v = rnn_vocab_build(&s, 100);
+    cr_assert_not_null(v);
+    rnn_text_set_free(&s);
+    return v;
+}
+
+/* The samples of s (in order) must encode to want[k] (T = 5). */
+static void expect_ids(const rnn_vocab *v, const rnn_text_set *s, const char *who, const int32_t (*want)[5],
+                       size_t n) {
+    cr_assert_eq(s->n, n, "%s: %zu samples", who, s->n);
+    for (size_t i = 0; i < n; i++) {
+        int32_t ids[5];
+        rnn_text_encode(v, s->texts[i], 5, ids);
+        for (int t = 0; t < 5; t++)
+            cr_expect_eq(ids[t], want[i][t], "%s: sample %zu ids[%d] = %d, want %d", who, i, t, ids[t], want[i][t]);
+    }
+}
+
+static void stdin_from(const char *bytes, size_t n) {
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    cr_assert_eq(write(fds[1], bytes, n), (ssize_t)n);
+    close(fds[1]);
+    cr_assert_neq(dup2(fds[0], 0), -1);
+    close(fds[0]);
+}
+
+#define BOM "\xef\xbb\xbf"
+
+Test(text, tsv_folder_and_lines_read_the_same_ids) {
+    rnn_vocab *v = reader_vocab();
+    /* A "Caf\xe9 GOOD" [1, 7, 4]; B "not<TAB>bad,film" [1, 5, 6, 2]; C "don't stop" [1, 2, 2];
+     * D "good<CR>not<CRLF>bad<LF>film<CR>" in one file [1, 4, 5, 6, 2] */
+    const int32_t A[5] = {0, 0, 1, 7, 4}, B[5] = {0, 1, 5, 6, 2}, C[5] = {0, 0, 1, 2, 2}, D[5] = {1, 4, 5, 6, 2};
+
+    /* TSV: a BOM, a CR-only line end, CRLF, a blank CRLF line, no final newline */
+    const char *tsv = tmp_path("t.tsv");
+    const char tsv_bytes[] = BOM "1\tCaf\xe9 GOOD\r0\tnot\tbad,film\r\n\r\n1\tdon't stop";
+    write_file(tsv, tsv_bytes, sizeof tsv_bytes - 1);
+    rnn_text_set s;
+    cr_assert_eq(rnn_text_read(tsv, &s, err, sizeof err), 0, "%s", err);
+    const int32_t(*abc[3])[5] = {&A, &B, &C};
+    int32_t want[4][5];
+    for (int i = 0; i < 3; i++) memcpy(want[i], *abc[i], sizeof want[i]);
+    expect_ids(v, &s, "tsv", (const int32_t(*)[5])want, 3);
+    if (s.n == 3) {
+        cr_expect_str_eq(s.texts[0], "Caf\xe9 GOOD");
+        cr_expect_str_eq(s.texts[1], "not\tbad,film");
+        cr_expect_str_eq(s.texts[2], "don't stop");
+        cr_expect_eq(s.labels[0], 1.0f);
+        cr_expect_eq(s.labels[1], 0.0f);
+        cr_expect_eq(s.labels[2], 1.0f);
+    }
+    rnn_text_set_free(&s);
+
+    /* an aclImdb-like folder, one sample per file: neg/b, then pos/a, pos/c, pos/d */
+    const char *root = tmp_path("imdb");
+    cr_assert_eq(mkdir(root, 0700), 0);
+    cr_assert_eq(mkdir(tmp_path("imdb/neg"), 0700), 0);
+    cr_assert_eq(mkdir(tmp_path("imdb/pos"), 0700), 0);
+    write_file(tmp_path("imdb/pos/a.txt"), BOM "Caf\xe9 GOOD\r", 13);
+    write_file(tmp_path("imdb/neg/b.txt"), "not\tbad,film\r\n", 14);
+    write_file(tmp_path("imdb/pos/c.txt"), "don't stop", 10);
+    write_file(tmp_path("imdb/pos/d.txt"), "good\rnot\r\nbad\nfilm\r", 19);
+    cr_assert_eq(rnn_text_read(root, &s, err, sizeof err), 0, "%s", err);
+    memcpy(want[0], B, sizeof B);
+    memcpy(want[1], A, sizeof A);
+    memcpy(want[2], C, sizeof C);
+    memcpy(want[3], D, sizeof D);
+    expect_ids(v, &s, "folder", (const int32_t(*)[5])want, 4);
+    rnn_text_set_free(&s);
+
+    /* a file to predict, one text per line, and the same bytes on stdin (a pipe) */
+    const char lines_bytes[] = BOM "Caf\xe9 GOOD\rnot\tbad,film\r\ndon't stop";
+    const char *lines = tmp_path("p.txt");
+    write_file(lines, lines_bytes, sizeof lines_bytes - 1);
+    for (int i = 0; i < 3; i++) memcpy(want[i], *abc[i], sizeof want[i]);
+    cr_assert_eq(rnn_text_read_lines(lines, &s, err, sizeof err), 0, "%s", err);
+    expect_ids(v, &s, "lines", (const int32_t(*)[5])want, 3);
+    rnn_text_set_free(&s);
+    stdin_from(lines_bytes, sizeof lines_bytes - 1);
+    cr_assert_eq(rnn_text_read_lines("-", &s, err, sizeof err), 0, "%s", err);
+    expect_ids(v, &s, "stdin", (const int32_t(*)[5])want, 3);
+    rnn_text_set_free(&s);
+
+    /* a blank line is a text to predict (one output line per input line); a final line
+     * end starts no line */
+    write_file(lines, "good\r\n\r\nbad\r\n", 13);
+    cr_assert_eq(rnn_text_read_lines(lines, &s, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(s.n, 3);
+    if (s.n == 3) {
+        cr_expect_str_eq(s.texts[0], "good");
+        cr_expect_str_eq(s.texts[1], "");
+        cr_expect_str_eq(s.texts[2], "bad");
+    }
+    rnn_text_set_free(&s);
+    rnn_vocab_free(v);
+    tmp_cleanup();
+}
+
+/* A NUL byte is an error at its line and column (1-based) in every reader. */
+static void expect_nul(int lines_reader, const char *name, const char *bytes, size_t n, const char *where) {
+    const char *p = tmp_path(name);
+    write_file(p, bytes, n);
+    rnn_text_set s;
+    memset(&s, 0xab, sizeof s);
+    int rc = lines_reader ? rnn_text_read_lines(p, &s, err, sizeof err) : rnn_text_read(p, &s, err, sizeof err);
+    cr_expect_eq(rc, -1, "%s: accepted", name);
+    char want[512];
+    snprintf(want, sizeof want, "%s:%s: NUL byte in the text (is the file UTF-16 or binary?)", p, where);
+    cr_expect_str_eq(err, want);
+    cr_expect_eq(s.n, 0);
+    cr_expect_null(s.texts);
+}
+
+Test(text, nul_byte_is_an_error_with_line_and_column) {
+    expect_nul(0, "a.tsv", "1\tok\n0\tba\0d\n", 12, "2:5");
+    expect_nul(0, "b.tsv", "1\tok\r0\tfine\r1\t\0", 15, "3:3");
+    expect_nul(0, "c.tsv", BOM "\0", 4, "1:1");
+    expect_nul(1, "d.txt", "ok\r\n\0", 5, "2:1");
+    const char *root = tmp_path("imdb");
+    cr_assert_eq(mkdir(root, 0700), 0);
+    cr_assert_eq(mkdir(tmp_path("imdb/neg"), 0700), 0);
+    cr_assert_eq(mkdir(tmp_path("imdb/pos"), 0700), 0);
+    write_file(tmp_path("imdb/neg/1.txt"), "fine", 4);
+    const char *bad = tmp_path("imdb/pos/2.txt");
+    write_file(bad, "good\r\nba\0d", 10);
+    rnn_text_set s;
+    cr_expect_eq(rnn_text_read(root, &s, err, sizeof err), -1);
+    char want[512];
+    snprintf(want, sizeof want, "%s:2:3: NUL byte in the text (is the file UTF-16 or binary?)", bad);
+    cr_expect_str_eq(err, want);
+    cr_expect_eq(s.n, 0);
+    tmp_cleanup();
+}
+
+Test(text, nul_byte_on_stdin) {
+    stdin_from("a\n\nb\0c", 6);
+    rnn_text_set s;
+    cr_expect_eq(rnn_text_read_lines("-", &s, err, sizeof err), -1);
+    cr_expect_str_eq(err, "<stdin>:3:2: NUL byte in the text (is the file UTF-16 or binary?)");
+    cr_expect_eq(s.n, 0);
+}
+
+/* ---- only regular files are read: a FIFO would block in open() ------------------------------ */
+
+static const char *make_fifo(const char *name) {
+    const char *p = tmp_path(name);
+    cr_assert_eq(mkfifo(p, 0600), 0);
+    return p;
+}
+
+static void expect_msg(int rc, const char *path, const char *what) {
+    char want[512];
+    snprintf(want, sizeof want, "%s: %s", path, what);
+    cr_expect_eq(rc, -1, "%s accepted", path);
+    cr_expect_str_eq(err, want);
+}
+
+Test(files, fifos_devices_and_directories_are_refused, .timeout = 30) {
+    rnn_data d;
+    const char *fifo = make_fifo("x.npy");
+    expect_msg(rnn_npy_read_x(fifo, 4, 10, &d, err, sizeof err), fifo, "is a FIFO (named pipe), not a regular file");
+    assert_empty(&d);
+    expect_msg(rnn_npy_read_x("/dev/null", 4, 10, &d, err, sizeof err), "/dev/null",
+               "is a character device, not a regular file");
+    const char *dir = tmp_path("dir.npy");
+    cr_assert_eq(mkdir(dir, 0700), 0);
+    expect_msg(rnn_npy_read_x(dir, 4, 10, &d, err, sizeof err), dir, "is a directory, not a .npy file");
+
+    /* y: after a good x */
+    const char *x = tmp_path("good.npy");
+    const int64_t ids[2] = {1, 2};
+    write_x(x, 1, "<i8", ids, 2, "(1, 2)");
+    cr_assert_eq(rnn_npy_read_x(x, 2, 10, &d, err, sizeof err), 0, "%s", err);
+    const char *yfifo = make_fifo("y.npy");
+    expect_msg(rnn_npy_read_y(yfifo, RNN_LOSS_BINARY_CROSSENTROPY, 1, &d, err, sizeof err), yfifo,
+               "is a FIFO (named pipe), not a regular file");
+    rnn_data_free(&d);
+
+    rnn_text_set s;
+    const char *tfifo = make_fifo("t.tsv");
+    expect_msg(rnn_text_read(tfifo, &s, err, sizeof err), tfifo, "is a FIFO (named pipe), not a regular file");
+    cr_expect_eq(s.n, 0);
+    expect_msg(rnn_text_read_lines(tfifo, &s, err, sizeof err), tfifo,
+               "is a FIFO (named pipe), not a regular file (a stream is read from stdin: --text -)");
+    expect_msg(rnn_text_read_lines("/dev/null", &s, err, sizeof err), "/dev/null",
+               "is a character device, not a regular file (a stream is read from stdin: --text -)");
+
+    /* inside an aclImdb-like folder: a *.txt that is a FIFO or a directory is named */
+    const char *root = tmp_path("imdb");
+    cr_assert_eq(mkdir(root, 0700), 0);
+    cr_assert_eq(mkdir(tmp_path("imdb/neg"), 0700), 0);
+    cr_assert_eq(mkdir(tmp_path("imdb/pos"), 0700), 0);
+    write_file(tmp_path("imdb/neg/1.txt"), "fine", 4);
+    write_file(tmp_path("imdb/pos/1.txt"), "good", 4);
+    const char *sub = tmp_path("imdb/pos/2.txt");
+    cr_assert_eq(mkdir(sub, 0700), 0);
+    expect_msg(rnn_text_read(root, &s, err, sizeof err), sub, "is a directory, not a text file");
+    cr_expect_eq(s.n, 0);
+    cr_assert_eq(rmdir(sub), 0);
+    const char *ffifo = make_fifo("imdb/pos/3.txt");
+    expect_msg(rnn_text_read(root, &s, err, sizeof err), ffifo, "is a FIFO (named pipe), not a regular file");
+    cr_expect_eq(s.n, 0);
     tmp_cleanup();
 }
 

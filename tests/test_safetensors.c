@@ -572,6 +572,17 @@ Test(safetensors, bad_directory_and_missing) {
     free(dir);
 }
 
+/* A FIFO would block in open() until something writes to it: refused at once. */
+Test(safetensors, fifo_and_device_refused, .timeout = 30) {
+    char *dir = make_temp_dir();
+    const char *fifo = path_in(dir, "w.safetensors");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    expect_open_error(fifo, "is a FIFO (named pipe), not a regular file");
+    expect_open_error("/dev/null", "is a character device, not a regular file");
+    rm_tree(dir);
+    free(dir);
+}
+
 /* ---- writer argument errors: nothing is created --------------------------------- */
 
 static void expect_write_error(const rnn_st_tensor *t, int n, const char *const *k,

@@ -14,6 +14,7 @@
 #include "core/json.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* safetensors data is little-endian; the writer and reader hand the bytes through
  * unchanged, which is only right on a little-endian host. Every platform rnnc targets
@@ -639,6 +641,32 @@ out:
     return rc;
 }
 
+int rnn_open_regular(const char *path, const char *what, uint64_t *size, char *err, size_t errlen) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return rnn_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    int flags;
+    if (fstat(fd, &st) != 0) {
+        rnn_fail(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+    } else if (S_ISDIR(st.st_mode)) {
+        rnn_fail(err, errlen, "%s: is a directory, not a %s", path, what);
+    } else if (!S_ISREG(st.st_mode)) {
+        const char *kind = S_ISFIFO(st.st_mode)   ? "a FIFO (named pipe)"
+                           : S_ISCHR(st.st_mode)  ? "a character device"
+                           : S_ISBLK(st.st_mode)  ? "a block device"
+                           : S_ISSOCK(st.st_mode) ? "a socket"
+                                                  : "something";
+        rnn_fail(err, errlen, "%s: is %s, not a regular file", path, kind);
+    } else if ((flags = fcntl(fd, F_GETFL)) == -1 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1) {
+        rnn_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    } else {
+        if (size) *size = (uint64_t)st.st_size;
+        return fd;
+    }
+    close(fd);
+    return -1;
+}
+
 rnn_st_file *rnn_st_open(const char *path, char *err, size_t errlen) {
     char msg[512];
     FILE *fp = NULL;
@@ -651,25 +679,14 @@ rnn_st_file *rnn_st_open(const char *path, char *err, size_t errlen) {
         rnn_fail(err, errlen, "%s: this host is not little-endian", path);
         goto fail;
     }
-    fp = fopen(path, "rb");
-    if (!fp) {
+    uint64_t size;
+    int fd = rnn_open_regular(path, "safetensors file", &size, err, errlen);
+    if (fd < 0) goto fail;
+    if (!(fp = fdopen(fd, "rb"))) {
         rnn_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        close(fd);
         goto fail;
     }
-    struct stat st;
-    if (fstat(fileno(fp), &st) != 0) {
-        rnn_fail(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
-        goto fail;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        rnn_fail(err, errlen, "%s: is a directory, not a safetensors file", path);
-        goto fail;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        rnn_fail(err, errlen, "%s: not a regular file", path);
-        goto fail;
-    }
-    uint64_t size = (uint64_t)st.st_size;
     if (size < 8) {
         rnn_fail(err, errlen, "%s: file is %" PRIu64 " bytes, too short for a safetensors header "
                               "(at least 8)", path, size);

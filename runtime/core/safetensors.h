@@ -49,4 +49,13 @@ const rnn_st_tensor *rnn_st_get(const rnn_st_file *f, int i);
 const rnn_st_tensor *rnn_st_find(const rnn_st_file *f, const char *name);
 const char *rnn_st_meta(const rnn_st_file *f, const char *key);       /* NULL if absent */
 
+/* Open an existing file for reading, as every reader of librnnrt does (safetensors,
+ * .npy, text), without blocking: open(2) with O_NONBLOCK, since a FIFO or a device
+ * would otherwise block there until someone writes to it; then fstat, and anything but
+ * a regular file is refused, naming the path: "PATH: is a directory, not a WHAT",
+ * "PATH: is a FIFO (named pipe), not a regular file" (character device, block
+ * device, socket). Returns the descriptor (blocking again, close-on-exec) and its size
+ * in *size, or -1 with err set ("PATH: cannot open: REASON" when open fails). */
+int rnn_open_regular(const char *path, const char *what, uint64_t *size, char *err, size_t errlen);
+
 #endif

@@ -28,7 +28,8 @@ void rnn_data_free(rnn_data *d);   /* frees x and y, zeroes *d; safe on a zeroed
  * descr says. x: int32/int64/uint16/int16/uint8 (also int8/uint32/uint64),
  * shape [N, T] with T == the model's; every id in [0, vocab). y: any integer dtype
  * or float32/float64, shape [N] or [N, 1]; binary labels must be in [0, 1]
- * (integers: exactly 0 or 1), sparse categorical labels integers in [0, n_classes). */
+ * (integers: exactly 0 or 1), sparse categorical labels integers in [0, n_classes).
+ * Only a regular file is read: a FIFO, a device or a directory is refused at once. */
 int rnn_npy_read_x(const char *path, int T, int vocab, rnn_data *d, char *err, size_t errlen);
 
 /* Fill d->y from path; d->n must already be set (from the x file) and must match. */
@@ -38,11 +39,18 @@ int rnn_npy_read_y(const char *path, rnn_loss_kind loss, int n_classes, rnn_data
  * Input: a TSV file of "label<TAB>text" lines, or a directory laid out like aclImdb:
  * pos/ and neg/ (label 1 and 0) with one *.txt review each, read in sorted order
  * (neg first, then pos; file names compared bytewise).
+ * Every reader (TSV, folder, rnn_text_read_lines) reads bytes the same way: a UTF-8
+ * BOM at the start is dropped; LF, CRLF and a lone CR each end a line and read as LF
+ * (in a TSV or a file to predict a line is a sample; inside a folder's file a line end
+ * separates words); a NUL byte is an error "FILE:LINE:COLUMN: NUL byte in the text
+ * ..." (from 1, columns in bytes; "<stdin>" for stdin). Only regular files are read: a
+ * FIFO, a device, or a directory where a file is expected (a *.txt inside the folder
+ * included) is refused at once, naming the path.
  * Tokenizer (Keras's Tokenizer defaults): lower-case ASCII, replace every character of
  * !"#$%&()*+,-./:;<=>?@[\]^_`{|}~ and tab/newline by a space, split on spaces.
- * The apostrophe, \r, \v and \f are not separators (as in Keras); bytes >= 0x80 are
- * kept as they are (only ASCII is lower-cased). HTML like "<br />" thus becomes the
- * word "br", as in Keras. */
+ * The apostrophe, \r, \v and \f are not separators (as in Keras; the readers leave no
+ * \r); bytes >= 0x80 are kept as they are (only ASCII is lower-cased). HTML like
+ * "<br />" thus becomes the word "br", as in Keras. */
 typedef struct {
     size_t n;
     char **texts;    /* [n] NUL-terminated, owned */
@@ -50,6 +58,12 @@ typedef struct {
 } rnn_text_set;
 
 int rnn_text_read(const char *path, rnn_text_set *out, char *err, size_t errlen);
+
+/* Texts to predict (predict --text PATH): one per line of a regular file, or of stdin
+ * when path is "-" (a pipe or anything else), labels 0; a blank line is a text too, so
+ * that the outputs line up with the input lines. A directory is read as by
+ * rnn_text_read. An input without lines is an error. */
+int rnn_text_read_lines(const char *path, rnn_text_set *out, char *err, size_t errlen);
 void rnn_text_set_free(rnn_text_set *s);
 
 typedef struct rnn_vocab rnn_vocab;
@@ -62,8 +76,10 @@ typedef struct rnn_vocab rnn_vocab;
 rnn_vocab *rnn_vocab_build(const rnn_text_set *train, int vocab);
 void rnn_vocab_free(rnn_vocab *v);
 
-/* Serialize: the kept words in rank order, one per line ("\n"-joined, malloc'd).
- * rnn_vocab_parse reverses it. The checkpoint stores this string. */
+/* Serialize: the kept words in rank order, one per line ("\n"-joined, malloc'd), always
+ * valid UTF-8: a byte that is not part of a UTF-8 sequence is written \xhh (lower-case
+ * hex; no word holds a backslash). rnn_vocab_parse reverses it, byte for byte, and
+ * accepts only that form (see text.c). The checkpoint stores this string. */
 char *rnn_vocab_serialize(const rnn_vocab *v);
 rnn_vocab *rnn_vocab_parse(const char *s, int vocab, char *err, size_t errlen);
 
@@ -71,7 +87,13 @@ rnn_vocab *rnn_vocab_parse(const char *s, int vocab, char *err, size_t errlen);
  * truncating = 'pre'): the last T ids, left-padded with 0. */
 void rnn_text_encode(const rnn_vocab *v, const char *text, int T, int32_t *ids);
 
-/* Encode a whole set into d (labels checked like rnn_npy_read_y). */
+/* 0 if a model whose embedding has input_dim vocab can take text data, else -1 with
+ * "the embedding's input_dim N is too small for text data: ids 0..3 are reserved ...":
+ * ids 0-3 are not words (see rnn_vocab_build), so vocab must be at least 5. */
+int rnn_text_check_vocab(int vocab, char *err, size_t errlen);
+
+/* Encode a whole set into d (labels checked like rnn_npy_read_y; the vocabulary's size
+ * by rnn_text_check_vocab). */
 int rnn_text_to_data(const rnn_vocab *v, const rnn_text_set *s, int T, rnn_loss_kind loss,
                      int n_classes, rnn_data *d, char *err, size_t errlen);
 

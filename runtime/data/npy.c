@@ -10,6 +10,7 @@
  * counted from 0 and saying so.
  */
 #include "core/errors.h"
+#include "core/safetensors.h"
 #include "data/data.h"
 
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Largest header we accept: numpy writes ~128 bytes; 1 MiB is far beyond any real one
  * and keeps a hostile header length from turning into a huge allocation. */
@@ -280,15 +282,14 @@ static int parse_dict(const char *path, const char *text, npy_header *h, int *fo
 static int read_header(const char *path, FILE **fp, npy_header *h, char *err, size_t errlen) {
     *fp = NULL;
     memset(h, 0, sizeof *h);
-    FILE *f = fopen(path, "rb");
-    if (!f) return rnn_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    /* The file size bounds everything the header may claim. fseek/ftell are enough:
-     * long is 64-bit on every platform rnnc targets. */
-    long size = -1;
-    if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
-    if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return rnn_fail(err, errlen, "%s: cannot determine the file size (not a regular file?)", path);
+    /* The file size bounds everything the header may claim. */
+    uint64_t size;
+    int fd = rnn_open_regular(path, ".npy file", &size, err, errlen);
+    if (fd < 0) return -1;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return rnn_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     }
     unsigned char pre[12];
     size_t got = fread(pre, 1, 8, f);
@@ -314,10 +315,10 @@ static int read_header(const char *path, FILE **fp, npy_header *h, char *err, si
     uint32_t hlen = (uint32_t)pre[8] | (uint32_t)pre[9] << 8;
     if (lenbytes == 4) hlen |= (uint32_t)pre[10] << 16 | (uint32_t)pre[11] << 24;
     uint64_t prefix = 8 + lenbytes;
-    if ((uint64_t)hlen > (uint64_t)size - prefix) {
+    if ((uint64_t)hlen > size - prefix) {
         fclose(f);
         return rnn_fail(err, errlen, "%s: truncated .npy header (%" PRIu32 " bytes announced, %" PRIu64 " present)",
-                    path, hlen, (uint64_t)size - prefix);
+                    path, hlen, size - prefix);
     }
     if (hlen > NPY_MAX_HEADER) {
         fclose(f);
@@ -348,7 +349,7 @@ static int read_header(const char *path, FILE **fp, npy_header *h, char *err, si
         fclose(f);
         return -1;
     }
-    h->data_bytes_available = (uint64_t)size - prefix - hlen;
+    h->data_bytes_available = size - prefix - hlen;
     *fp = f;
     return 0;
 }

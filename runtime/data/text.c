@@ -8,6 +8,8 @@
  * Directory listing needs opendir/readdir/stat, which _POSIX_C_SOURCE=200809L provides.
  */
 #include "core/errors.h"
+#include "core/json.h"
+#include "core/safetensors.h"
 #include "data/data.h"
 
 #include <dirent.h>
@@ -16,9 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Class labels from text are small integers; 2^24 keeps them exact in a float. */
 #define TEXT_MAX_LABEL 16777216L
+
+/* Ids 0 padding, 1 start, 2 out-of-vocabulary and 3 (unused, as in imdb.load_data) come
+ * before the words: the word of rank r has id r + 3. */
+#define TEXT_FIRST_WORD_ID 4
 
 
 /* ---- tokenizer ---------------------------------------------------------------------- */
@@ -159,7 +166,7 @@ struct rnn_vocab {
 
 /* Words a rank may hold: at most vocab - 4 (ids 4 .. vocab-1). */
 static size_t max_words(int vocab) {
-    return vocab > 4 ? (size_t)vocab - 4 : 0;
+    return vocab > TEXT_FIRST_WORD_ID ? (size_t)(vocab - TEXT_FIRST_WORD_ID) : 0;
 }
 
 void rnn_vocab_free(rnn_vocab *v) {
@@ -241,20 +248,97 @@ rnn_vocab *rnn_vocab_build(const rnn_text_set *train, int vocab) {
     return v;
 }
 
+/* The stored form of a vocabulary (rnn_vocab_serialize; the checkpoint's "vocabulary"
+ * metadata, a JSON string, so it must be UTF-8): the kept words in rank order, joined
+ * by "\n". A word is written as its bytes, except that a byte which does not belong to
+ * a valid UTF-8 sequence (rnn_utf8_seq: RFC 3629, no overlongs, no surrogates) is
+ * written \xhh, two lower-case hex digits: Latin-1 "café" is stored "caf\xe9". No word
+ * holds a backslash (the tokenizer splits on it), so the escape is unambiguous, and a
+ * vocabulary of UTF-8 words is plain UTF-8 lines, without an escape. The parser takes
+ * exactly what the serializer writes, so each vocabulary has one stored form. */
+
+/* Write word w[0..n) in its stored form to out (NULL: only count); returns the length. */
+static size_t escape_word(const char *w, size_t n, char *out) {
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t k = 0; k < n;) {
+        unsigned char c = (unsigned char)w[k];
+        size_t seq = rnn_utf8_seq((const unsigned char *)w + k, n - k);
+        if (seq) {
+            if (out) memcpy(out + o, w + k, seq);
+            o += seq;
+            k += seq;
+        } else {
+            if (out) {
+                out[o] = '\\';
+                out[o + 1] = 'x';
+                out[o + 2] = hex[c >> 4];
+                out[o + 3] = hex[c & 15];
+            }
+            o += 4;
+            k++;
+        }
+    }
+    return o;
+}
+
 char *rnn_vocab_serialize(const rnn_vocab *v) {
     size_t total = 1;
-    for (size_t k = 0; k < v->n_words; k++) total += strlen(v->words[k]) + 1;
+    for (size_t k = 0; k < v->n_words; k++) total += escape_word(v->words[k], strlen(v->words[k]), NULL) + 1;
     char *s = malloc(total);
     if (!s) return NULL;
     size_t p = 0;
     for (size_t k = 0; k < v->n_words; k++) {
         if (k) s[p++] = '\n';
-        size_t n = strlen(v->words[k]);
-        memcpy(s + p, v->words[k], n);
-        p += n;
+        p += escape_word(v->words[k], strlen(v->words[k]), s + p);
     }
     s[p] = '\0';
     return s;
+}
+
+static int hex_digit(char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Decode the stored word src (one line, NUL-terminated) into out, which has room for
+ * strlen(src) + 1 bytes. 0, or -1 with err set. */
+static int unescape_word(const char *src, size_t line, char *out, char **scratch, size_t *scratch_cap, char *err,
+                         size_t errlen) {
+    if (!*src) return rnn_fail(err, errlen, "vocabulary line %zu: empty word", line);
+    size_t n = 0;
+    for (const char *q = src; *q; q++) {
+        if (*q != '\\') {
+            out[n++] = *q;
+            continue;
+        }
+        int hi = q[1] == 'x' ? hex_digit(q[2]) : -1, lo = hi >= 0 ? hex_digit(q[3]) : -1;
+        if (lo < 0 || hi < 8)
+            return rnn_fail(err, errlen, "vocabulary line %zu: '%s': a '\\' must start \\xhh, a byte 80..ff in lower-case hex",
+                            line, src);
+        out[n++] = (char)(hi << 4 | lo);
+        q += 3;
+    }
+    out[n] = '\0';
+    for (size_t k = 0; k < n; k++) {
+        unsigned char c = (unsigned char)out[k];
+        if (is_sep(c) || lower(c) != c)
+            return rnn_fail(err, errlen, "vocabulary line %zu: '%s' is not a word the tokenizer can produce", line, src);
+    }
+    /* one stored form: escapes exactly where the serializer puts them */
+    size_t m = escape_word(out, n, NULL);
+    if (m + 1 > *scratch_cap) {
+        char *b = realloc(*scratch, m + 1);
+        if (!b) return rnn_fail(err, errlen, "vocabulary: out of memory");
+        *scratch = b;
+        *scratch_cap = m + 1;
+    }
+    escape_word(out, n, *scratch);
+    (*scratch)[m] = '\0';
+    if (strcmp(*scratch, src) != 0)
+        return rnn_fail(err, errlen,
+                        "vocabulary line %zu: '%s' should be written '%s' (only bytes that are not UTF-8 are escaped, as \\xhh)",
+                        line, src, *scratch);
+    return 0;
 }
 
 rnn_vocab *rnn_vocab_parse(const char *s, int vocab, char *err, size_t errlen) {
@@ -271,52 +355,43 @@ rnn_vocab *rnn_vocab_parse(const char *s, int vocab, char *err, size_t errlen) {
              max_words(vocab));
         return NULL;
     }
-    char *copy = malloc(len + 1);
+    char *copy = malloc(len + 1);      /* the stored lines, NUL-terminated in place */
+    char *decoded = malloc(len + n + 1); /* the words, each NUL-terminated */
+    char **srcs = calloc(n ? n : 1, sizeof *srcs);
     char **words = calloc(n ? n : 1, sizeof *words);
-    if (!copy || !words) {
-        free(copy);
-        free(words);
+    char *scratch = NULL;
+    size_t scratch_cap = 0;
+    rnn_vocab *v = NULL;
+    if (!copy || !decoded || !srcs || !words) {
         rnn_fail(err, errlen, "vocabulary: out of memory");
-        return NULL;
+        goto done;
     }
     memcpy(copy, s, len);
     copy[len] = '\0';
-    size_t k = 0, line = 1;
-    char *p = copy;
-    int bad = 0;
-    while (k < n) {
+    char *p = copy, *out = decoded;
+    for (size_t k = 0; k < n; k++) {
         char *nl = strchr(p, '\n');
         if (nl) *nl = '\0';
-        if (!*p) {
-            bad = rnn_fail(err, errlen, "vocabulary line %zu: empty word", line);
-            break;
-        }
-        for (const unsigned char *q = (const unsigned char *)p; *q; q++) {
-            if (is_sep(*q) || lower(*q) != *q) {
-                bad = rnn_fail(err, errlen, "vocabulary line %zu: '%s' is not a word the tokenizer can produce", line, p);
-                break;
-            }
-        }
-        if (bad) break;
-        words[k++] = p;
-        line++;
+        if (unescape_word(p, k + 1, out, &scratch, &scratch_cap, err, errlen)) goto done;
+        srcs[k] = p;
+        words[k] = out;
+        out += strlen(out) + 1;
         p = nl ? nl + 1 : p + strlen(p);
     }
-    rnn_vocab *v = NULL;
-    if (!bad) {
-        size_t dup;
-        v = vocab_from_words(words, n, vocab, &dup);
-        if (!v && dup < n) {
-            const char *first = NULL;
-            size_t at = 0;
-            for (size_t a = 0; a < dup && !first; a++)
-                if (strcmp(words[a], words[dup]) == 0) first = words[a], at = a;
-            rnn_fail(err, errlen, "vocabulary line %zu: '%s' repeats line %zu", dup + 1, words[dup], at + 1);
-        } else if (!v) {
-            rnn_fail(err, errlen, "vocabulary: out of memory");
-        }
+    size_t dup;
+    v = vocab_from_words(words, n, vocab, &dup);
+    if (!v && dup < n) {
+        size_t at = 0;
+        while (at < dup && strcmp(words[at], words[dup]) != 0) at++;
+        rnn_fail(err, errlen, "vocabulary line %zu: '%s' repeats line %zu", dup + 1, srcs[dup], at + 1);
+    } else if (!v) {
+        rnn_fail(err, errlen, "vocabulary: out of memory");
     }
+done:
+    free(scratch);
     free(words);
+    free(srcs);
+    free(decoded);
     free(copy);
     return v;
 }
@@ -360,9 +435,18 @@ static int check_label(float y, rnn_loss_kind loss, int n_classes, size_t row, c
     return 0;
 }
 
+int rnn_text_check_vocab(int vocab, char *err, size_t errlen) {
+    if (vocab > TEXT_FIRST_WORD_ID) return 0;
+    return rnn_fail(err, errlen,
+                    "the embedding's input_dim %d is too small for text data: ids 0..%d are reserved (0 padding, "
+                    "1 start, 2 out-of-vocabulary, 3 unused), so words start at id %d; use input_dim >= %d",
+                    vocab, TEXT_FIRST_WORD_ID - 1, TEXT_FIRST_WORD_ID, TEXT_FIRST_WORD_ID + 1);
+}
+
 int rnn_text_to_data(const rnn_vocab *v, const rnn_text_set *s, int T, rnn_loss_kind loss, int n_classes,
                      rnn_data *d, char *err, size_t errlen) {
     memset(d, 0, sizeof *d);
+    if (rnn_text_check_vocab(v->vocab, err, errlen)) return -1;
     if (s->n == 0) return rnn_fail(err, errlen, "no samples");
     if (T <= 0) return rnn_fail(err, errlen, "invalid number of timesteps %d", T);
     for (size_t i = 0; i < s->n; i++)
@@ -414,42 +498,83 @@ static int set_push(rnn_text_set *s, size_t *cap, char *text, float label) {
     return 0;
 }
 
-/* Whole file into a NUL-terminated buffer. NUL bytes inside become spaces, since texts
- * are C strings. Returns NULL with err set. */
-static char *slurp(const char *path, size_t *len_out, char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        rnn_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 4096, len = 0;
+/* ---- the bytes of a text file -------------------------------------------------------
+ * One definition, shared by every reader (the TSV, the aclImdb-like folder, the lines to
+ * predict from a file or stdin), so that a review gives the same words and ids whichever
+ * way it arrives:
+ *   - a UTF-8 byte order mark at the very start is dropped;
+ *   - a line ends at LF, CRLF or a lone CR (Python's universal newlines) and every line
+ *     end reads as LF, a word separator; a line end at the end of the input starts no
+ *     further line;
+ *   - a NUL byte is an error naming the file, line and column (from 1, in bytes): text
+ *     is never UTF-16 or binary, and a sample is a C string;
+ *   - every other byte is kept as it is (the tokenizer decides what separates words). */
+
+/* All of fd into a NUL-terminated buffer (*len bytes before the NUL). NULL + err. */
+static char *read_all(int fd, const char *name, size_t *len, char *err, size_t errlen) {
+    size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
-    while (buf) {
-        if (len + 1 == cap) {
+    for (;;) {
+        if (!buf) {
+            rnn_fail(err, errlen, "%s: out of memory", name);
+            return NULL;
+        }
+        if (n + 1 == cap) {
             char *nb = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
+            if (!nb) free(buf);
             buf = nb;
             cap *= 2;
+            continue;
         }
-        size_t got = fread(buf + len, 1, cap - 1 - len, f);
-        len += got;
+        ssize_t got = read(fd, buf + n, cap - 1 - n);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+            rnn_fail(err, errlen, "%s: cannot read: %s", name, strerror(errno));
+            free(buf);
+            return NULL;
+        }
         if (got == 0) break;
+        n += (size_t)got;
     }
-    const char *why = !buf ? "out of memory" : ferror(f) ? "read error" : NULL;
-    fclose(f);
-    if (why) {
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* Apply the definition above to buf[0..*len) in place. 0, or -1 + err on a NUL byte. */
+static int normalize(char *buf, size_t *len, const char *name, char *err, size_t errlen) {
+    size_t n = *len, r = 0, w = 0, line = 1, col = 1;
+    if (n >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) r = 3;
+    for (; r < n; r++) {
+        char c = buf[r];
+        if (c == '\0')
+            return rnn_fail(err, errlen, "%s:%zu:%zu: NUL byte in the text (is the file UTF-16 or binary?)", name, line,
+                            col);
+        if (c == '\r') {
+            c = '\n';
+            if (r + 1 < n && buf[r + 1] == '\n') r++;
+        }
+        buf[w++] = c;
+        if (c == '\n') line++, col = 1;
+        else col++;
+    }
+    buf[w] = '\0';
+    *len = w;
+    return 0;
+}
+
+/* A whole text file, normalized. NULL + err; a FIFO, a device or a directory is refused
+ * without blocking. */
+static char *slurp(const char *path, char *err, size_t errlen) {
+    int fd = rnn_open_regular(path, "text file", NULL, err, errlen);
+    if (fd < 0) return NULL;
+    size_t len;
+    char *buf = read_all(fd, path, &len, err, errlen);
+    close(fd);
+    if (buf && normalize(buf, &len, path, err, errlen)) {
         free(buf);
-        rnn_fail(err, errlen, "%s: %s", path, why);
         return NULL;
     }
-    buf[len] = '\0';
-    for (size_t k = 0; k < len; k++)
-        if (buf[k] == '\0') buf[k] = ' ';
-    if (len_out) *len_out = len;
     return buf;
 }
 
@@ -478,19 +603,16 @@ static int parse_label(const char *s, size_t n, float *out) {
 }
 
 static int read_tsv(const char *path, rnn_text_set *out, char *err, size_t errlen) {
-    size_t len;
-    char *buf = slurp(path, &len, err, errlen);
+    char *buf = slurp(path, err, errlen);
     if (!buf) return -1;
     size_t cap = 0, lineno = 0;
     char *p = buf;
-    if ((unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB && (unsigned char)p[2] == 0xBF) p += 3;  /* UTF-8 BOM */
     int rc = 0;
     while (*p) {
         lineno++;
         char *nl = strchr(p, '\n');
         size_t n = nl ? (size_t)(nl - p) : strlen(p);
         char *next = nl ? nl + 1 : p + n;
-        if (n && p[n - 1] == '\r') n--;  /* CRLF */
         size_t k = 0;
         while (k < n && p[k] == ' ') k++;
         if (k == n) {  /* blank line */
@@ -575,19 +697,17 @@ static int read_class_dir(const char *dir, const char *sub, float label, rnn_tex
     }
     closedir(dp);
     if (rc == 0 && n > 1) qsort(names, n, sizeof *names, cmp_str);  /* same prefix, so this orders the names */
-    size_t found = 0;
+    /* every *.txt must be a readable regular file: one that is not is named, not skipped */
     for (size_t k = 0; rc == 0 && k < n; k++) {
-        if (stat(names[k], &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        char *text = slurp(names[k], NULL, err, errlen);
+        char *text = slurp(names[k], err, errlen);
         if (!text) {
             rc = -1;
         } else if (set_push(out, cap, text, label)) {
             free(text);
             rc = rnn_fail(err, errlen, "%s: out of memory", path);
         }
-        found++;
     }
-    if (rc == 0 && found == 0) rc = rnn_fail(err, errlen, "%s: no *.txt files", path);
+    if (rc == 0 && n == 0) rc = rnn_fail(err, errlen, "%s: no *.txt files", path);
     for (size_t k = 0; k < n; k++) free(names[k]);
     free(names);
     free(path);
@@ -606,6 +726,45 @@ int rnn_text_read(const char *path, rnn_text_set *out, char *err, size_t errlen)
     } else {
         rc = read_tsv(path, out, err, errlen);
     }
+    if (rc) rnn_text_set_free(out);
+    return rc;
+}
+
+int rnn_text_read_lines(const char *path, rnn_text_set *out, char *err, size_t errlen) {
+    memset(out, 0, sizeof *out);
+    int is_stdin = strcmp(path, "-") == 0;
+    const char *name = is_stdin ? "<stdin>" : path;
+    int fd = STDIN_FILENO;
+    if (!is_stdin) {
+        struct stat st;
+        int known = stat(path, &st) == 0;
+        if (known && S_ISDIR(st.st_mode)) return rnn_text_read(path, out, err, errlen);
+        fd = rnn_open_regular(path, "text file", NULL, err, errlen);
+        if (fd < 0) {
+            size_t used = err && errlen ? strlen(err) : 0;
+            if (err && known && !S_ISREG(st.st_mode) && used + 1 < errlen)
+                snprintf(err + used, errlen - used, " (a stream is read from stdin: --text -)");
+            return -1;
+        }
+    }
+    size_t len;
+    char *buf = read_all(fd, name, &len, err, errlen);
+    if (!is_stdin) close(fd);
+    if (!buf) return -1;
+    int rc = normalize(buf, &len, name, err, errlen);
+    size_t cap = 0;
+    for (size_t p = 0; rc == 0 && p < len;) {
+        const char *nl = memchr(buf + p, '\n', len - p);
+        size_t e = nl ? (size_t)(nl - buf) : len;
+        char *text = dup_range(buf + p, e - p);
+        if (!text || set_push(out, &cap, text, 0.0f)) {
+            free(text);
+            rc = rnn_fail(err, errlen, "%s: out of memory", name);
+        }
+        p = e + 1;
+    }
+    free(buf);
+    if (rc == 0 && out->n == 0) rc = rnn_fail(err, errlen, "%s: no lines of text", name);
     if (rc) rnn_text_set_free(out);
     return rc;
 }

@@ -5,10 +5,12 @@
  * --init-weights (weights only) and --resume (weights, optimizer slots and the resume
  * state) do. The model is the one of tests/fuzz/corpus/spec/tiny.lua, built
  * here by hand so that the harness needs no Lua: embedding{32, 3, input_length = 4},
- * lstm{2}, dense{1, sigmoid}, rmsprop.
+ * lstm{2}, dense{1, sigmoid}, rmsprop. A stored vocabulary that parses must serialize
+ * back to the same string (one stored form, any bytes; see data/text.c).
  */
 #include "fuzz_util.h"
 #include "core/safetensors.h"
+#include "data/data.h"
 #include "train/trainer.h"
 
 #include <math.h>
@@ -81,6 +83,24 @@ static void check_file(const rnn_st_file *f) {
     }
 }
 
+/* The vocabulary as predict --text and --resume read it. */
+static void check_vocab(const char *s) {
+    char err[512];
+    rnn_vocab *v = rnn_vocab_parse(s, g_model.vocab, err, sizeof err);
+    if (g_verbose) fprintf(stderr, "vocabulary: %s\n", v ? "ok" : err);
+    if (!v) {
+        fuzz_check_err(err, sizeof err);
+        return;
+    }
+    char *ser = rnn_vocab_serialize(v);
+    FUZZ_CHECK(ser != NULL);
+    size_t n = strlen(s);
+    if (n && s[n - 1] == '\n') n--;
+    FUZZ_CHECK(strlen(ser) == n && memcmp(ser, s, n) == 0);
+    free(ser);
+    rnn_vocab_free(v);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *path = fuzz_write_tmp(data, size);
     char err[1024];
@@ -98,7 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int rc = rnn_ckpt_load(path, &g_tr, NULL, &vocab, err, sizeof err);
     if (g_verbose) fprintf(stderr, "weights: %s\n", rc ? err : "ok");
     if (rc == 0) {
-        if (vocab) (void)strlen(vocab);
+        if (vocab) check_vocab(vocab);
         free(vocab);
     } else {
         fuzz_check_err(err, sizeof err);

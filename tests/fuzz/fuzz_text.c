@@ -1,11 +1,15 @@
 /*
- * fuzz_text.c — raw text: rnn_text_read on the input as a TSV file, the vocabulary
- * built from it (two sizes), its serialize/parse round trip (must be the identity:
- * same string, same ids for every text), encoding and rnn_text_to_data. The input is
- * also parsed directly as a serialized vocabulary: when that succeeds, serializing
- * must give the input back (less the one trailing newline the parser tolerates).
+ * fuzz_text.c — raw text: rnn_text_read on the input as a TSV file and
+ * rnn_text_read_lines on it as a file to predict (texts hold no CR, LF or NUL after
+ * reading; a TSV line's text is the same bytes as that line read alone), the
+ * vocabulary built from it (two sizes), its serialize/parse round trip (must be the
+ * identity: same string, same ids for every text; the string always UTF-8, as a
+ * checkpoint needs), encoding and rnn_text_to_data. The input is also parsed directly
+ * as a serialized vocabulary: when that succeeds, serializing must give the input back
+ * (less the one trailing newline the parser tolerates).
  */
 #include "fuzz_util.h"
+#include "core/json.h"
 #include "data/data.h"
 
 #define T_MAX 12
@@ -16,11 +20,29 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     return 0;
 }
 
+static int utf8(const char *s) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
+    while (n) {
+        size_t k = rnn_utf8_seq(p, n);
+        if (!k) return 0;
+        p += k;
+        n -= k;
+    }
+    return 1;
+}
+
+/* What every reader leaves: no line end inside a text, no NUL (a C string). */
+static void check_texts(const rnn_text_set *s) {
+    for (size_t i = 0; i < s->n; i++) FUZZ_CHECK(s->texts[i] && !strpbrk(s->texts[i], "\r\n"));
+}
+
 static void round_trip(const rnn_text_set *s, int vocab) {
     rnn_vocab *v = rnn_vocab_build(s, vocab);
     FUZZ_CHECK(v != NULL);
     char *ser = rnn_vocab_serialize(v);
     FUZZ_CHECK(ser != NULL);
+    FUZZ_CHECK(utf8(ser));
     char err[512];
     rnn_vocab *v2 = rnn_vocab_parse(ser, vocab, err, sizeof err);
     if (!v2) fprintf(stderr, "round trip: %s\n", err);
@@ -60,15 +82,41 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *path = fuzz_write_tmp(data, size);
     char err[512];
     rnn_text_set s;
-    if (rnn_text_read(path, &s, err, sizeof err) == 0) {
+    int tsv_ok = rnn_text_read(path, &s, err, sizeof err) == 0;
+    if (tsv_ok) {
         FUZZ_CHECK(s.n >= 1 && s.texts && s.labels);
+        check_texts(&s);
         round_trip(&s, 12);
         round_trip(&s, 1000);
-        rnn_text_set_free(&s);
     } else {
         fuzz_check_err(err, sizeof err);
         FUZZ_CHECK(s.n == 0 && !s.texts && !s.labels);
     }
+
+    /* the same bytes as lines to predict: a NUL fails both readers, and every TSV
+     * sample's text is the end of one of the lines (the same line ends, the same BOM) */
+    rnn_text_set l;
+    if (rnn_text_read_lines(path, &l, err, sizeof err) == 0) {
+        FUZZ_CHECK(l.n >= 1 && l.texts && l.labels);
+        FUZZ_CHECK(memchr(data, 0, size) == NULL);
+        check_texts(&l);
+        size_t line = 0;
+        for (size_t i = 0; tsv_ok && i < s.n; i++) {
+            size_t n = strlen(s.texts[i]);
+            for (;; line++) {
+                FUZZ_CHECK(line < l.n);
+                size_t m = strlen(l.texts[line]);
+                if (m > n && l.texts[line][m - n - 1] == '\t' && strcmp(l.texts[line] + m - n, s.texts[i]) == 0) break;
+            }
+            line++;
+        }
+        rnn_text_set_free(&l);
+    } else {
+        fuzz_check_err(err, sizeof err);
+        FUZZ_CHECK(l.n == 0 && !l.texts && !l.labels);
+        FUZZ_CHECK(!tsv_ok);
+    }
+    if (tsv_ok) rnn_text_set_free(&s);
 
     /* the bytes as a serialized vocabulary (a C string: up to the first NUL) */
     char *str = malloc(size + 1);
