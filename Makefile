@@ -7,6 +7,7 @@
 #                   tests/selftest.sh on three specs (CHECK_SPECS)
 #   make test       the whole test suite (all of make check, every tests/*.sh, gcc build)
 #   make test-asan  the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make test-interop  rnnc against TensorFlow.js (npm) and h5py (see interop below)
 #   make deps       install missing Debian packages (as root), else print the command
 #   make fixtures   regenerate the PyTorch oracle fixtures (needs python3-torch)
 #
@@ -32,8 +33,12 @@ LUA_CFLAGS  = $(call lazy,LUA_CFLAGS,pkg-config --cflags lua5.4 2>/dev/null)
 LUA_LIBS    = $(call lazy,LUA_LIBS,pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
 CRIT_CFLAGS = $(call lazy,CRIT_CFLAGS,pkg-config --cflags criterion 2>/dev/null)
 CRIT_LIBS   = $(call lazy,CRIT_LIBS,pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
+MPI_CFLAGS  = $(call lazy,MPI_CFLAGS,mpicc --showme:compile 2>/dev/null)
 
-RT_SRC   := $(sort $(shell find runtime -name '*.c'))
+# runtime/mpi/ goes into librnnrt_mpi.a alone: only `rnnc --mpi` trainers link MPI.
+RT_SRC   := $(sort $(filter-out runtime/mpi/%,$(shell find runtime -name '*.c')))
+MPI_SRC  := $(sort $(wildcard runtime/mpi/*.c))
+MPI_OBJ  := $(MPI_SRC:%.c=$(BUILD)/obj/%.o)
 RT_OBJ   := $(RT_SRC:%.c=$(BUILD)/obj/%.o)
 RT_HDR   := $(sort $(shell find runtime -name '*.h'))
 CC_SRC   := $(sort $(wildcard compiler/*.c compiler/layers/*.c))
@@ -48,23 +53,25 @@ FD_OBJ     := $(FD_RT_SRC:%.c=$(BUILD)/obj-double/%.o) $(FD_SRC:%.c=$(BUILD)/obj
 
 SPECS    := $(sort $(wildcard specs/*.lua))
 # The headers a generated file and a user of librnnrt include (installed by make install).
-PUBLIC_HDRS := rnnrt.h rnn_arch.h rnn_fastmath.h rnn_lanes.h rnn_kernels.h rnn_gemm.h rnn_gen.h
+PUBLIC_HDRS := rnnrt.h rnn_arch.h rnn_fastmath.h rnn_isa.h rnn_lanes.h rnn_kernels.h rnn_gemm.h rnn_gen.h rnn_interop.h rnn_mpi.h
 INC_HDRS    := $(PUBLIC_HDRS:%=$(BUILD)/include/%)
 
 .PHONY: all deps demo check test test-unit test-fd test-shell test-asan check-gcc check-generated regen fixtures clean
-all: $(BUILD)/rnnc $(BUILD)/librnnrt.a $(INC_HDRS)
+all: $(BUILD)/rnnc $(BUILD)/librnnrt.a $(BUILD)/librnnrt_mpi.a $(INC_HDRS)
 
 # ---- dependencies ---------------------------------------------------------------
 # Every Debian package that building, `make demo` and `make test` use: the compilers
 # (clang by default; gcc for the gcc build and the lane tests), Lua and Criterion,
-# binutils (nm), python3 (test scripts), valgrind, man-db (the man pages render).
+# binutils (nm), python3 (test scripts), valgrind, man-db (the man pages render), Open MPI
+# (mpicc and mpirun: `rnnc --mpi` trainers and tests/mpi.sh).
 DEBIAN_PKGS := make clang gcc binutils libc6-dev pkg-config lua5.4 liblua5.4-dev libcriterion-dev \
-               python3 valgrind man-db
+               python3 valgrind man-db libhdf5-dev openmpi-bin libopenmpi-dev
 # Only for the targets that say so: make fuzz, make fresh-check.
 FUZZ_PKGS   := libclang-rt-14-dev
 FRESH_PKGS  := mmdebstrap
 deps:
 	@tools/deps.sh $(DEBIAN_PKGS)
+	@tools/deps.sh $(SHIP_PKGS)
 # The stamp's name holds the list, so a longer list installs again.
 DEPS_OK := $(BUILD)/.deps-$(shell echo $(DEBIAN_PKGS) | cksum | cut -d' ' -f1)
 $(DEPS_OK): tools/deps.sh
@@ -76,6 +83,13 @@ $(BUILD)/obj/runtime/%.o: runtime/%.c $(RT_HDR) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CPPFLAGS_RT) -c $< -o $@
 
+# Keras's HDF5 weights (runtime/interop/hdf5.c) use Debian's libhdf5, opened with dlopen
+# at run time, so trainers link as before: HDF5=auto (default) builds it when
+# libhdf5-dev's headers are there, HDF5=1 requires them, HDF5=0 leaves it out.
+HDF5 ?= auto
+HDF5_CFLAGS = $(call lazy,HDF5_CFLAGS,tools/hdf5_flags.sh $(HDF5))
+$(BUILD)/obj/runtime/interop/hdf5.o: ALL_CFLAGS += $(HDF5_CFLAGS)
+
 # The optimizer's sqrt never sees a negative argument and nobody reads errno after it;
 # without errno, sqrt is one instruction and the update loops vectorize.
 $(BUILD)/obj/runtime/core/optim.o: ALL_CFLAGS += -fno-math-errno
@@ -85,6 +99,15 @@ $(BUILD)/obj/compiler/%.o: compiler/%.c $(CC_HDR) $(RT_HDR) | $(DEPS_OK)
 	$(CC) $(ALL_CFLAGS) $(CPPFLAGS_RT) -Icompiler $(LUA_CFLAGS) -c $< -o $@
 
 $(BUILD)/librnnrt.a: $(RT_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# The MPI reducer: $(CC) with mpicc's flags, so that the library is the same compiler's.
+$(BUILD)/obj/runtime/mpi/%.o: runtime/mpi/%.c $(RT_HDR) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CPPFLAGS_RT) $(MPI_CFLAGS) -c $< -o $@
+
+$(BUILD)/librnnrt_mpi.a: $(MPI_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -122,7 +145,7 @@ test-fd: $(BUILD)/test_fd
 	@if [ -n "$(FD_SRC)" ]; then $(BUILD)/test_fd --jobs 2; fi
 
 # every tests/*.sh but tests/lib.sh, which they source
-test-shell: $(BUILD)/rnnc
+test-shell: $(BUILD)/rnnc cross
 	@for t in $(sort $(filter-out tests/lib.sh,$(wildcard tests/*.sh))); do \
 	  echo "== $$t"; BUILD=$(BUILD) bash $$t || exit 1; done
 
@@ -151,6 +174,9 @@ check-generated: $(BUILD)/rnnc $(INC_HDRS)
 	    echo "check-generated: generated/$$n.c differs from what rnnc emits now (run make regen and review)"; status=1; fi; \
 	  for c in clang gcc; do command -v $$c > /dev/null || continue; \
 	    $$c -std=c17 -Wall -Wextra -Wpedantic -Werror -O2 -fsyntax-only -I$(BUILD)/include $$tmp/$$n.c || status=1; done; \
+	  if [ "$$(uname -m)" = x86_64 ]; then for l in 1:x86-64 4:x86-64-v4; do \
+	    clang -std=c17 -Wall -Wextra -Wpedantic -Werror -O2 -fsyntax-only -march=$${l#*:} -DRNN_ISA_LEVEL=$${l%%:*} \
+	      -I$(BUILD)/include $$tmp/$$n.c || status=1; done; fi; \
 	done; rm -rf $$tmp; \
 	if [ $$status -eq 0 ]; then echo "check-generated: generated/ matches the emitter for $(words $(SPECS)) specs"; fi; exit $$status
 
@@ -164,6 +190,18 @@ check-gcc:
 test-asan:
 	$(MAKE) BUILD=build/asan OPT='-O1 -g -fno-omit-frame-pointer' \
 	  SAN='-fsanitize=address,undefined -fno-sanitize-recover=all' test
+
+# ---- interop --------------------------------------------------------------------
+#   make test-interop   rnnc against the real TensorFlow.js (npm @tensorflow/tfjs 4.22.0,
+#                  installed into ~/.cache/rnnc/npm when missing; RNNC_NPM_CACHE moves it)
+#                  and Keras's HDF5 layout as Debian's h5py reads it
+#                  (tests/interop/tfjs.sh; tests/interop.sh, in make test, needs no peer)
+INTEROP_PKGS := python3-h5py python3-numpy
+.PHONY: test-interop
+test-interop: all
+	@tools/deps.sh --check-or-install $(INTEROP_PKGS)
+	@command -v node > /dev/null && command -v npm > /dev/null || tools/deps.sh --check-or-install nodejs npm
+	@BUILD=$(BUILD) bash tests/interop/tfjs.sh
 
 # ---- demo -----------------------------------------------------------------------
 demo: all
@@ -192,24 +230,63 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 INSTALL_HDRS := $(PUBLIC_HDRS:%=runtime/%)
 RNN_VERSION_STR = $(shell sed -n 's/^.define RNN_VERSION "\([^"]*\)".*/\1/p' runtime/rnnrt.h)
-INSTALLED := $(PREFIX)/bin/rnnc $(PREFIX)/lib/librnnrt.a $(PREFIX)/lib/pkgconfig/rnnrt.pc \
+INSTALLED = $(PREFIX)/bin/rnnc $(PREFIX)/lib/librnnrt.a $(PREFIX)/lib/librnnrt_mpi.a $(PREFIX)/lib/pkgconfig/rnnrt.pc \
              $(PREFIX)/share/man/man1/rnnc.1 $(PREFIX)/share/man/man5/rnnc-spec.5 \
-             $(INSTALL_HDRS:runtime/%=$(PREFIX)/include/%)
+             $(INSTALL_HDRS:runtime/%=$(PREFIX)/include/%) $(CROSS_TARGETS:%=$(PREFIX)/lib/%/librnnrt.a) \
+             $(PREFIX)/lib/cmake/rnnc/rnncConfig.cmake $(PREFIX)/lib/cmake/rnnc/rnncConfigVersion.cmake
 
 .PHONY: install uninstall
-install: all
+install: all cross
 	@case "$(PREFIX)" in /*) ;; *) echo "make install: PREFIX must be an absolute path (got '$(PREFIX)')" >&2; exit 2;; esac
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(RNN_VERSION_STR)|g' tools/rnnrt.pc.in > $(BUILD)/rnnrt.pc
 	install -D -m 755 $(BUILD)/rnnc "$(DESTDIR)$(PREFIX)/bin/rnnc"
 	install -D -m 644 $(BUILD)/librnnrt.a "$(DESTDIR)$(PREFIX)/lib/librnnrt.a"
+	install -D -m 644 $(BUILD)/librnnrt_mpi.a "$(DESTDIR)$(PREFIX)/lib/librnnrt_mpi.a"
 	install -D -m 644 $(BUILD)/rnnrt.pc "$(DESTDIR)$(PREFIX)/lib/pkgconfig/rnnrt.pc"
 	install -D -m 644 docs/rnnc.1 "$(DESTDIR)$(PREFIX)/share/man/man1/rnnc.1"
 	install -D -m 644 docs/rnnc-spec.5 "$(DESTDIR)$(PREFIX)/share/man/man5/rnnc-spec.5"
 	install -d -m 755 "$(DESTDIR)$(PREFIX)/include"
 	install -m 644 $(INSTALL_HDRS) "$(DESTDIR)$(PREFIX)/include/"
+	for t in $(CROSS_TARGETS); do install -D -m 644 $(BUILD)/$$t/librnnrt.a "$(DESTDIR)$(PREFIX)/lib/$$t/librnnrt.a" || exit 1; done
+	sed -e 's|@VERSION@|$(RNN_VERSION_STR)|g' tools/rnncConfigVersion.cmake.in > $(BUILD)/rnncConfigVersion.cmake
+	install -D -m 644 tools/rnncConfig.cmake "$(DESTDIR)$(PREFIX)/lib/cmake/rnnc/rnncConfig.cmake"
+	install -D -m 644 $(BUILD)/rnncConfigVersion.cmake "$(DESTDIR)$(PREFIX)/lib/cmake/rnnc/rnncConfigVersion.cmake"
 
 uninstall:
 	rm -f $(foreach f,$(INSTALLED),"$(DESTDIR)$(f)")
+
+# ---- shipping: cross runtimes and the tools their tests use ----------------------
+#   make cross    the runtime for each of CROSS_TARGETS, cross-built with clang --target
+#                 against Debian's cross libc: $(BUILD)/TRIPLE/librnnrt.a, which
+#                 `rnnc SPEC -o T --target TRIPLE` links (make install puts it in lib/TRIPLE/)
+# SHIP_PKGS: the cross toolchains (libc, crt files, linker), qemu-user for the cross
+# trainers and qemu-system-arm for the Cortex-M predictor, the Cortex-M toolchain with
+# newlib, and cmake (tests/shipping.sh, tests/freestanding.sh, tests/examples.sh).
+# `make deps` installs them; `make cross` and `make test` install what is missing.
+CROSS_TARGETS := aarch64-linux-gnu s390x-linux-gnu
+SHIP_PKGS := gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-s390x-linux-gnu libc6-dev-s390x-cross \
+             qemu-user-static gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm cmake
+SHIP_OK := $(BUILD)/.ship-$(shell echo $(SHIP_PKGS) | cksum | cut -d' ' -f1)
+$(SHIP_OK): tools/deps.sh | $(DEPS_OK)
+	@tools/deps.sh --check-or-install $(SHIP_PKGS)
+	@mkdir -p $(BUILD) && rm -f $(BUILD)/.ship-* && touch $@
+
+.PHONY: cross
+cross: $(CROSS_TARGETS:%=$(BUILD)/%/librnnrt.a)
+
+# The runtime's sources for one target (no sanitizers: its programs run under qemu; no
+# HDF5, whose headers are the host's).
+define cross_runtime
+$(BUILD)/$1/obj/%.o: runtime/%.c $(RT_HDR) | $(SHIP_OK)
+	@mkdir -p $$(dir $$@)
+	clang --target=$1 $(WARN) $(OPT) $(CPPFLAGS_RT) $$(CROSS_FLAGS) -c $$< -o $$@
+$(BUILD)/$1/obj/core/optim.o: CROSS_FLAGS := -fno-math-errno
+$(BUILD)/$1/librnnrt.a: $(RT_SRC:runtime/%.c=$(BUILD)/$1/obj/%.o)
+	@rm -f $$@
+	$1-ar rcs $$@ $$^
+endef
+$(foreach t,$(CROSS_TARGETS),$(eval $(call cross_runtime,$t)))
+# ---- end shipping ---------------------------------------------------------------
 
 # ---- bench ----------------------------------------------------------------------
 #   make bench        seconds per training epoch: generated trainer vs interpreter vs
@@ -245,6 +322,14 @@ COMPARE_ARGS ?=
 .PHONY: bench-compare
 bench-compare: all
 	/usr/bin/python3 bench/compare.py --no-make --build $(BUILD) --base '$(BASE)' $(COMPARE_ARGS)
+#   make bench-isa [ISA_ARGS=--quick]   the default trainer (every x86-64 level, the best
+#                     picked at start-up) vs --march native, interleaved, one thread;
+#                     levels/native within 5%? weights identical? (bench/isa.py; writes
+#                     $(BUILD)/bench/isa.json)
+ISA_ARGS ?=
+.PHONY: bench-isa
+bench-isa: all
+	/usr/bin/python3 bench/isa.py --build $(BUILD) $(ISA_ARGS)
 # ---- end bench ------------------------------------------------------------------
 # ---- fuzz -----------------------------------------------------------------------
 #   make fuzz [FUZZ_SECONDS=60]   build the libFuzzer harnesses of tests/fuzz with clang

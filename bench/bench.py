@@ -241,14 +241,14 @@ def _choose_openblas_kernels():
         detected = json.loads(forced)
         if not _products_are_right():
             sys.exit(f"bench: OpenBLAS's {os.environ.get('OPENBLAS_CORETYPE')} kernels give wrong products on this CPU; "
-                     "run with OPENBLAS_CORETYPE unset and " + _CORE_MARK + "=off to keep OpenBLAS's own choice")
+                     "run with RNNC_BENCH_OPENBLAS_OWN_CHOICE=1 to keep OpenBLAS's own choice")
         return {"set": os.environ.get("OPENBLAS_CORETYPE"), "detected": detected, "checked": True}
     b = torch_blas()
     core = b.get("openblas_core")
     want, isa = _isa_core(_cpu_flags())
     below = core and want and openblas_core_below_isa({"torch_blas": b, "avx512f": isa == "AVX-512",
                                                        "avx2": isa in ("AVX-512", "AVX2")})
-    if below and os.environ.get(_CORE_MARK.lower()) != "off" and "OPENBLAS_CORETYPE" not in os.environ:
+    if below and os.environ.get("RNNC_BENCH_OPENBLAS_OWN_CHOICE") != "1" and "OPENBLAS_CORETYPE" not in os.environ:
         env = dict(os.environ)
         env["OPENBLAS_CORETYPE"] = want
         env[_CORE_MARK] = json.dumps(core)
@@ -498,6 +498,20 @@ ARCH = {
     "lstm2": dict(T=100, vocab=500, emb=16, layers=[("lstm", 16, 8, True), ("lstm", 8, 8, True)]),
     "gru": dict(T=100, vocab=500, emb=16, layers=[("gru", 16, 8, False)]),
     "large_lstm": dict(T=200, vocab=10000, emb=128, layers=[("lstm", 128, 128, False)]),
+    # the zoo (ZOO_SPECS): a bidirectional layer counts as its two halves
+    "imdb_lstm": dict(T=80, vocab=20000, emb=128, layers=[("lstm", 128, 128, True)]),
+    "imdb_bidirectional": dict(T=100, vocab=20000, emb=128, layers=[("lstm", 128, 64, False)] * 2),
+    "imdb_bidirectional2": dict(T=200, vocab=20000, emb=128, layers=[("lstm", 128, 64, False)] * 4),
+    # the convolution and pooling zoo: ("conv1d", in, filters, kernel_size, output steps),
+    # ("dense", in, units, steps), a recurrent layer on steps of its own (its fifth
+    # field); the pooling layers' and activations' FLOPs are left out; the head is in the
+    # list (head=False)
+    "imdb_cnn": dict(T=400, vocab=5000, emb=50, head=False,
+                     layers=[("conv1d", 50, 250, 3, 398), ("dense", 250, 250, 1), ("dense", 250, 1, 1)]),
+    "imdb_cnn_lstm": dict(T=100, vocab=20000, emb=128, head=False,
+                          layers=[("conv1d", 128, 64, 5, 96), ("lstm", 64, 70, False, 24), ("dense", 70, 1, 1)]),
+    "imdb_fasttext": dict(T=400, vocab=20000, emb=50, head=False, layers=[("dense", 50, 1, 1)]),
+    "imdb_flatten": dict(T=20, vocab=10000, emb=8, head=False, layers=[("dense", 160, 1, 1)]),
 }
 GATES = {"simplernn": 1, "lstm": 4, "gru": 3}
 # element-wise FLOPs per unit and step (an activation counts as 1):
@@ -515,19 +529,36 @@ def arch_flops(spec, batch=BATCH):
     embedding-gradient scatter and the dense head."""
     a = ARCH[spec]
     T, fwd, train, params = a["T"], 0, 0, a["vocab"] * a["emb"]
-    for kind, F, U, drop in a["layers"]:
+    for layer in a["layers"]:
+        kind = layer[0]
+        if kind == "conv1d":   # a product of the kernel_size * in window by the kernel at every output step
+            _, C, O, k, steps = layer
+            fwd += 2 * steps * k * C * O
+            train += 6 * steps * k * C * O
+            params += k * C * O + O
+            continue
+        if kind == "dense":
+            _, F, O, steps = layer
+            fwd += 2 * steps * F * O
+            train += 6 * steps * F * O
+            params += F * O + O
+            continue
+        _, F, U, drop, *rest = layer
+        Tl = rest[0] if rest else T
         G = GATES[kind]
         step = 2 * (F + U) * G * U + ELEMWISE[kind] * U
-        fwd += T * step
-        train += 3 * T * step + (2 * T * F if drop else 0)
+        fwd += Tl * step
+        train += 3 * Tl * step + (2 * Tl * F if drop else 0)
         params += (F + U) * G * U + G * U * (2 if kind == "gru" else 1)
-    U = a["layers"][-1][2]
-    head = 2 * U + 2
-    params += U + 1
-    fwd += head
-    train += 3 * head + T * a["emb"]
+    if a.get("head", True):
+        U = a["layers"][-1][2]
+        head = 2 * U + 2
+        params += U + 1
+        fwd += head
+        train += 3 * head
+    train += T * a["emb"]
     first = a["layers"][0]
-    folded = not first[3] and a["vocab"] * 2 <= batch * T   # compiler/emit_c.c's rule
+    folded = first[0] in GATES and not first[3] and a["vocab"] * 2 <= batch * T   # compiler/plan.c's rule
     return train, fwd, RMSPROP_FLOPS_PER_PARAM * params, params, folded
 
 
@@ -539,26 +570,41 @@ def epoch_flops(spec, n, batch=BATCH):
 # ---- PyTorch ----------------------------------------------------------------------------
 
 class KerasLike(nn.Module):
-    """Embedding(500,16) -> [Dropout(p) -> RNN(8)] x layers -> last h -> Linear(8,1) (logit).
-    Dropout on each recurrent layer's input sequence, element-wise per (sample, step,
-    feature): what tf.keras 2.x LSTM(dropout=p) does on its fused path
-    (docs/keras-semantics.md, RNN dropout)."""
+    """Embedding(500,16) -> [Dropout(p) -> RNN(8)] x layers -> last h -> [Dropout(q)] ->
+    Linear(8,1) (logit). Dropout on each recurrent layer's input sequence, element-wise
+    per (sample, step, feature): what tf.keras 2.x LSTM(dropout=p) does on its fused path
+    (docs/keras-semantics.md, RNN dropout). bidirectional: each RNN is
+    Bidirectional(RNN) with merge_mode concat, as one torch module with
+    bidirectional=True; the last one's output is its two final states (Keras's y and
+    y_rev without return_sequences)."""
 
-    def __init__(self, kind, layers=1, dropout=0.0, vocab=VOCAB, emb=EMB, units=UNITS):
+    def __init__(self, kind, layers=1, dropout=0.0, vocab=VOCAB, emb=EMB, units=UNITS, bidirectional=False,
+                 head_dropout=0.0):
         super().__init__()
         cls = {"simplernn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind]
+        width = 2 * units if bidirectional else units
         self.emb = nn.Embedding(vocab, emb)
-        self.rnns = nn.ModuleList([cls(emb if i == 0 else units, units, batch_first=True) for i in range(layers)])
+        self.rnns = nn.ModuleList([cls(emb if i == 0 else width, units, batch_first=True, bidirectional=bidirectional)
+                                   for i in range(layers)])
         self.drop = nn.Dropout(dropout) if dropout > 0 else None
-        self.fc = nn.Linear(units, 1)
+        self.head_drop = nn.Dropout(head_dropout) if head_dropout > 0 else None
+        self.bidirectional = bidirectional
+        self.fc = nn.Linear(width, 1)
 
     def forward(self, x):
         h = self.emb(x)
         for rnn in self.rnns:
             if self.drop is not None:
                 h = self.drop(h)
-            h, _ = rnn(h)
-        return self.fc(h[:, -1, :]).squeeze(1)
+            h, state = rnn(h)
+        if self.bidirectional:
+            hn = state[0] if isinstance(state, tuple) else state
+            last = torch.cat([hn[-2], hn[-1]], dim=1)
+        else:
+            last = h[:, -1, :]
+        if self.head_drop is not None:
+            last = self.head_drop(last)
+        return self.fc(last).squeeze(1)
 
 
 TORCH_MODELS = {
@@ -569,7 +615,82 @@ TORCH_MODELS = {
     "gru": ("gru", 1, 0.0),
     # Embedding(10000, 128) -> LSTM(128) -> Linear(128, 1), sequences of 200
     "large_lstm": ("lstm", 1, 0.0, 10000, 128, 128),
+    # the zoo: nn.LSTM has no recurrent dropout, so imdb_lstm's rival drops only its input
+    # (less work than the generated trainer's, whose recurrent mask is one multiply a step)
+    "imdb_lstm": ("lstm", 1, 0.2, 20000, 128, 128),
+    "imdb_bidirectional": ("lstm", 1, 0.0, 20000, 128, 64, True, 0.5),
+    "imdb_bidirectional2": ("lstm", 2, 0.0, 20000, 128, 64, True),
 }
+
+
+class ImdbCNN(nn.Module):
+    """Keras's imdb_cnn.py: Embedding(5000, 50) -> Dropout(0.2) -> Conv1D(250, 3, relu) ->
+    GlobalMaxPooling1D -> Dense(250) -> Dropout(0.2) -> relu -> Dense(1) (the logit; the
+    sigmoid is the loss's). nn.Conv1d wants channels first: the [n, T, C] embedding is
+    transposed (docs/keras-semantics.md, PyTorch weight mappings)."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb, self.drop = nn.Embedding(5000, 50), nn.Dropout(0.2)
+        self.conv, self.hidden, self.out = nn.Conv1d(50, 250, 3), nn.Linear(250, 250), nn.Linear(250, 1)
+
+    def forward(self, x):
+        h = torch.relu(self.conv(self.drop(self.emb(x)).transpose(1, 2))).amax(dim=2)
+        return self.out(torch.relu(self.drop(self.hidden(h)))).squeeze(1)
+
+
+class ImdbCNNLSTM(nn.Module):
+    """Keras's imdb_cnn_lstm.py: Embedding(20000, 128) -> Dropout(0.25) -> Conv1D(64, 5,
+    relu) -> MaxPooling1D(4) -> LSTM(70) -> Dense(1) (the logit)."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb, self.drop = nn.Embedding(20000, 128), nn.Dropout(0.25)
+        self.conv, self.pool = nn.Conv1d(128, 64, 5), nn.MaxPool1d(4)
+        self.lstm, self.out = nn.LSTM(64, 70, batch_first=True), nn.Linear(70, 1)
+
+    def forward(self, x):
+        h = self.pool(torch.relu(self.conv(self.drop(self.emb(x)).transpose(1, 2)))).transpose(1, 2)
+        h, _ = self.lstm(h)
+        return self.out(h[:, -1, :]).squeeze(1)
+
+
+class ImdbFastText(nn.Module):
+    """Keras's imdb_fasttext.py (ngram_range 1): Embedding(20000, 50) ->
+    GlobalAveragePooling1D -> Dense(1) (the logit)."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb, self.out = nn.Embedding(20000, 50), nn.Linear(50, 1)
+
+    def forward(self, x):
+        return self.out(self.emb(x).mean(dim=1)).squeeze(1)
+
+
+class ImdbFlatten(nn.Module):
+    """Deep Learning with Python's Embedding(10000, 8) -> Flatten -> Dense(1) (the logit),
+    sequences of 20."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb, self.out = nn.Embedding(10000, 8), nn.Linear(160, 1)
+
+    def forward(self, x):
+        return self.out(self.emb(x).flatten(1)).squeeze(1)
+
+
+TORCH_MODELS.update({"imdb_cnn": ImdbCNN, "imdb_cnn_lstm": ImdbCNNLSTM, "imdb_fasttext": ImdbFastText,
+                     "imdb_flatten": ImdbFlatten})
+
+# The text-model zoo: Keras's IMDB examples (specs/imdb_*.lua), each with data of its own
+# shape (ARCH), the optimizer and batch size their specs say (Adam and 32 unless listed
+# below); one epoch of --zoo-n sequences, the generated trainer on one and on two
+# threads, PyTorch on one, interleaved.
+ZOO_SPECS = ["imdb_lstm", "imdb_bidirectional", "imdb_bidirectional2", "imdb_cnn", "imdb_cnn_lstm", "imdb_fasttext",
+             "imdb_flatten"]
+ZOO_BATCH = 32
+ZOO_BATCHES = {"imdb_cnn_lstm": 30}
+ZOO_RMSPROP = {"imdb_flatten"}   # Keras's RMSprop() defaults: learning rate 1e-3, rho 0.9
 
 
 def torch_model(spec, seed):
@@ -581,7 +702,18 @@ def torch_model(spec, seed):
     return m, opt
 
 
-def torch_epoch(m, opt, X, Y, seed, limit_batches=None):
+def zoo_torch_model(spec, seed):
+    """A zoo spec's rival: its model class, or KerasLike; Keras's Adam (learning rate 1e-3,
+    epsilon 1e-7) or RMSprop."""
+    torch.manual_seed(seed)
+    t = TORCH_MODELS[spec]
+    m = t() if callable(t) else KerasLike(*t)
+    if spec in ZOO_RMSPROP:
+        return m, torch.optim.RMSprop(m.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
+    return m, torch.optim.Adam(m.parameters(), lr=1e-3, eps=1e-7)
+
+
+def torch_epoch(m, opt, X, Y, seed, limit_batches=None, batch=BATCH):
     """One training epoch; returns (seconds, loss, accuracy). Timed: shuffle, gather,
     forward, loss, backward, step and the running loss/accuracy, like the C trainer."""
     lossf = nn.BCEWithLogitsLoss()
@@ -591,10 +723,10 @@ def torch_epoch(m, opt, X, Y, seed, limit_batches=None):
     t0, c0 = time.perf_counter(), time.process_time()
     perm = torch.randperm(n, generator=g)
     sum_loss, correct, seen = 0.0, 0, 0
-    for b, start in enumerate(range(0, n, BATCH)):
+    for b, start in enumerate(range(0, n, batch)):
         if limit_batches is not None and b >= limit_batches:
             break
-        idx = perm[start:start + BATCH]
+        idx = perm[start:start + batch]
         xb, yb = X[idx], Y[idx]
         opt.zero_grad(set_to_none=True)
         z = m(xb)
@@ -674,6 +806,87 @@ def met_both(wall, cpu, target):
     return "yes" if w and c else "no" if not (w or c) else ("wall only" if w else "CPU only")
 
 
+# ---- the zoo --------------------------------------------------------------------------------
+
+def run_zoo(zoo_specs, args, exes, work, run_handoff, handoffs, loads):
+    """Each zoo spec on its own data: one epoch of the generated trainer on one thread
+    and on two (after a measure of the hand-off), and PyTorch on one, in a rotating
+    order, --zoo-reps times. Returns {spec: medians, ratios and every run}."""
+    zoo = {}
+    for zi, s in enumerate(zoo_specs):
+        a = ARCH[s]
+        batch = ZOO_BATCHES.get(s, ZOO_BATCH)
+        log(f"bench: zoo {s} ({args.zoo_n} x {a['T']}, vocab {a['vocab']}, batch {batch}, "
+            f"{'RMSprop' if s in ZOO_RMSPROP else 'Adam'}) ...")
+        zx, zy = make_data(args.zoo_n, args.seed + 2 + zi, a["vocab"], a["T"])
+        zp = {k: os.path.join(work, f"zoo-{s}-{k}.npy") for k in ("x", "y")}
+        np.save(zp["x"], zx)
+        np.save(zp["y"], zy)
+        ZX, ZY = torch.from_numpy(zx.astype(np.int64)), torch.from_numpy(zy)
+        m, opt = zoo_torch_model(s, 0)
+        torch_epoch(m, opt, ZX, ZY, 0, limit_batches=2, batch=batch)   # warm-up, untimed
+        t = {"generated": [], "generated_t2": [], "pytorch": []}
+        c = {k: [] for k in t}
+        hs = []
+        for rep in range(args.zoo_reps):
+            order = list(t)
+            order = order[rep % 3:] + order[:rep % 3]
+            for who in order:
+                ck = os.path.join(work, f"ck-zoo-{s}.safetensors")
+                if who == "pytorch":
+                    m, opt = zoo_torch_model(s, rep)
+                    sec, _, _, cpu = torch_epoch(m, opt, ZX, ZY, rep, batch=batch)
+                else:
+                    nt = 2 if who == "generated_t2" else 1
+                    if nt == 2:
+                        hs.append(run_handoff())
+                        handoffs.append(hs[-1])
+                    sec, row, _ = run_fit([exes[s]] + fit_args(zp["x"], zp["y"], rep, ck, nt), work)
+                    cpu = row["cpu_seconds"]
+                t[who].append(sec)
+                c[who].append(cpu)
+            loads.append(os.getloadavg()[0])
+            log(f"bench: zoo rep {rep + 1}/{args.zoo_reps} {s:20s} gen {t['generated'][-1]:.2f}s  "
+                f"gen x2 {t['generated_t2'][-1]:.2f}s  torch {t['pytorch'][-1]:.2f}s")
+        g, g2, p = med(t["generated"]), med(t["generated_t2"]), med(t["pytorch"])
+        cg, cp = med(c["generated"]), med(c["pytorch"])
+        fl = epoch_flops(s, args.zoo_n, batch)
+        zoo[s] = {"n": args.zoo_n, "reps": args.zoo_reps, "timesteps": a["T"], "vocab": a["vocab"], "batch": batch,
+                  "generated_s": g, "generated_t2_s": g2, "pytorch_s": p, "generated_cpu_s": cg, "pytorch_cpu_s": cp,
+                  "pytorch_over_generated": p / g, "pytorch_over_generated_cpu": ratio(cp, cg),
+                  "threads2_speedup": g / g2,
+                  "threads2_speedups": [x1 / x2 for x1, x2 in zip(t["generated"], t["generated_t2"])],
+                  "handoff_us": hs, "arch_flops_per_epoch": fl, "generated_gflops_wall": fl / g * 1e-9,
+                  "generated_gflops_cpu": ratio(fl, cg) * 1e-9, "pytorch_gflops_cpu": ratio(fl, cp) * 1e-9,
+                  "runs": t, "cpu_runs": c}
+    return zoo
+
+
+def print_zoo(zoo, args):
+    print(f"The zoo: Keras's IMDB examples, {args.zoo_n} sequences each (their own length, vocabulary, batch size and "
+          f"optimizer), one epoch, medians of {args.zoo_reps}:")
+    print()
+    print("| spec | T | generated s (1 thread) | CPU s | generated s (2 threads) | 2 threads vs 1 | PyTorch s | CPU s | "
+          "PyTorch / generated | (CPU) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for s, r in zoo.items():
+        print(f"| {s} | {r['timesteps']} | {r['generated_s']:.3f} | {r['generated_cpu_s']:.3f} | {r['generated_t2_s']:.3f} | "
+              f"{r['threads2_speedup']:.2f}x | {r['pytorch_s']:.2f} | {r['pytorch_cpu_s']:.2f} | "
+              f"{r['pytorch_over_generated']:.1f}x | {fmt(r['pytorch_over_generated_cpu'], 1)}x |")
+
+
+def zoo_summary(zoo):
+    rows = []
+    for s, r in zoo.items():
+        rows.append((f"training epoch, {s}, PyTorch / generated (1 thread, {r['reps']} runs)", ">= 5x",
+                     f"{r['pytorch_over_generated']:.1f}x wall, {r['pytorch_over_generated_cpu']:.1f}x CPU",
+                     met_both(r["pytorch_over_generated"], r["pytorch_over_generated_cpu"], 5)))
+        rows.append((f"2 threads vs 1, {s} (wall, {r['reps']} runs)", ">= 1.8x",
+                     f"{r['threads2_speedup']:.2f}x (runs: {', '.join('%.2f' % x for x in r['threads2_speedups'])})",
+                     "yes" if r["threads2_speedup"] >= 1.8 else "no"))
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reps", type=int, default=5, help="timed epochs per contender and spec (default 5; --quick: 2)")
@@ -690,6 +903,10 @@ def main():
     ap.add_argument("--no-large", action="store_true", help="skip large_lstm")
     ap.add_argument("--large-n", type=int, default=5000, help="large_lstm training sequences (default 5000)")
     ap.add_argument("--large-reps", type=int, default=3, help="large_lstm repetitions (default 3)")
+    ap.add_argument("--zoo", default=",".join(ZOO_SPECS), help="comma-separated subset of " + ",".join(ZOO_SPECS))
+    ap.add_argument("--no-zoo", action="store_true", help="skip the zoo")
+    ap.add_argument("--zoo-n", type=int, default=2000, help="zoo training sequences (default 2000; --quick: 320)")
+    ap.add_argument("--zoo-reps", type=int, default=3, help="zoo repetitions (default 3; --quick: 1)")
     ap.add_argument("--compile-reps", type=int, default=3, help="timed `rnnc -o` builds per spec (default 3)")
     ap.add_argument("--thread-reps", type=int, default=10,
                     help="extra paired runs of the generated trainers, 1 and 2 threads, for the two-thread "
@@ -708,6 +925,10 @@ def main():
             args.compile_reps = 1
         if "--thread-reps" not in sys.argv:
             args.thread_reps = 1
+        if "--zoo-n" not in sys.argv:
+            args.zoo_n = 320
+        if "--zoo-reps" not in sys.argv:
+            args.zoo_reps = 1
     interp_n = min(args.interp_n or args.n, args.n)
     interp_reps = args.interp_reps or args.reps
     specs = [s for s in args.specs.split(",") if s]
@@ -718,6 +939,12 @@ def main():
             or args.thread_reps < 0:
         sys.exit("bench: --reps, --large-reps, --compile-reps must be >= 1, --thread-reps >= 0 and --n, --large-n >= 64")
     large = not args.no_large
+    zoo_specs = [] if args.no_zoo else [z for z in args.zoo.split(",") if z]
+    for z in zoo_specs:
+        if z not in ZOO_SPECS:
+            sys.exit(f"bench: unknown zoo spec {z!r} (known: {', '.join(ZOO_SPECS)})")
+    if zoo_specs and (args.zoo_n < ZOO_BATCH or args.zoo_reps < 1):
+        sys.exit(f"bench: --zoo-n must be >= {ZOO_BATCH} and --zoo-reps >= 1")
 
     build = os.path.abspath(args.build)
     rnnc = os.path.join(build, "rnnc")
@@ -776,7 +1003,7 @@ def main():
                      f"its seconds are scaled by {scale:g}")
 
     log("bench: building the generated trainers ...")
-    all_specs = specs + (["large_lstm"] if large else [])
+    all_specs = specs + (["large_lstm"] if large else []) + zoo_specs
     exes, build_env = build_trainers(rnnc, all_specs, outdir, notes)
 
     # ---- compile time and generated size (rnnc + compiler), interleaved over specs ----
@@ -1057,6 +1284,8 @@ def main():
                "pytorch_gflops_cpu": ratio(fl, cp) * 1e-9, "max_rss_kib": max(q or 0 for q in lrss),
                "runs": lt, "cpu_runs": lc}
 
+    zoo = run_zoo(zoo_specs, args, exes, work, run_handoff, handoffs, loads)
+
     peaks.append(run_peak())
     peak = max(pk["gflops"] for pk in peaks)
 
@@ -1073,7 +1302,7 @@ def main():
         "n_train": args.n, "interp_n": interp_n, "timesteps": T, "vocab": VOCAB, "batch_size": BATCH,
         "reps": args.reps, "interp_reps": min(interp_reps, args.reps), "quick": args.quick,
         "machine": info, "pytorch_blas": info["torch_blas"], "openblas_env_removed": OPENBLAS_ENV_REMOVED,
-        "notes": notes, "train": train, "inference_lstm": infer, "large_lstm": big,
+        "notes": notes, "train": train, "inference_lstm": infer, "large_lstm": big, "zoo": zoo,
         "peak": {"gflops": peak, "runs": peaks}, "handoff_us": handoffs, "compile": compile_res, "memory_lstm2": mem,
         "flops_per_sample": {s: dict(zip(("train", "inference", "optimizer_per_batch", "params", "folded"),
                                          arch_flops(s))) for s in all_specs},
@@ -1174,7 +1403,10 @@ def main():
     print("| model | train FLOPs/sample | folded embedding | GFLOP/epoch | generated GFLOP/s (CPU) | "
           "generated GFLOP/s (wall) | % of peak (CPU) | pytorch GFLOP/s (CPU) |")
     print("|---|---:|---|---:|---:|---:|---:|---:|")
-    rows = [(s, train[s]) for s in specs] + ([("large_lstm", big)] if big else [])
+    if zoo:
+        print()
+        print_zoo(zoo, args)
+    rows = [(s, train[s]) for s in specs] + ([("large_lstm", big)] if big else []) + [(z, zoo[z]) for z in zoo]
     for s, r in rows:
         tr, _, _, _, folded = arch_flops(s)
         print(f"| {s} | {tr} | {'yes (executed < counted)' if folded else 'no'} | "
@@ -1228,6 +1460,7 @@ def main():
                      "in the quick periods only" if quick_ok else
                      f"{STEADY} only" if steady_ok else
                      "first epoch only" if first_ok else "no"))
+    summ += zoo_summary(zoo)
     summ.append(("one-core fp32 FMA peak (bench/peak.c)", "—", f"{peak:.1f} GFLOP/s", "—"))
     for s, r in rows:
         summ.append((f"achieved, {s} training (architectural FLOPs / CPU s)", "near the floor",
@@ -1236,11 +1469,11 @@ def main():
     if mem:
         mx = max(mem["bench_fit_max_rss_kib"], mem["builtin_fit_max_rss_kib"]) / 1024
         summ.append(("peak memory, lstm2 fit (max RSS)", "<= 64 MiB", f"{mx:.1f} MiB", "yes" if mx <= 64 else "no"))
-    for s in specs:
+    for s in specs + zoo_specs:
         r = compile_res[s]
         summ.append((f"rnnc + compiler, {s}", "<= 5 s", f"{r['wall_s']:.2f} s wall ({r['cpu_s']:.2f} s CPU)",
                      "yes" if r["wall_s"] <= 5 else "no"))
-    for s in specs:
+    for s in specs + zoo_specs:
         r = compile_res[s]
         summ.append((f"generated C size, {s}", "<= 1 MB", f"{r['bytes'] / 1e6:.3f} MB",
                      "yes" if r["bytes"] <= 1_000_000 else "no"))

@@ -9,12 +9,12 @@
  * a failed or interrupted compile leaves neither a half-written executable nor the
  * temporary, and an existing executable stays untouched until the new one is whole.
  */
+#include "rnn_isa.h"
 #include "rnnc.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,7 +57,9 @@ static int join(char *buf, size_t n, const char *a, const char *b) {
  *                        (make puts build/rnnc, build/librnnrt.a, build/include/)
  *   installed            DIR/../lib/librnnrt.a + DIR/../include/rnnrt.h
  * DIR comes from /proc/self/exe, not argv[0] or PATH, so it is the binary actually
- * running even when started through a symlink or a relative path. */
+ * running even when started through a symlink or a relative path. A cross build's
+ * runtime is TRIPLE/librnnrt.a where librnnrt.a would be (make cross; the headers are
+ * the same for every target). */
 typedef struct {
     char lib[BUILD_PATH_MAX];       /* .../librnnrt.a          */
     char include[BUILD_PATH_MAX];   /* directory with rnnrt.h  */
@@ -70,28 +72,28 @@ static int try_layout(runtime_paths *rt, const char *lib, const char *include) {
     return 0;
 }
 
-static int try_prefix(runtime_paths *rt, const char *dir) {
+/* dir + libdir + "/" + (target "/") + "librnnrt.a", and dir + "/include". */
+static int try_dir(runtime_paths *rt, const char *dir, const char *libdir, const char *target) {
     char lib[BUILD_PATH_MAX], inc[BUILD_PATH_MAX];
-    if (join(lib, sizeof lib, dir, "/lib/librnnrt.a") || join(inc, sizeof inc, dir, "/include")) return -1;
+    int k = snprintf(lib, sizeof lib, "%s%s/%s%slibrnnrt.a", dir, libdir, target ? target : "", target ? "/" : "");
+    if (k < 0 || (size_t)k >= sizeof lib || join(inc, sizeof inc, dir, "/include")) return -1;
     return try_layout(rt, lib, inc);
 }
 
-static int try_build_dir(runtime_paths *rt, const char *dir) {
-    char lib[BUILD_PATH_MAX], inc[BUILD_PATH_MAX];
-    if (join(lib, sizeof lib, dir, "/librnnrt.a") || join(inc, sizeof inc, dir, "/include")) return -1;
-    return try_layout(rt, lib, inc);
-}
+static int try_prefix(runtime_paths *rt, const char *dir, const char *target) { return try_dir(rt, dir, "/lib", target); }
 
-static int find_runtime(runtime_paths *rt, char *err, size_t errlen) {
+static int try_build_dir(runtime_paths *rt, const char *dir, const char *target) { return try_dir(rt, dir, "", target); }
+
+static int find_runtime(runtime_paths *rt, const char *target, char *err, size_t errlen) {
     const char *env = getenv("RNNC_RUNTIME_DIR");
     if (env && *env) {
         /* An explicit override that does not work is an error, not a reason to quietly
          * fall back to another runtime than the one asked for. */
-        if (try_prefix(rt, env) == 0 || try_build_dir(rt, env) == 0) return 0;
+        if (try_prefix(rt, env, target) == 0 || try_build_dir(rt, env, target) == 0) return 0;
         set_err(err, errlen,
-                "rnnc: RNNC_RUNTIME_DIR=%s holds no runtime: expected lib/librnnrt.a and "
+                "rnnc: RNNC_RUNTIME_DIR=%s holds no runtime: expected lib/%s%slibrnnrt.a and "
                 "include/rnnrt.h in it",
-                env);
+                env, target ? target : "", target ? "/" : "");
         return -1;
     }
     char self[BUILD_PATH_MAX];
@@ -108,9 +110,16 @@ static int find_runtime(runtime_paths *rt, char *err, size_t errlen) {
     char *slash = strrchr(self, '/');
     if (slash == self) slash[1] = 0;     /* rnnc in "/": keep the root */
     else if (slash) *slash = 0;
-    if (try_build_dir(rt, self) == 0) return 0;
+    if (try_build_dir(rt, self, target) == 0) return 0;
     char up[BUILD_PATH_MAX];
-    if (join(up, sizeof up, self, "/..") == 0 && try_prefix(rt, up) == 0) return 0;
+    if (join(up, sizeof up, self, "/..") == 0 && try_prefix(rt, up, target) == 0) return 0;
+    if (target) {
+        set_err(err, errlen,
+                "rnnc: no runtime for %s: looked for %s/%s/librnnrt.a (build tree) and "
+                "%s/../lib/%s/librnnrt.a (installed); `make cross` builds it (its compiler: make deps)",
+                target, self, target, self, target);
+        return -1;
+    }
     set_err(err, errlen,
             "rnnc: cannot find the runtime (librnnrt.a, rnnrt.h): looked in %s (build tree) "
             "and %s/../lib, %s/../include (installed); set RNNC_RUNTIME_DIR to a directory "
@@ -212,118 +221,6 @@ int rnnc_make_temp(const char *base, const char *suffix, char *out, size_t outle
     return -1;
 }
 
-/* ---- running the compiler -------------------------------------------------------- */
-
-/* While the compiler runs, SIGINT/SIGTERM/SIGHUP sent to rnnc alone are passed on to
- * it, so rnnc always gets to remove its temporaries before reporting. (A Ctrl-C
- * reaches both anyway, as they share the terminal's process group.) */
-static volatile sig_atomic_t g_child_pid;
-
-static void forward_signal(int sig) {
-    if (g_child_pid > 0) kill((pid_t)g_child_pid, sig);
-}
-
-/* Run argv; its stdout and stderr are collected into out (first OUTPUT_KEEP bytes).
- * Returns the wait status, or -1 with err if it could not be started. */
-static int run(char *const argv[], char *out, size_t outcap, size_t *outlen, char *err, size_t errlen) {
-    int pfd[2], efd[2];
-    *outlen = 0;
-    if (pipe(pfd) != 0) {
-        set_err(err, errlen, "rnnc: cannot run %s: pipe: %s", argv[0], strerror(errno));
-        return -1;
-    }
-    /* A close-on-exec pipe tells apart "exec failed" (the child writes errno into it)
-     * from "the compiler ran and failed" (exec closes it unwritten). */
-    if (pipe(efd) != 0) {
-        set_err(err, errlen, "rnnc: cannot run %s: pipe: %s", argv[0], strerror(errno));
-        close(pfd[0]);
-        close(pfd[1]);
-        return -1;
-    }
-    fcntl(efd[1], F_SETFD, FD_CLOEXEC);
-    fcntl(pfd[0], F_SETFD, FD_CLOEXEC);
-    fcntl(efd[0], F_SETFD, FD_CLOEXEC);
-
-    /* Installed before fork so that no moment is left where a signal would kill rnnc
-     * with its temporary in place; the child's copy sees g_child_pid == 0 and does
-     * nothing, and exec resets it to the default. */
-    struct sigaction sa, old_int, old_term, old_hup;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = forward_signal;
-    sigemptyset(&sa.sa_mask);
-    g_child_pid = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    sigaction(SIGHUP, &sa, &old_hup);
-    fflush(NULL);   /* nothing buffered gets written twice by the child */
-    pid_t pid = fork();
-    if (pid < 0) {
-        sigaction(SIGINT, &old_int, NULL);
-        sigaction(SIGTERM, &old_term, NULL);
-        sigaction(SIGHUP, &old_hup, NULL);
-        set_err(err, errlen, "rnnc: cannot run %s: fork: %s", argv[0], strerror(errno));
-        close(pfd[0]);
-        close(pfd[1]);
-        close(efd[0]);
-        close(efd[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        /* Child: only async-signal-safe calls until exec. */
-        dup2(pfd[1], STDOUT_FILENO);
-        dup2(pfd[1], STDERR_FILENO);
-        close(pfd[1]);
-        int null = open("/dev/null", O_RDONLY);   /* the compiler reads no input */
-        if (null >= 0) {
-            dup2(null, STDIN_FILENO);
-            close(null);
-        }
-        execvp(argv[0], argv);
-        int e = errno;
-        ssize_t w = write(efd[1], &e, sizeof e);
-        (void)w;
-        _exit(127);
-    }
-    g_child_pid = pid;
-    close(pfd[1]);
-    close(efd[1]);
-
-    /* Drain the output to the end (a full pipe would stall the compiler), keeping
-     * the beginning, where the first error is. */
-    char buf[4096];
-    for (;;) {
-        ssize_t r = read(pfd[0], buf, sizeof buf);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
-        size_t take = (size_t)r;
-        if (take > outcap - 1 - *outlen) take = outcap - 1 - *outlen;
-        memcpy(out + *outlen, buf, take);
-        *outlen += take;
-    }
-    out[*outlen] = 0;
-    close(pfd[0]);
-
-    int exec_errno = 0;
-    ssize_t r;
-    do r = read(efd[0], &exec_errno, sizeof exec_errno);
-    while (r < 0 && errno == EINTR);
-    close(efd[0]);
-
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-    g_child_pid = 0;
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    sigaction(SIGHUP, &old_hup, NULL);
-
-    if (r == (ssize_t)sizeof exec_errno) {
-        set_err(err, errlen, "rnnc: cannot run the C compiler '%s': %s (set CC to a C compiler)",
-                argv[0], strerror(exec_errno));
-        return -1;
-    }
-    return status;
-}
-
 /* "<first ERR_LINES lines of text>", plus a note when there were more. */
 static void quote_lines(char *dst, size_t n, const char *text) {
     size_t len = 0;
@@ -343,40 +240,192 @@ static void quote_lines(char *dst, size_t n, const char *text) {
     else snprintf(dst, n, "%.*s", (int)len, text);
 }
 
-int rnnc_build_executable(const char *c_path, const char *exe_path, int portable, char *err, size_t errlen) {
+/* ---- what to build ------------------------------------------------------------- */
+
+static int target_is_x86_64(const char *target) {
+    if (target) return strncmp(target, "x86_64", 6) == 0;
+#if defined(__x86_64__)
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+/* The compiler command: $CC; else for a target clang --target=TRIPLE (Debian's clang
+ * finds the gcc cross toolchain's libc, crt files and linker), or TRIPLE-gcc without
+ * clang; else clang, or cc without it. */
+static const char *compiler_command(const char *target, char *buf, size_t n) {
+    const char *cc = getenv("CC");
+    if (cc && *cc) return cc;
+    if (!target) return on_path("clang") ? "clang" : "cc";
+    if (on_path("clang")) snprintf(buf, n, "clang --target=%s", target);
+    else snprintf(buf, n, "%s-gcc", target);
+    return buf;
+}
+
+/* One compiler command line: CC, -std=c17 -I<runtime>, then the flags, split on blanks
+ * like CC. -std and -I come before the user's CFLAGS so that our rnnrt.h is the one
+ * found even when CFLAGS adds include directories of another install. */
+static int begin_args(arg_vector *a, const char *cc, char *inc_flag, const char *flags) {
+    size_t used = 0;
+    a->n = 0;
+    a->argv[0] = NULL;
+    if (push_words(a, cc, &used) || a->n == 0) return -1;
+    return push(a, "-std=c17") || push(a, inc_flag) || push_words(a, flags, &used) ? -1 : 0;
+}
+
+/* "OUT.rnnc-XXXXXX.x86-64-v3.o" beside the executable, for the copy of one level. */
+static int level_object(const char *exe_path, int level, char *out, size_t n, char *err, size_t errlen) {
+    char suffix[32];
+    snprintf(suffix, sizeof suffix, ".%s.o", rnn_isa_name(level));
+    return rnnc_make_temp(exe_path, suffix, out, n, err, errlen);
+}
+
+/* The error of a job that ran and failed: what, how, and its first ERR_LINES lines. */
+static void job_failed(const rnnc_job *j, const char *what, char *err, size_t errlen) {
+    char how[96];
+    if (WIFEXITED(j->status)) snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(j->status));
+    else if (WIFSIGNALED(j->status)) snprintf(how, sizeof how, "was killed by signal %d", WTERMSIG(j->status));
+    else snprintf(how, sizeof how, "failed");
+    static char quoted[OUTPUT_KEEP];
+    quote_lines(quoted, sizeof quoted, j->out);
+    set_err(err, errlen, "rnnc: %s failed (%s %s):\n%s", what, j->argv[0], how, quoted);
+}
+
+static int job_ok(const rnnc_job *j) { return j->status != -1 && WIFEXITED(j->status) && WEXITSTATUS(j->status) == 0; }
+
+/* The flags of a build: CFLAGS as given (set but empty: none, as make does), else -O3,
+ * and on x86-64 with an -march -mprefer-vector-width=512: clang and gcc tune
+ * -march=native for 256-bit vectors even on AVX-512 processors, and clang then splits
+ * the kernels' 512-bit lane vectors in two (bench/README.md: the seed specs 10-30 % and
+ * LSTM(128) 40 % slower); gcc compiles the same code either way. *march is the -march
+ * to add (NULL: none), *levels 1 for every x86-64 level. */
+static int build_flags(const rnnc_build_options *o, const char **flags, const char **march, int *levels, char *err,
+                       size_t errlen) {
+    const char *cflags = getenv("CFLAGS");
+    const int x86 = target_is_x86_64(o->target);
+    *march = o->march;
+    if (!*march && !o->portable && !cflags) *march = o->target ? NULL : x86 ? RNNC_MARCH_ALL : "native";
+    *levels = *march && !strcmp(*march, RNNC_MARCH_ALL);
+    if (*levels && !x86) {
+        set_err(err, errlen, "rnnc: --march all builds the x86-64 levels; %s is not x86-64 (give one -march value)",
+                o->target ? o->target : "this machine");
+        return -1;
+    }
+    *flags = cflags ? cflags : x86 && *march ? "-O3 -mprefer-vector-width=512" : "-O3";
+    return 0;
+}
+
+/* Compile and link; the executable goes to tmp. With levels, the C file once per
+ * x86-64 level (-march=LEVEL -DRNN_ISA_LEVEL=N) into objects beside the executable,
+ * two or more at once on a machine with the cores, then one link. */
+static int compile_and_link(const char *c_arg, const char *t_arg, const char *exe_path, const rnnc_build_options *o,
+                            const runtime_paths *rt, const char *mpi_lib, char *err, size_t errlen) {
+    char cc_buf[256], inc_flag[BUILD_PATH_MAX + 3];
+    const char *cc = compiler_command(o->target, cc_buf, sizeof cc_buf), *flags, *march;
+    int levels;
+    if (build_flags(o, &flags, &march, &levels, err, errlen)) return -1;
+    if (o->mpi) {   /* Open MPI's wrapper runs OMPI_CC with MPI's flags */
+        setenv("OMPI_CC", cc, 0);
+        cc = getenv("MPICC") && *getenv("MPICC") ? getenv("MPICC") : "mpicc";
+    }
+    if (join(inc_flag, sizeof inc_flag, "-I", rt->include)) {
+        set_err(err, errlen, "rnnc: %s: path too long", rt->include);
+        return -1;
+    }
+    enum { NJOBS = RNN_ISA_LEVELS + 1 };
+    static arg_vector av[NJOBS];   /* ~10 KiB each; they point into rt, the callers' paths and their own words */
+    static char outputs[NJOBS][OUTPUT_KEEP], objects[RNN_ISA_LEVELS][BUILD_PATH_MAX], obj_args[RNN_ISA_LEVELS][BUILD_PATH_MAX];
+    static char march_flag[RNN_ISA_LEVELS][64], level_flag[RNN_ISA_LEVELS][32];
+    rnnc_job jobs[NJOBS];
+    const char *obj_arg[RNN_ISA_LEVELS] = {NULL};
+    int n_obj = 0, rc = -1, bad_args = 0;
+    for (int j = 0; j < NJOBS; j++) jobs[j] = (rnnc_job){av[j].argv, outputs[j], OUTPUT_KEEP, 0, -1};
+
+    if (levels) {
+        for (; n_obj < RNN_ISA_LEVELS; n_obj++) {
+            const int level = n_obj + 1;
+            if (level_object(exe_path, level, objects[n_obj], sizeof objects[n_obj], err, errlen)) goto done;
+            const char *obj = obj_arg[n_obj] = not_an_option(objects[n_obj], obj_args[n_obj], sizeof obj_args[n_obj]);
+            snprintf(march_flag[n_obj], sizeof march_flag[n_obj], "-march=%s", rnn_isa_name(level));
+            snprintf(level_flag[n_obj], sizeof level_flag[n_obj], "-DRNN_ISA_LEVEL=%d", level);
+            arg_vector *a = &av[n_obj];
+            bad_args |= !obj || begin_args(a, cc, inc_flag, flags) || push(a, march_flag[n_obj]) ||
+                        push(a, level_flag[n_obj]) || push(a, "-c") || push(a, (char *)c_arg) || push(a, "-o") ||
+                        push(a, (char *)obj);
+        }
+        /* the link: the objects, then the libraries */
+        arg_vector *a = &av[RNN_ISA_LEVELS];
+        bad_args |= begin_args(a, cc, inc_flag, flags);
+        for (int i = 0; i < n_obj; i++) bad_args |= !obj_arg[i] || push(a, (char *)obj_arg[i]);
+    } else {
+        static char single_march[BUILD_PATH_MAX];
+        arg_vector *a = &av[RNN_ISA_LEVELS];
+        bad_args |= begin_args(a, cc, inc_flag, flags);
+        if (march) {
+            snprintf(single_march, sizeof single_march, "-march=%s", march);
+            bad_args |= push(a, single_march);
+        }
+        bad_args |= push(a, (char *)c_arg);
+    }
+    arg_vector *link = &av[RNN_ISA_LEVELS];
+    /* The argument strings outlive this call's use of them; execvp takes char *. */
+    bad_args |= (mpi_lib && push(link, (char *)mpi_lib)) || push(link, (char *)rt->lib) || push(link, "-lm") ||
+                push(link, "-o") || push(link, (char *)t_arg);
+    if (bad_args) {
+        set_err(err, errlen, "rnnc: too many compiler arguments (CC and CFLAGS), or a path too long");
+        goto done;
+    }
+
+    if (levels) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        if (rnnc_run_jobs(jobs, n_obj, cores > 1 ? (int)cores : 1, err, errlen)) goto done;
+        for (int i = 0; i < n_obj && !rnnc_interrupted(); i++)
+            if (!job_ok(&jobs[i])) {
+                char what[BUILD_PATH_MAX + 64];
+                snprintf(what, sizeof what, "compiling %s for %s", c_arg, rnn_isa_name(i + 1));
+                job_failed(&jobs[i], what, err, errlen);
+                goto done;
+            }
+    }
+    if (rnnc_interrupted()) goto done;
+    rnnc_job *lj = &jobs[RNN_ISA_LEVELS];
+    if (rnnc_run_jobs(lj, 1, 1, err, errlen)) goto done;
+    if (rnnc_interrupted()) goto done;
+    if (!job_ok(lj)) {
+        char what[BUILD_PATH_MAX + 64];
+        snprintf(what, sizeof what, levels ? "linking %s" : "compiling %s", levels ? exe_path : c_arg);
+        job_failed(lj, what, err, errlen);
+        goto done;
+    }
+    /* Warnings of a successful build (e.g. from CFLAGS=-Wall) still reach the user, once
+     * each: the copies of the levels mostly warn alike. */
+    for (int j = 0; j < NJOBS; j++) {
+        int seen = jobs[j].outlen == 0;
+        for (int k = 0; k < j && !seen; k++) seen = jobs[k].outlen == jobs[j].outlen && !strcmp(outputs[k], outputs[j]);
+        if (!seen) fwrite(outputs[j], 1, jobs[j].outlen, stderr);
+    }
+    rc = 0;
+done:
+    for (int i = 0; i < n_obj; i++) unlink(objects[i]);
+    return rc;
+}
+
+/* mpi: build with mpicc ($MPICC) around the usual compiler (OMPI_CC, unless set), and
+ * link librnnrt_mpi.a, found beside librnnrt.a. */
+int rnnc_build(const char *c_path, const char *exe_path, const rnnc_build_options *o, char *err, size_t errlen) {
     if (err && errlen) err[0] = 0;
     runtime_paths rt;
-    if (find_runtime(&rt, err, errlen)) return -1;
-
-    arg_vector a;   /* ~10 KiB; local, as it points into this frame's buffers */
-    a.n = 0;
-    a.argv[0] = NULL;
-    size_t used = 0;
-
-    const char *cc = getenv("CC");
-    if (!cc || !*cc) cc = on_path("clang") ? "clang" : "cc";
-    if (push_words(&a, cc, &used) || a.n == 0) {
-        set_err(err, errlen, "rnnc: CC='%s' is not a usable compiler command", cc);
-        return -1;
+    if (find_runtime(&rt, o->target, err, errlen)) return -1;
+    char mpi_lib[BUILD_PATH_MAX];
+    if (o->mpi) {
+        const char *slash = strrchr(rt.lib, '/');
+        int k = snprintf(mpi_lib, sizeof mpi_lib, "%.*slibrnnrt_mpi.a", slash ? (int)(slash + 1 - rt.lib) : 0, rt.lib);
+        if (k < 0 || (size_t)k >= sizeof mpi_lib || !is_file(mpi_lib)) {
+            set_err(err, errlen, "rnnc: --mpi: no librnnrt_mpi.a beside %s (make builds it; it needs Open MPI: make deps)", rt.lib);
+            return -1;
+        }
     }
-    const char *compiler = a.argv[0];
-
-    char inc_flag[BUILD_PATH_MAX + 3];
-    if (join(inc_flag, sizeof inc_flag, "-I", rt.include)) {
-        set_err(err, errlen, "rnnc: %s: path too long", rt.include);
-        return -1;
-    }
-    /* -std and -I come before the user's CFLAGS so that our rnnrt.h is the one found
-     * even when CFLAGS adds include directories of another install. */
-    push(&a, "-std=c17");
-    push(&a, inc_flag);
-    const char *cflags = getenv("CFLAGS");   /* set but empty: no flags, as make does */
-    if (!cflags) cflags = portable ? "-O3" : "-O3 -march=native";
-    if (push_words(&a, cflags, &used)) {
-        set_err(err, errlen, "rnnc: CFLAGS is too long (at most %d words)", MAX_ARGS - 8);
-        return -1;
-    }
-
     char tmp[BUILD_PATH_MAX], cbuf[BUILD_PATH_MAX], tbuf[BUILD_PATH_MAX];
     if (rnnc_make_temp(exe_path, NULL, tmp, sizeof tmp, err, errlen)) return -1;
     const char *c_arg = not_an_option(c_path, cbuf, sizeof cbuf);
@@ -386,35 +435,12 @@ int rnnc_build_executable(const char *c_path, const char *exe_path, int portable
         set_err(err, errlen, "rnnc: %s: path too long", c_arg ? tmp : c_path);
         return -1;
     }
-    /* The argument strings outlive this call's use of them; execvp takes char *. */
-    if (push(&a, (char *)c_arg) || push(&a, rt.lib) || push(&a, "-lm") || push(&a, "-o") ||
-        push(&a, (char *)t_arg)) {
+    if (compile_and_link(c_arg, t_arg, exe_path, o, &rt, o->mpi ? mpi_lib : NULL, err, errlen) != 0 || rnnc_interrupted()) {
         unlink(tmp);
-        set_err(err, errlen, "rnnc: too many compiler arguments (CC and CFLAGS)");
+        /* stopped: the build does not count, even a finished one */
+        if (rnnc_interrupted()) set_err(err, errlen, "rnnc: interrupted while compiling %s", c_path);
         return -1;
     }
-
-    static char output[OUTPUT_KEEP];
-    size_t outlen = 0;
-    int status = run(a.argv, output, sizeof output, &outlen, err, errlen);
-    if (status == -1) {
-        unlink(tmp);
-        return -1;
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        unlink(tmp);
-        char how[96];
-        if (WIFEXITED(status)) snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(status));
-        else if (WIFSIGNALED(status)) snprintf(how, sizeof how, "was killed by signal %d", WTERMSIG(status));
-        else snprintf(how, sizeof how, "failed");
-        static char quoted[OUTPUT_KEEP];
-        quote_lines(quoted, sizeof quoted, output);
-        set_err(err, errlen, "rnnc: compiling %s failed (%s %s):\n%s", c_path, compiler, how, quoted);
-        return -1;
-    }
-    /* Warnings of a successful compile (e.g. from CFLAGS=-Wall) still reach the user. */
-    if (outlen) fwrite(output, 1, outlen, stderr);
-
     /* The linker creates its output with 0777 & ~umask, but may instead have reused
      * our 0600 placeholder: give the executable the mode `cc -o` would. */
     mode_t mask = umask(0);
@@ -426,4 +452,14 @@ int rnnc_build_executable(const char *c_path, const char *exe_path, int portable
         return -1;
     }
     return 0;
+}
+
+int rnnc_build_executable(const char *c_path, const char *exe_path, int portable, char *err, size_t errlen) {
+    const rnnc_build_options o = {NULL, NULL, portable, 0};
+    return rnnc_build(c_path, exe_path, &o, err, errlen);
+}
+
+int rnnc_build_mpi_executable(const char *c_path, const char *exe_path, int portable, char *err, size_t errlen) {
+    const rnnc_build_options o = {NULL, NULL, portable, 1};
+    return rnnc_build(c_path, exe_path, &o, err, errlen);
 }

@@ -23,7 +23,10 @@ const char *const dsl_kind_names[DSL_KIND_COUNT] = {
 #undef DSL_LAYER_NAME_
     [DSL_RMSPROP] = "rmsprop", [DSL_ADAM] = "adam", [DSL_SGD] = "sgd",
     [DSL_MODEL_CHECKPOINT] = "model_checkpoint", [DSL_EARLY_STOPPING] = "early_stopping",
-    [DSL_CSV_LOGGER] = "csv_logger", [DSL_SEQUENTIAL] = "sequential"};
+    [DSL_CSV_LOGGER] = "csv_logger", [DSL_REDUCE_LR_ON_PLATEAU] = "reduce_lr_on_plateau",
+    [DSL_EXPONENTIAL_DECAY] = "exponential_decay", [DSL_INVERSE_TIME_DECAY] = "inverse_time_decay",
+    [DSL_PIECEWISE_CONSTANT_DECAY] = "piecewise_constant_decay", [DSL_COSINE_DECAY] = "cosine_decay",
+    [DSL_SEQUENTIAL] = "sequential"};
 
 /* What the spec can see besides the constructors. Everything else of Lua — io, os,
  * require, package, debug, dofile, loadfile, load, collectgarbage, string.dump,
@@ -125,17 +128,18 @@ static int object_tostring(lua_State *L) {
     return 1;
 }
 
-/* print writes to stderr: stdout may be the compiler's output. */
+/* print writes to stderr (stdout may be the compiler's output), through
+ * rnnc_spec_print: escaped and capped on the way to the terminal. */
 static int safe_print(lua_State *L) {
     int n = lua_gettop(L);
     for (int i = 1; i <= n; i++) {
         size_t len;
         const char *s = luaL_tolstring(L, i, &len);
-        if (i > 1) fputc('\t', stderr);
-        fwrite(s, 1, len, stderr);
+        if (i > 1) rnnc_spec_print("\t", 1);
+        rnnc_spec_print(s, len);
         lua_pop(L, 1);
     }
-    fputc('\n', stderr);
+    rnnc_spec_print("\n", 1);
     return 0;
 }
 

@@ -21,6 +21,8 @@ typedef struct {
     rnnc_unroll unroll;
     long unroll_budget;
     int no_fold;   /* never fold the embedding into the first input projection */
+    int mpi;       /* main() runs the trainer data-parallel under MPI (rnn_mpi.h) */
+    int freestanding;   /* a predictor for -ffreestanding (microcontrollers): its workspace static */
 } rnnc_emit_options;
 
 /* Generate the C file of the laid-out model m into a malloc'd buffer (*text, *len). */

@@ -61,7 +61,7 @@ void emit_file_header(emitter *e, const char *what) {
     for (int i = 0; i < m->n_layers; i++) {
         const rnn_layer *ly = &m->layers[i];
         P(" *   %-12s %-10s -> ", ly->name, rnn_layer_class_name(ly->kind));
-        if (ly->out_seq) P("(%d, %d)", ly->timesteps, ly->out_features);
+        if (ly->out_seq) P("(%d, %d)", ly->out_timesteps, ly->out_features);
         else P("(%d)", ly->out_features);
         P(", %zu params\n", ly->n_params);
     }
@@ -77,9 +77,12 @@ void emit_file_header(emitter *e, const char *what) {
 
 /* h_{-1} = c_{-1} = 0, and the upstream gradient of steps that have none */
 void emit_zero(emitter *e) {
-    int zmax = 1;
-    for (int i = 0; i < e->m->n_layers; i++)
+    int zmax = 1, recurrent = 0;
+    for (int i = 0; i < e->m->n_layers; i++) {
         if (e->m->layers[i].out_features > zmax) zmax = e->m->layers[i].out_features;
+        recurrent |= plan_recurrent(&e->m->layers[i]);
+    }
+    if (!recurrent) return;   /* only the recurrent layers' steps read it */
     P("/* h_{-1} = c_{-1} = 0, and the upstream gradient of steps that have none */\n");
     P("static const rnn_real ZERO[%d * W];\n\n", zmax);
 }
@@ -95,6 +98,9 @@ static const char *const kind_ids[RNN_LAYER_KIND_COUNT] = {
 static void emit_option(emitter *e, const rnn_layer *ly, const rnn_option_info *o) {
     static const char *const acts[] = {"RNN_ACT_LINEAR", "RNN_ACT_SIGMOID", "RNN_ACT_TANH", "RNN_ACT_RELU", "RNN_ACT_SOFTMAX"};
     static const char *const masks[] = {"RNN_DROPOUT_PER_STEP", "RNN_DROPOUT_PER_SEQUENCE"};
+    static const char *const merges[RNN_MERGE_COUNT] = {"RNN_MERGE_CONCAT", "RNN_MERGE_SUM", "RNN_MERGE_MUL", "RNN_MERGE_AVE",
+                                                        "RNN_MERGE_NONE"};
+    static const char *const paddings[RNN_PADDING_COUNT] = {"RNN_PADDING_VALID", "RNN_PADDING_SAME", "RNN_PADDING_CAUSAL"};
     double v = rnn_option_value(ly, o);
     P(", .%s = ", o->name);
     switch (o->value) {
@@ -109,6 +115,18 @@ static void emit_option(emitter *e, const rnn_layer *ly, const rnn_option_info *
         GEN_ASSERT(v == 0 || v == 1, "dropout mask %g", v);
         P("%s", masks[(int)v]);
         break;
+    case RNN_VALUE_KIND:
+        GEN_ASSERT(v >= 0 && v < RNN_LAYER_KIND_COUNT, "layer kind %g", v);
+        P("%s", kind_ids[(int)v]);
+        break;
+    case RNN_VALUE_MERGE_MODE:
+        GEN_ASSERT(v >= 0 && v < RNN_MERGE_COUNT, "merge mode %g", v);
+        P("%s", merges[(int)v]);
+        break;
+    case RNN_VALUE_PADDING:
+        GEN_ASSERT(v >= 0 && v < RNN_PADDING_COUNT, "padding %g", v);
+        P("%s", paddings[(int)v]);
+        break;
     }
 }
 
@@ -117,15 +135,23 @@ static void emit_layer(emitter *e, const rnn_layer *ly) {
     P("        {.kind = %s, .name = ", kind_ids[ly->kind]);
     emit_cstring(e, ly->name);
     P(", .line = %d", ly->line);
+    if (ly->wrapped) {
+        P(", .wrapped_name = ");
+        emit_cstring(e, ly->wrapped_name);
+        P(", .wrapped_line = %d", ly->wrapped_line);
+    }
     for (int k = 0; k < rnn_layer_option_count; k++)
         if (rnn_option_value(ly, &rnn_layer_options[k]) != 0) emit_option(e, ly, &rnn_layer_options[k]);
     P("},\n");
 }
 
 static void emit_callbacks(emitter *e) {
-    static const char *const cbk[] = {"RNN_CB_MODEL_CHECKPOINT", "RNN_CB_EARLY_STOPPING", "RNN_CB_CSV_LOGGER"};
-    static const char *const mons[] = {"RNN_MONITOR_VAL_LOSS", "RNN_MONITOR_VAL_ACCURACY", "RNN_MONITOR_LOSS",
-                                       "RNN_MONITOR_ACCURACY"};
+    static const char *const cbk[] = {"RNN_CB_MODEL_CHECKPOINT", "RNN_CB_EARLY_STOPPING", "RNN_CB_CSV_LOGGER",
+                                      "RNN_CB_REDUCE_LR_ON_PLATEAU"};
+    static const char *const mons[RNN_MONITOR_COUNT] = {
+        "RNN_MONITOR_VAL_LOSS",  "RNN_MONITOR_VAL_ACCURACY",  "RNN_MONITOR_LOSS",  "RNN_MONITOR_ACCURACY",
+        "RNN_MONITOR_VAL_AUC",   "RNN_MONITOR_AUC",           "RNN_MONITOR_VAL_PRECISION",
+        "RNN_MONITOR_PRECISION", "RNN_MONITOR_VAL_RECALL",    "RNN_MONITOR_RECALL"};
     static const char *const modes[] = {"RNN_MODE_AUTO", "RNN_MODE_MIN", "RNN_MODE_MAX"};
     const rnn_fit_config *f = &e->m->fit;
     if (f->n_callbacks == 0) return;   /* C has no empty initializer */
@@ -140,9 +166,65 @@ static void emit_callbacks(emitter *e) {
         P(", .restore_best_weights = %d, .restore_at_end = %d,\n", c->restore_best_weights, c->restore_at_end);
         P("                 .start_from_epoch = %d, .has_baseline = %d, .baseline = ", c->start_from_epoch, c->has_baseline);
         emit_double(e, c->baseline);
+        if (c->kind == RNN_CB_REDUCE_LR_ON_PLATEAU) {
+            P(",\n                 .factor = ");
+            emit_double(e, c->factor);
+            P(", .cooldown = %d, .min_lr = ", c->cooldown);
+            emit_double(e, c->min_lr);
+        }
         P("},\n");
     }
     P("            }");
+}
+
+/* What only some specs have (printed only then, so that the others' files stay as they
+ * were): the accuracy asked for by name when it is not the one "accuracy" gives, the
+ * other metrics. After the loss, inside the initializer. */
+static void emit_training_extras(emitter *e) {
+    static const char *const accs[] = {"RNN_ACCURACY_AUTO", "RNN_ACCURACY_BINARY", "RNN_ACCURACY_SPARSE_CATEGORICAL",
+                                       "RNN_ACCURACY_CATEGORICAL"};
+    const rnn_model *m = e->m;
+    const rnn_accuracy_kind fits = m->n_outputs == 1 ? RNN_ACCURACY_BINARY
+                                   : m->loss == RNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY ? RNN_ACCURACY_SPARSE_CATEGORICAL
+                                                                                         : RNN_ACCURACY_CATEGORICAL;
+    if (m->metric_accuracy && m->accuracy_kind != fits) P("    .accuracy_kind = %s,\n", accs[m->accuracy_kind]);
+    if (m->metrics) P("    .metrics = %d, /* RNN_METRIC_AUC 1, PRECISION 2, RECALL 4 */\n", m->metrics);
+}
+
+/* The optimizer's clipping of the embedding when summed, and its schedule, if any
+ * (inside the optimizer's initializer). */
+static void emit_optimizer_extras(emitter *e) {
+    static const char *const kinds[RNN_SCHEDULE_COUNT] = {"RNN_SCHEDULE_NONE", "RNN_SCHEDULE_EXPONENTIAL_DECAY",
+                                                          "RNN_SCHEDULE_INVERSE_TIME_DECAY",
+                                                          "RNN_SCHEDULE_PIECEWISE_CONSTANT_DECAY",
+                                                          "RNN_SCHEDULE_COSINE_DECAY"};
+    const rnn_optimizer *o = &e->m->optimizer;
+    const rnn_lr_schedule *s = &o->schedule;
+    if (o->embedding_clip == RNN_EMBEDDING_CLIP_SUMMED) P(",\n                  .embedding_clip = RNN_EMBEDDING_CLIP_SUMMED");
+    if (s->kind == RNN_SCHEDULE_NONE) return;
+    P(",\n                  .schedule = {.kind = %s, .line = %d, .initial_learning_rate = ", kinds[s->kind], s->line);
+    emit_double(e, s->initial_learning_rate);
+    P(", .decay_steps = ");
+    emit_double(e, s->decay_steps);
+    P(", .decay_rate = ");
+    emit_double(e, s->decay_rate);
+    P(",\n                               .staircase = %d, .alpha = ", s->staircase);
+    emit_double(e, s->alpha);
+    P(", .n_boundaries = %d", s->n_boundaries);
+    if (s->n_boundaries > 0) {
+        P(",\n                               .boundaries = {");
+        for (int i = 0; i < s->n_boundaries; i++) {
+            if (i) P(", ");
+            emit_double(e, s->boundaries[i]);
+        }
+        P("}, .values = {");
+        for (int i = 0; i <= s->n_boundaries; i++) {
+            if (i) P(", ");
+            emit_double(e, s->values[i]);
+        }
+        P("}");
+    }
+    P("}");
 }
 
 void emit_model(emitter *e) {
@@ -158,16 +240,27 @@ void emit_model(emitter *e) {
     for (int i = 0; i < m->n_layers; i++) emit_layer(e, &m->layers[i]);
     P("    },\n    .optimizer = {.kind = %s, .line = %d, .learning_rate = %.17g, .rho = %.17g, .epsilon = %.17g,\n"
       "                  .epsilon_outside = %d, .beta_1 = %.17g, .beta_2 = %.17g, .momentum = %.17g, .nesterov = %d,\n"
-      "                  .clipnorm = %.17g, .global_clipnorm = %.17g, .clipvalue = %.17g},\n",
+      "                  .clipnorm = %.17g, .global_clipnorm = %.17g, .clipvalue = %.17g",
       opts[o->kind], o->line, o->learning_rate, o->rho, o->epsilon, o->epsilon_outside, o->beta_1, o->beta_2, o->momentum,
       o->nesterov, o->clipnorm, o->global_clipnorm, o->clipvalue);
-    P("    .loss = %s,\n    .metric_accuracy = %d,\n",
-      m->loss == RNN_LOSS_BINARY_CROSSENTROPY ? "RNN_LOSS_BINARY_CROSSENTROPY" : "RNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY",
-      m->metric_accuracy);
+    emit_optimizer_extras(e);
+    P("},\n");
+    static const char *const losses[] = {"RNN_LOSS_BINARY_CROSSENTROPY", "RNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY",
+                                         "RNN_LOSS_CATEGORICAL_CROSSENTROPY"};
+    P("    .loss = %s,\n    .metric_accuracy = %d,\n", losses[m->loss], m->metric_accuracy);
+    emit_training_extras(e);
     P("    .fit = {.epochs = %d, .batch_size = %d, .validation_split = ", m->fit.epochs, m->fit.batch_size);
     emit_double(e, m->fit.validation_split);
     P(", .shuffle = %d, .seed = %" PRIu64 "u,\n            .n_callbacks = %d", m->fit.shuffle, m->fit.seed, m->fit.n_callbacks);
     emit_callbacks(e);
+    if (m->fit.n_class_weights) {
+        P(",\n            .n_class_weights = %d, .class_weight = {", m->fit.n_class_weights);
+        for (int k = 0; k < m->fit.n_class_weights; k++) {
+            if (k) P(", ");
+            emit_double(e, m->fit.class_weight[k]);
+        }
+        P("}");
+    }
     P("},\n};\n\n");
     P("/* Lay the description out and check that the runtime agrees with the offsets this\n"
       " * file was generated for (a librnnrt of another version might not). */\n");

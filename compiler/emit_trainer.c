@@ -122,6 +122,15 @@ static void emit_block_hooks(emitter *e) {
         P("    memset(w->touched + (size_t)g * %d, 0, %d * sizeof *w->touched);\n", m->vocab, m->vocab);
     }
     for (int i = L; i >= 1; i--) P("    backward_%d(w, params, g);\n", i);
+    const double clip = rnn_lookup_clipvalue(m);
+    if (clip > 0 || rnn_clips_lookup_norm(m)) {   /* (never folded: plan_make) */
+        P("    /* the embedding's gradient as the optimizer clips it: one row per lookup (Keras's IndexedSlices)%s */\n",
+          clip > 0 ? ", each element clipped to the clipvalue before the rows are summed" : "");
+        P("    w->base.block_lookup[g] = rnn_gen_lookup_rows(w->d0 + (size_t)g * %zu, %zu, w->base.n - g * W, ",
+          plan_size(e->p, "d0"), (size_t)m->timesteps * (size_t)m->layers[0].units);
+        emit_double(e, clip);
+        P(");\n");
+    }
     if (e->p->parts) P("    embedding_part(w, g);\n");
     P("}\n\n");
 }
@@ -176,30 +185,40 @@ static void emit_prepare(emitter *e) {
       e->p->fold && packed ? "the folded table, the packed weights" : e->p->fold ? "the folded table" : "the packed weights");
     P("static void prepare(rnn_gen_batch *a) {\n    workspace *w = a->w;\n    (void)w;\n");
     if (e->p->fold) P("    fold_prepare(a);\n");
-    for (int i = 0; i < m->n_layers; i++) {
-        if (!plan_packed(e->p, i)) continue;
-        const rnn_layer *ly = &m->layers[i];
-        const rnn_tensor *R = plan_tensor(m, i, RNN_T_RECURRENT_KERNEL);
-        int U = ly->units, G = ly->gates * U;
-        P("    { /* %s [%d, %d] in panels of %d columns */\n", R->name, U, G, KIR_PANEL);
-        P("        const rnn_real *R = a->params + %zu;\n", R->offset);
-        P("        for (int c0 = 0; c0 < %d; c0 += %d)\n", G, KIR_PANEL);
-        P("            for (int r = 0; r < %d; r++)\n", U);
-        P("                for (int c = 0; c < %d; c++)\n", KIR_PANEL);
-        P("                    w->rp%d[((size_t)c0 / %d * %d + (size_t)r) * %d + (size_t)c] = c0 + c < %d ? R[(size_t)r * %d + (size_t)(c0 + c)] : 0.0f;\n",
-          i, KIR_PANEL, U, KIR_PANEL, G, G);
-        P("    }\n");
-    }
+    for (int i = 0; i < m->n_layers; i++)
+        if (plan_packed(e->p, i)) gen_recurrent_pack(e, i);
     P("}\n\n");
+}
+
+/* EXCHANGED: what the tail reads of each block besides its gradient sums, which several
+ * trainers on one batch hand each other (rnn_gen_forward_backward_part). */
+static int emit_exchanged(emitter *e) {
+    const char *names[2] = {NULL, NULL};
+    if (e->p->fold) names[0] = "dek", names[1] = "touched";
+    else names[0] = e->p->parts ? "de" : "d0";
+    int n = names[1] ? 2 : 1;
+    P("/* what the sums after the blocks read of each block besides bsum (trainers on one batch exchange it) */\n");
+    P("static const rnn_gen_buffer EXCHANGED[] = {");
+    for (int i = 0; i < n; i++)
+        P("%s{offsetof(workspace, %s), %zu, 0}", i ? ", " : "", names[i], plan_size(e->p, "%s", names[i]));
+    P("};\n\n");
+    return n;
 }
 
 static void emit_gen_model(emitter *e) {
     const rnn_model *m = e->m;
     const plan *p = e->p;
     int L = m->n_layers - 1;
+    int n_exchanged = emit_exchanged(e);
     P("static const rnn_gen_model GEN = {\n");
     P("    .timesteps = %d, .vocab = %d, .outputs = %d, .binary = %d, .keep_always = %d,\n", m->timesteps, m->vocab,
       m->n_outputs, m->loss == RNN_LOSS_BINARY_CROSSENTROPY, e->p->full);
+    /* (the driver's defaults: sparse labels; the accuracy of the loss with one output) */
+    static const char *const acc_ids[] = {"RNN_ACCURACY_AUTO", "RNN_ACCURACY_BINARY", "RNN_ACCURACY_SPARSE_CATEGORICAL",
+                                          "RNN_ACCURACY_CATEGORICAL"};
+    const int plain_acc = m->loss == RNN_LOSS_BINARY_CROSSENTROPY ? RNN_ACCURACY_BINARY : RNN_ACCURACY_SPARSE_CATEGORICAL;
+    if (m->loss == RNN_LOSS_CATEGORICAL_CROSSENTROPY) P("    .categorical = 1, /* one-hot labels */\n");
+    if ((int)m->accuracy_kind != plain_acc) P("    .accuracy = %s,\n", acc_ids[m->accuracy_kind]);
     P("    .param_len = %zu, .acc_offset = %zu, .acc_len = ACC_LEN,\n", m->param_buffer_len, m->tensors[1].offset);
     P("    .lane_len = LANE_LEN, .lane_ranges = LANE_RANGES, .n_lane_ranges = %d,\n", plan_lane_ranges(p, NULL, 0));
     P("    .workspace_size = sizeof(workspace), .buffers = BUFFERS, .n_buffers = %d,\n", p->n_buffers);
@@ -211,6 +230,7 @@ static void emit_gen_model(emitter *e) {
     }
     P("    .prepare = %s, .forward_layers = forward_layers, .backward_layers = backward_layers,\n",
       has_prepare(p) ? "prepare" : "NULL");
+    P("    .exchanged = EXCHANGED, .n_exchanged = %d, .tail_tokens = %d,\n", n_exchanged, !p->fold && !p->parts);
     P("    .tail_tasks = %s, .tail_task = sums_chunk, .finish = %s,\n};\n\n",
       p->fold || p->parts ? "RNN_GEN_TAIL_CHUNKS" : "1 + RNN_GEN_TAIL_CHUNKS",
       p->fold ? "fold_finish" : p->parts ? "NULL" : "embedding_finish");
@@ -225,7 +245,13 @@ int rnnc_emit_c(const rnn_model *m, const rnnc_emit_options *o, char **text, siz
     emitter em = {&b, m, o, &p}, *e = &em;
     emit_file_header(e, NULL);
     P(" * Threads: the lane blocks of a batch run on rnn_parallel_for (--threads).\n");
-    P(" * Build: clang -std=c17 -O3 -march=native THIS.c -I<include> <lib>/librnnrt.a -lm\n */\n");
+    if (o->mpi)
+        P(" * Build: OMPI_CC=clang mpicc -std=c17 -O3 -march=native -mprefer-vector-width=512 THIS.c -I<include>\n"
+          " *        <lib>/librnnrt_mpi.a <lib>/librnnrt.a -lm (on x86-64; elsewhere without the vector width)\n */\n");
+    else
+        P(" * Build: clang -std=c17 -O3 -march=native -mprefer-vector-width=512 THIS.c -I<include> <lib>/librnnrt.a -lm\n"
+          " *        (on x86-64; elsewhere without the vector width): for this machine. For every x86-64,\n"
+          " *        rnnc -o compiles it once per level with -march=LEVEL -DRNN_ISA_LEVEL=N (rnn_isa.h).\n */\n");
     P("#include <math.h>\n#include <stddef.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n\n");
     P("#include \"rnnrt.h\"\n#include \"rnn_fastmath.h\"\n#include \"rnn_gen.h\"\n#include \"rnn_kernels.h\"\n"
       "#include \"rnn_lanes.h\"\n#include \"rnn_gemm.h\"\n\n");
@@ -244,8 +270,14 @@ int rnnc_emit_c(const rnn_model *m, const rnnc_emit_options *o, char **text, siz
     emit_tail(e);
     emit_prepare(e);
     emit_gen_model(e);
-    P("int main(int argc, char **argv) {\n    model_init();\n");
-    P("    return rnn_trainer_main(&MODEL, &OPS, argv[0], argc - 1, argv + 1);\n}\n");
+    if (o->mpi) P("#include \"rnn_mpi.h\" /* data-parallel under mpirun: link librnnrt_mpi.a, build with mpicc */\n\n");
+    P("/* ==== the program ==== */\n\n");
+    P("static int run(int argc, char **argv) {\n    model_init();\n");
+    P("    return %s(&MODEL, &OPS, argv[0], argc - 1, argv + 1);\n}\n\n", o->mpi ? "rnn_mpi_trainer_main" : "rnn_trainer_main");
+    P("/* main calls run; or, when rnnc's default x86-64 build has compiled this file once per\n"
+      " * level (-march=LEVEL -DRNN_ISA_LEVEL=N) and linked the copies, the copy's run for the\n"
+      " * best level this CPU has (rnn_gen.h, rnn_isa.h). */\n");
+    P("RNN_GEN_MAIN(run)\n");
     plan_free(&p);
     *text = b.data;
     *len = b.len;

@@ -440,27 +440,29 @@ static int time_chunk(int T, int A, int G) {
 
 void kir_time_outer_function(emitter *e, const char *name, const kir_grad *g) {
     const int T = g->T, A = g->rows, G = g->cols;
-    GEN_ASSERT(T > 0 && A > 0 && G > 0 && g->shift <= 0 && -g->shift <= T, "bad weight-gradient kernel %s", name);
+    GEN_ASSERT(T > 0 && A > 0 && G > 0 && g->shift >= -1 && g->shift <= 1, "bad weight-gradient kernel %s", name);
     GEN_ASSERT(g->d_col0 + G <= g->d_stride && g->acc_col0 + G <= g->acc_stride, "window of %s past its rows", name);
-    int RB = block_of(A), CB = block_of(G), TC = time_chunk(T, A, G);
-    int t0 = g->shift < 0 ? -g->shift : 0;
+    int RB = block_of(A), CB = block_of(G);
+    /* the steps t with a[t + shift]: [t0, T) shifted back, [0, T - 1) shifted forward */
+    int t0 = g->shift < 0 ? -g->shift : 0, tn = g->shift > 0 ? T - g->shift : T, TC = time_chunk(tn, A, G);
     char dcol[32] = "", acol[32] = "";   /* the windows' first columns, when not 0 */
     if (g->d_col0) snprintf(dcol, sizeof dcol, "%d + ", g->d_col0);
     if (g->acc_col0) snprintf(acol, sizeof acol, "%d + ", g->acc_col0);
     P("static void %s(rnn_real *restrict acc, const rnn_real *restrict a, const rnn_real *restrict d%s) {\n", name,
       g->masked ? ", const rnn_real *restrict mask" : "");
-    if (TC < T) {
-        P("    for (int t0 = %d; t0 < %d; t0 += %d) { /* chunks of steps that stay in L1 */\n", t0, T, TC);
-        P("        const int t1 = t0 + %d < %d ? t0 + %d : %d;\n", TC, T, TC, T);
+    if (TC < tn) {
+        P("    for (int t0 = %d; t0 < %d; t0 += %d) { /* chunks of steps that stay in L1 */\n", t0, tn, TC);
+        P("        const int t1 = t0 + %d < %d ? t0 + %d : %d;\n", TC, tn, TC, tn);
     } else {
         P("    { /* the steps in one chunk */\n");
-        P("        const int t0 = %d, t1 = %d;\n", t0, T);
+        P("        const int t0 = %d, t1 = %d;\n", t0, tn);
     }
     P("        for (int r0 = 0; r0 < %d; r0 += %d)\n", A, RB);
     P("            for (int c0 = 0; c0 < %d; c0 += %d) {\n", G, CB);
     print_tile_sums(e, "                ", RB, CB, 1);
     P("                for (int t = t0; t < t1; t++) {\n");
-    P("                    const rnn_real *at = a + ((size_t)(t - %d) * %d + (size_t)r0) * W;\n", t0, A);
+    if (g->shift > 0) P("                    const rnn_real *at = a + ((size_t)(t + %d) * %d + (size_t)r0) * W;\n", g->shift, A);
+    else P("                    const rnn_real *at = a + ((size_t)(t - %d) * %d + (size_t)r0) * W;\n", t0, A);
     if (g->d_col0) P("                    const rnn_real *dt = d + ((size_t)t * %d + (size_t)(%sc0)) * W;\n", g->d_stride, dcol);
     else P("                    const rnn_real *dt = d + ((size_t)t * %d + (size_t)c0) * W;\n", g->d_stride);
     for (int r = 0; r < RB; r++) P("                    const rnn_vec a%d = V(at + %d * W);\n", r, r);

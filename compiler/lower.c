@@ -211,11 +211,42 @@ static reader object_reader(lua_State *L, const rnn_model *m, int idx, const cha
 #define POSITIVE "a positive integer"
 #define MAX_KEYWORDS 24
 
+static void lower_layer(lua_State *L, rnn_model *m, rnn_layer *l, int idx);
+
+/* Every option of src into dst (a wrapper takes the options of the layer it wraps). */
+static void copy_options(rnn_layer *dst, const rnn_layer *src) {
+    for (int k = 0; k < rnn_layer_option_count; k++) {
+        const rnn_option_info *o = &rnn_layer_options[k];
+        memcpy((char *)dst + o->offset, (const char *)src + o->offset, o->value == RNN_VALUE_REAL ? sizeof(double) : sizeof(int));
+    }
+}
+
+/* A KW_LAYER keyword (the value at the top of the stack, popped): a recurrent layer
+ * object, lowered with its own kind's keywords, whose options become l's and whose kind
+ * goes to the keyword's field. Its name and line are l's wrapped_name and wrapped_line
+ * (collect_layers read them before the layers were named). */
+static void lower_wrapped(lua_State *L, rnn_model *m, rnn_layer *l, const reader *r, const rnnc_keyword *k) {
+    dsl_object *o = dsl_to_object(L, -1);
+    char b[64];
+    if (!o || !dsl_is_layer(o->kind) || !rnnc_kind_of((rnn_layer_kind)o->kind)->cell)
+        lerror(r, "%s must be a recurrent layer: simple_rnn { ... }, lstm { ... } or gru { ... } (got %s)", k->name,
+               describe(L, -1, b, sizeof b));
+    rnn_layer inner;
+    rnn_layer_defaults(&inner, (rnn_layer_kind)o->kind);
+    memcpy(inner.name, l->wrapped_name, sizeof inner.name);
+    inner.line = o->line;
+    lower_layer(L, m, &inner, lua_gettop(L));
+    lua_pop(L, 1);
+    copy_options(l, &inner);
+    int kind = (int)o->kind;
+    memcpy((char *)l + k->field, &kind, sizeof kind);
+}
+
 /* The layer object at idx, read with its kind's keyword table: each keyword in table
  * order, with the field's current value (the kind's default) when it is absent. */
 static void lower_layer(lua_State *L, rnn_model *m, rnn_layer *l, int idx) {
     const rnnc_keyword *kw = rnnc_kind_of(l->kind)->keywords;
-    const char *keys[MAX_KEYWORDS + 2], *positional[MAX_KEYWORDS + 1] = {NULL};
+    const char *keys[MAX_KEYWORDS + 3], *positional[MAX_KEYWORDS + 1] = {NULL};
     int nk = 0;
     for (; kw[nk].name; nk++) {
         GEN_ASSERT(nk < MAX_KEYWORDS && kw[nk].position <= MAX_KEYWORDS, "keyword table of %s", l->name);
@@ -223,7 +254,8 @@ static void lower_layer(lua_State *L, rnn_model *m, rnn_layer *l, int idx) {
         if (kw[nk].position) positional[kw[nk].position - 1] = kw[nk].name;
     }
     keys[nk] = "name";
-    keys[nk + 1] = NULL;
+    keys[nk + 1] = "trainable";   /* every layer's, as in Keras */
+    keys[nk + 2] = NULL;
     int top = lua_gettop(L);
     reader r = object_reader(L, m, idx, l->name, keys, positional);
     for (const rnnc_keyword *k = kw; k->name; k++) {
@@ -257,9 +289,55 @@ static void lower_layer(lua_State *L, rnn_model *m, rnn_layer *l, int idx) {
             iv = get_enum(&r, k->name, k->values, iv);
             memcpy(field, &iv, sizeof iv);
             break;
+        case KW_LAYER:
+            if (fetch(&r, k->name)) lower_wrapped(L, m, l, &r, k);
+            break;
         }
     }
+    /* after a wrapped layer's options, which may say trainable = false themselves */
+    l->frozen = !get_bool(&r, "trainable", !l->frozen);
     lua_settop(L, top);
+}
+
+/* The name = of the layer object at idx into name (RNN_NAME_MAX bytes), if it has one. */
+static void read_layer_name(lua_State *L, const rnn_model *m, int idx, char *name) {
+    dsl_object *o = dsl_to_object(L, idx);
+    char b[64];
+    lua_getiuservalue(L, idx, 1);
+    lua_getfield(L, -1, "name");
+    if (!lua_isnil(L, -1)) {
+        reader nr = {L, m, o->line, dsl_kind_names[o->kind], 0, NULL, NULL};
+        size_t len;
+        const char *s = lua_tolstring(L, -1, &len);
+        if (lua_type(L, -1) != LUA_TSTRING) lerror(&nr, "name must be a string (got %s)", describe(L, -1, b, sizeof b));
+        if (len == 0 || len >= RNN_NAME_MAX || strlen(s) != len)
+            lerror(&nr, "name must be 1 to %d characters long (got %zu)", RNN_NAME_MAX - 1, len);
+        memcpy(name, s, len + 1);
+    }
+    lua_pop(L, 2);
+}
+
+/* A wrapper's layer (its KW_LAYER keyword, by keyword or position), if it is a layer
+ * object: its kind, line and name, which naming the model's layers needs (lower_wrapped
+ * checks the rest). */
+static void peek_wrapped(lua_State *L, const rnn_model *m, rnn_layer *l, int idx) {
+    idx = lua_absindex(L, idx);
+    for (const rnnc_keyword *k = rnnc_kind_of(l->kind)->keywords; k->name; k++) {
+        if (k->type != KW_LAYER) continue;
+        lua_getiuservalue(L, idx, 1);
+        lua_getfield(L, -1, k->name);
+        if (lua_isnil(L, -1) && k->position) {
+            lua_pop(L, 1);
+            lua_rawgeti(L, -1, k->position);
+        }
+        dsl_object *o = dsl_to_object(L, -1);
+        if (o && dsl_is_layer(o->kind)) {
+            l->wrapped = (rnn_layer_kind)o->kind;
+            l->wrapped_line = o->line;
+            read_layer_name(L, m, lua_gettop(L), l->wrapped_name);
+        }
+        lua_pop(L, 2);
+    }
 }
 
 /* Append the layers in the table at idx (recursing into plain sub-tables, so that
@@ -279,18 +357,8 @@ static void collect_layers(lua_State *L, rnn_model *m, reader *mr, int idx, int 
             rnn_layer *l = &m->layers[m->n_layers];
             rnn_layer_defaults(l, (rnn_layer_kind)o->kind);
             l->line = o->line;
-            lua_getiuservalue(L, -1, 1);
-            lua_getfield(L, -1, "name");
-            if (!lua_isnil(L, -1)) {
-                reader nr = {L, m, o->line, dsl_kind_names[o->kind], 0, NULL, NULL};
-                size_t len;
-                const char *s = lua_tolstring(L, -1, &len);
-                if (lua_type(L, -1) != LUA_TSTRING) lerror(&nr, "name must be a string (got %s)", describe(L, -1, b, sizeof b));
-                if (len == 0 || len >= RNN_NAME_MAX || strlen(s) != len)
-                    lerror(&nr, "name must be 1 to %d characters long (got %zu)", RNN_NAME_MAX - 1, len);
-                memcpy(l->name, s, len + 1);
-            }
-            lua_pop(L, 2);
+            read_layer_name(L, m, -1, l->name);
+            peek_wrapped(L, m, l, -1);
             lua_pushvalue(L, -1);
             lua_rawseti(L, layers_table, m->n_layers + 1);
             m->n_layers++;
@@ -307,13 +375,96 @@ static void collect_layers(lua_State *L, rnn_model *m, reader *mr, int idx, int 
 /* ---- compile = { ... } ---------------------------------------------------------------- */
 
 static const char *const k_rmsprop[] = {"learning_rate", "rho", "epsilon", "epsilon_outside", "clipnorm",
-                                        "global_clipnorm", "clipvalue", NULL};
+                                        "global_clipnorm", "clipvalue", "embedding_clip", NULL};
 static const char *const k_adam[] = {"learning_rate", "beta_1", "beta_2", "epsilon", "clipnorm",
-                                     "global_clipnorm", "clipvalue", NULL};
+                                     "global_clipnorm", "clipvalue", "embedding_clip", NULL};
 static const char *const k_sgd[] = {"learning_rate", "momentum", "nesterov", "clipnorm",
-                                    "global_clipnorm", "clipvalue", NULL};
+                                    "global_clipnorm", "clipvalue", "embedding_clip", NULL};
 static const char *const p_lr[] = {"learning_rate", NULL};
 static const char *const optimizer_names[] = {"rmsprop", "adam", "sgd", NULL};
+static const char *const embedding_clip_names[] = {"per_lookup", "summed", NULL};
+
+/* The schedules' keywords, Keras's positional order first (keras.optimizers.schedules). */
+static const char *const k_decay[] = {"initial_learning_rate", "decay_steps", "decay_rate", "staircase", NULL};
+static const char *const k_piecewise[] = {"boundaries", "values", NULL};
+static const char *const k_cosine[] = {"initial_learning_rate", "decay_steps", "alpha", NULL};
+
+/* A list of 1 to max numbers (the table at the top of the stack) into v; its length. */
+static int get_number_list(reader *r, const char *key, double *v, int max) {
+    lua_State *L = r->L;
+    char b[64];
+    if (!lua_istable(L, -1) || dsl_to_object(L, -1))
+        lerror(r, "%s must be a list of numbers, as in %s = { 1000, 2000 } (got %s)", key, key, describe(L, -1, b, sizeof b));
+    int t = lua_gettop(L);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, t);
+    if (n < 1 || n > max) lerror(r, "%s must hold 1 to %d numbers (got %lld)", key, max, (long long)n);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, t, i);
+        if (lua_type(L, -1) != LUA_TNUMBER || !isfinite((double)lua_tonumber(L, -1)))
+            lerror(r, "%s[%lld] must be a finite number (got %s)", key, (long long)i, describe(L, -1, b, sizeof b));
+        v[i - 1] = (double)lua_tonumber(L, -1);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return (int)n;
+}
+
+/* learning_rate = exponential_decay { ... } and the other schedules (the object at the
+ * top of the stack, popped): Keras's arguments, every one but staircase and alpha
+ * required; ranges are the layout's. */
+static void lower_schedule(lua_State *L, rnn_model *m, rnn_lr_schedule *s, dsl_object *obj) {
+    const int idx = lua_gettop(L);
+    const char *who = dsl_kind_names[obj->kind];
+    memset(s, 0, sizeof *s);
+    s->kind = (rnn_schedule_kind)(obj->kind - DSL_EXPONENTIAL_DECAY + RNN_SCHEDULE_EXPONENTIAL_DECAY);
+    s->line = obj->line;
+    const char *const *keys = s->kind == RNN_SCHEDULE_PIECEWISE_CONSTANT_DECAY ? k_piecewise
+                              : s->kind == RNN_SCHEDULE_COSINE_DECAY           ? k_cosine
+                                                                               : k_decay;
+    const char *const *positional = keys;   /* Keras's positional order is the keywords' */
+    reader r = object_reader(L, m, idx, who, keys, positional);
+    if (s->kind == RNN_SCHEDULE_PIECEWISE_CONSTANT_DECAY) {
+        if (!fetch(&r, "boundaries")) lerror(&r, "boundaries is required, as in %s { { 1000, 2000 }, { 1e-2, 1e-3, 1e-4 } }", who);
+        s->n_boundaries = get_number_list(&r, "boundaries", s->boundaries, RNN_MAX_BOUNDARIES);
+        if (!fetch(&r, "values")) lerror(&r, "values is required (one more than the boundaries)");
+        int nv = get_number_list(&r, "values", s->values, RNN_MAX_BOUNDARIES + 1);
+        if (nv != s->n_boundaries + 1)
+            lerror(&r, "values must hold one more number than boundaries (got %d values for %d boundaries)", nv,
+                   s->n_boundaries);
+    } else {
+        for (int k = 0; k < (s->kind == RNN_SCHEDULE_COSINE_DECAY ? 2 : 3); k++)
+            if (!fetch(&r, keys[k])) lerror(&r, "%s is required, as in %s { 1e-3, 1000%s }", keys[k], who,
+                                            s->kind == RNN_SCHEDULE_COSINE_DECAY ? "" : ", 0.96");
+            else lua_pop(L, 1);
+        s->initial_learning_rate = get_number(&r, "initial_learning_rate", 0);
+        s->decay_steps = get_number(&r, "decay_steps", 0);
+        if (s->kind == RNN_SCHEDULE_COSINE_DECAY) {
+            s->alpha = get_number(&r, "alpha", 0);
+        } else {
+            s->decay_rate = get_number(&r, "decay_rate", 0);
+            s->staircase = get_bool(&r, "staircase", 0);
+        }
+    }
+    lua_settop(L, idx - 1);
+}
+
+/* learning_rate: a number, or a schedule object. */
+static void lower_learning_rate(lua_State *L, rnn_model *m, reader *r, rnn_optimizer *o) {
+    o->learning_rate = o->kind == RNN_OPT_SGD ? 1e-2 : 1e-3;
+    if (!fetch(r, "learning_rate")) return;
+    dsl_object *obj = dsl_to_object(L, -1);
+    if (obj && obj->kind >= DSL_EXPONENTIAL_DECAY && obj->kind <= DSL_COSINE_DECAY) {
+        lower_schedule(L, m, &o->schedule, obj);
+        o->learning_rate = rnn_schedule_rate(&o->schedule, 0, 0);   /* the first step's, for messages */
+        return;
+    }
+    char b[64];
+    if (lua_type(L, -1) != LUA_TNUMBER)
+        lerror(r, "learning_rate must be a number or a schedule such as exponential_decay { 1e-3, 1000, 0.96 } (got %s)",
+               describe(L, -1, b, sizeof b));
+    lua_pop(L, 1);
+    o->learning_rate = get_number(r, "learning_rate", o->learning_rate);
+}
 
 static void lower_optimizer(lua_State *L, rnn_model *m, reader *cr) {
     rnn_optimizer *o = &m->optimizer;
@@ -338,10 +489,11 @@ static void lower_optimizer(lua_State *L, rnn_model *m, reader *cr) {
     o->line = obj->line;
     const char *who = dsl_kind_names[obj->kind];
     reader r = object_reader(L, m, idx, who, o->kind == RNN_OPT_RMSPROP ? k_rmsprop : o->kind == RNN_OPT_ADAM ? k_adam : k_sgd, p_lr);
-    o->learning_rate = get_number(&r, "learning_rate", o->kind == RNN_OPT_SGD ? 1e-2 : 1e-3);
+    lower_learning_rate(L, m, &r, o);
     o->clipnorm = get_number(&r, "clipnorm", 0);
     o->global_clipnorm = get_number(&r, "global_clipnorm", 0);
     o->clipvalue = get_number(&r, "clipvalue", 0);
+    o->embedding_clip = (rnn_embedding_clip)get_enum(&r, "embedding_clip", embedding_clip_names, RNN_EMBEDDING_CLIP_PER_LOOKUP);
     if (o->kind == RNN_OPT_RMSPROP) {
         o->rho = get_number(&r, "rho", 0.9);
         o->epsilon = get_number(&r, "epsilon", 1e-7);
@@ -358,8 +510,17 @@ static void lower_optimizer(lua_State *L, rnn_model *m, reader *cr) {
 }
 
 static const char *const k_compile[] = {"optimizer", "loss", "metrics", NULL};
-static const char *const loss_names[] = {"binary_crossentropy", "sparse_categorical_crossentropy", NULL};
-static const char *const metric_names[] = {"accuracy", "acc", "binary_accuracy", "sparse_categorical_accuracy", NULL};
+static const char *const loss_names[] = {"binary_crossentropy", "sparse_categorical_crossentropy",
+                                         "categorical_crossentropy", NULL};
+/* The metric names and what each asks for: an accuracy (rnn_accuracy_kind) or another
+ * metric (RNN_METRIC_*); Keras's class names too. */
+static const char *const metric_names[] = {"accuracy", "acc", "binary_accuracy", "sparse_categorical_accuracy",
+                                           "categorical_accuracy", "auc", "AUC", "precision", "Precision", "recall",
+                                           "Recall", NULL};
+static const int metric_accuracy_of[] = {RNN_ACCURACY_AUTO, RNN_ACCURACY_AUTO, RNN_ACCURACY_BINARY,
+                                         RNN_ACCURACY_SPARSE_CATEGORICAL, RNN_ACCURACY_CATEGORICAL, -1, -1, -1, -1, -1, -1};
+static const int metric_bit_of[] = {0, 0, 0, 0, 0, RNN_METRIC_AUC, RNN_METRIC_AUC, RNN_METRIC_PRECISION,
+                                    RNN_METRIC_PRECISION, RNN_METRIC_RECALL, RNN_METRIC_RECALL};
 
 static void lower_compile(lua_State *L, rnn_model *m, reader *mr) {
     char b[64];
@@ -386,12 +547,16 @@ static void lower_compile(lua_State *L, rnn_model *m, reader *mr) {
             if (k < 0) {
                 const char *sug = s ? suggest_name(s, metric_names) : NULL;
                 if (sug) lerror(&cr, "unknown metric %s (did you mean \"%s\"?)", describe(L, -1, b, sizeof b), sug);
-                lerror(&cr, "unknown metric %s (rnnc knows \"accuracy\")", describe(L, -1, b, sizeof b));
+                lerror(&cr, "unknown metric %s (rnnc knows \"accuracy\", \"auc\", \"precision\" and \"recall\")",
+                       describe(L, -1, b, sizeof b));
             }
-            if ((k == 2 && m->loss != RNN_LOSS_BINARY_CROSSENTROPY) ||
-                (k == 3 && m->loss != RNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY))
-                lerror(&cr, "metric \"%s\" does not fit loss \"%s\"; use \"accuracy\"", s, loss_names[m->loss]);
-            m->metric_accuracy = 1;
+            if (metric_accuracy_of[k] >= 0) {
+                if (m->metric_accuracy && (int)m->accuracy_kind != metric_accuracy_of[k])
+                    lerror(&cr, "metrics name two accuracies (\"%s\" and another); give one", s);
+                m->metric_accuracy = 1;
+                m->accuracy_kind = (rnn_accuracy_kind)metric_accuracy_of[k];
+            }
+            m->metrics |= metric_bit_of[k];
             lua_pop(L, 1);
         }
     }
@@ -400,8 +565,10 @@ static void lower_compile(lua_State *L, rnn_model *m, reader *mr) {
 
 /* ---- fit = { ... } --------------------------------------------------------------------- */
 
-static const char *const k_fit[] = {"epochs", "batch_size", "validation_split", "shuffle", "seed", "callbacks", NULL};
-static const char *const monitor_names[] = {"val_loss", "val_accuracy", "loss", "accuracy", NULL};
+static const char *const k_fit[] = {"epochs", "batch_size", "validation_split", "shuffle", "seed", "callbacks",
+                                    "class_weight", NULL};
+static const char *const monitor_names[] = {"val_loss", "val_accuracy", "loss", "accuracy", "val_auc", "auc",
+                                            "val_precision", "precision", "val_recall", "recall", NULL};
 static const char *const mode_names[] = {"auto", "min", "max", NULL};
 static const char *const k_checkpoint[] = {"filepath", "monitor", "save_best_only", "mode", NULL};
 static const char *const p_checkpoint[] = {"filepath", NULL};
@@ -409,12 +576,13 @@ static const char *const k_early[] = {"monitor", "patience", "min_delta", "resto
                                       "baseline", "start_from_epoch", "restore_at_end", NULL};
 static const char *const k_csv[] = {"filename", NULL};
 static const char *const p_csv[] = {"filename", NULL};
+static const char *const k_plateau[] = {"monitor", "factor", "patience", "min_delta", "cooldown", "min_lr", "mode", NULL};
 
 static void lower_callback(lua_State *L, rnn_model *m, reader *fr, int idx) {
     char b[64];
     dsl_object *o = dsl_to_object(L, idx);
-    if (!o || o->kind < DSL_MODEL_CHECKPOINT || o->kind > DSL_CSV_LOGGER)
-        lerror(fr, "callbacks must hold model_checkpoint, early_stopping or csv_logger objects (got %s)",
+    if (!o || o->kind < DSL_MODEL_CHECKPOINT || o->kind > DSL_REDUCE_LR_ON_PLATEAU)
+        lerror(fr, "callbacks must hold model_checkpoint, early_stopping, csv_logger or reduce_lr_on_plateau objects (got %s)",
                describe(L, idx, b, sizeof b));
     if (m->fit.n_callbacks >= RNN_MAX_CALLBACKS) {
         fr->line = o->line;
@@ -451,6 +619,16 @@ static void lower_callback(lua_State *L, rnn_model *m, reader *fr, int idx) {
             c->baseline = get_number(&r, "baseline", 0);
         }
         break;
+    case DSL_REDUCE_LR_ON_PLATEAU:   /* Keras's ReduceLROnPlateau defaults */
+        r = object_reader(L, m, idx, who, k_plateau, NULL);
+        c->monitor = (rnn_monitor)get_enum(&r, "monitor", monitor_names, RNN_MONITOR_VAL_LOSS);
+        c->mode = (rnn_monitor_mode)get_enum(&r, "mode", mode_names, RNN_MODE_AUTO);
+        c->factor = get_number(&r, "factor", 0.1);
+        c->patience = get_int(&r, "patience", 10, "a non-negative integer");
+        c->min_delta = get_number(&r, "min_delta", 1e-4);
+        c->cooldown = get_int(&r, "cooldown", 0, "a non-negative integer");
+        c->min_lr = get_number(&r, "min_lr", 0);
+        break;
     default:
         r = object_reader(L, m, idx, who, k_csv, p_csv);
         if (!get_string(&r, "filename", c->path, sizeof c->path))
@@ -458,6 +636,35 @@ static void lower_callback(lua_State *L, rnn_model *m, reader *fr, int idx) {
         break;
     }
     lua_settop(L, top);
+}
+
+/* class_weight = { [0] = 1, [1] = 3 } (Keras's dict from class index to weight, the
+ * table at the top of the stack, popped): integer keys from 0 without a gap, numbers. */
+static void lower_class_weight(lua_State *L, rnn_model *m, reader *fr) {
+    char b[64];
+    if (!lua_istable(L, -1) || dsl_to_object(L, -1))
+        lerror(fr, "class_weight must be a table from class index to weight, as in class_weight = { [0] = 1, [1] = 3 } (got %s)",
+               describe(L, -1, b, sizeof b));
+    int t = lua_gettop(L), n = 0;
+    int seen[RNN_MAX_CLASS_WEIGHTS] = {0};
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        if (!lua_isinteger(L, -2) || lua_tointeger(L, -2) < 0 || lua_tointeger(L, -2) >= RNN_MAX_CLASS_WEIGHTS)
+            lerror(fr, "class_weight's keys must be class indices 0 to %d (got %s)", RNN_MAX_CLASS_WEIGHTS - 1,
+                   describe(L, -2, b, sizeof b));
+        int k = (int)lua_tointeger(L, -2);
+        if (lua_type(L, -1) != LUA_TNUMBER || !isfinite((double)lua_tonumber(L, -1)))
+            lerror(fr, "class_weight[%d] must be a finite number (got %s)", k, describe(L, -1, b, sizeof b));
+        m->fit.class_weight[k] = (double)lua_tonumber(L, -1);
+        seen[k] = 1;
+        n = k + 1 > n ? k + 1 : n;
+        lua_pop(L, 1);
+    }
+    for (int k = 0; k < n; k++)   /* Keras: keys from 0 to one less than the number of classes */
+        if (!seen[k]) lerror(fr, "class_weight has no weight for class %d (give every class from 0 to %d)", k, n - 1);
+    if (n == 0) lerror(fr, "class_weight is empty");
+    m->fit.n_class_weights = n;
+    lua_pop(L, 1);
 }
 
 static void lower_fit(lua_State *L, rnn_model *m, reader *mr) {
@@ -478,6 +685,7 @@ static void lower_fit(lua_State *L, rnn_model *m, reader *mr) {
         m->fit.seed = (uint64_t)lua_tointeger(L, -1);
         lua_pop(L, 1);
     }
+    if (fetch(&fr, "class_weight")) lower_class_weight(L, m, &fr);
     if (fetch(&fr, "callbacks")) {
         if (!lua_istable(L, -1) || dsl_to_object(L, -1))
             lerror(&fr, "callbacks must be a list, as in callbacks = { early_stopping { patience = 3 } } (got %s)",

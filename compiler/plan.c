@@ -40,14 +40,39 @@ int plan_lane_summed(const plan *p, int i) {
  * A lane-summed layer's kernel unless folded (the folded table has its own), its
  * recurrent kernel when summed after the steps (not in them). */
 static int tensor_lane_summed(const plan *p, const rnn_tensor *t) {
+    if (p->lane_summed[t - p->m->tensors]) return 1;   /* a kind's own (plan_lane_sum) */
     if (t->layer < 0 || !plan_lane_summed(p, t->layer)) return 0;
-    int slot = (int)(t - p->m->tensors) - p->m->layers[t->layer].first_tensor;
+    /* its slot in its half (a bidirectional layer's backward half's follow the forward's) */
+    int slot = ((int)(t - p->m->tensors) - p->m->layers[t->layer].first_tensor) % RNN_T_RECURRENT_COUNT;
     if (slot == RNN_T_KERNEL) return !plan_folded(p, t->layer);
     if (slot == RNN_T_RECURRENT_KERNEL) {
         rnnc_grad_term terms[2];
-        return rnnc_kind_of(p->m->layers[t->layer].kind)->cell->recurrent_grads(p, t->layer, terms) > 0;
+        return gen_cell(&p->m->layers[t->layer])->recurrent_grads(p, t->layer, terms) > 0;
     }
     return 0;
+}
+
+void plan_can_take_step_grad(plan *p, int i, size_t scratch) {
+    GEN_ASSERT(i > 0 && i < p->m->n_layers && scratch > 0, "layer %d cannot take step gradients", i);
+    p->step_scratch[i] = scratch;
+}
+
+int plan_give_step_grad(plan *p, int i) {
+    GEN_ASSERT(i > 0 && i < p->m->n_layers, "no layer %d", i);
+    if (p->infer || !p->step_scratch[i]) return 0;
+    const size_t F = (size_t)p->m->layers[i].out_features;
+    p->step_grad[i] = 1;
+    plan_add(p, F * W, 0, "the step of each feature and lane that gets the gradient", "gstep%d", i);
+    plan_add(p, F * W, 0, "d loss / d output at that step", "gval%d", i);
+    plan_add(p, p->step_scratch[i], 0, "scratch of the gradient taken at one step per feature", "st%d", i);
+    return 1;
+}
+
+int plan_step_grad(const plan *p, int i) { return i > 0 && i < p->m->n_layers && p->step_grad[i]; }
+
+void plan_lane_sum(plan *p, int k) {
+    GEN_ASSERT(k >= 0 && k < p->m->n_tensors, "no tensor %d", k);
+    p->lane_summed[k] = 1;
 }
 
 size_t plan_acc_index(const plan *p, size_t offset) {
@@ -103,8 +128,9 @@ int plan_input_dropout(const rnn_layer *l) { return plan_recurrent(l) && l->drop
 int plan_per_step_mask(const rnn_layer *l) { return l->dropout_mask == RNN_DROPOUT_PER_STEP; }
 
 /* Layer 1's input is the embedding's output, which nothing else reads: its dropped
- * copy can overwrite it (one buffer of T * F lanes less per block). */
-int plan_xd_in_place(int i) { return i == 1; }
+ * copy can overwrite it (one buffer of T * F lanes less per block), unless the layer
+ * has two halves that both read it. */
+int plan_xd_in_place(const plan *p, int i) { return i == 1 && !p->m->layers[1].wrapped; }
 
 /* A straight-line kernel holds each of its `vectors` operand vectors in a variable for
  * the whole kernel, and its `outputs` sums make as many groups of statements: beyond a
@@ -231,7 +257,8 @@ void plan_make(plan *p, const rnn_model *m, const rnnc_emit_options *o, int infe
     while (p->budget > 1 && unrolled_total(m, p->budget) > FILE_BUDGET) p->budget /= 2;
     p->full = o->unroll == RNNC_UNROLL_FULL;
     int recurrent = 0;
-    for (int i = 0; i < m->n_layers; i++) recurrent += plan_recurrent(&m->layers[i]);
+    for (int i = 0; i < m->n_layers; i++)   /* a bidirectional layer runs two time loops */
+        recurrent += plan_recurrent(&m->layers[i]) ? (m->layers[i].wrapped ? 2 : 1) : 0;
     if (p->full && (long)recurrent * m->timesteps > MAX_UNROLLED_STEPS) {
         fprintf(stderr, "rnnc: --unroll full: %d steps of %d recurrent layers make more than %d step calls; the time loops stay loops\n",
                 m->timesteps, recurrent, MAX_UNROLLED_STEPS);
@@ -240,8 +267,10 @@ void plan_make(plan *p, const rnn_model *m, const rnnc_emit_options *o, int infe
     const rnn_layer *l1 = m->n_layers > 1 ? &m->layers[1] : NULL;
     /* Folding costs V*F*G multiply-adds per batch and saves T*F*G per sample (twice
      * over, forward and backward): worth it when the batch has more tokens than the
-     * vocabulary has rows. A predictor keeps the plain embedding. */
-    p->fold = !infer && !o->no_fold && l1 && plan_recurrent(l1) && !plan_input_dropout(l1) &&
+     * vocabulary has rows. A predictor keeps the plain embedding. Clipping the embedding
+     * per lookup needs each lookup's row of d loss / d output, which the fold never forms. */
+    const int lookups = rnn_lookup_clipvalue(m) > 0 || rnn_clips_lookup_norm(m);
+    p->fold = !infer && !o->no_fold && l1 && plan_recurrent(l1) && !l1->wrapped && !plan_input_dropout(l1) && !lookups &&
               (size_t)m->vocab * 2 <= (size_t)m->fit.batch_size * (size_t)m->timesteps;
     /* A block's own table costs zeroing V rows and adding them to the other blocks' per
      * batch, against scattering its W*T rows: worth it when the block looks up at least
@@ -265,7 +294,7 @@ void plan_make(plan *p, const rnn_model *m, const rnnc_emit_options *o, int infe
         const rnn_layer *l = &m->layers[i];
         rnnc_kind_of(l->kind)->plan(p, i);
         if (infer) continue;
-        size_t out = (l->out_seq ? (size_t)l->timesteps : 1) * (size_t)l->out_features * W;
+        size_t out = (l->out_seq ? (size_t)l->out_timesteps : 1) * (size_t)l->out_features * W;
         plan_add(p, out, 0, "d loss / d output", "d%d", i);
     }
 }

@@ -10,7 +10,9 @@
  * Samples run in blocks of W = 16 SIMD lanes; activations are [time][feature][lane].
  * Unrolling: kernels (budget 4096 multiply-adds per kernel).
  * Threads: the lane blocks of a batch run on rnn_parallel_for (--threads).
- * Build: clang -std=c17 -O3 -march=native THIS.c -I<include> <lib>/librnnrt.a -lm
+ * Build: clang -std=c17 -O3 -march=native -mprefer-vector-width=512 THIS.c -I<include> <lib>/librnnrt.a -lm
+ *        (on x86-64; elsewhere without the vector width): for this machine. For every x86-64,
+ *        rnnc -o compiles it once per level with -march=LEVEL -DRNN_ISA_LEVEL=N (rnn_isa.h).
  */
 #include <math.h>
 #include <stddef.h>
@@ -376,6 +378,12 @@ RNN_NOINLINE static void backward_step_1(const rnn_real *restrict R, const rnn_r
     }
 }
 
+/* lstm's weight gradients from dzs's window [0, 512) (rnn_gemm.h), 2 terms */
+RNN_NOINLINE static void weight_grads_1(const rnn_wg_term *restrict terms, const rnn_real *restrict d, rnn_real *restrict dT,
+        rnn_real *restrict sums) {
+    rnn_wg_grads(terms, 2, d, 512, 0, 512, 200, dT, sums);
+}
+
 static void backward_1(workspace *w, const rnn_real *params, int g) {
     const rnn_real *K = params + 1280000; /* lstm/kernel [128, 512] */
     const rnn_real *R = params + 1345536; /* lstm/recurrent_kernel [128, 512] */
@@ -403,7 +411,7 @@ static void backward_1(workspace *w, const rnn_real *params, int g) {
     /* the kernels' gradients over the steps and lanes: K += x_t^T dz_t, R += h_{t-1}^T dz_t */
     {
         const rnn_wg_term terms[] = {{sK + 0, 512, x, NULL, 128, 0}, {sR + 0, 512, h, NULL, 128, -1}};
-        rnn_wg_grads(terms, 2, dzs, 512, 0, 512, 200, w->wgd1 + (size_t)g * 32768, w->wgs1 + (size_t)g * 65536);
+        weight_grads_1(terms, dzs, w->wgd1 + (size_t)g * 32768, w->wgs1 + (size_t)g * 65536);
     }
 }
 
@@ -1068,6 +1076,9 @@ static void prepare(rnn_gen_batch *a) {
     }
 }
 
+/* what the sums after the blocks read of each block besides bsum (trainers on one batch exchange it) */
+static const rnn_gen_buffer EXCHANGED[] = {{offsetof(workspace, d0), 409600, 0}};
+
 static const rnn_gen_model GEN = {
     .timesteps = 200, .vocab = 10000, .outputs = 1, .binary = 1, .keep_always = 0,
     .param_len = 1411728, .acc_offset = 1280000, .acc_len = ACC_LEN,
@@ -1075,12 +1086,20 @@ static const rnn_gen_model GEN = {
     .workspace_size = sizeof(workspace), .buffers = BUFFERS, .n_buffers = 16,
     .logits = offsetof(workspace, a2), .dlogits = offsetof(workspace, d2),
     .prepare = prepare, .forward_layers = forward_layers, .backward_layers = backward_layers,
+    .exchanged = EXCHANGED, .n_exchanged = 1, .tail_tokens = 1,
     .tail_tasks = 1 + RNN_GEN_TAIL_CHUNKS, .tail_task = sums_chunk, .finish = embedding_finish,
 };
 
 RNN_GEN_OPS(OPS, GEN, 1280000);
 
-int main(int argc, char **argv) {
+/* ==== the program ==== */
+
+static int run(int argc, char **argv) {
     model_init();
     return rnn_trainer_main(&MODEL, &OPS, argv[0], argc - 1, argv + 1);
 }
+
+/* main calls run; or, when rnnc's default x86-64 build has compiled this file once per
+ * level (-march=LEVEL -DRNN_ISA_LEVEL=N) and linked the copies, the copy's run for the
+ * best level this CPU has (rnn_gen.h, rnn_isa.h). */
+RNN_GEN_MAIN(run)

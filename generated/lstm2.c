@@ -11,7 +11,9 @@
  * Samples run in blocks of W = 16 SIMD lanes; activations are [time][feature][lane].
  * Unrolling: kernels (budget 4096 multiply-adds per kernel).
  * Threads: the lane blocks of a batch run on rnn_parallel_for (--threads).
- * Build: clang -std=c17 -O3 -march=native THIS.c -I<include> <lib>/librnnrt.a -lm
+ * Build: clang -std=c17 -O3 -march=native -mprefer-vector-width=512 THIS.c -I<include> <lib>/librnnrt.a -lm
+ *        (on x86-64; elsewhere without the vector width): for this machine. For every x86-64,
+ *        rnnc -o compiles it once per level with -march=LEVEL -DRNN_ISA_LEVEL=N (rnn_isa.h).
  */
 #include <math.h>
 #include <stddef.h>
@@ -3535,6 +3537,9 @@ static void sums_chunk(void *arg, int c) {
     embedding_rows(arg, c);
 }
 
+/* what the sums after the blocks read of each block besides bsum (trainers on one batch exchange it) */
+static const rnn_gen_buffer EXCHANGED[] = {{offsetof(workspace, de), 8000, 0}};
+
 static const rnn_gen_model GEN = {
     .timesteps = 100, .vocab = 500, .outputs = 1, .binary = 1, .keep_always = 0,
     .param_len = 9376, .acc_offset = 8000, .acc_len = ACC_LEN,
@@ -3542,12 +3547,20 @@ static const rnn_gen_model GEN = {
     .workspace_size = sizeof(workspace), .buffers = BUFFERS, .n_buffers = 22,
     .logits = offsetof(workspace, a3), .dlogits = offsetof(workspace, d3),
     .prepare = NULL, .forward_layers = forward_layers, .backward_layers = backward_layers,
+    .exchanged = EXCHANGED, .n_exchanged = 1, .tail_tokens = 0,
     .tail_tasks = RNN_GEN_TAIL_CHUNKS, .tail_task = sums_chunk, .finish = NULL,
 };
 
 RNN_GEN_OPS(OPS, GEN, 8000);
 
-int main(int argc, char **argv) {
+/* ==== the program ==== */
+
+static int run(int argc, char **argv) {
     model_init();
     return rnn_trainer_main(&MODEL, &OPS, argv[0], argc - 1, argv + 1);
 }
+
+/* main calls run; or, when rnnc's default x86-64 build has compiled this file once per
+ * level (-march=LEVEL -DRNN_ISA_LEVEL=N) and linked the copies, the copy's run for the
+ * best level this CPU has (rnn_gen.h, rnn_isa.h). */
+RNN_GEN_MAIN(run)

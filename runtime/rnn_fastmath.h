@@ -41,9 +41,19 @@
  * the latter with clang and gcc, -O3 -march=x86-64-v3). */
 
 /* a*b + c, fused where the hardware does it in one instruction; elsewhere fmaf would be
- * a library call. */
+ * a library call. gcc and clang get the builtins, which stay inline instructions under
+ * -ffreestanding too (a predictor for a microcontroller calls no libm). */
+#if defined(__GNUC__) || defined(__clang__)
+#define RNN_FM_FMAF_(a, b, c) __builtin_fmaf((a), (b), (c))
+#define RNN_FM_FABSF_(x) __builtin_fabsf(x)
+#define RNN_FM_COPYSIGNF_(x, y) __builtin_copysignf((x), (y))
+#else
+#define RNN_FM_FMAF_(a, b, c) fmaf((a), (b), (c))
+#define RNN_FM_FABSF_(x) fabsf(x)
+#define RNN_FM_COPYSIGNF_(x, y) copysignf((x), (y))
+#endif
 #if defined(__FMA__) || defined(__ARM_FEATURE_FMA) || defined(__aarch64__) || defined(FP_FAST_FMAF)
-#define RNN_FM_FMA_(a, b, c) fmaf((a), (b), (c))
+#define RNN_FM_FMA_(a, b, c) RNN_FM_FMAF_(a, b, c)
 #else
 #define RNN_FM_FMA_(a, b, c) ((a) * (b) + (c))
 #endif
@@ -133,7 +143,7 @@ static inline float rnn_fast_expf(float x) {
  * results have the same bits, subnormal ones are rounded once, and below -87.68
  * (results under 2^-126.5 = 8.3e-39) e and the result are 0. */
 static inline float rnn_fast_sigmoidf(float x) {
-    float e = rnn_fm_exp_normal_(-fabsf(x), -88.0f, 0.0f);
+    float e = rnn_fm_exp_normal_(-RNN_FM_FABSF_(x), -88.0f, 0.0f);
     float num = x < 0.0f ? e : 1.0f;
     return num / (1.0f + e);
 }
@@ -145,7 +155,7 @@ static inline float rnn_fast_sigmoidf(float x) {
  * subnormal arithmetic), so 2^k is one factor (rnn_fm_exp_normal_: over all 2^32
  * inputs the same bits as the two-factor form, clang and gcc, with and without FMA). */
 static inline float rnn_fast_tanhf(float x) {
-    float ax = fabsf(x);
+    float ax = RNN_FM_FABSF_(x);
 
     /* Near 0: odd polynomial, P fits (tanh s - s)/s^3 in s^2 on [0, 0.55^2]. It is
      * evaluated on |x| and the sign put back at the end, so tanh(-0) = -0. */
@@ -167,7 +177,7 @@ static inline float rnn_fast_tanhf(float x) {
      * a branch holding an operation that may trap — the loop would stay scalar. */
     uint32_t m = 0u - (uint32_t)(ax < 0.55f); /* all ones where the polynomial applies */
     float t = rnn_fm_float_((rnn_fm_bits_(small) & m) | (rnn_fm_bits_(large) & ~m));
-    return copysignf(t, x);
+    return RNN_FM_COPYSIGNF_(t, x);
 }
 
 #endif /* RNN_FASTMATH_H */

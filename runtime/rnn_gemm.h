@@ -105,13 +105,14 @@ RNN_GEMM_INLINE void rnn_wg_tile(rnn_real *restrict acc, int ld, const rnn_real 
         }
 }
 
-/* acc[r * ld + c] += Σ_{s < steps} Σ_l a[(s * rows + r) * W + l] (· mask[r * W + l]) ·
+/* acc[r * ld + c] += Σ_{s < steps} Σ_l a[s * a_step + r * W + l] (· mask[r * W + l]) ·
  * d_s[c][l] for r < rows, c < cols: a chunk of steps, a's rows of those steps against
  * their d transposed by rnn_wg_transpose (tile_stride floats from one tile to the next). Column tiles outside, so that a tile's dT
  * (steps x W rows of NR vectors) stays in L1 while the row tiles pass over it. */
 RNN_GEMM_INLINE void rnn_wg_product(rnn_real *restrict acc, int ld, const rnn_real *restrict a, const rnn_real *restrict mask,
-                                    int rows, const rnn_real *restrict dT, size_t tile_stride, int steps, int cols) {
-    const int a_step = rows * RNN_W, tile = RNN_WG_TILE;
+                                    int rows, int a_step, const rnn_real *restrict dT, size_t tile_stride, int steps,
+                                    int cols) {
+    const int tile = RNN_WG_TILE;
     const int rfull = rows / RNN_WG_MR * RNN_WG_MR;
     for (int c0 = 0; c0 < cols; c0 += tile) {
         const int nc = cols - c0 < tile ? cols - c0 : tile, nv = (nc + RNN_W - 1) / RNN_W;
@@ -136,8 +137,9 @@ RNN_GEMM_INLINE void rnn_wg_product(rnn_real *restrict acc, int ld, const rnn_re
 }
 
 /* One weight gradient of rnn_wg_grads: acc[r * ld + c] += Σ_t Σ_l a[t + shift][r][l]
- * (· mask[r][l], constant over the steps) · d[t][c][l], a [T][rows][W]; shift 0 or -1
- * (h_{t-1} with d_t: step 0 adds nothing). */
+ * (· mask[r][l], constant over the steps) · d[t][c][l], a [T][rows][W], over the t with
+ * 0 <= t + shift < T; shift 0, -1 (h_{t-1} with d_t: step 0 adds nothing) or +1 (a
+ * direction that reads from the last step: h_{t+1} with d_t, step T - 1 adds nothing). */
 typedef struct {
     rnn_real *acc;
     int ld;
@@ -153,8 +155,12 @@ typedef struct {
  * into dT (RNN_WG_DT_FLOATS, the caller's) and shared by the terms. */
 #define RNN_WG_PANEL (4 * RNN_WG_TILE)
 #define RNN_WG_DT_FLOATS (RNN_WG_STEPS * RNN_W * RNN_WG_PANEL)
-RNN_GEMM_INLINE void rnn_wg_grads(const rnn_wg_term *terms, int nterms, const rnn_real *restrict d, int d_step, int col0,
-                                  int cols, int T, rnn_real *restrict dT, rnn_real *restrict sums) {
+/* rnn_wg_grads (below) with the terms' a read a_step floats apart from one step to the
+ * next (0: each term's rows * W, its steps one after another): a convolution's windows
+ * overlap, and a tap reads every stride-th input step. */
+RNN_GEMM_INLINE void rnn_wg_grads_strided(const rnn_wg_term *terms, int nterms, int a_step, const rnn_real *restrict d,
+                                          int d_step, int col0, int cols, int T, rnn_real *restrict dT,
+                                          rnn_real *restrict sums) {
     for (int p0 = 0; p0 < cols; p0 += RNN_WG_PANEL) {
         const int np = cols - p0 < RNN_WG_PANEL ? cols - p0 : RNN_WG_PANEL;
         rnn_real *ps = sums;
@@ -167,11 +173,13 @@ RNN_GEMM_INLINE void rnn_wg_grads(const rnn_wg_term *terms, int nterms, const rn
             ps = sums;
             for (int k = 0; k < nterms; k++) {
                 const rnn_wg_term *q = &terms[k];
-                const int skip = t0 + q->shift < 0;   /* step 0 of a shifted term */
-                if (n - skip > 0)
-                    rnn_wg_product(ps, RNN_WG_PANEL, q->a + (size_t)(t0 + q->shift + skip) * (size_t)q->rows * RNN_W, q->mask,
-                                   q->rows, dT + (size_t)skip * RNN_W * RNN_WG_TILE, (size_t)n * RNN_W * RNN_WG_TILE, n - skip,
-                                   np);
+                const int step = a_step ? a_step : q->rows * RNN_W;
+                const int skip = t0 + q->shift < 0;      /* step 0 of a term shifted back */
+                const int cut = t0 + n + q->shift > T;   /* step T - 1 of a term shifted forward */
+                if (n - skip - cut > 0)
+                    rnn_wg_product(ps, RNN_WG_PANEL, q->a + (size_t)(t0 + q->shift + skip) * (size_t)step, q->mask, q->rows,
+                                   step, dT + (size_t)skip * RNN_W * RNN_WG_TILE, (size_t)n * RNN_W * RNN_WG_TILE,
+                                   n - skip - cut, np);
                 ps += (size_t)q->rows * RNN_WG_PANEL;
             }
         }
@@ -180,6 +188,12 @@ RNN_GEMM_INLINE void rnn_wg_grads(const rnn_wg_term *terms, int nterms, const rn
             for (int r = 0; r < terms[k].rows; r++, ps += RNN_WG_PANEL)
                 for (int c = 0; c < np; c++) terms[k].acc[(size_t)r * (size_t)terms[k].ld + (size_t)(p0 + c)] = ps[c];
     }
+}
+
+/* Each term's a holds its steps one after another ([T][rows][W]). */
+RNN_GEMM_INLINE void rnn_wg_grads(const rnn_wg_term *terms, int nterms, const rnn_real *restrict d, int d_step, int col0,
+                                  int cols, int T, rnn_real *restrict dT, rnn_real *restrict sums) {
+    rnn_wg_grads_strided(terms, nterms, 0, d, d_step, col0, cols, T, dT, sums);
 }
 
 #endif

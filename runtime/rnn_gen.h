@@ -19,6 +19,7 @@
 #ifndef RNN_GEN_H
 #define RNN_GEN_H
 
+#include "rnn_isa.h"
 #include "rnn_kernels.h"
 #include "rnn_lanes.h"
 #include "rnnrt.h"
@@ -26,6 +27,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,17 +38,26 @@
 typedef struct {
     int nblk;              /* lane blocks allocated                                     */
     int n;                 /* samples of the last forward                               */
+    int total;             /* the samples the loss is a mean over: n, or the whole batch
+                              of which these n are one trainer's part                    */
     int training, labelled, correct;
     int keep;              /* the last forward kept every step's state (backward needs it) */
     int fused;             /* the last forward ran the blocks' backward too             */
     int32_t *tokens;       /* [nblk * W][T] token ids, padding lanes 0                  */
-    rnn_real *labels;      /* [nblk * W]                                                */
+    rnn_real *labels;      /* [nblk * W][label_width]                                   */
+    float *weights;        /* [nblk * W] the samples' loss weights, if weighted         */
+    int weighted;          /* the last forward had sample weights                       */
+    double lookup_sumsq;   /* the last backward's per-lookup embedding rows, squared    */
     uint32_t *rows;        /* [nblk * W] dataset rows (dropout masks)                   */
     rnn_real *acc;         /* [nblk][lane_len][W] per-block, per-lane weight gradients  */
     rnn_real *bsum;        /* [nblk][acc_len] each block's weight gradients, lanes summed */
     double *block_loss;    /* [nblk] loss summed over a block's samples                 */
     int *block_correct;    /* [nblk]                                                    */
     int *block_bad;        /* [nblk] an id or a label out of range                      */
+    double *block_lookup;  /* [nblk] the block's per-lookup embedding rows, squared     */
+    unsigned char *xbuf;   /* [nblk] records the trainers exchange (rnn_gen_forward_backward_part) */
+    size_t *xpart;         /* [2 * xparts] each trainer's offset and count in xbuf          */
+    int xparts;
 } rnn_gen_common;
 
 /* One of the model's buffers: a rnn_real * field of the workspace, of per_block floats
@@ -90,7 +101,9 @@ typedef struct {
 
 typedef struct rnn_gen_model {
     int timesteps, vocab, outputs;
-    int binary;            /* binary cross-entropy (else sparse categorical)                 */
+    int binary;            /* binary cross-entropy on every output (else a softmax loss)      */
+    int categorical;       /* categorical cross-entropy on one-hot labels (else sparse)       */
+    int accuracy;          /* rnn_accuracy_kind; 0: the loss's (binary, else sparse)           */
     int keep_always;       /* every forward keeps every step (--unroll full)                  */
     size_t param_len;      /* rnn_model.param_buffer_len                                      */
     size_t acc_offset;     /* where the parameters after the embedding table start            */
@@ -112,6 +125,11 @@ typedef struct rnn_gen_model {
     int tail_tasks;
     void (*tail_task)(void *tail, int c);   /* rnn_gen_tail *, task c of tail_tasks */
     void (*finish)(rnn_gen_tail *t);        /* after the tail tasks, or NULL */
+    /* what the tail reads of each block besides bsum (trainers exchange them: see
+     * rnn_gen_forward_backward_part), and whether it reads the blocks' token ids too */
+    const rnn_gen_buffer *exchanged;
+    int n_exchanged;
+    int tail_tokens;
 } rnn_gen_model;
 
 /* ---- memory -------------------------------------------------------------------------------- */
@@ -126,6 +144,12 @@ static inline rnn_real *rnn_gen_calloc(size_t n) {
 
 static inline rnn_real **rnn_gen_field(void *w, size_t field) { return (rnn_real **)(void *)((char *)w + field); }
 
+/* Labels per sample: one per output for binary and categorical cross-entropy, else a
+ * class index. */
+static inline int rnn_gen_label_width(const struct rnn_gen_model *gm) {
+    return gm->binary || gm->categorical ? gm->outputs : 1;
+}
+
 static inline void rnn_gen_destroy(const rnn_gen_model *gm, void *impl) {
     rnn_gen_common *c = impl;
     if (!c) return;
@@ -137,6 +161,10 @@ static inline void rnn_gen_destroy(const rnn_gen_model *gm, void *impl) {
     free(c->block_loss);
     free(c->block_correct);
     free(c->block_bad);
+    free(c->block_lookup);
+    free(c->weights);
+    free(c->xbuf);
+    free(c->xpart);
     for (int i = 0; i < gm->n_buffers; i++) free(*rnn_gen_field(impl, gm->buffers[i].field));
     free(impl);
 }
@@ -149,7 +177,9 @@ static inline void *rnn_gen_create(const rnn_gen_model *gm, int max_batch) {
     const size_t nb = (size_t)c->nblk;
     int ok = 1;
     ok &= (c->tokens = calloc(nb * RNN_W * (size_t)gm->timesteps, sizeof *c->tokens)) != NULL;
-    ok &= (c->labels = calloc(nb * RNN_W, sizeof *c->labels)) != NULL;
+    ok &= (c->labels = calloc(nb * RNN_W * (size_t)rnn_gen_label_width(gm), sizeof *c->labels)) != NULL;
+    ok &= (c->weights = calloc(nb * RNN_W, sizeof *c->weights)) != NULL;
+    ok &= (c->block_lookup = calloc(nb, sizeof *c->block_lookup)) != NULL;
     ok &= (c->rows = calloc(nb * RNN_W, sizeof *c->rows)) != NULL;
     ok &= (c->acc = rnn_gen_calloc(nb * gm->lane_len * RNN_W)) != NULL;
     ok &= (c->bsum = rnn_gen_calloc(nb * gm->acc_len)) != NULL;
@@ -228,53 +258,74 @@ RNN_GEN_INLINE int rnn_gen_block_inputs(const rnn_gen_batch *a, rnn_gen_common *
         } else {
             memset(ids, 0, (size_t)T * sizeof *ids);
         }
-        w->labels[b] = b < n && a->labels ? a->labels[b] : 0.0f;
+        const int L = rnn_gen_label_width(a->gm);
+        for (int k = 0; k < L; k++)
+            w->labels[(size_t)b * (size_t)L + (size_t)k] = b < n && a->labels ? a->labels[(size_t)b * (size_t)L + (size_t)k] : 0.0f;
+        w->weights[b] = b < n && a->ctx && a->ctx->sample_weights ? a->ctx->sample_weights[b] : 1.0f;
         w->rows[b] = b < n ? (a->ctx && a->ctx->rows ? a->ctx->rows[b] : (uint32_t)b) : 0u;
     }
     return 0;
 }
 
+/* The first index of the largest of v[0], v[stride], ... (C values; numpy's argmax). */
+static inline int rnn_gen_argmax(const rnn_real *v, int C, int stride) {
+    int best = 0;
+    for (int c = 1; c < C; c++)
+        if (v[c * stride] > v[best * stride]) best = c;
+    return best;
+}
+
 /* The loss and the correct count of block g's samples from its logits z [outputs][W]
- * (in double, as the reference computes them); the probabilities into out. */
+ * (in double, as the reference computes them: reference/loss.c), each sample's loss
+ * times its weight; the probabilities into out. An argmax is of the probabilities (the
+ * first largest), as the reference takes it. */
 RNN_GEN_INLINE void rnn_gen_block_loss(const rnn_gen_batch *a, rnn_gen_common *w, int g, const rnn_real *z) {
-    const int n = a->n, O = a->gm->outputs;
+    const int n = a->n, O = a->gm->outputs, L = rnn_gen_label_width(a->gm);
+    const int acc = a->gm->accuracy ? a->gm->accuracy : a->gm->binary ? RNN_ACCURACY_BINARY : RNN_ACCURACY_SPARSE_CATEGORICAL;
     const rnn_real *labels = a->labels;
+    const float *weights = a->ctx ? a->ctx->sample_weights : NULL;
     rnn_real *out = a->out;
     double loss = 0.0;
     int correct = 0;
     for (int l = 0; l < RNN_W && g * RNN_W + l < n; l++) {
         const int b = g * RNN_W + l;
-        if (a->gm->binary) {
-            const double zl = (double)z[l];
-            const rnn_real p = rnn_probability(z[l]);
-            if (out) out[b] = p;
-            if (labels) {
-                const double y = (double)labels[b];
-                loss += fmax(zl, 0.0) - zl * y + log1p(exp(-fabs(zl)));
-                correct += (p > 0.5f) == (labels[b] > 0.5f);
-            }
-            continue;
+        const rnn_real *y = labels ? labels + (size_t)b * (size_t)L : NULL;
+        double lb = 0.0, lse = 0.0;   /* the sample's loss; a softmax's log-sum-exp */
+        if (!a->gm->binary) {
+            double mx = (double)z[l], s = 0.0;
+            for (int o = 1; o < O; o++)
+                if ((double)z[o * RNN_W + l] > mx) mx = (double)z[o * RNN_W + l];
+            for (int o = 0; o < O; o++) s += exp((double)z[o * RNN_W + l] - mx);
+            lse = mx + log(s);
         }
-        double mx = (double)z[l], s = 0.0;
         int best = 0;
-        for (int o = 1; o < O; o++)
-            if ((double)z[o * RNN_W + l] > mx) mx = (double)z[o * RNN_W + l];
-        for (int o = 0; o < O; o++) s += exp((double)z[o * RNN_W + l] - mx);
-        const double lse = mx + log(s);
+        rnn_real pbest = 0.0f;
         for (int o = 0; o < O; o++) {
-            const rnn_real p = (rnn_real)exp((double)z[o * RNN_W + l] - lse);
+            const double zo = (double)z[o * RNN_W + l];
+            const rnn_real p = a->gm->binary ? rnn_probability(z[o * RNN_W + l]) : (rnn_real)exp(zo - lse);
             if (out) out[(size_t)b * (size_t)O + (size_t)o] = p;
-            if (z[o * RNN_W + l] > z[best * RNN_W + l]) best = o;
+            if (o == 0 || p > pbest) best = o, pbest = p;
+            if (!y) continue;
+            if (a->gm->binary) {
+                lb += fmax(zo, 0.0) - zo * (double)y[o] + log1p(exp(-fabs(zo)));
+                if (acc == RNN_ACCURACY_BINARY) correct += (p > 0.5f) == (y[o] > 0.5f);
+            } else if (a->gm->categorical) {
+                lb += (double)y[o] * (lse - zo);
+            }
         }
-        if (labels) {
-            const rnn_real y = labels[b];
-            if (!(y >= 0.0f && y < (rnn_real)O)) {
+        if (!y) continue;
+        if (a->gm->binary && O > 1) lb /= O;
+        if (!a->gm->binary && !a->gm->categorical) {
+            if (!(y[0] >= 0.0f && y[0] < (rnn_real)O)) {
                 w->block_bad[g] = 1;
                 continue;
             }
-            loss += lse - (double)z[(int)y * RNN_W + l];
-            correct += best == (int)y;
+            lb = lse - (double)z[(int)y[0] * RNN_W + l];
+            correct += best == (int)y[0];
+        } else if (acc == RNN_ACCURACY_CATEGORICAL) {
+            correct += best == rnn_gen_argmax(y, O, 1);
         }
+        loss += weights ? (double)weights[b] * lb : lb;
     }
     w->block_loss[g] = loss;
     w->block_correct[g] = correct;
@@ -291,20 +342,25 @@ RNN_GEN_INLINE void rnn_gen_forward_block(const rnn_gen_model *gm, void *arg, in
     rnn_gen_block_loss(a, w, g, *rnn_gen_field(a->w, gm->logits) + (size_t)g * (size_t)gm->outputs * RNN_W);
 }
 
-/* d loss / d logits of the batch-mean loss for block g; padding lanes get 0. */
+/* d loss / d logits of the batch loss sum_b w_b loss_b / total for block g, with the
+ * reference's arithmetic (rnn_ref_loss_grad); padding lanes get 0. */
 RNN_GEN_INLINE void rnn_gen_block_dlogits(const rnn_gen_model *gm, rnn_gen_common *w, int g) {
-    const int n = w->n, O = gm->outputs;
+    const int n = w->n, O = gm->outputs, L = rnn_gen_label_width(gm);
     const rnn_real *z = *rnn_gen_field(w, gm->logits) + (size_t)g * (size_t)O * RNN_W;
     rnn_real *dz = *rnn_gen_field(w, gm->dlogits) + (size_t)g * (size_t)O * RNN_W;
     for (int l = 0; l < RNN_W; l++) {
         const int b = g * RNN_W + l;
-        if (gm->binary) {
-            const rnn_real p = rnn_probability(z[l]);
-            dz[l] = b < n ? (p - w->labels[b]) / (rnn_real)n : 0.0f;
-            continue;
-        }
         if (b >= n) {
             for (int o = 0; o < O; o++) dz[o * RNN_W + l] = 0.0f;
+            continue;
+        }
+        const rnn_real *y = w->labels + (size_t)b * (size_t)L;
+        if (gm->binary) {
+            for (int o = 0; o < O; o++) {
+                const rnn_real p = rnn_probability(z[o * RNN_W + l]);
+                dz[o * RNN_W + l] = w->weighted ? (p - y[o]) * w->weights[b] / (rnn_real)(O * w->total)
+                                                : (p - y[o]) / (rnn_real)(O * w->total);
+            }
             continue;
         }
         double mx = (double)z[l], s = 0.0;
@@ -312,10 +368,36 @@ RNN_GEN_INLINE void rnn_gen_block_dlogits(const rnn_gen_model *gm, rnn_gen_commo
             if ((double)z[o * RNN_W + l] > mx) mx = (double)z[o * RNN_W + l];
         for (int o = 0; o < O; o++) s += exp((double)z[o * RNN_W + l] - mx);
         const double lse = mx + log(s);
-        const int y = (int)w->labels[b];
-        for (int o = 0; o < O; o++)
-            dz[o * RNN_W + l] = (rnn_real)((exp((double)z[o * RNN_W + l] - lse) - (o == y ? 1.0 : 0.0)) / n);
+        if (gm->categorical) {
+            const double wb = w->weighted ? (double)w->weights[b] : 1.0;
+            double ysum = 0.0;
+            for (int o = 0; o < O; o++) ysum += (double)y[o];
+            for (int o = 0; o < O; o++)
+                dz[o * RNN_W + l] = (rnn_real)(wb * (exp((double)z[o * RNN_W + l] - lse) * ysum - (double)y[o]) / w->total);
+            continue;
+        }
+        const int c = (int)y[0];
+        for (int o = 0; o < O; o++) {
+            dz[o * RNN_W + l] = (rnn_real)((exp((double)z[o * RNN_W + l] - lse) - (o == c ? 1.0 : 0.0)) / w->total);
+            if (w->weighted) dz[o * RNN_W + l] *= w->weights[b];
+        }
     }
+}
+
+/* The per-lookup rows of block g's d loss / d embedding output d0 [T][E][W] (its first
+ * `lanes` lanes are samples): with clip > 0 every element clipped to [-clip, clip] in
+ * place, before the rows are summed into the table (Keras's clipvalue of the lookups'
+ * rows); the sum of their squares before any clipping, in double, returned. */
+static inline double rnn_gen_lookup_rows(rnn_real *d0, size_t rows, int lanes, double clip) {
+    const rnn_real c = (rnn_real)clip;
+    double ss = 0.0;
+    for (size_t r = 0; r < rows; r++)
+        for (int l = 0; l < lanes && l < RNN_W; l++) {
+            rnn_real *v = d0 + r * RNN_W + (size_t)l;
+            ss += (double)*v * (double)*v;
+            if (clip > 0) *v = *v > c ? c : *v < -c ? -c : *v;
+        }
+    return ss;
 }
 
 /* Block g's weight gradients summed over its lanes, each a fixed tree over the 16 lanes:
@@ -389,9 +471,10 @@ RNN_GEN_INLINE double rnn_gen_forward_batch(const rnn_gen_model *gm, void *impl,
     rnn_gen_common *w = impl;
     if (n < 1 || n > w->nblk * RNN_W) return NAN;
     const int nblk = (n + RNN_W - 1) / RNN_W;
-    w->n = n;
+    w->n = w->total = n;
     w->training = ctx && ctx->training;
     w->labelled = labels != NULL;
+    w->weighted = ctx && ctx->sample_weights;
     w->correct = 0;
     w->keep = gm->keep_always || w->training; /* an inference keeps nothing per step (backward redoes it if asked) */
     rnn_gen_batch a = {gm, w, params, ctx, tokens, samples, labels, out, n};
@@ -431,9 +514,128 @@ RNN_GEN_INLINE void rnn_gen_backward_step(const rnn_gen_model *gm, void *impl, c
     rnn_gen_batch a = {gm, w, params, NULL, NULL, NULL, NULL, NULL, n};
     if (!w->fused) rnn_parallel_for(nblk, backward_block, &a);
     w->fused = 0;
+    w->lookup_sumsq = 0.0;
+    for (int g = 0; g < nblk; g++) w->lookup_sumsq += w->block_lookup[g]; /* in block order */
     rnn_gen_tail t = {gm, w, params, grads, nblk, up};
     rnn_parallel_for(gm->tail_tasks, tail_task, &t);
     if (gm->finish) gm->finish(&t);
+}
+
+/* ---- several trainers on one batch (rnn_reducer) ---------------------------------------------------
+ * Each trainer runs the lane blocks of its part of the batch; then every trainer gets every
+ * block's record — its loss, correct count and bad-input flag, its gradient sums (bsum),
+ * the model's exchanged buffers and, if the tail reads them, its token ids — into the
+ * block's own slot, and runs the same tail over all the blocks in block order as one
+ * trainer runs it over its own: every trainer ends with one trainer's gradient, bit for
+ * bit, whatever the number of trainers (gather in order; bench/README.md, "Many
+ * machines", says why not a tree or an all-reduce). */
+typedef struct {
+    double loss, lookup;
+    int32_t correct, bad;
+} rnn_gen_block_head;
+
+static inline size_t rnn_gen_record_bytes(const rnn_gen_model *gm) {
+    size_t b = sizeof(rnn_gen_block_head) + gm->acc_len * sizeof(rnn_real);
+    for (int i = 0; i < gm->n_exchanged; i++) b += gm->exchanged[i].per_block * sizeof(rnn_real);
+    if (gm->tail_tokens) b += (size_t)RNN_W * (size_t)gm->timesteps * sizeof(int32_t);
+    return b;
+}
+
+/* Block g's record to rec (out) or from it (!out). */
+static inline void rnn_gen_record(const rnn_gen_model *gm, rnn_gen_common *w, int g, unsigned char *rec, int out) {
+#define RNN_GEN_MOVE(field, bytes)                                                                                    \
+    do {                                                                                                              \
+        if (out) memcpy(rec, (field), (bytes));                                                                       \
+        else memcpy((field), rec, (bytes));                                                                           \
+        rec += (bytes);                                                                                               \
+    } while (0)
+    rnn_gen_block_head h = {w->block_loss[g], w->block_lookup[g], w->block_correct[g], w->block_bad[g]};
+    RNN_GEN_MOVE(&h, sizeof h);
+    w->block_loss[g] = h.loss;
+    w->block_lookup[g] = h.lookup;
+    w->block_correct[g] = h.correct;
+    w->block_bad[g] = h.bad;
+    RNN_GEN_MOVE(w->bsum + (size_t)g * gm->acc_len, gm->acc_len * sizeof(rnn_real));
+    for (int i = 0; i < gm->n_exchanged; i++) {
+        const rnn_gen_buffer *b = &gm->exchanged[i];
+        RNN_GEN_MOVE(*rnn_gen_field(w, b->field) + (size_t)g * b->per_block, b->per_block * sizeof(rnn_real));
+    }
+    if (gm->tail_tokens) {
+        const size_t ids = (size_t)RNN_W * (size_t)gm->timesteps;
+        RNN_GEN_MOVE(w->tokens + (size_t)g * ids, ids * sizeof(int32_t));
+    }
+#undef RNN_GEN_MOVE
+}
+
+/* Where each trainer's records lie in xbuf, for a batch of total samples; 0, or -1 out of memory. */
+static inline int rnn_gen_parts(rnn_gen_common *w, const rnn_reducer *red, int total, size_t rec) {
+    if (w->xparts != red->size) {
+        size_t *p = realloc(w->xpart, 2 * (size_t)red->size * sizeof *p);
+        if (!p) return -1;
+        w->xpart = p;
+        w->xparts = red->size;
+    }
+    rnn_reducer r = *red;
+    for (r.rank = 0; r.rank < red->size; r.rank++) {
+        int first, count;
+        rnn_reducer_part(&r, total, &first, &count);
+        w->xpart[r.rank] = (size_t)(first / RNN_W) * rec;
+        w->xpart[red->size + r.rank] = (size_t)((count + RNN_W - 1) / RNN_W) * rec;
+    }
+    return 0;
+}
+
+RNN_GEN_INLINE double rnn_gen_forward_backward_part(const rnn_gen_model *gm, void *impl, const rnn_real *params,
+                                                    const int32_t *const *samples, const rnn_real *labels, int n,
+                                                    int total, const rnn_dropout_ctx *ctx, rnn_real *grads,
+                                                    const rnn_reducer *red, void (*train_block)(void *, int),
+                                                    void (*tail_task)(void *, int), size_t embedding_len) {
+    rnn_gen_common *w = impl;
+    int first, count;
+    if (total < 1 || total > w->nblk * RNN_W || !labels) return NAN;
+    rnn_reducer_part(red, total, &first, &count);
+    if (count != n || first % RNN_W) return NAN;
+    const int nblk = (total + RNN_W - 1) / RNN_W, mine = (n + RNN_W - 1) / RNN_W, g0 = first / RNN_W;
+    const size_t rec = rnn_gen_record_bytes(gm);
+    if (!w->xbuf && !(w->xbuf = malloc((size_t)w->nblk * rec))) return NAN;
+    if (rnn_gen_parts(w, red, total, rec)) return NAN;
+    /* this trainer's blocks, in slots 0..mine, their loss a mean over the whole batch */
+    w->n = n;
+    w->total = total;
+    w->training = ctx && ctx->training;
+    w->weighted = ctx && ctx->sample_weights;
+    w->labelled = w->keep = 1;
+    if (mine > 0) {
+        rnn_gen_batch a = {gm, w, params, ctx, NULL, samples, labels, NULL, n};
+        if (gm->prepare) gm->prepare(&a);
+        for (int g = 0; g < mine; g++) w->block_bad[g] = 0;
+        w->fused = 1;
+        rnn_parallel_for(mine, train_block, &a);
+        w->fused = 0;
+    }
+    /* the exchange: through a chain, the records of the parts before this one come first */
+    if (!red->allgather && red->rank > 0 && red->receive(red->ctx, w->xbuf, (size_t)nblk * rec)) return NAN;
+    for (int g = 0; g < mine; g++) rnn_gen_record(gm, w, g, w->xbuf + (size_t)(g0 + g) * rec, 1);
+    if (red->allgather ? red->allgather(red->ctx, w->xbuf, w->xpart, w->xpart + red->size)
+                       : red->pass_on(red->ctx, w->xbuf, (size_t)nblk * rec))
+        return NAN;
+    for (int g = 0; g < nblk; g++) rnn_gen_record(gm, w, g, w->xbuf + (size_t)g * rec, 0);
+    /* every block's record in its slot: the loss and the tail as one trainer has them */
+    w->n = total;
+    double loss = 0.0;
+    w->correct = 0;
+    w->lookup_sumsq = 0.0;
+    for (int g = 0; g < nblk; g++) {
+        if (w->block_bad[g]) return NAN;
+        loss += w->block_loss[g];
+        w->correct += w->block_correct[g];
+        w->lookup_sumsq += w->block_lookup[g];
+    }
+    if (gm->acc_offset > embedding_len) memset(grads + embedding_len, 0, (gm->acc_offset - embedding_len) * sizeof *grads);
+    rnn_gen_tail t = {gm, w, params, grads, nblk, NULL};
+    rnn_parallel_for(gm->tail_tasks, tail_task, &t);
+    if (gm->finish) gm->finish(&t);
+    return loss / total;
 }
 
 /* The model interface of a generated file: OPS from the rnn_gen_model GEN and the size
@@ -461,6 +663,7 @@ RNN_GEN_INLINE void rnn_gen_backward_step(const rnn_gen_model *gm, void *impl, c
                               GEN.tail_task, EMBEDDING_LEN);                                                        \
     }                                                                                                               \
     static int gen_correct_(const void *impl) { return ((const rnn_gen_common *)impl)->correct; }                   \
+    static double gen_lookup_sumsq_(const void *impl) { return ((const rnn_gen_common *)impl)->lookup_sumsq; }       \
     static double gen_forward_backward_(void *impl, rnn_real *params, const int32_t *const *samples,                \
                                         const rnn_real *labels, int n, const rnn_dropout_ctx *ctx, rnn_real *out,   \
                                         rnn_real *grads, rnn_update *update) {                                      \
@@ -471,7 +674,64 @@ RNN_GEN_INLINE void rnn_gen_backward_step(const rnn_gen_model *gm, void *impl, c
                               GEN.tail_task, EMBEDDING_LEN);                                                        \
         return loss;                                                                                                \
     }                                                                                                               \
-    static const rnn_model_ops OPS = {"generated", gen_create_, gen_destroy_, gen_forward_, gen_backward_,          \
-                                      gen_correct_, gen_forward_backward_, NULL, NULL, NULL}
+    static double gen_forward_backward_part_(void *impl, const rnn_real *params, const int32_t *const *samples,     \
+                                             const rnn_real *labels, int n, int total, const rnn_dropout_ctx *ctx,  \
+                                             rnn_real *grads, const rnn_reducer *reducer) {                         \
+        return rnn_gen_forward_backward_part(&GEN, impl, params, samples, labels, n, total, ctx, grads, reducer,     \
+                                             gen_train_block_, GEN.tail_task, EMBEDDING_LEN);                       \
+    }                                                                                                               \
+    static const rnn_model_ops OPS = {RNN_GEN_OPS_NAME, gen_create_, gen_destroy_, gen_forward_, gen_backward_,   \
+                                      gen_correct_, gen_forward_backward_, gen_forward_backward_part_, NULL, NULL,   \
+                                      gen_lookup_sumsq_}
+
+/* ---- main ----------------------------------------------------------------------------
+ * RNN_GEN_MAIN(run) defines main as run(argc, argv). Built with -DRNN_ISA_LEVEL=N (rnnc's
+ * default x86-64 build compiles the file once per level and links the copies; rnn_isa.h),
+ * it defines rnn_gen_run_N instead, and copy 1 also main, which runs the copy of the best
+ * level this CPU has, or of the level the environment's RNN_ISA names (a lower one, to
+ * compare the copies on one machine). Selftest's header names the copy that runs. */
+#if !defined(RNN_ISA_LEVEL)
+#define RNN_GEN_OPS_NAME "generated"
+#define RNN_GEN_MAIN(run) \
+    int main(int argc, char **argv) { return run(argc, argv); }
+#else
+#define RNN_GEN_OPS_NAME "generated for " RNN_ISA_LEVEL_NAME
+int rnn_gen_run_1(int argc, char **argv);
+int rnn_gen_run_2(int argc, char **argv);
+int rnn_gen_run_3(int argc, char **argv);
+int rnn_gen_run_4(int argc, char **argv);
+
+/* The level to run: the CPU's best, or RNN_ISA's; 0 after a message (RNN_ISA names no
+ * level, or one this CPU cannot run). */
+static inline int rnn_gen_isa_pick(const char *program) {
+    const int cpu = rnn_isa_cpu_level();
+    const char *want = getenv("RNN_ISA");
+    if (!want || !*want) return cpu;
+    for (int level = 1; level <= RNN_ISA_LEVELS; level++) {
+        if (strcmp(want, rnn_isa_name(level)) != 0) continue;
+        if (level <= cpu) return level;
+        fprintf(stderr, "%s: RNN_ISA=%s: this CPU runs at most %s\n", program, want, rnn_isa_name(cpu));
+        return 0;
+    }
+    fprintf(stderr, "%s: RNN_ISA=%s is not a level: x86-64, x86-64-v2, x86-64-v3 or x86-64-v4\n", program, want);
+    return 0;
+}
+
+static inline int rnn_gen_isa_main(int argc, char **argv) {
+    static int (*const runs[RNN_ISA_LEVELS])(int, char **) = {rnn_gen_run_1, rnn_gen_run_2, rnn_gen_run_3, rnn_gen_run_4};
+    const int level = rnn_gen_isa_pick(argc > 0 ? argv[0] : "trainer");
+    return level ? runs[level - 1](argc, argv) : 2;
+}
+
+#if RNN_ISA_LEVEL == 1
+#define RNN_GEN_ISA_MAIN_ \
+    int main(int argc, char **argv) { return rnn_gen_isa_main(argc, argv); }
+#else
+#define RNN_GEN_ISA_MAIN_
+#endif
+#define RNN_GEN_MAIN(run)                                                                      \
+    int RNN_ISA_NAMED(rnn_gen_run_)(int argc, char **argv) { return run(argc, argv); }         \
+    RNN_GEN_ISA_MAIN_
+#endif
 
 #endif

@@ -12,6 +12,7 @@
 #define RNN_KERNELS_H
 
 #include <math.h>
+#include <stddef.h>
 
 #if !defined(__GNUC__) && !defined(__clang__)
 #error "generated code needs GNU C vector extensions (gcc or clang)"
@@ -53,7 +54,29 @@ typedef float rnn_vec __attribute__((vector_size(RNN_W * sizeof(float)), aligned
         splat_;                                                                         \
     }))
 
+/* dst = src, and dst = 0, over n floats (a multiple of RNN_W) as vector stores that the C
+ * compiler keeps: a loop of plain copies or zeros becomes a call to memcpy or memset,
+ * which a predictor (libm only) must not make. */
+static inline void rnn_lanes_copy(float *restrict dst, const float *restrict src, size_t n) {
+    for (size_t k = 0; k < n; k += RNN_W) {
+        RNN_V(dst + k) = RNN_V(src + k);
+        RNN_LANES_STORED(dst);
+    }
+}
+
+static inline void rnn_lanes_zero(float *restrict dst, size_t n) {
+    for (size_t k = 0; k < n; k += RNN_W) {
+        RNN_V(dst + k) = (rnn_vec){0};
+        RNN_LANES_STORED(dst);
+    }
+}
+
 static inline float rnn_relu(float x) { return x > 0.0f ? x : 0.0f; }
+
+/* rnn_relu of each lane of the vector v: v where v > 0, else +0 (a NaN too), the lanes
+ * where the comparison's all-ones mask keeps the bits. */
+typedef int rnn_ivec __attribute__((vector_size(RNN_W * sizeof(int))));
+#define RNN_RELU_V(v) ((rnn_vec)((rnn_ivec)((v) > 0.0f) & (rnn_ivec)(v)))
 
 /* The logistic function of an output logit, as the reference computes it (the exponent
  * never overflows). */

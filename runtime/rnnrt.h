@@ -54,6 +54,11 @@ typedef enum {
     RNN_RNG_TEST = 7               /* tests and selftest                                   */
 } rnn_rng_purpose;
 
+/* The "layer index" of the dropout masks of a bidirectional layer's backward half: its
+ * forward half draws as layer i, its backward half as RNN_RNG_BACKWARD_HALF + i, so the
+ * two halves' masks are independent (Keras's two layers draw their own). */
+#define RNN_RNG_BACKWARD_HALF 256u
+
 typedef struct {
     uint32_t key[2];
 } rnn_rng;
@@ -109,7 +114,13 @@ void rnn_init_params(const rnn_model *m, uint64_t seed, rnn_real *params);
  * Clipping before the update: clipnorm (each tensor scaled to L2 norm <= clipnorm),
  * else global_clipnorm (all tensors together), else clipvalue (each element to
  * [-v, v]). Only the first one set applies, as in Keras 2.11+; rnn_model_layout
- * rejects models that set more than one, as Keras 3 does.
+ * rejects models that set more than one, as Keras 3 does. The tensors of a layer with
+ * trainable = false are neither clipped nor updated. A trainable embedding's gradient
+ * is clipped as Keras clips it, one row per lookup before the rows of repeated tokens
+ * are summed (embedding_clip per_lookup, the default): clipvalue in the model's
+ * backward (rnn_lookup_clipvalue), a norm from the lookups' sum of squares
+ * (rnn_optimizer_step_lookups); embedding_clip summed clips the summed table.
+ * The rate of step s is the optimizer's learning_rate, or its schedule at s - 1.
  * =========================================================================== */
 
 /* Number of state slots (buffers of param_buffer_len): rmsprop 1, adam 2,
@@ -129,6 +140,26 @@ int rnn_grads_finite(const rnn_real *g, size_t n);
  * from inside an rnn_parallel_for task. */
 void rnn_optimizer_step(const rnn_model *m, const rnn_optimizer *o, rnn_real *params,
                         rnn_real *grads, rnn_real *state, int64_t step);
+/* The same, with the sum of the squares of the embedding's per-lookup gradient rows
+ * (rnn_model_ops.lookup_sumsq), the embedding's squared norm for clipnorm and
+ * global_clipnorm when it is clipped per lookup; NAN: its summed table's norm (which
+ * rnn_optimizer_step takes). */
+void rnn_optimizer_step_lookups(const rnn_model *m, const rnn_optimizer *o, rnn_real *params, rnn_real *grads,
+                                rnn_real *state, int64_t step, double lookup_sumsq);
+
+/* The value every element of each per-lookup row of the embedding's gradient is clipped
+ * to before the rows are summed into the table, by the model's backward (the spec's
+ * clipvalue with embedding_clip per_lookup and a trainable embedding), or 0. */
+double rnn_lookup_clipvalue(const rnn_model *m);
+/* Does the spec's clipnorm or global_clipnorm take the embedding's norm from its
+ * per-lookup rows (embedding_clip per_lookup, a trainable embedding)? */
+int rnn_clips_lookup_norm(const rnn_model *m);
+
+/* The learning rate of step `step` (from 1): learning_rate, or the schedule at step - 1
+ * (core/schedule.c). rnn_schedule_rate: a schedule's rate after `iterations` steps (lr
+ * when the schedule's kind is NONE). */
+double rnn_learning_rate(const rnn_optimizer *o, int64_t step);
+double rnn_schedule_rate(const rnn_lr_schedule *s, double lr, double iterations);
 
 /* The same step applied piece by piece, each piece as soon as its gradients are final:
  * a generated trainer's forward_backward applies it in the tasks that sum the
@@ -150,6 +181,7 @@ typedef struct {
     const rnn_model *m;
     const rnn_optimizer *o;
     rnn_real *params, *grads, *state;
+    double lr;       /* this step's learning rate (rnn_learning_rate) */
     double alpha;    /* Adam's step size at this step */
     atomic_int bad;  /* a piece held a NaN or an infinity */
 } rnn_update;
@@ -189,6 +221,14 @@ typedef struct {
      * the next rank, if any, then replace it with the sums over the whole batch, those
      * of rank size - 1. 0, or -1 when that fails. */
     int (*pass_on)(void *ctx, void *buf, size_t bytes);
+    /* Optional (NULL: models use receive and pass_on): every rank holds its own bytes
+     * [offset[k], offset[k] + count[k]) of buf, rank k's part for k < size; on return,
+     * every rank's buf holds all of them, bit for bit. A collective: every rank calls it
+     * with the same offsets and counts. 0, or -1 when it fails (another trainer failed,
+     * or a stop signal came while waiting). Generated code gathers its lane blocks'
+     * sums through it and adds them in block order; the trainer's checks, --scatter-data
+     * and split evaluation use it too. */
+    int (*allgather)(void *ctx, void *buf, const size_t *offset, const size_t *count);
 } rnn_reducer;
 
 /* The rows [*first, *first + *count) of a batch of n rows that r's rank holds (count may
@@ -208,6 +248,9 @@ typedef struct {
     uint64_t seed;
     uint32_t epoch;
     const uint32_t *rows;         /* [n] dataset row of each batch entry; NULL = 0..n-1 */
+    /* [n] each sample's loss weight (Keras's sample_weight, class_weight), or NULL for
+     * all 1: the loss is sum_b w_b loss_b / n (docs/keras-semantics.md, Sample weights) */
+    const float *sample_weights;
 } rnn_dropout_ctx;
 
 typedef struct rnn_ref rnn_ref;
@@ -219,9 +262,13 @@ void rnn_ref_destroy(rnn_ref *r);
 
 /* Forward pass of n samples (1 <= n <= max_batch).
  *   tokens [n, T] token ids in [0, vocab)
- *   labels [n] (binary: 0/1, may be fractional; sparse categorical: class index) or NULL
+ *   labels [n, m->label_width] or NULL: binary in [0, 1] (fractional allowed; one per
+ *          sigmoid output), a class index (sparse categorical), or one-hot rows
+ *          (categorical)
  *   out    [n, n_outputs] probabilities (sigmoid / softmax applied), may be NULL
- * Returns the batch-mean loss (0 when labels is NULL). Keeps what backward needs. */
+ *   ctx    dropout and the samples' loss weights (NULL: inference, weights 1)
+ * Returns the batch loss, sum_b w_b loss_b / n (0 when labels is NULL). Keeps what
+ * backward needs. */
 double rnn_ref_forward(rnn_ref *r, const rnn_real *params, const int32_t *tokens,
                        const rnn_real *labels, int n, const rnn_dropout_ctx *ctx, rnn_real *out);
 
@@ -240,9 +287,16 @@ double rnn_ref_forward_backward_part(rnn_ref *r, const rnn_real *params, const i
  * [n, T, E]. Owned by r, valid until the next call. */
 const rnn_real *rnn_ref_input_grad(const rnn_ref *r);
 
-/* Number of correct predictions in the last forward (binary: (p > 0.5) == (y > 0.5);
- * sparse categorical: argmax == label). */
+/* Correct predictions in the last forward, in units of the model's accuracy: binary
+ * accuracy counts every output, (p > 0.5) == (y > 0.5) (so the accuracy is the count over
+ * n * n_outputs); sparse categorical argmax == label, categorical argmax == argmax of the
+ * label (over n). */
 int rnn_ref_correct(const rnn_ref *r);
+
+/* After a backward: the sum over the batch's lookups of the squared gradient row of the
+ * embedding's output, sum_{b,t} ||d loss / d out[b, t, :]||^2 (0 without labels): the
+ * embedding's squared norm when Keras clips its gradient per lookup. */
+double rnn_ref_lookup_sumsq(const rnn_ref *r);
 
 /* =============================================================================
  * The model interface (train/) — what the trainer needs from a model. The reference
@@ -290,6 +344,10 @@ typedef struct {
      * there, on its own weights, as the rnn_update describes it. */
     void (*params_in)(void *impl, const rnn_real *params);
     void (*params_out)(void *impl, rnn_real *params);
+    /* Optional (NULL: a model whose spec clips by a norm per lookup cannot train): the
+     * contract of rnn_ref_lookup_sumsq, after backward, forward_backward or
+     * forward_backward_part (the whole batch's). */
+    double (*lookup_sumsq)(const void *impl);
 } rnn_model_ops;
 
 /* Threads for generated code (core/parallel.c). rnn_parallel_for(n, fn, arg) calls

@@ -83,8 +83,21 @@ check "always the runtime library" grep -q "librnnrt\.a$" "$T/args"
 check "always -lm" grep -qx -- "-lm" "$T/args"
 check "CFLAGS build runs" "$T/c/dbg" summary > /dev/null 2>&1
 
+# The default: -O3, and on x86-64 one compile per level (--march all) plus the link, else
+# -march=native; the wrapper logs every call, appended.
+sed -i 's/"\$@" > /"$@" >> /' "$T/wrap.sh"
+: > "$T/args"
 env -u CFLAGS CC="$T/wrap.sh" "$RNNC" "$SPEC" -o "$T/c/fast" > /dev/null 2>&1
-check "default flags: -O3 -march=native" test "$(grep -c -e '^-O3$' -e '^-march=native$' "$T/args")" -eq 2
+if [ "$(uname -m)" = x86_64 ]; then
+  check "default flags: -O3 at every level" test "$(grep -c '^-O3$' "$T/args")" -ge 4
+  for lv in x86-64 x86-64-v2 x86-64-v3 x86-64-v4; do
+    check "default flags: -march=$lv" grep -qx -- "-march=$lv" "$T/args"
+  done
+  check "default flags: 512-bit vectors preferred" grep -qx -- "-mprefer-vector-width=512" "$T/args"
+else
+  check "default flags: -O3 -march=native" test "$(grep -c -e '^-O3$' -e '^-march=native$' "$T/args")" -eq 2
+fi
+: > "$T/args"
 env -u CFLAGS CC="$T/wrap.sh" "$RNNC" "$SPEC" -o "$T/c/port" --portable > /dev/null 2>&1
 check "--portable: -O3" grep -qx -- "-O3" "$T/args"
 check "--portable: no -march=native" test "$(grep -c '^-march=native$' "$T/args")" -eq 0

@@ -18,7 +18,7 @@ if [ -z "$TCC" ]; then if command -v clang >/dev/null; then TCC=clang; else TCC=
 # ---- install ------------------------------------------------------------------------
 make -s --no-print-directory BUILD="$BUILD" install PREFIX="$P" > "$T/make.out" 2>&1
 check "make install exit 0" test $? -eq 0 || cat "$T/make.out"
-FILES="bin/rnnc lib/librnnrt.a include/rnnrt.h include/rnn_arch.h include/rnn_fastmath.h include/rnn_kernels.h include/rnn_gen.h include/rnn_gemm.h include/rnn_lanes.h lib/pkgconfig/rnnrt.pc share/man/man1/rnnc.1 share/man/man5/rnnc-spec.5"
+FILES="bin/rnnc lib/librnnrt.a include/rnnrt.h include/rnn_arch.h include/rnn_fastmath.h include/rnn_kernels.h include/rnn_gen.h include/rnn_gemm.h include/rnn_lanes.h include/rnn_isa.h include/rnn_interop.h include/rnn_mpi.h lib/librnnrt_mpi.a lib/pkgconfig/rnnrt.pc lib/aarch64-linux-gnu/librnnrt.a lib/s390x-linux-gnu/librnnrt.a lib/cmake/rnnc/rnncConfig.cmake lib/cmake/rnnc/rnncConfigVersion.cmake share/man/man1/rnnc.1 share/man/man5/rnnc-spec.5"
 for f in $FILES; do check "installed $f" test -f "$P/$f"; done
 check "rnnc is executable" test -x "$P/bin/rnnc"
 check "headers are the sources" cmp -s runtime/rnnrt.h "$P/include/rnnrt.h"

@@ -7,8 +7,55 @@
 tmpdir
 cd "$T" || exit 1
 
-for spec in lstm2 gru; do
+# a bidirectional stack over go_backwards layers, every merge path the forward has
+cat > "$T/bidi.lua" <<'LUA'
+return sequential "bidi" {
+  embedding { 500, 6, input_length = 100 },
+  bidirectional { gru { 5, go_backwards = true, return_sequences = true }, merge_mode = "ave" },
+  bidirectional { lstm { 4, return_sequences = true }, merge_mode = "mul" },
+  simple_rnn { 3, go_backwards = true },
+  dense { 1, activation = "sigmoid" },
+}
+LUA
+# convolutions (every padding, strides, dilation), pooling, dense and activation on the
+# steps, spatial and standalone dropout, flatten, and Activation heads
+cat > "$T/conv.lua" <<'LUA'
+return sequential "conv" {
+  embedding { 500, 6, input_length = 100 },
+  spatial_dropout1d { 0.3 },
+  conv1d { 8, 3, padding = "same", activation = "relu" },
+  max_pooling1d { 3, strides = 2, padding = "same" },
+  conv1d { 7, 5, strides = 2, activation = "tanh", use_bias = false },
+  average_pooling1d { 2 },
+  dropout { 0.25 },
+  dense { 5, activation = "softmax" },
+  global_average_pooling1d { },
+  dense { 4 },
+  activation { "relu" },
+  dense { 1 },
+  activation { "sigmoid" },
+}
+LUA
+cat > "$T/conv2.lua" <<'LUA'
+return sequential "conv2" {
+  embedding { 500, 5, input_length = 100 },
+  conv1d { 6, 3, padding = "causal", dilation_rate = 2, activation = "softmax" },
+  global_max_pooling1d { },
+  dense { 1 },
+  activation { "sigmoid" },
+}
+LUA
+cat > "$T/flat.lua" <<'LUA'
+return sequential "flat" {
+  embedding { 500, 4, input_length = 100 },
+  conv1d { 3, 4, padding = "valid" },
+  flatten { },
+  dense { 1, activation = "sigmoid" },
+}
+LUA
+for spec in lstm2 gru bidi conv conv2 flat; do
   S="$ROOT/specs/$spec.lua"
+  [ -f "$S" ] || S="$T/$spec.lua"
   "$RNNC" "$S" --interpret fit --epochs 1 --builtin-train 256 --builtin-val 64 --batch-size 32 --learning-rate 0.01 \
       --save-weights "$T/$spec.safetensors" --quiet
   check "$spec: weights trained" test -s "$T/$spec.safetensors"

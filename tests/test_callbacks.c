@@ -35,7 +35,10 @@ static void script(const rnn_callback *cb, int n_cb, const double *v, int n, int
     memset(t, 0, sizeof *t);
     t->stop_epoch = -1;
     for (int e = 0; e < n; e++) {
-        rnn_history_row row = {e, 0.5, 0.5, val_accuracy ? NAN : v[e], val_accuracy ? v[e] : NAN};
+        rnn_history_row row = rnn_history_row_empty(e);
+        row.loss = row.accuracy = 0.5;
+        row.val_loss = val_accuracy ? NAN : v[e];
+        row.val_accuracy = val_accuracy ? v[e] : NAN;
         rnn_cb_actions a;
         rnn_callbacks_epoch_end(cb, n_cb, &st, e, &row, warned, &pg, &a);
         for (int i = 0; i < n_cb; i++) {
@@ -208,7 +211,10 @@ static void runner_begin(runner *r, const rnn_callback *cb, int n_cb) {
 }
 
 static void epoch_end(runner *r, const rnn_callback *cb, int n_cb, int e, double val_loss, double val_acc, rnn_cb_actions *a) {
-    rnn_history_row row = {e, 0.5, 0.5, val_loss, val_acc};
+    rnn_history_row row = rnn_history_row_empty(e);
+    row.loss = row.accuracy = 0.5;
+    row.val_loss = val_loss;
+    row.val_accuracy = val_acc;
     rnn_callbacks_epoch_end(cb, n_cb, &r->st, e, &row, r->warned, &r->pg, a);
 }
 
@@ -354,10 +360,14 @@ Test(callbacks, states_and_snapshots_round_trip_through_a_checkpoint) {
     st.seed = 18446744073709551615ull;
     st.n_history = 3;
     st.history = calloc(3, sizeof *st.history);
-    for (int e = 0; e < 3; e++) st.history[e] = (rnn_history_row){e, 0.5, NAN, 0.4, NAN};
+    for (int e = 0; e < 3; e++) {
+        st.history[e] = rnn_history_row_empty(e);
+        st.history[e].loss = 0.5;
+        st.history[e].val_loss = 0.4;
+    }
     st.cb[0].best = 0.125;
-    st.cb[1] = (rnn_cb_state){RNN_CB_EARLY_STOPPING, RNN_MONITOR_VAL_LOSS, RNN_MODE_MIN, 0.25, 1, 1, 0, 0};
-    st.cb[2] = (rnn_cb_state){RNN_CB_EARLY_STOPPING, RNN_MONITOR_VAL_ACCURACY, RNN_MODE_MAX, 0.75, 2, 0, 1, 1};
+    st.cb[1] = (rnn_cb_state){RNN_CB_EARLY_STOPPING, RNN_MONITOR_VAL_LOSS, RNN_MODE_MIN, 0.25, 1, 1, 0, 0, 0};
+    st.cb[2] = (rnn_cb_state){RNN_CB_EARLY_STOPPING, RNN_MONITOR_VAL_ACCURACY, RNN_MODE_MAX, 0.75, 2, 0, 1, 1, 0};
     st.n_snapshots = 2;
     st.es_best_weights = calloc(2 * P, sizeof *st.es_best_weights);
     for (size_t i = 0; i < 2 * P; i++) st.es_best_weights[i] = (rnn_real)(i < P ? 1.0 : 2.0);
@@ -389,6 +399,122 @@ Test(callbacks, states_and_snapshots_round_trip_through_a_checkpoint) {
     cr_expect_eq(back.es_best_weights[(size_t)back.cb[2].snapshot * P + last->offset + last->size - 1], 2.0f);
     cr_assert_eq(rnn_callbacks_resume(cb, 4, &back, path, err, sizeof err), 0, "%s", err);
     cr_expect_eq(back.cb[2].best, 0.75);
+    rnn_ckpt_state_free(&back);
+    rnn_ckpt_state_free(&st);
+    rnn_trainer_free(&tr);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* ---- ReduceLROnPlateau (docs/keras-semantics.md, ReduceLROnPlateau) ------------------- */
+
+static rnn_callback plateau(int patience, double factor, int cooldown, double min_lr, double min_delta) {
+    rnn_callback c;
+    memset(&c, 0, sizeof c);
+    c.kind = RNN_CB_REDUCE_LR_ON_PLATEAU;
+    c.monitor = RNN_MONITOR_VAL_LOSS;
+    c.mode = RNN_MODE_MIN;
+    c.patience = patience;
+    c.factor = factor;
+    c.cooldown = cooldown;
+    c.min_lr = min_lr;
+    c.min_delta = min_delta;
+    return c;
+}
+
+/* The rate after each epoch of val_loss v[0..n), from lr0. */
+static void plateau_script(const rnn_callback *c, const double *v, int n, double lr0, double *lr) {
+    rnn_ckpt_state st;
+    memset(&st, 0, sizeof st);
+    rnn_callbacks_begin(c, 1, &st);
+    st.learning_rate = lr0;
+    rnn_progress pg;
+    rnn_progress_init(&pg, 1, 0, 0);
+    int warned[RNN_MAX_CALLBACKS] = {0};
+    for (int e = 0; e < n; e++) {
+        rnn_history_row row = rnn_history_row_empty(e);
+        row.loss = 1;
+        row.val_loss = v[e];
+        rnn_cb_actions a;
+        rnn_callbacks_epoch_end(c, 1, &st, e, &row, warned, &pg, &a);
+        cr_expect(!a.stop && a.restore < 0, "reduce_lr_on_plateau never stops or restores");
+        lr[e] = st.learning_rate;
+    }
+}
+
+/* patience 2, factor 0.5, cooldown 1, min_delta 0.05. Epoch 0 sets the best, 1.0; 0.97
+ * and 0.99 are no improvement (not below 1.0 - 0.05): wait 1, then 2 = patience: the
+ * rate halves at epoch 2 and a cooldown of 1 starts. Epoch 3 counts the cooldown down to
+ * 0 first (Keras tests in_cooldown after that), so its no-improvement counts: wait 1;
+ * epoch 4: wait 2, the rate halves again. 0.5 improves at epoch 5; 0.49 does not, and
+ * the rate halves at epoch 7. */
+Test(callbacks, reduce_lr_on_plateau_follows_keras) {
+    const rnn_callback c = plateau(2, 0.5, 1, 0, 0.05);
+    const double v[9] = {1.0, 0.97, 0.99, 1.0, 1.0, 0.5, 0.49, 0.49, 0.49};
+    const double want[9] = {0.1, 0.1, 0.05, 0.05, 0.025, 0.025, 0.025, 0.0125, 0.0125};
+    double lr[9];
+    plateau_script(&c, v, 9, 0.1, lr);
+    for (int e = 0; e < 9; e++) cr_expect_float_eq(lr[e], want[e], 1e-15, "epoch %d: %g, want %g", e, lr[e], want[e]);
+}
+
+/* min_lr is a floor: the rate stops at it and is never reduced again. */
+Test(callbacks, reduce_lr_on_plateau_stops_at_min_lr) {
+    const rnn_callback c = plateau(0, 0.1, 0, 0.015, 0);
+    const double v[4] = {1, 1, 1, 1};
+    double lr[4];
+    plateau_script(&c, v, 4, 1.0, lr);
+    /* patience 0: every epoch without improvement reduces: 1 -> 0.1 -> 0.015 (floor) */
+    cr_expect_eq(lr[0], 1.0, "epoch 0 sets the best");
+    cr_expect_float_eq(lr[1], 0.1, 1e-15);
+    cr_expect_float_eq(lr[2], 0.015, 1e-15);
+    cr_expect_float_eq(lr[3], 0.015, 1e-15);
+}
+
+/* The state (best, wait, cooldown) and the reduced rate go through a checkpoint. */
+Test(callbacks, reduce_lr_state_round_trips_through_a_checkpoint) {
+    static rnn_model m;
+    rnn_model_init(&m, "cbs", "test_callbacks.c");
+    add_embedding(&m, 20, 2, 3);
+    add_layer(&m, RNN_LAYER_SIMPLE_RNN, 2);
+    add_layer(&m, RNN_LAYER_DENSE, 1)->activation = RNN_ACT_SIGMOID;
+    layout(&m);
+    rnn_trainer tr;
+    char err[512];
+    cr_assert_eq(rnn_trainer_init(&tr, &m, &rnn_reference_ops, 4, err, sizeof err), 0, "%s", err);
+    rnn_callback cb[1] = {plateau(3, 0.5, 2, 0, 1e-4)};
+    rnn_ckpt_state st;
+    memset(&st, 0, sizeof st);
+    rnn_callbacks_begin(cb, 1, &st);
+    st.epochs_done = 2;
+    st.batch_size = 4;
+    st.learning_rate = 0.00025;
+    st.cb[0].best = 0.3125;
+    st.cb[0].wait = 1;
+    st.cb[0].cooldown = 2;
+    st.n_history = 2;
+    st.history = calloc(2, sizeof *st.history);
+    for (int e = 0; e < 2; e++) {
+        st.history[e] = rnn_history_row_empty(e);
+        st.history[e].loss = 0.5;
+        st.history[e].lr = 0.0005;
+        st.history[e].val_auc = 0.875;
+    }
+    char dir[] = "/tmp/rnnc-cbs-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/ck.st", dir);
+    cr_assert_eq(rnn_ckpt_save(path, &tr, &st, 1, err, sizeof err), 0, "%s", err);
+    rnn_ckpt_state back;
+    memset(&back, 0, sizeof back);
+    cr_assert_eq(rnn_ckpt_load(path, &tr, &back, NULL, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(back.learning_rate, 0.00025);
+    cr_expect_eq(back.cb[0].kind, RNN_CB_REDUCE_LR_ON_PLATEAU);
+    cr_expect_eq(back.cb[0].best, 0.3125);
+    cr_expect_eq(back.cb[0].wait, 1);
+    cr_expect_eq(back.cb[0].cooldown, 2);
+    cr_expect_eq(back.history[1].lr, 0.0005, "the history's extra columns come back");
+    cr_expect_eq(back.history[1].val_auc, 0.875);
+    cr_expect(isnan(back.history[1].auc), "a column never measured stays unmeasured");
     rnn_ckpt_state_free(&back);
     rnn_ckpt_state_free(&st);
     rnn_trainer_free(&tr);

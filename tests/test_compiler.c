@@ -66,6 +66,59 @@ Test(summary, seed_totals) {
     expect_total("specs/gru.lua", "Total params: 8633 (33.72 KB)\n");
 }
 
+/* Keras's totals for its IMDB examples (docs/keras-semantics.md, Bidirectional), and the
+ * summary's rows as Keras 2 prints them: a name and class longer than the column go on
+ * in the same column of the next line. */
+Test(summary, imdb_totals_and_rows) {
+    expect_total("specs/imdb_lstm.lua", "Total params: 2691713 (10.27 MB)\n");
+    expect_total("specs/imdb_bidirectional.lua", "Total params: 2658945 (10.14 MB)\n");
+    expect_total("specs/imdb_bidirectional2.lua", "Total params: 2757761 (10.52 MB)\n");
+    run_result *r = malloc(sizeof *r);
+    char root[PATH_MAX];
+    cr_assert(realpath(".", root));
+    char *argv[] = {(char *)build_path("rnnc"), "specs/imdb_bidirectional2.lua", "--summary", NULL};
+    run_in(root, argv, r);
+    cr_assert_eq(r->status, 0);
+    cr_expect(strstr(r->out, " embedding (Embedding)       (None, 200, 128)          2560000   \n"), "%s", r->out);
+    cr_expect(strstr(r->out, " bidirectional (Bidirectiona  (None, 200, 128)         98816     \n"
+                             " l)                                                              \n"), "%s", r->out);
+    cr_expect(strstr(r->out, " bidirectional_1 (Bidirectio  (None, 128)              98816     \n"
+                             " nal)                                                            \n"), "%s", r->out);
+    cr_expect(strstr(r->out, " dense (Dense)               (None, 1)                 129       \n"), "%s", r->out);
+    free(r);
+}
+
+/* Keras's totals for its convolution and pooling IMDB examples, and the rows whose shapes
+ * the windows change (docs/keras-semantics.md, Conv1D, Pooling). */
+Test(summary, imdb_zoo_totals_and_shapes) {
+    expect_total("specs/imdb_cnn.lua", "Total params: 350751 (1.34 MB)\n");
+    expect_total("specs/imdb_cnn_lstm.lua", "Total params: 2638895 (10.07 MB)\n");
+    expect_total("specs/imdb_fasttext.lua", "Total params: 1000051 (3.81 MB)\n");
+    expect_total("specs/imdb_flatten.lua", "Total params: 80161 (313.13 KB)\n");
+    static const struct {
+        const char *spec, *row;
+    } rows[] = {
+        {"specs/imdb_cnn.lua", " conv1d (Conv1D)             (None, 398, 250)          37750     \n"},
+        {"specs/imdb_cnn.lua", " global_max_pooling1d (Globa  (None, 250)              0         \n"},
+        {"specs/imdb_cnn.lua", " activation_1 (Activation)   (None, 1)                 0         \n"},
+        {"specs/imdb_cnn_lstm.lua", " conv1d (Conv1D)             (None, 96, 64)            41024     \n"},
+        {"specs/imdb_cnn_lstm.lua", " max_pooling1d (MaxPooling1D  (None, 24, 64)           0         \n"},
+        {"specs/imdb_cnn_lstm.lua", " lstm (LSTM)                 (None, 70)                37800     \n"},
+        {"specs/imdb_fasttext.lua", " global_average_pooling1d (G  (None, 50)               0         \n"},
+        {"specs/imdb_flatten.lua", " flatten (Flatten)           (None, 160)               0         \n"},
+    };
+    run_result *r = malloc(sizeof *r);
+    char root[PATH_MAX];
+    cr_assert(realpath(".", root));
+    for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
+        char *argv[] = {(char *)build_path("rnnc"), (char *)rows[k].spec, "--summary", NULL};
+        run_in(root, argv, r);
+        cr_assert_eq(r->status, 0, "%s: %s", rows[k].spec, r->err);
+        cr_expect(strstr(r->out, rows[k].row) != NULL, "%s: no row '%s' in:\n%s", rows[k].spec, rows[k].row, r->out);
+    }
+    free(r);
+}
+
 Test(summary, lstm2_table) {
     run_result *r = malloc(sizeof *r);
     char root[PATH_MAX];
@@ -166,18 +219,87 @@ ERR_TEST(bool_as_number, HEAD "  lstm { 8, return_sequences = 1 },\n" OUT1 "}\n"
          "x.lua:3: lstm: return_sequences must be true or false (got 1)\n")
 ERR_TEST(rnn_fed_by_vector, HEAD "  lstm { 8 },\n  lstm { 8 },\n" OUT1 "}\n",
          "x.lua:4: lstm_1: input must be a sequence, but lstm returns only its last output (None, 8); set return_sequences = true on lstm\n")
-ERR_TEST(dense_fed_by_sequence, HEAD "  lstm { 8, return_sequences = true },\n" OUT1 "}\n",
-         "x.lua:4: dense: input is a sequence (None, 10, 8), but dense takes one vector per sample; set return_sequences = false on lstm\n")
-ERR_TEST(output_not_dense, HEAD "  lstm { 8 },\n}\n", "x.lua:3: lstm: the output layer must be dense (got lstm)\n")
-ERR_TEST(sigmoid_bce_needs_one_unit, HEAD "  lstm { 8 },\n  dense { 2, activation = \"sigmoid\" },\n}\n",
-         "x.lua:4: dense: binary_crossentropy needs an output layer with 1 unit and activation = \"sigmoid\" (got 2 units, \"sigmoid\")\n")
+ERR_TEST(output_is_a_sequence, HEAD "  lstm { 8, return_sequences = true },\n" OUT1 "}\n",
+         "x.lua:4: dense: the output is a sequence (None, 10, 1), but the loss takes one vector per sample; end the sequence "
+         "before the output layer (return_sequences = false, a global pooling layer or flatten)\n")
+ERR_TEST(output_not_dense, HEAD "  lstm { 8 },\n}\n", "x.lua:3: lstm: the output layer must be dense or activation (got lstm)\n")
+/* the non-recurrent layers (docs/keras-semantics.md, Conv1D, Pooling, Losses) */
+ERR_TEST(conv1d_output_empty, HEAD "  conv1d { 4, 6, dilation_rate = 2 },\n  global_max_pooling1d { },\n" OUT1 "}\n",
+         "x.lua:3: conv1d: the output would be empty: the input has 10 steps, fewer than the kernel spans (kernel_size 6, "
+         "dilation_rate 2: 11 steps) with padding = \"valid\"\n")
+ERR_TEST(conv1d_strides_with_dilation, HEAD "  conv1d { 4, 3, 2, \"same\", dilation_rate = 2 },\n  flatten { },\n" OUT1 "}\n",
+         "x.lua:3: conv1d: strides > 1 cannot be combined with dilation_rate > 1 (got strides = 2, dilation_rate = 2)\n")
+ERR_TEST(conv1d_on_a_vector, HEAD "  lstm { 8 },\n  conv1d { 4, 3 },\n  flatten { },\n" OUT1 "}\n",
+         "x.lua:4: conv1d: input must be a sequence, but lstm returns only its last output (None, 8); set return_sequences = "
+         "true on lstm\n")
+ERR_TEST(conv1d_needs_kernel_size, HEAD "  conv1d { 4 },\n  flatten { },\n" OUT1 "}\n",
+         "x.lua:3: conv1d: kernel_size is required, as in conv1d { 64, 3 }\n")
+ERR_TEST(conv1d_misspelt_keyword, HEAD "  conv1d { 4, 3, dilaton_rate = 2 },\n  flatten { },\n" OUT1 "}\n",
+         "x.lua:3: conv1d: unknown keyword 'dilaton_rate' (did you mean 'dilation_rate'?)\n")
+ERR_TEST(conv1d_zero_filters, HEAD "  conv1d { 0, 3 },\n  flatten { },\n" OUT1 "}\n",
+         "x.lua:3: conv1d: filters must be a positive integer (got 0)\n")
+ERR_TEST(pool_longer_than_sequence, HEAD "  max_pooling1d { 12 },\n  flatten { },\n" OUT1 "}\n",
+         "x.lua:3: max_pooling1d: the output would be empty: pool_size 12 is longer than the input sequence (10 steps) with "
+         "padding = \"valid\"\n")
+ERR_TEST(pool_causal_padding, HEAD "  average_pooling1d { 2, padding = \"causal\" },\n  flatten { },\n" OUT1 "}\n",
+         "x.lua:3: average_pooling1d: padding must be one of \"valid\", \"same\" (got \"causal\")\n")
+ERR_TEST(pool_zero_strides, HEAD "  max_pooling1d { 2, 0 },\n  flatten { },\n" OUT1 "}\n",
+         "x.lua:3: max_pooling1d: strides must be a positive integer (got 0)\n")
+ERR_TEST(global_pool_on_a_vector, HEAD "  global_average_pooling1d { },\n  global_max_pooling1d { },\n" OUT1 "}\n",
+         "x.lua:4: global_max_pooling1d: input must be a sequence (None, steps, features), but global_average_pooling1d "
+         "returns one vector per sample (None, 16)\n")
+ERR_TEST(spatial_dropout_rate, HEAD "  spatial_dropout1d { 1.5 },\n  flatten { },\n" OUT1 "}\n",
+         "x.lua:3: spatial_dropout1d: rate must be in [0, 1) (got 1.5)\n")
+ERR_TEST(output_activation_not_sigmoid, HEAD "  flatten { },\n  dense { 1 },\n  activation { \"relu\" },\n}\n",
+         "x.lua:5: activation: binary_crossentropy needs an output layer with activation = \"sigmoid\" (got 1 "
+         "units, \"relu\")\n")
+ERR_TEST(output_activation_on_a_sequence, HEAD "  dense { 1 },\n  activation { \"sigmoid\" },\n}\n",
+         "x.lua:4: activation: the output is a sequence (None, 10, 1), but the loss takes one vector per sample; end the "
+         "sequence before the output layer (return_sequences = false, a global pooling layer or flatten)\n")
+ERR_TEST(activation_needs_a_name, HEAD "  flatten { },\n  dense { 1 },\n  activation { },\n}\n",
+         "x.lua:5: activation: activation is required, as in activation { \"relu\" }\n")
+ERR_TEST(bce_needs_sigmoid_units, HEAD "  lstm { 8 },\n  dense { 2, activation = \"softmax\" },\n}\n",
+         "x.lua:4: dense: binary_crossentropy needs an output layer with activation = \"sigmoid\" (got 2 units, \"softmax\")\n")
 ERR_TEST(softmax_sparse_needs_two_units,
          HEAD "  lstm { 8 },\n  dense { 1, activation = \"softmax\" },\n  compile = { loss = \"sparse_categorical_crossentropy\" },\n}\n",
          "x.lua:4: dense: sparse_categorical_crossentropy needs an output layer with at least 2 units and activation = \"softmax\" (got 1 units, \"softmax\")\n")
 ERR_TEST(misspelt_activation, HEAD "  lstm { 8 },\n  dense { 1, activation = \"sigmod\" },\n}\n",
          "x.lua:4: dense: activation must be one of \"linear\", \"sigmoid\", \"tanh\", \"relu\", \"softmax\" (got \"sigmod\"; did you mean \"sigmoid\"?)\n")
 ERR_TEST(unknown_loss, HEAD "  lstm { 8 },\n" OUT1 "  compile = { loss = \"binary_crossentropi\" },\n}\n",
-         "x.lua:1: compile: loss must be one of \"binary_crossentropy\", \"sparse_categorical_crossentropy\" (got \"binary_crossentropi\"; did you mean \"binary_crossentropy\"?)\n")
+         "x.lua:1: compile: loss must be one of \"binary_crossentropy\", \"sparse_categorical_crossentropy\", \"categorical_crossentropy\" (got \"binary_crossentropi\"; did you mean \"binary_crossentropy\"?)\n")
+/* the training controls: schedules, metrics, class weights, callbacks, trainable */
+#define LSTM8 "  lstm { 8 },\n"
+ERR_TEST(schedule_missing_argument, HEAD LSTM8 OUT1 "  compile = {\n    optimizer = adam { learning_rate = exponential_decay { 1e-3, 100 } },\n  },\n}\n",
+         "x.lua:6: exponential_decay: decay_rate is required, as in exponential_decay { 1e-3, 1000, 0.96 }\n")
+ERR_TEST(schedule_values_count, HEAD LSTM8 OUT1
+         "  compile = {\n    optimizer = sgd { piecewise_constant_decay { { 10, 20 }, { 0.1, 0.01 } } },\n  },\n}\n",
+         "x.lua:6: piecewise_constant_decay: values must hold one more number than boundaries (got 2 values for 2 boundaries)\n")
+ERR_TEST(schedule_bad_decay_steps, HEAD LSTM8 OUT1 "  compile = { optimizer = rmsprop { cosine_decay { 1e-3, 0 } } },\n}\n",
+         "x.lua:5: cosine_decay: decay_steps must be a positive number (got 0)\n")
+ERR_TEST(learning_rate_not_a_schedule, HEAD LSTM8 OUT1 "  compile = { optimizer = adam { learning_rate = lstm { 8 } } },\n}\n",
+         "x.lua:5: adam: learning_rate must be a number or a schedule such as exponential_decay { 1e-3, 1000, 0.96 } (got lstm (line 5))\n")
+ERR_TEST(plateau_with_a_schedule, HEAD LSTM8 OUT1
+         "  compile = { optimizer = adam { learning_rate = inverse_time_decay { 1e-3, 10, 0.5 } } },\n"
+         "  fit = { callbacks = {\n    reduce_lr_on_plateau { patience = 2 },\n  } },\n}\n",
+         "x.lua:7: reduce_lr_on_plateau: the optimizer's learning_rate is the schedule inverse_time_decay, which decides every step's rate: reduce_lr_on_plateau cannot change it (as in Keras)\n")
+ERR_TEST(plateau_factor, HEAD LSTM8 OUT1 "  fit = { callbacks = { reduce_lr_on_plateau { factor = 1 } } },\n}\n",
+         "x.lua:5: reduce_lr_on_plateau: factor must be in (0, 1) (got 1)\n")
+ERR_TEST(class_weight_gap, HEAD LSTM8 OUT1 "  fit = { class_weight = { [0] = 1, [2] = 3 } },\n}\n",
+         "x.lua:1: fit: class_weight has no weight for class 1 (give every class from 0 to 2)\n")
+ERR_TEST(class_weight_beyond_the_classes, HEAD LSTM8 OUT1 "  fit = { class_weight = { [0] = 1, [1] = 3, [2] = 1 } },\n}\n",
+         "x.lua:1: fit: class_weight has 3 classes, but the model has 2\n")
+ERR_TEST(auc_with_sparse_labels, HEAD LSTM8 "  dense { 3, activation = \"softmax\" },\n"
+         "  compile = { loss = \"sparse_categorical_crossentropy\", metrics = { \"auc\" } },\n}\n",
+         "x.lua:1: compile: auc, precision and recall need labels shaped like the output: use \"categorical_crossentropy\" with one-hot labels, or \"binary_crossentropy\"\n")
+ERR_TEST(monitor_needs_its_metric, HEAD LSTM8 OUT1 "  fit = { callbacks = { early_stopping { monitor = \"val_auc\" } } },\n}\n",
+         "x.lua:5: early_stopping: monitor 'val_auc' needs metrics = { \"auc\" } in compile\n")
+ERR_TEST(categorical_accuracy_needs_categories, HEAD LSTM8 OUT1 "  compile = { metrics = { \"categorical_accuracy\" } },\n}\n",
+         "x.lua:1: compile: metric \"categorical_accuracy\" does not fit loss \"binary_crossentropy\" with 1 output; use \"accuracy\"\n")
+ERR_TEST(embedding_clip_value, HEAD LSTM8 OUT1 "  compile = { optimizer = sgd { clipnorm = 1, embedding_clip = \"table\" } },\n}\n",
+         "x.lua:5: sgd: embedding_clip must be one of \"per_lookup\", \"summed\" (got \"table\")\n")
+ERR_TEST(trainable_not_a_boolean, "return sequential \"m\" {\n  embedding { 500, 16, input_length = 10, trainable = 0 },\n" LSTM8 OUT1 "}\n",
+         "x.lua:2: embedding: trainable must be true or false (got 0)\n")
+
 ERR_TEST(duplicate_names, HEAD "  lstm { 8, name = \"enc\", return_sequences = true },\n  gru { 8, name = \"enc\" },\n" OUT1 "}\n",
          "x.lua:4: duplicate layer name 'enc' (line 3 already uses it)\n")
 ERR_TEST(auto_name_collides, HEAD "  lstm { 8, name = \"lstm_1\", return_sequences = true },\n  lstm { 8 },\n  lstm { 8 },\n" OUT1 "}\n",
@@ -208,6 +330,29 @@ ERR_TEST(fit_unknown_keyword, HEAD "  lstm { 8 },\n" OUT1 "  fit = { epoch = 3 }
          "x.lua:1: fit: unknown keyword 'epoch' (did you mean 'epochs'?)\n")
 ERR_TEST(constructor_without_table, HEAD "  lstm(8),\n" OUT1 "}\n",
          "x.lua:3: lstm: expected a table of arguments, as in lstm { ... } (got number)\n")
+ERR_TEST(bidirectional_of_dense, HEAD "  bidirectional { dense { 4 } },\n" OUT1 "}\n",
+         "x.lua:3: bidirectional: layer must be a recurrent layer: simple_rnn { ... }, lstm { ... } or gru { ... } (got dense (line 3))\n")
+ERR_TEST(bidirectional_of_bidirectional, HEAD "  bidirectional {\n    bidirectional { lstm { 8 } } },\n" OUT1 "}\n",
+         "x.lua:3: bidirectional_1: layer must be a recurrent layer: simple_rnn { ... }, lstm { ... } or gru { ... } (got bidirectional (line 4))\n")
+ERR_TEST(bidirectional_without_layer, HEAD "  bidirectional { merge_mode = \"sum\" },\n" OUT1 "}\n",
+         "x.lua:3: bidirectional: layer is required, as in bidirectional { lstm { 64 } }\n")
+ERR_TEST(bidirectional_merge_none, HEAD "  bidirectional { lstm { 8 }, merge_mode = \"none\" },\n" OUT1 "}\n",
+         "x.lua:3: bidirectional: merge_mode \"none\" (Keras's None) returns the two halves' outputs as a list, which a sequential "
+         "model cannot pass on; use \"concat\", \"sum\", \"mul\" or \"ave\"\n")
+ERR_TEST(bidirectional_merge_misspelt, HEAD "  bidirectional { lstm { 8 }, merge_mode = \"avg\" },\n" OUT1 "}\n",
+         "x.lua:3: bidirectional: merge_mode must be one of \"concat\", \"sum\", \"mul\", \"ave\", \"none\" (got \"avg\"; did you mean \"ave\"?)\n")
+ERR_TEST(bidirectional_wrapped_units, HEAD "  bidirectional {\n\n    gru { -3 } },\n" OUT1 "}\n",
+         "x.lua:5: gru: units must be a positive integer (got -3)\n")
+ERR_TEST(bidirectional_wrapped_keyword, HEAD "  bidirectional { lstm { 8, dropuot = 0.2 } },\n" OUT1 "}\n",
+         "x.lua:3: lstm: unknown keyword 'dropuot' (did you mean 'dropout'?)\n")
+ERR_TEST(bidirectional_backward_layer, HEAD "  bidirectional { lstm { 8 }, backward_layer = lstm { 8, go_backwards = true } },\n" OUT1 "}\n",
+         "x.lua:3: bidirectional: unknown keyword 'backward_layer'\n")
+ERR_TEST(bidirectional_fed_by_vector, HEAD "  lstm { 8 },\n  bidirectional { gru { 8 } },\n" OUT1 "}\n",
+         "x.lua:4: gru: input must be a sequence, but lstm returns only its last output (None, 8); set return_sequences = true on lstm\n")
+ERR_TEST(bidirectional_wrapped_name, HEAD "  bidirectional { lstm { 8, name = \"my-lstm\" } },\n" OUT1 "}\n",
+         "x.lua:3: layer name 'my-lstm' is not a C identifier (letters, digits and _, not starting with a digit)\n")
+ERR_TEST(go_backwards_not_bool, HEAD "  gru { 8, go_backwards = \"yes\" },\n" OUT1 "}\n",
+         "x.lua:3: gru: go_backwards must be true or false (got string \"yes\")\n")
 ERR_TEST(mask_zero_unsupported, "return sequential \"m\" {\n  embedding { 500, 16, input_length = 10, mask_zero = true },\n  lstm { 8 },\n" OUT1 "}\n",
          "x.lua:2: embedding: mask_zero = true is not supported (padding id 0 is an ordinary token, as with Keras's default)\n")
 
@@ -476,7 +621,8 @@ Test(codegen, valid_spec_with_o_writes_the_c_file) {
     slurp(path, text, sizeof text);
     cr_expect(strncmp(text, "/*\n * m.c \xe2\x80\x94 generated by rnnc ", 30) == 0, "%.80s", text);
     cr_expect(strstr(text, "static rnn_model MODEL = {") != NULL);
-    cr_expect(strstr(text, "int main(int argc, char **argv) {") != NULL);
+    cr_expect(strstr(text, "static int run(int argc, char **argv) {") != NULL);
+    cr_expect(strstr(text, "\nRNN_GEN_MAIN(run)\n") != NULL);
     rm_tree(dir);
     free(dir);
 }

@@ -487,7 +487,7 @@ Test(npy, y_malformed) {
 /* ---- text ------------------------------------------------------------------------------ */
 
 static rnn_text_set make_set(const char *const *texts, const float *labels, size_t n) {
-    rnn_text_set s = {n, malloc(n * sizeof(char *)), malloc(n * sizeof(float))};
+    rnn_text_set s = {n, malloc(n * sizeof(char *)), malloc(n * sizeof(float)), NULL};
     for (size_t i = 0; i < n; i++) {
         s.texts[i] = strdup(texts[i]);
         s.labels[i] = labels[i];
@@ -664,10 +664,10 @@ Test(text, tsv_fixture) {
     rnn_vocab *v = rnn_vocab_build(&s, 100);
     rnn_data d;
     cr_expect_eq(rnn_text_to_data(v, &s, 5, RNN_LOSS_BINARY_CROSSENTROPY, 1, &d, err, sizeof err), -1);
-    cr_expect_str_eq(err, "sample 2 (0-based): label 3 is not in [0, 1] (binary labels)");
+    cr_expect_str_eq(err, "tests/fixtures/data_small.tsv:5: label 3 is not in [0, 1] (binary labels)");
     assert_empty(&d);
     cr_expect_eq(rnn_text_to_data(v, &s, 5, RNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, 3, &d, err, sizeof err), -1);
-    cr_expect_str_eq(err, "sample 2 (0-based): label 3 is not a class index in [0, 3)");
+    cr_expect_str_eq(err, "tests/fixtures/data_small.tsv:5: label 3 is not a class index in [0, 3)");
     cr_assert_eq(rnn_text_to_data(v, &s, 5, RNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, 4, &d, err, sizeof err), 0,
                  "%s", err);
     /* dull 3 is rank 1 (id 4); "Dull, dull, DULL." -> [0, 1, 4, 4, 4] */
@@ -1373,7 +1373,7 @@ Test(builtin, negation_flips_the_next_sentiment_word) {
 /* ---- split ------------------------------------------------------------------------------ */
 
 static rnn_data numbered(size_t n, int T) {
-    rnn_data d = {n, T, malloc(n * (size_t)T * sizeof(int32_t)), malloc(n * sizeof(float))};
+    rnn_data d = {n, T, malloc(n * (size_t)T * sizeof(int32_t)), malloc(n * sizeof(float)), 1, NULL};
     for (size_t i = 0; i < n; i++) {
         for (int t = 0; t < T; t++) d.x[i * (size_t)T + (size_t)t] = (int32_t)(i * 10 + (size_t)t);
         d.y[i] = (float)i;
@@ -1381,11 +1381,22 @@ static rnn_data numbered(size_t n, int T) {
     return d;
 }
 
+/* Keras's sizes in a float corner: 90 * (1 - 0.3) is 62.999..., so Keras trains on 62
+ * rows and validates on 28, where ceil(90 * 0.3) would give 27. */
+Test(split, sizes_are_keras_split_at) {
+    rnn_data all = numbered(90, 2), tr, va;
+    cr_assert_eq(rnn_data_split(&all, 0.3, 1, &tr, &va, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(va.n, 28);
+    cr_expect_eq(tr.n, 62);
+    rnn_data_free(&tr);
+    rnn_data_free(&va);
+}
+
 Test(split, sizes_order_and_disjointness) {
     rnn_data all = numbered(10, 3), tr, va;
     cr_assert_eq(rnn_data_split(&all, 0.25, 42, &tr, &va, err, sizeof err), 0, "%s", err);
     cr_expect_null(all.x);  /* consumed */
-    cr_expect_eq(va.n, 3);  /* ceil(2.5) */
+    cr_expect_eq(va.n, 3);  /* 10 - floor(7.5) */
     cr_expect_eq(tr.n, 7);
     cr_expect_eq(va.T, 3);
     cr_expect_eq(tr.T, 3);

@@ -58,7 +58,7 @@ static int mock_correct(const void *impl) {
     (void)impl;
     return rec.last_n / 2;
 }
-static const rnn_model_ops MOCK = {"mock", mock_create, mock_destroy, mock_forward, mock_backward, mock_correct, NULL, NULL, NULL, NULL};
+static const rnn_model_ops MOCK = {"mock", mock_create, mock_destroy, mock_forward, mock_backward, mock_correct, NULL, NULL, NULL, NULL, NULL};
 
 static void small_model(rnn_model *m) {
     rnn_model_init(m, "fit", "test_fit.c");
@@ -79,10 +79,12 @@ Test(fit, partial_batch_running_means_and_shuffle) {
     small_model(&m);
     char dir[] = "/tmp/rnnc-fit-XXXXXX";
     cr_assert(mkdtemp(dir));
-    char hist[256];
+    char hist[256], weights[256];
     snprintf(hist, sizeof hist, "%s/h.csv", dir);
+    snprintf(weights, sizeof weights, "%s/w.safetensors", dir);
     rnn_fit_options o;
     memset(&o, 0, sizeof o);
+    o.save_weights = weights;   /* (every fit writes its final weights) */
     o.epochs = o.batch_size = -1;
     o.learning_rate = -1;
     o.validation_split = NAN;
@@ -129,6 +131,7 @@ Test(fit, partial_batch_running_means_and_shuffle) {
     cr_expect_str_eq(line, "1,0.5,3.6,0.3333333333333333,3.0\r\n");
     fclose(f);
     unlink(hist);
+    unlink(weights);
     rmdir(dir);
 }
 
@@ -145,8 +148,14 @@ Test(fit, no_shuffle_keeps_the_order) {
     o.builtin_val = 0;
     o.no_shuffle = 1;
     o.quiet = 1;
+    char dir[] = "/tmp/rnnc-fit-XXXXXX", weights[256];
+    cr_assert(mkdtemp(dir));
+    snprintf(weights, sizeof weights, "%s/w.safetensors", dir);
+    o.save_weights = weights;   /* (every fit writes its final weights) */
     memset(&rec, 0, sizeof rec);
     cr_assert_eq(rnn_fit(&m, &MOCK, &o), 0);
+    unlink(weights);
+    rmdir(dir);
     cr_assert_eq(rec.calls, 3, "no validation data: 3 training calls only (got %d)", rec.calls);
     uint32_t r = 0;
     for (int c = 0; c < 3; c++)
@@ -275,7 +284,7 @@ static void trainers_match_one(int K) {
     fit_job jobs[4];
     pthread_t th[4];
     for (int k = 0; k < K; k++) {
-        links[k] = (link_ctx){&c, k, 0, {k, K, &links[k], chain_receive, chain_pass_on}};
+        links[k] = (link_ctx){&c, k, 0, {k, K, &links[k], chain_receive, chain_pass_on, NULL}};
         snprintf(par_w[k], sizeof par_w[k], "%s/part%d.safetensors", dir, k);
         snprintf(par_h[k], sizeof par_h[k], "%s/part%d.csv", dir, k);
         jobs[k] = (fit_job){&m, reducer_options(par_w[k], par_h[k]), -1};
@@ -304,7 +313,7 @@ Test(fit, two_trainers_sum_to_one_trainer_bit_for_bit) { trainers_match_one(2); 
 Test(fit, three_trainers_sum_to_one_trainer_bit_for_bit) { trainers_match_one(3); }
 
 Test(fit, the_parts_of_a_batch_are_whole_blocks_in_order) {
-    rnn_reducer r = {0, 3, NULL, NULL, NULL};
+    rnn_reducer r = {0, 3, NULL, NULL, NULL, NULL};
     int first, count, next = 0;
     for (r.rank = 0; r.rank < 3; r.rank++) {   /* 100 rows: 7 blocks as 2, 2, 3 */
         rnn_reducer_part(&r, 100, &first, &count);
@@ -365,7 +374,7 @@ static void own_params_out(void *impl, rnn_real *params) {
     memcpy(params, impl, own.m->param_buffer_len * sizeof *params);
 }
 static const rnn_model_ops OWN = {"own", own_create, own_destroy, own_forward, own_backward, own_correct,
-                                  own_forward_backward, NULL, own_params_in, own_params_out};
+                                  own_forward_backward, NULL, own_params_in, own_params_out, NULL};
 
 Test(fit, a_model_that_keeps_its_weights_hands_them_over_for_saving) {
     static rnn_model m;

@@ -55,7 +55,7 @@ Test(gen, draw_mask_equals_the_reference) {
     const double rates[] = {0.1, 0.3, 0.9};
     uint32_t rows[RNN_W];
     for (int l = 0; l < RNN_W; l++) rows[l] = (uint32_t)(l * 37 + 5);
-    rnn_dropout_ctx ctx = {1, 1234, 3, NULL};
+    rnn_dropout_ctx ctx = {1, 1234, 3, NULL, NULL};
     for (size_t fi = 0; fi < sizeof F_cases / sizeof *F_cases; fi++)
         for (int per_step = 0; per_step < 2; per_step++)
             for (size_t ri = 0; ri < 3; ri++) {
@@ -151,7 +151,7 @@ Test(gen, the_driver_computes_loss_and_gradients_of_the_toy_model) {
     params[17] = -0.2f;
     void *impl = TOY_OPS.create(NULL, 64);
     cr_assert(impl);
-    rnn_dropout_ctx ctx = {1, 7, 0, NULL};
+    rnn_dropout_ctx ctx = {1, 7, 0, NULL, NULL};
     double loss = TOY_OPS.forward(impl, params, tokens, labels, N, &ctx, out);
     TOY_OPS.backward(impl, params, grads);
     double want_loss = 0, du = 0, db = 0;
@@ -196,7 +196,7 @@ Test(gen, the_driver_is_the_same_whatever_the_threads_and_the_path) {
         rnn_real params[18] = {0}, grads[18], state[1] = {0};
         params[16] = 0.01f;
         void *impl = TOY_OPS.create(NULL, 64);
-        rnn_dropout_ctx ctx = {1, 7, 0, NULL};
+        rnn_dropout_ctx ctx = {1, 7, 0, NULL, NULL};
         for (int step = 1; step <= 3; step++) {
             if (run < 2) {
                 TOY_OPS.forward(impl, params, tokens, labels, N, &ctx, NULL);

@@ -286,6 +286,34 @@ Test(init, keras_limits_table) {
     free(p);
 }
 
+/* A Conv1D kernel [k, in, out] is rank 3, and glorot_uniform's fans are k * in and
+ * k * out (docs/keras-semantics.md, Initializers): imdb_cnn's conv1d/kernel [3, 50, 250]
+ * gets sqrt(6 / (150 + 750)) = 0.0816497, not the [150, 250] matrix's 0.122474. */
+Test(init, conv1d_kernel_rank3_fans) {
+    rnn_model m;
+    rnn_model_init(&m, "cnn", "test_init.c");
+    rnn_layer *e = add(&m, RNN_LAYER_EMBEDDING, 50);
+    e->input_dim = 100, e->input_length = 20;
+    rnn_layer *c = add(&m, RNN_LAYER_CONV1D, 250);
+    c->kernel_size = 3;
+    add(&m, RNN_LAYER_GLOBAL_MAX_POOLING1D, 0);
+    add(&m, RNN_LAYER_DENSE, 1)->activation = RNN_ACT_SIGMOID;
+    char err[256];
+    cr_assert_eq(rnn_model_layout(&m, err, sizeof err), 0, "%s", err);
+    int k = rnn_model_find_tensor(&m, "conv1d/kernel");
+    cr_assert_geq(k, 0);
+    const rnn_tensor *K = &m.tensors[k];
+    cr_expect(K->rank == 3 && K->shape[0] == 3 && K->shape[1] == 50 && K->shape[2] == 250 && K->size == 37500u,
+              "conv1d/kernel rank %d [%d, %d, %d]", K->rank, K->shape[0], K->shape[1], K->shape[2]);
+    cr_expect_eq(m.layers[1].n_params, 37750u);
+    rnn_real *p = alloc_params(&m, 0xff);
+    rnn_init_params(&m, 5, p);
+    const double l = sqrt(6.0 / (150.0 + 750.0));
+    check_uniform(K, p, l);
+    check_mapping(&m, K, p, 5, l);
+    free(p);
+}
+
 /* Same seed: identical bytes, whatever the buffer held before. Different seed: every
  * random tensor changes almost everywhere; biases do not. */
 Test(init, seeds) {

@@ -38,10 +38,13 @@ static int is_real(const rnn_model *m, size_t e) {
     return 0;
 }
 
+/* (These tests hand the optimizer whole gradient tables: the embedding's is clipped as a
+ * table. Clipping it per lookup, the default, is checked in test_lookups.c.) */
 static rnn_optimizer base_opt(rnn_optimizer_kind kind) {
     rnn_optimizer o;
     memset(&o, 0, sizeof o);
     o.kind = kind;
+    o.embedding_clip = RNN_EMBEDDING_CLIP_SUMMED;
     o.learning_rate = 1e-3;
     o.rho = 0.9;
     o.epsilon = 1e-7;

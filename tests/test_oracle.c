@@ -56,7 +56,23 @@
     X(simple_rnn_dropout)        \
     X(lstm_recurrent_dropout)    \
     X(gru_recurrent_dropout)     \
-    X(dropout_layers)
+    X(dropout_layers)            \
+    X(go_backwards)              \
+    X(go_backwards_dropout)      \
+    X(bidirectional_lstm_concat) \
+    X(bidirectional_sum_mul)     \
+    X(bidirectional_ave_hand_cells) \
+    X(bidirectional_dropout)     \
+    X(bidirectional_of_go_backwards) \
+    X(multi_label_weighted)      \
+    X(categorical_onehot_weighted) \
+    X(embedding_clipping)        \
+    X(frozen_layers)             \
+    X(conv_valid_global_max)     \
+    X(conv_max_pooling_lstm)     \
+    X(conv_paddings_strides_dilation) \
+    X(pooling_same_and_overlapping) \
+    X(fasttext_activation_head)
 
 /* ---- comparison ---------------------------------------------------------------- */
 
@@ -130,6 +146,7 @@ static void build_model(const fixture *fx, rnn_model *m, const char *path) {
     cr_assert(loss, "%s: model without loss", path);
     if (strcmp(loss, "binary_crossentropy") == 0) m->loss = RNN_LOSS_BINARY_CROSSENTROPY;
     else if (strcmp(loss, "sparse_categorical_crossentropy") == 0) m->loss = RNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY;
+    else if (strcmp(loss, "categorical_crossentropy") == 0) m->loss = RNN_LOSS_CATEGORICAL_CROSSENTROPY;
     else cr_assert_fail("%s: unknown loss %s", path, loss);
 
     int nl = fx_count(fx, "layer");
@@ -165,6 +182,30 @@ static void build_model(const fixture *fx, rnn_model *m, const char *path) {
         if (strcmp(dm, "per_step") == 0) l->dropout_mask = RNN_DROPOUT_PER_STEP;
         else if (strcmp(dm, "per_sequence") == 0) l->dropout_mask = RNN_DROPOUT_PER_SEQUENCE;
         else cr_assert_fail("%s: layer %d: bad dropout_mask %s", path, i, dm);
+        if (fx_get(r, "go_backwards")) l->go_backwards = (int)fx_num(r, "go_backwards", &ok);
+        if (fx_get(r, "trainable")) l->frozen = !(int)fx_num(r, "trainable", &ok);
+        if (fx_get(r, "kernel_size") || fx_get(r, "pool_size")) {   /* a conv1d or pooling layer's window */
+            l->kernel_size = fx_get(r, "kernel_size") ? (int)fx_num(r, "kernel_size", &ok) : 0;
+            l->dilation_rate = fx_get(r, "dilation_rate") ? (int)fx_num(r, "dilation_rate", &ok) : 0;
+            l->pool_size = fx_get(r, "pool_size") ? (int)fx_num(r, "pool_size", &ok) : 0;
+            l->strides = (int)fx_num(r, "strides", &ok);
+            const char *pd = fx_get(r, "padding");
+            int found = 0;
+            for (int k = 0; pd && k < RNN_PADDING_COUNT; k++)
+                if (strcmp(pd, rnn_padding_name((rnn_padding)k)) == 0) l->padding = (rnn_padding)k, found = 1;
+            cr_assert(found, "%s: layer %d: bad padding", path, i);
+        }
+        if (fx_get(r, "use_bias")) l->use_bias = (int)fx_num(r, "use_bias", &ok);
+        if (fx_get(r, "wrapped")) {   /* a bidirectional layer and the layer it wraps */
+            cr_assert(parse_kind(fx_get(r, "wrapped"), &l->wrapped), "%s: layer %d: bad wrapped kind", path, i);
+            if (fx_num(r, "explicit_wrapped_name", &ok) != 0)
+                snprintf(l->wrapped_name, sizeof l->wrapped_name, "%s", fx_get(r, "wrapped_name"));
+            const char *mm = fx_get(r, "merge_mode");
+            int found = 0;
+            for (int k = 0; mm && k < RNN_MERGE_COUNT; k++)
+                if (strcmp(mm, rnn_merge_mode_name((rnn_merge_mode)k)) == 0) l->merge_mode = (rnn_merge_mode)k, found = 1;
+            cr_assert(found, "%s: layer %d: bad merge_mode", path, i);
+        }
         cr_assert(ok, "%s: layer %d: missing or malformed field", path, i);
     }
     char err[512];
@@ -174,6 +215,45 @@ static void build_model(const fixture *fx, rnn_model *m, const char *path) {
         const char *want = fx_get(fx_record_get(fx, "layer", i), "name");
         cr_assert_str_eq(m->layers[i].name, want, "%s: layer %d is named %s in C, %s in the fixture",
                          path, i, m->layers[i].name, want);
+        const char *wrapped = fx_get(fx_record_get(fx, "layer", i), "wrapped_name");
+        if (wrapped)
+            cr_assert_str_eq(m->layers[i].wrapped_name, wrapped, "%s: layer %d wraps %s in C, %s in the fixture", path, i,
+                             m->layers[i].wrapped_name, wrapped);
+    }
+}
+
+/* "1,2.5" into v (at most max); the count. */
+static int parse_list(const char *s, double *v, int max, int *ok) {
+    int n = 0;
+    for (char *end; s && *s && n < max; s = *end ? end + 1 : end) {
+        v[n++] = strtod(s, &end);
+        if (end == s || (*end && *end != ',')) *ok = 0;
+        if (end == s) break;
+    }
+    if (!s) *ok = 0;
+    return n;
+}
+
+/* An optimizer record's learning-rate schedule (schedule=KIND and its arguments), if any. */
+static void parse_schedule(const fx_record *r, rnn_lr_schedule *s, int *ok) {
+    const char *kind = fx_get(r, "schedule");
+    memset(s, 0, sizeof *s);
+    if (!kind) return;
+    for (int k = 1; k < RNN_SCHEDULE_COUNT; k++)
+        if (!strcmp(kind, rnn_schedule_name((rnn_schedule_kind)k))) s->kind = (rnn_schedule_kind)k;
+    if (s->kind == RNN_SCHEDULE_NONE) *ok = 0;
+    if (s->kind == RNN_SCHEDULE_PIECEWISE_CONSTANT_DECAY) {
+        s->n_boundaries = parse_list(fx_get(r, "boundaries"), s->boundaries, RNN_MAX_BOUNDARIES, ok);
+        if (parse_list(fx_get(r, "values"), s->values, RNN_MAX_BOUNDARIES + 1, ok) != s->n_boundaries + 1) *ok = 0;
+        return;
+    }
+    s->initial_learning_rate = fx_num(r, "initial_learning_rate", ok);
+    s->decay_steps = fx_num(r, "decay_steps", ok);
+    if (s->kind == RNN_SCHEDULE_COSINE_DECAY) {
+        s->alpha = fx_num(r, "alpha", ok);
+    } else {
+        s->decay_rate = fx_num(r, "decay_rate", ok);
+        s->staircase = (int)fx_num(r, "staircase", ok);
     }
 }
 
@@ -198,6 +278,9 @@ static void parse_optimizer(const fx_record *r, rnn_optimizer *o, int *steps, co
     o->global_clipnorm = fx_num(r, "global_clipnorm", &ok);
     o->clipvalue = fx_num(r, "clipvalue", &ok);
     *steps = (int)fx_num(r, "steps", &ok);
+    const char *clip = fx_get(r, "embedding_clip");
+    o->embedding_clip = clip && !strcmp(clip, "summed") ? RNN_EMBEDDING_CLIP_SUMMED : RNN_EMBEDDING_CLIP_PER_LOOKUP;
+    parse_schedule(r, &o->schedule, &ok);
     cr_assert(ok, "%s: optimizer %s: missing or malformed field", path, fx_get(r, "label"));
 }
 
@@ -217,9 +300,10 @@ static void load_params(const fixture *fx, const rnn_model *m, const char *prefi
         char name[FX_NAME_MAX + 32];
         snprintf(name, sizeof name, "%s%s", prefix, t->name);
         const fx_tensor *ft = need_tensor(fx, name, t->size, path);
-        cr_assert(ft->rank == t->rank && ft->dims[0] == t->shape[0] && (t->rank == 1 || ft->dims[1] == t->shape[1]),
-                  "%s: %s: fixture shape [%d,%d] rank %d, model [%d,%d] rank %d", path, name, ft->dims[0],
-                  ft->dims[1], ft->rank, t->shape[0], t->shape[1], t->rank);
+        int same = ft->rank == t->rank;
+        for (int d = 0; d < t->rank && same; d++) same = ft->dims[d] == t->shape[d];
+        cr_assert(same, "%s: %s: fixture shape [%d,%d,%d] rank %d, model [%d,%d,%d] rank %d", path, name, ft->dims[0],
+                  ft->dims[1], ft->dims[2], ft->rank, t->shape[0], t->shape[1], t->shape[2], t->rank);
         memcpy(dst + t->offset, ft->v, t->size * sizeof *dst);
     }
 }
@@ -262,10 +346,11 @@ static void check_mask(const fixture *fx, const rnn_model *m, const fx_tensor *t
         if (strcmp(m->layers[i].name, lname) == 0) li = i;
     cr_assert(li >= 0, "%s: mask for unknown layer %s", path, lname);
     const rnn_layer *l = &m->layers[li];
-    int recurrent = strcmp(what, "recurrent_dropout") == 0;
+    int recurrent = strncmp(what, "recurrent_dropout", strlen("recurrent_dropout")) == 0;
+    int backward = strstr(what, "_backward") != NULL;   /* a bidirectional layer's backward half */
     double rate = recurrent ? l->recurrent_dropout : l->dropout;
     rnn_rng s = rnn_rng_stream(ctx->seed, recurrent ? RNN_RNG_RECURRENT_DROPOUT : RNN_RNG_DROPOUT,
-                               (uint32_t)li, ctx->epoch);
+                               (uint32_t)li + (backward ? RNN_RNG_BACKWARD_HALF : 0), ctx->epoch);
     /* [n, steps, F] or [n, F]: j = step index (0 for a vector or per-sequence mask). */
     int steps = t->rank == 3 ? t->dims[1] : 1, F = t->dims[t->rank - 1];
     cr_assert_eq(t->dims[0], n, "%s: %s: %d rows", path, t->name, t->dims[0]);
@@ -327,13 +412,20 @@ static void run_case(const char *case_name) {
     cr_assert(ok && n >= 1 && n <= max_batch, "%s: bad batch/dropout record", path);
 
     const fx_tensor *tt = need_tensor(&fx, "tokens", (size_t)n * (size_t)T, path);
-    const fx_tensor *lt = need_tensor(&fx, "labels", (size_t)n, path);
+    const size_t L = (size_t)m->label_width;
+    const fx_tensor *lt = need_tensor(&fx, "labels", (size_t)n * L, path);
     int32_t *tokens = malloc((size_t)n * (size_t)T * sizeof *tokens);
-    rnn_real *labels = malloc((size_t)n * sizeof *labels);
+    rnn_real *labels = malloc((size_t)n * L * sizeof *labels);
+    float *weights = malloc((size_t)n * sizeof *weights);
     uint32_t *rows = malloc((size_t)n * sizeof *rows);
-    cr_assert(tokens && labels && rows);
+    cr_assert(tokens && labels && rows && weights);
     for (size_t i = 0; i < tt->size; i++) tokens[i] = (int32_t)tt->v[i];
-    for (int i = 0; i < n; i++) labels[i] = (rnn_real)lt->v[i];
+    for (size_t i = 0; i < (size_t)n * L; i++) labels[i] = (rnn_real)lt->v[i];
+    if (fx_tensor_get(&fx, "sample_weights")) {   /* each sample's loss weight */
+        const fx_tensor *wt = need_tensor(&fx, "sample_weights", (size_t)n, path);
+        for (int i = 0; i < n; i++) weights[i] = (float)wt->v[i];
+        ctx.sample_weights = weights;
+    }
     if (has_rows) {
         const fx_tensor *rt = need_tensor(&fx, "rows", (size_t)n, path);
         for (int i = 0; i < n; i++) rows[i] = (uint32_t)rt->v[i];
@@ -396,10 +488,11 @@ static void run_case(const char *case_name) {
         rnn_real *state = calloc((size_t)(slots > 0 ? slots : 1) * P, sizeof *state);
         cr_assert(state);
         memcpy(w, w0, P * sizeof *w);
+        m->optimizer = o;   /* the model's backward clips the embedding's lookups by value */
         for (int s = 1; s <= steps; s++) {
             rnn_ref_forward(ref, w, tokens, labels, n, &ctx, NULL);
             rnn_ref_backward(ref, w, g);
-            rnn_optimizer_step(m, &o, w, g, state, s);
+            rnn_optimizer_step_lookups(m, &o, w, g, state, s, rnn_ref_lookup_sumsq(ref));
         }
         char prefix[FX_NAME_MAX];
         snprintf(prefix, sizeof prefix, "after/%s/", label);
@@ -419,6 +512,7 @@ static void run_case(const char *case_name) {
     free(g);
     free(tokens);
     free(labels);
+    free(weights);
     free(rows);
     free(m);
     fx_free(&fx);

@@ -15,7 +15,7 @@
 #include "models.h"
 
 static rnnc_emit_options opts(rnnc_unroll unroll, long budget) {
-    rnnc_emit_options o = {unroll, budget, 0};
+    rnnc_emit_options o = {unroll, budget, 0, 0, 0};
     return o;
 }
 

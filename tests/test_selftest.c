@@ -170,9 +170,11 @@ static void expect_all_zero(const rnn_model *m, const char *text, int fused) {
         }
         p += n + (e != NULL);
     }
-    /* probabilities, loss, grads, padding, correct, forward_backward's two, 3 inference
-     * rows, the gradient after an inference, step loss, steps */
-    cr_expect_eq(rows, 2 + m->n_tensors + 2 + 2 * fused + 3 + 1 + 1 + m->n_tensors, "rows: %d\n%s", rows, text);
+    /* probabilities, loss, grads, padding, correct, the embedding's lookups (clipping by a
+     * norm per lookup), forward_backward's two, 3 inference rows, the gradient after an
+     * inference, step loss, steps */
+    cr_expect_eq(rows, 2 + m->n_tensors + 2 + rnn_clips_lookup_norm(m) + 2 * fused + 3 + 1 + 1 + m->n_tensors, "rows: %d\n%s",
+                 rows, text);
     const char *opt = "sgd";   /* the selftest's steps are SGD whatever the spec's optimizer */
     for (int k = 0; k < m->n_tensors; k++) {
         char label[160];
@@ -257,6 +259,7 @@ typedef struct {
     int32_t *rev;    /* FAULT_REORDER: the batch reversed, */
     rnn_real *rev_labels;
     uint32_t *rev_rows;
+    float *rev_weights;
 } faulty;
 
 static void faulty_destroy(void *impl) {
@@ -267,6 +270,7 @@ static void faulty_destroy(void *impl) {
     free(f->rev);
     free(f->rev_labels);
     free(f->rev_rows);
+    free(f->rev_weights);
     free(f);
 }
 
@@ -280,7 +284,8 @@ static void *faulty_create(const rnn_model *m, int max_batch) {
     f->rev = calloc((size_t)max_batch * (size_t)m->timesteps, sizeof *f->rev);
     f->rev_labels = calloc((size_t)max_batch, sizeof *f->rev_labels);
     f->rev_rows = calloc((size_t)max_batch, sizeof *f->rev_rows);
-    if (!f->r || !f->scratch || !f->tokens || !f->rev || !f->rev_labels || !f->rev_rows) {
+    f->rev_weights = calloc((size_t)max_batch, sizeof *f->rev_weights);
+    if (!f->r || !f->scratch || !f->tokens || !f->rev || !f->rev_labels || !f->rev_rows || !f->rev_weights) {
         faulty_destroy(f);
         return NULL;
     }
@@ -302,8 +307,10 @@ static double faulty_forward(void *impl, const rnn_real *params, const int32_t *
             memcpy(f->rev + (size_t)(n - 1 - b) * T, tokens + (size_t)b * T, T * sizeof *f->rev);
             if (labels) f->rev_labels[n - 1 - b] = labels[b];
             if (ctx && ctx->rows) f->rev_rows[n - 1 - b] = ctx->rows[b];
+            if (ctx && ctx->sample_weights) f->rev_weights[n - 1 - b] = ctx->sample_weights[b];
         }
         if (ctx && ctx->rows) c.rows = f->rev_rows;
+        if (ctx && ctx->sample_weights) c.sample_weights = f->rev_weights;
         double loss = rnn_ref_forward(f->r, params, f->rev, labels ? f->rev_labels : NULL, n, ctx ? &c : NULL, out);
         for (int b = 0; out && b < n / 2; b++)
             for (size_t j = 0; j < K; j++) {
@@ -381,8 +388,10 @@ static double faulty_forward_backward(void *impl, rnn_real *params, const int32_
     return loss;
 }
 
+static double faulty_lookup_sumsq(const void *impl) { return rnn_ref_lookup_sumsq(((const faulty *)impl)->r); }
+
 static const rnn_model_ops faulty_ops = {"faulty", faulty_create, faulty_destroy, faulty_forward, faulty_backward,
-                                         faulty_correct, faulty_forward_backward, NULL, NULL, NULL};
+                                         faulty_correct, faulty_forward_backward, NULL, NULL, NULL, faulty_lookup_sumsq};
 
 /* Run with the fault; it must fail, and the FAIL summary must name `first`. */
 static char *expect_failure(const rnn_model *m, fault_kind fault, const char *tensor, const char *first) {

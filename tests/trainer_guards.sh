@@ -193,7 +193,7 @@ meta_case data_hash xyz 'metadata "data_hash" must be 16 hexadecimal digits (got
 meta_case callbacks 10 'metadata "callbacks" must be an integer in [0, 9] (got "10")'
 meta_case history "0 0.5 0.5 0.5 0.5
 7 0.5 0.5 0.5 0.5
-" 'metadata "history" line 2 must be "1" and four numbers (got "7 0.5 0.5 0.5 0.5")'
+" 'metadata "history" line 2 must be "1" and 4 numbers (got "7 0.5 0.5 0.5 0.5")'
 craft m.st seed 4
 resume_err m.st
 check "metadata: another seed is refused as before" grep -qF "fit: m.st: the checkpoint was trained with --seed 4, not 3" err || cat err

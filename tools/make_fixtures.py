@@ -21,7 +21,10 @@ Fixture format (text, version 1). Lines, in this order:
     layer kind=KIND name=NAME explicit_name=0|1 units=U [input_dim=V input_length=T]
           activation=ACT dropout=R recurrent_dropout=R return_sequences=0|1
           unit_forget_bias=0|1 reset_after=0|1 dropout_mask=per_step|per_sequence
-          (one line per layer, embedding first, all on one line)
+          [go_backwards=1] [wrapped=KIND wrapped_name=NAME explicit_wrapped_name=0|1
+          merge_mode=concat|sum|mul|ave]
+          (one line per layer, embedding first, all on one line; a bidirectional
+          layer carries the options of the layer it wraps)
     batch n=N max_batch=M
     dropout training=0|1 seed=S epoch=E rows=0|1     (rows=0: pass rows = NULL)
     loss_value X
@@ -46,6 +49,9 @@ exactly). Tensors, all row-major:
                             [n,1,F] (per sequence) or [n,F] (vector), values 0 or
                             1/(1-rate)  (only for training=1 and rate > 0)
     mask/<layer>/recurrent_dropout  [n,U], same values
+    mask/<layer>/dropout_backward, mask/<layer>/recurrent_dropout_backward
+                            a bidirectional layer's backward half's masks (its
+                            forward half's are the two above)
     probs [n,K]             output probabilities (sigmoid / softmax)
     grads/<keras name>      d loss / d weight, Keras layout
     input_grad [n,T,E]      d loss / d embedding output
@@ -67,6 +73,16 @@ the embedding being 0):
     `recurrent_dropout`: one mask per (row, unit), i=unit, j=0, purpose 4, multiplied
         into the copy of h_{t-1} that enters the recurrent matmuls (the z*h_{t-1}
         carry of the GRU uses the unmasked state).
+    A bidirectional layer's backward half draws its masks as layer 256 + index
+        (RNN_RNG_BACKWARD_HALF), its forward half as the layer itself.
+
+go_backwards and bidirectional follow Keras 2 (docs/keras-semantics.md): a go_backwards
+layer runs over the input reversed in time and returns its states in the order it ran
+them; a bidirectional layer runs the wrapped layer and a copy with go_backwards flipped,
+flips the copy's sequence back (with return_sequences) and merges the two. Wherever
+PyTorch can, the two halves run as one torch.nn module with bidirectional=True, whose
+reverse direction PyTorch aligns with time; the hand path (flips and hand cells, Keras's
+formulation) is checked against it on those cases.
     Dropout layer: per (row, t, f) with j=t on a sequence, per (row, f) with j=0 on a
         vector.
 
@@ -95,6 +111,7 @@ _S32 = np.uint64(32)
 
 RNG_DROPOUT = 3
 RNG_RECURRENT_DROPOUT = 4
+RNG_BACKWARD_HALF = 256
 
 
 def philox4x32(ctr, key):
@@ -155,7 +172,10 @@ def dropout_mask(seed, purpose, layer, epoch, rows, rate, nfeat, steps):
 # ---------------------------------------------------------------------------------
 # Model description
 # ---------------------------------------------------------------------------------
-DSL = {"embedding", "simple_rnn", "lstm", "gru", "dense", "dropout"}
+DSL = {"embedding", "simple_rnn", "lstm", "gru", "dense", "dropout", "bidirectional", "conv1d", "max_pooling1d",
+       "average_pooling1d", "global_max_pooling1d", "global_average_pooling1d", "flatten", "activation",
+       "spatial_dropout1d"}
+POOLS = {"max_pooling1d", "average_pooling1d"}
 GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 
 
@@ -163,24 +183,70 @@ def L(kind, **kw):
     assert kind in DSL
     d = dict(kind=kind, units=0, activation=None, dropout=0.0, recurrent_dropout=0.0,
              return_sequences=0, unit_forget_bias=1, reset_after=1, dropout_mask="per_step",
-             name=None, rate=None)
+             go_backwards=0, name=None, rate=None, kernel_size=0, strides=0, padding="valid", dilation_rate=1,
+             use_bias=1, pool_size=0)
+    if kind == "bidirectional":   # the wrapped layer's options are the wrapper's
+        inner = kw.pop("layer")
+        d.update({k: v for k, v in inner.items() if k not in ("kind", "name")})
+        d.update(wrapped=inner["kind"], wrapped_name=inner["name"], merge_mode=kw.pop("merge_mode", "concat"))
     d.update(kw)
     if d["activation"] is None:
         d["activation"] = "tanh" if kind == "simple_rnn" else "linear"
-    if kind == "dropout":
+    if kind in ("dropout", "spatial_dropout1d"):
         d["dropout"] = d.pop("rate")
+    if kind == "conv1d" and not d["strides"]:
+        d["strides"] = 1
+    if kind in POOLS and not d["strides"]:
+        d["strides"] = d["pool_size"]            # Keras: strides=None means pool_size
     return d
 
 
+def window(l, steps):
+    """A conv1d's or pooling layer's output steps and its zero steps before and after the
+    input (TensorFlow's VALID and SAME, Keras's causal; docs/keras-semantics.md, Conv1D)."""
+    size = l["kernel_size"] or l["pool_size"]
+    d = l["dilation_rate"] if l["kind"] == "conv1d" else 1
+    span, s = (size - 1) * d + 1, l["strides"]
+    if l["padding"] == "valid":
+        assert steps >= span
+        return (steps - span) // s + 1, 0, 0
+    out = (steps + s - 1) // s
+    if l["padding"] == "causal":
+        return out, span - 1, 0
+    total = max((out - 1) * s + span - steps, 0)
+    return out, total // 2, total - total // 2
+
+
+def cell_kind(l):
+    """The recurrent kind a layer runs (a bidirectional layer: the one it wraps), or None."""
+    return l["wrapped"] if l["kind"] == "bidirectional" else l["kind"] if l["kind"] in GATES else None
+
+
 def assign_names(layers):
-    """Keras-style names: per kind, counting only unnamed layers (as arch.c does)."""
+    """Keras-style names: per kind, counting only unnamed layers (as arch.c does); the
+    layer a bidirectional wraps is counted just before its wrapper."""
     count = {}
+
+    def next_name(kind):
+        c = count.get(kind, 0)
+        count[kind] = c + 1
+        return kind if c == 0 else "%s_%d" % (kind, c)
     for l in layers:
+        if l["kind"] == "bidirectional":
+            l["explicit_wrapped_name"] = 1 if l["wrapped_name"] else 0
+            if not l["wrapped_name"]:
+                l["wrapped_name"] = next_name(l["wrapped"])
         l["explicit_name"] = 1 if l["name"] else 0
         if not l["name"]:
-            c = count.get(l["kind"], 0)
-            count[l["kind"]] = c + 1
-            l["name"] = l["kind"] if c == 0 else "%s_%d" % (l["kind"], c)
+            l["name"] = next_name(l["kind"])
+
+
+def scopes(l):
+    """Where a recurrent layer's tensors are: "lstm", or a bidirectional layer's halves
+    "bidirectional/forward_lstm" and "bidirectional/backward_lstm"."""
+    if l["kind"] != "bidirectional":
+        return [l["name"]]
+    return ["%s/%s_%s" % (l["name"], half, l["wrapped_name"]) for half in ("forward", "backward")]
 
 
 def layout(case):
@@ -191,26 +257,42 @@ def layout(case):
     assert emb["kind"] == "embedding"
     T = emb["input_length"]
     tensors = [("%s/embeddings" % emb["name"], (emb["input_dim"], emb["units"]))]
-    seq, feat = True, emb["units"]
+    seq, feat, steps = True, emb["units"], T
     for l in layers[1:]:
-        l["in_features"], l["in_seq"] = feat, seq
+        l["in_features"], l["in_seq"], l["steps"] = feat, seq, steps
         k = l["kind"]
-        if k in GATES:
+        if cell_kind(l):
             assert seq
-            G, U = GATES[k], l["units"]
-            tensors.append(("%s/kernel" % l["name"], (feat, G * U)))
-            tensors.append(("%s/recurrent_kernel" % l["name"], (U, G * U)))
-            if k == "gru" and l["reset_after"]:
-                tensors.append(("%s/bias" % l["name"], (2, 3 * U)))
-            else:
-                tensors.append(("%s/bias" % l["name"], (G * U,)))
-            seq, feat = bool(l["return_sequences"]), U
-        elif k == "dense":
-            assert not seq
+            ck = cell_kind(l)
+            G, U = GATES[ck], l["units"]
+            for sc in scopes(l):
+                tensors.append(("%s/kernel" % sc, (feat, G * U)))
+                tensors.append(("%s/recurrent_kernel" % sc, (U, G * U)))
+                if ck == "gru" and l["reset_after"]:
+                    tensors.append(("%s/bias" % sc, (2, 3 * U)))
+                else:
+                    tensors.append(("%s/bias" % sc, (G * U,)))
+            seq = bool(l["return_sequences"])
+            feat = 2 * U if k == "bidirectional" and l["merge_mode"] == "concat" else U
+        elif k == "dense":   # on a sequence: the kernel at every step
             tensors.append(("%s/kernel" % l["name"], (feat, l["units"])))
             tensors.append(("%s/bias" % l["name"], (l["units"],)))
             feat = l["units"]
-        elif k == "dropout":
+        elif k == "conv1d":
+            assert seq
+            tensors.append(("%s/kernel" % l["name"], (l["kernel_size"], feat, l["units"])))
+            if l["use_bias"]:
+                tensors.append(("%s/bias" % l["name"], (l["units"],)))
+            steps, feat = window(l, steps)[0], l["units"]
+        elif k in POOLS:
+            assert seq
+            steps = window(l, steps)[0]
+        elif k in ("global_max_pooling1d", "global_average_pooling1d"):
+            assert seq
+            seq = False
+        elif k == "flatten":
+            feat, seq = feat * steps if seq else feat, False
+        elif k in ("dropout", "activation", "spatial_dropout1d"):
             pass
         else:
             raise ValueError(k)
@@ -228,7 +310,32 @@ ACT = {
     "sigmoid": torch.sigmoid,
     "tanh": torch.tanh,
     "relu": torch.relu,
+    "softmax": lambda x: torch.softmax(x, dim=-1),   # over the features of each step or vector
 }
+
+
+def run_window_layer(l, x, W):
+    """conv1d and pooling with torch.nn.functional on x [n,T,C] (channels last, Keras's
+    layout) moved to PyTorch's [n,C,T], the padding TensorFlow's, written out with F.pad:
+    zeros for a convolution, -inf for a maximum; a SAME mean divides by the steps inside
+    the sequence (TensorFlow's), counted by pooling a padded tensor of ones.
+    Keras's conv1d kernel [k, in, out] is PyTorch's weight [out, in, k]."""
+    F = torch.nn.functional
+    _, left, right = window(l, x.shape[1])
+    xt = x.transpose(1, 2)
+    if l["kind"] == "conv1d":
+        w = W[l["name"] + "/kernel"].permute(2, 1, 0)
+        b = W[l["name"] + "/bias"] if l["use_bias"] else None
+        y = F.conv1d(F.pad(xt, (left, right)), w, b, stride=l["strides"], dilation=l["dilation_rate"])
+        return ACT[l["activation"]](y.transpose(1, 2))
+    p, s = l["pool_size"], l["strides"]
+    if l["kind"] == "max_pooling1d":
+        y = F.max_pool1d(F.pad(xt, (left, right), value=-float("inf")), p, s)
+    else:
+        sums = F.avg_pool1d(F.pad(xt, (left, right)), p, s) * p
+        counts = F.avg_pool1d(F.pad(torch.ones_like(xt[:1, :1]), (left, right)), p, s) * p
+        y = sums / counts
+    return y.transpose(1, 2)
 
 
 def reorder_zrh_to_rzh(w, U, axis):
@@ -237,35 +344,43 @@ def reorder_zrh_to_rzh(w, U, axis):
     return torch.cat([r, z, h], dim=axis)
 
 
-def run_module(l, x, K, R, b):
-    """Run the layer with torch.nn.LSTM / GRU / RNN. The module's parameters are fresh
-    leaves set from the Keras weights (docs/keras-semantics.md, PyTorch weight mappings);
-    returns the output sequence [n,T,U] and a function that maps the module's parameter
-    gradients back to Keras-layout gradients of (K, R, b)."""
+def run_module(l, x, weights):
+    """Run the layer with torch.nn.LSTM / GRU / RNN; weights is [(K, R, b)] for one
+    direction, or two for bidirectional=True (the second the reverse direction, whose
+    outputs PyTorch aligns with time). The module's parameters are fresh leaves set from
+    the Keras weights (docs/keras-semantics.md, PyTorch weight mappings); returns the
+    output [n,T,U] (or [n,T,2U]), the final states [directions,n,U], the parameters and
+    a function that maps their gradients back to Keras-layout gradients of each (K, R, b)."""
     k, U, F = l["kind"], l["units"], l["in_features"]
+    both = len(weights) == 2
     if k == "lstm":
-        mod = torch.nn.LSTM(F, U, batch_first=True)
-        w_ih, w_hh, b_ih, b_hh = K.t(), R.t(), b, torch.zeros_like(b)
+        mod = torch.nn.LSTM(F, U, batch_first=True, bidirectional=both)
     elif k == "gru":
         assert l["reset_after"]
-        mod = torch.nn.GRU(F, U, batch_first=True)
-        w_ih = reorder_zrh_to_rzh(K, U, 1).t()
-        w_hh = reorder_zrh_to_rzh(R, U, 1).t()
-        b_ih = reorder_zrh_to_rzh(b[0], U, 0)
-        b_hh = reorder_zrh_to_rzh(b[1], U, 0)
+        mod = torch.nn.GRU(F, U, batch_first=True, bidirectional=both)
     else:
-        mod = torch.nn.RNN(F, U, nonlinearity=l["activation"], batch_first=True)
-        w_ih, w_hh, b_ih, b_hh = K.t(), R.t(), b, torch.zeros_like(b)
+        mod = torch.nn.RNN(F, U, nonlinearity=l["activation"], batch_first=True, bidirectional=both)
     mod = mod.double()
-    with torch.no_grad():
-        mod.weight_ih_l0.copy_(w_ih)
-        mod.weight_hh_l0.copy_(w_hh)
-        mod.bias_ih_l0.copy_(b_ih)
-        mod.bias_hh_l0.copy_(b_hh)
-    params = [mod.weight_ih_l0, mod.weight_hh_l0, mod.bias_ih_l0, mod.bias_hh_l0]
-    out, _ = mod(x)
+    params = []
+    for d, (K, R, b) in enumerate(weights):
+        if k == "gru":
+            w_ih = reorder_zrh_to_rzh(K, U, 1).t()
+            w_hh = reorder_zrh_to_rzh(R, U, 1).t()
+            b_ih = reorder_zrh_to_rzh(b[0], U, 0)
+            b_hh = reorder_zrh_to_rzh(b[1], U, 0)
+        else:
+            w_ih, w_hh, b_ih, b_hh = K.t(), R.t(), b, torch.zeros_like(b)
+        sfx = "_l0_reverse" if d else "_l0"
+        mine = [getattr(mod, "weight_ih" + sfx), getattr(mod, "weight_hh" + sfx), getattr(mod, "bias_ih" + sfx),
+                getattr(mod, "bias_hh" + sfx)]
+        with torch.no_grad():
+            for p, v in zip(mine, (w_ih, w_hh, b_ih, b_hh)):
+                p.copy_(v)
+        params += mine
+    out, state = mod(x)
+    h_n = state[0] if k == "lstm" else state
 
-    def to_keras(g_ih, g_hh, gb_ih, gb_hh):
+    def one_to_keras(g_ih, g_hh, gb_ih, gb_hh):
         if k == "gru":
             back = lambda w, axis: torch.cat(  # (r, z, n) -> [z | r | h]
                 [torch.narrow(w, axis, U, U), torch.narrow(w, axis, 0, U),
@@ -275,7 +390,10 @@ def run_module(l, x, K, R, b):
         # mapping): its gradient equals either of them.
         assert torch.allclose(gb_ih, gb_hh, rtol=0, atol=1e-14)
         return g_ih.t(), g_hh.t(), gb_ih
-    return out, params, to_keras
+
+    def to_keras(*g):
+        return [gi for d in range(len(weights)) for gi in one_to_keras(*g[4 * d:4 * d + 4])]
+    return out, h_n, params, to_keras
 
 
 def run_hand(l, x, K, R, b, rmask):
@@ -315,13 +433,76 @@ def run_hand(l, x, K, R, b, rmask):
 
 
 def has_module(l, rmask):
-    if rmask is not None:
+    """Is there a torch.nn module for the layer (l: its cell's view)? A bidirectional
+    layer needs one with bidirectional=True, which runs its forward half from the first
+    step: not when it wraps a go_backwards layer (Keras 2 then swaps the halves' ways)."""
+    if rmask is not None or (l["wrapper"] and l["go_backwards"]):
         return False
     if l["kind"] == "gru":
         return bool(l["reset_after"])
     if l["kind"] == "simple_rnn":
         return l["activation"] in ("tanh", "relu")
     return True
+
+
+def merge(mode, y, yb):
+    """Bidirectional's merge_mode (Keras 2, Bidirectional.call)."""
+    if mode == "concat":
+        return torch.cat([y, yb], dim=-1)
+    if mode == "sum":
+        return y + yb
+    if mode == "mul":
+        return y * yb
+    assert mode == "ave"
+    return (y + yb) / 2
+
+
+def run_recurrent(l, x, W, M, use_modules, module_maps, leaves):
+    """A recurrent or bidirectional layer on x [n,T,F] as Keras 2 runs it; returns its
+    output. A direction that goes backwards reads x reversed in time and yields its
+    states in the order it ran them; a bidirectional layer flips its backward half's
+    sequence back (return_sequences) and merges."""
+    cell = dict(l, kind=cell_kind(l), wrapper=l["kind"] == "bidirectional")
+    halves = scopes(l)
+    suffix = ["", "_backward"]
+    ways = [l["go_backwards"], 1 - l["go_backwards"]][:len(halves)]
+    xs, rms, wts = [], [], []
+    for h, sc in enumerate(halves):
+        dm = M.get("mask/%s/dropout%s" % (l["name"], suffix[h]))
+        xs.append(x * dm if dm is not None else x)
+        rms.append(M.get("mask/%s/recurrent_dropout%s" % (l["name"], suffix[h])))
+        wts.append((W[sc + "/kernel"], W[sc + "/recurrent_kernel"], W[sc + "/bias"]))
+    names = [sc + t for sc in halves for t in ("/kernel", "/recurrent_kernel", "/bias")]
+    rs = l["return_sequences"]
+    if use_modules and has_module(cell, rms[0]) and (len(halves) == 1 or has_module(cell, rms[1])):
+        if len(halves) == 2 and (xs[0] is not xs[1]):
+            # two inputs (each half its own dropout mask): one module per half
+            outs = []
+            for h in range(2):
+                seq, h_n, params, to_keras = run_module(cell, torch.flip(xs[h], [1]) if ways[h] else xs[h], [wts[h]])
+                module_maps.append((tuple(names[3 * h:3 * h + 3]), params, to_keras))
+                leaves.extend(params)
+                outs.append(seq)
+            y, yb = outs
+            y = y if rs else y[:, -1]
+            yb = torch.flip(yb, [1]) if rs else yb[:, -1]
+            return merge(l["merge_mode"], y, yb)
+        xin = torch.flip(xs[0], [1]) if ways[0] else xs[0]
+        seq, h_n, params, to_keras = run_module(cell, xin, wts)
+        module_maps.append((tuple(names), params, to_keras))
+        leaves.extend(params)
+        if len(halves) == 1:
+            return seq if rs else seq[:, -1]
+        U = l["units"]
+        y, yb = (seq[..., :U], seq[..., U:]) if rs else (h_n[0], h_n[1])
+        return merge(l["merge_mode"], y, yb)
+    outs = [run_hand(cell, torch.flip(xs[h], [1]) if ways[h] else xs[h], *wts[h], rms[h]) for h in range(len(halves))]
+    if len(halves) == 1:
+        return outs[0] if rs else outs[0][:, -1]
+    y, yb = outs
+    y = y if rs else y[:, -1]
+    yb = torch.flip(yb, [1]) if rs else yb[:, -1]
+    return merge(l["merge_mode"], y, yb)
 
 
 def make_masks(case):
@@ -334,19 +515,25 @@ def make_masks(case):
     rows = d["rows"] if d["rows"] is not None else list(range(n))
     for li, l in enumerate(case["layers"]):
         k = l["kind"]
-        if k in GATES and l["dropout"] > 0:
-            per_seq = k == "simple_rnn" or l["dropout_mask"] == "per_sequence"
-            masks["mask/%s/dropout" % l["name"]] = dropout_mask(
-                d["seed"], RNG_DROPOUT, li, d["epoch"], rows, l["dropout"], l["in_features"],
-                1 if per_seq else T)
-        if k in GATES and l["recurrent_dropout"] > 0:
-            masks["mask/%s/recurrent_dropout" % l["name"]] = dropout_mask(
-                d["seed"], RNG_RECURRENT_DROPOUT, li, d["epoch"], rows, l["recurrent_dropout"],
-                l["units"], 0)
+        halves = range(2 if k == "bidirectional" else 1) if cell_kind(l) else []
+        for h in halves:   # a backward half draws as layer RNG_BACKWARD_HALF + li
+            layer, sfx = (RNG_BACKWARD_HALF + li, "_backward") if h else (li, "")
+            if l["dropout"] > 0:
+                per_seq = cell_kind(l) == "simple_rnn" or l["dropout_mask"] == "per_sequence"
+                masks["mask/%s/dropout%s" % (l["name"], sfx)] = dropout_mask(
+                    d["seed"], RNG_DROPOUT, layer, d["epoch"], rows, l["dropout"], l["in_features"],
+                    1 if per_seq else l["steps"])
+            if l["recurrent_dropout"] > 0:
+                masks["mask/%s/recurrent_dropout%s" % (l["name"], sfx)] = dropout_mask(
+                    d["seed"], RNG_RECURRENT_DROPOUT, layer, d["epoch"], rows, l["recurrent_dropout"],
+                    l["units"], 0)
         if k == "dropout" and l["dropout"] > 0:
             masks["mask/%s/dropout" % l["name"]] = dropout_mask(
                 d["seed"], RNG_DROPOUT, li, d["epoch"], rows, l["dropout"], l["in_features"],
-                T if l["in_seq"] else 0)
+                l["steps"] if l["in_seq"] else 0)
+        if k == "spatial_dropout1d" and l["dropout"] > 0:   # [n,1,F]: one element per channel for every step
+            masks["mask/%s/dropout" % l["name"]] = dropout_mask(
+                d["seed"], RNG_DROPOUT, li, d["epoch"], rows, l["dropout"], l["in_features"], 1)
     return masks
 
 
@@ -364,45 +551,61 @@ def forward_backward(case, weights, masks, use_modules=True):
     logits = None
     for li, l in enumerate(layers[1:], start=1):
         k, nm = l["kind"], l["name"]
-        if k in GATES:
-            dm = M.get("mask/%s/dropout" % nm)
-            if dm is not None:
-                x = x * dm
-            rm = M.get("mask/%s/recurrent_dropout" % nm)
-            K, R, b = W[nm + "/kernel"], W[nm + "/recurrent_kernel"], W[nm + "/bias"]
-            if use_modules and has_module(l, rm):
-                seq, params, to_keras = run_module(l, x, K, R, b)
-                module_maps.append(((nm + "/kernel", nm + "/recurrent_kernel", nm + "/bias"),
-                                    params, to_keras))
-                leaves.extend(params)
-            else:
-                seq = run_hand(l, x, K, R, b, rm)
-            x = seq if l["return_sequences"] else seq[:, -1]
+        if cell_kind(l):
+            x = run_recurrent(l, x, W, M, use_modules, module_maps, leaves)
         elif k == "dense":
             z = x @ W[nm + "/kernel"] + W[nm + "/bias"]
             if li == len(layers) - 1:
                 logits = z
             else:
                 x = ACT[l["activation"]](z)
-        elif k == "dropout":
+        elif k in ("dropout", "spatial_dropout1d"):
             dm = M.get("mask/%s/dropout" % nm)
             if dm is not None:
                 x = x * dm
+        elif k == "conv1d" or k in POOLS:
+            x = run_window_layer(l, x, W)
+        elif k == "global_max_pooling1d":
+            x = torch.max(x, dim=1).values
+        elif k == "global_average_pooling1d":
+            x = torch.mean(x, dim=1)
+        elif k == "flatten":
+            x = x.reshape(x.shape[0], -1)
+        elif k == "activation":   # the output layer: its input is the logits
+            if li == len(layers) - 1:
+                logits = x
+            else:
+                x = ACT[l["activation"]](x)
     out_layer = layers[-1]
     labels = torch.tensor(case["labels"])
+    # each sample's loss times its weight, summed and divided by the batch size (Keras's
+    # SUM_OVER_BATCH_SIZE; docs/keras-semantics.md, Losses and Sample weights)
+    sw = torch.tensor(case["sample_weights"]) if case.get("sample_weights") is not None else None
+    reduce = (lambda per: torch.mean(per * sw)) if sw is not None else torch.mean
     if case["loss"] == "binary_crossentropy":
-        assert out_layer["activation"] == "sigmoid" and out_layer["units"] == 1
-        z = logits[:, 0]
-        # max(z,0) - z*y + log1p(exp(-|z|)), mean over the batch
-        # (docs/keras-semantics.md, Losses)
-        loss = torch.mean(torch.clamp(z, min=0) - z * labels + torch.log1p(torch.exp(-torch.abs(z))))
+        assert out_layer["activation"] == "sigmoid"
+        z = logits if case["n_outputs"] > 1 else logits[:, 0]
+        # max(z,0) - z*y + log1p(exp(-|z|)), averaged over the outputs (Keras: the mean
+        # over the last axis), then over the batch
+        per = torch.clamp(z, min=0) - z * labels + torch.log1p(torch.exp(-torch.abs(z)))
+        loss = reduce(per.mean(dim=1) if case["n_outputs"] > 1 else per)
         probs = torch.sigmoid(logits)
-        correct = int(((probs[:, 0] > 0.5) == (labels > 0.5)).sum())
+        if case["n_outputs"] == 1:
+            correct = int(((probs[:, 0] > 0.5) == (labels > 0.5)).sum())
+        else:   # "accuracy" of a multi-label output: Keras's categorical_accuracy
+            correct = int((probs.argmax(dim=1) == labels.argmax(dim=1)).sum())
+    elif case["loss"] == "categorical_crossentropy":
+        assert out_layer["activation"] == "softmax"
+        logp = torch.log_softmax(logits, dim=1)
+        loss = reduce(-(labels * logp).sum(dim=1))
+        probs = torch.softmax(logits, dim=1)
+        correct = int((probs.argmax(dim=1) == labels.argmax(dim=1)).sum())
     else:
         assert out_layer["activation"] == "softmax"
         lab = labels.long()
         logp = torch.log_softmax(logits, dim=1)
-        loss = -torch.mean(logp.gather(1, lab[:, None])[:, 0])
+        picked = logp.gather(1, lab[:, None])[:, 0]
+        loss = reduce(-picked) if sw is not None else -torch.mean(picked)
         probs = torch.softmax(logits, dim=1)
         correct = int((probs.argmax(dim=1) == lab).sum())
     g = torch.autograd.grad(loss, leaves + [emb_out], allow_unused=True)
@@ -437,9 +640,93 @@ def check_hand_cells(case, weights, masks):
 def OPT(label, kind, **kw):
     d = dict(label=label, kind=kind, learning_rate=0.01, rho=0.9, epsilon=1e-7,
              epsilon_outside=0, beta_1=0.9, beta_2=0.999, momentum=0.0, nesterov=0,
-             clipnorm=0.0, global_clipnorm=0.0, clipvalue=0.0, steps=3)
+             clipnorm=0.0, global_clipnorm=0.0, clipvalue=0.0, steps=3, embedding_clip="per_lookup",
+             schedule=None)
     d.update(kw)
     return d
+
+
+def rate(o, iterations):
+    """The learning rate after `iterations` steps: Keras's schedules
+    (keras/optimizers/schedules/learning_rate_schedule.py), or the constant."""
+    s = o["schedule"]
+    if s is None:
+        return o["learning_rate"]
+    k = s["kind"]
+    if k in ("exponential_decay", "inverse_time_decay"):
+        p = iterations / s["decay_steps"]
+        if s.get("staircase"):
+            p = np.floor(p)
+        if k == "exponential_decay":
+            return s["initial_learning_rate"] * s["decay_rate"] ** p
+        return s["initial_learning_rate"] / (1 + s["decay_rate"] * p)
+    if k == "piecewise_constant_decay":
+        for b, v in zip(s["boundaries"], s["values"]):
+            if iterations <= b:
+                return v
+        return s["values"][-1]
+    assert k == "cosine_decay"
+    done = min(iterations, s["decay_steps"]) / s["decay_steps"]
+    return s["initial_learning_rate"] * ((1 - s.get("alpha", 0.0)) * 0.5 * (1 + np.cos(np.pi * done)) + s.get("alpha", 0.0))
+
+
+def schedule_fields(s):
+    """The schedule as the fixture's optimizer record writes it."""
+    if s is None:
+        return []
+    f = ["schedule=" + s["kind"]]
+    if s["kind"] == "piecewise_constant_decay":
+        f += ["boundaries=" + ",".join(kv(float(b)) for b in s["boundaries"]),
+              "values=" + ",".join(kv(float(v)) for v in s["values"])]
+    else:
+        f += ["initial_learning_rate=" + kv(float(s["initial_learning_rate"])),
+              "decay_steps=" + kv(float(s["decay_steps"]))]
+        if s["kind"] == "cosine_decay":
+            f.append("alpha=" + kv(float(s.get("alpha", 0.0))))
+        else:
+            f += ["decay_rate=" + kv(float(s["decay_rate"])), "staircase=%d" % s.get("staircase", 0)]
+    return f
+
+
+def frozen_names(case):
+    """The tensors of layers with trainable = false (Keras hands the optimizer only the
+    trainable variables: they are neither clipped nor updated)."""
+    names = set()
+    for l in case["layers"]:
+        if l.get("frozen"):
+            names |= {n for n, _ in case["tensors"] if n.split("/")[0] == l["name"]}
+    return names
+
+
+def clip_per_lookup(case, o, grads, input_grad):
+    """Keras's clipping with an embedding (docs/keras-semantics.md, Gradient clipping):
+    the embedding's gradient is one row per lookup (IndexedSlices, the rows of d loss / d
+    embedding output), clipped before the rows of repeated tokens are summed into its
+    table; the other tensors as clip_gradients clips them; frozen tensors left out."""
+    frozen = frozen_names(case)
+    emb = "%s/embeddings" % case["layers"][0]["name"]
+    g = {k: torch.tensor(v) for k, v in grads.items() if k not in frozen}
+    rows = torch.tensor(input_grad).reshape(-1, case["E"])          # [n*T, E], one per lookup
+    table = emb in g
+    g.pop(emb, None)
+    if o["clipnorm"] > 0:
+        c = o["clipnorm"]
+        g = {k: v * c / torch.clamp(torch.linalg.norm(v.reshape(-1)), min=c) for k, v in g.items()}
+        rows = rows * c / torch.clamp(torch.linalg.norm(rows.reshape(-1)), min=c)
+    elif o["global_clipnorm"] > 0:
+        c = o["global_clipnorm"]
+        gn = torch.sqrt(sum(torch.sum(v * v) for v in g.values()) + (torch.sum(rows * rows) if table else 0))
+        g = {k: v * c / torch.clamp(gn, min=c) for k, v in g.items()}
+        rows = rows * c / torch.clamp(gn, min=c)
+    elif o["clipvalue"] > 0:
+        c = o["clipvalue"]
+        g = {k: torch.clamp(v, -c, c) for k, v in g.items()}
+        rows = torch.clamp(rows, -c, c)
+    if table:   # the clipped rows summed into the table (tf.IndexedSlices, deduplicated)
+        t = torch.zeros(grads[emb].shape)
+        t.index_add_(0, torch.tensor(case["tokens"]).reshape(-1), rows)
+        g[emb] = t
+    return g
 
 
 def clip_gradients(o, grads):
@@ -464,11 +751,17 @@ def clip_gradients(o, grads):
 def optimizer_run(case, o, weights, masks):
     w = {k: torch.tensor(v) for k, v in weights.items()}
     slots = {k: [torch.zeros_like(v), torch.zeros_like(v)] for k, v in w.items()}
-    lr = o["learning_rate"]
     for step in range(1, o["steps"] + 1):
-        grads = forward_backward(case, {k: v.numpy() for k, v in w.items()}, masks)[2]
-        g = clip_gradients(o, grads)
+        lr = rate(o, step - 1)   # Keras: the schedule at optimizer.iterations, before the update
+        _, _, grads, input_grad, _ = forward_backward(case, {k: v.numpy() for k, v in w.items()}, masks)
+        if o["embedding_clip"] == "per_lookup":
+            g = clip_per_lookup(case, o, grads, input_grad)
+        else:
+            frozen = frozen_names(case)
+            g = clip_gradients(o, {k: v for k, v in grads.items() if k not in frozen})
         for name in w:
+            if name not in g:   # a frozen tensor
+                continue
             gi, s = g[name], slots[name]
             if o["kind"] == "rmsprop":
                 s[0] = o["rho"] * s[0] + (1 - o["rho"]) * gi * gi
@@ -601,6 +894,109 @@ CASES = [
                  L("dropout", rate=0.3), L("simple_rnn", units=6, activation="relu"),
                  L("dropout", rate=0.5), L("dense", units=5, activation="tanh"), SIG()],
          optimizers=[O_RMS]),
+    # go_backwards: the input reversed, the states in the order they ran (torch modules).
+    dict(name="go_backwards", loss="binary_crossentropy", dropout=EVAL,
+         layers=[EMB(12, 5), L("lstm", units=6, go_backwards=1, return_sequences=1),
+                 L("gru", units=4, go_backwards=1, return_sequences=1),
+                 L("simple_rnn", units=5, go_backwards=1), SIG()],
+         optimizers=[O_ADAM]),
+    dict(name="go_backwards_dropout", loss="sparse_categorical_crossentropy", dropout=TRAIN,
+         layers=[EMB(10, 5), L("lstm", units=5, go_backwards=1, dropout=0.3, recurrent_dropout=0.2,
+                               return_sequences=1),
+                 L("gru", units=4, go_backwards=1, reset_after=0, dropout=0.25, dropout_mask="per_sequence"),
+                 SOFT(3)],
+         optimizers=[O_RMS]),
+    # Bidirectional: torch.nn modules with bidirectional=True (PyTorch aligns the reverse
+    # direction with time, as Keras's flip does); imdb_bidirectional2 in small.
+    dict(name="bidirectional_lstm_concat", loss="binary_crossentropy", dropout=EVAL,
+         layers=[EMB(13, 6), L("bidirectional", layer=L("lstm", units=5, return_sequences=1)),
+                 L("bidirectional", layer=L("lstm", units=4)), SIG()],
+         optimizers=[O_ADAM]),
+    dict(name="bidirectional_sum_mul", loss="sparse_categorical_crossentropy", dropout=EVAL,
+         layers=[EMB(11, 4), L("bidirectional", layer=L("gru", units=5, return_sequences=1), merge_mode="sum"),
+                 L("bidirectional", layer=L("simple_rnn", units=4, name="encoder"), merge_mode="mul"),
+                 SOFT(3)],
+         optimizers=[O_SGD]),
+    dict(name="bidirectional_ave_hand_cells", loss="binary_crossentropy", dropout=EVAL,
+         layers=[EMB(10, 5), L("bidirectional", layer=L("gru", units=4, reset_after=0, return_sequences=1),
+                               merge_mode="ave"),
+                 L("bidirectional", layer=L("simple_rnn", units=3, activation="sigmoid"), merge_mode="ave"), SIG()],
+         optimizers=[O_RMS]),
+    # Each half its own masks; Keras 2 flips go_backwards for the backward half.
+    dict(name="bidirectional_dropout", loss="binary_crossentropy", dropout=TRAIN,
+         layers=[EMB(11, 5), L("bidirectional", layer=L("lstm", units=4, dropout=0.3, recurrent_dropout=0.2,
+                                                         return_sequences=1)),
+                 L("bidirectional", layer=L("gru", units=3, dropout=0.25), merge_mode="mul"),
+                 L("dropout", rate=0.5), SIG()],
+         optimizers=[O_ADAM]),
+    # Conv1D as torch.nn.functional.conv1d (Keras's kernel [k, in, out] is PyTorch's [out,
+    # in, k]) with TensorFlow's padding written out; max and average pooling as
+    # F.max_pool1d / F.avg_pool1d; Keras's imdb_cnn.py, imdb_cnn_lstm.py and
+    # imdb_fasttext.py in small.
+    dict(name="conv_valid_global_max", loss="binary_crossentropy", dropout=TRAIN,
+         layers=[EMB(13, 5, T=9), L("dropout", rate=0.2), L("conv1d", units=6, kernel_size=3, activation="relu"),
+                 L("global_max_pooling1d"), L("dense", units=5), L("dropout", rate=0.3), L("activation", activation="relu"),
+                 L("dense", units=1), L("activation", activation="sigmoid")],
+         optimizers=[O_ADAM]),
+    dict(name="conv_max_pooling_lstm", loss="binary_crossentropy", dropout=EVAL,
+         layers=[EMB(20, 6, T=12), L("conv1d", units=5, kernel_size=3, activation="relu"),
+                 L("max_pooling1d", pool_size=4), L("lstm", units=4), L("dense", units=1),
+                 L("activation", activation="sigmoid")],
+         optimizers=[O_ADAM]),
+    dict(name="conv_paddings_strides_dilation", loss="sparse_categorical_crossentropy", dropout=EVAL,
+         layers=[EMB(15, 4, T=11),
+                 L("conv1d", units=5, kernel_size=4, padding="same", strides=2, activation="tanh"),
+                 L("conv1d", units=3, kernel_size=2, padding="causal", dilation_rate=2, use_bias=0, activation="sigmoid"),
+                 L("conv1d", units=4, kernel_size=3, padding="same", dilation_rate=3),
+                 L("average_pooling1d", pool_size=2, padding="same"), L("flatten"), SOFT(3)],
+         optimizers=[O_RMS]),
+    dict(name="pooling_same_and_overlapping", loss="binary_crossentropy", dropout=TRAIN,
+         layers=[EMB(12, 5, T=10), L("spatial_dropout1d", rate=0.4),
+                 L("max_pooling1d", pool_size=3, strides=2, padding="same"),
+                 L("average_pooling1d", pool_size=3, strides=2, padding="same"),
+                 L("dense", units=4, activation="relu"), L("activation", activation="softmax"),
+                 L("global_average_pooling1d"), SIG()],
+         optimizers=[O_SGD]),
+    dict(name="fasttext_activation_head", loss="sparse_categorical_crossentropy", dropout=EVAL,
+         layers=[EMB(17, 4, T=6), L("global_average_pooling1d"), L("dense", units=3), L("activation", activation="softmax")],
+         optimizers=[O_MOM]),
+    dict(name="bidirectional_of_go_backwards", loss="binary_crossentropy", dropout=EVAL,
+         layers=[EMB(9, 4), L("bidirectional", layer=L("lstm", units=5, go_backwards=1, return_sequences=1),
+                              merge_mode="sum"),
+                 L("bidirectional", layer=L("gru", units=3, go_backwards=1)), SIG()],
+         optimizers=[O_RMS]),
+    # Training controls (docs/keras-semantics.md: Losses, Sample weights, Learning-rate
+    # schedules, Gradient clipping, trainable = false). Multi-label: 3 sigmoid outputs,
+    # [n, 3] labels, the loss the mean over the outputs, weighted samples.
+    dict(name="multi_label_weighted", loss="binary_crossentropy", dropout=EVAL, weighted=True, fractional_labels=True,
+         layers=[EMB(9, 4), L("gru", units=5), L("dense", units=3, activation="sigmoid")],
+         optimizers=[O_ADAM, OPT("rmsprop_exponential_staircase", "rmsprop", schedule=dict(
+             kind="exponential_decay", initial_learning_rate=0.02, decay_steps=2, decay_rate=0.5, staircase=1))]),
+    dict(name="categorical_onehot_weighted", loss="categorical_crossentropy", dropout=TRAIN, weighted=True,
+         layers=[EMB(10, 5), L("lstm", units=4, dropout=0.2), SOFT(4)],
+         optimizers=[OPT("sgd_piecewise", "sgd", momentum=0.5, schedule=dict(
+                         kind="piecewise_constant_decay", boundaries=[0, 1], values=[0.5, 0.2, 0.05])),
+                     OPT("adam_inverse_time", "adam", schedule=dict(
+                         kind="inverse_time_decay", initial_learning_rate=0.05, decay_steps=1, decay_rate=0.7)),
+                     OPT("rmsprop_cosine", "rmsprop", schedule=dict(
+                         kind="cosine_decay", initial_learning_rate=0.03, decay_steps=2, alpha=0.1))]),
+    # Keras's clipping of an embedding: per lookup (the rows of repeated tokens clipped
+    # before they are summed), against the summed table of PyTorch's clip_grad_norm_.
+    dict(name="embedding_clipping", loss="binary_crossentropy", dropout=EVAL,
+         layers=[EMB(4, 6, T=9), L("lstm", units=5), SIG()],
+         optimizers=[OPT("clipnorm_per_lookup", "sgd", learning_rate=0.5, clipnorm=0.05),
+                     OPT("clipnorm_summed", "sgd", learning_rate=0.5, clipnorm=0.05, embedding_clip="summed"),
+                     OPT("global_per_lookup", "adam", global_clipnorm=0.05),
+                     OPT("global_summed", "adam", global_clipnorm=0.05, embedding_clip="summed"),
+                     OPT("clipvalue_per_lookup", "sgd", learning_rate=0.5, momentum=0.9, clipvalue=0.004),
+                     OPT("clipvalue_summed", "sgd", learning_rate=0.5, momentum=0.9, clipvalue=0.004,
+                         embedding_clip="summed")]),
+    # trainable = false: a frozen embedding (as pretrained vectors are) and a frozen dense
+    # layer take no step and count in no norm.
+    dict(name="frozen_layers", loss="sparse_categorical_crossentropy", dropout=EVAL,
+         layers=[L("embedding", units=5, input_dim=8, input_length=6, frozen=1), L("lstm", units=4),
+                 L("dense", units=5, activation="tanh", frozen=1), SOFT(3)],
+         optimizers=[OPT("adam_global_clipnorm", "adam", global_clipnorm=0.05), O_RMS]),
 ]
 
 # ---------------------------------------------------------------------------------
@@ -650,14 +1046,22 @@ def build_case(case):
     tokens[0, :2] = 0                                  # padding id 0 is an ordinary token
     case["tokens"] = tokens
     K = case["n_outputs"]
-    if case["loss"] == "binary_crossentropy":
+    if case["loss"] == "binary_crossentropy" and K > 1:   # multi-label: [n, K] 0/1
+        labels = rng.randint(0, 2, size=(n, K)).astype(np.float64)
+        if case.get("fractional_labels"):
+            labels[1, 0] = 0.25
+    elif case["loss"] == "binary_crossentropy":
         labels = rng.randint(0, 2, size=n).astype(np.float64)
         if case.get("fractional_labels"):
             labels[1] = 0.25
             labels[3] = 0.75
+    elif case["loss"] == "categorical_crossentropy":   # one-hot rows
+        labels = np.eye(K)[rng.randint(0, K, size=n)]
     else:
         labels = rng.randint(0, K, size=n).astype(np.float64)
     case["labels"] = labels
+    if case.get("weighted"):   # sample weights, float32-exact
+        case["sample_weights"] = rng.uniform(0.25, 2.0, size=n).astype(np.float32).astype(np.float64)
     weights = make_weights(case, rng)
     masks = make_masks(case)
     loss, probs, grads, input_grad, correct = check_hand_cells(case, weights, masks)
@@ -674,6 +1078,18 @@ def build_case(case):
                    "return_sequences=%d" % l["return_sequences"],
                    "unit_forget_bias=%d" % l["unit_forget_bias"], "reset_after=%d" % l["reset_after"],
                    "dropout_mask=" + l["dropout_mask"]]
+        if l["go_backwards"]:
+            fields.append("go_backwards=1")
+        if l.get("frozen"):
+            fields.append("trainable=0")
+        if l["kind"] == "conv1d":
+            fields += ["kernel_size=%d" % l["kernel_size"], "strides=%d" % l["strides"], "padding=" + l["padding"],
+                       "dilation_rate=%d" % l["dilation_rate"], "use_bias=%d" % l["use_bias"]]
+        if l["kind"] in POOLS:
+            fields += ["pool_size=%d" % l["pool_size"], "strides=%d" % l["strides"], "padding=" + l["padding"]]
+        if l["kind"] == "bidirectional":
+            fields += ["wrapped=" + l["wrapped"], "wrapped_name=" + l["wrapped_name"],
+                       "explicit_wrapped_name=%d" % l["explicit_wrapped_name"], "merge_mode=" + l["merge_mode"]]
         lines.append("layer " + " ".join(fields))
     lines.append("batch n=%d max_batch=%d" % (n, case.get("max_batch", MAX_BATCH)))
     lines.append("dropout training=%d seed=%d epoch=%d rows=%d" % (
@@ -681,11 +1097,14 @@ def build_case(case):
     lines.append("loss_value " + fmt(loss))
     lines.append("correct %d" % correct)
     for o in case["optimizers"]:
-        lines.append("optimizer " + " ".join("%s=%s" % (k, kv(o[k])) for k in (
+        lines.append("optimizer " + " ".join(["%s=%s" % (k, kv(o[k])) for k in (
             "label", "kind", "learning_rate", "rho", "epsilon", "epsilon_outside", "beta_1",
-            "beta_2", "momentum", "nesterov", "clipnorm", "global_clipnorm", "clipvalue", "steps")))
+            "beta_2", "momentum", "nesterov", "clipnorm", "global_clipnorm", "clipvalue", "steps")] +
+            (["embedding_clip=summed"] if o["embedding_clip"] == "summed" else []) + schedule_fields(o["schedule"])))
     lines += tensor_lines("tokens", tokens)
     lines += tensor_lines("labels", labels)
+    if case.get("sample_weights") is not None:
+        lines += tensor_lines("sample_weights", case["sample_weights"])
     if d["rows"] is not None:
         lines += tensor_lines("rows", d["rows"])
     for name, _ in case["tensors"]:

@@ -16,7 +16,9 @@ What varies (sizes biased toward small, so a spec compiles in about a second):
   - 1..3 stacked recurrent layers: simple_rnn (tanh, relu, sigmoid, linear), lstm
     (unit_forget_bias on/off), gru (reset_after true/false); units 1..40; dropout,
     recurrent_dropout, dropout_mask per_step/per_sequence (lstm, gru) each on or off;
-    return_sequences set where the stack needs it; optional names;
+    return_sequences set where the stack needs it; go_backwards; optional names; a
+    quarter of them wrapped in bidirectional { ... } (every merge_mode, the default
+    concat among them);
   - optional standalone dropout layers between layers, optional hidden dense layers
     (every activation, softmax included);
   - the head: dense 1 sigmoid + binary_crossentropy or dense K>=2 softmax +
@@ -28,6 +30,10 @@ What varies (sizes biased toward small, so a spec compiles in about a second):
     I % 4 == 1: --unroll none;  I % 10 == 3: --unroll full (input_length forced to
     1..6, units kept small);  I % 10 == 7: --unroll-budget 16;  I % 10 == 9: a budget
     between the kernel sizes (some kernels straight-line, some loops); else default.
+  - training controls (from their own random stream, so every other draw stays as it
+    was): multi-label heads (dense K sigmoid), categorical_crossentropy, metrics auc,
+    precision and recall, trainable = false on a layer, a learning-rate schedule,
+    embedding_clip = "summed", class_weight, reduce_lr_on_plateau;
   - deep stacks: spec I with I % 20 == 15 (3 of 60) is instead a stack of 8 to 32
     layers in all (32, the limit, in about half), tiny sizes, both dropouts and
     standalone dropout layers, its own unroll mode (see "deep stacks" below).
@@ -62,6 +68,8 @@ def rate(r):
 
 
 def fmt(x):
+    if isinstance(x, Raw):
+        return x.text
     if isinstance(x, bool):
         return "true" if x else "false"
     if isinstance(x, str):
@@ -147,6 +155,7 @@ def make_spec(r, seed, index):
     maybe_dropout_layer(0.2)
 
     # ---- recurrent stack ----------------------------------------------------------
+    rnn_start = len(lines)
     n_rnn = r.choice((1, 1, 1, 2, 2, 3))
     F = emb_dim
     for i in range(n_rnn):
@@ -179,14 +188,27 @@ def make_spec(r, seed, index):
             kw.append(("unit_forget_bias", r.random() < 0.5))
         if kind == "gru" and r.random() < 0.6:
             kw.append(("reset_after", r.random() < 0.5))
+        if r.random() < 0.2:
+            kw.append(("go_backwards", True))
         n = namer.maybe(kind)
         if n:
             kw.append(("name", n))
         r.shuffle(kw)
-        lines.append("%s %s" % (kind, table([units], kw)))
+        text = "%s %s" % (kind, table([units], kw))
         kernels.append((F + units) * GATES[kind])
         F = units
+        if r.random() < 0.25:   # both halves share the step functions: no more code
+            merge = r.choice((None, "concat", "sum", "mul", "ave"))
+            bkw = [("merge_mode", merge)] if merge else []
+            n = namer.maybe("bidi")
+            if n:
+                bkw.append(("name", n))
+            text = "bidirectional { %s%s }" % (text, "".join(", %s = %s" % (k, fmt(v)) for k, v in bkw))
+            F = 2 * units if merge in (None, "concat") else units
+        lines.append(text)
         maybe_dropout_layer(0.2)
+
+    rnn_end = len(lines)
 
     # ---- hidden dense layers --------------------------------------------------------
     for _ in range(r.choice((0, 0, 0, 1, 1, 2))):
@@ -232,9 +254,12 @@ def make_spec(r, seed, index):
     if clip:
         okw.append((clip, r.choice((0.01, 0.1, 1.0))))
     metrics = r.random() < 0.6
+    zoo_layers(random.Random("zoo %d %d" % (seed, index)), lines, rnn_start, rnn_end, T, emb_dim, size, namer)
 
     name = "p%03d_%s" % (index, "_".join(l.split()[0][:4] for l in lines if not l.startswith(("embedding", "dense {"))) or "x")
     name = name[:60]
+    loss, okw, metric_names, fit_extra, cb_extra, monitors_extra = training_controls(
+        random.Random("controls %d %d" % (seed, index)), lines, loss, okw, metrics)
 
     if mode == "none":
         opts = "--unroll none"
@@ -259,16 +284,18 @@ def make_spec(r, seed, index):
     out.append("    optimizer = %s %s," % (opt, table([], okw)))
     out.append('    loss = "%s",' % loss)
     if metrics:
-        out.append('    metrics = { "%s" },' % r.choice(("accuracy", "accuracy", "acc")))
+        metric_names = ['"%s"' % r.choice(("accuracy", "accuracy", "acc"))] + metric_names
+    if metric_names:
+        out.append('    metrics = { %s },' % ", ".join(metric_names))
     out.append("  },")
-    fit = "epochs = %d, batch_size = %d, seed = %d" % (r.randint(1, 3), r.randint(1, 70), r.randint(0, 1000))
+    fit = "epochs = %d, batch_size = %d, seed = %d" % (r.randint(1, 3), r.randint(1, 70), r.randint(0, 1000)) + fit_extra
     if r.random() < 0.3:
         fit += ", validation_split = %s" % r.choice((0.1, 0.2, 0.5))
     if r.random() < 0.2:
         fit += ", shuffle = false"
     callbacks = []   # none in half the specs (the generated code's empty list too)
     if r.random() < 0.5:
-        monitors = ["val_loss", "loss"] + (["val_accuracy", "accuracy"] if metrics else [])
+        monitors = ["val_loss", "loss"] + (["val_accuracy", "accuracy"] if metrics else []) + monitors_extra
         for cb in r.sample(("model_checkpoint", "early_stopping", "csv_logger"), r.randint(1, 3)):
             if cb == "model_checkpoint":
                 kw = [("monitor", r.choice(monitors))] if r.random() < 0.5 else []
@@ -286,6 +313,7 @@ def make_spec(r, seed, index):
                 callbacks.append("early_stopping " + table([], kw))
             else:
                 callbacks.append("csv_logger " + table(["log-%s.csv" % name], []))
+    callbacks += cb_extra
     if callbacks:
         out.append("  fit = {")
         out.append("    %s," % fit)
@@ -295,6 +323,137 @@ def make_spec(r, seed, index):
         out.append("  fit = { %s }," % fit)
     out.append("}")
     return name, "\n".join(out) + "\n"
+
+
+# ---- the training controls ------------------------------------------------------------------
+#
+# Drawn from their own random.Random("controls SEED I"), applied to what the spec drew:
+# the head (a multi-label sigmoid output, or one-hot labels for a softmax), the metrics
+# beyond accuracy, a frozen layer, a schedule as the learning rate (rates as small as the
+# constant ones), embedding_clip, class_weight and reduce_lr_on_plateau. Returns the
+# loss, the optimizer's keywords, the extra metric names, text to add to fit, extra
+# callbacks and the monitors they make possible.
+
+def training_controls(c, lines, loss, okw, metrics):
+    head = lines[-1]
+    if loss == "binary_crossentropy" and c.random() < 0.25:   # several labels per sample
+        K = c.randint(2, 5)
+        lines[-1] = head = 'dense { %d, activation = "sigmoid" }' % K
+    elif loss != "binary_crossentropy" and c.random() < 0.35:
+        loss = "categorical_crossentropy"
+    outputs = int(head.split("{")[1].split(",")[0]) if head.startswith("dense {") and "," in head else 1
+    extra, monitors = [], []
+    if loss != "sparse_categorical_crossentropy" and c.random() < 0.3:
+        for m in c.sample(("auc", "precision", "recall"), c.randint(1, 3)):
+            extra.append('"%s"' % m)
+            monitors += ["val_" + m, m]
+    if c.random() < 0.2:   # trainable = false on a layer that has a table
+        i = c.randrange(0, len(lines))
+        if lines[i].rstrip().endswith("}") and not lines[i].startswith(("dropout", "spatial_dropout1d")):
+            body = lines[i].rstrip()[:-1].rstrip()
+            lines[i] = body + (" trainable = false }" if body.endswith("{") else ", trainable = false }")
+    schedule = None
+    if c.random() < 0.25:
+        lr = dict(okw).get("learning_rate", 1e-3)
+        schedule = c.choice((
+            "exponential_decay { %s, %d, 0.9%s }" % (fmt(lr), c.randint(1, 5), c.choice(("", ", staircase = true"))),
+            "inverse_time_decay { %s, %d, 0.5 }" % (fmt(lr), c.randint(1, 5)),
+            "piecewise_constant_decay { { 1, 3 }, { %s, %s, %s } }" % (fmt(lr), fmt(lr / 2), fmt(lr / 4)),
+            "cosine_decay { %s, %d, alpha = 0.1 }" % (fmt(lr), c.randint(1, 6))))
+        okw = [kv for kv in okw if kv[0] != "learning_rate"] + [("learning_rate", Raw(schedule))]
+    if any(k in ("clipnorm", "global_clipnorm", "clipvalue") for k, _ in okw) and c.random() < 0.3:
+        okw = okw + [("embedding_clip", "summed")]
+    fit_extra, cbs = "", []
+    if c.random() < 0.2:
+        classes = outputs if outputs > 1 else 2
+        fit_extra = ", class_weight = { %s }" % ", ".join("[%d] = %s" % (k, fmt(c.choice((0.5, 1, 2, 3)))) for k in range(classes))
+    if schedule is None and c.random() < 0.15:
+        cbs.append("reduce_lr_on_plateau " + table([], [("monitor", c.choice(["val_loss", "loss"] + monitors)),
+                                                       ("patience", c.randint(0, 2)), ("factor", 0.5)]))
+    return loss, okw, extra, fit_extra, cbs, monitors
+
+
+# ---- the non-recurrent layers ---------------------------------------------------------------
+#
+# Four specs in ten (drawn from their own random.Random("zoo SEED I"), so that the shared
+# stream, and every spec without them, stays as it was) get layers on the steps after the
+# embedding: conv1d (every padding, strides, dilation_rate, activation, with and without a
+# bias), max/average_pooling1d (pool sizes 1-4, strides, valid and same), spatial_dropout1d,
+# dense and activation at every step; then the recurrent stack, or instead of it an end:
+# global_max_pooling1d, global_average_pooling1d or flatten. Three heads in ten, of any
+# spec, are Dense then Activation (dense { 1 }, activation { "sigmoid" }).
+
+SEQ_KINDS = ("conv1d", "conv1d", "max_pooling1d", "average_pooling1d", "spatial_dropout1d", "dense", "activation")
+
+
+def seq_layer(r, namer, steps, F, size):
+    """One layer on the steps; returns its line and the steps and features after it."""
+    kind = r.choice(SEQ_KINDS)
+    pos, kw = [], []
+    if kind == "conv1d":
+        filters, k = size(hi=24), r.choice((1, 2, 3, 3, 4, 5))
+        stride = r.choice((1, 1, 1, 2, 3))
+        dil = r.choice((1, 1, 2, 3)) if stride == 1 else 1
+        pad = r.choice(("valid", "valid", "same", "causal"))
+        span = (k - 1) * dil + 1
+        if pad == "valid" and span > steps:
+            pad = "same"
+        pos = [filters, k]
+        if stride != 1 or r.random() < 0.2:
+            kw.append(("strides", stride))
+        if pad != "valid" or r.random() < 0.2:
+            kw.append(("padding", pad))
+        if dil != 1:
+            kw.append(("dilation_rate", dil))
+        if r.random() < 0.7:
+            kw.append(("activation", r.choice(DENSE_ACTS)))
+        if r.random() < 0.2:
+            kw.append(("use_bias", False))
+        steps = (steps - span) // stride + 1 if pad == "valid" else (steps + stride - 1) // stride
+        F = filters
+    elif kind in ("max_pooling1d", "average_pooling1d"):
+        p, stride = r.choice((1, 2, 2, 3, 4)), r.choice((None, None, 1, 2, 3))
+        pad = r.choice(("valid", "valid", "same"))
+        if pad == "valid" and p > steps:
+            pad = "same"
+        pos = [p]
+        if stride:
+            kw.append(("strides", stride))
+        if pad != "valid" or r.random() < 0.2:
+            kw.append(("padding", pad))
+        s = stride or p
+        steps = (steps - p) // s + 1 if pad == "valid" else (steps + s - 1) // s
+    elif kind == "spatial_dropout1d":
+        pos = [rate(r)]
+    elif kind == "dense":
+        F = size(hi=24)
+        pos, kw = [F], [("activation", r.choice(DENSE_ACTS))]
+    else:
+        pos = [r.choice(DENSE_ACTS)]
+    n = namer.maybe(kind[:4])
+    if n:
+        kw.append(("name", n))
+    r.shuffle(kw)
+    return "%s %s" % (kind, table(pos, kw)), steps, F
+
+
+def zoo_layers(r, lines, rnn_start, rnn_end, T, F, size, namer):
+    """Rewrite lines (the spec's layers) in place: a front of layers on the steps before
+    the recurrent stack, or in its place with an end; the head as Dense then Activation."""
+    if r.random() < 0.4:
+        front, steps = [], T
+        for _ in range(r.choice((1, 1, 2, 3))):
+            line, steps, F = seq_layer(r, namer, steps, F, size)
+            front.append(line)
+        end = r.choice(("rnn", "rnn", "global_max_pooling1d", "global_average_pooling1d", "flatten"))
+        if end == "rnn":
+            lines[rnn_start:rnn_start] = front
+        else:
+            lines[rnn_start:rnn_end] = front + ["%s { }" % end]
+    if r.random() < 0.3:
+        head = lines[-1]   # dense { K, activation = "sigmoid" | "softmax" }
+        act = "sigmoid" if "sigmoid" in head else "softmax"
+        lines[-1:] = ["dense { %s }" % head.split("{ ")[1].split(",")[0], 'activation { "%s" }' % act]
 
 
 # ---- deep stacks ------------------------------------------------------------------------
@@ -402,7 +561,8 @@ def make_valid_spec(r, seed, index):
 # second), each then changed by one mutation. Most mutations make the spec invalid (an
 # out-of-range or mistyped value, a typo in a keyword or constructor, a broken stack, a
 # loss/head mismatch, a bad or duplicate name, two clip options, a Lua syntax or runtime
-# error, no model returned, 33 layers, ...); some keep it valid (a changed size, a toggled
+# error, no model returned, 33 layers, a bidirectional of a layer that is not recurrent
+# or with merge_mode "none" or misspelt, ...); some keep it valid (a changed size, a toggled
 # option, an extra dropout layer or recurrent layer, a spliced layer table, edge values,
 # exactly 32 layers), and a few specs are left unmutated. The header says what to expect:
 #
@@ -459,6 +619,21 @@ class Layer:
 
     def text(self):
         return self.raw if self.raw is not None else "%s %s" % (self.ctor, lua_table(self.pos, self.kw))
+
+
+class BidiLayer(Layer):
+    """A recurrent layer wrapped in bidirectional { ... }: kind, pos and kw are the
+    wrapped layer's (mutations of a recurrent layer act on it), merge its merge_mode."""
+
+    def __init__(self, inner, merge):
+        Layer.__init__(self, inner.kind, inner.pos, inner.kw, inner.ctor)
+        self.merge = merge
+
+    def text(self):
+        if self.raw is not None:
+            return self.raw
+        mm = ", merge_mode = %s" % fmt(self.merge) if self.merge else ""
+        return "bidirectional { %s %s%s }" % (self.ctor, lua_table(self.pos, self.kw), mm)
 
 
 class Model:
@@ -566,8 +741,14 @@ def nv_base(r, full):
             kw.append(("dropout_mask", r.choice(("per_step", "per_sequence"))))
         if kind == "gru" and r.random() < 0.4:
             kw.append(("reset_after", r.random() < 0.5))
+        if r.random() < 0.2:
+            kw.append(("go_backwards", True))
         r.shuffle(kw)
-        m.layers.append(Layer(kind, [units], kw))
+        if r.random() < 0.2:
+            merge = r.choice((None, "concat", "sum", "mul", "ave"))
+            m.layers.append(BidiLayer(Layer(kind, [units], kw), merge))
+        else:
+            m.layers.append(Layer(kind, [units], kw))
         F = units
         if r.random() < 0.15:
             m.layers.append(Layer("dropout", [rate(r)], []))
@@ -761,23 +942,26 @@ def mut_missing_return_sequences(r, m):
 
 
 def mut_dense_fed_by_sequence(r, m):
+    """The last recurrent layer returns its sequence: a hidden dense layer maps every step
+    (valid), and the output layer gets a sequence (rejected at the output layer)."""
     rnns = m.rnn_indices()
     kw_set(m.layers[rnns[-1]].kw, "return_sequences", True)
-    nxt = [i for i in range(rnns[-1] + 1, len(m.layers)) if m.layers[i].kind == "dense"]
-    return "reject", nxt[0]
+    return "reject", head_index(m)
 
 
 def mut_loss_head_mismatch(r, m):
     h = head_index(m)
     head = m.layers[h]
     binary = m.loss == "binary_crossentropy"
-    what = r.choice(("loss", "activation", "units"))
+    # binary_crossentropy takes any number of sigmoid units (multi-label): its units are
+    # never wrong, so a binary head is broken by its loss or its activation only
+    what = r.choice(("loss", "activation") if binary else ("loss", "activation", "units"))
     if what == "loss":
         m.loss = "sparse_categorical_crossentropy" if binary else "binary_crossentropy"
     elif what == "activation":
         kw_set(head.kw, "activation", r.choice(("softmax", "linear", "tanh") if binary else ("sigmoid", "linear", "relu")))
     else:
-        head.pos[0] = r.choice((2, 3)) if binary else 1
+        head.pos[0] = 1
     return "reject", h
 
 
@@ -796,7 +980,8 @@ def mut_bad_activation(r, m):
 
 
 def mut_duplicate_names(r, m):
-    a, b = sorted(r.sample(range(len(m.layers)), 2))
+    # a wrapped layer's name is its own (bidirectional/forward_NAME/...): no clash
+    a, b = sorted(r.sample([i for i, l in enumerate(m.layers) if not isinstance(l, BidiLayer)], 2))
     nm = r.choice(("enc", "x", "layer1", "out"))
     kw_set(m.layers[a].kw, "name", nm)
     kw_set(m.layers[b].kw, "name", nm)
@@ -916,6 +1101,83 @@ def mut_mask_zero(r, m):
     return "reject", 0
 
 
+def nv_input_length(m):
+    return kw_get(m.layers[0].kw, "input_length")
+
+
+def mut_window_too_long(r, m):
+    """A conv1d's kernel span or a pooling window longer than the sequence, padding valid."""
+    T = nv_input_length(m)
+    kind = r.choice(("conv1d", "conv1d", "max_pooling1d", "average_pooling1d"))
+    if kind == "conv1d":
+        k = r.randint(1, 4) if T > 1 else 2
+        d = (T + r.randint(0, 3)) // max(1, k - 1) + 1 if k > 1 else 1
+        if (k - 1) * d + 1 <= T:
+            k, d = T + 1, 1
+        kw = [("dilation_rate", d)] if d > 1 else []
+        m.layers.insert(1, Layer("conv1d", [nv_units(r), k], kw))
+    else:
+        m.layers.insert(1, Layer(kind, [T + r.randint(1, 3)], [("padding", "valid")] if r.random() < 0.5 else []))
+    return "reject", 1
+
+
+def mut_bad_window(r, m):
+    """strides > 1 with dilation_rate > 1, a causal pooling, or a size that is not positive."""
+    what = r.choice(("strides_dilation", "causal_pool", "zero"))
+    if what == "strides_dilation":
+        l = Layer("conv1d", [nv_units(r), r.randint(1, 3)], [("strides", r.randint(2, 3)), ("dilation_rate", r.randint(2, 3)),
+                                                              ("padding", "same")])
+    elif what == "causal_pool":
+        l = Layer(r.choice(("max_pooling1d", "average_pooling1d")), [r.randint(1, 3)], [("padding", "causal")])
+    else:
+        l = r.choice((Layer("conv1d", [0, 2], []), Layer("conv1d", [4, 0], [("padding", "same")]),
+                      Layer("conv1d", [4, 1], [("strides", 0)]), Layer("max_pooling1d", [0], []),
+                      Layer("average_pooling1d", [2], [("strides", -1)])))
+    m.layers.insert(1, l)
+    return "reject", 1
+
+
+def mut_sequence_layer_on_vector(r, m):
+    """A layer that reads steps after the last recurrent layer, which returns one vector."""
+    last = m.rnn_indices()[-1]
+    kw_set(m.layers[last].kw, "return_sequences", False)
+    m.layers.insert(last + 1, r.choice((Layer("conv1d", [3, 1], []), Layer("max_pooling1d", [1], []),
+                                        Layer("global_average_pooling1d", [], []), Layer("spatial_dropout1d", [0.2], []))))
+    return "reject", last + 1
+
+
+def mut_bad_output_activation(r, m):
+    """The head as Dense then Activation, the activation not the loss's, or on a sequence."""
+    h = head_index(m)
+    head = m.layers[h]
+    binary = m.loss == "binary_crossentropy"
+    if r.random() < 0.5:
+        head.kw = []
+        m.layers.insert(h + 1, Layer("activation", [r.choice(("relu", "tanh", "linear", "softmax" if binary else "sigmoid"))], []))
+        return "reject", h + 1
+    rnns = m.rnn_indices()
+    kw_set(m.layers[rnns[-1]].kw, "return_sequences", True)
+    del m.layers[rnns[-1] + 1:]
+    m.layers.append(Layer("activation", ["sigmoid" if binary else "softmax"], []))
+    return "reject", len(m.layers) - 1
+
+
+def mut_bad_bidirectional(r, m):
+    """A wrapper of a layer that is not recurrent, Keras's merge_mode None, a misspelt
+    merge_mode, or a go_backwards that is not a boolean."""
+    i = r.choice(m.rnn_indices())
+    l = m.layers[i]
+    what = r.choice(("wrap_dense", "merge_none", "merge_typo", "go_backwards"))
+    if what == "wrap_dense":
+        l.raw = "bidirectional { %s }" % r.choice(("dense { 4 }", "dropout { 0.5 }", "embedding { 10, 4, input_length = 3 }",
+                                                   "bidirectional { lstm { 2 } }", "4"))
+    elif what == "go_backwards":
+        kw_set(l.kw, "go_backwards", r.choice((1, "true", 0)))
+    else:
+        m.layers[i] = BidiLayer(l, "none" if what == "merge_none" else typo(r, r.choice(("concat", "sum", "mul", "ave"))))
+    return "reject", i
+
+
 # ---- mutations that keep the spec valid ------------------------------------------------
 
 def mut_resize(r, m):
@@ -1005,6 +1267,37 @@ def mut_splice(r, m):
     return "accept", None
 
 
+def mut_zoo_front(r, m):
+    """Layers on the steps after the embedding (conv1d, pooling, spatial dropout, dense and
+    activation at every step), then the stack as it was or, instead of it, a global
+    pooling layer or flatten."""
+    T, F = nv_input_length(m), m.layers[0].pos[1]
+    size = lambda lo=1, hi=40: nv_units(r, min(hi, 12))
+    namer = Namer(r)
+    steps, front = T, []
+    for _ in range(r.choice((1, 2))):
+        line, steps, F = seq_layer(r, namer, steps, F, size)
+        kind, rest = line.split(" ", 1)
+        front.append(Layer(kind, [], []))
+        front[-1].raw = line
+    rnns = m.rnn_indices()
+    if r.random() < 0.5:
+        end = Layer(r.choice(("global_max_pooling1d", "global_average_pooling1d", "flatten")), [], [])
+        m.layers[rnns[0]:rnns[-1] + 1] = front + [end]
+    else:
+        m.layers[rnns[0]:rnns[0]] = front
+    return "accept", None
+
+
+def mut_dense_activation_head(r, m):
+    """The head as Dense then Activation (Keras's imdb_cnn.py ends so)."""
+    h = head_index(m)
+    act = kw_get(m.layers[h].kw, "activation")
+    m.layers[h].kw = []
+    m.layers.append(Layer("activation", [act], []))
+    return "accept", None
+
+
 def mut_optimizer_variants(r, m):
     what = r.choice(("string", "zero_clip", "other"))
     if what == "string":
@@ -1034,9 +1327,10 @@ NV_REJECT = (mut_units_out_of_range, mut_embedding_out_of_range, mut_input_lengt
              mut_two_clips, mut_bad_optimizer_value, mut_lua_syntax_error, mut_runtime_error,
              mut_returns_nothing, mut_first_not_embedding, mut_output_not_dense,
              mut_accuracy_monitor_without_metric, mut_bad_callback, mut_too_many_positional,
-             mut_mask_zero)
+             mut_mask_zero, mut_bad_bidirectional, mut_window_too_long, mut_bad_window,
+             mut_sequence_layer_on_vector, mut_bad_output_activation)
 NV_ACCEPT = (mut_resize, mut_toggle_option, mut_extra_dropout_layer, mut_extra_rnn_layer,
-             mut_valid_names, mut_splice, mut_optimizer_variants)
+             mut_valid_names, mut_splice, mut_optimizer_variants, mut_zoo_front, mut_dense_activation_head)
 
 
 # ---- the layer limit ---------------------------------------------------------------------

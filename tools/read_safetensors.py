@@ -4,13 +4,18 @@ only (struct, json, array), used by tests/test_safetensors.c to check that files
 written by librnnrt are readable outside rnnc.
 
     read_safetensors.py FILE            print the metadata and tensors
+    read_safetensors.py FILE --values   also print every metadata value and every
+                                        tensor's values
     read_safetensors.py FILE --numpy    also decode every tensor with numpy.frombuffer
                                         and fail unless it equals the array decoding
                                         (exit 77 when numpy is not installed)
+    read_safetensors.py --help          this text
 
 Output, one line each, in header order:
     meta KEY_JSON len=BYTES fnv=HEX16
     tensor NAME_JSON DTYPE [D0,D1,...] n=COUNT sum=HEX16 fnv=HEX16
+and with --values, after each: "  value VALUE_JSON" (metadata) or "  values V0 V1 ..."
+(the tensor's elements in row-major order, as Python prints them).
 where fnv is the 64-bit FNV-1a hash of the bytes (UTF-8 for metadata values), and
 sum is the bit pattern of the values added in order as doubles (0.0 + v0 + v1 ...),
 which a C test can recompute exactly. Exit status 1 with a message on stderr for any
@@ -18,6 +23,7 @@ problem with the file.
 """
 import array
 import json
+import signal
 import struct
 import sys
 
@@ -52,25 +58,38 @@ def reject_duplicates(pairs):
     return d
 
 
+USAGE = "usage: read_safetensors.py FILE [--values | --numpy]\n       read_safetensors.py --help\n"
+
+
 def main(argv):
-    if len(argv) < 2 or len(argv) > 3 or (len(argv) == 3 and argv[2] != "--numpy"):
-        sys.stderr.write("usage: read_safetensors.py FILE [--numpy]\n")
+    if len(argv) >= 2 and argv[1] in ("--help", "-h"):
+        sys.stdout.write(USAGE + "\n" + __doc__)
+        return 0
+    if len(argv) < 2 or len(argv) > 3 or (len(argv) == 3 and argv[2] not in ("--numpy", "--values")):
+        sys.stderr.write(USAGE)
         return 2
     np = None
-    if len(argv) == 3:
+    show = len(argv) == 3 and argv[2] == "--values"
+    if len(argv) == 3 and argv[2] == "--numpy":
         try:
             import numpy as np
         except ImportError:
             sys.stderr.write("read_safetensors.py: numpy is not installed\n")
             return 77
-    with open(argv[1], "rb") as f:
-        blob = f.read()
+    try:
+        with open(argv[1], "rb") as f:
+            blob = f.read()
+    except OSError as e:
+        fail("%s: %s" % (argv[1], e.strerror))
     if len(blob) < 8:
         fail("file shorter than 8 bytes")
     (hlen,) = struct.unpack("<Q", blob[:8])
     if hlen > len(blob) - 8:
         fail("header length %d exceeds the file" % hlen)
-    header = json.loads(blob[8:8 + hlen].decode("utf-8"), object_pairs_hook=reject_duplicates)
+    try:
+        header = json.loads(blob[8:8 + hlen].decode("utf-8"), object_pairs_hook=reject_duplicates)
+    except (UnicodeDecodeError, ValueError) as e:
+        fail("the header is not JSON: %s" % e)
     data = blob[8 + hlen:]
     if not isinstance(header, dict):
         fail("header is not an object")
@@ -81,6 +100,8 @@ def main(argv):
             fail("metadata %r is not a string" % key)
         raw = value.encode("utf-8")
         print("meta %s len=%d fnv=%016x" % (json.dumps(key), len(raw), fnv1a64(raw)))
+        if show:
+            print("  value %s" % json.dumps(value))
 
     spans = []
     for name, info in header.items():
@@ -112,6 +133,8 @@ def main(argv):
         print("tensor %s %s [%s] n=%d sum=%016x fnv=%016x"
               % (json.dumps(name), dtype, ",".join(str(d) for d in shape), count, bits,
                  fnv1a64(raw)))
+        if show:
+            print("  values %s" % " ".join(repr(float(v)) if code in "fd" else str(v) for v in values))
         if np is not None:
             arr = np.frombuffer(raw, dtype=np.dtype(npdtype), count=count).reshape(shape)
             if arr.shape != tuple(shape):
@@ -130,4 +153,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)   # a closed pipe (| head) ends it quietly
     sys.exit(main(sys.argv))

@@ -1,7 +1,10 @@
 /*
- * dense.c — the Dense kind in the compiler: dense { units, activation } on one vector
- * per sample, y = act(b + x.K). The output layer leaves its activation to the loss
- * (its output is the logits). runtime/layers/dense.c is the reference.
+ * dense.c — the Dense kind in the compiler: dense { units, activation }, y = act(b + x.K)
+ * on one vector per sample, or at every step of a sequence. The output layer leaves its
+ * activation to the loss (its output is the logits). A small layer on a vector is
+ * straight-line kernels (the kernel IR); on a sequence, or too large, it is a
+ * convolution of kernel_size 1 over the steps (emit_conv.c). runtime/layers/dense.c is
+ * the reference.
  */
 #include "kinds.h"
 
@@ -14,7 +17,27 @@ static const rnnc_keyword keywords[] = {
     {"activation", KW_ENUM, KW_FIELD(activation), 2, NULL, activations, 0},
     {NULL, KW_INT, 0, 0, NULL, NULL, 0}};
 
-static void plan_dense(plan *p, int i) { plan_add(p, (size_t)p->m->layers[i].units * W, 0, "output", "a%d", i); }
+/* From this many weights on, a layer on a vector has its gradient summed over the lanes
+ * as a product (rnn_gemm.h) instead of W partial sums of every weight. */
+#define OVER_STEPS_MIN 4096
+
+static int over_steps(const rnn_layer *ly) { return ly->in_seq || (long)ly->in_features * ly->units >= OVER_STEPS_MIN; }
+
+static gen_conv_layer conv_of(const rnn_layer *ly) {
+    const int T = ly->in_seq ? ly->timesteps : 1;
+    gen_conv_layer L = {{T, T, ly->in_features, ly->units, 1, 1, 1}, T, 0, ly->activation, 1};
+    return L;
+}
+
+static void plan_dense(plan *p, int i) {
+    const rnn_layer *ly = &p->m->layers[i];
+    if (over_steps(ly)) {
+        gen_conv_layer L = conv_of(ly);
+        gen_conv_plan(p, i, &L);
+        return;
+    }
+    plan_add(p, (size_t)ly->units * W, 0, "output", "a%d", i);
+}
 
 /* The kernel of forward_i / backward_i: x [F], y and dz [O], K [F, O], the accumulators. */
 static void dense_kernel(kir *k, const rnn_layer *ly, const rnn_model *m, int i) {
@@ -100,9 +123,19 @@ static void emit_dense(emitter *e, int i) {
     int last = i == e->m->n_layers - 1;
     char in[200];
     gen_out_ptr(in, sizeof in, e->p, i - 1);
-    P("/* ---- %s (Dense): (%d) -> (%d), %s%s ---- */\n", ly->name, ly->in_features, ly->units,
-      rnn_activation_name(ly->activation),
-      last ? " (the output layer: logits here, the activation is applied with the loss)" : "");
+    if (ly->in_seq)
+        P("/* ---- %s (Dense): (%d, %d) -> (%d, %d), the kernel at every step, %s%s ---- */\n", ly->name, ly->timesteps,
+          ly->in_features, ly->timesteps, ly->units, rnn_activation_name(ly->activation),
+          last ? " (the output layer: logits here, the activation is applied with the loss)" : "");
+    else
+        P("/* ---- %s (Dense): (%d) -> (%d), %s%s ---- */\n", ly->name, ly->in_features, ly->units,
+          rnn_activation_name(ly->activation),
+          last ? " (the output layer: logits here, the activation is applied with the loss)" : "");
+    if (over_steps(ly)) {
+        gen_conv_layer L = conv_of(ly);
+        gen_conv_emit(e, i, &L);
+        return;
+    }
     emit_forward(e, i, in);
     if (!e->p->infer) emit_backward(e, i, in);
 }
@@ -110,10 +143,11 @@ static void emit_dense(emitter *e, int i) {
 /* y = b + x.K, then dx = dz.K^T and K += x^T dz */
 static int kernel_shapes(const rnn_layer *l, rnnc_kernel_shape *k) {
     long F = l->in_features, O = l->units;
+    if (over_steps(l)) return 0;   /* loops */
     k[0] = (rnnc_kernel_shape){F * O, F, O};
     k[1] = (rnnc_kernel_shape){F * O, O, F};
     k[2] = (rnnc_kernel_shape){F * O, F + O, F * O};
     return 3;
 }
 
-const rnnc_kind rnnc_kind_dense = {keywords, plan_dense, emit_dense, NULL, kernel_shapes};
+const rnnc_kind rnnc_kind_dense = {.keywords = keywords, .plan = plan_dense, .emit = emit_dense, .kernel_shapes = kernel_shapes};

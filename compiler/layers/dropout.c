@@ -29,8 +29,11 @@ static void emit_dropout(emitter *e, int i) {
     P("    (void)params;\n    const rnn_real *x = %s;\n", in);
     if (e->p->infer || ly->dropout == 0) {   /* inference, or rate 0: dropout is the identity */
         P("    (void)ctx;\n    rnn_real *y = w->a%d + (size_t)g * %zu;\n", i, n);
+        if (e->p->infer) {   /* (a plain copy loop would become memcpy: a predictor calls nothing but libm) */
+            P("    rnn_lanes_copy(y, x, %zu);\n}\n\n", n);
+            return;
+        }
         P("    for (size_t k = 0; k < %zu; k++) y[k] = x[k];\n}\n\n", n);
-        if (e->p->infer) return;
     } else {
         P("    rnn_real *y = w->a%d + (size_t)g * %zu, *mask = w->mask%d + (size_t)g * %zu;\n", i, n, i, n);
         P("    if (!w->base.training) {\n        for (size_t k = 0; k < %zu; k++) y[k] = x[k];\n        return;\n    }\n", n);

@@ -30,24 +30,24 @@ static int grad_in_step(const plan *p, int i) {
 /* Besides the gates (and reset_after's recurrent candidate), what R's gradient needs
  * after the backward steps: reset_after, the recurrent side's dz of every step;
  * otherwise r * h_{t-1} of every step, the candidate's input. */
-static void buffers(plan *p, int i) {
+static void buffers(plan *p, int i, const char *tag) {
     const rnn_layer *ly = &p->m->layers[i];
     size_t T = (size_t)ly->timesteps, U = (size_t)ly->units;
-    plan_add(p, T * 3 * U * W, 0, "gate activations [T][G*U][W]", "gates%d", i);
-    if (ly->reset_after) plan_add(p, T * U * W, 0, "recurrent candidate h.R_h + b [T][U][W]", "hh%d", i);
+    plan_add(p, T * 3 * U * W, 0, "gate activations [T][G*U][W]", "gates%s", tag);
+    if (ly->reset_after) plan_add(p, T * U * W, 0, "recurrent candidate h.R_h + b [T][U][W]", "hh%s", tag);
     if (p->infer || grad_in_step(p, i)) return;
-    if (ly->reset_after) plan_add(p, T * 3 * U * W, 0, "the recurrent side's dz of every step [T][G][W]", "dzhs%d", i);
-    else plan_add(p, T * U * W, 0, "r * h_{t-1} of every step [T][U][W]", "rhs%d", i);
+    if (ly->reset_after) plan_add(p, T * 3 * U * W, 0, "the recurrent side's dz of every step [T][G][W]", "dzhs%s", tag);
+    else plan_add(p, T * U * W, 0, "r * h_{t-1} of every step [T][U][W]", "rhs%s", tag);
 }
 
-static void state_pointers(emitter *e, int i, int backward) {
+static void state_pointers(emitter *e, int i, const char *tag, int backward) {
     const rnn_layer *ly = &e->m->layers[i];
     size_t T = (size_t)ly->timesteps, U = (size_t)ly->units;
-    P("    rnn_real *gates = w->gates%d + (size_t)g * %zu;\n", i, T * 3 * U * W);
-    if (ly->reset_after) P("    rnn_real *hh = w->hh%d + (size_t)g * %zu;\n", i, T * U * W);
+    P("    rnn_real *gates = w->gates%s + (size_t)g * %zu;\n", tag, T * 3 * U * W);
+    if (ly->reset_after) P("    rnn_real *hh = w->hh%s + (size_t)g * %zu;\n", tag, T * U * W);
     if (!backward || grad_in_step(e->p, i)) return;
-    if (ly->reset_after) P("    rnn_real *dzhs = w->dzhs%d + (size_t)g * %zu;\n", i, T * 3 * U * W);
-    else P("    rnn_real *rhs = w->rhs%d + (size_t)g * %zu;\n", i, T * U * W);
+    if (ly->reset_after) P("    rnn_real *dzhs = w->dzhs%s + (size_t)g * %zu;\n", tag, T * 3 * U * W);
+    else P("    rnn_real *rhs = w->rhs%s + (size_t)g * %zu;\n", tag, T * U * W);
 }
 
 static int operands(const plan *p, int i, int backward, step_operand *ops) {

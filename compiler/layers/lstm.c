@@ -13,21 +13,21 @@ static const rnnc_keyword keywords[] = {
     {"dropout_mask", KW_ENUM, KW_FIELD(dropout_mask), 0, NULL, rnnc_dropout_mask_names, 0},
     {NULL, KW_INT, 0, 0, NULL, NULL, 0}};
 
-static void buffers(plan *p, int i) {
+static void buffers(plan *p, int i, const char *tag) {
     const rnn_layer *ly = &p->m->layers[i];
     size_t T = (size_t)ly->timesteps, U = (size_t)ly->units;
-    plan_add(p, T * U * W, 0, "cell states [T][U][W]", "c%d", i);
-    plan_add(p, T * U * W, 0, "tanh of the cell states [T][U][W], for the backward pass", "tc%d", i);
-    plan_add(p, T * 4 * U * W, 0, "gate activations [T][G*U][W]", "gates%d", i);
+    plan_add(p, T * U * W, 0, "cell states [T][U][W]", "c%s", tag);
+    plan_add(p, T * U * W, 0, "tanh of the cell states [T][U][W], for the backward pass", "tc%s", tag);
+    plan_add(p, T * 4 * U * W, 0, "gate activations [T][G*U][W]", "gates%s", tag);
 }
 
-static void state_pointers(emitter *e, int i, int backward) {
+static void state_pointers(emitter *e, int i, const char *tag, int backward) {
     (void)backward;
     const rnn_layer *ly = &e->m->layers[i];
     size_t T = (size_t)ly->timesteps, U = (size_t)ly->units;
-    P("    rnn_real *c = w->c%d + (size_t)g * %zu;\n", i, T * U * W);
-    P("    rnn_real *tc = w->tc%d + (size_t)g * %zu;\n", i, T * U * W);
-    P("    rnn_real *gates = w->gates%d + (size_t)g * %zu;\n", i, T * 4 * U * W);
+    P("    rnn_real *c = w->c%s + (size_t)g * %zu;\n", tag, T * U * W);
+    P("    rnn_real *tc = w->tc%s + (size_t)g * %zu;\n", tag, T * U * W);
+    P("    rnn_real *gates = w->gates%s + (size_t)g * %zu;\n", tag, T * 4 * U * W);
 }
 
 static int operands(const plan *p, int i, int backward, step_operand *ops) {

@@ -13,15 +13,17 @@ static const rnnc_keyword keywords[] = {
     {"activation", KW_ENUM, KW_FIELD(activation), 0, NULL, activations, 0},
     {NULL, KW_INT, 0, 0, NULL, NULL, 0}};
 
-static void buffers(plan *p, int i) {
+static void buffers(plan *p, int i, const char *tag) {
     (void)p;
-    (void)i;   /* h is all the state */
+    (void)i;
+    (void)tag;   /* h is all the state */
 }
 
-static void state_pointers(emitter *e, int i, int backward) {
+static void state_pointers(emitter *e, int i, const char *tag, int backward) {
     (void)backward;
     (void)e;
     (void)i;
+    (void)tag;
 }
 
 static int operands(const plan *p, int i, int backward, step_operand *ops) {

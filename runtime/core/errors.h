@@ -14,4 +14,10 @@ __attribute__((format(printf, 3, 4)))
 #endif
 int rnn_fail(char *err, size_t errlen, const char *fmt, ...);
 
+/* s into out (cap bytes, always terminated) with every byte a terminal would not show as
+ * itself written visibly: CR as \r, LF as \n, a tab as \t, the other control bytes and
+ * DEL as \xHH; other bytes, UTF-8 included, as they are. Messages that echo the bytes of
+ * a file or an argument reach the terminal through it. Returns out. */
+const char *rnn_escape(const char *s, char *out, size_t cap);
+
 #endif

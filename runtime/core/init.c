@@ -27,10 +27,14 @@ static void init_embedding(const rnn_rng *s, rnn_real *dst, size_t n) {
 
 /* glorot_uniform: U(-l, l) with l = sqrt(6 / (fan_in + fan_out)). The fans are those
  * of the whole tensor (for a fused RNN kernel, fan_out = gates * units, not per gate),
- * as Keras's _compute_fans sees the (rows, cols) variable. */
-static void init_glorot(const rnn_rng *s, rnn_real *dst, int rows, int cols) {
-    double l = sqrt(6.0 / ((double)rows + (double)cols));
-    size_t n = (size_t)rows * (size_t)cols;
+ * as Keras's _compute_fans sees the (rows, cols) variable; a convolution's kernel
+ * [k, in, out] has fan_in = k * in and fan_out = k * out (the receptive field times
+ * each of the last two dimensions). */
+static void init_glorot(const rnn_rng *s, rnn_real *dst, const rnn_tensor *t) {
+    const double field = t->rank == 3 ? (double)t->shape[0] : 1.0;
+    const double fan_in = field * (double)t->shape[t->rank == 3 ? 1 : 0], fan_out = field * (double)t->shape[t->rank == 3 ? 2 : 1];
+    double l = sqrt(6.0 / (fan_in + fan_out));
+    size_t n = t->size;
     for (size_t e = 0; e < n; e++) {
         double u = (double)rnn_rng_uniform(s, (uint32_t)e, 0, 0);
         dst[e] = (rnn_real)(-l + 2.0 * l * u);
@@ -103,7 +107,7 @@ void rnn_init_params(const rnn_model *m, uint64_t seed, rnn_real *params) {
             init_embedding(&s, dst, t->size);
             break;
         case RNN_INIT_GLOROT_UNIFORM:
-            init_glorot(&s, dst, t->shape[0], t->shape[1]);
+            init_glorot(&s, dst, t);
             break;
         case RNN_INIT_ORTHOGONAL:
             if (init_orthogonal(&s, dst, t->shape[0], t->shape[1])) {

@@ -73,12 +73,17 @@ typedef struct {
     char *msg; /* error text (without the path), set once */
     size_t msglen;
     bool failed;
+    bool header;   /* a safetensors header (its messages), else any JSON document */
+    int max_depth;
 } jparser;
 
 static int jfail(jparser *j, const char *fmt, ...) {
     if (j->failed) return -1;
     j->failed = true;
-    int n = snprintf(j->msg, j->msglen, "invalid header JSON at byte %zu: ", (size_t)(j->p - j->start));
+    size_t pos = (size_t)(j->p - j->start);
+    int n = j->header ? snprintf(j->msg, j->msglen, "invalid header JSON at byte %zu: ", pos)
+                      : snprintf(j->msg, j->msglen, "invalid JSON at line %zu, column %zu: ", rnn_json_line(j->start, pos),
+                                 rnn_json_column(j->start, pos));
     if (n >= 0 && (size_t)n < j->msglen) {
         va_list ap;
         va_start(ap, fmt);
@@ -248,7 +253,7 @@ static int jvalue(jparser *j, rnn_jval *v, int depth);
 static int jcompound(jparser *j, rnn_jval *v, int depth) {
     bool obj = *j->p == '{';
     char close = obj ? '}' : ']';
-    if (depth > JSON_MAX_DEPTH) return jfail(j, "nesting deeper than %d levels", JSON_MAX_DEPTH);
+    if (depth > j->max_depth) return jfail(j, "nesting deeper than %d levels", j->max_depth);
     j->p++;
     rnn_jval *items = NULL;
     keyref *keys = NULL;
@@ -328,7 +333,7 @@ static int jcompound(jparser *j, rnn_jval *v, int depth) {
             if (!cmp_keyref(&keys[i - 1], &keys[i])) {
                 size_t first = keys[i - 1].pos > keys[i].pos ? keys[i - 1].pos : keys[i].pos;
                 j->p = j->start + first;
-                if (depth == 1 && strcmp(keys[i].k->s, "__metadata__"))
+                if (j->header && depth == 1 && strcmp(keys[i].k->s, "__metadata__"))
                     jfail(j, "duplicate tensor name '%s'", keys[i].k->s);
                 else
                     jfail(j, "duplicate key \"%s\"", keys[i].k->s);
@@ -362,6 +367,7 @@ static int jvalue(jparser *j, rnn_jval *v, int depth) {
         size_t len = strlen(lits[k].w);
         if ((size_t)(j->end - j->p) >= len && !memcmp(j->p, lits[k].w, len)) {
             v->type = lits[k].type;
+            v->i = k == 0;   /* a boolean's value: 1 for true */
             j->p += len;
             return 0;
         }
@@ -378,7 +384,8 @@ const char *rnn_json_type_name(int type) {
 
 int rnn_json_parse_header(const unsigned char *text, size_t len, rnn_arena *ar, rnn_jval *root,
                           char *msg, size_t msglen) {
-    jparser j = {.p = text, .start = text, .end = text + len, .ar = ar, .msg = msg, .msglen = msglen};
+    jparser j = {.p = text, .start = text, .end = text + len, .ar = ar, .msg = msg, .msglen = msglen,
+                 .header = true, .max_depth = JSON_MAX_DEPTH};
     /* The top level must be an object; say so before the generic parser would. */
     jskip_ws(&j);
     if (j.p < j.end && *j.p != '{') {
@@ -388,4 +395,27 @@ int rnn_json_parse_header(const unsigned char *text, size_t len, rnn_arena *ar, 
         if (j.p != j.end) jfail(&j, "trailing characters after the JSON object");
     }
     return j.failed ? -1 : 0;
+}
+
+int rnn_json_parse(const unsigned char *text, size_t len, int max_depth, rnn_arena *ar, rnn_jval *root, char *msg,
+                   size_t msglen) {
+    jparser j = {.p = text, .start = text, .end = text + len, .ar = ar, .msg = msg, .msglen = msglen,
+                 .max_depth = max_depth};
+    if (jvalue(&j, root, 1) == 0) {
+        jskip_ws(&j);
+        if (j.p != j.end) jfail(&j, "trailing characters after the JSON value");
+    }
+    return j.failed ? -1 : 0;
+}
+
+size_t rnn_json_line(const unsigned char *text, size_t pos) {
+    size_t line = 1;
+    for (size_t k = 0; k < pos; k++) line += text[k] == '\n';
+    return line;
+}
+
+size_t rnn_json_column(const unsigned char *text, size_t pos) {
+    size_t k = pos;
+    while (k > 0 && text[k - 1] != '\n') k--;
+    return pos - k + 1;
 }

@@ -32,7 +32,7 @@ struct rnn_jval {
     int type;
     size_t pos;      /* header byte offset of the value, for messages */
     size_t n;        /* array/object members */
-    int64_t i;       /* RNN_J_INT */
+    int64_t i;       /* RNN_J_INT; RNN_J_BOOL: 1 true, 0 false */
     const char *raw; /* RNN_J_INT/RNN_J_NUM: source text (not NUL-terminated) */
     size_t rawlen;
     rnn_jstr str;    /* RNN_J_STR */
@@ -47,6 +47,16 @@ struct rnn_jval {
  * name. */
 int rnn_json_parse_header(const unsigned char *text, size_t len, rnn_arena *ar, rnn_jval *root,
                           char *msg, size_t msglen);
+
+/* Parse text[0, len), one JSON value of any type and nothing else but white space, nested
+ * at most max_depth levels, into *root (allocated in ar, as above). 0, or -1 with msg set
+ * to "invalid JSON at line L, column C: what is wrong". */
+int rnn_json_parse(const unsigned char *text, size_t len, int max_depth, rnn_arena *ar, rnn_jval *root, char *msg,
+                   size_t msglen);
+
+/* The 1-based line and column (in bytes) of byte pos of text, for messages. */
+size_t rnn_json_line(const unsigned char *text, size_t pos);
+size_t rnn_json_column(const unsigned char *text, size_t pos);
 
 /* "null", "a boolean", "an integer", ... "an object": a type for messages. */
 const char *rnn_json_type_name(int type);

@@ -67,41 +67,80 @@ IN_CLONE void clip_value(rnn_real *g, size_t n, double c) {
     }
 }
 
-/* Keras 2.11+ Optimizer._clip_gradients: the options are checked in the order
- * clipnorm, global_clipnorm, clipvalue and the FIRST one that is set is the only one
- * applied (each branch returns). Keras 3 refuses more than one; TF <= 2.10's legacy
- * optimizer chained them (clipvalue first). We follow the 2.11+ code, which is also
- * the only reading that agrees with Keras 3 whenever Keras 3 accepts the options.
+/* A tensor of a layer with trainable = false: no clipping sees it, no step changes it
+ * (Keras hands the optimizer the trainable variables only). */
+static int frozen(const rnn_model *m, int k) { return m->layers[m->tensors[k].layer].frozen; }
+
+/* The embedding's table, when clipping takes its gradient as one row per lookup (Keras's
+ * IndexedSlices: docs/keras-semantics.md, Gradient clipping). */
+static int per_lookup(const rnn_model *m, const rnn_optimizer *o, int k) {
+    return o->embedding_clip == RNN_EMBEDDING_CLIP_PER_LOOKUP && m->layers[0].kind == RNN_LAYER_EMBEDDING &&
+           m->tensors[k].layer == 0 && !frozen(m, k);
+}
+
+/* The embedding's table, whose lookups' rows the model's backward clipped by value before
+ * summing them (rnn_lookup_clipvalue): the optimizer does not clip it again. */
+static int clipped_in_backward(const rnn_model *m, int k) { return k == 0 && rnn_lookup_clipvalue(m) > 0; }
+
+/* Tensor k's squared norm as clipping takes it: the per-lookup rows' (lookup_sq, when
+ * known) for the embedding clipped per lookup, else its elements'. */
+static double clip_squares(const rnn_model *m, const rnn_optimizer *o, const rnn_real *grads, int k, double lookup_sq) {
+    if (per_lookup(m, o, k) && !isnan(lookup_sq)) return lookup_sq;
+    return sum_squares(grads + m->tensors[k].offset, m->tensors[k].size);
+}
+
+/* At most one option is set (the spec checks): Keras 2.11+'s _BaseOptimizer.__init__
+ * refuses clipnorm with global_clipnorm, and its _clip_gradients applies only the norm
+ * when clipvalue comes with one; Keras 3 refuses any two. The branches below are
+ * therefore exclusive (docs/keras-semantics.md, Gradient clipping).
  *
  * clip_by_norm(g, c) = g * c / max(||g||, c) and clip_by_global_norm(gs, c) =
  * gs * c / max(global, c): a gradient within the limit is left as it is, so we scale
- * only when the norm exceeds the limit (bit-for-bit untouched otherwise). */
-static void clip_gradients(const rnn_model *m, const rnn_optimizer *o, rnn_real *grads) {
+ * only when the norm exceeds the limit (bit-for-bit untouched otherwise). A norm scales
+ * every row of a tensor alike, so scaling the summed embedding table is scaling its
+ * lookups' rows before they are summed; clipvalue of the lookups' rows happened in the
+ * model's backward (rnn_lookup_clipvalue), and the table is not clipped again. */
+static void clip_gradients(const rnn_model *m, const rnn_optimizer *o, rnn_real *grads, double lookup_sq) {
     if (o->clipnorm > 0) {
         for (int k = 0; k < m->n_tensors; k++) {
             const rnn_tensor *t = &m->tensors[k];
-            double nrm = sqrt(sum_squares(grads + t->offset, t->size));
+            if (frozen(m, k)) continue;
+            double nrm = sqrt(clip_squares(m, o, grads, k, lookup_sq));
             if (nrm > o->clipnorm) scale(grads + t->offset, t->size, o->clipnorm / nrm);
         }
     } else if (o->global_clipnorm > 0) {
         double ss = 0.0;
         for (int k = 0; k < m->n_tensors; k++)
-            ss += sum_squares(grads + m->tensors[k].offset, m->tensors[k].size);
+            if (!frozen(m, k)) ss += clip_squares(m, o, grads, k, lookup_sq);
         double nrm = sqrt(ss);
         if (nrm > o->global_clipnorm)
             for (int k = 0; k < m->n_tensors; k++)
-                scale(grads + m->tensors[k].offset, m->tensors[k].size, o->global_clipnorm / nrm);
+                if (!frozen(m, k)) scale(grads + m->tensors[k].offset, m->tensors[k].size, o->global_clipnorm / nrm);
     } else if (o->clipvalue > 0) {
-        for (int k = 0; k < m->n_tensors; k++) clip_value(grads + m->tensors[k].offset, m->tensors[k].size, o->clipvalue);
+        for (int k = 0; k < m->n_tensors; k++)
+            if (!frozen(m, k) && !clipped_in_backward(m, k))
+                clip_value(grads + m->tensors[k].offset, m->tensors[k].size, o->clipvalue);
     }
+}
+
+double rnn_lookup_clipvalue(const rnn_model *m) {
+    const rnn_optimizer *o = &m->optimizer;
+    if (!(o->clipvalue > 0) || o->clipnorm > 0 || o->global_clipnorm > 0 || m->n_tensors < 1 || !per_lookup(m, o, 0))
+        return 0;
+    return o->clipvalue;
+}
+
+int rnn_clips_lookup_norm(const rnn_model *m) {
+    const rnn_optimizer *o = &m->optimizer;
+    return (o->clipnorm > 0 || o->global_clipnorm > 0) && m->n_tensors > 0 && per_lookup(m, o, 0);
 }
 
 /* RMSprop (new optimizer, not centered, momentum 0):
  *   v = rho*v + (1-rho)*g^2; w -= lr*g/sqrt(v+eps)          (TF >= 2.11, Keras 3)
  *   epsilon_outside:        w -= lr*g/(sqrt(v)+eps)          (TF <= 2.10 legacy)
  * The updated v is used in the same step. */
-IN_CLONE void rmsprop(const rnn_optimizer *o, rnn_real *w, const rnn_real *g, rnn_real *v, size_t n) {
-    const double lr = o->learning_rate, rho = o->rho, eps = o->epsilon;
+IN_CLONE void rmsprop(const rnn_optimizer *o, double lr, rnn_real *w, const rnn_real *g, rnn_real *v, size_t n) {
+    const double rho = o->rho, eps = o->epsilon;
     /* Two loops rather than a test per element, so that each vectorizes (sqrt and the
      * division dominate; the results are the same either way). */
     if (o->epsilon_outside)
@@ -139,8 +178,8 @@ IN_CLONE void adam(const rnn_optimizer *o, double alpha, rnn_real *w, const rnn_
 
 /* SGD (Keras form): without momentum w -= lr*g; with momentum b = mu*b - lr*g and
  * w += b, or with nesterov w += mu*b - lr*g (using the updated b). */
-IN_CLONE void sgd(const rnn_optimizer *o, rnn_real *w, const rnn_real *g, rnn_real *b, size_t n) {
-    const double lr = o->learning_rate, mu = o->momentum;
+IN_CLONE void sgd(const rnn_optimizer *o, double lr, rnn_real *w, const rnn_real *g, rnn_real *b, size_t n) {
+    const double mu = o->momentum;
     for (size_t e = 0; e < n; e++) {
         double gd = (double)g[e];
         if (!b) {
@@ -195,23 +234,24 @@ typedef struct {
     const rnn_real *grads;
     rnn_real *state;
     size_t len;
-    double alpha;
+    double lr, alpha;
 } step_job;
 
-/* The update of the n elements at off (state: slots of len elements each). */
-IN_CLONE void update_elements(const rnn_optimizer *o, double alpha, rnn_real *params, const rnn_real *grads,
+/* The update of the n elements at off (state: slots of len elements each) at rate lr
+ * (Adam: step size alpha). */
+IN_CLONE void update_elements(const rnn_optimizer *o, double lr, double alpha, rnn_real *params, const rnn_real *grads,
                               rnn_real *state, size_t len, size_t off, size_t n) {
     rnn_real *w = params + off;
     const rnn_real *g = grads + off;
     switch (o->kind) {
     case RNN_OPT_RMSPROP:
-        rmsprop(o, w, g, state + off, n);
+        rmsprop(o, lr, w, g, state + off, n);
         break;
     case RNN_OPT_ADAM:
         adam(o, alpha, w, g, state + off, state + len + off, n);
         break;
     case RNN_OPT_SGD:
-        sgd(o, w, g, o->momentum > 0 ? state + off : NULL, n);
+        sgd(o, lr, w, g, o->momentum > 0 ? state + off : NULL, n);
         break;
     }
 }
@@ -219,25 +259,32 @@ IN_CLONE void update_elements(const rnn_optimizer *o, double alpha, rnn_real *pa
 RNN_VECTOR_CLONES static void rnn_optim_step_chunk(void *arg, int c) {
     const step_job *j = arg;
     for (int k = 0; k < j->m->n_tensors; k++) {
+        if (frozen(j->m, k)) continue;
         const size_t size = j->m->tensors[k].size;
         const size_t off = j->m->tensors[k].offset + size * (size_t)c / STEP_CHUNKS;
         const size_t n = j->m->tensors[k].offset + size * (size_t)(c + 1) / STEP_CHUNKS - off;
-        update_elements(j->o, j->alpha, j->params, j->grads, j->state, j->len, off, n);
+        update_elements(j->o, j->lr, j->alpha, j->params, j->grads, j->state, j->len, off, n);
     }
 }
 
 /* Keras's local_step = iterations + 1 is our `step`; the powers are taken in double. */
-static double adam_alpha(const rnn_optimizer *o, int64_t step) {
+static double adam_alpha(const rnn_optimizer *o, double lr, int64_t step) {
     if (o->kind != RNN_OPT_ADAM) return 0.0;
     const double t = (double)step;
-    return o->learning_rate * sqrt(1.0 - pow(o->beta_2, t)) / (1.0 - pow(o->beta_1, t));
+    return lr * sqrt(1.0 - pow(o->beta_2, t)) / (1.0 - pow(o->beta_1, t));
+}
+
+void rnn_optimizer_step_lookups(const rnn_model *m, const rnn_optimizer *o, rnn_real *params, rnn_real *grads,
+                                rnn_real *state, int64_t step, double lookup_sq) {
+    clip_gradients(m, o, grads, lookup_sq);
+    const double lr = rnn_learning_rate(o, step);
+    step_job job = {m, o, params, grads, state, m->param_buffer_len, lr, adam_alpha(o, lr, step)};
+    rnn_parallel_for(STEP_CHUNKS, rnn_optim_step_chunk, &job);
 }
 
 void rnn_optimizer_step(const rnn_model *m, const rnn_optimizer *o, rnn_real *params,
                         rnn_real *grads, rnn_real *state, int64_t step) {
-    clip_gradients(m, o, grads);
-    step_job job = {m, o, params, grads, state, m->param_buffer_len, adam_alpha(o, step)};
-    rnn_parallel_for(STEP_CHUNKS, rnn_optim_step_chunk, &job);
+    rnn_optimizer_step_lookups(m, o, params, grads, state, step, NAN);
 }
 
 /* ---- the step piece by piece (rnn_update, rnnrt.h) ---- */
@@ -251,17 +298,18 @@ int rnn_update_begin(rnn_update *u, const rnn_model *m, const rnn_optimizer *o, 
     u->params = params;
     u->grads = grads;
     u->state = state;
-    u->alpha = adam_alpha(o, step);
+    u->lr = rnn_learning_rate(o, step);
+    u->alpha = adam_alpha(o, u->lr, step);
     atomic_init(&u->bad, 0);
     return 1;
 }
 
-/* One tensor's piece [off, off + n): tested, clipped by value, updated; 0 (nothing
+/* One piece [off, off + n) of tensor k: tested, clipped by value, updated; 0 (nothing
  * changed) if it holds a NaN or an infinity. Cloned like the whole step's chunks. */
-RNN_VECTOR_CLONES static int rnn_update_piece(const rnn_update *u, size_t off, size_t n) {
+RNN_VECTOR_CLONES static int rnn_update_piece(const rnn_update *u, int k, size_t off, size_t n) {
     if (!all_finite(u->grads + off, n)) return 0;
-    if (u->o->clipvalue > 0) clip_value(u->grads + off, n, u->o->clipvalue);
-    update_elements(u->o, u->alpha, u->params, u->grads, u->state, u->m->param_buffer_len, off, n);
+    if (u->o->clipvalue > 0 && !clipped_in_backward(u->m, k)) clip_value(u->grads + off, n, u->o->clipvalue);
+    update_elements(u->o, u->lr, u->alpha, u->params, u->grads, u->state, u->m->param_buffer_len, off, n);
     return 1;
 }
 
@@ -269,7 +317,8 @@ void rnn_update_apply(rnn_update *u, size_t lo, size_t hi) {
     for (int k = 0; k < u->m->n_tensors && lo < hi; k++) {
         const size_t t0 = u->m->tensors[k].offset, t1 = t0 + u->m->tensors[k].size;
         const size_t a = lo > t0 ? lo : t0, b = hi < t1 ? hi : t1;
-        if (a < b && !rnn_update_piece(u, a, b - a)) atomic_store_explicit(&u->bad, 1, memory_order_relaxed);
+        if (a < b && !frozen(u->m, k) && !rnn_update_piece(u, k, a, b - a))
+            atomic_store_explicit(&u->bad, 1, memory_order_relaxed);
     }
 }
 
@@ -289,7 +338,7 @@ void rnn_update_apply_zero(rnn_update *u, size_t lo, size_t hi) {
     for (int k = 0; k < u->m->n_tensors && lo < hi; k++) {
         const size_t t0 = u->m->tensors[k].offset, t1 = t0 + u->m->tensors[k].size;
         const size_t a = lo > t0 ? lo : t0, b = hi < t1 ? hi : t1;
-        if (a < b) rnn_optim_rmsprop_decay(u->state + a, o->rho, b - a);
+        if (a < b && !frozen(u->m, k)) rnn_optim_rmsprop_decay(u->state + a, o->rho, b - a);
     }
 }
 

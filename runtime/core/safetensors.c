@@ -25,13 +25,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* safetensors data is little-endian; the writer and reader hand the bytes through
- * unchanged, which is only right on a little-endian host. Every platform rnnc targets
- * is one; refuse to build elsewhere rather than write files nobody else can read. */
+/* safetensors data is little-endian. On a little-endian host the writer and reader
+ * hand the bytes through; on a big-endian one (s390x, tests/shipping.sh) every element
+ * is byte-swapped on the way: in a copy when writing, in place when reading. */
 #if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__)
-_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
-               "safetensors.c assumes a little-endian host (add byte swapping to port it)");
-#define HOST_IS_LE() 1
+#define HOST_IS_LE() (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
 #else
 static int host_is_le(void) {
     const uint16_t one = 1;
@@ -41,6 +39,16 @@ static int host_is_le(void) {
 }
 #define HOST_IS_LE() host_is_le()
 #endif
+
+/* Reverse the bytes of each of the n elements of size es at p (es 1: nothing to do). */
+static void swap_elements(unsigned char *p, size_t n, size_t es) {
+    for (size_t i = 0; es > 1 && i < n; i++, p += es)
+        for (size_t a = 0, b = es - 1; a < b; a++, b--) {
+            unsigned char t = p[a];
+            p[a] = p[b];
+            p[b] = t;
+        }
+}
 
 #define HEADER_MAX ((uint64_t)100 << 20) /* 100 MiB, the bound the Rust crate uses too */
 #define FILE_MAX ((uint64_t)4 << 30)     /* 4 GiB: far above any rnnc checkpoint */
@@ -196,10 +204,6 @@ static const char *find_duplicate(const char *const *s, size_t stride, int n, bo
 int rnn_st_write(const char *path, const rnn_st_tensor *tensors, int n_tensors,
                  const char *const *meta_keys, const char *const *meta_values, int n_meta,
                  char *err, size_t errlen) {
-    if (!HOST_IS_LE()) {
-        rnn_fail(err, errlen, "%s: cannot write: this host is not little-endian", path);
-        return -1;
-    }
     if (n_tensors < 0 || n_meta < 0 || (n_tensors && !tensors) ||
         (n_meta && (!meta_keys || !meta_values))) {
         rnn_fail(err, errlen, "%s: cannot write: invalid tensor or metadata arrays", path);
@@ -337,7 +341,21 @@ int rnn_st_write(const char *path, const rnn_st_tensor *tensors, int n_tensors,
     bool ok = fwrite(len8, 1, 8, af.f) == 8 && fwrite(h.p, 1, h.len, af.f) == h.len;
     for (int j = 0; ok && j < n_tensors; j++) {
         uint64_t tb = bytes[order[j]];
-        if (tb) ok = fwrite(tensors[order[j]].data, 1, (size_t)tb, af.f) == tb;
+        if (!tb) continue;
+        const rnn_st_tensor *t = &tensors[order[j]];
+        size_t es = dtypes[t->dtype].size;
+        if (HOST_IS_LE() || es == 1) {
+            ok = fwrite(t->data, 1, (size_t)tb, af.f) == tb;
+            continue;
+        }
+        /* big-endian host: the elements little-endian, a chunk at a time */
+        unsigned char chunk[4096];
+        for (size_t at = 0; ok && at < tb; at += sizeof chunk) {
+            size_t len = (size_t)tb - at < sizeof chunk ? (size_t)tb - at : sizeof chunk;
+            memcpy(chunk, (const unsigned char *)t->data + at, len);
+            swap_elements(chunk, len / es, es);
+            ok = fwrite(chunk, 1, len, af.f) == len;
+        }
     }
     if (!ok) {
         /* Keep the errno of the failing write: it is the cause (ENOSPC, EFBIG...). */
@@ -623,16 +641,19 @@ static int load_header(rnn_st_file *f, const rnn_jval *root, unsigned char *data
     uint64_t used = 0;
     for (int k = 0; k < n; k++) {
         rnn_st_tensor *ts = &f->t[sp[k].idx];
-        size_t len = (size_t)(sp[k].end - sp[k].begin);
-        if (sp[k].begin % dtypes[ts->dtype].size == 0) {
-            ts->data = data + sp[k].begin;
+        size_t len = (size_t)(sp[k].end - sp[k].begin), es = dtypes[ts->dtype].size;
+        unsigned char *at;
+        if (sp[k].begin % es == 0) {
+            at = data + sp[k].begin;
         } else if (len == 0) {
-            ts->data = data; /* nothing to read; any aligned address will do */
+            at = data; /* nothing to read; any aligned address will do */
         } else {
-            memcpy(f->copies + used, data + sp[k].begin, len);
-            ts->data = f->copies + used;
+            at = f->copies + used;
+            memcpy(at, data + sp[k].begin, len);
             used += (len + 7) / 8 * 8;
         }
+        if (!HOST_IS_LE()) swap_elements(at, len / es, es);   /* the file's bytes are ours */
+        ts->data = at;
     }
     qsort(f->by_name, (size_t)n, sizeof *f->by_name, cmp_tensor_name);
     rc = 0;
@@ -674,10 +695,6 @@ rnn_st_file *rnn_st_open(const char *path, char *err, size_t errlen) {
     if (!f) {
         rnn_fail(err, errlen, "%s: out of memory", path);
         return NULL;
-    }
-    if (!HOST_IS_LE()) {
-        rnn_fail(err, errlen, "%s: this host is not little-endian", path);
-        goto fail;
     }
     uint64_t size;
     int fd = rnn_open_regular(path, "safetensors file", &size, err, errlen);

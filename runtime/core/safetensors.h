@@ -25,7 +25,7 @@ typedef struct {
     rnn_st_dtype dtype;
     int rank;
     int64_t shape[RNN_ST_MAX_RANK];
-    const void *data;    /* little-endian host data of the dtype, shape product elements */
+    const void *data;    /* host data of the dtype (in the host's byte order), shape product elements */
 } rnn_st_tensor;
 
 /* Write tensors (the header keeps the order given; the data region is laid out widest

@@ -13,15 +13,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A labelled set of token sequences. Owns x and y. */
+/* A labelled set of token sequences. Owns x, y and w. */
 typedef struct {
     size_t n;        /* samples                                                       */
     int T;           /* timesteps per sample                                          */
     int32_t *x;      /* [n, T] token ids                                              */
-    float *y;        /* [n] labels: binary 0/1 (fractional allowed), or class index   */
+    float *y;        /* [n, label_width] labels: binary in [0, 1] (fractional allowed;
+                        one per sigmoid output), a class index, or one-hot rows       */
+    int label_width; /* labels per sample (0 is taken as 1)                           */
+    float *w;        /* [n] sample weights (sample_weight, class_weight), or NULL     */
 } rnn_data;
 
-void rnn_data_free(rnn_data *d);   /* frees x and y, zeroes *d; safe on a zeroed one */
+void rnn_data_free(rnn_data *d);   /* frees x, y and w, zeroes *d; safe on a zeroed one */
+
+/* Labels per sample for a loss and an output of n_outputs units: one per output, or one
+ * class index (sparse categorical cross-entropy). */
+int rnn_data_label_width(rnn_loss_kind loss, int n_outputs);
 
 /* ---- .npy (data/npy.c) ---------------------------------------------------------
  * Format versions 1.0, 2.0 (and 3.0), C order only, little- or big-endian as the
@@ -32,8 +39,19 @@ void rnn_data_free(rnn_data *d);   /* frees x and y, zeroes *d; safe on a zeroed
  * Only a regular file is read: a FIFO, a device or a directory is refused at once. */
 int rnn_npy_read_x(const char *path, int T, int vocab, rnn_data *d, char *err, size_t errlen);
 
-/* Fill d->y from path; d->n must already be set (from the x file) and must match. */
+/* Fill d->y (and d->label_width) from path; d->n must already be set (from the x file)
+ * and must match. y is [N] or [N, 1] for one binary output or a class index, [N, K] for
+ * K sigmoid outputs (multi-label) or categorical cross-entropy (every row in [0, 1] and
+ * summing to 1, within 1e-4). */
 int rnn_npy_read_y(const char *path, rnn_loss_kind loss, int n_classes, rnn_data *d, char *err, size_t errlen);
+
+/* Fill d->w from path (fit --train-sample-weight): [N] or [N, 1] of any integer or float
+ * dtype, every weight finite and >= 0; d->n must match. */
+int rnn_npy_read_weights(const char *path, rnn_data *d, char *err, size_t errlen);
+
+/* A [rows, cols] matrix of any integer or float dtype into out (fit --embedding-weights):
+ * the shape must be exactly that, every value finite. */
+int rnn_npy_read_matrix(const char *path, int rows, int cols, float *out, char *err, size_t errlen);
 
 /* ---- raw text (data/text.c) ----------------------------------------------------
  * Input: a TSV file of "label<TAB>text" lines, or a directory laid out like aclImdb:
@@ -55,6 +73,7 @@ typedef struct {
     size_t n;
     char **texts;    /* [n] NUL-terminated, owned */
     float *labels;   /* [n] */
+    char **where;    /* [n] each sample's file, and line within it ("data.tsv:12"), or NULL */
 } rnn_text_set;
 
 int rnn_text_read(const char *path, rnn_text_set *out, char *err, size_t errlen);
@@ -64,6 +83,23 @@ int rnn_text_read(const char *path, rnn_text_set *out, char *err, size_t errlen)
  * that the outputs line up with the input lines. A directory is read as by
  * rnn_text_read. An input without lines is an error. */
 int rnn_text_read_lines(const char *path, rnn_text_set *out, char *err, size_t errlen);
+
+/* What a sample of the texts to predict or evaluate is (--text-unit). */
+typedef enum {
+    RNN_TEXT_UNIT_DEFAULT = 0,   /* a file is one sample; stdin one per line             */
+    RNN_TEXT_UNIT_FILE,          /* the whole input is one sample                         */
+    RNN_TEXT_UNIT_LINE           /* every line is a sample                                */
+} rnn_text_unit;
+
+/* The texts of predict and evaluate --text PATH ("-": stdin):
+ *   - a folder: aclImdb-like (neg/, pos/: labelled), else its *.txt files, one sample each
+ *     in bytewise name order, unlabelled; where[] names each file;
+ *   - a TSV (every line but blank ones "label<TAB>text"): one sample per row, labelled,
+ *     the label column never a word (--text-unit file refused);
+ *   - other text: one sample (file) or one per line (line, or stdin by default).
+ * *labelled: every sample has a label. */
+int rnn_text_read_samples(const char *path, rnn_text_unit unit, rnn_text_set *out, int *labelled, char *err,
+                          size_t errlen);
 void rnn_text_set_free(rnn_text_set *s);
 
 typedef struct rnn_vocab rnn_vocab;

@@ -31,6 +31,7 @@ void rnn_data_free(rnn_data *d) {
     if (!d) return;
     free(d->x);
     free(d->y);
+    free(d->w);
     memset(d, 0, sizeof *d);
 }
 
@@ -491,25 +492,34 @@ typedef struct {
     const char *path;
     rnn_loss_kind loss;
     int n_classes;
+    int width;       /* labels per row: 1, or n_classes for one-hot and multi-label rows */
     float *y;
     char *err;
     size_t errlen;
 } y_ctx;
 
+/* "row R" or, for a row of several labels, "row R, column C" (0-based). */
+static const char *where(const y_ctx *c, uint64_t index, char *buf, size_t n) {
+    if (c->width == 1) snprintf(buf, n, "row %" PRIu64, index);
+    else snprintf(buf, n, "row %" PRIu64 ", column %" PRIu64, index / (uint64_t)c->width, index % (uint64_t)c->width);
+    return buf;
+}
+
 static int y_elem(void *vctx, uint64_t index, const npy_value *v) {
     y_ctx *c = vctx;
-    char val[40];
+    char val[40], at[64];
     value_text(v, val, sizeof val);
-    if (c->loss == RNN_LOSS_BINARY_CROSSENTROPY) {
+    if (c->loss != RNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY) {   /* binary, one-hot: each label in [0, 1] */
+        const char *what = c->loss == RNN_LOSS_BINARY_CROSSENTROPY ? "binary labels" : "one-hot labels";
         if (v->kind == DT_FLOAT) {
             if (!(v->f >= 0.0 && v->f <= 1.0))  /* also false for NaN */
-                return rnn_fail(c->err, c->errlen, "%s: row %" PRIu64 " (0-based): label %s is not in [0, 1] (binary labels)",
-                            c->path, index, val);
+                return rnn_fail(c->err, c->errlen, "%s: %s (0-based): label %s is not in [0, 1] (%s)", c->path,
+                                where(c, index, at, sizeof at), val, what);
             c->y[index] = (float)v->f;
         } else {
             if (!int_below(v, 2))
-                return rnn_fail(c->err, c->errlen, "%s: row %" PRIu64 " (0-based): label %s is not 0 or 1 (binary labels)",
-                            c->path, index, val);
+                return rnn_fail(c->err, c->errlen, "%s: %s (0-based): label %s is not 0 or 1 (%s)", c->path,
+                                where(c, index, at, sizeof at), val, what);
             c->y[index] = v->kind == DT_INT ? (float)v->i : (float)v->u;
         }
         return 0;
@@ -529,9 +539,26 @@ static int y_elem(void *vctx, uint64_t index, const npy_value *v) {
     return 0;
 }
 
+int rnn_data_label_width(rnn_loss_kind loss, int n_outputs) {
+    return loss == RNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY ? 1 : n_outputs;
+}
+
+/* One-hot labels: every row sums to 1 (a probability distribution; TensorFlow's gradient
+ * of the categorical cross-entropy assumes it). */
+static int check_rows_sum(const char *path, const float *y, size_t n, int K, char *err, size_t errlen) {
+    for (size_t i = 0; i < n; i++) {
+        double sum = 0;
+        for (int k = 0; k < K; k++) sum += y[i * (size_t)K + (size_t)k];
+        if (!(fabs(sum - 1.0) <= 1e-4))
+            return rnn_fail(err, errlen, "%s: row %zu (0-based): the labels sum to %.9g, not 1 (categorical_crossentropy "
+                                         "takes one-hot rows, or probabilities)", path, i, sum);
+    }
+    return 0;
+}
+
 int rnn_npy_read_y(const char *path, rnn_loss_kind loss, int n_classes, rnn_data *d, char *err, size_t errlen) {
-    if (loss == RNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY && n_classes < 1)
-        return rnn_fail(err, errlen, "%s: invalid number of classes %d", path, n_classes);
+    if (n_classes < 1) return rnn_fail(err, errlen, "%s: invalid number of classes %d", path, n_classes);
+    const int width = rnn_data_label_width(loss, n_classes);
     FILE *f;
     npy_header h;
     if (read_header(path, &f, &h, err, errlen)) return -1;
@@ -539,19 +566,23 @@ int rnn_npy_read_y(const char *path, rnn_loss_kind loss, int n_classes, rnn_data
     shape_text(&h, shp, sizeof shp);
     int rc = -1;
     float *y = NULL;
-    if (h.rank != 1 && !(h.rank == 2 && h.shape[1] == 1)) {
+    if (width == 1 && h.rank != 1 && !(h.rank == 2 && h.shape[1] == 1)) {
         rnn_fail(err, errlen, "%s: labels must have shape (N,) or (N, 1), not %s", path, shp);
+    } else if (width > 1 && !(h.rank == 2 && h.shape[1] == (uint64_t)width)) {
+        rnn_fail(err, errlen, "%s: labels must have shape (N, %d) (one per output of %s), not %s", path, width,
+                 rnn_loss_name(loss), shp);
     } else if (h.shape[0] != (uint64_t)d->n) {
         rnn_fail(err, errlen, "%s: %" PRIu64 " labels but the token ids have %zu rows", path, h.shape[0], d->n);
     } else if (d->n == 0) {
         rnn_fail(err, errlen, "%s: no samples", path);
-    } else if (check_size(path, &h, h.shape[0], 1, err, errlen) == 0) {
-        y = malloc(d->n * sizeof *y);
+    } else if (check_size(path, &h, h.shape[0], (uint64_t)width, err, errlen) == 0) {
+        y = malloc(d->n * (size_t)width * sizeof *y);
         if (!y) {
             rnn_fail(err, errlen, "%s: out of memory", path);
         } else {
-            y_ctx c = {path, loss, n_classes, y, err, errlen};
-            rc = for_each(path, f, &h, d->n, y_elem, &c, err, errlen);
+            y_ctx c = {path, loss, n_classes, width, y, err, errlen};
+            rc = for_each(path, f, &h, d->n * (size_t)width, y_elem, &c, err, errlen);
+            if (!rc && loss == RNN_LOSS_CATEGORICAL_CROSSENTROPY) rc = check_rows_sum(path, y, d->n, width, err, errlen);
         }
     }
     fclose(f);
@@ -561,5 +592,103 @@ int rnn_npy_read_y(const char *path, rnn_loss_kind loss, int n_classes, rnn_data
     }
     free(d->y);
     d->y = y;
+    d->label_width = width;
     return 0;
+}
+
+/* ---- sample weights ------------------------------------------------------------------ */
+
+typedef struct {
+    const char *path;
+    float *w;
+    char *err;
+    size_t errlen;
+} w_ctx;
+
+static int w_elem(void *vctx, uint64_t index, const npy_value *v) {
+    w_ctx *c = vctx;
+    double x = v->kind == DT_FLOAT ? v->f : v->kind == DT_INT ? (double)v->i : (double)v->u;
+    if (!(x >= 0 && isfinite(x) && x <= 3.4e38)) {
+        char val[40];
+        value_text(v, val, sizeof val);
+        return rnn_fail(c->err, c->errlen, "%s: row %" PRIu64 " (0-based): sample weight %s is not a non-negative finite number",
+                        c->path, index, val);
+    }
+    c->w[index] = (float)x;
+    return 0;
+}
+
+int rnn_npy_read_weights(const char *path, rnn_data *d, char *err, size_t errlen) {
+    FILE *f;
+    npy_header h;
+    if (read_header(path, &f, &h, err, errlen)) return -1;
+    char shp[128];
+    shape_text(&h, shp, sizeof shp);
+    int rc = -1;
+    float *w = NULL;
+    if (h.rank != 1 && !(h.rank == 2 && h.shape[1] == 1)) {
+        rnn_fail(err, errlen, "%s: sample weights must have shape (N,) or (N, 1), not %s", path, shp);
+    } else if (h.shape[0] != (uint64_t)d->n) {
+        rnn_fail(err, errlen, "%s: %" PRIu64 " sample weights but the data has %zu rows", path, h.shape[0], d->n);
+    } else if (d->n == 0) {
+        rnn_fail(err, errlen, "%s: no samples", path);
+    } else if (check_size(path, &h, h.shape[0], 1, err, errlen) == 0) {
+        w = malloc(d->n * sizeof *w);
+        if (!w) {
+            rnn_fail(err, errlen, "%s: out of memory", path);
+        } else {
+            w_ctx c = {path, w, err, errlen};
+            rc = for_each(path, f, &h, d->n, w_elem, &c, err, errlen);
+        }
+    }
+    fclose(f);
+    if (rc) {
+        free(w);
+        return -1;
+    }
+    free(d->w);
+    d->w = w;
+    return 0;
+}
+
+/* ---- a float matrix -------------------------------------------------------------------- */
+
+typedef struct {
+    const char *path;
+    uint64_t cols;
+    float *m;
+    char *err;
+    size_t errlen;
+} m_ctx;
+
+static int m_elem(void *vctx, uint64_t index, const npy_value *v) {
+    m_ctx *c = vctx;
+    double x = v->kind == DT_FLOAT ? v->f : v->kind == DT_INT ? (double)v->i : (double)v->u;
+    if (!isfinite(x) || fabs(x) > 3.4e38) {
+        char val[40];
+        value_text(v, val, sizeof val);
+        return rnn_fail(c->err, c->errlen, "%s: row %" PRIu64 ", column %" PRIu64 " (0-based): %s is not a finite float",
+                        c->path, index / c->cols, index % c->cols, val);
+    }
+    c->m[index] = (float)x;
+    return 0;
+}
+
+int rnn_npy_read_matrix(const char *path, int rows, int cols, float *out, char *err, size_t errlen) {
+    FILE *f;
+    npy_header h;
+    if (read_header(path, &f, &h, err, errlen)) return -1;
+    char shp[128];
+    shape_text(&h, shp, sizeof shp);
+    int rc = -1;
+    if (h.dt.kind == DT_BOOL) {
+        rnn_fail(err, errlen, "%s: a matrix of numbers, not '%s'", path, h.dt.text);
+    } else if (h.rank != 2 || h.shape[0] != (uint64_t)rows || h.shape[1] != (uint64_t)cols) {
+        rnn_fail(err, errlen, "%s: shape %s, but the layer takes (%d, %d)", path, shp, rows, cols);
+    } else if (check_size(path, &h, h.shape[0], h.shape[1], err, errlen) == 0) {
+        m_ctx c = {path, (uint64_t)cols, out, err, errlen};
+        rc = for_each(path, f, &h, (uint64_t)rows * (uint64_t)cols, m_elem, &c, err, errlen);
+    }
+    fclose(f);
+    return rc;
 }

@@ -424,13 +424,17 @@ void rnn_text_encode(const rnn_vocab *v, const char *text, int T, int32_t *ids) 
     }
 }
 
-static int check_label(float y, rnn_loss_kind loss, int n_classes, size_t row, char *err, size_t errlen) {
+/* where: the sample's file and line ("data.tsv:12"), or NULL for "sample ROW". */
+static int check_label(float y, rnn_loss_kind loss, int n_classes, size_t row, const char *where, char *err,
+                       size_t errlen) {
+    char at[64];
+    if (!where) snprintf(at, sizeof at, "sample %zu (0-based)", row);
     if (loss == RNN_LOSS_BINARY_CROSSENTROPY) {
         if (!(y >= 0.0f && y <= 1.0f))
-            return rnn_fail(err, errlen, "sample %zu (0-based): label %g is not in [0, 1] (binary labels)", row, (double)y);
+            return rnn_fail(err, errlen, "%s: label %g is not in [0, 1] (binary labels)", where ? where : at, (double)y);
     } else if (!(y >= 0.0f && y < (float)n_classes) || y != (float)(long)y) {
-        return rnn_fail(err, errlen, "sample %zu (0-based): label %g is not a class index in [0, %d)", row, (double)y,
-                    n_classes);
+        return rnn_fail(err, errlen, "%s: label %g is not a class index in [0, %d)", where ? where : at, (double)y,
+                        n_classes);
     }
     return 0;
 }
@@ -449,11 +453,18 @@ int rnn_text_to_data(const rnn_vocab *v, const rnn_text_set *s, int T, rnn_loss_
     if (rnn_text_check_vocab(v->vocab, err, errlen)) return -1;
     if (s->n == 0) return rnn_fail(err, errlen, "no samples");
     if (T <= 0) return rnn_fail(err, errlen, "invalid number of timesteps %d", T);
+    /* one label per text: a binary label or a class index, which categorical
+     * cross-entropy takes as a one-hot row */
+    const int L = rnn_data_label_width(loss, n_classes);
+    if (loss == RNN_LOSS_BINARY_CROSSENTROPY && L > 1)
+        return rnn_fail(err, errlen, "text data has one label per sample, but the model has %d sigmoid outputs (multi-label): "
+                                     "give the labels as --train-y F.npy of shape (N, %d)", L, L);
+    const rnn_loss_kind as = loss == RNN_LOSS_CATEGORICAL_CROSSENTROPY ? RNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY : loss;
     for (size_t i = 0; i < s->n; i++)
-        if (check_label(s->labels[i], loss, n_classes, i, err, errlen)) return -1;
+        if (check_label(s->labels[i], as, n_classes, i, s->where ? s->where[i] : NULL, err, errlen)) return -1;
     if (s->n > SIZE_MAX / sizeof(int32_t) / (size_t)T) return rnn_fail(err, errlen, "too many samples");
     int32_t *x = malloc(s->n * (size_t)T * sizeof *x);
-    float *y = malloc(s->n * sizeof *y);
+    float *y = calloc(s->n * (size_t)L, sizeof *y);
     if (!x || !y) {
         free(x);
         free(y);
@@ -461,12 +472,14 @@ int rnn_text_to_data(const rnn_vocab *v, const rnn_text_set *s, int T, rnn_loss_
     }
     for (size_t i = 0; i < s->n; i++) {
         rnn_text_encode(v, s->texts[i], T, x + i * (size_t)T);
-        y[i] = s->labels[i];
+        if (L == 1) y[i] = s->labels[i];
+        else y[i * (size_t)L + (size_t)s->labels[i]] = 1.0f;
     }
     d->n = s->n;
     d->T = T;
     d->x = x;
     d->y = y;
+    d->label_width = L;
     return 0;
 }
 
@@ -474,14 +487,18 @@ int rnn_text_to_data(const rnn_vocab *v, const rnn_text_set *s, int T, rnn_loss_
 
 void rnn_text_set_free(rnn_text_set *s) {
     if (!s) return;
-    for (size_t i = 0; i < s->n; i++) free(s->texts[i]);
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->texts[i]);
+        if (s->where) free(s->where[i]);
+    }
     free(s->texts);
     free(s->labels);
+    free(s->where);
     memset(s, 0, sizeof *s);
 }
 
-/* Append one sample (takes ownership of text). */
-static int set_push(rnn_text_set *s, size_t *cap, char *text, float label) {
+/* Append one sample (takes ownership of text) from `file`, at `line` (0: the whole file). */
+static int set_push_at(rnn_text_set *s, size_t *cap, char *text, float label, const char *file, size_t line) {
     if (s->n == *cap) {
         size_t nc = *cap ? *cap * 2 : 64;
         char **t = realloc(s->texts, nc * sizeof *t);
@@ -490,10 +507,19 @@ static int set_push(rnn_text_set *s, size_t *cap, char *text, float label) {
         float *l = realloc(s->labels, nc * sizeof *l);
         if (!l) return -1;
         s->labels = l;
+        char **w = realloc(s->where, nc * sizeof *w);
+        if (!w) return -1;
+        s->where = w;
         *cap = nc;
     }
+    size_t n = strlen(file) + 24;
+    char *where = malloc(n);
+    if (!where) return -1;
+    if (line) snprintf(where, n, "%s:%zu", file, line);
+    else snprintf(where, n, "%s", file);
     s->texts[s->n] = text;
     s->labels[s->n] = label;
+    s->where[s->n] = where;
     s->n++;
     return 0;
 }
@@ -602,10 +628,28 @@ static int parse_label(const char *s, size_t n, float *out) {
     return 0;
 }
 
-static int read_tsv(const char *path, rnn_text_set *out, char *err, size_t errlen) {
-    char *buf = slurp(path, err, errlen);
-    if (!buf) return -1;
-    size_t cap = 0, lineno = 0;
+/* Is the normalized text buf a TSV of labelled rows: some line, and every line but blank
+ * ones a label field (digits between spaces) and a tab before its text? */
+static int is_tsv(const char *buf) {
+    int rows = 0;
+    for (const char *p = buf; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p), k = 0;
+        while (k < n && p[k] == ' ') k++;
+        if (k < n) {
+            const char *tab = memchr(p, '\t', n);
+            float label;
+            if (!tab || parse_label(p, (size_t)(tab - p), &label)) return 0;
+            rows++;
+        }
+        p = nl ? nl + 1 : p + n;
+    }
+    return rows > 0;
+}
+
+/* The rows of a TSV in buf (normalized, owned by the caller), named path. */
+static int parse_tsv(char *buf, const char *path, rnn_text_set *out, size_t *capp, char *err, size_t errlen) {
+    size_t cap = *capp, lineno = 0;
     char *p = buf;
     int rc = 0;
     while (*p) {
@@ -631,15 +675,24 @@ static int read_tsv(const char *path, rnn_text_set *out, char *err, size_t errle
             break;
         }
         char *text = dup_range(tab + 1, n - (size_t)(tab + 1 - p));
-        if (!text || set_push(out, &cap, text, label)) {
+        if (!text || set_push_at(out, &cap, text, label, path, lineno)) {
             free(text);
             rc = rnn_fail(err, errlen, "%s: out of memory", path);
             break;
         }
         p = next;
     }
-    free(buf);
+    *capp = cap;
     if (rc == 0 && out->n == 0) rc = rnn_fail(err, errlen, "%s: no samples", path);
+    return rc;
+}
+
+static int read_tsv(const char *path, rnn_text_set *out, char *err, size_t errlen) {
+    char *buf = slurp(path, err, errlen);
+    if (!buf) return -1;
+    size_t cap = 0;
+    int rc = parse_tsv(buf, path, out, &cap, err, errlen);
+    free(buf);
     return rc;
 }
 
@@ -655,13 +708,14 @@ static char *join(const char *dir, const char *name) {
     return s;
 }
 
-/* Read the .txt files of dir/<sub> in bytewise name order with the given label. */
+/* Read the .txt files of dir/<sub> (sub NULL: of dir itself) in bytewise name order with
+ * the given label. */
 static int read_class_dir(const char *dir, const char *sub, float label, rnn_text_set *out, size_t *cap,
                           char *err, size_t errlen) {
-    char *path = join(dir, sub);
+    char *path = sub ? join(dir, sub) : strdup(dir);
     if (!path) return rnn_fail(err, errlen, "%s: out of memory", dir);
     struct stat st;
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    if (sub && (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))) {
         rnn_fail(err, errlen, "%s: no %s/ directory (an aclImdb-style directory has neg/ and pos/)", dir, sub);
         free(path);
         return -1;
@@ -702,7 +756,7 @@ static int read_class_dir(const char *dir, const char *sub, float label, rnn_tex
         char *text = slurp(names[k], err, errlen);
         if (!text) {
             rc = -1;
-        } else if (set_push(out, cap, text, label)) {
+        } else if (set_push_at(out, cap, text, label, names[k], 0)) {
             free(text);
             rc = rnn_fail(err, errlen, "%s: out of memory", path);
         }
@@ -730,41 +784,108 @@ int rnn_text_read(const char *path, rnn_text_set *out, char *err, size_t errlen)
     return rc;
 }
 
-int rnn_text_read_lines(const char *path, rnn_text_set *out, char *err, size_t errlen) {
-    memset(out, 0, sizeof *out);
-    int is_stdin = strcmp(path, "-") == 0;
+/* All of path ("-": stdin) normalized; NULL + err. A directory is not read here. */
+static char *read_input(const char *path, size_t *len, char *err, size_t errlen) {
+    const int is_stdin = strcmp(path, "-") == 0;
     const char *name = is_stdin ? "<stdin>" : path;
     int fd = STDIN_FILENO;
     if (!is_stdin) {
         struct stat st;
         int known = stat(path, &st) == 0;
-        if (known && S_ISDIR(st.st_mode)) return rnn_text_read(path, out, err, errlen);
         fd = rnn_open_regular(path, "text file", NULL, err, errlen);
         if (fd < 0) {
             size_t used = err && errlen ? strlen(err) : 0;
-            if (err && known && !S_ISREG(st.st_mode) && used + 1 < errlen)
+            if (err && known && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && used + 1 < errlen)
                 snprintf(err + used, errlen - used, " (a stream is read from stdin: --text -)");
-            return -1;
+            return NULL;
         }
     }
-    size_t len;
-    char *buf = read_all(fd, name, &len, err, errlen);
+    char *buf = read_all(fd, name, len, err, errlen);
     if (!is_stdin) close(fd);
-    if (!buf) return -1;
-    int rc = normalize(buf, &len, name, err, errlen);
-    size_t cap = 0;
-    for (size_t p = 0; rc == 0 && p < len;) {
+    if (buf && normalize(buf, len, name, err, errlen)) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* Every line of buf[0..len) a sample (a blank one too, so that outputs line up with the
+ * input's lines), named name:LINE. */
+static int split_lines(const char *buf, size_t len, const char *name, rnn_text_set *out, char *err, size_t errlen) {
+    size_t cap = 0, line = 0;
+    for (size_t p = 0; p < len;) {
         const char *nl = memchr(buf + p, '\n', len - p);
         size_t e = nl ? (size_t)(nl - buf) : len;
         char *text = dup_range(buf + p, e - p);
-        if (!text || set_push(out, &cap, text, 0.0f)) {
+        if (!text || set_push_at(out, &cap, text, 0.0f, name, ++line)) {
             free(text);
-            rc = rnn_fail(err, errlen, "%s: out of memory", name);
+            return rnn_fail(err, errlen, "%s: out of memory", name);
         }
         p = e + 1;
     }
+    if (out->n == 0) return rnn_fail(err, errlen, "%s: no lines of text", name);
+    return 0;
+}
+
+int rnn_text_read_lines(const char *path, rnn_text_set *out, char *err, size_t errlen) {
+    memset(out, 0, sizeof *out);
+    struct stat st;
+    if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return rnn_text_read(path, out, err, errlen);
+    size_t len;
+    char *buf = read_input(path, &len, err, errlen);
+    if (!buf) return -1;
+    int rc = split_lines(buf, len, strcmp(path, "-") ? path : "<stdin>", out, err, errlen);
     free(buf);
-    if (rc == 0 && out->n == 0) rc = rnn_fail(err, errlen, "%s: no lines of text", name);
+    if (rc) rnn_text_set_free(out);
+    return rc;
+}
+
+/* A folder: aclImdb-like (neg/ and pos/, labelled), else its own *.txt files, unlabelled. */
+static int read_folder(const char *path, rnn_text_set *out, int *labelled, char *err, size_t errlen) {
+    char *neg = join(path, "neg"), *pos = join(path, "pos");
+    struct stat st;
+    const int acl = neg && pos && (stat(neg, &st) == 0 && S_ISDIR(st.st_mode)) && (stat(pos, &st) == 0 && S_ISDIR(st.st_mode));
+    free(neg);
+    free(pos);
+    *labelled = acl;
+    if (acl) return rnn_text_read(path, out, err, errlen);
+    size_t cap = 0;
+    int rc = read_class_dir(path, NULL, 0.0f, out, &cap, err, errlen);
+    if (rc) rnn_text_set_free(out);
+    return rc;
+}
+
+int rnn_text_read_samples(const char *path, rnn_text_unit unit, rnn_text_set *out, int *labelled, char *err,
+                          size_t errlen) {
+    memset(out, 0, sizeof *out);
+    *labelled = 0;
+    const int is_stdin = strcmp(path, "-") == 0;
+    const char *name = is_stdin ? "<stdin>" : path;
+    struct stat st;
+    if (!is_stdin && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (unit == RNN_TEXT_UNIT_LINE)
+            return rnn_fail(err, errlen, "%s is a folder, whose files are the samples: --text-unit line takes a file", path);
+        return read_folder(path, out, labelled, err, errlen);
+    }
+    size_t len;
+    char *buf = read_input(path, &len, err, errlen);
+    if (!buf) return -1;
+    int rc;
+    if (is_tsv(buf)) {   /* labelled rows: the label column is never a word */
+        size_t cap = 0;
+        rc = unit == RNN_TEXT_UNIT_FILE
+                 ? rnn_fail(err, errlen, "%s is a TSV of labelled rows (label<TAB>text), each row a sample: --text-unit file "
+                                         "does not apply", name)
+                 : parse_tsv(buf, name, out, &cap, err, errlen);
+        *labelled = rc == 0;
+    } else if (unit == RNN_TEXT_UNIT_LINE || (unit == RNN_TEXT_UNIT_DEFAULT && is_stdin)) {
+        rc = split_lines(buf, len, name, out, err, errlen);
+    } else {   /* the whole input one sample, its line ends word separators */
+        size_t cap = 0;
+        char *text = dup_range(buf, len);
+        rc = !text || set_push_at(out, &cap, text, 0.0f, name, 0) ? (free(text), rnn_fail(err, errlen, "%s: out of memory", name)) : 0;
+    }
+    free(buf);
     if (rc) rnn_text_set_free(out);
     return rc;
 }

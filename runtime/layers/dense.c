@@ -1,5 +1,6 @@
 /*
- * dense.c — Dense: out = act(x·K + b) on one vector per sample.
+ * dense.c — Dense: out = act(x·K + b) on one vector per sample, or on every step of a
+ * sequence (Keras's Dense on 3-D input: the kernel on the last axis at each step).
  *
  * The activation's derivative is computed from the output y (which the forward keeps
  * anyway): sigmoid y(1-y), tanh 1-y², relu [y > 0], linear 1, and for softmax the
@@ -59,10 +60,8 @@ void rnn_ref_dense_forward(rnn_real *out, const rnn_real *x, const rnn_real *ker
     rnn_ref_activate(out, act, B, O);
 }
 
-/* dx [B, I] = dpre·Kᵀ; dkernel [I, O] += xᵀ·dpre; dbias [O] += Σ_b dpre; dpre [B, O] scratch */
-void rnn_ref_dense_backward(rnn_real *dx, rnn_real *dkernel, rnn_real *dbias, rnn_real *dpre,
-                            const rnn_real *dout, const rnn_real *x, const rnn_real *out,
-                            const rnn_real *kernel, rnn_activation act, int B, int I, int O) {
+/* dpre [B, O] = d loss / d pre-activation, from dout and the activation's output out */
+void rnn_ref_activation_backward(rnn_real *dpre, const rnn_real *dout, const rnn_real *out, rnn_activation act, int B, int O) {
     for (int b = 0; b < B; b++) {
         const rnn_real *y = out + (size_t)b * (size_t)O;
         const rnn_real *dy = dout + (size_t)b * (size_t)O;
@@ -80,6 +79,13 @@ void rnn_ref_dense_backward(rnn_real *dx, rnn_real *dkernel, rnn_real *dbias, rn
             }
         }
     }
+}
+
+/* dx [B, I] = dpre·Kᵀ; dkernel [I, O] += xᵀ·dpre; dbias [O] += Σ_b dpre; dpre [B, O] scratch */
+void rnn_ref_dense_backward(rnn_real *dx, rnn_real *dkernel, rnn_real *dbias, rnn_real *dpre,
+                            const rnn_real *dout, const rnn_real *x, const rnn_real *out,
+                            const rnn_real *kernel, rnn_activation act, int B, int I, int O) {
+    rnn_ref_activation_backward(dpre, dout, out, act, B, O);
     for (int b = 0; b < B; b++) {
         const rnn_real *xb = x + (size_t)b * (size_t)I;
         const rnn_real *dp = dpre + (size_t)b * (size_t)O;
@@ -100,32 +106,25 @@ void rnn_ref_dense_backward(rnn_real *dx, rnn_real *dkernel, rnn_real *dbias, rn
 
 /* ---- the kind --------------------------------------------------------------------------- */
 
+/* On a sequence the same kernel maps each step: (None, T, F) -> (None, T, units). */
 static int dense_layout(rnn_layout *c, rnn_layer *l) {
-    char shape[64];
     if (rnn_layout_units(c, "units", l->units, RNN_MAX_UNITS)) return -1;
     if ((unsigned)l->activation >= RNN_ACT_COUNT) return rnn_layout_error(c, "unknown activation");
-    if (l->in_seq) {   /* name the layer that made the sequence (dropout layers pass it on) */
-        const rnn_model *m = c->m;
-        const rnn_layer *src = c->prev;
-        for (int j = c->index - 1; j > 0 && src->kind == RNN_LAYER_DROPOUT; j--) src = &m->layers[j - 1];
-        rnn_shape_str(shape, sizeof shape, 1, l->timesteps, l->in_features);
-        if (src->kind == RNN_LAYER_EMBEDDING)
-            return rnn_layout_error(c, "input is a sequence %s; put a recurrent layer (lstm, gru, simple_rnn) before dense", shape);
-        return rnn_layout_error(c, "input is a sequence %s, but dense takes one vector per sample; set return_sequences = false on %s",
-                                shape, src->name);
-    }
-    l->out_seq = 0;
+    l->out_seq = l->in_seq;
     l->out_features = l->units;
     rnn_layout_tensor(c, "kernel", l->in_features, l->units, 2, RNN_INIT_GLOROT_UNIFORM);
     rnn_layout_tensor(c, "bias", l->units, 1, 1, RNN_INIT_ZEROS);
     return 0;
 }
 
-/* priv: dpre [B, O], the backward's scratch */
+/* The rows the kernel maps: one per sample, or one per sample and step. */
+static int rows_of(const rnn_layer *l, int n) { return l->in_seq ? n * l->timesteps : n; }
+
+/* priv: dpre [rows, O], the backward's scratch */
 static int ref_create(rnn_ref_layer *s, const rnn_model *m, const rnn_layer *l, int max_batch) {
     (void)m;
     int ok = 1;
-    s->priv = rnn_ref_alloc((size_t)max_batch * (size_t)l->units, &ok);
+    s->priv = rnn_ref_alloc((size_t)rows_of(l, max_batch) * (size_t)l->units, &ok);
     return ok ? 0 : -1;
 }
 
@@ -140,14 +139,16 @@ static rnn_activation activation(const rnn_ref_pass *p) { return p->last ? RNN_A
 static size_t ref_forward(rnn_ref_layer *s, const rnn_ref_pass *p) {
     const rnn_layer *l = p->l;
     rnn_ref_dense_forward(s->out, p->x, rnn_ref_param(p, RNN_T_KERNEL), rnn_ref_param(p, RNN_T_DENSE_BIAS),
-                          activation(p), p->n, l->in_features, l->units);
+                          activation(p), rows_of(l, p->n), l->in_features, l->units);
     return 0;
 }
 
 static void ref_backward(rnn_ref_layer *s, const rnn_ref_pass *p) {
     const rnn_layer *l = p->l;
     rnn_ref_dense_backward(p->dx, rnn_ref_grad(p, RNN_T_KERNEL), rnn_ref_grad(p, RNN_T_DENSE_BIAS), s->priv, s->dout,
-                           p->x, s->out, rnn_ref_param(p, RNN_T_KERNEL), activation(p), p->n, l->in_features, l->units);
+                           p->x, s->out, rnn_ref_param(p, RNN_T_KERNEL), activation(p), rows_of(l, p->n), l->in_features,
+                           l->units);
 }
 
-const rnn_kind rnn_kind_dense = {NULL, dense_layout, ref_create, ref_destroy, ref_forward, ref_backward};
+const rnn_kind rnn_kind_dense = {NULL, dense_layout, ref_create, ref_destroy, ref_forward, ref_backward, NULL, 1,
+                                 RNN_MASK_PASSED};

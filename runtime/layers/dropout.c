@@ -21,16 +21,17 @@ typedef struct {
     int active;       /* the last forward dropped */
 } dropout_state;
 
-static size_t in_len(const rnn_model *m, const rnn_layer *l) {
-    return (l->in_seq ? (size_t)m->timesteps : 1) * (size_t)l->in_features;
+static size_t in_len(const rnn_layer *l) {
+    return (l->in_seq ? (size_t)l->timesteps : 1) * (size_t)l->in_features;
 }
 
 static int ref_create(rnn_ref_layer *s, const rnn_model *m, const rnn_layer *l, int max_batch) {
+    (void)m;
     dropout_state *d = calloc(1, sizeof *d);
     if (!d) return -1;
     s->priv = d;
     int ok = 1;
-    if (l->dropout > 0) d->mask = rnn_ref_alloc((size_t)max_batch * in_len(m, l), &ok);
+    if (l->dropout > 0) d->mask = rnn_ref_alloc((size_t)max_batch * in_len(l), &ok);
     return ok ? 0 : -1;
 }
 
@@ -45,11 +46,11 @@ static size_t ref_forward(rnn_ref_layer *s, const rnn_ref_pass *p) {
     dropout_state *d = s->priv;
     const rnn_layer *l = p->l;
     const rnn_dropout_ctx *ctx = p->ctx;
-    size_t len = (size_t)p->n * in_len(p->m, l);
+    size_t len = (size_t)p->n * in_len(l);
     d->active = p->training && l->dropout > 0;
     if (d->active) {
         rnn_ref_dropout_mask(d->mask, ctx->seed, RNN_RNG_DROPOUT, (uint32_t)p->index, ctx->epoch, ctx->rows, l->dropout, 1,
-                             p->n, l->in_seq ? p->m->timesteps : 1, l->in_features);
+                             p->n, l->in_seq ? p->l->timesteps : 1, l->in_features);
         rnn_ref_dropout_forward(s->out, p->x, d->mask, len);
     } else {
         memcpy(s->out, p->x, len * sizeof *s->out);
@@ -59,9 +60,10 @@ static size_t ref_forward(rnn_ref_layer *s, const rnn_ref_pass *p) {
 
 static void ref_backward(rnn_ref_layer *s, const rnn_ref_pass *p) {
     const dropout_state *d = s->priv;
-    size_t len = (size_t)p->n * in_len(p->m, p->l);
+    size_t len = (size_t)p->n * in_len(p->l);
     if (d->active) rnn_ref_dropout_backward(p->dx, s->dout, d->mask, len);
     else memcpy(p->dx, s->dout, len * sizeof *s->dout);
 }
 
-const rnn_kind rnn_kind_dropout = {NULL, dropout_layout, ref_create, ref_destroy, ref_forward, ref_backward};
+const rnn_kind rnn_kind_dropout = {NULL, dropout_layout, ref_create, ref_destroy, ref_forward, ref_backward, NULL, 0,
+                                   RNN_MASK_PASSED};

@@ -23,11 +23,12 @@ static rnn_real dot_column(const rnn_real *v, const rnn_real *mask, const rnn_re
  * reset_after = 0 (Keras <= 2.3, TF1 API; bias [3U], input side only):
  *   z = σ(x·K_z + b_z + hm·R_z)    r = σ(x·K_r + b_r + hm·R_r)
  *   n = tanh(x·K_h + b_h + (r ⊙ hm)·R_h)
- * Both: h_t = z ⊙ h_{t-1} + (1 - z) ⊙ n, with the unmasked h_{t-1}.
+ * Both: h_t = z ⊙ h_{t-1} + (1 - z) ⊙ n, with the unmasked h_{t-1}; a step of padding
+ * (step_mask) keeps h_{t-1}.
  * Cache gates [B, T, 4U] = (z, r, n, q); q is unused with reset_after = 0. */
 void rnn_ref_gru_forward(rnn_real *h, rnn_real *gates, const rnn_real *x, const rnn_real *kernel,
                          const rnn_real *recurrent_kernel, const rnn_real *bias,
-                         const rnn_real *recurrent_mask, int reset_after,
+                         const rnn_real *recurrent_mask, const rnn_real *step_mask, int reset_after,
                          int B, int T, int F, int U) {
     const size_t G = 3 * (size_t)U;   /* columns of K and R */
     const rnn_real *bias_in = bias;                             /* [3U]         */
@@ -71,6 +72,7 @@ void rnn_ref_gru_forward(rnn_real *h, rnn_real *gates, const rnn_real *x, const 
                 }
             }
             for (int u = 0; u < U; u++) ht[u] = zt[u] * (hprev ? hprev[u] : 0) + (1 - zt[u]) * nt[u];
+            if (rnn_recurrent_step_masked(step_mask, step)) rnn_recurrent_carry(ht, hprev, U);
         }
     }
 }
@@ -84,12 +86,13 @@ void rnn_ref_gru_forward(rnn_real *h, rnn_real *gates, const rnn_real *x, const 
  *     input side  (dz_pre, dr_pre, dn_pre) → dK, db, dx
  *     recurrent   dR_z,r += hmᵀ (dz_pre, dr_pre);  dR_h += (r⊙hm)ᵀ dn_pre
  *     dhm = (dz_pre, dr_pre)·R_{z,r}ᵀ + d(r⊙hm) ⊙ r
- *   dh_next = dh ⊙ z + dhm ⊙ mask */
+ *   dh_next = dh ⊙ z + dhm ⊙ mask
+ * A step of padding passes dh on to step t-1 unchanged. */
 void rnn_ref_gru_backward(rnn_real *dx, rnn_real *dkernel, rnn_real *drecurrent_kernel,
                           rnn_real *dbias, rnn_real *scratch, const rnn_real *dh,
                           const rnn_real *x, const rnn_real *h, const rnn_real *gates,
                           const rnn_real *kernel, const rnn_real *recurrent_kernel,
-                          const rnn_real *recurrent_mask, int reset_after,
+                          const rnn_real *recurrent_mask, const rnn_real *step_mask, int reset_after,
                           int B, int T, int F, int U) {
     const size_t G = 3 * (size_t)U;
     rnn_real *dbias_in = dbias, *dbias_rec = reset_after ? dbias + G : NULL;
@@ -108,6 +111,10 @@ void rnn_ref_gru_backward(rnn_real *dx, rnn_real *dkernel, rnn_real *drecurrent_
             const rnn_real *hprev = t > 0 ? h + (step - 1) * (size_t)U : NULL;
             const rnn_real *dht = dh + step * (size_t)U;
             rnn_real *dxt = dx + step * (size_t)F;
+            if (rnn_recurrent_step_masked(step_mask, step)) {
+                rnn_recurrent_carry_grad(dh_next, dht, dxt, U, F);
+                continue;
+            }
 
             for (int u = 0; u < U; u++) {
                 rnn_real z = zt[u], n = nt[u], hp = hprev ? hprev[u] : 0;
@@ -177,8 +184,8 @@ static int gru_layout(rnn_layout *c, rnn_layer *l) {
 static void cell_forward(rnn_recurrent_state *s, const rnn_ref_pass *p, const rnn_real *x, const rnn_real *rmask) {
     const rnn_layer *l = p->l;
     rnn_ref_gru_forward(s->h, s->gates, x, rnn_ref_param(p, RNN_T_KERNEL), rnn_ref_param(p, RNN_T_RECURRENT_KERNEL),
-                        rnn_ref_param(p, RNN_T_RNN_BIAS), rmask, l->reset_after, p->n, p->m->timesteps, l->in_features,
-                        l->units);
+                        rnn_ref_param(p, RNN_T_RNN_BIAS), rmask, s->step_mask, l->reset_after, p->n, p->l->timesteps,
+                        l->in_features, l->units);
 }
 
 static void cell_backward(rnn_recurrent_state *s, const rnn_ref_pass *p, rnn_real *dx, const rnn_real *x,
@@ -186,15 +193,12 @@ static void cell_backward(rnn_recurrent_state *s, const rnn_ref_pass *p, rnn_rea
     const rnn_layer *l = p->l;
     rnn_ref_gru_backward(dx, rnn_ref_grad(p, RNN_T_KERNEL), rnn_ref_grad(p, RNN_T_RECURRENT_KERNEL),
                          rnn_ref_grad(p, RNN_T_RNN_BIAS), s->scratch, s->dh, x, s->h, s->gates,
-                         rnn_ref_param(p, RNN_T_KERNEL), rnn_ref_param(p, RNN_T_RECURRENT_KERNEL), rmask,
-                         l->reset_after, p->n, p->m->timesteps, l->in_features, l->units);
+                         rnn_ref_param(p, RNN_T_KERNEL), rnn_ref_param(p, RNN_T_RECURRENT_KERNEL), rmask, s->step_mask,
+                         l->reset_after, p->n, p->l->timesteps, l->in_features, l->units);
 }
 
 static const rnn_recurrent_cell cell = {0, 1, cell_forward, cell_backward};
 
-static int ref_create(rnn_ref_layer *s, const rnn_model *m, const rnn_layer *l, int max_batch) {
-    return rnn_recurrent_create(s, m, l, max_batch, &cell);
-}
-
-const rnn_kind rnn_kind_gru = {NULL, gru_layout, ref_create, rnn_recurrent_destroy,
-                               rnn_recurrent_forward, rnn_recurrent_backward};
+const rnn_kind rnn_kind_gru = {NULL, gru_layout, rnn_recurrent_create,
+                               rnn_recurrent_destroy, rnn_recurrent_forward, rnn_recurrent_backward, &cell, 0,
+                               RNN_MASK_USED};

@@ -6,7 +6,8 @@
  *   c_t = f ⊙ c_{t-1} + i ⊙ g
  *   h_t = o ⊙ tanh(c_t)
  *
- * hm_{t-1} = h_{t-1} ⊙ recurrent mask (or h_{t-1}); c is never masked.
+ * hm_{t-1} = h_{t-1} ⊙ recurrent mask (or h_{t-1}); c is never masked. A step of padding
+ * (step_mask) keeps c_{t-1} and h_{t-1}.
  * Caches: h [B, T, U], c [B, T, U], gates [B, T, 4U] = (i, f, g, o) after activation.
  */
 #include "layers/recurrent.h"
@@ -15,7 +16,7 @@
 
 void rnn_ref_lstm_forward(rnn_real *h, rnn_real *c, rnn_real *gates, const rnn_real *x,
                           const rnn_real *kernel, const rnn_real *recurrent_kernel,
-                          const rnn_real *bias, const rnn_real *recurrent_mask,
+                          const rnn_real *bias, const rnn_real *recurrent_mask, const rnn_real *step_mask,
                           int B, int T, int F, int U) {
     const size_t G = 4 * (size_t)U;   /* columns of K and R */
     for (int b = 0; b < B; b++) {
@@ -46,6 +47,10 @@ void rnn_ref_lstm_forward(rnn_real *h, rnn_real *c, rnn_real *gates, const rnn_r
                 ct[u] = f * (cprev ? cprev[u] : 0) + i * g;
                 ht[u] = o * REF_TANH(ct[u]);
             }
+            if (rnn_recurrent_step_masked(step_mask, step)) {   /* padding: the state carries over */
+                rnn_recurrent_carry(ct, cprev, U);
+                rnn_recurrent_carry(ht, hprev, U);
+            }
         }
     }
 }
@@ -55,13 +60,14 @@ void rnn_ref_lstm_forward(rnn_real *h, rnn_real *c, rnn_real *gates, const rnn_r
  *   dc = dc_next + dh ⊙ o ⊙ (1 - tanh²c_t)
  *   dz_i = dc ⊙ g ⊙ i(1-i)   dz_f = dc ⊙ c_{t-1} ⊙ f(1-f)   dz_c = dc ⊙ i ⊙ (1-g²)
  *   dc_next = dc ⊙ f;   dK += x_tᵀ dz;  dR += hmᵀ dz;  db += dz
- *   dx_t = dz·Kᵀ;       dh_next = (dz·Rᵀ) ⊙ mask */
+ *   dx_t = dz·Kᵀ;       dh_next = (dz·Rᵀ) ⊙ mask
+ * A step of padding passes dh and dc_next on to step t-1 unchanged. */
 void rnn_ref_lstm_backward(rnn_real *dx, rnn_real *dkernel, rnn_real *drecurrent_kernel,
                            rnn_real *dbias, rnn_real *scratch, const rnn_real *dh,
                            const rnn_real *x, const rnn_real *h, const rnn_real *c,
                            const rnn_real *gates, const rnn_real *kernel,
                            const rnn_real *recurrent_kernel, const rnn_real *recurrent_mask,
-                           int B, int T, int F, int U) {
+                           const rnn_real *step_mask, int B, int T, int F, int U) {
     const size_t G = 4 * (size_t)U;
     rnn_real *dh_next = scratch;          /* [U]  gradient reaching h_t from step t+1 */
     rnn_real *dc_next = scratch + U;      /* [U]  gradient reaching c_t from step t+1 */
@@ -79,6 +85,10 @@ void rnn_ref_lstm_backward(rnn_real *dx, rnn_real *dkernel, rnn_real *drecurrent
             const rnn_real *cprev = t > 0 ? c + (step - 1) * (size_t)U : NULL;
             const rnn_real *dht = dh + step * (size_t)U;
             rnn_real *dxt = dx + step * (size_t)F;
+            if (rnn_recurrent_step_masked(step_mask, step)) {
+                rnn_recurrent_carry_grad(dh_next, dht, dxt, U, F);
+                continue;
+            }
 
             for (int u = 0; u < U; u++) {
                 rnn_real i = gt[u], f = gt[U + u], g = gt[2 * U + u], o = gt[3 * U + u];
@@ -108,7 +118,8 @@ static int lstm_layout(rnn_layout *c, rnn_layer *l) {
 static void cell_forward(rnn_recurrent_state *s, const rnn_ref_pass *p, const rnn_real *x, const rnn_real *rmask) {
     const rnn_layer *l = p->l;
     rnn_ref_lstm_forward(s->h, s->c, s->gates, x, rnn_ref_param(p, RNN_T_KERNEL), rnn_ref_param(p, RNN_T_RECURRENT_KERNEL),
-                         rnn_ref_param(p, RNN_T_RNN_BIAS), rmask, p->n, p->m->timesteps, l->in_features, l->units);
+                         rnn_ref_param(p, RNN_T_RNN_BIAS), rmask, s->step_mask, p->n, p->l->timesteps, l->in_features,
+                         l->units);
 }
 
 static void cell_backward(rnn_recurrent_state *s, const rnn_ref_pass *p, rnn_real *dx, const rnn_real *x,
@@ -116,15 +127,12 @@ static void cell_backward(rnn_recurrent_state *s, const rnn_ref_pass *p, rnn_rea
     const rnn_layer *l = p->l;
     rnn_ref_lstm_backward(dx, rnn_ref_grad(p, RNN_T_KERNEL), rnn_ref_grad(p, RNN_T_RECURRENT_KERNEL),
                           rnn_ref_grad(p, RNN_T_RNN_BIAS), s->scratch, s->dh, x, s->h, s->c, s->gates,
-                          rnn_ref_param(p, RNN_T_KERNEL), rnn_ref_param(p, RNN_T_RECURRENT_KERNEL), rmask, p->n,
-                          p->m->timesteps, l->in_features, l->units);
+                          rnn_ref_param(p, RNN_T_KERNEL), rnn_ref_param(p, RNN_T_RECURRENT_KERNEL), rmask, s->step_mask,
+                          p->n, p->l->timesteps, l->in_features, l->units);
 }
 
 static const rnn_recurrent_cell cell = {1, 1, cell_forward, cell_backward};
 
-static int ref_create(rnn_ref_layer *s, const rnn_model *m, const rnn_layer *l, int max_batch) {
-    return rnn_recurrent_create(s, m, l, max_batch, &cell);
-}
-
-const rnn_kind rnn_kind_lstm = {NULL, lstm_layout, ref_create, rnn_recurrent_destroy,
-                                rnn_recurrent_forward, rnn_recurrent_backward};
+const rnn_kind rnn_kind_lstm = {NULL, lstm_layout, rnn_recurrent_create,
+                                rnn_recurrent_destroy, rnn_recurrent_forward, rnn_recurrent_backward, &cell, 0,
+                                RNN_MASK_USED};

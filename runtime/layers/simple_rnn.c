@@ -3,7 +3,8 @@
  *
  * Shapes: x [B, T, F], kernel [F, U], recurrent_kernel [U, U], bias [U], h [B, T, U].
  * The activation's derivative is taken from h itself (tanh 1-h², sigmoid h(1-h),
- * relu [h > 0], linear 1), so the forward needs no other cache.
+ * relu [h > 0], linear 1), so the forward needs no other cache. A step of padding
+ * (step_mask) keeps h_{t-1}.
  * The kind: simple_rnn { units, activation = "tanh", dropout, recurrent_dropout,
  * return_sequences } (tensors kernel, recurrent_kernel, bias).
  */
@@ -32,7 +33,7 @@ static rnn_real activation_slope(rnn_activation act, rnn_real h) {
 
 void rnn_ref_simple_rnn_forward(rnn_real *h, const rnn_real *x, const rnn_real *kernel,
                                 const rnn_real *recurrent_kernel, const rnn_real *bias,
-                                const rnn_real *recurrent_mask, rnn_activation act,
+                                const rnn_real *recurrent_mask, const rnn_real *step_mask, rnn_activation act,
                                 int B, int T, int F, int U) {
     for (int b = 0; b < B; b++) {
         const rnn_real *m = recurrent_mask ? recurrent_mask + (size_t)b * (size_t)U : NULL;
@@ -48,6 +49,7 @@ void rnn_ref_simple_rnn_forward(rnn_real *h, const rnn_real *x, const rnn_real *
                         a += hprev[k] * (m ? m[k] : 1) * recurrent_kernel[(size_t)k * (size_t)U + (size_t)u];
                 ht[u] = activate(act, a);
             }
+            if (rnn_recurrent_step_masked(step_mask, (size_t)b * (size_t)T + (size_t)t)) rnn_recurrent_carry(ht, hprev, U);
         }
     }
 }
@@ -56,7 +58,7 @@ void rnn_ref_simple_rnn_backward(rnn_real *dx, rnn_real *dkernel, rnn_real *drec
                                  rnn_real *dbias, rnn_real *scratch, const rnn_real *dh,
                                  const rnn_real *x, const rnn_real *h, const rnn_real *kernel,
                                  const rnn_real *recurrent_kernel, const rnn_real *recurrent_mask,
-                                 rnn_activation act, int B, int T, int F, int U) {
+                                 const rnn_real *step_mask, rnn_activation act, int B, int T, int F, int U) {
     rnn_real *dh_next = scratch;            /* [U]: gradient reaching h_t from step t+1 */
     rnn_real *da = scratch + U;             /* [U]: gradient at the pre-activation       */
     for (int b = 0; b < B; b++) {
@@ -69,6 +71,10 @@ void rnn_ref_simple_rnn_backward(rnn_real *dx, rnn_real *dkernel, rnn_real *drec
             const rnn_real *hprev = t > 0 ? h + (step - 1) * (size_t)U : NULL;
             const rnn_real *dht = dh + step * (size_t)U;
             rnn_real *dxt = dx + step * (size_t)F;
+            if (rnn_recurrent_step_masked(step_mask, step)) {
+                rnn_recurrent_carry_grad(dh_next, dht, dxt, U, F);
+                continue;
+            }
 
             for (int u = 0; u < U; u++) da[u] = (dht[u] + dh_next[u]) * activation_slope(act, ht[u]);
 
@@ -99,8 +105,8 @@ static int simple_rnn_layout(rnn_layout *c, rnn_layer *l) {
 static void cell_forward(rnn_recurrent_state *s, const rnn_ref_pass *p, const rnn_real *x, const rnn_real *rmask) {
     const rnn_layer *l = p->l;
     rnn_ref_simple_rnn_forward(s->h, x, rnn_ref_param(p, RNN_T_KERNEL), rnn_ref_param(p, RNN_T_RECURRENT_KERNEL),
-                               rnn_ref_param(p, RNN_T_RNN_BIAS), rmask, l->activation, p->n, p->m->timesteps,
-                               l->in_features, l->units);
+                               rnn_ref_param(p, RNN_T_RNN_BIAS), rmask, s->step_mask, l->activation, p->n,
+                               p->l->timesteps, l->in_features, l->units);
 }
 
 static void cell_backward(rnn_recurrent_state *s, const rnn_ref_pass *p, rnn_real *dx, const rnn_real *x,
@@ -109,14 +115,11 @@ static void cell_backward(rnn_recurrent_state *s, const rnn_ref_pass *p, rnn_rea
     rnn_ref_simple_rnn_backward(dx, rnn_ref_grad(p, RNN_T_KERNEL), rnn_ref_grad(p, RNN_T_RECURRENT_KERNEL),
                                 rnn_ref_grad(p, RNN_T_RNN_BIAS), s->scratch, s->dh, x, s->h,
                                 rnn_ref_param(p, RNN_T_KERNEL), rnn_ref_param(p, RNN_T_RECURRENT_KERNEL), rmask,
-                                l->activation, p->n, p->m->timesteps, l->in_features, l->units);
+                                s->step_mask, l->activation, p->n, p->l->timesteps, l->in_features, l->units);
 }
 
 static const rnn_recurrent_cell cell = {0, 0, cell_forward, cell_backward};
 
-static int ref_create(rnn_ref_layer *s, const rnn_model *m, const rnn_layer *l, int max_batch) {
-    return rnn_recurrent_create(s, m, l, max_batch, &cell);
-}
-
-const rnn_kind rnn_kind_simple_rnn = {simple_rnn_defaults, simple_rnn_layout, ref_create, rnn_recurrent_destroy,
-                                      rnn_recurrent_forward, rnn_recurrent_backward};
+const rnn_kind rnn_kind_simple_rnn = {simple_rnn_defaults, simple_rnn_layout, rnn_recurrent_create,
+                                      rnn_recurrent_destroy, rnn_recurrent_forward, rnn_recurrent_backward, &cell, 0,
+                                      RNN_MASK_USED};

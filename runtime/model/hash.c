@@ -36,7 +36,11 @@ uint64_t rnn_model_hash(const rnn_model *m) {
                 h = fnv_int(h, (long long)v);
             } else if (o->hashed == 2 && v != 0) {
                 h = fnv_int(h, k);
-                h = fnv(h, &v, sizeof v);
+                uint64_t bits;   /* the double's bytes as a little-endian host has them, on any host */
+                unsigned char le[8];
+                memcpy(&bits, &v, sizeof bits);
+                for (int b = 0; b < 8; b++) le[b] = (unsigned char)(bits >> (8 * b));
+                h = fnv(h, le, sizeof le);
             }
         }
     }
@@ -46,6 +50,7 @@ uint64_t rnn_model_hash(const rnn_model *m) {
         h = fnv(h, t->name, strlen(t->name));
         h = fnv_int(h, t->shape[0]);
         h = fnv_int(h, t->shape[1]);
+        if (t->rank == 3) h = fnv_int(h, t->shape[2]);   /* (the ranks before 3 hash as they did) */
     }
     return h;
 }

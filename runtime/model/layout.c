@@ -43,12 +43,14 @@ int rnn_layout_error(rnn_layout *c, const char *fmt, ...) {
     const rnn_layer *l = &c->m->layers[c->index];
     va_list ap;
     va_start(ap, fmt);
-    vfail(c, l->line, l->name, fmt, ap);
+    if (c->who) vfail(c, c->line, c->who, fmt, ap);
+    else vfail(c, l->line, l->name, fmt, ap);
     va_end(ap);
     return -1;
 }
 
-void rnn_layout_tensor(rnn_layout *c, const char *suffix, int rows, int cols, int rank, rnn_init_kind init) {
+/* The tensor [d0, d1, d2] of the given rank (its dimensions past the rank are 1). */
+static void add_tensor(rnn_layout *c, const char *suffix, int rank, int d0, int d1, int d2, rnn_init_kind init) {
     rnn_model *m = c->m;
     rnn_layer *l = &m->layers[c->index];
     if (m->n_tensors >= RNN_MAX_TENSORS) {   /* a kind with more tensors than RNN_MAX_TENSORS allows */
@@ -59,12 +61,14 @@ void rnn_layout_tensor(rnn_layout *c, const char *suffix, int rows, int cols, in
     char layer_name[RNN_NAME_MAX];   /* a copy: gcc's -Wrestrict cannot tell t from l */
     memcpy(layer_name, l->name, sizeof layer_name);
     memset(t, 0, sizeof *t);
-    snprintf(t->name, sizeof t->name, "%s/%s", layer_name, suffix);
+    if (c->scope) snprintf(t->name, sizeof t->name, "%s/%s/%s", layer_name, c->scope, suffix);
+    else snprintf(t->name, sizeof t->name, "%s/%s", layer_name, suffix);
     t->layer = c->index;
     t->rank = rank;
-    t->shape[0] = rows;
-    t->shape[1] = rank == 1 ? 1 : cols;
-    t->size = (size_t)t->shape[0] * (size_t)t->shape[1];
+    t->shape[0] = d0;
+    t->shape[1] = rank >= 2 ? d1 : 1;
+    t->shape[2] = rank >= 3 ? d2 : 1;
+    t->size = (size_t)t->shape[0] * (size_t)t->shape[1] * (size_t)t->shape[2];
     t->offset = m->param_buffer_len;
     t->init = init;
     m->param_buffer_len += (t->size + RNN_TENSOR_ALIGN - 1) / RNN_TENSOR_ALIGN * RNN_TENSOR_ALIGN;
@@ -72,10 +76,29 @@ void rnn_layout_tensor(rnn_layout *c, const char *suffix, int rows, int cols, in
     l->n_params += t->size;
 }
 
+void rnn_layout_tensor(rnn_layout *c, const char *suffix, int rows, int cols, int rank, rnn_init_kind init) {
+    add_tensor(c, suffix, rank, rows, cols, 1, init);
+}
+
+void rnn_layout_tensor3(rnn_layout *c, const char *suffix, int d0, int d1, int d2, rnn_init_kind init) {
+    add_tensor(c, suffix, 3, d0, d1, d2, init);
+}
+
 int rnn_layout_units(rnn_layout *c, const char *what, int v, int max) {
     if (v < 1) return rnn_layout_error(c, "%s must be a positive integer (got %d)", what, v);
     if (v > max) return rnn_layout_error(c, "%s must be at most %d (got %d)", what, max, v);
     return 0;
+}
+
+int rnn_layout_sequence_input(rnn_layout *c, const rnn_layer *l) {
+    char shape[64];
+    if (l->in_seq) return 0;
+    rnn_shape_str(shape, sizeof shape, 0, 0, l->in_features);
+    if (c->prev->gates > 0)   /* a recurrent layer that returns only its last output */
+        return rnn_layout_error(c, "input must be a sequence, but %s returns only its last output %s; set return_sequences = true on %s",
+                                c->prev->name, shape, c->prev->name);
+    return rnn_layout_error(c, "input must be a sequence (None, steps, features), but %s returns one vector per sample %s",
+                            c->prev->name, shape);
 }
 
 /* A rate in [0, 1); NaN fails the comparison and is rejected too. */
@@ -106,6 +129,8 @@ static int check_names(rnn_layout *c) {
         const rnn_layer *l = &m->layers[i];
         if (!is_identifier(l->name))
             return rnn_layout_fail(c, l->line, NULL, "layer name '%s' is not a C identifier (letters, digits and _, not starting with a digit)", l->name);
+        if (l->wrapped && !is_identifier(l->wrapped_name))
+            return rnn_layout_fail(c, l->wrapped_line, NULL, "layer name '%s' is not a C identifier (letters, digits and _, not starting with a digit)", l->wrapped_name);
         for (int j = 0; j < i; j++)
             if (strcmp(m->layers[j].name, l->name) == 0)
                 return rnn_layout_fail(c, l->line, NULL, "duplicate layer name '%s' (line %d already uses it)",
@@ -123,6 +148,8 @@ static int layout_layer(rnn_layout *c, int i) {
     rnn_layer *l = &m->layers[i];
     c->index = i;
     c->prev = i > 0 ? &m->layers[i - 1] : NULL;
+    c->scope = c->who = NULL;
+    c->line = 0;
     l->first_tensor = m->n_tensors;
     l->n_tensors = 0;
     l->n_params = 0;
@@ -133,101 +160,65 @@ static int layout_layer(rnn_layout *c, int i) {
     if (i > 0 && l->kind == RNN_LAYER_EMBEDDING)
         return rnn_layout_error(c, "an embedding must be the first layer (it reads the token ids)");
     if (c->prev) {
-        l->timesteps = c->prev->timesteps;
+        l->timesteps = c->prev->out_timesteps;
         l->in_seq = c->prev->out_seq;
         l->in_features = c->prev->out_features;
     }
-    return rnn_kind_of(l->kind)->layout(c, l);
+    l->out_timesteps = 0;   /* a kind that changes the sequence's length sets it */
+    l->mask_in = c->prev ? c->prev->mask_out : 0;
+    l->mask_out = 0;        /* the embedding sets it (mask_zero) */
+    const rnn_mask_use mask = rnn_kind_of(l->kind)->mask;
+    if (l->mask_in && mask == RNN_MASK_REFUSED)
+        return rnn_layout_error(c, "does not support masking (Keras's supports_masking is false), but its input carries "
+                                   "the mask of %s (mask_zero = true): Keras would drop the mask here and the layers after "
+                                   "it would read the padding as tokens; set mask_zero = false, or end the mask before "
+                                   "it (a recurrent layer without return_sequences, or global_average_pooling1d)",
+                                m->layers[0].name);
+    if (rnn_kind_of(l->kind)->layout(c, l)) return -1;
+    if (l->out_timesteps == 0) l->out_timesteps = l->timesteps;
+    /* Keras's compute_mask: the mask goes on unchanged, or (a recurrent layer, global
+     * average pooling) only with a sequence out */
+    if (l->mask_in) l->mask_out = mask == RNN_MASK_PASSED || l->out_seq;
+    return 0;
 }
 
 /* ---- the output layer and the training configuration ---------------------------------------- */
 
+/* The last layer is the output layer: a kind that may end a model (dense, activation),
+ * one vector per sample, whose activation is the loss's sigmoid or softmax; its forward
+ * writes the logits (docs/keras-semantics.md, Losses). */
 static int check_output(rnn_layout *c) {
     rnn_model *m = c->m;
     const rnn_layer *out = &m->layers[m->n_layers - 1];
-    if (out->kind != RNN_LAYER_DENSE)
-        return rnn_layout_fail(c, out->line, out->name, "the output layer must be dense (got %s)", rnn_layer_dsl_name(out->kind));
-    m->n_outputs = out->units;
-    if (m->loss == RNN_LOSS_BINARY_CROSSENTROPY) {
-        if (out->units != 1 || out->activation != RNN_ACT_SIGMOID)
+    char shape[64];
+    if (!rnn_kind_of(out->kind)->output)
+        return rnn_layout_fail(c, out->line, out->name, "the output layer must be dense or activation (got %s)",
+                               rnn_layer_dsl_name(out->kind));
+    if (out->out_seq)
+        return rnn_layout_fail(c, out->line, out->name,
+                               "the output is a sequence %s, but the loss takes one vector per sample; end the sequence before "
+                               "the output layer (return_sequences = false, a global pooling layer or flatten)",
+                               rnn_shape_str(shape, sizeof shape, 1, out->out_timesteps, out->out_features));
+    m->n_outputs = out->out_features;
+    if (m->loss == RNN_LOSS_BINARY_CROSSENTROPY) {   /* one output, or K independent labels (multi-label) */
+        if (out->activation != RNN_ACT_SIGMOID)
             return rnn_layout_fail(c, out->line, out->name,
-                                   "binary_crossentropy needs an output layer with 1 unit and activation = \"sigmoid\" (got %d units, \"%s\")",
-                                   out->units, rnn_activation_name(out->activation));
-    } else if (m->loss == RNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY) {
-        if (out->units < 2 || out->activation != RNN_ACT_SOFTMAX)
+                                   "binary_crossentropy needs an output layer with activation = \"sigmoid\" (got %d units, \"%s\")",
+                                   out->out_features, rnn_activation_name(out->activation));
+    } else if (m->loss == RNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY || m->loss == RNN_LOSS_CATEGORICAL_CROSSENTROPY) {
+        if (out->out_features < 2 || out->activation != RNN_ACT_SOFTMAX)
             return rnn_layout_fail(c, out->line, out->name,
-                                   "sparse_categorical_crossentropy needs an output layer with at least 2 units and activation = \"softmax\" (got %d units, \"%s\")",
-                                   out->units, rnn_activation_name(out->activation));
+                                   "%s needs an output layer with at least 2 units and activation = \"softmax\" (got %d units, \"%s\")",
+                                   rnn_loss_name(m->loss), out->out_features, rnn_activation_name(out->activation));
     } else {
         return rnn_layout_fail(c, 0, NULL, "unknown loss %d", (int)m->loss);
     }
+    m->label_width = m->loss == RNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY ? 1 : m->n_outputs;
     return 0;
-}
-
-static int check_optimizer(rnn_layout *c) {
-    const rnn_optimizer *o = &c->m->optimizer;
-    const char *on = rnn_optimizer_name(o->kind);
-    if (!(o->learning_rate > 0 && isfinite(o->learning_rate)))
-        return rnn_layout_fail(c, o->line, on, "learning_rate must be a positive number (got %g)", o->learning_rate);
-    if (o->kind == RNN_OPT_RMSPROP && !rnn_is_rate(o->rho))
-        return rnn_layout_fail(c, o->line, on, "rho must be in [0, 1) (got %g)", o->rho);
-    if (o->kind != RNN_OPT_SGD && !(o->epsilon >= 0 && isfinite(o->epsilon)))
-        return rnn_layout_fail(c, o->line, on, "epsilon must be a non-negative number (got %g)", o->epsilon);
-    if (o->kind == RNN_OPT_ADAM && (!rnn_is_rate(o->beta_1) || !rnn_is_rate(o->beta_2)))
-        return rnn_layout_fail(c, o->line, on, "beta_1 and beta_2 must be in [0, 1) (got %g, %g)", o->beta_1, o->beta_2);
-    if (o->kind == RNN_OPT_SGD && !(o->momentum >= 0 && o->momentum <= 1))
-        return rnn_layout_fail(c, o->line, on, "momentum must be in [0, 1] (got %g)", o->momentum);
-    if (!(o->clipnorm >= 0 && isfinite(o->clipnorm)) || !(o->global_clipnorm >= 0 && isfinite(o->global_clipnorm)) ||
-        !(o->clipvalue >= 0 && isfinite(o->clipvalue)))
-        return rnn_layout_fail(c, o->line, on, "clipnorm, global_clipnorm and clipvalue must be non-negative numbers");
-    /* Keras refuses some combinations and silently ignores others (docs/keras-semantics.md,
-     * Gradient clipping); refusing every one cannot surprise anybody. */
-    if ((o->clipnorm > 0) + (o->global_clipnorm > 0) + (o->clipvalue > 0) > 1)
-        return rnn_layout_fail(c, o->line, on, "set at most one of clipnorm, global_clipnorm and clipvalue (as Keras 3 requires)");
-    return 0;
-}
-
-static int check_callbacks(rnn_layout *c) {
-    rnn_model *m = c->m;
-    rnn_fit_config *f = &m->fit;
-    if (f->n_callbacks < 0 || f->n_callbacks > RNN_MAX_CALLBACKS)
-        return rnn_layout_fail(c, m->line, "fit", "at most %d callbacks", RNN_MAX_CALLBACKS);
-    for (int i = 0; i < f->n_callbacks; i++) {
-        rnn_callback *cb = &f->callbacks[i];
-        const char *cn = cb->kind == RNN_CB_MODEL_CHECKPOINT ? "model_checkpoint"
-                         : cb->kind == RNN_CB_EARLY_STOPPING ? "early_stopping" : "csv_logger";
-        if ((unsigned)cb->monitor > RNN_MONITOR_ACCURACY) return rnn_layout_fail(c, cb->line, cn, "unknown monitor");
-        int acc = cb->monitor == RNN_MONITOR_ACCURACY || cb->monitor == RNN_MONITOR_VAL_ACCURACY;
-        if (acc && !m->metric_accuracy)
-            return rnn_layout_fail(c, cb->line, cn, "monitor '%s' needs metrics = { \"accuracy\" } in compile",
-                                   rnn_monitor_name(cb->monitor));
-        if (cb->mode == RNN_MODE_AUTO) cb->mode = acc ? RNN_MODE_MAX : RNN_MODE_MIN;   /* Keras: max when the name has "acc" */
-        if (cb->kind != RNN_CB_EARLY_STOPPING && !cb->path[0]) return rnn_layout_fail(c, cb->line, cn, "path must be a non-empty string");
-        if (cb->kind == RNN_CB_EARLY_STOPPING) {
-            if (cb->patience < 0) return rnn_layout_fail(c, cb->line, cn, "patience must be a non-negative integer (got %d)", cb->patience);
-            if (cb->start_from_epoch < 0)
-                return rnn_layout_fail(c, cb->line, cn, "start_from_epoch must be a non-negative integer (got %d)", cb->start_from_epoch);
-            if (!isfinite(cb->min_delta)) return rnn_layout_fail(c, cb->line, cn, "min_delta must be a finite number");
-            cb->min_delta = fabs(cb->min_delta);   /* Keras takes abs(min_delta) */
-        }
-    }
-    return 0;
-}
-
-static int check_training(rnn_layout *c) {
-    rnn_model *m = c->m;
-    rnn_fit_config *f = &m->fit;
-    if (check_optimizer(c)) return -1;
-    if (f->epochs < 1) return rnn_layout_fail(c, m->line, "fit", "epochs must be a positive integer (got %d)", f->epochs);
-    if (f->batch_size < 1 || f->batch_size > RNN_MAX_BATCH)
-        return rnn_layout_fail(c, m->line, "fit", "batch_size must be an integer in [1, %d] (got %d)", RNN_MAX_BATCH, f->batch_size);
-    if (!rnn_is_rate(f->validation_split))
-        return rnn_layout_fail(c, m->line, "fit", "validation_split must be in [0, 1) (got %g)", f->validation_split);
-    return check_callbacks(c);
 }
 
 int rnn_model_layout(rnn_model *m, char *err, size_t errlen) {
-    rnn_layout c = {m, 0, NULL, err, errlen};
+    rnn_layout c = {m, 0, NULL, err, errlen, NULL, NULL, 0};
     if (err && errlen) err[0] = 0;
     if (m->n_layers < 1) return rnn_layout_fail(&c, 0, NULL, "the model has no layers");
     if (m->n_layers > RNN_MAX_LAYERS)
@@ -246,5 +237,5 @@ int rnn_model_layout(rnn_model *m, char *err, size_t errlen) {
     m->timesteps = m->layers[0].timesteps;
     m->vocab = m->layers[0].input_dim;
     if (check_output(&c)) return -1;
-    return check_training(&c);
+    return rnn_layout_training(&c);
 }

@@ -7,17 +7,41 @@
 #include <string.h>
 
 static const char *const act_names[RNN_ACT_COUNT] = {"linear", "sigmoid", "tanh", "relu", "softmax"};
-static const char *const monitor_names[] = {"val_loss", "val_accuracy", "loss", "accuracy"};
+static const char *const monitor_names[RNN_MONITOR_COUNT] = {"val_loss", "val_accuracy", "loss", "accuracy",
+                                                             "val_auc", "auc", "val_precision", "precision",
+                                                             "val_recall", "recall"};
+static const char *const loss_names[] = {"binary_crossentropy", "sparse_categorical_crossentropy",
+                                         "categorical_crossentropy"};
+static const char *const callback_names[] = {"model_checkpoint", "early_stopping", "csv_logger", "reduce_lr_on_plateau"};
+static const char *const schedule_names[RNN_SCHEDULE_COUNT] = {"constant", "exponential_decay", "inverse_time_decay",
+                                                               "piecewise_constant_decay", "cosine_decay"};
 static const char *const optimizer_names[] = {"rmsprop", "adam", "sgd"};
+static const char *const merge_names[RNN_MERGE_COUNT] = {"concat", "sum", "mul", "ave", "none"};
+static const char *const padding_names[RNN_PADDING_COUNT] = {"valid", "same", "causal"};
 
 const char *rnn_activation_name(rnn_activation a) {
     return (unsigned)a < RNN_ACT_COUNT ? act_names[a] : "?";
+}
+const char *rnn_padding_name(rnn_padding p) {
+    return (unsigned)p < RNN_PADDING_COUNT ? padding_names[p] : "?";
+}
+const char *rnn_merge_mode_name(rnn_merge_mode m) {
+    return (unsigned)m < RNN_MERGE_COUNT ? merge_names[m] : "?";
 }
 const char *rnn_optimizer_name(rnn_optimizer_kind k) {
     return (unsigned)k < 3 ? optimizer_names[k] : "?";
 }
 const char *rnn_monitor_name(rnn_monitor m) {
-    return (unsigned)m < 4 ? monitor_names[m] : "?";
+    return (unsigned)m < RNN_MONITOR_COUNT ? monitor_names[m] : "?";
+}
+const char *rnn_loss_name(rnn_loss_kind k) {
+    return (unsigned)k <= RNN_LOSS_CATEGORICAL_CROSSENTROPY ? loss_names[k] : "?";
+}
+const char *rnn_callback_name(rnn_callback_kind k) {
+    return (unsigned)k <= RNN_CB_REDUCE_LR_ON_PLATEAU ? callback_names[k] : "?";
+}
+const char *rnn_schedule_name(rnn_schedule_kind k) {
+    return (unsigned)k < RNN_SCHEDULE_COUNT ? schedule_names[k] : "?";
 }
 
 const rnn_option_info rnn_layer_options[] = {
@@ -35,7 +59,9 @@ double rnn_option_value(const rnn_layer *l, const rnn_option_info *o) {
         return d;
     }
     int v;   /* int, bool and the enums (int-sized: their values are small) */
-    _Static_assert(sizeof(rnn_activation) == sizeof(int) && sizeof(rnn_dropout_mask) == sizeof(int),
+    _Static_assert(sizeof(rnn_activation) == sizeof(int) && sizeof(rnn_dropout_mask) == sizeof(int) &&
+                       sizeof(rnn_layer_kind) == sizeof(int) && sizeof(rnn_merge_mode) == sizeof(int) &&
+                       sizeof(rnn_padding) == sizeof(int),
                    "enum options are read as int");
     memcpy(&v, p, sizeof v);
     return v;
@@ -73,14 +99,21 @@ void rnn_layer_defaults(rnn_layer *l, rnn_layer_kind kind) {
     if (rnn_kind_of(kind)->defaults) rnn_kind_of(kind)->defaults(l);
 }
 
+/* "kind", "kind_1", ... into name (RNN_NAME_MAX bytes), the kind's counter advanced. */
+static void default_name(char *name, rnn_layer_kind kind, int *counter) {
+    int k = counter[kind]++;
+    if (k == 0) snprintf(name, RNN_NAME_MAX, "%s", rnn_layer_dsl_name(kind));
+    else snprintf(name, RNN_NAME_MAX, "%s_%d", rnn_layer_dsl_name(kind), k);
+}
+
 void rnn_model_name_layers(rnn_model *m) {
     int counter[RNN_LAYER_KIND_COUNT] = {0};
     for (int i = 0; i < m->n_layers && i < RNN_MAX_LAYERS; i++) {
         rnn_layer *l = &m->layers[i];
-        if (l->name[0] || (unsigned)l->kind >= RNN_LAYER_KIND_COUNT) continue;
-        int k = counter[l->kind]++;
-        if (k == 0) snprintf(l->name, sizeof l->name, "%s", rnn_layer_dsl_name(l->kind));
-        else snprintf(l->name, sizeof l->name, "%s_%d", rnn_layer_dsl_name(l->kind), k);
+        if ((unsigned)l->kind >= RNN_LAYER_KIND_COUNT) continue;
+        if (l->wrapped && !l->wrapped_name[0] && (unsigned)l->wrapped < RNN_LAYER_KIND_COUNT)
+            default_name(l->wrapped_name, l->wrapped, counter);
+        if (!l->name[0]) default_name(l->name, l->kind, counter);
     }
 }
 

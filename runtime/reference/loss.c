@@ -100,3 +100,85 @@ int rnn_ref_sparse_correct(const rnn_real *probs, const rnn_real *labels, int B,
     }
     return correct;
 }
+
+/* ---- every loss, weighted, for any output (the model's, through rnn_ref_loss_*) ----------------
+ * Per sample b with weight w_b (1 without weights), logits z [C] and labels y [L]:
+ *   binary, C sigmoid outputs:  (1/C) sum_k bce(z_k, y_k)        (Keras: the mean over the last axis)
+ *   sparse categorical:          logsumexp(z) - z_y
+ *   categorical:                 sum_k y_k (logsumexp(z) - z_k)
+ * The batch loss is sum_b w_b loss_b / N (SUM_OVER_BATCH_SIZE); its gradient is taken
+ * with respect to z, for the categorical loss p sum(y) - y, which is p - y (TensorFlow's)
+ * for the label rows the data readers accept (summing to 1). */
+
+static double weight_of(const float *w, int b) { return w ? (double)w[b] : 1.0; }
+
+/* One sample's loss; NaN for a class index outside [0, C). */
+static double sample_loss(rnn_loss_kind loss, const rnn_real *z, const rnn_real *y, int C) {
+    if (loss == RNN_LOSS_BINARY_CROSSENTROPY) {
+        if (C == 1) return rnn_ref_bce_sum(z, y, 1, 0);
+        return rnn_ref_bce_sum(z, y, C, 0) / C;
+    }
+    if (loss == RNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY) return rnn_ref_sparse_cce_sum(z, y, 1, C, 0);
+    const double lse = log_sum_exp(z, C);
+    double l = 0;
+    for (int k = 0; k < C; k++) l += (double)y[k] * (lse - (double)z[k]);
+    return l;
+}
+
+double rnn_ref_loss_sum(rnn_loss_kind loss, const rnn_real *logits, const rnn_real *labels, const float *weights, int B,
+                        int C, double sum) {
+    const int L = loss == RNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY ? 1 : C;
+    for (int b = 0; b < B; b++) {
+        const double l = sample_loss(loss, logits + (size_t)b * (size_t)C, labels + (size_t)b * (size_t)L, C);
+        if (isnan(l)) return NAN;
+        sum += weights ? weight_of(weights, b) * l : l;
+    }
+    return sum;
+}
+
+void rnn_ref_loss_grad(rnn_loss_kind loss, rnn_real *dlogits, const rnn_real *logits, const rnn_real *labels,
+                       const float *weights, int B, int C, int N) {
+    const int L = loss == RNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY ? 1 : C;
+    for (int b = 0; b < B; b++) {
+        const rnn_real *z = logits + (size_t)b * (size_t)C, *y = labels + (size_t)b * (size_t)L;
+        rnn_real *dz = dlogits + (size_t)b * (size_t)C;
+        if (loss == RNN_LOSS_BINARY_CROSSENTROPY && !weights) {
+            rnn_ref_bce_grad(dz, z, y, C, C * N);   /* (the unweighted form, as it always was) */
+        } else if (loss == RNN_LOSS_BINARY_CROSSENTROPY) {
+            const rnn_real w = weights[b];
+            for (int k = 0; k < C; k++) dz[k] = (rnn_ref_sigmoid(z[k]) - y[k]) * w / (rnn_real)(C * N);
+        } else if (loss == RNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY) {
+            rnn_ref_sparse_cce_grad(dz, z, y, 1, C, N);
+            if (weights)
+                for (int k = 0; k < C; k++) dz[k] *= weights[b];
+        } else {
+            const double lse = log_sum_exp(z, C), w = weight_of(weights, b);
+            double ysum = 0;
+            for (int k = 0; k < C; k++) ysum += (double)y[k];
+            for (int k = 0; k < C; k++) dz[k] = (rnn_real)(w * (exp((double)z[k] - lse) * ysum - (double)y[k]) / N);
+        }
+    }
+}
+
+/* The first index of the largest of v[0..C) (numpy's argmax). */
+static int argmax(const rnn_real *v, int C) {
+    int best = 0;
+    for (int c = 1; c < C; c++)
+        if (v[c] > v[best]) best = c;
+    return best;
+}
+
+int rnn_ref_count_correct(rnn_accuracy_kind acc, const rnn_real *probs, const rnn_real *labels, int B, int C) {
+    int correct = 0;
+    for (int b = 0; b < B; b++) {
+        const rnn_real *p = probs + (size_t)b * (size_t)C;
+        if (acc == RNN_ACCURACY_BINARY) {
+            correct += rnn_ref_binary_correct(p, labels + (size_t)b * (size_t)C, C);
+        } else if (acc == RNN_ACCURACY_SPARSE_CATEGORICAL) {
+            correct += argmax(p, C) == class_of(labels[b], C);
+        } else {
+            correct += argmax(p, C) == argmax(labels + (size_t)b * (size_t)C, C);
+        }
+    }
+    return correct;
+}

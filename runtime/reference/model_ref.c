@@ -21,7 +21,10 @@ struct rnn_ref {
     int max_batch;
     rnn_ref_layer layers[RNN_MAX_LAYERS];
     rnn_real *probs;          /* [B, n_outputs] the output layer after sigmoid / softmax    */
-    rnn_real *labels;         /* [B] copy of the last forward's labels                      */
+    rnn_real *labels;         /* [B, label_width] copy of the last forward's labels          */
+    float *weights;           /* [B] copy of the last forward's sample weights              */
+    int weighted;             /* the last forward had sample weights                        */
+    double lookup_sumsq;      /* of the last backward: sum of the squares of layer 0's dout  */
     int32_t *tokens;          /* [B, T] copy of the last forward's tokens                   */
     int n;                    /* samples in the last forward                                */
     int has_labels;           /* the last forward had labels and valid tokens               */
@@ -31,8 +34,8 @@ struct rnn_ref {
 };
 
 /* Elements per sample of a layer's output. */
-static size_t out_len(const rnn_model *m, const rnn_layer *l) {
-    return (l->out_seq ? (size_t)m->timesteps : 1) * (size_t)l->out_features;
+static size_t out_len(const rnn_layer *l) {
+    return (l->out_seq ? (size_t)l->out_timesteps : 1) * (size_t)l->out_features;
 }
 
 rnn_real *rnn_ref_alloc(size_t n, int *ok) {
@@ -42,11 +45,11 @@ rnn_real *rnn_ref_alloc(size_t n, int *ok) {
 }
 
 const rnn_real *rnn_ref_param(const rnn_ref_pass *p, int slot) {
-    return p->params + p->m->tensors[p->l->first_tensor + slot].offset;
+    return p->params + p->m->tensors[p->l->first_tensor + p->slot0 + slot].offset;
 }
 
 rnn_real *rnn_ref_grad(const rnn_ref_pass *p, int slot) {
-    return p->grads + p->m->tensors[p->l->first_tensor + slot].offset;
+    return p->grads + p->m->tensors[p->l->first_tensor + p->slot0 + slot].offset;
 }
 
 void rnn_ref_destroy(rnn_ref *r) {
@@ -60,6 +63,7 @@ void rnn_ref_destroy(rnn_ref *r) {
     }
     free(r->probs);
     free(r->labels);
+    free(r->weights);
     free(r->tokens);
     free(r->part_buf);
     free(r);
@@ -77,15 +81,16 @@ rnn_ref *rnn_ref_create(const rnn_model *m, int max_batch) {
     for (int i = 0; i < m->n_layers; i++) {
         const rnn_layer *l = &m->layers[i];
         rnn_ref_layer *s = &r->layers[i];
-        s->out = rnn_ref_alloc(B * out_len(m, l), &ok);
-        s->dout = rnn_ref_alloc(B * out_len(m, l), &ok);
+        s->out = rnn_ref_alloc(B * out_len(l), &ok);
+        s->dout = rnn_ref_alloc(B * out_len(l), &ok);
         const rnn_kind *k = rnn_kind_of(l->kind);
         if (ok && k->ref_create && k->ref_create(s, m, l, max_batch) != 0) ok = 0;
     }
     r->probs = rnn_ref_alloc(B * (size_t)m->n_outputs, &ok);
-    r->labels = rnn_ref_alloc(B, &ok);
+    r->labels = rnn_ref_alloc(B * (size_t)(m->label_width > 0 ? m->label_width : 1), &ok);
+    r->weights = calloc(B, sizeof *r->weights);
     r->tokens = calloc(B * T, sizeof *r->tokens);
-    if (!r->tokens) ok = 0;
+    if (!r->tokens || !r->weights) ok = 0;
     if (!ok) {
         rnn_ref_destroy(r);
         return NULL;
@@ -97,7 +102,7 @@ rnn_ref *rnn_ref_create(const rnn_model *m, int max_batch) {
 static rnn_ref_pass pass_of(const rnn_ref *r, int i, const rnn_real *params, rnn_real *grads) {
     const rnn_model *m = r->m;
     rnn_ref_pass p = {m, &m->layers[i], i, i == m->n_layers - 1, r->n, r->ctx, r->ctx && r->ctx->training, params,
-                      grads, r->tokens, i > 0 ? r->layers[i - 1].out : NULL, i > 0 ? r->layers[i - 1].dout : NULL};
+                      grads, r->tokens, i > 0 ? r->layers[i - 1].out : NULL, i > 0 ? r->layers[i - 1].dout : NULL, 0};
     return p;
 }
 
@@ -119,20 +124,18 @@ static size_t forward_layers(rnn_ref *r, const rnn_real *params, int n, const rn
     return bad_inputs;
 }
 
-/* sum + the losses of the last forward's n samples (their labels copied to r), in order,
- * and their correct count into r->correct. */
-static double loss_sum(rnn_ref *r, const rnn_real *labels, double sum) {
+/* sum + the weighted losses of the last forward's n samples (their labels and weights,
+ * NULL for 1, copied to r), in order, and their correct count into r->correct. */
+static double loss_sum(rnn_ref *r, const rnn_real *labels, const float *weights, double sum) {
     const rnn_model *m = r->m;
     const int n = r->n, C = m->n_outputs;
     const rnn_real *logits = r->layers[m->n_layers - 1].out;
-    memcpy(r->labels, labels, (size_t)n * sizeof *r->labels);
+    memcpy(r->labels, labels, (size_t)n * (size_t)m->label_width * sizeof *r->labels);
+    r->weighted = weights != NULL;
+    if (weights) memcpy(r->weights, weights, (size_t)n * sizeof *r->weights);
     r->has_labels = 1;
-    if (m->loss == RNN_LOSS_BINARY_CROSSENTROPY) {
-        r->correct = rnn_ref_binary_correct(r->probs, r->labels, n);
-        return rnn_ref_bce_sum(logits, r->labels, n, sum);
-    }
-    r->correct = rnn_ref_sparse_correct(r->probs, r->labels, n, C);
-    return rnn_ref_sparse_cce_sum(logits, r->labels, n, C, sum);
+    r->correct = rnn_ref_count_correct(m->accuracy_kind, r->probs, r->labels, n, C);
+    return rnn_ref_loss_sum(m->loss, logits, r->labels, weights, n, C, sum);
 }
 
 double rnn_ref_forward(rnn_ref *r, const rnn_real *params, const int32_t *tokens,
@@ -147,7 +150,7 @@ double rnn_ref_forward(rnn_ref *r, const rnn_real *params, const int32_t *tokens
     if (out) memcpy(out, r->probs, (size_t)n * (size_t)m->n_outputs * sizeof *out);
     if (bad_inputs) return NAN;   /* a token id outside the vocabulary: no loss, no gradient */
     if (!labels) return 0;
-    return loss_sum(r, labels, 0) / n;
+    return loss_sum(r, labels, ctx ? ctx->sample_weights : NULL, 0) / n;
 }
 
 /* The last forward's gradient added into grads, its loss the mean over `total` samples. */
@@ -155,22 +158,25 @@ static void backward_sums(rnn_ref *r, const rnn_real *params, rnn_real *grads, i
     const rnn_model *m = r->m;
     const int n = r->n, last = m->n_layers - 1, C = m->n_outputs;
     rnn_real *dlogits = r->layers[last].dout;
-    if (m->loss == RNN_LOSS_BINARY_CROSSENTROPY)
-        rnn_ref_bce_grad(dlogits, r->layers[last].out, r->labels, n, total);
-    else
-        rnn_ref_sparse_cce_grad(dlogits, r->layers[last].out, r->labels, n, C, total);
+    rnn_ref_loss_grad(m->loss, dlogits, r->layers[last].out, r->labels, r->weighted ? r->weights : NULL, n, C, total);
     for (int i = last; i >= 0; i--) {
         rnn_ref_pass p = pass_of(r, i, params, grads);
         rnn_kind_of(m->layers[i].kind)->ref_backward(&r->layers[i], &p);
     }
+    /* the embedding's gradient row of every lookup, as Keras's clipping sees it */
+    const rnn_real *d0 = r->layers[0].dout;
+    double ss = 0;
+    for (size_t i = 0; i < (size_t)n * out_len(&m->layers[0]); i++) ss += (double)d0[i] * (double)d0[i];
+    r->lookup_sumsq += ss;
 }
 
 void rnn_ref_backward(rnn_ref *r, const rnn_real *params, rnn_real *grads) {
     const rnn_model *m = r->m;
     /* Zero everything first: layers accumulate, and the alignment padding stays zero. */
     memset(grads, 0, m->param_buffer_len * sizeof *grads);
+    r->lookup_sumsq = 0;
     if (!r->has_labels) {   /* nothing to differentiate: every gradient is zero */
-        memset(r->layers[0].dout, 0, (size_t)r->n * out_len(m, &m->layers[0]) * sizeof *r->layers[0].dout);
+        memset(r->layers[0].dout, 0, (size_t)r->n * out_len(&m->layers[0]) * sizeof *r->layers[0].dout);
         return;
     }
     backward_sums(r, params, grads, r->n);
@@ -179,7 +185,7 @@ void rnn_ref_backward(rnn_ref *r, const rnn_real *params, rnn_real *grads) {
 /* What passes between trainers: the loss summed so far, the correct count, the gradient
  * sums (the layers add every sample's part in sample order). */
 typedef struct {
-    double loss, correct;
+    double loss, correct, lookup_sumsq;
 } part_head;
 
 double rnn_ref_forward_backward_part(rnn_ref *r, const rnn_real *params, const int32_t *const *samples,
@@ -189,7 +195,7 @@ double rnn_ref_forward_backward_part(rnn_ref *r, const rnn_real *params, const i
     const size_t P = m->param_buffer_len, bytes = sizeof(part_head) + P * sizeof(rnn_real);
     if (n < 0 || n > r->max_batch || total < n || total < 1) return NAN;
     if (!r->part_buf && !(r->part_buf = malloc(bytes))) return NAN;
-    part_head head = {0, 0};
+    part_head head = {0, 0, 0};
     r->has_labels = 0;
     size_t bad_inputs = 0;
     for (int b = 0; b < n; b++)
@@ -203,9 +209,11 @@ double rnn_ref_forward_backward_part(rnn_ref *r, const rnn_real *params, const i
         memset(grads, 0, P * sizeof *grads);
     }
     if (n > 0) {   /* this part's, continuing them (a bad id: no gradient, and the loss NaN) */
-        head.loss = bad_inputs ? NAN : loss_sum(r, labels, head.loss);
+        head.loss = bad_inputs ? NAN : loss_sum(r, labels, ctx ? ctx->sample_weights : NULL, head.loss);
         head.correct += r->correct;
+        r->lookup_sumsq = head.lookup_sumsq;
         if (!bad_inputs) backward_sums(r, params, grads, total);
+        head.lookup_sumsq = r->lookup_sumsq;
     }
     memcpy(r->part_buf, &head, sizeof head);
     memcpy((char *)r->part_buf + sizeof head, grads, P * sizeof *grads);
@@ -213,6 +221,7 @@ double rnn_ref_forward_backward_part(rnn_ref *r, const rnn_real *params, const i
     memcpy(&head, r->part_buf, sizeof head);
     memcpy(grads, (char *)r->part_buf + sizeof head, P * sizeof *grads);
     r->correct = (int)head.correct;
+    r->lookup_sumsq = head.lookup_sumsq;
     return head.loss / total;
 }
 
@@ -222,4 +231,8 @@ const rnn_real *rnn_ref_input_grad(const rnn_ref *r) {
 
 int rnn_ref_correct(const rnn_ref *r) {
     return r->correct;
+}
+
+double rnn_ref_lookup_sumsq(const rnn_ref *r) {
+    return r->lookup_sumsq;
 }

@@ -18,5 +18,8 @@ static double ref_forward_backward_part(void *impl, const rnn_real *params, cons
     return rnn_ref_forward_backward_part(impl, params, samples, labels, n, total, ctx, grads, reducer);
 }
 
+static double ref_lookup_sumsq(const void *impl) { return rnn_ref_lookup_sumsq(impl); }
+
 const rnn_model_ops rnn_reference_ops = {"reference", ref_create,  ref_destroy, ref_forward, ref_backward,
-                                         ref_correct, NULL,        ref_forward_backward_part, NULL, NULL};
+                                         ref_correct, NULL,        ref_forward_backward_part, NULL, NULL,
+                                         ref_lookup_sumsq};

@@ -1,6 +1,7 @@
 /*
- * callbacks.c — what ModelCheckpoint and EarlyStopping decide at the end of an epoch
- * (tf.keras 2.11–2.15; docs/keras-semantics.md, ModelCheckpoint and EarlyStopping),
+ * callbacks.c — what ModelCheckpoint, EarlyStopping and ReduceLROnPlateau decide at the
+ * end of an epoch (tf.keras 2.11–2.15; docs/keras-semantics.md, ModelCheckpoint,
+ * EarlyStopping and ReduceLROnPlateau),
  * kept apart from the loop so that a test can script a sequence of monitored values
  * and check every decision.
  *
@@ -22,7 +23,14 @@ double rnn_monitor_value(const rnn_history_row *r, rnn_monitor mon) {
     case RNN_MONITOR_VAL_LOSS: return r->val_loss;
     case RNN_MONITOR_VAL_ACCURACY: return r->val_accuracy;
     case RNN_MONITOR_LOSS: return r->loss;
-    default: return r->accuracy;
+    case RNN_MONITOR_ACCURACY: return r->accuracy;
+    case RNN_MONITOR_VAL_AUC: return r->val_auc;
+    case RNN_MONITOR_AUC: return r->auc;
+    case RNN_MONITOR_VAL_PRECISION: return r->val_precision;
+    case RNN_MONITOR_PRECISION: return r->precision;
+    case RNN_MONITOR_VAL_RECALL: return r->val_recall;
+    case RNN_MONITOR_RECALL: return r->recall;
+    default: return NAN;
     }
 }
 
@@ -56,7 +64,7 @@ static void describe(const rnn_cb_state *s, char *buf, size_t cap) {
         snprintf(buf, cap, "csv_logger");
         return;
     }
-    snprintf(buf, cap, "%s(%s, %s)", s->kind == RNN_CB_MODEL_CHECKPOINT ? "model_checkpoint" : "early_stopping",
+    snprintf(buf, cap, "%s(%s, %s)", rnn_callback_name((rnn_callback_kind)s->kind),
              rnn_monitor_name((rnn_monitor)s->monitor), s->mode == RNN_MODE_MAX ? "max" : "min");
 }
 
@@ -107,6 +115,30 @@ int rnn_callbacks_resume(const rnn_callback *cb, int n_cb, rnn_ckpt_state *st, c
         st->cb[i] = *f;
     }
     return 0;
+}
+
+/* Keras 2's ReduceLROnPlateau.on_epoch_end: a cooldown epoch counts down and resets the
+ * wait; an improvement beyond min_delta (strict, against the best) becomes the best; else,
+ * outside cooldown, the wait grows and at patience the rate becomes max(rate * factor,
+ * min_lr) when it is above min_lr, starting a cooldown. */
+static void reduce_lr(const rnn_callback *c, rnn_cb_state *s, rnn_ckpt_state *st, int epoch, double v, rnn_progress *pg) {
+    if (s->cooldown > 0) {
+        s->cooldown--;
+        s->wait = 0;
+    }
+    const int improved = c->mode == RNN_MODE_MAX ? v > s->best + c->min_delta : v < s->best - c->min_delta;
+    if (improved) {
+        s->best = v;
+        s->wait = 0;
+    } else if (s->cooldown == 0 && ++s->wait >= c->patience) {
+        if (st->learning_rate > c->min_lr) {
+            double lr = st->learning_rate * c->factor;
+            st->learning_rate = lr > c->min_lr ? lr : c->min_lr;
+            rnn_progress_message(pg, "Epoch %d: ReduceLROnPlateau reducing learning rate to %.10g.", epoch + 1, st->learning_rate);
+            s->cooldown = c->cooldown;
+            s->wait = 0;
+        }
+    }
 }
 
 void rnn_callbacks_epoch_end(const rnn_callback *cb, int n_cb, rnn_ckpt_state *st, int epoch,
@@ -160,6 +192,12 @@ void rnn_callbacks_epoch_end(const rnn_callback *cb, int n_cb, rnn_ckpt_state *s
                 }
             }
             if (act->snapshot[i] && s->snapshot < 0) s->snapshot = st->n_snapshots++;
+        } else if (c->kind == RNN_CB_REDUCE_LR_ON_PLATEAU) {
+            if (absent) {
+                if (!warned[i]++) rnn_progress_message(pg, "Learning rate reduction is conditioned on metric `%s` which is not available", mon);
+                continue;
+            }
+            reduce_lr(c, s, st, epoch, v, pg);
         }
     }
     st->epochs_done = epoch + 1;

@@ -13,6 +13,7 @@
  */
 #include "train/trainer.h"
 #include "core/safetensors.h"
+#include "rnn_interop.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -27,8 +28,38 @@ static const char *const slot_names[3][2] = {{"rms", NULL}, {"m", "v"}, {"moment
 #define MAX_EPOCHS 100000000                /* fit --epochs */
 #define MAX_ITERATIONS 9007199254740992ull  /* 2^53: exact in a double, far from overflow */
 
-static const char *kind_key(int kind) {
-    return kind == RNN_CB_MODEL_CHECKPOINT ? "model_checkpoint" : kind == RNN_CB_EARLY_STOPPING ? "early_stopping" : "csv_logger";
+static const char *kind_key(int kind) { return rnn_callback_name((rnn_callback_kind)kind); }
+
+/* The history's columns besides loss, accuracy, val_loss and val_accuracy, which a line
+ * carries after those when metadata "history_columns" lists them (in this order). */
+static const int extra_columns[] = {1, 3, 4, 5, 7, 9, 10};   /* auc lr precision recall val_auc val_precision val_recall */
+enum { N_EXTRA = (int)(sizeof extra_columns / sizeof extra_columns[0]) };
+
+/* Which extra columns any row measured (bits by index in extra_columns). */
+static int extras_of(const rnn_history_row *rows, int n) {
+    int bits = 0;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < N_EXTRA; k++)
+            if (!isnan(rnn_history_value(&rows[i], extra_columns[k]))) bits |= 1 << k;
+    return bits;
+}
+
+/* The schedule's description in metadata "learning_rate_schedule" (resume refuses
+ * another): "exponential_decay initial_learning_rate=0.01 decay_steps=100 ...". */
+static void describe_schedule(const rnn_lr_schedule *s, char *buf, size_t cap) {
+    size_t n = (size_t)snprintf(buf, cap, "%s", rnn_schedule_name(s->kind));
+    if (s->kind == RNN_SCHEDULE_PIECEWISE_CONSTANT_DECAY) {
+        for (int i = 0; i <= s->n_boundaries && n < cap; i++) {
+            if (i < s->n_boundaries) n += (size_t)snprintf(buf + n, cap - n, " boundary=%.17g", s->boundaries[i]);
+            if (n < cap) n += (size_t)snprintf(buf + n, cap - n, " value=%.17g", s->values[i]);
+        }
+        return;
+    }
+    if (n < cap)
+        n += (size_t)snprintf(buf + n, cap - n, " initial_learning_rate=%.17g decay_steps=%.17g", s->initial_learning_rate,
+                              s->decay_steps);
+    if (n < cap && s->kind == RNN_SCHEDULE_COSINE_DECAY) snprintf(buf + n, cap - n, " alpha=%.17g", s->alpha);
+    else if (n < cap) snprintf(buf + n, cap - n, " decay_rate=%.17g staircase=%d", s->decay_rate, s->staircase);
 }
 
 /* __metadata__ (all strings, as the format requires): format "rnnc-checkpoint/2",
@@ -80,17 +111,16 @@ int rnn_ckpt_save(const char *path, const rnn_trainer *tr, const rnn_ckpt_state 
             ts[nt].name = name;
             ts[nt].dtype = RNN_ST_F32;
             ts[nt].rank = t->rank;
-            ts[nt].shape[0] = t->shape[0];
-            ts[nt].shape[1] = t->shape[1];
+            for (int d = 0; d < t->rank; d++) ts[nt].shape[d] = t->shape[d];
             ts[nt].data = base + t->offset;
             nt++;
         }
     }
 
-    enum { NMETA = 16 + RNN_MAX_CALLBACKS + 1 };
+    enum { NMETA = 20 + RNN_MAX_CALLBACKS + 1 };
     const char *keys[NMETA];
     const char *vals[NMETA];
-    char num[10][128];
+    char num[12][128], schedule[40 + 2 * RNN_MAX_BOUNDARIES * 32 + 64], columns[160] = "";
     char cb_key[RNN_MAX_CALLBACKS + 1][24], cb_val[RNN_MAX_CALLBACKS + 1][192];
     int nm = 0;
 #define META(k, v) (keys[nm] = (k), vals[nm] = (v), nm++)
@@ -100,6 +130,7 @@ int rnn_ckpt_save(const char *path, const rnn_trainer *tr, const rnn_ckpt_state 
     META("model_hash", num[0]);
     META("rnnc_version", RNN_VERSION);
     META("optimizer", rnn_optimizer_name(tr->opt.kind));
+    META("contents", with_optimizer ? "checkpoint" : "weights");
     if (st) {
         snprintf(num[1], sizeof num[1], "%" PRIu64, st->seed);
         META("seed", num[1]);
@@ -128,20 +159,41 @@ int rnn_ckpt_save(const char *path, const rnn_trainer *tr, const rnn_ckpt_state 
                 size_t len = strlen(cb_val[i]);
                 snprintf(cb_val[i] + len, sizeof cb_val[i] - len, " wait=%d best_epoch=%d stopped=%d", c->wait,
                          c->best_epoch, c->stopped);
+            } else if (c->kind == RNN_CB_REDUCE_LR_ON_PLATEAU) {
+                size_t len = strlen(cb_val[i]);
+                snprintf(cb_val[i] + len, sizeof cb_val[i] - len, " wait=%d cooldown=%d", c->wait, c->cooldown);
             }
             META(cb_key[i], cb_val[i]);
         }
         snprintf(num[7], sizeof num[7], "%016" PRIx64, st->data_hash);
         META("data_hash", num[7]);
-        size_t cap = 128 + (size_t)st->n_history * 5 * 26;
+        if (st->learning_rate > 0 && isfinite(st->learning_rate)) {   /* (a run's rate; 0 when not kept) */
+            snprintf(num[8], sizeof num[8], "%.17g", st->learning_rate);
+            META("learning_rate", num[8]);
+        }
+        if (tr->opt.schedule.kind != RNN_SCHEDULE_NONE) {
+            describe_schedule(&tr->opt.schedule, schedule, sizeof schedule);
+            META("learning_rate_schedule", schedule);
+        }
+        const int extras = extras_of(st->history, st->n_history);
+        for (int k = 0; k < N_EXTRA; k++)
+            if (extras & (1 << k))
+                snprintf(columns + strlen(columns), sizeof columns - strlen(columns), "%s%s", columns[0] ? " " : "",
+                         rnn_history_column_name[extra_columns[k]]);
+        if (extras) META("history_columns", columns);
+        size_t cap = 128 + (size_t)st->n_history * (5 + N_EXTRA) * 26;
         history = malloc(cap);
         if (!history) goto oom;
         size_t used = 0;
         history[0] = 0;
         for (int i = 0; i < st->n_history; i++) {
             const rnn_history_row *r = &st->history[i];
-            used += (size_t)snprintf(history + used, cap - used, "%d %.17g %.17g %.17g %.17g\n", r->epoch, r->loss,
+            used += (size_t)snprintf(history + used, cap - used, "%d %.17g %.17g %.17g %.17g", r->epoch, r->loss,
                                      r->accuracy, r->val_loss, r->val_accuracy);
+            for (int k = 0; k < N_EXTRA; k++)
+                if (extras & (1 << k))
+                    used += (size_t)snprintf(history + used, cap - used, " %.17g", rnn_history_value(r, extra_columns[k]));
+            used += (size_t)snprintf(history + used, cap - used, "\n");
         }
         META("history", history);
         if (st->vocabulary) META("vocabulary", st->vocabulary);
@@ -177,12 +229,16 @@ static int load_group(const rnn_st_file *f, const char *path, const rnn_model *m
             snprintf(err, errlen, "%s: tensor '%s' is missing", path, name);
             return -1;
         }
-        int shape_ok = s->rank == t->rank && s->shape[0] == t->shape[0] && (t->rank == 1 || s->shape[1] == t->shape[1]);
+        int shape_ok = s->rank == t->rank;
+        for (int d = 0; d < t->rank && shape_ok; d++) shape_ok = s->shape[d] == t->shape[d];
         if (s->dtype != RNN_ST_F32 || !shape_ok) {
             if (t->rank == 1)
                 snprintf(err, errlen, "%s: tensor '%s' must be F32 of shape [%d]", path, name, t->shape[0]);
-            else
+            else if (t->rank == 2)
                 snprintf(err, errlen, "%s: tensor '%s' must be F32 of shape [%d, %d]", path, name, t->shape[0], t->shape[1]);
+            else
+                snprintf(err, errlen, "%s: tensor '%s' must be F32 of shape [%d, %d, %d]", path, name, t->shape[0], t->shape[1],
+                         t->shape[2]);
             return -1;
         }
         /* memcpy: the file's data need not be aligned for rnn_real */
@@ -253,13 +309,13 @@ static int meta_int(const rnn_st_file *f, const char *path, const char *key, int
 /* The words of a callback state ("KIND key=value ..."), in place. */
 typedef struct {
     int n;
-    char *word[10];
+    char *word[16];
 } words;
 
 static int split_words(char *s, words *w) {
     w->n = 0;
     for (char *p = s; *p;) {
-        if (w->n == 10) return -1;
+        if (w->n == 16) return -1;
         w->word[w->n++] = p;
         char *sp = strchr(p, ' ');
         if (!sp) break;
@@ -293,11 +349,12 @@ static int parse_cb_state(const char *text, int epochs, rnn_cb_state *c) {
     }
     if (!strcmp(w.word[0], "model_checkpoint")) c->kind = RNN_CB_MODEL_CHECKPOINT;
     else if (!strcmp(w.word[0], "early_stopping")) c->kind = RNN_CB_EARLY_STOPPING;
+    else if (!strcmp(w.word[0], "reduce_lr_on_plateau")) c->kind = RNN_CB_REDUCE_LR_ON_PLATEAU;
     else return -1;
     const char *mon = word_value(&w, 1, "monitor"), *mode = word_value(&w, 2, "mode"), *best = word_value(&w, 3, "best");
     if (!mon || !mode || !best) return -1;
     c->monitor = -1;
-    for (int k = 0; k <= RNN_MONITOR_ACCURACY; k++)
+    for (int k = 0; k < RNN_MONITOR_COUNT; k++)
         if (!strcmp(mon, rnn_monitor_name((rnn_monitor)k))) c->monitor = k;
     if (c->monitor < 0) return -1;
     if (!strcmp(mode, "min")) c->mode = RNN_MODE_MIN;
@@ -305,6 +362,14 @@ static int parse_cb_state(const char *text, int epochs, rnn_cb_state *c) {
     else return -1;
     if (parse_number(best, &c->best) || isnan(c->best)) return -1;
     if (c->kind == RNN_CB_MODEL_CHECKPOINT) return w.n == 4 ? 0 : -1;
+    if (c->kind == RNN_CB_REDUCE_LR_ON_PLATEAU) {
+        const char *wait = word_value(&w, 4, "wait"), *cool = word_value(&w, 5, "cooldown");
+        uint64_t v[2];
+        if (w.n != 6 || parse_uint(wait, 0, (uint64_t)epochs, &v[0]) || parse_uint(cool, 0, 100000000, &v[1])) return -1;
+        c->wait = (int)v[0];
+        c->cooldown = (int)v[1];
+        return 0;
+    }
     const char *wait = word_value(&w, 4, "wait"), *be = word_value(&w, 5, "best_epoch"), *stopped = word_value(&w, 6, "stopped");
     uint64_t v[3];
     if (w.n != 7 || parse_uint(wait, 0, (uint64_t)epochs, &v[0]) || parse_uint(be, 0, (uint64_t)epochs, &v[1]) ||
@@ -340,6 +405,25 @@ static int parse_legacy_es(const char *text, int epochs, rnn_cb_state *c) {
 static int load_history(const rnn_st_file *f, const char *path, rnn_ckpt_state *st, char *err, size_t errlen) {
     const char *h = rnn_st_meta(f, "history");
     if (!h) return meta_missing(path, "history", err, errlen);
+    int col[N_EXTRA], n_extra = 0;   /* the extra columns of a line, in order */
+    const char *cols = rnn_st_meta(f, "history_columns");
+    if (cols) {
+        char buf[256];
+        words cw;
+        int ok = strlen(cols) < sizeof buf;
+        if (ok) strcpy(buf, cols);
+        ok = ok && !split_words(buf, &cw) && cw.n <= N_EXTRA;
+        for (int i = 0; ok && i < cw.n; i++) {
+            col[n_extra] = -1;
+            for (int k = 0; k < N_EXTRA; k++)
+                if (!strcmp(cw.word[i], rnn_history_column_name[extra_columns[k]])) col[n_extra] = extra_columns[k];
+            ok = col[n_extra++] >= 0;
+        }
+        if (!ok) {
+            snprintf(err, errlen, "%s: metadata \"history_columns\" is not a list of history columns (got \"%.60s\")", path, cols);
+            return -1;
+        }
+    }
     int lines = 0;
     for (const char *p = h; *p; p++) lines += *p == '\n';
     st->history = calloc((size_t)lines + 1, sizeof *st->history);
@@ -351,22 +435,26 @@ static int load_history(const rnn_st_file *f, const char *path, rnn_ckpt_state *
     for (const char *p = h; *p;) {
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        char line[256];
+        char line[512];
         words w;
         rnn_history_row *r = &st->history[st->n_history];
-        double *fields[4] = {&r->loss, &r->accuracy, &r->val_loss, &r->val_accuracy};
+        *r = rnn_history_row_empty(st->n_history);
+        double *fields[4 + N_EXTRA] = {&r->loss, &r->accuracy, &r->val_loss, &r->val_accuracy};
+        double *extra[RNN_HISTORY_COLUMNS] = {&r->accuracy, &r->auc, &r->loss, &r->lr, &r->precision, &r->recall,
+                                              &r->val_accuracy, &r->val_auc, &r->val_loss, &r->val_precision, &r->val_recall};
+        for (int k = 0; k < n_extra; k++) fields[4 + k] = extra[col[k]];
         uint64_t e;
         int ok = nl && len < sizeof line;
         if (ok) {
             memcpy(line, p, len);
             line[len] = 0;
-            ok = !split_words(line, &w) && w.n == 5 && !parse_uint(w.word[0], (uint64_t)st->n_history,
-                                                                  (uint64_t)st->n_history, &e);
-            for (int k = 0; ok && k < 4; k++) ok = !parse_number(w.word[k + 1], fields[k]);
+            ok = !split_words(line, &w) && w.n == 5 + n_extra &&
+                 !parse_uint(w.word[0], (uint64_t)st->n_history, (uint64_t)st->n_history, &e);
+            for (int k = 0; ok && k < 4 + n_extra; k++) ok = !parse_number(w.word[k + 1], fields[k]);
         }
         if (!ok) {
-            snprintf(err, errlen, "%s: metadata \"history\" line %d must be \"%d\" and four numbers (got \"%.*s%s\")", path,
-                     st->n_history + 1, st->n_history, (int)(len < 60 ? len : 60), p, len > 60 ? "..." : "");
+            snprintf(err, errlen, "%s: metadata \"history\" line %d must be \"%d\" and %d numbers (got \"%.*s%s\")", path,
+                     st->n_history + 1, st->n_history, 4 + n_extra, (int)(len < 60 ? len : 60), p, len > 60 ? "..." : "");
             return -1;
         }
         r->epoch = (int)e;
@@ -467,6 +555,29 @@ static int load_callbacks(const rnn_st_file *f, const char *path, rnn_ckpt_state
     return 0;
 }
 
+/* The rate the run had reached (ReduceLROnPlateau's; NAN from an rnnc that did not write
+ * it), and the schedule, which must be this run's: its rates are a function of the step
+ * count the checkpoint carries, and another would not continue the same run. */
+static int load_learning_rate(const rnn_st_file *f, const char *path, const rnn_trainer *tr, rnn_ckpt_state *st,
+                              char *err, size_t errlen) {
+    const char *lr = rnn_st_meta(f, "learning_rate");
+    st->learning_rate = NAN;
+    if (lr && (parse_number(lr, &st->learning_rate) || !(st->learning_rate > 0) || !isfinite(st->learning_rate))) {
+        snprintf(err, errlen, "%s: metadata \"learning_rate\" must be a positive number (got \"%.40s\")", path, lr);
+        return -1;
+    }
+    char want[40 + 2 * RNN_MAX_BOUNDARIES * 32 + 64] = "";
+    if (tr->opt.schedule.kind != RNN_SCHEDULE_NONE) describe_schedule(&tr->opt.schedule, want, sizeof want);
+    const char *got = rnn_st_meta(f, "learning_rate_schedule");
+    if (strcmp(got ? got : "", want) != 0) {
+        snprintf(err, errlen, "%s: the checkpoint was trained with learning_rate %.200s, this run's is %.200s: cannot resume "
+                              "(--init-weights %s starts from its weights)",
+                 path, got ? got : "constant", want[0] ? want : "constant", path);
+        return -1;
+    }
+    return 0;
+}
+
 static int load_state(const rnn_st_file *f, const char *path, rnn_trainer *tr, rnn_ckpt_state *st, char *err,
                       size_t errlen) {
     const rnn_model *m = tr->m;
@@ -481,6 +592,16 @@ static int load_state(const rnn_st_file *f, const char *path, rnn_trainer *tr, r
         return -1;
     }
     st->legacy = strcmp(fmt, CKPT_FORMAT_1) == 0;
+    /* weights alone (--save-weights; before the "contents" key: no optimizer slot) */
+    const char *contents = rnn_st_meta(f, "contents");
+    int slots_found = 0;
+    for (int t = 0; t < rnn_st_count(f); t++) slots_found |= !strncmp(rnn_st_get(f, t)->name, "optimizer/", 10);
+    if ((contents && !strcmp(contents, "weights")) || (!contents && tr->opt_slots > 0 && !slots_found)) {
+        snprintf(err, errlen, "%s holds weights only (as --save-weights writes them): --resume needs a checkpoint, which "
+                              "--checkpoint F or a model_checkpoint writes; --init-weights %s starts from these weights",
+                 path, path);
+        return -1;
+    }
     const char *opt = rnn_st_meta(f, "optimizer");
     if (!opt || strcmp(opt, rnn_optimizer_name(tr->opt.kind)) != 0) {
         snprintf(err, errlen, "%s: the checkpoint was trained with optimizer %s, the spec says %s", path,
@@ -528,7 +649,7 @@ static int load_state(const rnn_st_file *f, const char *path, rnn_trainer *tr, r
     st->monitor = -1;
     st->monitor_value = NAN;
     const char *mon = rnn_st_meta(f, "monitor"), *mv = rnn_st_meta(f, "monitor_value");
-    for (int k = 0; mon && k <= RNN_MONITOR_ACCURACY; k++)
+    for (int k = 0; mon && k < RNN_MONITOR_COUNT; k++)
         if (strcmp(mon, rnn_monitor_name((rnn_monitor)k)) == 0) st->monitor = k;
     if ((mon && st->monitor < 0) || (mv && parse_number(mv, &st->monitor_value))) {
         snprintf(err, errlen, "%s: metadata \"%s\" is not a %s (got \"%.40s\")", path, mon && st->monitor < 0 ? "monitor" : "monitor_value",
@@ -538,7 +659,7 @@ static int load_state(const rnn_st_file *f, const char *path, rnn_trainer *tr, r
     if (load_callbacks(f, path, st, err, errlen) || load_snapshots(f, path, m, st, err, errlen) ||
         load_history(f, path, st, err, errlen))
         return -1;
-    return 0;
+    return load_learning_rate(f, path, tr, st, err, errlen);
 }
 
 /* The model tensor's name inside an optimizer slot's ("optimizer/<slot>/NAME", any
@@ -587,6 +708,7 @@ static int load_weights(const rnn_st_file *f, const char *path, const rnn_model 
 }
 
 int rnn_weights_load(const rnn_model *m, const char *path, rnn_real *params, char *err, size_t errlen) {
+    if (rnn_file_sniff(path) != RNN_FILE_OTHER) return rnn_foreign_weights_load(m, path, params, err, errlen);
     rnn_st_file *f = rnn_st_open(path, err, errlen);
     if (!f) return -1;
     int rc = load_weights(f, path, m, params, err, errlen);
@@ -596,6 +718,10 @@ int rnn_weights_load(const rnn_model *m, const char *path, rnn_real *params, cha
 
 int rnn_ckpt_load(const char *path, rnn_trainer *tr, rnn_ckpt_state *st, char **vocabulary, char *err, size_t errlen) {
     const rnn_model *m = tr->m;
+    if (!st && rnn_file_sniff(path) != RNN_FILE_OTHER) {   /* TF.js or Keras weights: no vocabulary */
+        if (vocabulary) *vocabulary = NULL;
+        return rnn_foreign_weights_load(m, path, tr->params, err, errlen);
+    }
     rnn_st_file *f = rnn_st_open(path, err, errlen);
     if (!f) return -1;
     int rc = -1;

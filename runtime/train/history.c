@@ -148,17 +148,24 @@ static void py_repr(double v, char *buf, size_t cap) {
 
 /* ---- CSV ------------------------------------------------------------------------------ */
 
-enum { COL_ACC, COL_LOSS, COL_VACC, COL_VLOSS, N_COLS };
+enum { N_COLS = RNN_HISTORY_COLUMNS };
 /* CSVLogger sorts the log keys, so this is the column order after "epoch". */
-static const char *const col_name[N_COLS] = {"accuracy", "loss", "val_accuracy", "val_loss"};
+const char *const rnn_history_column_name[RNN_HISTORY_COLUMNS] = {
+    "accuracy", "auc", "loss", "lr", "precision", "recall", "val_accuracy", "val_auc", "val_loss", "val_precision",
+    "val_recall"};
+#define col_name rnn_history_column_name
 
-static double col_value(const rnn_history_row *r, int c) {
-    switch (c) {
-    case COL_ACC: return r->accuracy;
-    case COL_LOSS: return r->loss;
-    case COL_VACC: return r->val_accuracy;
-    default: return r->val_loss;
-    }
+double rnn_history_value(const rnn_history_row *r, int c) {
+    const double v[RNN_HISTORY_COLUMNS] = {r->accuracy, r->auc,          r->loss,    r->lr,
+                                           r->precision, r->recall,       r->val_accuracy, r->val_auc,
+                                           r->val_loss,  r->val_precision, r->val_recall};
+    return c >= 0 && c < RNN_HISTORY_COLUMNS ? v[c] : NAN;
+}
+#define col_value rnn_history_value
+
+rnn_history_row rnn_history_row_empty(int epoch) {
+    rnn_history_row r = {epoch, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
+    return r;
 }
 
 int rnn_history_write_csv(const char *path, const rnn_history_row *rows, int n, char *err,

@@ -34,6 +34,7 @@ void rnn_progress_init(rnn_progress *p, int quiet, int json, int has_accuracy) {
     p->json = json;
     p->tty = !quiet && !json && isatty(fileno(stdout));
     p->has_accuracy = has_accuracy;
+    p->has_lr = 0;
     p->epoch = p->epochs = p->steps = 0;
     p->t0 = p->last_draw = p->cpu0 = 0;
 }
@@ -83,14 +84,26 @@ void rnn_progress_epoch_end(rnn_progress *p, const rnn_history_row *row, size_t 
     double dt = rnn_now() - p->t0, cpu = rnn_cpu_now() - p->cpu0;
     double sps = dt > 0 ? (double)samples / dt : 0;
     if (p->quiet) return;
+    /* the metrics beyond accuracy, in Keras's order of names (NAN: not measured) */
+    const struct {
+        const char *name, *val_name;
+        double train, val;
+    } other[3] = {{"auc", "val_auc", row->auc, row->val_auc},
+                  {"precision", "val_precision", row->precision, row->val_precision},
+                  {"recall", "val_recall", row->recall, row->val_recall}};
     if (p->json) {
         int first = 1;
         printf("{\"epoch\": %d", row->epoch + 1);
         first = 0;
         json_number("loss", row->loss, &first);
         if (p->has_accuracy) json_number("accuracy", row->accuracy, &first);
+        for (int k = 0; k < 3; k++)
+            if (!isnan(other[k].train)) json_number(other[k].name, other[k].train, &first);
         if (!isnan(row->val_loss)) json_number("val_loss", row->val_loss, &first);
         if (p->has_accuracy && !isnan(row->val_accuracy)) json_number("val_accuracy", row->val_accuracy, &first);
+        for (int k = 0; k < 3; k++)
+            if (!isnan(other[k].val)) json_number(other[k].val_name, other[k].val, &first);
+        if (p->has_lr) json_number("lr", row->lr, &first);
         json_number("seconds", dt, &first);
         json_number("cpu_seconds", cpu, &first);
         json_number("samples_per_second", sps, &first);
@@ -103,8 +116,12 @@ void rnn_progress_epoch_end(rnn_progress *p, const rnn_history_row *row, size_t 
     printf("%s%d/%d [%s] - %.1fs %.1fms/step - %.0f samples/s - loss: %.4f", p->tty ? "\r" : "", p->steps, p->steps, b,
            dt, p->steps ? 1e3 * dt / p->steps : 0.0, sps, row->loss);
     if (p->has_accuracy) printf(" - accuracy: %.4f", row->accuracy);
+    for (int k = 0; k < 3; k++)
+        if (!isnan(other[k].train)) printf(" - %s: %.4f", other[k].name, other[k].train);
     if (!isnan(row->val_loss)) printf(" - val_loss: %.4f", row->val_loss);
     if (p->has_accuracy && !isnan(row->val_accuracy)) printf(" - val_accuracy: %.4f", row->val_accuracy);
+    for (int k = 0; k < 3; k++)
+        if (!isnan(other[k].val)) printf(" - %s: %.4f", other[k].val_name, other[k].val);
     printf("%s\n", p->tty ? "\033[K" : "");
     rnn_stdout_flush();
 }

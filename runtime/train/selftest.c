@@ -5,12 +5,14 @@
  * Both get the same random weights (the spec's initializers, every bias perturbed so
  * that none is all zeros), the same partial batch (11 samples in buffers for 13, dataset
  * rows 1000 + 37 b) and dropout context (training, epoch 2). A result's error is relative
- * to its scale, max_i |a_i - r_i| / max(max_i |r_i|, 1e-30), so that tiny elements of a
- * large tensor do not dominate; NaN or infinity anywhere fails, and outputs are filled
- * with NaN before each call so that one left unwritten fails too (checks: check_all).
+ * to its own scale, max_i |a_i - r_i| / max(max_i |r_i|, 1e-30), so that tiny elements of
+ * a large tensor do not dominate and a tensor tiny next to the others is still checked;
+ * NaN or infinity anywhere fails, and outputs are filled with NaN before each call so
+ * that one left unwritten fails too (checks: check_all).
  */
 #include "rnnrt.h"
 
+#include <fenv.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +126,10 @@ static void fused_step_row(st_report *rep, const rnn_model *m, const rnn_model_o
         ops->forward_backward(impl, p_a, samples, labels, n, ctx, o_a, g_a, &u);
         same = rnn_update_ok(&u) && memcmp(p_a, p_r, P * sizeof *p_a) == 0 && memcmp(g_a, g_r, P * sizeof *g_a) == 0 &&
                memcmp(s_a, s_r, S * sizeof *s_a) == 0;
+        for (int k = 0; k < m->n_tensors; k++)   /* a frozen layer's weights (trainable = false) do not move */
+            if (m->layers[m->tensors[k].layer].frozen)
+                same &= memcmp(p_a + m->tensors[k].offset, params + m->tensors[k].offset,
+                               m->tensors[k].size * sizeof *p_a) == 0;
         diff = 0;
         for (size_t i = 0; i < P; i++) diff = fmax(diff, fabs((double)p_a[i] - (double)p_r[i]));
     }
@@ -143,7 +149,8 @@ typedef struct {
     uint64_t seed;
     rnn_real *params;               /* the starting weights                              */
     int32_t *tokens, *tokens_rev;   /* the batch, and the batch in reverse order         */
-    rnn_real *labels, *labels_rev;
+    rnn_real *labels, *labels_rev;  /* [n, label_width]                                  */
+    float *weights, *weights_rev;   /* the samples' loss weights                         */
     uint32_t *rows, *rows_rev;      /* their rows in the dataset (dropout masks follow)  */
     rnn_dropout_ctx ctx;            /* training, epoch ST_EPOCH                          */
     double lr_of[RNN_MAX_TENSORS];  /* the steps' size per tensor                        */
@@ -157,11 +164,13 @@ typedef struct {
  * smaller than the weight), and two correct implementations differ there only by their
  * order of rounding. So a failed check is judged again with its result's scale raised
  * to NOISE_MULT times its noise / tolerance, the noise being the largest change the
- * reference makes in it when every weight moves by one rounding or the batch is summed
- * in reverse order. Where the noise is small, as nearly everywhere, nothing changes; a
- * fault of 1e-4 of a tensor still fails (tests/test_selftest.c). */
+ * reference makes in it when every weight moves by one rounding, the batch is summed
+ * in reverse order, or every operation rounds the other way (reference_noise). Where
+ * the noise is small, as nearly everywhere, nothing changes; a fault of 1e-4 of a
+ * tensor still fails (tests/test_selftest.c, tests/selftest.sh). */
 typedef struct {
     double prob, loss, grad[RNN_MAX_TENSORS];               /* training forward, backward */
+    double lookup_sumsq;                                    /* the embedding's per-lookup norm² */
     double inf_prob, inf_loss, rev_grad[RNN_MAX_TENSORS];   /* inference; gradient after it */
     double step_loss[ST_STEPS], weight[RNN_MAX_TENSORS], change[RNN_MAX_TENSORS]; /* the steps */
 } st_noise;
@@ -209,6 +218,7 @@ static void sgd_step(const rnn_model *m, const double *lr_of, rnn_real *w, const
 typedef struct st_ref_run {
     rnn_real *out, *grad, *inf_out, *rev_grad, *w, *g; /* w: after the steps; g: scratch */
     double loss, inf_loss, step_loss[ST_STEPS];
+    double lookup_sumsq;
     int correct, inf_correct;
 } st_ref_run;
 
@@ -246,9 +256,11 @@ static void reference_run(st_run *s, const rnn_real *w0, int reversed, int set_s
     const rnn_real *lab = reversed ? s->labels_rev : s->labels, *lab_rev = reversed ? s->labels : s->labels_rev;
     rnn_dropout_ctx ctx = s->ctx;
     ctx.rows = reversed ? s->rows_rev : s->rows;
+    ctx.sample_weights = reversed ? s->weights_rev : s->weights;
     r->loss = ro->forward(s->ref, w0, tok, lab, n, &ctx, r->out);
     r->correct = ro->correct(s->ref);
     ro->backward(s->ref, w0, r->grad);
+    r->lookup_sumsq = ro->lookup_sumsq(s->ref);
     if (set_steps) step_sizes(s->m, w0, r->grad, s->lr_of);
     r->inf_loss = ro->forward(s->ref, w0, tok, lab, n, NULL, r->inf_out);
     r->inf_correct = ro->correct(s->ref);
@@ -256,7 +268,8 @@ static void reference_run(st_run *s, const rnn_real *w0, int reversed, int set_s
     ro->backward(s->ref, w0, r->rev_grad);
     memcpy(r->w, w0, P * sizeof *r->w);
     for (int step = 1; step <= ST_STEPS; step++) {
-        const rnn_dropout_ctx sctx = {.training = 1, .seed = s->seed, .epoch = (uint32_t)step, .rows = ctx.rows};
+        const rnn_dropout_ctx sctx = {.training = 1, .seed = s->seed, .epoch = (uint32_t)step, .rows = ctx.rows,
+                                      .sample_weights = ctx.sample_weights};
         r->step_loss[step - 1] = ro->forward(s->ref, r->w, tok, lab, n, &sctx, NULL);
         fill_nan(r->g, P);
         ro->backward(s->ref, r->w, r->g);
@@ -283,12 +296,77 @@ static double max_diff(const rnn_real *a, const rnn_real *b, size_t o, size_t le
     return d;
 }
 
-/* Fills nz against the reference's run from the weights (s->ref_run): NOISE_RUNS runs
- * from the weights moved by one rounding each, w (1 + s 2^-23) with signs s = +-1 drawn from the seed,
- * and one on the batch in reverse order (the sums over samples rounded in another
- * order, which moving the weights does not show where a result is a sum of terms that
- * cancel: a last layer's bias); the largest change of each result. 0 when out of memory
- * (the floor is then the plain one). */
+/* max over [o, o + len) of |u_i + d_i - 2 b_i|, NaN if any is NaN or infinite */
+static double max_even(const rnn_real *u, const rnn_real *d, const rnn_real *b, size_t o, size_t len) {
+    double e = 0;
+    for (size_t i = o; i < o + len; i++) {
+        const double x = (double)u[i], y = (double)d[i], z = (double)b[i];
+        if (is_bad(x) || is_bad(y) || is_bad(z)) return NAN;
+        e = fmax(e, fabs(x + y - 2 * z));
+    }
+    return e;
+}
+
+/* The largest change of each result over the runs in r against base, into nz. */
+static void noise_from(st_noise *nz, const rnn_model *m, const st_ref_run *base, const st_ref_run *r, size_t outs,
+                       const rnn_real *w0, const rnn_real *params) {
+    nz->prob = fmax(nz->prob, max_diff(r->out, base->out, 0, outs));
+    nz->loss = fmax(nz->loss, fabs(r->loss - base->loss));
+    if (isfinite(r->lookup_sumsq) && isfinite(base->lookup_sumsq))
+        nz->lookup_sumsq = fmax(nz->lookup_sumsq, fabs(r->lookup_sumsq - base->lookup_sumsq));
+    nz->inf_prob = fmax(nz->inf_prob, max_diff(r->inf_out, base->inf_out, 0, outs));
+    nz->inf_loss = fmax(nz->inf_loss, fabs(r->inf_loss - base->inf_loss));
+    for (int k = 0; k < ST_STEPS; k++)
+        nz->step_loss[k] = fmax(nz->step_loss[k], fabs(r->step_loss[k] - base->step_loss[k]));
+    for (int k = 0; k < m->n_tensors; k++) {
+        const rnn_tensor *t = &m->tensors[k];
+        nz->grad[k] = fmax(nz->grad[k], max_diff(r->grad, base->grad, t->offset, t->size));
+        nz->rev_grad[k] = fmax(nz->rev_grad[k], max_diff(r->rev_grad, base->rev_grad, t->offset, t->size));
+        nz->weight[k] = fmax(nz->weight[k], max_diff(r->w, base->w, t->offset, t->size));
+        for (size_t i = t->offset; i < t->offset + t->size; i++) { /* the change from each run's own start */
+            const double dm = (double)r->w[i] - (double)w0[i], db = (double)base->w[i] - (double)params[i];
+            if (isfinite(dm) && isfinite(db)) nz->change[k] = fmax(nz->change[k], fabs(dm - db));
+        }
+    }
+}
+
+/* The same from the runs rounded upward (u) and downward (d): |u + d - 2 base|. */
+static void noise_from_modes(st_noise *nz, const rnn_model *m, const st_ref_run *base, const st_ref_run *u,
+                             const st_ref_run *d, size_t outs) {
+    nz->prob = fmax(nz->prob, max_even(u->out, d->out, base->out, 0, outs));
+    nz->loss = fmax(nz->loss, fabs(u->loss + d->loss - 2 * base->loss));
+    if (isfinite(u->lookup_sumsq) && isfinite(d->lookup_sumsq) && isfinite(base->lookup_sumsq))
+        nz->lookup_sumsq = fmax(nz->lookup_sumsq, fabs(u->lookup_sumsq + d->lookup_sumsq - 2 * base->lookup_sumsq));
+    nz->inf_prob = fmax(nz->inf_prob, max_even(u->inf_out, d->inf_out, base->inf_out, 0, outs));
+    nz->inf_loss = fmax(nz->inf_loss, fabs(u->inf_loss + d->inf_loss - 2 * base->inf_loss));
+    for (int k = 0; k < ST_STEPS; k++)
+        nz->step_loss[k] = fmax(nz->step_loss[k], fabs(u->step_loss[k] + d->step_loss[k] - 2 * base->step_loss[k]));
+    for (int k = 0; k < m->n_tensors; k++) {
+        const rnn_tensor *t = &m->tensors[k];
+        nz->grad[k] = fmax(nz->grad[k], max_even(u->grad, d->grad, base->grad, t->offset, t->size));
+        nz->rev_grad[k] = fmax(nz->rev_grad[k], max_even(u->rev_grad, d->rev_grad, base->rev_grad, t->offset, t->size));
+        const double w = max_even(u->w, d->w, base->w, t->offset, t->size); /* (all start from params) */
+        nz->weight[k] = fmax(nz->weight[k], w);
+        nz->change[k] = fmax(nz->change[k], w);
+    }
+}
+
+/* Fills nz against the reference's run from the weights (s->ref_run), the largest
+ * change of each result over these runs:
+ *   - NOISE_RUNS from the weights moved by one rounding each, w (1 + s 2^-23) with signs
+ *     s = +-1 drawn from the seed: the rounding of the weights, carried through;
+ *   - one on the batch in reverse order: the sums over samples rounded in another
+ *     order, which moving the weights does not show where a result is a sum of terms
+ *     that cancel (a last layer's bias);
+ *   - where the platform has the rounding modes, one rounded upward and one downward,
+ *     combined as u + d - 2 r (r the run rounded to nearest). Each operation of the
+ *     reference, its tanh and exp too, rounds one way in u and the other in d, and
+ *     u + d - 2 r moves each by one ulp, up or down as the exact value lies (to first
+ *     order: the bias of each mode, which would add up over a deep stack, cancels).
+ *     That is rounding inside the model, which moving the weights cannot show where it
+ *     matters most: a saturated tanh h whose derivative 1 - h^2 is computed from h,
+ *     where one ulp of h is 1e-3 of the derivative and two correct tanh differ by it.
+ * 0 when out of memory (the floor is then the plain one). */
 enum { NOISE_RUNS = 4 };
 #define NOISE_MULT 8.0 /* a result passes within this many times its noise */
 static void reference_noise(st_run *s, st_noise *nz) {
@@ -296,9 +374,9 @@ static void reference_noise(st_run *s, st_noise *nz) {
     const rnn_model *m = s->m;
     const size_t P = m->param_buffer_len, outs = (size_t)s->n * (size_t)m->n_outputs;
     const st_ref_run base = *s->ref_run;
-    st_ref_run moved = {0}; /* (freed whichever allocation failed) */
+    st_ref_run moved = {0}, down = {0}; /* (freed whichever allocation failed) */
     rnn_real *w0 = calloc(P + 1, sizeof *w0);
-    if (ref_run_alloc(&moved, P, outs) && w0) {
+    if (ref_run_alloc(&moved, P, outs) && ref_run_alloc(&down, P, outs) && w0) {
         for (int run = 0; run <= NOISE_RUNS; run++) {
             const rnn_rng g = rnn_rng_stream(s->seed, RNN_RNG_TEST, (uint32_t)m->n_tensors + 1, 3 + (uint32_t)run);
             for (size_t i = 0; i < P; i++) /* (the last run: the weights as they are, the batch reversed) */
@@ -306,23 +384,18 @@ static void reference_noise(st_run *s, st_noise *nz) {
                                           : s->params[i] * (rnn_real)(rnn_rng_uniform(&g, (uint32_t)i, 0, 0) < 0.5f
                                                                           ? 1.0 - 0x1p-23 : 1.0 + 0x1p-23);
             reference_run(s, w0, run == NOISE_RUNS, 0, &moved);
-            nz->prob = fmax(nz->prob, max_diff(moved.out, base.out, 0, outs));
-            nz->loss = fmax(nz->loss, fabs(moved.loss - base.loss));
-            nz->inf_prob = fmax(nz->inf_prob, max_diff(moved.inf_out, base.inf_out, 0, outs));
-            nz->inf_loss = fmax(nz->inf_loss, fabs(moved.inf_loss - base.inf_loss));
-            for (int k = 0; k < ST_STEPS; k++)
-                nz->step_loss[k] = fmax(nz->step_loss[k], fabs(moved.step_loss[k] - base.step_loss[k]));
-            for (int k = 0; k < m->n_tensors; k++) {
-                const rnn_tensor *t = &m->tensors[k];
-                nz->grad[k] = fmax(nz->grad[k], max_diff(moved.grad, base.grad, t->offset, t->size));
-                nz->rev_grad[k] = fmax(nz->rev_grad[k], max_diff(moved.rev_grad, base.rev_grad, t->offset, t->size));
-                nz->weight[k] = fmax(nz->weight[k], max_diff(moved.w, base.w, t->offset, t->size));
-                for (size_t i = t->offset; i < t->offset + t->size; i++) { /* the change from each run's own start */
-                    const double dm = (double)moved.w[i] - (double)w0[i], db = (double)base.w[i] - (double)s->params[i];
-                    if (isfinite(dm) && isfinite(db)) nz->change[k] = fmax(nz->change[k], fabs(dm - db));
-                }
-            }
+            noise_from(nz, m, &base, &moved, outs, w0, s->params);
         }
+#if defined(FE_UPWARD) && defined(FE_DOWNWARD)
+        const int mode = fegetround();
+        if (fesetround(FE_UPWARD) == 0) {
+            reference_run(s, s->params, 0, 0, &moved);
+            const int down_ok = fesetround(FE_DOWNWARD) == 0;
+            if (down_ok) reference_run(s, s->params, 0, 0, &down);
+            fesetround(mode);
+            if (down_ok) noise_from_modes(nz, m, &base, &moved, &down, outs);
+        }
+#endif
     }
     /* A change is also never judged finer than its weights can hold: ST_STEPS + 1
      * roundings of the tensor's largest weight (a change 5000 times smaller than its
@@ -339,18 +412,19 @@ static void reference_noise(st_run *s, st_noise *nz) {
     }
     /* (fmax ignores a NaN: a result that is not finite has no noise and fails as before) */
     ref_run_free(&moved);
+    ref_run_free(&down);
     free(w0);
 }
 
 /* The error of a check against its tolerance: max_i |a_i - r_i| relative to the
- * largest of the result's scale max_i |r_i|, floor (1e-30, or for gradients 1% of the
- * model's largest) and the reference's float noise times NOISE_MULT / tol. *plain gets
- * the error without the noise term. NaN if any value is NaN or infinite. */
-static double noise_err(const rnn_real *a, const rnn_real *r, const rnn_real *base, size_t n, double floor,
-                        double noise, double tol, double *plain) {
+ * larger of the result's own scale max_i |r_i| (at least 1e-30) and the reference's
+ * float noise times NOISE_MULT / tol. *plain gets the error without the noise term.
+ * NaN if any value is NaN or infinite. */
+static double noise_err(const rnn_real *a, const rnn_real *r, const rnn_real *base, size_t n, double noise,
+                        double tol, double *plain) {
     double diff, scale;
     if (!err_parts(a, r, base, n, &diff, &scale)) return *plain = NAN;
-    const double plain_scale = fmax(scale, floor);
+    const double plain_scale = fmax(scale, 1e-30);
     *plain = diff / plain_scale;
     return diff / fmax(plain_scale, NOISE_MULT * noise / tol);
 }
@@ -413,24 +487,20 @@ static void check_all(st_run *s, const st_noise *nz, st_report *rep) {
     fill_nan(grad_a, P);
     ops->backward(impl, params, grad_a);
 
-    double e = noise_err(out_a, ref->out, NULL, (size_t)n * K, 1e-30, nz->prob, tol, &plain);
+    double e = noise_err(out_a, ref->out, NULL, (size_t)n * K, nz->prob, tol, &plain);
     row_noise(rep, "probabilities", e, plain);
     e = noise_err_scalar(loss_a, ref->loss, nz->loss, tol, &plain);
     row_noise(rep, "loss", e, plain);
-    /* A gradient tensor is judged against its own scale, or against 1% of the largest
-     * gradient of the model when its own is smaller: a tiny tensor (a 1x1 recurrent
-     * kernel behind a 1-unit layer) is a sum whose terms cancel, and float rounding of
-     * those terms, not of the result, sets its error (up to 1.6e-5 of its own scale
-     * between two correct implementations; the double-precision finite-difference
-     * tests are what prove the formulas). */
+    /* A gradient tensor is judged against its own scale, however small next to the
+     * model's others (through a deep stack the first layers' gradients are 1e-20 of the
+     * head's, and must still be right); where its own rounding makes that too fine (a
+     * sum whose terms cancel, a tensor the masks made all zero up to rounding), the
+     * float-noise floor decides. */
     const rnn_real *grad_r = ref->grad;
-    double gscale = 0;
-    for (size_t i = 0; i < P; i++)
-        if (!is_bad((double)grad_r[i]) && fabs((double)grad_r[i]) > gscale) gscale = fabs((double)grad_r[i]);
     for (int k = 0; k < m->n_tensors; k++) {
         const rnn_tensor *t = &m->tensors[k];
         snprintf(label, sizeof label, "grad %s", t->name);
-        e = noise_err(grad_a + t->offset, grad_r + t->offset, NULL, t->size, 0.01 * gscale, nz->grad[k], tol, &plain);
+        e = noise_err(grad_a + t->offset, grad_r + t->offset, NULL, t->size, nz->grad[k], tol, &plain);
         row_noise(rep, label, e, plain);
     }
     {   /* padding is absolute: it must be exactly zero, in both */
@@ -442,6 +512,11 @@ static void check_all(st_run *s, const st_noise *nz, st_report *rep) {
         if (!(pad == 0)) note_failure(rep, "grad padding (must be 0)");
     }
     row_correct(rep, "correct", correct_a, ref->correct);
+    if (rnn_clips_lookup_norm(m)) {   /* the embedding's norm as clipping per lookup reads it */
+        const double la = ops->lookup_sumsq ? ops->lookup_sumsq(impl) : NAN;
+        e = noise_err_scalar(la, ref->lookup_sumsq, nz->lookup_sumsq, tol, &plain);
+        row_noise(rep, "embedding lookups' sum of squares", e, plain);
+    }
     if (ops->forward_backward) {
         /* The one-call form must give exactly what forward and backward gave (the same
          * arithmetic, only scheduled differently): the row shows the largest absolute
@@ -470,7 +545,7 @@ static void check_all(st_run *s, const st_noise *nz, st_report *rep) {
     /* ---- inference mode --------------------------------------------------------------- */
     fill_nan(out_a, (size_t)ST_MAX_BATCH * K);
     loss_a = ops->forward(impl, params, s->tokens, s->labels, n, NULL, out_a);
-    e = noise_err(out_a, ref->inf_out, NULL, (size_t)n * K, 1e-30, nz->inf_prob, tol, &plain);
+    e = noise_err(out_a, ref->inf_out, NULL, (size_t)n * K, nz->inf_prob, tol, &plain);
     row_noise(rep, "inference probabilities", e, plain);
     e = noise_err_scalar(loss_a, ref->inf_loss, nz->inf_loss, tol, &plain);
     row_noise(rep, "inference loss", e, plain);
@@ -484,8 +559,8 @@ static void check_all(st_run *s, const st_noise *nz, st_report *rep) {
         double worst = 0, worst_plain = 0;
         for (int k = 0; k < m->n_tensors && !isnan(worst); k++) {
             const rnn_tensor *t = &m->tensors[k];
-            e = noise_err(w_a + t->offset, ref->rev_grad + t->offset, NULL, t->size, 0.01 * gscale, nz->rev_grad[k],
-                          tol, &plain);
+            e = noise_err(w_a + t->offset, ref->rev_grad + t->offset, NULL, t->size, nz->rev_grad[k], tol,
+                          &plain);
             worst = isnan(e) ? NAN : fmax(worst, e);
             worst_plain = isnan(plain) ? NAN : fmax(worst_plain, plain);
         }
@@ -496,7 +571,8 @@ static void check_all(st_run *s, const st_noise *nz, st_report *rep) {
     memcpy(w_a, params, P * sizeof *w_a);
     double step_loss_err = 0, step_loss_plain = 0;
     for (int step = 1; step <= ST_STEPS; step++) {
-        const rnn_dropout_ctx sctx = {.training = 1, .seed = s->seed, .epoch = (uint32_t)step, .rows = s->rows};
+        const rnn_dropout_ctx sctx = {.training = 1, .seed = s->seed, .epoch = (uint32_t)step, .rows = s->rows,
+                                      .sample_weights = s->weights};
         double la = ops->forward(impl, w_a, s->tokens, s->labels, n, &sctx, out_a);
         e = noise_err_scalar(la, ref->step_loss[step - 1], nz->step_loss[step - 1], tol, &plain);
         step_loss_err = isnan(e) || isnan(step_loss_err) ? NAN : fmax(step_loss_err, e);
@@ -514,9 +590,9 @@ static void check_all(st_run *s, const st_noise *nz, st_report *rep) {
     for (int k = 0; k < m->n_tensors; k++) {
         const rnn_tensor *t = &m->tensors[k];
         double pd, pw;
-        const double ed = noise_err(w_a + t->offset, w_r + t->offset, params + t->offset, t->size, 1e-30,
+        const double ed = noise_err(w_a + t->offset, w_r + t->offset, params + t->offset, t->size,
                                     nz->change[k], RNN_SELFTEST_CHANGE_TOLERANCE, &pd);
-        const double ew = noise_err(w_a + t->offset, w_r + t->offset, NULL, t->size, 1e-30, nz->weight[k], tol, &pw);
+        const double ew = noise_err(w_a + t->offset, w_r + t->offset, NULL, t->size, nz->weight[k], tol, &pw);
         char vd[32], vw[32];
         fmt_err(vd, sizeof vd, ed);
         fmt_err(vw, sizeof vw, ew);
@@ -546,9 +622,12 @@ int rnn_selftest(const rnn_model *m, const rnn_model_ops *ops, uint64_t seed, FI
     s.grad_a = calloc(P ? P : 1, sizeof *s.grad_a);
     s.w_a = calloc(P ? P : 1, sizeof *s.w_a);
     s.tokens = calloc((size_t)ST_MAX_BATCH * T + 1, sizeof *s.tokens);
-    s.labels = calloc(ST_MAX_BATCH, sizeof *s.labels);
+    const size_t L = (size_t)m->label_width;
+    s.labels = calloc(ST_MAX_BATCH * L, sizeof *s.labels);
+    s.weights = calloc(ST_MAX_BATCH, sizeof *s.weights);
+    s.weights_rev = calloc(ST_MAX_BATCH, sizeof *s.weights_rev);
     s.tokens_rev = calloc((size_t)ST_MAX_BATCH * T + 1, sizeof *s.tokens_rev);   /* the batch reversed */
-    s.labels_rev = calloc(ST_MAX_BATCH, sizeof *s.labels_rev);
+    s.labels_rev = calloc(ST_MAX_BATCH * L, sizeof *s.labels_rev);
     s.rows = calloc(ST_MAX_BATCH, sizeof *s.rows);
     s.rows_rev = calloc(ST_MAX_BATCH, sizeof *s.rows_rev);
     s.out_a = calloc((size_t)ST_MAX_BATCH * K + 1, sizeof *s.out_a);
@@ -556,6 +635,7 @@ int rnn_selftest(const rnn_model *m, const rnn_model_ops *ops, uint64_t seed, FI
     st_ref_run ref_run = {0};
     s.ref_run = &ref_run;
     if (!s.params || !s.grad_a || !s.w_a || !s.tokens || !s.labels || !s.tokens_rev || !s.labels_rev || !s.rows ||
+        !s.weights || !s.weights_rev ||
         !s.rows_rev || !s.out_a || !s.out_f || !ref_run_alloc(&ref_run, P, (size_t)ST_MAX_BATCH * K)) {
         fprintf(out, "selftest: out of memory (%zu parameters)\nFAIL\n", m->n_params);
         goto done;
@@ -584,18 +664,26 @@ int rnn_selftest(const rnn_model *m, const rnn_model_ops *ops, uint64_t seed, FI
             s.tokens[i] = (int32_t)rnn_rng_below(&g, (uint32_t)m->vocab, (uint32_t)i, 0, 0);
         s.tokens[0] = 0;                                   /* the padding id is a token too */
         s.tokens[(size_t)n * T - 1] = (int32_t)(m->vocab - 1);
+        /* labels as the loss takes them: 0/1 per sigmoid output, a class index, or a one-hot
+         * row; sample weights in [0.5, 2), so that the weighted loss is what is checked */
         const uint32_t classes = m->loss == RNN_LOSS_BINARY_CROSSENTROPY ? 2u : (uint32_t)K;
         for (int b = 0; b < n; b++) {
-            s.labels[b] = (rnn_real)rnn_rng_below(&g, classes, (uint32_t)b, 1, 0);
+            if (m->loss == RNN_LOSS_CATEGORICAL_CROSSENTROPY)
+                s.labels[(size_t)b * L + rnn_rng_below(&g, classes, (uint32_t)b, 1, 0)] = 1;
+            else
+                for (size_t k = 0; k < L; k++)
+                    s.labels[(size_t)b * L + k] = (rnn_real)rnn_rng_below(&g, classes, (uint32_t)b, 1, (uint32_t)k);
+            s.weights[b] = 0.5f + 1.5f * rnn_rng_uniform(&g, (uint32_t)b, 3, 0);
             s.rows[b] = 1000u + 37u * (uint32_t)b;
         }
         for (int b = 0; b < n; b++) {
             memcpy(s.tokens_rev + (size_t)b * T, s.tokens + (size_t)(n - 1 - b) * T, (size_t)T * sizeof *s.tokens_rev);
-            s.labels_rev[b] = s.labels[n - 1 - b];
+            memcpy(s.labels_rev + (size_t)b * L, s.labels + (size_t)(n - 1 - b) * L, L * sizeof *s.labels_rev);
+            s.weights_rev[b] = s.weights[n - 1 - b];
             s.rows_rev[b] = s.rows[n - 1 - b];
         }
     }
-    s.ctx = (rnn_dropout_ctx){.training = 1, .seed = seed, .epoch = ST_EPOCH, .rows = s.rows};
+    s.ctx = (rnn_dropout_ctx){.training = 1, .seed = seed, .epoch = ST_EPOCH, .rows = s.rows, .sample_weights = s.weights};
 
     /* ---- the label column ------------------------------------------------------------ */
     st_report rep = {.out = out, .width = 28, .failures = 0, .first = ""};
@@ -644,6 +732,8 @@ done:
     free(s.w_a);
     free(s.tokens);
     free(s.labels);
+    free(s.weights);
+    free(s.weights_rev);
     free(s.tokens_rev);
     free(s.labels_rev);
     free(s.rows);

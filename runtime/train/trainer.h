@@ -25,7 +25,8 @@ typedef struct {
     int opt_slots;
     int32_t *tokens;       /* [max_batch, T]                                      */
     const int32_t **samples; /* [max_batch] rows of the data, for forward_backward  */
-    rnn_real *labels;      /* [max_batch]                                         */
+    rnn_real *labels;      /* [max_batch, label_width]                            */
+    float *weights;        /* [max_batch] the batch's sample weights (data with w) */
     uint32_t *rows;        /* [max_batch] dataset rows of the batch               */
     rnn_real *out;         /* [max_batch, n_outputs]                              */
 } rnn_trainer;
@@ -42,9 +43,40 @@ void rnn_trainer_select(rnn_trainer *tr, const rnn_data *d, const uint32_t *idx,
 /* A cache hint: start loading the rows a later rnn_trainer_gather with these arguments reads. */
 void rnn_trainer_prefetch(const rnn_data *d, const uint32_t *idx, size_t start, int n);
 
-/* Loss and accuracy of d without dropout, in batches of bs (weighted by batch size).
- * If probs is not NULL it receives [d->n, n_outputs] probabilities. */
+/* The batch's forward context: dropout, and the sample weights of d's rows (NULL
+ * without) after rnn_trainer_select or _gather. */
+rnn_dropout_ctx rnn_trainer_ctx(const rnn_trainer *tr, const rnn_data *d, int training, uint64_t seed, int epoch);
+
+/* Loss and accuracy of d without dropout, in batches of bs (weighted by batch size; the
+ * loss by d's sample weights too). If probs is not NULL it receives [d->n, n_outputs]
+ * probabilities. */
 void rnn_trainer_evaluate(rnn_trainer *tr, const rnn_data *d, int bs, double *loss, double *acc, rnn_real *probs);
+
+/* The model's correct count over n samples is out of n * rnn_accuracy_units(m): binary
+ * accuracy counts every output (Keras averages them), the others one per sample. */
+static inline int rnn_accuracy_units(const rnn_model *m) {
+    return m->accuracy_kind == RNN_ACCURACY_BINARY ? m->n_outputs : 1;
+}
+
+/* ---- AUC, precision, recall (metrics.c) ---------------------------------------------- */
+#define RNN_AUC_THRESHOLDS 200   /* Keras's AUC default num_thresholds */
+
+typedef struct {
+    int which;                 /* RNN_METRIC_* being measured                          */
+    double pos_bucket[RNN_AUC_THRESHOLDS], neg_bucket[RNN_AUC_THRESHOLDS];
+    double positives, negatives;
+    double tp, fp, fn;         /* at threshold 0.5                                     */
+} rnn_metric_state;
+
+void rnn_metrics_reset(rnn_metric_state *s, int which);
+/* Count n predictions (probabilities) against their labels, element by element. */
+void rnn_metrics_add(rnn_metric_state *s, const rnn_real *probs, const rnn_real *labels, size_t n);
+/* The same for a whole data set's labels and its probabilities [d->n, label_width]. */
+void rnn_metrics_add_data(rnn_metric_state *s, const rnn_real *probs, const rnn_data *d);
+/* The metrics so far; NAN for one not measured. */
+double rnn_metrics_auc(const rnn_metric_state *s);
+double rnn_metrics_precision(const rnn_metric_state *s);
+double rnn_metrics_recall(const rnn_metric_state *s);
 
 /* ---- checkpoints (ckpt.c) ---------------------------------------------------------
  * A safetensors file: the weights under Keras names and layouts (F32); with the
@@ -59,14 +91,16 @@ typedef struct {
     int kind;                  /* rnn_callback_kind                                   */
     int monitor, mode;         /* rnn_monitor, rnn_monitor_mode (MIN or MAX)          */
     double best;               /* ModelCheckpoint(save_best_only), EarlyStopping      */
-    int wait, best_epoch;      /* EarlyStopping                                       */
+    int wait, best_epoch;      /* EarlyStopping; ReduceLROnPlateau's wait            */
     int stopped;               /* EarlyStopping: it stopped training                  */
     int snapshot;              /* EarlyStopping: its slot in es_best_weights, or -1   */
+    int cooldown;              /* ReduceLROnPlateau: epochs of cooldown left         */
 } rnn_cb_state;
 
 typedef struct {
     int epochs_done;           /* completed epochs                                  */
     int64_t iterations;        /* optimizer steps taken                             */
+    double learning_rate;      /* the optimizer's rate, as ReduceLROnPlateau left it */
     uint64_t seed;
     int monitor;               /* rnn_monitor of the checkpoint being saved, or -1  */
     double monitor_value;
@@ -107,6 +141,7 @@ typedef struct {
     double t0, last_draw;
     double cpu0;               /* process CPU time at the epoch's start (all threads) */
     int has_accuracy;
+    int has_lr;                /* the rows carry the learning rate (JSON "lr")       */
 } rnn_progress;
 
 void rnn_progress_init(rnn_progress *p, int quiet, int json, int has_accuracy);
@@ -158,15 +193,37 @@ int rnn_callbacks_resume(const rnn_callback *cb, int n_cb, rnn_ckpt_state *st, c
                          size_t errlen);
 
 /* Decide the end of `epoch` (0-based) from its row; updates st (bests, wait, snapshot
- * slots, epochs_done) and prints Keras's messages through pg. warned[n_cb] counts
- * one-time warnings (zero at the start). */
+ * slots, epochs_done; a ReduceLROnPlateau's reduction goes to st->learning_rate) and
+ * prints Keras's messages through pg. warned[n_cb] counts one-time warnings (zero at the
+ * start). */
 void rnn_callbacks_epoch_end(const rnn_callback *cb, int n_cb, rnn_ckpt_state *st, int epoch,
                              const rnn_history_row *row, int *warned, rnn_progress *pg, rnn_cb_actions *act);
+
+/* ---- the run's files (paths.c) ------------------------------------------------------ */
+typedef enum { RNN_PATH_INPUT, RNN_PATH_OUTPUT, RNN_PATH_CHECKPOINT } rnn_path_role;
+
+typedef struct {
+    const char *path;          /* NULL: not used                                       */
+    const char *what;          /* the option or callback that names it, for messages   */
+    rnn_path_role role;        /* checkpoints may share one file                        */
+    int resumable;             /* an input a checkpoint may be written over (--resume)  */
+} rnn_path_use;
+
+/* 0 when no output of u[0..n) is the same file as another output or an input (by name,
+ * resolved path or inode); else -1 with "WHAT PATH would write over WHAT PATH" in err. */
+int rnn_paths_distinct(const rnn_path_use *u, int n, char *err, size_t errlen);
 
 /* ---- fit (fit.c) -------------------------------------------------------------------- */
 typedef struct {
     /* data: npy files, raw text, or (none of them) the built-in set */
     const char *train_x, *train_y, *val_x, *val_y, *train_text, *val_text;
+    const char *train_sample_weight;      /* [N] .npy of the training rows' loss weights */
+    int n_class_weights;                  /* --class-weight: 0 = the spec's class_weight */
+    double class_weight[RNN_MAX_CLASS_WEIGHTS];
+    int n_embedding_weights;              /* --embedding-weights LAYER=F.npy             */
+    struct {
+        const char *layer, *path;
+    } embedding_weights[RNN_MAX_LAYERS];
     long builtin_train, builtin_val;      /* sizes of the built-in set              */
     /* overrides of the spec: < 0 (or NAN) means "as the spec says" */
     int epochs, batch_size;
@@ -181,6 +238,7 @@ typedef struct {
      * training): each computes its part, the gradients are summed through the reducer,
      * and only rank 0 writes files and prints the epochs. */
     const rnn_reducer *reducer;
+    int scatter_data;       /* with a reducer: rank 0 reads the data and sends it to the others */
 } rnn_fit_options;
 
 /* Train as the spec and the options say. Returns the exit code (0, 1, 130 on SIGINT,
@@ -189,5 +247,39 @@ int rnn_fit(const rnn_model *m, const rnn_model_ops *ops, const rnn_fit_options 
 
 /* A fingerprint of a data set (n, x, y): FNV-1a in four word streams (fit.c). */
 uint64_t rnn_data_hash(const rnn_data *d);
+
+/* The SIGINT or SIGTERM that came during rnn_fit, else 0: a reducer that waits for the
+ * other trainers gives up when one comes (fit.c). */
+int rnn_fit_stop_signal(void);
+
+/* ---- several trainers (reducer.c, evaluate_parts.c, share_data.c) ------------------
+ * Built on the reducer's allgather (rnn_reducer), collectives: every rank calls them
+ * with the same arguments but its own data. 0, or -1 when the exchange fails. */
+
+/* The command line as one of several trainers (rnn_mpi.h): rnn_trainer_main with red
+ * (NULL: one trainer). fit, evaluate and predict share their rows with the others;
+ * rank 0 alone writes files. */
+int rnn_trainer_main_reduced(const rnn_model *m, const rnn_model_ops *ops, const char *program, int argc,
+                             char **argv, const rnn_reducer *red);
+
+/* Units of `unit` bytes: rank k holds units [first[k], first[k] + count[k]) of buf; on
+ * return every rank holds them all. */
+int rnn_reducer_gather_parts(const rnn_reducer *r, void *buf, size_t unit, const size_t *first, const size_t *count);
+/* Rank 0's bytes of buf to every rank. */
+int rnn_reducer_broadcast(const rnn_reducer *r, void *buf, size_t bytes);
+/* Compare every rank's words[0..n) with rank 0's: *rank is the first rank whose words
+ * differ, *word the first such word and value[] its value there and rank 0's; or both
+ * -1. */
+int rnn_reducer_agree(const rnn_reducer *r, const uint64_t *words, int n, int *rank, int *word, uint64_t value[2]);
+/* rnn_trainer_evaluate with the batches split over the ranks: each evaluates a run of
+ * whole batches; every rank gets the loss, the accuracy and (probs not NULL) every
+ * probability, bit for bit those of rnn_trainer_evaluate with the same bs. */
+int rnn_trainer_evaluate_parts(rnn_trainer *tr, const rnn_reducer *r, const rnn_data *d, int bs, double *loss,
+                               double *acc, rnn_real *probs);
+/* fit --scatter-data: rank 0's data sets (train, val, has_val; ok: rank 0 read them) to
+ * every rank, which allocates its own. -1 with err when rank 0 could not read them (rank
+ * 0 keeps its own message) or they did not arrive. */
+int rnn_share_data(const rnn_reducer *r, int ok, rnn_data *train, rnn_data *val, int *has_val, char *err,
+                   size_t errlen);
 
 #endif

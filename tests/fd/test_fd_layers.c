@@ -19,6 +19,7 @@ typedef struct {
     int B, T, F, U;
     size_t kernel_len, recurrent_len, bias_len;
     rnn_real *x, *kernel, *recurrent_kernel, *bias, *mask;   /* mask [B, U] or NULL */
+    const rnn_real *step_mask;   /* [B, T], 0 at a step of padding, or NULL */
     rnn_real *h, *c, *gates, *w;
     rnn_real *dx, *dkernel, *drecurrent_kernel, *dbias, *scratch;
 } rnn_case;
@@ -26,15 +27,15 @@ typedef struct {
 static void rnn_case_forward(rnn_case *k) {
     switch (k->kind) {
     case RNN_LAYER_SIMPLE_RNN:
-        rnn_ref_simple_rnn_forward(k->h, k->x, k->kernel, k->recurrent_kernel, k->bias, k->mask, k->act,
+        rnn_ref_simple_rnn_forward(k->h, k->x, k->kernel, k->recurrent_kernel, k->bias, k->mask, k->step_mask, k->act,
                                    k->B, k->T, k->F, k->U);
         break;
     case RNN_LAYER_LSTM:
-        rnn_ref_lstm_forward(k->h, k->c, k->gates, k->x, k->kernel, k->recurrent_kernel, k->bias, k->mask,
+        rnn_ref_lstm_forward(k->h, k->c, k->gates, k->x, k->kernel, k->recurrent_kernel, k->bias, k->mask, k->step_mask,
                              k->B, k->T, k->F, k->U);
         break;
     default:
-        rnn_ref_gru_forward(k->h, k->gates, k->x, k->kernel, k->recurrent_kernel, k->bias, k->mask,
+        rnn_ref_gru_forward(k->h, k->gates, k->x, k->kernel, k->recurrent_kernel, k->bias, k->mask, k->step_mask,
                             k->reset_after, k->B, k->T, k->F, k->U);
         break;
     }
@@ -90,15 +91,15 @@ static void check_rnn_case(const char *name, rnn_case *k) {
     switch (k->kind) {
     case RNN_LAYER_SIMPLE_RNN:
         rnn_ref_simple_rnn_backward(k->dx, k->dkernel, k->drecurrent_kernel, k->dbias, k->scratch, k->w, k->x,
-                                    k->h, k->kernel, k->recurrent_kernel, k->mask, k->act, k->B, k->T, k->F, k->U);
+                                    k->h, k->kernel, k->recurrent_kernel, k->mask, k->step_mask, k->act, k->B, k->T, k->F, k->U);
         break;
     case RNN_LAYER_LSTM:
         rnn_ref_lstm_backward(k->dx, k->dkernel, k->drecurrent_kernel, k->dbias, k->scratch, k->w, k->x, k->h,
-                              k->c, k->gates, k->kernel, k->recurrent_kernel, k->mask, k->B, k->T, k->F, k->U);
+                              k->c, k->gates, k->kernel, k->recurrent_kernel, k->mask, k->step_mask, k->B, k->T, k->F, k->U);
         break;
     default:
         rnn_ref_gru_backward(k->dx, k->dkernel, k->drecurrent_kernel, k->dbias, k->scratch, k->w, k->x, k->h,
-                             k->gates, k->kernel, k->recurrent_kernel, k->mask, k->reset_after, k->B, k->T, k->F,
+                             k->gates, k->kernel, k->recurrent_kernel, k->mask, k->step_mask, k->reset_after, k->B, k->T, k->F,
                              k->U);
         break;
     }

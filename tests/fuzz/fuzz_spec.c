@@ -3,7 +3,8 @@
  * (rnnc_eval_spec_inprocess, what rnnc_load_spec's forked child runs), lowering, and
  * rnn_model_layout, with a 16 MiB Lua heap and an instruction limit standing in for
  * the child's wall-clock alarm (libFuzzer's -timeout backs it up). Any input may fail
- * with a message; none may crash, and a model that lays out must be consistent.
+ * with a message, which must be one line "fuzz.lua..." with no control byte; none may
+ * crash, and a model that lays out must be consistent.
  *
  * Lua runs two kinds of code with debug hooks off, so no instruction limit can stop
  * them: __gc finalizers, and an xpcall message handler handling the limit's own error.
@@ -62,6 +63,14 @@ static int contains(const uint8_t *data, size_t size, const char *word) {
     return 0;
 }
 
+/* One line of the escaped form (rnnc_escape): it names the spec, and no byte is a C0
+ * control or DEL (UTF-8 may remain). */
+static void check_message(const char *err, size_t errlen) {
+    fuzz_check_err(err, errlen);
+    FUZZ_CHECK(strncmp(err, "fuzz.lua", 8) == 0);
+    for (const unsigned char *p = (const unsigned char *)err; *p; p++) FUZZ_CHECK(*p >= 0x20 && *p != 0x7f);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size > RNNC_MAX_SPEC_BYTES) return 0;   /* read_spec refuses these */
     if (contains(data, size, "__gc") || contains(data, size, "xpcall")) return 0;
@@ -70,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     err[0] = '\0';
     if (rnnc_eval_spec_inprocess("fuzz.lua", (const char *)data, size, &lim, 5000000, NULL, &g_model, err,
                                  sizeof err) != 0) {
-        fuzz_check_err(err, sizeof err);
+        check_message(err, sizeof err);
         return 0;
     }
     if (rnn_model_layout(&g_model, err, sizeof err) != 0) {

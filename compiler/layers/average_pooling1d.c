@@ -1,0 +1,12 @@
+/*
+ * average_pooling1d.c — the AveragePooling1D kind in the compiler: average_pooling1d { pool_size = 2, strides =
+ * pool_size, padding = "valid" }, the mean of each window.
+ * emit_pool.c has its code; runtime/layers/average_pooling1d.c is the reference.
+ */
+#include "kinds.h"
+
+static void plan_pool(plan *p, int i) { gen_pool_plan(p, i, 1, 0); }
+
+static void emit_pool(emitter *e, int i) { gen_pool_emit(e, i, 1, 0); }
+
+const rnnc_kind rnnc_kind_average_pooling1d = {.keywords = rnnc_pool_keywords, .plan = plan_pool, .emit = emit_pool};

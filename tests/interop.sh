@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# interop.sh — Keras and TF.js models in, trained models out, without the peers (make
+# test; tests/interop_tfjs.sh holds rnnc to the real TensorFlow.js and h5py):
+#   - Keras 2 and Keras 3 configs (tests/interop/*.json, written by hand in get_config's
+#     format) read into the model their hand-written spec describes: --emit-spec gives
+#     that spec, and config and spec compile to byte-identical C;
+#   - every unsupported layer, option or value is one "FILE:LINE: ... is not supported"
+#     line, exit 1, no output file;
+#   - export writes what it reads back: keras-json -> the same C, tfjs and keras-h5
+#     weights -> the same bits, in both directions; mismatched weights are refused.
+. "$(dirname "$0")/lib.sh"
+tmpdir
+I="$ROOT/tests/interop"
+PY=/usr/bin/python3
+
+# ---- configs in: the model of the hand-written spec ---------------------------------------
+for name in keras2_all keras3_lstm_gru tfjs_gru; do
+  cp "$I/$name.json" "$T/$name.json"
+  (cd "$T" && "$RNNC" "$name.json" --emit-spec "$name.emitted.lua") > "$T/$name.log" 2>&1
+  check "$name: --emit-spec writes the hand-written spec" cmp "$T/$name.emitted.lua" "$I/$name.lua" ||
+    diff "$T/$name.emitted.lua" "$I/$name.lua"
+  # the same path for both, so that the C (which names its source) may be identical
+  mkdir -p "$T/json" "$T/lua"
+  cp "$I/$name.json" "$T/json/$name"
+  cp "$I/$name.lua" "$T/lua/$name"
+  (cd "$T/json" && "$RNNC" "$name" -o "$T/$name.json.c") && (cd "$T/lua" && "$RNNC" "$name" -o "$T/$name.lua.c")
+  check "$name: the config and its spec compile to byte-identical C" cmp "$T/$name.json.c" "$T/$name.lua.c"
+done
+check "keras2_all: --check describes the model" \
+  bash -c "cd '$I' && '$RNNC' keras2_all.json | grep -qx 'keras2_all.json: ok: model \"keras2_all\", 8 layers, 37247 parameters'"
+check "keras3: LSTM and GRU dropout is Keras 3's per-sequence mask" grep -q 'lstm { 8, dropout = 0.3, return_sequences = true, dropout_mask = "per_sequence" }' "$I/keras3_lstm_gru.lua"
+
+# ---- unsupported: one line each, exit 1, no output ----------------------------------------
+# mutate KIND FILE LAYER KEY JSON: a copy of FILE with config[KEY] of layer LAYER set to JSON
+mutate() {
+  "$PY" - "$@" <<'PY'
+import json, sys
+src, dst, layer, key, value = sys.argv[1:6]
+d = json.load(open(src))
+model = d["modelTopology"] if "modelTopology" in d else d
+if layer == "-":
+    model[key] = json.loads(value)
+elif layer == "training":
+    d.setdefault("training_config", {})
+    cur = d["training_config"]
+    path = key.split(".")
+    for k in path[:-1]: cur = cur[k]
+    cur[path[-1]] = json.loads(value)
+else:
+    for l in model["config"]["layers"]:
+        if l["config"].get("name") == layer:
+            if key == "class_name": l["class_name"] = json.loads(value)
+            else: l["config"][key] = json.loads(value)
+with open(dst, "w") as f:
+    # one layer a line, as the fixtures are, so that messages name the layer's line
+    text = json.dumps(d).replace('"layers": [{', '"layers": [\n {').replace(', "training_config"', ',\n "training_config"')
+    f.write(text.replace('}, {"class_name"', '},\n {"class_name"'))
+PY
+}
+refused() {   # refused WHAT LAYER KEY JSON EXPECTED-MESSAGE
+  local what=$1 layer=$2 key=$3 value=$4 want=$5
+  mutate "$I/keras2_all.json" "$T/bad.json" "$layer" "$key" "$value"
+  rm -f "$T/bad.c"
+  (cd "$T" && "$RNNC" bad.json -o bad.c) > "$T/bad.out" 2> "$T/bad.err"
+  local rc=$?
+  check "$what: exit 1" test "$rc" -eq 1
+  check "$what: the message" grep -qxF "$want" "$T/bad.err" || { echo "  want: $want"; echo "  got:  $(cat "$T/bad.err")"; }
+  check "$what: one line on stderr, nothing on stdout" test "$(wc -l < "$T/bad.err")" -eq 1 -a ! -s "$T/bad.out"
+  check "$what: no output file" test ! -e "$T/bad.c"
+}
+refused "hard_sigmoid (TF.js's default)" lstm recurrent_activation '"hard_sigmoid"' \
+  'bad.json:4: layer lstm (LSTM): option recurrent_activation = "hard_sigmoid" is not supported'
+refused "a regularizer" hidden kernel_regularizer '{"class_name": "L2", "config": {"l2": 0.01}}' \
+  'bad.json:9: layer hidden (Dense): option kernel_regularizer = {"class_name": "L2", "config": {"l2": 0.01}} is not supported'
+refused "mask_zero" embedding mask_zero true 'bad.json:3: layer embedding (Embedding): option mask_zero = true is not supported'
+refused "a stateful RNN" gru stateful true 'bad.json:6: layer gru (GRU): option stateful = true is not supported'
+refused "GRU activation" gru activation '"relu"' 'bad.json:6: layer gru (GRU): option activation = "relu" is not supported'
+refused "an activation rnnc lacks" simple_rnn activation '"elu"' 'bad.json:8: layer simple_rnn (SimpleRNN): option activation = "elu" is not supported'
+refused "glorot_normal" dense kernel_initializer '{"class_name": "GlorotNormal", "config": {"seed": null}}' \
+  'bad.json:10: layer dense (Dense): option kernel_initializer = {"class_name": "GlorotNormal", "config": {"seed": null}} is not supported'
+refused "a frozen layer" gru_1 trainable false 'bad.json:7: layer gru_1 (GRU): option trainable = false is not supported'
+refused "use_bias false" hidden use_bias false 'bad.json:9: layer hidden (Dense): option use_bias = false is not supported'
+refused "an unknown key" lstm attention_window 5 'bad.json:4: layer lstm (LSTM): option attention_window = 5 is not supported'
+refused "float64" dense dtype '"float64"' 'bad.json:10: layer dense (Dense): option dtype = "float64" is not supported'
+refused "a layer class rnnc lacks" hidden class_name '"MultiHeadAttention"' \
+  'bad.json:9: layer hidden (MultiHeadAttention): layer class MultiHeadAttention is not supported (rnnc reads InputLayer, Embedding, SimpleRNN, LSTM, GRU, Dense, Dropout, Conv1D, MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D, GlobalAveragePooling1D, Flatten, Activation, SpatialDropout1D)'
+refused "a 3-D input" embedding_input batch_input_shape '[null, 40, 2]' \
+  'bad.json:2: layer embedding_input (InputLayer): batch_input_shape must be [null, timesteps]: rnnc reads batches of token ids (got [null, 40, 2])'
+refused "two input lengths" embedding input_length 41 \
+  "bad.json:3: layer embedding (Embedding): input_length 41 differs from the input shape's 40 (line 2)"
+refused "a bad value (the layout's check, at the JSON's line)" lstm units 0 'bad.json:4: lstm: units must be a positive integer (got 0)'
+refused "a functional model" - class_name '"Functional"' 'bad.json:1: model class Functional is not supported (rnnc reads Sequential models)'
+refused "RMSprop centered" training optimizer_config '{"class_name": "RMSprop", "config": {"learning_rate": 0.001, "centered": true}}' \
+  'bad.json:11: optimizer (RMSprop): option centered = true is not supported'
+refused "a learning-rate schedule" training optimizer_config.config.learning_rate '{"class_name": "ExponentialDecay", "config": {}}' \
+  'bad.json:11: optimizer (Custom>Adam): option learning_rate = {"class_name": "ExponentialDecay", "config": {}} is not supported'
+refused "a loss rnnc lacks" training loss '"mse"' 'bad.json:11: training config: option loss = "mse" is not supported'
+
+printf '{"class_name": "Sequential",\n  "config": {"layers": [}\n' > "$T/broken.json"
+(cd "$T" && "$RNNC" broken.json) > /dev/null 2> "$T/broken.err"
+check "invalid JSON: exit 1 and where" test $? -eq 1
+check "invalid JSON: the line and column" grep -qx 'broken.json: invalid JSON at line 2, column 25: unexpected character .}.' "$T/broken.err" ||
+  cat "$T/broken.err"
+"$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); del d["config"]["layers"][0]; d["config"]["layers"][0]["config"].pop("batch_input_shape"); d["config"]["layers"][0]["config"]["input_length"]=None; json.dump(d,open(sys.argv[2],"w"))' \
+  "$I/keras2_all.json" "$T/nolen.json"
+(cd "$T" && "$RNNC" nolen.json) > /dev/null 2> "$T/nolen.err"
+check "no input length: refused with the reason" grep -q 'the input length is not given (input_length, or the input shape \[null, timesteps\]); rnnc compiles for a fixed length' "$T/nolen.err"
+
+# ---- out and back: keras-json, tfjs, keras-h5 ------------------------------------------------
+S="$ROOT/specs/lstm2.lua"
+# (fits run in $T: the seed specs' checkpoint callbacks write beside the working directory)
+(cd "$T" && "$RNNC" "$S" --interpret fit --epochs 1 --builtin-train 256 --builtin-val 64 --learning-rate 0.01 --quiet \
+  --save-weights "$T/lstm2.safetensors")
+"$RNNC" "$S" --interpret export --weights "$T/lstm2.safetensors" --format keras-json "$T/out/lstm2.json" > /dev/null 2>&1
+check "export to a missing directory fails" test $? -eq 1
+mkdir -p "$T/out"
+"$RNNC" "$S" --interpret export --weights "$T/lstm2.safetensors" --format keras-json "$T/out/lstm2.json" > "$T/export.log"
+check "keras-json: written" grep -qx "wrote $T/out/lstm2.json ([0-9]* bytes)" "$T/export.log"
+# the exported config is the spec's model: its spec's C equals the seed spec's but for the
+# source path, the lines and the fit = { } a Keras config does not hold
+"$RNNC" "$T/out/lstm2.json" --summary > "$T/json.summary" && "$RNNC" "$S" --summary > "$T/lua.summary"
+check "keras-json: read back, the same model summary" cmp "$T/json.summary" "$T/lua.summary"
+"$RNNC" "$T/out/lstm2.json" --emit-spec "$T/lstm2.emitted.lua"
+check "keras-json: the optimizer and loss come back" grep -q 'optimizer = rmsprop { learning_rate = 0.0001 }' "$T/lstm2.emitted.lua"
+
+"$RNNC" "$S" --interpret export --weights "$T/lstm2.safetensors" --format tfjs "$T/tfjs" > /dev/null
+check "tfjs: model.json and one shard" test -s "$T/tfjs/model.json" -a -s "$T/tfjs/group1-shard1of1.bin"
+check "tfjs: the shard is the weights, float32: 9353 values" test "$(stat -c %s "$T/tfjs/group1-shard1of1.bin")" -eq $((9353 * 4))
+"$RNNC" "$S" --interpret export --weights "$T/lstm2.safetensors" --format keras-h5 "$T/lstm2.h5" > /dev/null
+check "keras-h5: written" test -s "$T/lstm2.h5"
+# back: the tfjs directory and the HDF5 file, each exported again as tfjs: the same bits
+"$RNNC" "$S" --interpret export --weights "$T/tfjs/model.json" --format tfjs "$T/tfjs2" > /dev/null
+check "tfjs -> rnnc -> tfjs: every weight bit for bit" cmp "$T/tfjs/group1-shard1of1.bin" "$T/tfjs2/group1-shard1of1.bin"
+"$RNNC" "$S" --interpret export --weights "$T/lstm2.h5" --format tfjs "$T/tfjs3" > /dev/null
+check "keras-h5 -> rnnc -> tfjs: every weight bit for bit" cmp "$T/tfjs/group1-shard1of1.bin" "$T/tfjs3/group1-shard1of1.bin"
+# the same predictions from the checkpoint, the TF.js manifest and the HDF5 file
+"$PY" - "$T/x.npy" <<'PY'
+import random, struct, sys
+rng = random.Random(3)
+n, T = 9, 100
+tok = [rng.randrange(0, 500) for _ in range(n * T)]
+header = "{'descr': '<i4', 'fortran_order': False, 'shape': (%d, %d), }" % (n, T)
+header += " " * (64 - (10 + len(header) + 1) % 64) + "\n"
+with open(sys.argv[1], "wb") as f:
+    f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
+    f.write(struct.pack("<%di" % len(tok), *tok))
+PY
+for w in lstm2.safetensors tfjs/model.json lstm2.h5; do
+  "$RNNC" "$S" --interpret predict --weights "$T/$w" --x "$T/x.npy" > "$T/p_$(basename "$w").txt"
+done
+check "predict: the TF.js weights give the checkpoint's probabilities" cmp "$T/p_lstm2.safetensors.txt" "$T/p_model.json.txt"
+check "predict: the HDF5 weights give the checkpoint's probabilities" cmp "$T/p_lstm2.safetensors.txt" "$T/p_lstm2.h5.txt"
+"$RNNC" "$S" --weights "$T/lstm2.h5" -o "$T/pred_h5.c" && "$RNNC" "$S" --weights "$T/lstm2.safetensors" -o "$T/pred_st.c"
+check "the predictor from HDF5 weights embeds the checkpoint's (only the source line differs)" \
+  test "$(diff "$T/pred_h5.c" "$T/pred_st.c" | grep -c '^[<>]')" -le 2
+
+# GRU with reset_after = true: TF.js cannot run it; the Keras formats still can
+(cd "$T" && "$RNNC" "$ROOT/specs/gru.lua" --interpret fit --epochs 1 --builtin-train 64 --builtin-val 16 --quiet --save-weights "$T/gru.safetensors")
+"$RNNC" "$ROOT/specs/gru.lua" --interpret export --weights "$T/gru.safetensors" --format tfjs "$T/gru_tfjs" > "$T/gru.out" 2> "$T/gru.err"
+check "tfjs refuses GRU reset_after = true: exit 1" test $? -eq 1
+check "tfjs refuses GRU reset_after = true: the reason and what works" grep -qF \
+  "export: TensorFlow.js cannot run layer gru (GRU) with reset_after = true (tfjs-layers' GRUCell refuses it); --format keras-json and --format keras-h5 can hold this model, and a GRU with reset_after = false goes to TF.js" "$T/gru.err"
+check "tfjs refuses: nothing written" test ! -e "$T/gru_tfjs"
+"$RNNC" "$ROOT/specs/gru.lua" --interpret export --weights "$T/gru.safetensors" --format keras-h5 "$T/gru.h5" > /dev/null
+check "keras-h5 takes the same GRU" test -s "$T/gru.h5"
+
+# weights for another model are refused, naming what differs
+"$RNNC" "$ROOT/specs/lstm.lua" --interpret predict --weights "$T/tfjs/model.json" --x "$T/x.npy" > /dev/null 2> "$T/other.err"
+check "tfjs weights of another model: refused" grep -qF "model.json: its modelTopology has 4 layers, model \"lstm\" has 3" "$T/other.err"
+"$RNNC" "$ROOT/specs/lstm.lua" --interpret predict --weights "$T/lstm2.h5" --x "$T/x.npy" > /dev/null 2> "$T/other.err"
+check "HDF5 weights of another model: refused" grep -qF "lstm2.h5: 4 layers with weights, but model \"lstm\" has 3" "$T/other.err"
+"$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); d["weightsManifest"][0]["weights"][1]["shape"]=[32, 16]; json.dump(d,open(sys.argv[1],"w"))' "$T/tfjs2/model.json"
+"$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); d.pop("modelTopology"); json.dump(d,open(sys.argv[1],"w"))' "$T/tfjs2/model.json"
+"$RNNC" "$S" --interpret predict --weights "$T/tfjs2/model.json" --x "$T/x.npy" > /dev/null 2> "$T/shape.err"
+check "a weight of another shape: refused with both shapes" grep -qF \
+  "model.json: weight 'lstm/kernel' has shape [32, 16]; lstm/kernel of model \"lstm2\" is [16, 32]" "$T/shape.err"
+
+# the vocabulary of a text checkpoint goes beside the model, as Keras's Tokenizer
+printf '1\tgood great fine film\n0\tbad awful film\n1\tgood film\n0\tbad plot\n' > "$T/t.tsv"
+(cd "$T" && "$RNNC" "$S" --interpret fit --epochs 1 --train-text "$T/t.tsv" --quiet --save-weights "$T/text.safetensors")
+"$RNNC" "$S" --interpret export --weights "$T/text.safetensors" --format tfjs "$T/text_tfjs" > /dev/null
+"$PY" - "$T/text_tfjs" <<'PY' > "$T/tok.out"
+import json, sys
+d = sys.argv[1]
+tok = json.load(open(d + "/tokenizer.json"))
+c = tok["config"]
+words = open(d + "/vocabulary.txt").read().split("\n")[:-1]
+index = json.loads(c["word_index"])
+print(tok["class_name"], c["num_words"], c["oov_token"], index["<OOV>"], c["lower"], repr(c["filters"]))
+print(" ".join("%s=%d" % (w, index[w]) for w in words))
+PY
+check "tokenizer.json: Keras's Tokenizer, num_words = input_dim, <OOV> = 2" \
+  grep -qxF "Tokenizer 500 <OOV> 2 True '!\"#\$%&()*+,-./:;<=>?@[\\\\]^_\`{|}~\\t\\n'" "$T/tok.out" || cat "$T/tok.out"
+check "vocabulary.txt and word_index: by frequency, ties bytewise, from id 4" grep -qx "film=4 bad=5 good=6 awful=7 fine=8 great=9 plot=10" "$T/tok.out"
+
+finish
