@@ -144,10 +144,10 @@ test-unit: $(BUILD)/test_unit $(BUILD)/rnnc
 test-fd: $(BUILD)/test_fd
 	@if [ -n "$(FD_SRC)" ]; then $(BUILD)/test_fd --jobs 2; fi
 
-# every tests/*.sh but tests/lib.sh, which they source
+# every tests/*.sh but tests/lib.sh, which they source: as many at a time as there are
+# cores (TEST_JOBS=1 one by one), each one's output in $(BUILD)/test-logs/
 test-shell: $(BUILD)/rnnc cross
-	@for t in $(sort $(filter-out tests/lib.sh,$(wildcard tests/*.sh))); do \
-	  echo "== $$t"; BUILD=$(BUILD) bash $$t || exit 1; done
+	@BUILD=$(BUILD) tools/run_shell_tests.sh
 
 test: all
 	@$(MAKE) --no-print-directory check-generated test-unit test-fd test-shell check-gcc

@@ -302,9 +302,16 @@ static int job_ok(const rnnc_job *j) { return j->status != -1 && WIFEXITED(j->st
  * to add (NULL: none), *levels 1 for every x86-64 level. */
 static int build_flags(const rnnc_build_options *o, const char **flags, const char **march, int *levels, char *err,
                        size_t errlen) {
-    const char *cflags = getenv("CFLAGS");
+    const char *cflags = getenv("CFLAGS"), *env_march = getenv("RNNC_MARCH");
     const int x86 = target_is_x86_64(o->target);
     *march = o->march;
+    if (!*march && !o->portable && !o->target && env_march && *env_march) {   /* as --march, for this machine */
+        if (env_march[0] == '-' || strpbrk(env_march, " \t\n\r")) {
+            set_err(err, errlen, "rnnc: invalid RNNC_MARCH '%s' (one -march value, all or native)", env_march);
+            return -1;
+        }
+        *march = env_march;
+    }
     if (!*march && !o->portable && !cflags) *march = o->target ? NULL : x86 ? RNNC_MARCH_ALL : "native";
     *levels = *march && !strcmp(*march, RNNC_MARCH_ALL);
     if (*levels && !x86) {

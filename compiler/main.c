@@ -49,7 +49,7 @@ static void usage(FILE *out) {
           "                      -mprefer-vector-width=512; -march from --march)\n"
           "  --march M           all (default on x86-64: every x86-64 level in one trainer, the\n"
           "                      best picked at start-up), native (this machine only), or any\n"
-          "                      -march value (one build)\n"
+          "                      -march value (one build); $RNNC_MARCH sets the default\n"
           "  --target TRIPLE     cross-build for TRIPLE (aarch64-linux-gnu, s390x-linux-gnu:\n"
           "                      clang --target, the runtime of make cross)\n"
           "  --portable          one build with -O3 alone (no -march)\n"

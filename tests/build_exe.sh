@@ -8,6 +8,7 @@
 # SAN (exported by `make test-asan`) is added to the compile flags: the runtime is
 # instrumented then, and a program linked with it must be too.
 . "$(dirname "$0")/lib.sh"
+unset RNNC_MARCH   # the default build is what this tests
 SPEC="$ROOT/specs/lstm.lua"
 tmpdir
 # Leftover temporaries (OUT.rnnc-XXXXXX and OUT.rnnc-XXXXXX.c) in a directory.
@@ -98,6 +99,18 @@ else
   check "default flags: -O3 -march=native" test "$(grep -c -e '^-O3$' -e '^-march=native$' "$T/args")" -eq 2
 fi
 : > "$T/args"
+env -u CFLAGS RNNC_MARCH=native CC="$T/wrap.sh" "$RNNC" "$SPEC" -o "$T/c/env" > /dev/null 2>&1
+check "RNNC_MARCH=native: one build, -march=native" test "$(grep -c '^-march=' "$T/args")" -eq 1 -a \
+  "$(grep -c '^-march=native$' "$T/args")" -eq 1
+: > "$T/args"
+env -u CFLAGS RNNC_MARCH=native CC="$T/wrap.sh" "$RNNC" "$SPEC" -o "$T/c/env" --march x86-64-v2 > /dev/null 2>&1
+check "--march wins over RNNC_MARCH" test "$(grep -c '^-march=x86-64-v2$' "$T/args")" -eq 1 -a \
+  "$(grep -c '^-march=native$' "$T/args")" -eq 0
+: > "$T/args"
+env -u CFLAGS RNNC_MARCH=-O0 "$RNNC" "$SPEC" -o "$T/c/bad" > /dev/null 2> "$T/badmarch.err"
+check "RNNC_MARCH=-O0: exit 1" test $? -eq 1
+check "RNNC_MARCH=-O0: says so" grep -qF "rnnc: invalid RNNC_MARCH '-O0'" "$T/badmarch.err"
+check "RNNC_MARCH=-O0: nothing written" test ! -e "$T/c/bad"
 env -u CFLAGS CC="$T/wrap.sh" "$RNNC" "$SPEC" -o "$T/c/port" --portable > /dev/null 2>&1
 check "--portable: -O3" grep -qx -- "-O3" "$T/args"
 check "--portable: no -march=native" test "$(grep -c '^-march=native$' "$T/args")" -eq 0

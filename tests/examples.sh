@@ -11,6 +11,7 @@
 # Needs cmake (make deps). Under SAN (make test-asan) not run: the examples link the
 # installed runtime without the sanitizers' flags, as a user's project does.
 . "$(dirname "$0")/lib.sh"
+unset RNNC_MARCH   # the examples build as a user builds them
 if [ -n "$SAN" ]; then
   echo "examples.sh: not run under SAN (the example projects build without the sanitizers)"
   exit 0

@@ -4,6 +4,9 @@
 #
 #   BUILD ROOT RNNC SAN  the build dir (BUILD, default build), the repository root, the
 #                        rnnc under test, the sanitizer flags `make test-asan` exports
+#   RNNC_MARCH           exported as native (unless set): trainers are built once for
+#                        this machine, not once per x86-64 level; the tests of the
+#                        default build itself (build_exe.sh, shipping.sh) unset it
 #   ok                   count a passed check
 #   bad WHAT             count a failed one and print "FAIL: WHAT"; returns 1, so
 #                        `check ... || cat LOG` shows the log of a failure
@@ -20,6 +23,7 @@ BUILD=${BUILD:-build}
 SAN=${SAN:-}
 ROOT=$(pwd)
 RNNC="$ROOT/$BUILD/rnnc"
+export RNNC_MARCH=${RNNC_MARCH-native}
 pass=0 fail=0
 
 ok() { pass=$((pass + 1)); }

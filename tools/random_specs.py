@@ -314,6 +314,17 @@ def make_spec(r, seed, index):
             else:
                 callbacks.append("csv_logger " + table(["log-%s.csv" % name], []))
     callbacks += cb_extra
+    # a second callback of a kind already drawn (each instance keeps its own state), from
+    # a stream of its own so that the specs drawn before this stay as they were
+    rd = random.Random("second callback %d %d" % (seed, index))
+    if callbacks and rd.random() < 0.3:
+        monitors = ["val_loss", "loss"] + (["val_accuracy", "accuracy"] if metrics else [])
+        if rd.random() < 0.5:
+            callbacks.append("model_checkpoint " + table(["ckpt2-%s.safetensors" % name],
+                                                         [("monitor", rd.choice(monitors)), ("save_best_only", True)]))
+        else:
+            callbacks.append("early_stopping " + table([], [("patience", rd.randint(0, 3)),
+                                                            ("monitor", rd.choice(monitors))]))
     if callbacks:
         out.append("  fit = {")
         out.append("    %s," % fit)
