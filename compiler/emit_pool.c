@@ -106,6 +106,41 @@ static void emit_backward_steps(emitter *e, int i, const rnn_window *w, const ch
       CW, CW);
 }
 
+/* GlobalAveragePooling1D with the embedding's mask (mask_zero): the mean over the steps
+ * that are not padding, n[l] of them in lane l (a lane of padding gives 0, see
+ * runtime/layers/global_average_pooling1d.c); going back, dy / n to those steps. */
+static void emit_masked_mean(emitter *e, int i, const char *in, int backward) {
+    const int T = e->m->layers[i].timesteps, CW = e->m->layers[i].in_features;
+    if (backward) {
+        P("static void backward_%d(workspace *w, const rnn_real *params, int g) {\n", i);
+        P("    (void)params;\n");
+        P("    const rnn_real *dy = w->d%d + (size_t)g * %zu;\n", i, plan_size(e->p, "d%d", i));
+        P("    rnn_real *dx = w->d%d + (size_t)g * %zu;\n", i - 1, plan_size(e->p, "d%d", i - 1));
+    } else {
+        P("static void forward_%d(workspace *w, const rnn_real *params, int g, const rnn_dropout_ctx *ctx) {\n", i);
+        P("    (void)params;\n    (void)ctx;\n");
+        P("    const rnn_real *x = %s; /* [%d][%d][W] */\n", in, T, CW);
+        P("    rnn_real *y = w->a%d + (size_t)g * %zu;\n", i, plan_size(e->p, "a%d", i));
+        P("    rnn_lanes_zero(y, %d * W);\n", CW);
+    }
+    P("    const int32_t *ids = w->base.tokens + (size_t)g * W * %d;\n", e->m->timesteps);
+    P("    rnn_real n[W]; /* the steps that are not padding */\n");
+    P("    for (int l = 0; l < W; l++) {\n        n[l] = 0.0f;\n");
+    P("        for (int t = 0; t < %d; t++) n[l] += ids[(size_t)l * %d + (size_t)t] != 0 ? 1.0f : 0.0f;\n", T, e->m->timesteps);
+    P("        n[l] = n[l] > 0.0f ? n[l] : 1.0f;\n    }\n");
+    P("    for (int t = 0; t < %d; t++) {\n", T);
+    P("        rnn_real m[W];\n");
+    P("        for (int l = 0; l < W; l++) m[l] = ids[(size_t)l * %d + (size_t)t] != 0 ? 1.0f : 0.0f;\n", e->m->timesteps);
+    P("        for (int c = 0; c < %d; c++)\n            for (int l = 0; l < W; l++) {\n", CW);
+    P("                const size_t k = ((size_t)t * %d + (size_t)c) * W + (size_t)l;\n", CW);
+    if (backward) P("                dx[k] = m[l] != 0 ? dy[(size_t)c * W + (size_t)l] / n[l] : 0.0f;\n");
+    else P("                y[(size_t)c * W + (size_t)l] += m[l] != 0 ? x[k] : 0.0f;\n");
+    P("            }\n    }\n");
+    if (!backward)
+        P("    for (int c = 0; c < %d; c++)\n        for (int l = 0; l < W; l++) y[(size_t)c * W + (size_t)l] /= n[l];\n", CW);
+    P("}\n\n");
+}
+
 void gen_pool_emit(emitter *e, int i, int average, int global) {
     const rnn_layer *ly = &e->m->layers[i];
     const rnn_window w = window_of(ly, global);
@@ -116,6 +151,12 @@ void gen_pool_emit(emitter *e, int i, int average, int global) {
     else
         P("(%d, %d), the %s of windows of %d steps every %d, padding \"%s\" ---- */\n", w.out, ly->in_features,
           average ? "mean" : "maximum", w.size, w.stride, rnn_padding_name(ly->padding));
+    if (ly->mask_in) {   /* the layout lets only the global mean take a mask */
+        GEN_ASSERT(average && global, "layer %s: a pooling layer with a mask", ly->name);
+        emit_masked_mean(e, i, in, 0);
+        if (!e->p->infer) emit_masked_mean(e, i, in, 1);
+        return;
+    }
     emit_forward(e, i, &w, average, in);
     if (e->p->infer) return;
     if (plan_step_grad(e->p, i - 1)) emit_backward_steps(e, i, &w, in);

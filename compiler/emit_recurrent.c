@@ -83,6 +83,8 @@ void gen_recurrent_dir_plan(plan *p, const gen_dir *d) {
         if (!plan_xd_in_place(p, i)) plan_add(p, T * F * W, 0, "dropped input [T][F][W]", "xd%s", d->tag);
     }
     if (ly->recurrent_dropout > 0) plan_add(p, U * W, 0, "recurrent dropout mask [U][W]", "rmask%s", d->tag);
+    if (ly->mask_in && !p->infer)
+        plan_add(p, 3 * U * W, 0, "mask_zero: a padded step's d loss / d output, d h and d c carried [3][U][W]", "mk%s", d->tag);
 }
 
 /* The layer alone: its one direction, with the shared buffers in between as they
@@ -255,9 +257,83 @@ static void emit_step_call(emitter *e, const gen_dir *d, int backward, int slots
     P("%s%s_step_%d(", ind, backward ? "backward" : "forward", d->i);
     for (int j = 0; j < n; j++) {
         P("%s", j ? ", " : "");
-        emit_operand_arg(e, d, ops[j], slots);
+        if (backward && ops[j] == SO_UP && ly->mask_in) P("upm");   /* masked: emit_masked_backward */
+        else emit_operand_arg(e, d, ops[j], slots);
     }
     P(");\n");
+}
+
+/* ---- the embedding's mask (mask_zero) ---------------------------------------------------------- */
+
+/* Whether layer i's step (forward or backward) has operand o. */
+static int step_has(const plan *p, int i, int backward, step_operand o) {
+    step_operand ops[32];
+    int n = gen_cell(&p->m->layers[i])->operands(p, i, backward, ops);
+    for (int j = 0; j < n; j++)
+        if (ops[j] == o) return 1;
+    return 0;
+}
+
+/* m[l] = 1 where step t of lane l is a token, 0 where it is padding (token id 0): the
+ * embedding's mask, by the input's own step t whichever way the direction reads. */
+static void emit_step_mask(emitter *e, const char *ind) {
+    P("%srnn_real m[W];\n", ind);
+    P("%sfor (int l = 0; l < W; l++) m[l] = w->base.tokens[((size_t)g * W + l) * %d + t] != 0 ? 1.0f : 0.0f;\n", ind,
+      e->m->timesteps);
+}
+
+/* After a forward step: a padded step keeps the previous state, h_t = m ? h_t : h_{t-1}
+ * (and c), as Keras's rnn with a mask does; a lane-wise select. */
+static void emit_masked_forward(emitter *e, const gen_dir *d, int slots, const char *ind) {
+    const rnn_layer *ly = &e->m->layers[d->i];
+    int U = ly->units, has_c = step_has(e->p, d->i, 0, SO_CT);
+    P("%s{ /* mask_zero: a padded step carries the state over */\n", ind);
+    char in2[64];
+    snprintf(in2, sizeof in2, "%s    ", ind);
+    emit_step_mask(e, in2);
+    for (int j = 0; j < 1 + has_c; j++) {
+        P("%s{\n%s    rnn_real *now = ", in2, in2);
+        emit_operand_arg(e, d, j ? SO_CT : SO_HT, slots);
+        P(";\n%s    const rnn_real *was = ", in2);
+        emit_operand_arg(e, d, j ? SO_CP : SO_HP, slots);
+        P(";\n%s    for (int u = 0; u < %d; u++)\n", in2, U);
+        P("%s        for (int l = 0; l < W; l++) now[u * W + l] = m[l] != 0 ? now[u * W + l] : was[u * W + l];\n%s}\n", in2, in2);
+    }
+    P("%s}\n", ind);
+}
+
+/* Around a backward step: a padded step's dz is 0 (the step gets d loss / d output and
+ * dh, dc times 0: its backward is linear in them) and its d loss / d h_t, the output's
+ * included, goes on to h_{t-1} unchanged (and dc to c_{t-1}). */
+static void emit_masked_backward(emitter *e, const gen_dir *d, int after, const char *ind) {
+    const rnn_layer *ly = &e->m->layers[d->i];
+    int U = ly->units, has_c = step_has(e->p, d->i, 1, SO_DCN);
+    if (after) {
+        P("%sfor (int u = 0; u < %d; u++)\n%s    for (int l = 0; l < W; l++) {\n", ind, U, ind);
+        P("%s        dhn[u * W + l] = m[l] != 0 ? dhn[u * W + l] : hcarry[u * W + l];\n", ind);
+        if (has_c) P("%s        dcn[u * W + l] = m[l] != 0 ? dcn[u * W + l] : ccarry[u * W + l];\n", ind);
+        P("%s    }\n", ind);
+        return;
+    }
+    emit_step_mask(e, ind);
+    P("%sconst rnn_real *upt = ", ind);
+    emit_operand_arg(e, d, SO_UP, 0);
+    P(";\n%sfor (int u = 0; u < %d; u++)\n%s    for (int l = 0; l < W; l++) {\n", ind, U, ind);
+    P("%s        const int k = u * W + l;\n", ind);
+    P("%s        hcarry[k] = dhn[k] + upt[k];\n", ind);
+    P("%s        upm[k] = m[l] != 0 ? upt[k] : 0.0f;\n", ind);
+    P("%s        dhn[k] = m[l] != 0 ? dhn[k] : 0.0f;\n", ind);
+    if (has_c) P("%s        ccarry[k] = dcn[k];\n%s        dcn[k] = m[l] != 0 ? dcn[k] : 0.0f;\n", ind, ind);
+    P("%s    }\n", ind);
+}
+
+/* A step in the time loop: the call, and with a mask what goes around it. */
+static void emit_step(emitter *e, const gen_dir *d, int backward, int slots, const char *ind) {
+    int masked = e->m->layers[d->i].mask_in;
+    if (masked && backward) emit_masked_backward(e, d, 0, ind);
+    emit_step_call(e, d, backward, slots, ind);
+    if (masked && backward) emit_masked_backward(e, d, 1, ind);
+    else if (masked) emit_masked_forward(e, d, slots, ind);
 }
 
 /* ---- the time loop ------------------------------------------------------------------------------ */
@@ -288,7 +364,7 @@ static void emit_time_loop(emitter *e, const gen_dir *d, int backward, int slots
         for (int s = 0; s < T; s++) {
             int t = down ? T - 1 - s : s;
             P("%s{ /* t = %d */\n%s    const int t = %d;\n", ind, t, ind, t);
-            emit_step_call(e, d, backward, 0, in2);
+            emit_step(e, d, backward, 0, in2);
             if (scatter) emit_fold_scatter(e, i, in2);
             P("%s}\n", ind);
         }
@@ -303,7 +379,7 @@ static void emit_time_loop(emitter *e, const gen_dir *d, int backward, int slots
         P("%s    const size_t s1 = keep ? (size_t)t : 0;\n", ind);
         P("%s    (void)s;\n%s    (void)sp;\n%s    (void)s1;\n", ind, ind, ind);
     }
-    emit_step_call(e, d, backward, slots, in2);
+    emit_step(e, d, backward, slots, in2);
     if (scatter) emit_fold_scatter(e, i, in2);
     P("%s}\n", ind);
 }
@@ -435,6 +511,9 @@ static void emit_backward_pointers(emitter *e, const gen_dir *d) {
     P("    rnn_real *dhd = dcn + %d * W, *drh = dhd + %d * W, *rh = drh + %d * W;\n", U, U, U);
     P("    (void)dzh; (void)dcn; (void)dhd; (void)drh; (void)rh;\n");
     P("    for (int k = 0; k < %d * W; k++) dhn[k] = dcn[k] = 0.0f;\n", U);
+    if (ly->mask_in)
+        P("    rnn_real *upm = w->mk%s + (size_t)g * %zu, *hcarry = upm + %d * W, *ccarry = hcarry + %d * W; /* mask_zero */\n"
+          "    (void)ccarry;\n", d->tag, plan_size(e->p, "mk%s", d->tag), U, U);
 }
 
 static void emit_prologue(emitter *e, const gen_dir *d, int backward) {

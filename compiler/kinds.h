@@ -57,8 +57,8 @@ extern const char *const rnnc_dropout_mask_names[];
  * buffer at the step of the input it read — h[t] is the state after reading x_t, whichever
  * way the loop went — so only its time loop changes (t from T-1 down, the previous state
  * h[t+1]); nothing on the input side (x, the dropout masks, b + x.K, dx, the folded
- * table) does. A per-step mask would act in the same place: a masked step carries hp and
- * cp over as its state. */
+ * table) does. The embedding's mask acts in the same place: a masked step (its token
+ * id 0, read at the input's own step t) carries hp and cp over as its state. */
 typedef struct {
     int i;                  /* the layer                                                   */
     int half;               /* 0, or 1: a bidirectional layer's backward half              */

@@ -222,6 +222,8 @@ typedef enum {
     X(int, reset_after, RNN_VALUE_BOOL, 1)     /* gru                                       */    \
     X(int, unit_forget_bias, RNN_VALUE_BOOL, 1) /* lstm                                     */    \
     X(int, mask_zero, RNN_VALUE_BOOL, 2)       /* embedding: token 0 is padding, masked     */    \
+    X(int, post_padding, RNN_VALUE_BOOL, 2)    /* embedding: text padded 'post' (else 'pre') */   \
+    X(int, post_truncating, RNN_VALUE_BOOL, 2) /* embedding: text truncated 'post' (else 'pre') */ \
     X(double, dropout, RNN_VALUE_REAL, 0)      /* rnn input dropout, or the Dropout's rate  */    \
     X(double, recurrent_dropout, RNN_VALUE_REAL, 0)                                                \
     X(rnn_dropout_mask, dropout_mask, RNN_VALUE_DROPOUT_MASK, 0) /* lstm, gru                */ \

@@ -72,7 +72,6 @@ refused "hard_sigmoid (TF.js's default)" lstm recurrent_activation '"hard_sigmoi
   'bad.json:4: layer lstm (LSTM): option recurrent_activation = "hard_sigmoid" is not supported'
 refused "a regularizer" hidden kernel_regularizer '{"class_name": "L2", "config": {"l2": 0.01}}' \
   'bad.json:9: layer hidden (Dense): option kernel_regularizer = {"class_name": "L2", "config": {"l2": 0.01}} is not supported'
-refused "mask_zero" embedding mask_zero true 'bad.json:3: layer embedding (Embedding): option mask_zero = true is not supported'
 refused "a stateful RNN" gru stateful true 'bad.json:6: layer gru (GRU): option stateful = true is not supported'
 refused "GRU activation" gru activation '"relu"' 'bad.json:6: layer gru (GRU): option activation = "relu" is not supported'
 refused "an activation rnnc lacks" simple_rnn activation '"elu"' 'bad.json:8: layer simple_rnn (SimpleRNN): option activation = "elu" is not supported'
@@ -105,6 +104,21 @@ check "invalid JSON: the line and column" grep -qx 'broken.json: invalid JSON at
   "$I/keras2_all.json" "$T/nolen.json"
 (cd "$T" && "$RNNC" nolen.json) > /dev/null 2> "$T/nolen.err"
 check "no input length: refused with the reason" grep -q 'the input length is not given (input_length, or the input shape \[null, timesteps\]); rnnc compiles for a fixed length' "$T/nolen.err"
+
+# ---- the embedding's mask in and out: mask_zero true in a Keras config is the spec's -------
+mutate "$I/keras2_all.json" "$T/masked.json" embedding mask_zero true
+(cd "$T" && "$RNNC" masked.json --emit-spec masked.lua) > "$T/masked.log" 2>&1
+check "mask_zero: read" grep -q '^  embedding { 1000, 32, input_length = 40, mask_zero = true },$' "$T/masked.lua"
+"$RNNC" specs/imdb_masked_gru.lua --interpret fit --epochs 1 --builtin-train 64 --builtin-val 16 --quiet \
+  --save-weights "$T/masked.safetensors" > "$T/masked.log" 2>&1
+"$RNNC" specs/imdb_masked_gru.lua --interpret export --weights "$T/masked.safetensors" --format keras-json \
+  "$T/masked.out.json" >> "$T/masked.log" 2>&1
+check "mask_zero: written" grep -q '"mask_zero": true' "$T/masked.out.json" || cat "$T/masked.log"
+(cd "$T" && "$RNNC" masked.out.json --emit-spec masked.back.lua) >> "$T/masked.log" 2>&1
+check "mask_zero: read back" grep -q '^  embedding { 10000, 32, input_length = 200, mask_zero = true },$' "$T/masked.back.lua"
+mutate "$I/keras2_all.json" "$T/unmasked.json" embedding mask_zero null
+(cd "$T" && "$RNNC" unmasked.json --emit-spec unmasked.lua) > "$T/masked.log" 2>&1
+check "mask_zero: null is false" grep -q '^  embedding { 1000, 32, input_length = 40 },$' "$T/unmasked.lua"
 
 # ---- out and back: keras-json, tfjs, keras-h5 ------------------------------------------------
 S="$ROOT/specs/lstm2.lua"

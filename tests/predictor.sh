@@ -2,7 +2,8 @@
 # predictor.sh — `rnnc SPEC --weights F -o P.c` embeds trained weights in an
 # inference-only predictor: it compiles warning-free with clang and gcc, needs nothing
 # but libm (no allocation, no file I/O: no such symbol is referenced), and its
-# probabilities equal the interpreter's predict on the same weights and tokens.
+# probabilities equal the interpreter's predict on the same weights and tokens (also with
+# the embedding's mask).
 . "$(dirname "$0")/lib.sh"
 tmpdir
 cd "$T" || exit 1
@@ -53,7 +54,18 @@ return sequential "flat" {
   dense { 1, activation = "sigmoid" },
 }
 LUA
-for spec in lstm2 gru bidi conv conv2 flat; do
+# the embedding's mask through every layer that takes it; its tokens padded (below)
+cat > "$T/masked.lua" <<'LUA'
+return sequential "masked" {
+  embedding { 500, 5, input_length = 100, mask_zero = true },
+  dense { 4, activation = "tanh" },
+  bidirectional { gru { 3, return_sequences = true }, merge_mode = "concat" },
+  lstm { 4, go_backwards = true, return_sequences = true },
+  global_average_pooling1d { },
+  dense { 1, activation = "sigmoid" },
+}
+LUA
+for spec in lstm2 gru bidi conv conv2 flat masked; do
   S="$ROOT/specs/$spec.lua"
   [ -f "$S" ] || S="$T/$spec.lua"
   "$RNNC" "$S" --interpret fit --epochs 1 --builtin-train 256 --builtin-val 64 --batch-size 32 --learning-rate 0.01 \
@@ -67,6 +79,11 @@ d, spec = sys.argv[1], sys.argv[2]
 rng = random.Random(7)
 n, T = 13, 100
 tok = [rng.randrange(0, 500) for _ in range(n * T)]
+if spec == "masked":   # rows padded after or before their tokens, one of padding only
+    for i in range(n):
+        keep = 0 if i == 5 else rng.randrange(1, T + 1)
+        for t in range(T - keep):
+            tok[i * T + (keep + t if i % 2 else t)] = 0
 header = "{'descr': '<i4', 'fortran_order': False, 'shape': (%d, %d), }" % (n, T)
 header += " " * (64 - (10 + len(header) + 1) % 64) + "\n"
 with open("%s/x.npy" % d, "wb") as f:

@@ -73,6 +73,7 @@ Test(summary, imdb_totals_and_rows) {
     expect_total("specs/imdb_lstm.lua", "Total params: 2691713 (10.27 MB)\n");
     expect_total("specs/imdb_bidirectional.lua", "Total params: 2658945 (10.14 MB)\n");
     expect_total("specs/imdb_bidirectional2.lua", "Total params: 2757761 (10.52 MB)\n");
+    expect_total("specs/imdb_masked_gru.lua", "Total params: 326369 (1.24 MB)\n");   /* the mask adds none */
     run_result *r = malloc(sizeof *r);
     char root[PATH_MAX];
     cr_assert(realpath(".", root));
@@ -353,8 +354,17 @@ ERR_TEST(bidirectional_wrapped_name, HEAD "  bidirectional { lstm { 8, name = \"
          "x.lua:3: layer name 'my-lstm' is not a C identifier (letters, digits and _, not starting with a digit)\n")
 ERR_TEST(go_backwards_not_bool, HEAD "  gru { 8, go_backwards = \"yes\" },\n" OUT1 "}\n",
          "x.lua:3: gru: go_backwards must be true or false (got string \"yes\")\n")
-ERR_TEST(mask_zero_unsupported, "return sequential \"m\" {\n  embedding { 500, 16, input_length = 10, mask_zero = true },\n  lstm { 8 },\n" OUT1 "}\n",
-         "x.lua:2: embedding: mask_zero = true is not supported (padding id 0 is an ordinary token, as with Keras's default)\n")
+ERR_TEST(mask_zero_refused_by_conv1d,
+         "return sequential \"m\" {\n  embedding { 500, 16, input_length = 10, mask_zero = true },\n  dense { 4 },\n"
+         "  conv1d { 8, 3 },\n  global_max_pooling1d { },\n" OUT1 "}\n",
+         "x.lua:4: conv1d: does not support masking (Keras raises \"does not support masking, but was passed an input_mask\"), "
+         "but its input carries the mask of embedding (mask_zero = true); set mask_zero = false, or end the mask before it "
+         "(a recurrent layer without return_sequences, or global_average_pooling1d)\n")
+ERR_TEST(mask_zero_refused_after_sequences, "return sequential \"m\" {\n  embedding { 500, 16, input_length = 10, mask_zero = true },\n"
+         "  bidirectional { gru { 4, return_sequences = true } },\n  flatten { },\n" OUT1 "}\n",
+         "x.lua:4: flatten: does not support masking (Keras raises \"does not support masking, but was passed an input_mask\"), "
+         "but its input carries the mask of embedding (mask_zero = true); set mask_zero = false, or end the mask before it "
+         "(a recurrent layer without return_sequences, or global_average_pooling1d)\n")
 
 Test(spec_errors, empty_file) { expect_error_n("", 0, "x.lua:1: the spec is empty; it must return a model (return sequential \"name\" { ... })\n", NULL, NULL); }
 Test(spec_errors, whitespace_only) { expect_error("\n   \n\t\n", "x.lua:1: the spec is empty; it must return a model (return sequential \"name\" { ... })\n"); }

@@ -588,6 +588,41 @@ Test(text, encode_pad_and_truncate_pre) {
     rnn_text_set_free(&s);
 }
 
+/* pad_sequences's padding and truncating 'post' (the embedding's options), each alone
+ * and both, against Keras's values for the same ids */
+Test(text, encode_pad_and_truncate_post) {
+    const char *t[] = {"b a c", "C c A B d"};   /* ids: c 4, a 5, b 6, d 2 (OOV) at vocab 7 */
+    float labels[2] = {0, 1};
+    rnn_text_set s = make_set(t, labels, 2);
+    rnn_vocab *v = rnn_vocab_build(&s, 7);
+    cr_assert_not_null(v);
+    static const struct {
+        const char *text;
+        int T, fit;
+        int32_t want[6];
+    } cases[] = {
+        {"d a", 5, RNN_TEXT_POST_PADDING, {1, 2, 5, 0, 0}},                                    /* [1, 2, 5] */
+        {"d a", 5, RNN_TEXT_POST_TRUNCATING, {0, 0, 1, 2, 5}},                                 /* padding 'pre' */
+        {"d a", 5, RNN_TEXT_POST_PADDING | RNN_TEXT_POST_TRUNCATING, {1, 2, 5, 0, 0}},
+        {"b a c zzz a", 3, RNN_TEXT_POST_TRUNCATING, {1, 6, 5}},                              /* [1,6,5,4,2,5] */
+        {"b a c zzz a", 3, RNN_TEXT_POST_PADDING, {4, 2, 5}},                                 /* truncating 'pre' */
+        {"b a c zzz a", 4, RNN_TEXT_POST_PADDING | RNN_TEXT_POST_TRUNCATING, {1, 6, 5, 4}},
+        {"b a c", 4, RNN_TEXT_POST_PADDING | RNN_TEXT_POST_TRUNCATING, {1, 6, 5, 4}},          /* exactly T */
+        {"", 3, RNN_TEXT_POST_PADDING, {1, 0, 0}},
+        {"a b c a b", 6, RNN_TEXT_POST_PADDING, {1, 5, 6, 4, 5, 6}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int32_t ids[6] = {-1, -1, -1, -1, -1, -1};
+        rnn_text_encode_fit(v, cases[c].text, cases[c].T, cases[c].fit, ids);
+        for (int k = 0; k < cases[c].T; k++)
+            cr_expect_eq(ids[k], cases[c].want[k], "case %zu \"%s\" T %d fit %d: ids[%d] = %d, want %d", c, cases[c].text,
+                         cases[c].T, cases[c].fit, k, ids[k], cases[c].want[k]);
+        if (cases[c].T < 6) cr_expect_eq(ids[cases[c].T], -1, "case %zu: wrote past T", c);
+    }
+    rnn_vocab_free(v);
+    rnn_text_set_free(&s);
+}
+
 Test(text, serialize_parse_round_trip) {
     const char *t[] = {"the movie was not good, the acting was bad", "The end. don't"};
     float labels[2] = {0, 1};

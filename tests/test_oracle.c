@@ -72,7 +72,11 @@
     X(conv_max_pooling_lstm)     \
     X(conv_paddings_strides_dilation) \
     X(pooling_same_and_overlapping) \
-    X(fasttext_activation_head)
+    X(fasttext_activation_head)  \
+    X(masked_lstm_gru_stack)     \
+    X(masked_simple_rnn_gru_before) \
+    X(masked_bidirectional_sequences) \
+    X(masked_dense_sequence_global_average)
 
 /* ---- comparison ---------------------------------------------------------------- */
 
@@ -169,6 +173,7 @@ static void build_model(const fixture *fx, rnn_model *m, const char *path) {
         if (kind == RNN_LAYER_EMBEDDING) {
             l->input_dim = (int)fx_num(r, "input_dim", &ok);
             l->input_length = (int)fx_num(r, "input_length", &ok);
+            if (fx_get(r, "mask_zero")) l->mask_zero = (int)fx_num(r, "mask_zero", &ok);
         }
         const char *act = fx_get(r, "activation");
         cr_assert(act && parse_act(act, &l->activation), "%s: layer %d: bad activation", path, i);

@@ -18,7 +18,7 @@ Fixture format (text, version 1). Lines, in this order:
     rnnc-oracle 1
     case NAME
     model loss=binary_crossentropy|sparse_categorical_crossentropy
-    layer kind=KIND name=NAME explicit_name=0|1 units=U [input_dim=V input_length=T]
+    layer kind=KIND name=NAME explicit_name=0|1 units=U [input_dim=V input_length=T [mask_zero=1]]
           activation=ACT dropout=R recurrent_dropout=R return_sequences=0|1
           unit_forget_bias=0|1 reset_after=0|1 dropout_mask=per_step|per_sequence
           [go_backwards=1] [wrapped=KIND wrapped_name=NAME explicit_wrapped_name=0|1
@@ -75,6 +75,13 @@ the embedding being 0):
         carry of the GRU uses the unmasked state).
     A bidirectional layer's backward half draws its masks as layer 256 + index
         (RNN_RNG_BACKWARD_HALF), its forward half as the layer itself.
+
+The embedding's mask (mask_zero=1) follows Keras 2's backend.rnn with a mask
+(docs/keras-semantics.md, Masking); PyTorch has no masking, so a masked layer runs the
+hand cells step by step, each step's states torch.where(mask, new, previous), its output
+the previous one at a masked step (0 in a Bidirectional with return_sequences); the
+GlobalAveragePooling1D mean is over the unmasked steps. Such a case's batch has a row of
+padding only, one without padding, and rows padded after, before and between tokens.
 
 go_backwards and bidirectional follow Keras 2 (docs/keras-semantics.md): a go_backwards
 layer runs over the input reversed in time and returns its states in the order it ran
@@ -396,9 +403,13 @@ def run_module(l, x, weights):
     return out, h_n, params, to_keras
 
 
-def run_hand(l, x, K, R, b, rmask):
+def run_hand(l, x, K, R, b, rmask, smask=None, zero_output=False):
     """Hand-written cell, straight from the Keras formulas (row-vector convention).
-    rmask: recurrent dropout mask [n,U] or None."""
+    rmask: recurrent dropout mask [n,U] or None. smask: the embedding's mask [n,T] of
+    bools in the order the steps run, or None: as Keras 2's backend.rnn with a mask, a
+    masked step keeps the states (torch.where of the new and the previous ones) and
+    outputs the previous output, or 0 with zero_output (Bidirectional with
+    return_sequences forces zero_output_for_mask)."""
     k, U = l["kind"], l["units"]
     n, T, _ = x.shape
     h = torch.zeros(n, U)
@@ -406,6 +417,7 @@ def run_hand(l, x, K, R, b, rmask):
     outs = []
     xp = x @ K  # [n,T,G*U]
     for t in range(T):
+        h_prev, c_prev = h, c
         hm = h * rmask if rmask is not None else h
         if k == "simple_rnn":
             h = ACT[l["activation"]](xp[:, t] + b + hm @ R)
@@ -428,7 +440,12 @@ def run_hand(l, x, K, R, b, rmask):
             r = torch.sigmoid(xr + hr)
             cand = torch.tanh(xh + (r * hm) @ R[:, 2 * U:])
             h = z * h + (1 - z) * cand
-        outs.append(h)
+        if smask is not None:
+            keep = smask[:, t:t + 1]
+            h, c = torch.where(keep, h, h_prev), torch.where(keep, c, c_prev)
+            outs.append(torch.where(keep, h, torch.zeros_like(h)) if zero_output else h)
+        else:
+            outs.append(h)
     return torch.stack(outs, dim=1)
 
 
@@ -457,11 +474,13 @@ def merge(mode, y, yb):
     return (y + yb) / 2
 
 
-def run_recurrent(l, x, W, M, use_modules, module_maps, leaves):
+def run_recurrent(l, x, W, M, use_modules, module_maps, leaves, smask=None):
     """A recurrent or bidirectional layer on x [n,T,F] as Keras 2 runs it; returns its
     output. A direction that goes backwards reads x reversed in time and yields its
     states in the order it ran them; a bidirectional layer flips its backward half's
-    sequence back (return_sequences) and merges."""
+    sequence back (return_sequences) and merges. smask [n,T]: the embedding's mask
+    (mask_zero), reversed with the input for a direction that goes backwards; torch.nn
+    modules take no mask, so a masked layer runs the hand cells."""
     cell = dict(l, kind=cell_kind(l), wrapper=l["kind"] == "bidirectional")
     halves = scopes(l)
     suffix = ["", "_backward"]
@@ -474,6 +493,14 @@ def run_recurrent(l, x, W, M, use_modules, module_maps, leaves):
         wts.append((W[sc + "/kernel"], W[sc + "/recurrent_kernel"], W[sc + "/bias"]))
     names = [sc + t for sc in halves for t in ("/kernel", "/recurrent_kernel", "/bias")]
     rs = l["return_sequences"]
+    if smask is not None:
+        zero = len(halves) == 2 and bool(rs)
+        outs = [run_hand(cell, torch.flip(xs[h], [1]) if ways[h] else xs[h], *wts[h], rms[h],
+                         torch.flip(smask, [1]) if ways[h] else smask, zero) for h in range(len(halves))]
+        if len(halves) == 1:
+            return outs[0] if rs else outs[0][:, -1]
+        y, yb = outs
+        return merge(l["merge_mode"], y if rs else y[:, -1], torch.flip(yb, [1]) if rs else yb[:, -1])
     if use_modules and has_module(cell, rms[0]) and (len(halves) == 1 or has_module(cell, rms[1])):
         if len(halves) == 2 and (xs[0] is not xs[1]):
             # two inputs (each half its own dropout mask): one module per half
@@ -546,13 +573,16 @@ def forward_backward(case, weights, masks, use_modules=True):
     tokens = torch.tensor(case["tokens"], dtype=torch.long)
     emb_out = W["%s/embeddings" % layers[0]["name"]][tokens]      # [n,T,E] gather
     x = emb_out
+    # the embedding's mask (Keras's Embedding.compute_mask: tokens != 0), which reaches
+    # every layer after it here (the cases end it where Keras does)
+    smask = tokens != 0 if layers[0].get("mask_zero") else None
     leaves = list(W.values())
     module_maps = []   # (keras names, module params, to_keras)
     logits = None
     for li, l in enumerate(layers[1:], start=1):
         k, nm = l["kind"], l["name"]
         if cell_kind(l):
-            x = run_recurrent(l, x, W, M, use_modules, module_maps, leaves)
+            x = run_recurrent(l, x, W, M, use_modules, module_maps, leaves, smask)
         elif k == "dense":
             z = x @ W[nm + "/kernel"] + W[nm + "/bias"]
             if li == len(layers) - 1:
@@ -567,6 +597,11 @@ def forward_backward(case, weights, masks, use_modules=True):
             x = run_window_layer(l, x, W)
         elif k == "global_max_pooling1d":
             x = torch.max(x, dim=1).values
+        elif k == "global_average_pooling1d" and smask is not None and l["in_seq"]:
+            # Keras: sum(x * mask) / sum(mask) over the steps; a row of padding only gives 0
+            # here (rnnc's choice, docs/keras-semantics.md, Masking), where Keras gives NaN
+            m = smask.to(x.dtype)[:, :, None]
+            x = (x * m).sum(dim=1) / torch.clamp(m.sum(dim=1), min=1.0)
         elif k == "global_average_pooling1d":
             x = torch.mean(x, dim=1)
         elif k == "flatten":
@@ -795,8 +830,8 @@ def optimizer_run(case, o, weights, masks):
 N_BATCH, MAX_BATCH = 5, 8   # the reference is created for MAX_BATCH and run on N_BATCH
 
 
-def EMB(V, E, T=7):
-    return L("embedding", units=E, input_dim=V, input_length=T)
+def EMB(V, E, T=7, mask_zero=0):
+    return L("embedding", units=E, input_dim=V, input_length=T, mask_zero=mask_zero)
 
 
 def SIG():
@@ -993,6 +1028,26 @@ CASES = [
                          embedding_clip="summed")]),
     # trainable = false: a frozen embedding (as pretrained vectors are) and a frozen dense
     # layer take no step and count in no norm.
+    # The embedding's mask (mask_zero): rows of padding only, none, after, before and
+    # between the tokens; every kind, go_backwards, return_sequences, dropout, a
+    # bidirectional layer's zero outputs, Dense on a sequence and GlobalAveragePooling1D.
+    dict(name="masked_lstm_gru_stack", loss="binary_crossentropy", dropout=TRAIN,
+         layers=[EMB(12, 5, mask_zero=1), L("lstm", units=5, dropout=0.2, recurrent_dropout=0.3, return_sequences=1),
+                 L("gru", units=4, go_backwards=1), SIG()],
+         optimizers=[O_RMS]),
+    dict(name="masked_simple_rnn_gru_before", loss="sparse_categorical_crossentropy", dropout=EVAL,
+         layers=[EMB(10, 4, mask_zero=1), L("simple_rnn", units=5, go_backwards=1, return_sequences=1),
+                 L("gru", units=4, reset_after=0), SOFT(3)],
+         optimizers=[O_ADAM]),
+    dict(name="masked_bidirectional_sequences", loss="binary_crossentropy", dropout=EVAL,
+         layers=[EMB(11, 4, mask_zero=1), L("bidirectional", layer=L("lstm", units=4, return_sequences=1), merge_mode="mul"),
+                 L("bidirectional", layer=L("gru", units=3, go_backwards=1, return_sequences=1)),
+                 L("lstm", units=3), SIG()],
+         optimizers=[O_RMS]),
+    dict(name="masked_dense_sequence_global_average", loss="binary_crossentropy", dropout=TRAIN,
+         layers=[EMB(10, 5, mask_zero=1), L("dropout", rate=0.2), L("dense", units=4, activation="tanh"),
+                 L("simple_rnn", units=4, return_sequences=1), L("global_average_pooling1d"), SIG()],
+         optimizers=[O_SGD]),
     dict(name="frozen_layers", loss="sparse_categorical_crossentropy", dropout=EVAL,
          layers=[L("embedding", units=5, input_dim=8, input_length=6, frozen=1), L("lstm", units=4),
                  L("dense", units=5, activation="tanh", frozen=1), SOFT(3)],
@@ -1044,6 +1099,12 @@ def build_case(case):
     case["n"] = n
     tokens = rng.randint(0, V, size=(n, T))
     tokens[0, :2] = 0                                  # padding id 0 is an ordinary token
+    if case["layers"][0].get("mask_zero"):   # ... or masked: padding only, none, after, before, between
+        tokens[tokens == 0] = 1
+        tokens[0, :] = 0
+        tokens[2, T // 2:] = 0
+        tokens[3, :T - 2] = 0
+        tokens[4, 1::2] = 0
     case["tokens"] = tokens
     K = case["n_outputs"]
     if case["loss"] == "binary_crossentropy" and K > 1:   # multi-label: [n, K] 0/1
@@ -1073,6 +1134,8 @@ def build_case(case):
                   "units=%d" % l["units"]]
         if l["kind"] == "embedding":
             fields += ["input_dim=%d" % l["input_dim"], "input_length=%d" % l["input_length"]]
+            if l.get("mask_zero"):
+                fields.append("mask_zero=1")
         fields += ["activation=" + l["activation"], "dropout=" + kv(float(l["dropout"])),
                    "recurrent_dropout=" + kv(float(l["recurrent_dropout"])),
                    "return_sequences=%d" % l["return_sequences"],

@@ -37,6 +37,8 @@ What varies (sizes biased toward small, so a spec compiles in about a second):
   - deep stacks: spec I with I % 20 == 15 (3 of 60) is instead a stack of 8 to 32
     layers in all (32, the limit, in about half), tiny sizes, both dropouts and
     standalone dropout layers, its own unroll mode (see "deep stacks" below).
+  - the embedding's mask: mask_zero = true in about a third of the specs whose layers
+    all take the mask where it reaches them (from its own stream; see mask_refused).
 """
 import os
 import random
@@ -256,6 +258,9 @@ def make_spec(r, seed, index):
     metrics = r.random() < 0.6
     zoo_layers(random.Random("zoo %d %d" % (seed, index)), lines, rnn_start, rnn_end, T, emb_dim, size, namer)
 
+    mr = random.Random("mask %d %d" % (seed, index))
+    if mr.random() < 0.35 and mask_refused([line_layer(l) for l in lines[1:]]) is None:
+        lines[0] = lines[0][:-2] + ", mask_zero = true }"
     name = "p%03d_%s" % (index, "_".join(l.split()[0][:4] for l in lines if not l.startswith(("embedding", "dense {"))) or "x")
     name = name[:60]
     loss, okw, metric_names, fit_extra, cb_extra, monitors_extra = training_controls(
@@ -465,6 +470,36 @@ def zoo_layers(r, lines, rnn_start, rnn_end, T, F, size, namer):
         head = lines[-1]   # dense { K, activation = "sigmoid" | "softmax" }
         act = "sigmoid" if "sigmoid" in head else "softmax"
         lines[-1:] = ["dense { %s }" % head.split("{ ")[1].split(",")[0], 'activation { "%s" }' % act]
+
+
+# ---- the embedding's mask -----------------------------------------------------------------
+#
+# What each layer does with the mask (runtime/model/layout.c, Keras's supports_masking and
+# compute_mask): recurrent layers, bidirectional and global_average_pooling1d use it and
+# pass it on only with a sequence out; dense, dropout, spatial_dropout1d and activation
+# pass it on; every other kind refuses it, an error at its line.
+
+MASK_PASSED = ("dense", "dropout", "spatial_dropout1d", "activation", "block")
+MASK_ENDS = RNN_KINDS + ("bidirectional", "global_average_pooling1d")
+
+
+def mask_refused(layers):
+    """The index in layers (kind, return_sequences) after the embedding of the first layer
+    that refuses the mask, or None when the mask is used or ends before any does."""
+    for i, (kind, seq) in enumerate(layers):
+        if kind in MASK_PASSED:
+            continue
+        if kind not in MASK_ENDS:
+            return i
+        if kind != "global_average_pooling1d" and seq:
+            continue
+        return None
+    return None
+
+
+def line_layer(line):
+    """(kind, return_sequences) of a layer line of make_spec."""
+    return line.split()[0], "return_sequences = true" in line
 
 
 # ---- deep stacks ------------------------------------------------------------------------
@@ -1108,8 +1143,16 @@ def mut_too_many_positional(r, m):
 
 
 def mut_mask_zero(r, m):
+    """mask_zero = true: valid unless a layer that refuses the mask gets it (its line); in
+    a model of an odd number of layers a flatten after the embedding refuses it. (No draws
+    from r: the specs after this one stay as they were.)"""
     m.layers[0].kw.append(("mask_zero", True))
-    return "reject", 0
+    if len(m.layers) % 2:
+        m.layers.insert(1, Layer("flatten", [], []))
+    layers = [(("bidirectional" if isinstance(l, BidiLayer) else l.kind), kw_get(l.kw, "return_sequences", False))
+              for l in m.layers[1:]]
+    i = mask_refused(layers)
+    return ("accept", None) if i is None else ("reject", i + 1)
 
 
 def nv_input_length(m):

@@ -13,7 +13,7 @@ rm -f "$logs"/*.log "$logs"/*.rc
 jobs=${TEST_JOBS:-$(nproc 2> /dev/null || echo 2)}
 
 # The long ones first (about a minute or more each on 2 cores), then the rest by name.
-long="large_kernels selftest deep accepted freestanding shipping property mpi examples conv_layers valgrind faults"
+long="selftest accepted freestanding shipping property masking mpi valgrind large_kernels examples faults deep conv_layers"
 all=$(for t in tests/*.sh; do n=$(basename "$t" .sh); [ "$n" = lib ] || echo "$n"; done)
 order=$(for n in $long; do [ -f "tests/$n.sh" ] && echo "$n"; done
         for n in $all; do case " $long " in *" $n "*) ;; *) echo "$n" ;; esac; done)

@@ -63,7 +63,20 @@ static void emit_merge(emitter *e, int i, const gen_dir *d, int backward) {
     if (backward)
         P("    rnn_real *df = w->%s + (size_t)g * %d * W, *db = w->%s + (size_t)g * %d * W;\n", d[0].up, S * U, d[1].up, S * U);
     P("    (void)hf;\n    (void)hb;\n");
-    P("    for (int t = 0; t < %d; t++)\n", S);
+    /* with the embedding's mask and return_sequences, an output step whose input step is
+     * padding is 0 (Keras's zero_output_for_mask), and so is its gradient to the halves */
+    int zero = ly->out_seq && ly->mask_in;
+    const char *vf = zero ? "(m[k % W] != 0 ? hf[s] : 0.0f)" : "hf[s]", *vb = zero ? "(m[k % W] != 0 ? hb[s] : 0.0f)" : "hb[s]";
+    const char *g0 = zero ? "(m[k % W] != 0 ? y[o] : 0.0f)" : "y[o]";
+    P("    for (int t = 0; t < %d; t++)%s\n", S, zero ? " {" : "");
+    if (zero) {
+        P("        rnn_real m[W]; /* mask_zero: 0 where the states' input step is padding */\n");
+        char step[32];
+        if (ly->go_backwards) snprintf(step, sizeof step, "(size_t)(%d - t)", S - 1);
+        else snprintf(step, sizeof step, "(size_t)t");
+        P("        for (int l = 0; l < W; l++) m[l] = w->base.tokens[((size_t)g * W + l) * %d + %s] != 0 ? 1.0f : 0.0f;\n",
+          e->m->timesteps, step);
+    }
     P("        for (int k = 0; k < %d * W; k++) {\n", U);
     if (ly->out_seq && ly->go_backwards)
         P("            const size_t o = (size_t)t * %d * W + (size_t)k, s = (size_t)(%d - t) * %d * W + (size_t)k;\n", O,
@@ -71,23 +84,24 @@ static void emit_merge(emitter *e, int i, const gen_dir *d, int backward) {
     else P("            const size_t o = (size_t)t * %d * W + (size_t)k, s = (size_t)t * %d * W + (size_t)k;\n", O, U);
     switch (ly->merge_mode) {
     case RNN_MERGE_CONCAT:
-        if (backward) P("            df[s] = y[o];\n            db[s] = y[o + %d * W];\n", U);
-        else P("            y[o] = hf[s];\n            y[o + %d * W] = hb[s];\n", U);
+        if (backward && zero) P("            df[s] = %s;\n            db[s] = m[k %% W] != 0 ? y[o + %d * W] : 0.0f;\n", g0, U);
+        else if (backward) P("            df[s] = y[o];\n            db[s] = y[o + %d * W];\n", U);
+        else P("            y[o] = %s;\n            y[o + %d * W] = %s;\n", vf, U, vb);
         break;
     case RNN_MERGE_SUM:
-        if (backward) P("            df[s] = db[s] = y[o];\n");
-        else P("            y[o] = hf[s] + hb[s];\n");
+        if (backward) P("            df[s] = db[s] = %s;\n", g0);
+        else P("            y[o] = %s + %s;\n", vf, vb);
         break;
     case RNN_MERGE_MUL:
-        if (backward) P("            df[s] = y[o] * hb[s];\n            db[s] = y[o] * hf[s];\n");
-        else P("            y[o] = hf[s] * hb[s];\n");
+        if (backward) P("            df[s] = %s * hb[s];\n            db[s] = %s * hf[s];\n", g0, g0);
+        else P("            y[o] = %s * %s;\n", vf, vb);
         break;
     default:   /* ave: (y + yb) / 2 */
-        if (backward) P("            df[s] = db[s] = y[o] / 2.0f;\n");
-        else P("            y[o] = (hf[s] + hb[s]) / 2.0f;\n");
+        if (backward) P("            df[s] = db[s] = %s / 2.0f;\n", g0);
+        else P("            y[o] = (%s + %s) / 2.0f;\n", vf, vb);
         break;
     }
-    P("        }\n");
+    P("        }\n%s", zero ? "    }\n" : "");
 }
 
 static void emit_bidirectional(emitter *e, int i) {

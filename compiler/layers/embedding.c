@@ -1,16 +1,21 @@
 /*
  * embedding.c — the Embedding kind in the compiler: embedding { input_dim, output_dim,
- * input_length, mask_zero }. Its forward gathers the table's rows into lanes; its
+ * input_length, mask_zero, padding, truncating } (the last two say how the trainer fits
+ * a text to input_length, as pad_sequences's options do). Its forward gathers the table's rows into lanes; its
  * backward is the driver's (emit_trainer.c), which scatters d loss / d output back into
  * the rows in block order, or folds the table into the next layer (emit_fold.c).
  */
 #include "kinds.h"
+
+static const char *const pre_post[] = {"pre", "post", NULL};
 
 static const rnnc_keyword keywords[] = {
     {"input_dim", KW_INT, KW_FIELD(input_dim), 1, "input_dim is required (the vocabulary size)", NULL, 0},
     {"output_dim", KW_INT, KW_FIELD(units), 2, "output_dim is required (the embedding size)", NULL, 0},
     {"input_length", KW_INT, KW_FIELD(input_length), 0, NULL, NULL, 1},
     {"mask_zero", KW_BOOL, KW_FIELD(mask_zero), 0, NULL, NULL, 0},
+    {"padding", KW_ENUM, KW_FIELD(post_padding), 0, NULL, pre_post, 0},
+    {"truncating", KW_ENUM, KW_FIELD(post_truncating), 0, NULL, pre_post, 0},
     {NULL, KW_INT, 0, 0, NULL, NULL, 0}};
 
 static void plan_embedding(plan *p, int i) {

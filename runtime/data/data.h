@@ -123,6 +123,16 @@ rnn_vocab *rnn_vocab_parse(const char *s, int vocab, char *err, size_t errlen);
  * truncating = 'pre'): the last T ids, left-padded with 0. */
 void rnn_text_encode(const rnn_vocab *v, const char *text, int T, int32_t *ids);
 
+/* How a text's ids are fit to T, as pad_sequences's padding and truncating say (the
+ * embedding's padding and truncating options): flags, 0 for 'pre' both. */
+enum {
+    RNN_TEXT_POST_PADDING = 1,     /* zeros after the ids ('post'), else before them      */
+    RNN_TEXT_POST_TRUNCATING = 2   /* a longer text keeps its first T ids, else its last */
+};
+void rnn_text_encode_fit(const rnn_vocab *v, const char *text, int T, int fit, int32_t *ids);
+/* The flags of the model's embedding (layer 0). */
+int rnn_text_fit_of(const rnn_model *m);
+
 /* 0 if a model whose embedding has input_dim vocab can take text data, else -1 with
  * "the embedding's input_dim N is too small for text data: ids 0..3 are reserved ...":
  * ids 0-3 are not words (see rnn_vocab_build), so vocab must be at least 5. */
@@ -132,6 +142,9 @@ int rnn_text_check_vocab(int vocab, char *err, size_t errlen);
  * by rnn_text_check_vocab). */
 int rnn_text_to_data(const rnn_vocab *v, const rnn_text_set *s, int T, rnn_loss_kind loss,
                      int n_classes, rnn_data *d, char *err, size_t errlen);
+/* ... with the texts fit to T as fit says (RNN_TEXT_POST_*). */
+int rnn_text_to_data_fit(const rnn_vocab *v, const rnn_text_set *s, int T, int fit, rnn_loss_kind loss,
+                         int n_classes, rnn_data *d, char *err, size_t errlen);
 
 /* ---- the built-in synthetic set (data/builtin.c) ----------------------------------
  * A deterministic IMDB-shaped sentiment set, a pure function of (seed, split, n, vocab,

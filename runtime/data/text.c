@@ -404,24 +404,32 @@ static int32_t word_id(const rnn_vocab *v, const char *s, size_t n) {
     return e ? e->rank + 3 : 2;
 }
 
-void rnn_text_encode(const rnn_vocab *v, const char *text, int T, int32_t *ids) {
+void rnn_text_encode(const rnn_vocab *v, const char *text, int T, int32_t *ids) { rnn_text_encode_fit(v, text, T, 0, ids); }
+
+void rnn_text_encode_fit(const rnn_vocab *v, const char *text, int T, int fit, int32_t *ids) {
     if (T <= 0) return;
     size_t pos = 0, start, len, n_words = 0;
     while (next_word(text, &pos, &start) > 0) n_words++;
-    /* the sequence is [1, w_1 .. w_n]: n_words + 1 ids, of which the last T are kept */
-    size_t total = n_words + 1, t = (size_t)T;
-    size_t skip = total > t ? total - t : 0;  /* leading ids dropped ('pre' truncation) */
-    size_t pad = total < t ? t - total : 0;   /* leading zeros ('pre' padding) */
-    size_t out = 0;
-    for (; out < pad; out++) ids[out] = 0;
+    /* the sequence is [1, w_1 .. w_n]: n_words + 1 ids, of which T at most are kept, the
+     * last ones ('pre' truncation) or the first ('post'); the zeros that make up T go
+     * before them ('pre' padding) or after ('post') */
+    size_t total = n_words + 1, t = (size_t)T, kept = total < t ? total : t;
+    size_t skip = fit & RNN_TEXT_POST_TRUNCATING ? 0 : total - kept;   /* ids of the sequence dropped first */
+    size_t pad = t - kept, out = fit & RNN_TEXT_POST_PADDING ? 0 : pad;
+    for (size_t k = 0; k < pad; k++) ids[fit & RNN_TEXT_POST_PADDING ? kept + k : k] = 0;
     if (skip == 0) ids[out++] = 1;
     pos = 0;
     size_t w = 0;  /* index of the word in the sequence, start token = 0 */
-    while ((len = next_word(text, &pos, &start)) > 0) {
+    while ((len = next_word(text, &pos, &start)) > 0 && w + 1 < skip + kept) {
         w++;
         if (w < skip) continue;
         ids[out++] = word_id(v, text + start, len);
     }
+}
+
+int rnn_text_fit_of(const rnn_model *m) {
+    const rnn_layer *e = &m->layers[0];
+    return (e->post_padding ? RNN_TEXT_POST_PADDING : 0) | (e->post_truncating ? RNN_TEXT_POST_TRUNCATING : 0);
 }
 
 /* where: the sample's file and line ("data.tsv:12"), or NULL for "sample ROW". */
@@ -449,6 +457,11 @@ int rnn_text_check_vocab(int vocab, char *err, size_t errlen) {
 
 int rnn_text_to_data(const rnn_vocab *v, const rnn_text_set *s, int T, rnn_loss_kind loss, int n_classes,
                      rnn_data *d, char *err, size_t errlen) {
+    return rnn_text_to_data_fit(v, s, T, 0, loss, n_classes, d, err, errlen);
+}
+
+int rnn_text_to_data_fit(const rnn_vocab *v, const rnn_text_set *s, int T, int fit, rnn_loss_kind loss, int n_classes,
+                         rnn_data *d, char *err, size_t errlen) {
     memset(d, 0, sizeof *d);
     if (rnn_text_check_vocab(v->vocab, err, errlen)) return -1;
     if (s->n == 0) return rnn_fail(err, errlen, "no samples");
@@ -471,7 +484,7 @@ int rnn_text_to_data(const rnn_vocab *v, const rnn_text_set *s, int T, rnn_loss_
         return rnn_fail(err, errlen, "out of memory for %zu samples", s->n);
     }
     for (size_t i = 0; i < s->n; i++) {
-        rnn_text_encode(v, s->texts[i], T, x + i * (size_t)T);
+        rnn_text_encode_fit(v, s->texts[i], T, fit, x + i * (size_t)T);
         if (L == 1) y[i] = s->labels[i];
         else y[i * (size_t)L + (size_t)s->labels[i]] = 1.0f;
     }

@@ -25,7 +25,7 @@ static const rnn_keras_key embedding_keys[] = {
     {"embeddings_regularizer", KK_FIXED, "null", 1},
     {"activity_regularizer", KK_FIXED, "null", 1},
     {"embeddings_constraint", KK_FIXED, "null", 1},
-    {"mask_zero", KK_FIXED, "false|null", 1},   /* rnnc does not mask (yet) */
+    {"mask_zero", KK_OPTION, "mask_zero", 1},
     {"input_length", KK_OPTION, "input_length", 1},
     {"sparse", KK_FIXED, "false", 0},
     {"quantization_config", KK_FIXED, "null", 0},

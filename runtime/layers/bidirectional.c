@@ -82,6 +82,17 @@ static size_t state_row(const rnn_layer *l, int T, int b, int t, int half) {
     return ((size_t)b * (size_t)T + (size_t)step) * (size_t)l->units;
 }
 
+/* With the embedding's mask and return_sequences, output step t is 0 where its input
+ * step is padding (Keras 2's Bidirectional sets zero_output_for_mask on both halves
+ * then): the step each half's state at t read, x_t or, wrapping a go_backwards layer,
+ * x_{T-1-t}. */
+static int zero_output(const rnn_ref_pass *p, int n, int t) {
+    const rnn_layer *l = p->l;
+    const int T = l->timesteps;
+    if (!l->mask_in || !l->return_sequences) return 0;
+    return p->tokens[(size_t)n * (size_t)T + (size_t)(l->go_backwards ? T - 1 - t : t)] == 0;
+}
+
 static size_t ref_forward(rnn_ref_layer *s, const rnn_ref_pass *p) {
     bidirectional_state *b = s->priv;
     const rnn_layer *l = p->l;
@@ -91,6 +102,10 @@ static size_t ref_forward(rnn_ref_layer *s, const rnn_ref_pass *p) {
         for (int t = 0; t < steps; t++) {
             const rnn_real *y = b->half[0].h + state_row(l, T, n, t, 0), *yb = b->half[1].h + state_row(l, T, n, t, 1);
             rnn_real *o = s->out + ((size_t)n * (size_t)steps + (size_t)t) * (size_t)l->out_features;
+            if (zero_output(p, n, t)) {
+                for (int k = 0; k < l->out_features; k++) o[k] = 0;
+                continue;
+            }
             for (int u = 0; u < U; u++) {
                 switch (l->merge_mode) {
                 case RNN_MERGE_CONCAT: o[u] = y[u], o[U + u] = yb[u]; break;
@@ -115,6 +130,7 @@ static void ref_backward(rnn_ref_layer *s, const rnn_ref_pass *p) {
             const rnn_real *y = b->half[0].h + r0, *yb = b->half[1].h + r1;
             rnn_real *dy = b->half[0].dh + r0, *dyb = b->half[1].dh + r1;
             const rnn_real *g = s->dout + ((size_t)n * (size_t)steps + (size_t)t) * (size_t)l->out_features;
+            if (zero_output(p, n, t)) continue;   /* a constant 0: dy, dyb stay 0 */
             for (int u = 0; u < U; u++) {
                 switch (l->merge_mode) {
                 case RNN_MERGE_CONCAT: dy[u] = g[u], dyb[u] = g[U + u]; break;

@@ -69,8 +69,6 @@ static int embedding_layout(rnn_layout *c, rnn_layer *l) {
     if (l->input_length == 0)
         return rnn_layout_error(c, "input_length is required (rnnc compiles for a fixed sequence length)");
     if (rnn_layout_units(c, "input_length", l->input_length, RNN_MAX_TIMESTEPS)) return -1;
-    if (l->mask_zero)   /* the reference masks; the generated code does not yet */
-        return rnn_layout_error(c, "mask_zero = true is not supported (padding id 0 is an ordinary token, as with Keras's default)");
     l->timesteps = l->input_length;
     l->mask_out = l->mask_zero != 0;   /* token 0 is padding: the steps holding it are masked */
     l->in_seq = 0;

@@ -169,10 +169,10 @@ static int layout_layer(rnn_layout *c, int i) {
     l->mask_out = 0;        /* the embedding sets it (mask_zero) */
     const rnn_mask_use mask = rnn_kind_of(l->kind)->mask;
     if (l->mask_in && mask == RNN_MASK_REFUSED)
-        return rnn_layout_error(c, "does not support masking (Keras's supports_masking is false), but its input carries "
-                                   "the mask of %s (mask_zero = true): Keras would drop the mask here and the layers after "
-                                   "it would read the padding as tokens; set mask_zero = false, or end the mask before "
-                                   "it (a recurrent layer without return_sequences, or global_average_pooling1d)",
+        return rnn_layout_error(c, "does not support masking (Keras raises \"does not support masking, but was passed "
+                                   "an input_mask\"), but its input carries the mask of %s (mask_zero = true); set "
+                                   "mask_zero = false, or end the mask before it (a recurrent layer without "
+                                   "return_sequences, or global_average_pooling1d)",
                                 m->layers[0].name);
     if (rnn_kind_of(l->kind)->layout(c, l)) return -1;
     if (l->out_timesteps == 0) l->out_timesteps = l->timesteps;

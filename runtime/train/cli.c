@@ -449,8 +449,9 @@ static int cmd_eval_predict(const char *cmd, const rnn_model *m, const rnn_model
             for (size_t i = 0; i < ts.n; i++) ts.labels[i] = 0;
             named = o.text && strcmp(o.text, "-") && is_dir(o.text);
         }
-        if (rnn_text_to_data(vocab, &ts, m->timesteps, predict ? RNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY : m->loss,
-                             predict ? 1 : m->n_outputs, &d, err, sizeof err))
+        if (rnn_text_to_data_fit(vocab, &ts, m->timesteps, rnn_text_fit_of(m),
+                                 predict ? RNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY : m->loss, predict ? 1 : m->n_outputs, &d,
+                                 err, sizeof err))
             goto fail;
         if (predict) {
             free(d.y);

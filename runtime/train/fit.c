@@ -187,7 +187,7 @@ static int load_data(const rnn_model *m, const rnn_fit_options *o, double split,
             rnn_text_set_free(&ts);
             return -1;
         }
-        int rc = rnn_text_to_data(d->vocab, &ts, m->timesteps, m->loss, K, &d->train, err, errlen);
+        int rc = rnn_text_to_data_fit(d->vocab, &ts, m->timesteps, rnn_text_fit_of(m), m->loss, K, &d->train, err, errlen);
         rnn_text_set_free(&ts);
         if (rc) return -1;
         d->vocab_text = rnn_vocab_serialize(d->vocab);
@@ -229,7 +229,7 @@ static int load_data(const rnn_model *m, const rnn_fit_options *o, double split,
         }
         rnn_text_set vs = {0};
         if (rnn_text_read(o->val_text, &vs, err, errlen)) return -1;
-        int rc = rnn_text_to_data(d->vocab, &vs, m->timesteps, m->loss, K, &d->val, err, errlen);
+        int rc = rnn_text_to_data_fit(d->vocab, &vs, m->timesteps, rnn_text_fit_of(m), m->loss, K, &d->val, err, errlen);
         rnn_text_set_free(&vs);
         if (rc) return -1;
         d->has_val = 1;

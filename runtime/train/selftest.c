@@ -610,6 +610,19 @@ static void check_all(st_run *s, const st_noise *nz, st_report *rep) {
     }
 }
 
+/* With mask_zero, rows padded as pad_sequences pads them, so that the mask is checked:
+ * row 0 all padding (fully masked), row 1 none, the others padded after ('post') or
+ * before ('pre') their tokens, to lengths across the whole range (with a vocabulary of
+ * one id, 0, every step is padding). */
+static void pad_rows(int32_t *tokens, int n, size_t T, int vocab) {
+    for (int b = 0; b < n; b++) {
+        int32_t *row = tokens + (size_t)b * T;
+        for (size_t t = 0; t < T; t++) row[t] += row[t] == 0 && vocab > 1;   /* no stray padding inside a row */
+        size_t len = b == 0 ? 0 : b == 1 ? T : (size_t)(b - 1) * T / (size_t)n;
+        for (size_t t = 0; t < T - len; t++) row[b % 2 ? len + t : t] = 0;
+    }
+}
+
 int rnn_selftest(const rnn_model *m, const rnn_model_ops *ops, uint64_t seed, FILE *out) {
     const size_t P = m->param_buffer_len, T = (size_t)m->timesteps, K = (size_t)m->n_outputs;
     st_run s = {.m = m, .ops = ops, .ref_ops = &rnn_reference_ops, .n = ST_N, .seed = seed};
@@ -664,6 +677,7 @@ int rnn_selftest(const rnn_model *m, const rnn_model_ops *ops, uint64_t seed, FI
             s.tokens[i] = (int32_t)rnn_rng_below(&g, (uint32_t)m->vocab, (uint32_t)i, 0, 0);
         s.tokens[0] = 0;                                   /* the padding id is a token too */
         s.tokens[(size_t)n * T - 1] = (int32_t)(m->vocab - 1);
+        if (m->layers[0].mask_zero) pad_rows(s.tokens, n, T, m->vocab);
         /* labels as the loss takes them: 0/1 per sigmoid output, a class index, or a one-hot
          * row; sample weights in [0.5, 2), so that the weighted loss is what is checked */
         const uint32_t classes = m->loss == RNN_LOSS_BINARY_CROSSENTROPY ? 2u : (uint32_t)K;

@@ -19,7 +19,7 @@ typedef struct {
     int B, T, F, U;
     size_t kernel_len, recurrent_len, bias_len;
     rnn_real *x, *kernel, *recurrent_kernel, *bias, *mask;   /* mask [B, U] or NULL */
-    const rnn_real *step_mask;   /* [B, T], 0 at a step of padding, or NULL */
+    rnn_real *step_mask;      /* [B, T] or NULL: 0 at a padded step (mask_zero) */
     rnn_real *h, *c, *gates, *w;
     rnn_real *dx, *dkernel, *drecurrent_kernel, *dbias, *scratch;
 } rnn_case;
@@ -81,7 +81,7 @@ static void rnn_case_init(rnn_case *k, rnn_layer_kind kind, int B, int T, int F,
 }
 
 static void rnn_case_free(rnn_case *k) {
-    rnn_real *all[] = {k->x, k->kernel, k->recurrent_kernel, k->bias, k->mask, k->h, k->c, k->gates,
+    rnn_real *all[] = {k->x, k->kernel, k->recurrent_kernel, k->bias, k->mask, k->step_mask, k->h, k->c, k->gates,
                        k->w, k->dx, k->dkernel, k->drecurrent_kernel, k->dbias, k->scratch};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
 }
@@ -154,6 +154,42 @@ Test(fd_layers, gru_both_reset_after) {
             char name[64];
             snprintf(name, sizeof name, "gru reset_after=%d%s", reset_after, masked ? " masked" : "");
             check_rnn_case(name, &k);
+            rnn_case_free(&k);
+        }
+}
+
+/* The embedding's mask over 5 rows of 7 steps, in the order the steps run: a row of
+ * padding only, a row without padding, padding after, before and between tokens. */
+static void set_step_mask(rnn_case *k) {
+    static const char rows[5][8] = {"0000000", "1111111", "1110000", "0000111", "0110101"};
+    cr_assert_eq(k->B, 5);
+    cr_assert_eq(k->T, 7);
+    k->step_mask = fd_alloc(35);
+    for (int b = 0; b < 5; b++)
+        for (int t = 0; t < 7; t++) k->step_mask[b * 7 + t] = rows[b][t] == '1';
+}
+
+Test(fd_layers, every_kind_with_the_embedding_mask) {
+    static const rnn_layer_kind kinds[] = {RNN_LAYER_SIMPLE_RNN, RNN_LAYER_LSTM, RNN_LAYER_GRU, RNN_LAYER_GRU};
+    for (int i = 0; i < 4; i++)
+        for (int dropped = 0; dropped <= 1; dropped++) {
+            rnn_case k = {0};
+            k.act = RNN_ACT_TANH;
+            k.reset_after = i == 2;
+            rnn_case_init(&k, kinds[i], 5, 7, 3, 4, dropped);
+            set_step_mask(&k);
+            char name[64];
+            snprintf(name, sizeof name, "%s%s step mask%s", rnn_layer_dsl_name(kinds[i]), i == 3 ? " reset_after=0" : "",
+                     dropped ? ", recurrent dropout" : "");
+            check_rnn_case(name, &k);
+            /* a masked step carries the state: row 0's states are all 0, row 2's last
+             * four are its third step's */
+            for (int u = 0; u < k.U; u++) {
+                for (int t = 0; t < 7; t++) cr_expect_eq(k.h[(size_t)t * (size_t)k.U + (size_t)u], 0.0, "%s: row 0", name);
+                for (int t = 3; t < 7; t++)
+                    cr_expect_eq(k.h[((size_t)2 * 7 + (size_t)t) * (size_t)k.U + (size_t)u],
+                                 k.h[((size_t)2 * 7 + 2) * (size_t)k.U + (size_t)u], "%s: row 2 step %d", name, t);
+            }
             rnn_case_free(&k);
         }
 }
