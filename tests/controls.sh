@@ -10,6 +10,8 @@
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 tmpdir
+# under make test-asan the runtime is instrumented, and the trainers linked with it must be
+if [ -n "$SAN" ]; then export CFLAGS="-O1 $SAN"; fi
 cd "$T" || exit 1
 
 # ---- data: 3 labels per row, one-hot rows of 4 classes, sample weights ------------------

@@ -12,6 +12,8 @@
 # Run by `make test` (test-shell) from the repository root; BUILD names the build dir.
 . "$(dirname "$0")/lib.sh"
 tmpdir
+# under make test-asan the runtime is instrumented, and the trainers linked with it must be
+if [ -n "$SAN" ]; then export CFLAGS="-O1 $SAN"; fi
 
 # spec NAME LAYERS...: a binary classifier over 12 token ids of a 40-word vocabulary,
 # padding id 0 masked
@@ -76,7 +78,8 @@ sed 's/dhn\[u \* W + l\] = m\[l\] != 0 ? /dhn[u * W + l] = 1 ? /' "$T/m_lstm.c" 
 check "the forward's select is there to take out" test "$(grep -c '= 1 ? ' "$T/nofwd.c")" -eq 2
 check "the backward's select is there to take out" test "$(grep -c '= 1 ? ' "$T/noback.c")" -eq 1
 for v in nofwd noback; do
-  cc -O1 -I"$BUILD/include" "$T/$v.c" "$BUILD/librnnrt.a" -lm -lpthread -o "$T/$v" 2> "$T/$v.cc"
+  # shellcheck disable=SC2086  # SAN is a list of flags
+  "${CC:-clang}" -O1 $SAN -I"$BUILD/include" "$T/$v.c" "$BUILD/librnnrt.a" -lm -lpthread -o "$T/$v" 2> "$T/$v.cc"
   check "$v: builds" test $? -eq 0 || { cat "$T/$v.cc"; continue; }
   "$T/$v" selftest > "$T/$v.out" 2>&1
   check "$v: the selftest fails" test $? -ne 0

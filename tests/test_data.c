@@ -701,6 +701,10 @@ Test(text, tsv_fixture) {
     cr_expect_eq(rnn_text_to_data(v, &s, 5, RNN_LOSS_BINARY_CROSSENTROPY, 1, &d, err, sizeof err), -1);
     cr_expect_str_eq(err, "tests/fixtures/data_small.tsv:5: label 3 is not in [0, 1] (binary labels)");
     assert_empty(&d);
+    /* a model with no outputs gets no label rows of width 0 (written past their end) */
+    cr_expect_eq(rnn_text_to_data(v, &s, 5, RNN_LOSS_BINARY_CROSSENTROPY, 0, &d, err, sizeof err), -1);
+    cr_expect_str_eq(err, "invalid number of outputs 0");
+    assert_empty(&d);
     cr_expect_eq(rnn_text_to_data(v, &s, 5, RNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, 3, &d, err, sizeof err), -1);
     cr_expect_str_eq(err, "tests/fixtures/data_small.tsv:5: label 3 is not a class index in [0, 3)");
     cr_assert_eq(rnn_text_to_data(v, &s, 5, RNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, 4, &d, err, sizeof err), 0,

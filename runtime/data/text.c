@@ -466,6 +466,7 @@ int rnn_text_to_data_fit(const rnn_vocab *v, const rnn_text_set *s, int T, int f
     if (rnn_text_check_vocab(v->vocab, err, errlen)) return -1;
     if (s->n == 0) return rnn_fail(err, errlen, "no samples");
     if (T <= 0) return rnn_fail(err, errlen, "invalid number of timesteps %d", T);
+    if (n_classes < 1) return rnn_fail(err, errlen, "invalid number of outputs %d", n_classes);
     /* one label per text: a binary label or a class index, which categorical
      * cross-entropy takes as a one-hot row */
     const int L = rnn_data_label_width(loss, n_classes);

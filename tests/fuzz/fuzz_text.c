@@ -60,7 +60,7 @@ static void round_trip(const rnn_text_set *s, int vocab) {
         for (int t = 0; t < T; t++) FUZZ_CHECK(a[t] >= 0 && a[t] < (vocab > 3 ? vocab : 3));
     }
     rnn_data d;
-    if (rnn_text_to_data(v, s, 5, RNN_LOSS_BINARY_CROSSENTROPY, 0, &d, err, sizeof err) == 0) {
+    if (rnn_text_to_data(v, s, 5, RNN_LOSS_BINARY_CROSSENTROPY, 1, &d, err, sizeof err) == 0) {
         FUZZ_CHECK(d.n == s->n && d.T == 5 && d.x && d.y);
         rnn_data_free(&d);
     } else {
