@@ -335,7 +335,7 @@ def machine_info():
         "avx512f": "avx512f" in flags,
         "kernel": platform.release(),
         "cc": cc,
-        "cflags": os.environ.get("CFLAGS", "(rnnc default: -O3 -march=native)"),
+        "cflags": os.environ.get("CFLAGS", "(rnnc default: -O3, every x86-64 level on x86-64)"),
         "python": sys.version.split()[0],
         "torch": torch.__version__,
         "numpy": np.__version__,
@@ -1396,6 +1396,9 @@ def main():
               f"one thread each, median of {big['reps']}: generated {big['generated_s']:.2f} s "
               f"(CPU {big['generated_cpu_s']:.2f} s, max RSS {big['max_rss_kib'] / 1024:.1f} MiB), "
               f"PyTorch {big['pytorch_s']:.2f} s (CPU {big['pytorch_cpu_s']:.2f} s)")
+    if zoo:
+        print()
+        print_zoo(zoo, args)
     print()
     print(f"Arithmetic: one-core FMA peak (bench/peak.c, fp32, CPU time) {peak:.1f} GFLOP/s "
           f"(per kernel: {peaks[-1]['kernels']}). Architectural FLOPs per epoch (bench/README.md) / CPU seconds:")
@@ -1403,9 +1406,6 @@ def main():
     print("| model | train FLOPs/sample | folded embedding | GFLOP/epoch | generated GFLOP/s (CPU) | "
           "generated GFLOP/s (wall) | % of peak (CPU) | pytorch GFLOP/s (CPU) |")
     print("|---|---:|---|---:|---:|---:|---:|---:|")
-    if zoo:
-        print()
-        print_zoo(zoo, args)
     rows = [(s, train[s]) for s in specs] + ([("large_lstm", big)] if big else []) + [(z, zoo[z]) for z in zoo]
     for s, r in rows:
         tr, _, _, _, folded = arch_flops(s)
@@ -1414,7 +1414,7 @@ def main():
               f"{r['generated_gflops_wall']:.1f} | {100 * r['generated_gflops_cpu'] / peak:.1f} | "
               f"{r['pytorch_gflops_cpu']:.2f} |")
     print()
-    print("Build: `rnnc SPEC -o OUT` (rnnc + clang -O3 -march=native), medians of "
+    print("Build: `rnnc SPEC -o OUT` (rnnc + clang, rnnc's default flags: -O3, on x86-64 every level), medians of "
           f"{args.compile_reps}; generated C size (`-o OUT.c`):")
     print()
     print("| spec | rnnc + compiler wall s | CPU s | rnnc alone (-o X.c) wall s | generated .c bytes |")
