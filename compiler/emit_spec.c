@@ -19,7 +19,8 @@
 
 typedef struct {
     textbuf *b;
-    int line;   /* of the text being written */
+    int line;                  /* of the text being written                              */
+    const char *wrapped_name;  /* a wrapper's layer's name = (NULL: the one naming gives) */
 } writer;
 
 static void put(writer *w, const char *s) {
@@ -124,13 +125,15 @@ static void put_value(writer *w, const rnn_layer *l, const rnnc_keyword *k) {
     case KW_ENUM: put_string(w, k->values[iv]); break;
     case KW_LAYER:   /* a wrapper's layer: its kind's constructor with the options it holds */
         putf(w, "%s {", rnn_layer_dsl_name((rnn_layer_kind)iv));
-        put_keywords(w, l, (rnn_layer_kind)iv, NULL, 0);
+        put_keywords(w, l, (rnn_layer_kind)iv, w->wrapped_name, 0);
         break;
     }
 }
 
-static void put_layer(writer *w, rnn_layer *l, int keep_name) {
+static void put_layer(writer *w, rnn_layer *l, int keep_name, int keep_wrapped_name) {
     l->line = w->line;
+    if (l->wrapped) l->wrapped_line = w->line;   /* bidirectional { lstm { ... } } on one line */
+    w->wrapped_name = keep_wrapped_name ? l->wrapped_name : NULL;
     putf(w, "  %s {", rnn_layer_dsl_name(l->kind));
     put_keywords(w, l, l->kind, keep_name ? l->name : NULL, l->frozen);
     put(w, ",\n");
@@ -291,20 +294,25 @@ static void put_metrics(writer *w, const rnn_model *m) {
 }
 
 void rnnc_emit_spec(rnn_model *m, const char *from, textbuf *out) {
-    writer w = {out, 1};
+    writer w = {out, 1, NULL};
     /* The names the spec must write: lowering names the unnamed layers per kind, counting
      * only the unnamed ones, so a layer keeps its name when that counting gives another;
      * grow that set until the counting gives every other layer its own name. */
     static rnn_model named;
-    int keep[RNN_MAX_LAYERS] = {0}, changed = 1;
+    int keep[RNN_MAX_LAYERS] = {0}, keepw[RNN_MAX_LAYERS] = {0}, changed = 1;   /* keepw: a wrapped layer's */
     while (changed) {
         changed = 0;
         named = *m;
-        for (int i = 0; i < named.n_layers; i++)
+        for (int i = 0; i < named.n_layers; i++) {
             if (!keep[i]) named.layers[i].name[0] = 0;
+            if (!keepw[i]) named.layers[i].wrapped_name[0] = 0;
+        }
         rnn_model_name_layers(&named);
-        for (int i = 0; i < named.n_layers && !changed; i++)   /* the first one only: it renumbers the rest */
-            if (!keep[i] && strcmp(named.layers[i].name, m->layers[i].name)) keep[i] = changed = 1;
+        for (int i = 0; i < named.n_layers && !changed; i++) {   /* the first one only: it renumbers the rest */
+            const rnn_layer *a = &named.layers[i], *l = &m->layers[i];
+            if (l->wrapped && !keepw[i] && strcmp(a->wrapped_name, l->wrapped_name)) keepw[i] = changed = 1;
+            else if (!keep[i] && strcmp(a->name, l->name)) keep[i] = changed = 1;
+        }
     }
 
     putf(&w, "-- written by rnnc %s from %s (rnnc --emit-spec)\n", RNN_VERSION, from);
@@ -312,7 +320,7 @@ void rnnc_emit_spec(rnn_model *m, const char *from, textbuf *out) {
     put(&w, "return sequential ");
     put_string(&w, m->name);
     put(&w, " {\n");
-    for (int i = 0; i < m->n_layers; i++) put_layer(&w, &m->layers[i], keep[i]);
+    for (int i = 0; i < m->n_layers; i++) put_layer(&w, &m->layers[i], keep[i], keepw[i]);
     put(&w, "\n  compile = {\n");
     put_optimizer(&w, &m->optimizer);
     putf(&w, "    loss = \"%s\",\n", rnn_loss_name(m->loss));

@@ -14,7 +14,7 @@ I="$ROOT/tests/interop"
 PY=/usr/bin/python3
 
 # ---- configs in: the model of the hand-written spec ---------------------------------------
-for name in keras2_all keras3_lstm_gru tfjs_gru; do
+for name in keras2_all keras3_lstm_gru tfjs_gru keras2_bidirectional; do
   cp "$I/$name.json" "$T/$name.json"
   (cd "$T" && "$RNNC" "$name.json" --emit-spec "$name.emitted.lua") > "$T/$name.log" 2>&1
   check "$name: --emit-spec writes the hand-written spec" cmp "$T/$name.emitted.lua" "$I/$name.lua" ||
@@ -59,7 +59,7 @@ PY
 }
 refused() {   # refused WHAT LAYER KEY JSON EXPECTED-MESSAGE
   local what=$1 layer=$2 key=$3 value=$4 want=$5
-  mutate "$I/keras2_all.json" "$T/bad.json" "$layer" "$key" "$value"
+  mutate "${BASE:-$I/keras2_all.json}" "$T/bad.json" "$layer" "$key" "$value"
   rm -f "$T/bad.c"
   (cd "$T" && "$RNNC" bad.json -o bad.c) > "$T/bad.out" 2> "$T/bad.err"
   local rc=$?
@@ -82,7 +82,7 @@ refused "use_bias false" hidden use_bias false 'bad.json:9: layer hidden (Dense)
 refused "an unknown key" lstm attention_window 5 'bad.json:4: layer lstm (LSTM): option attention_window = 5 is not supported'
 refused "float64" dense dtype '"float64"' 'bad.json:10: layer dense (Dense): option dtype = "float64" is not supported'
 refused "a layer class rnnc lacks" hidden class_name '"MultiHeadAttention"' \
-  'bad.json:9: layer hidden (MultiHeadAttention): layer class MultiHeadAttention is not supported (rnnc reads InputLayer, Embedding, SimpleRNN, LSTM, GRU, Dense, Dropout, Conv1D, MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D, GlobalAveragePooling1D, Flatten, Activation, SpatialDropout1D)'
+  'bad.json:9: layer hidden (MultiHeadAttention): layer class MultiHeadAttention is not supported (rnnc reads InputLayer, Embedding, SimpleRNN, LSTM, GRU, Dense, Dropout, Bidirectional, Conv1D, MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D, GlobalAveragePooling1D, Flatten, Activation, SpatialDropout1D)'
 refused "a 3-D input" embedding_input batch_input_shape '[null, 40, 2]' \
   'bad.json:2: layer embedding_input (InputLayer): batch_input_shape must be [null, timesteps]: rnnc reads batches of token ids (got [null, 40, 2])'
 refused "two input lengths" embedding input_length 41 \
@@ -95,6 +95,18 @@ refused "a learning-rate schedule" training optimizer_config.config.learning_rat
   'bad.json:11: optimizer (Custom>Adam): option learning_rate = {"class_name": "ExponentialDecay", "config": {}} is not supported'
 refused "a loss rnnc lacks" training loss '"mse"' 'bad.json:11: training config: option loss = "mse" is not supported'
 
+# a Bidirectional: its merge_mode and its layer are checked like any other option
+BASE="$I/keras2_bidirectional.json"
+refused "merge_mode None (two outputs)" bidirectional_1 merge_mode null \
+  'bad.json:5: layer bidirectional_1 (Bidirectional): option merge_mode = null is not supported'
+refused "a Bidirectional of a Dense" bidirectional layer '{"class_name": "Dense", "config": {"units": 3}}' \
+  'bad.json:4: layer bidirectional (Bidirectional): layer must be a SimpleRNN, LSTM or GRU layer (got {"class_name": "Dense", "config": {"units": 3}})'
+refused "an option of the wrapped layer" bi_last layer '{"class_name": "LSTM", "config": {"name": "lstm_1", "units": 8, "stateful": true}}' \
+  'bad.json:7: layer lstm_1 (LSTM): option stateful = true is not supported'
+refused "a Bidirectional's unknown key" bidirectional num_constants 1 \
+  'bad.json:4: layer bidirectional (Bidirectional): option num_constants = 1 is not supported'
+unset BASE
+
 printf '{"class_name": "Sequential",\n  "config": {"layers": [}\n' > "$T/broken.json"
 (cd "$T" && "$RNNC" broken.json) > /dev/null 2> "$T/broken.err"
 check "invalid JSON: exit 1 and where" test $? -eq 1
@@ -104,6 +116,39 @@ check "invalid JSON: the line and column" grep -qx 'broken.json: invalid JSON at
   "$I/keras2_all.json" "$T/nolen.json"
 (cd "$T" && "$RNNC" nolen.json) > /dev/null 2> "$T/nolen.err"
 check "no input length: refused with the reason" grep -q 'the input length is not given (input_length, or the input shape \[null, timesteps\]); rnnc compiles for a fixed length' "$T/nolen.err"
+
+# ---- Bidirectional in Keras 3's form: the wrapped layer named forward_X, and backward_layer ----
+# (its mirror: go_backwards flipped, named backward_X) beside it
+"$PY" - "$I/keras2_bidirectional.json" "$T/k3bi.json" "$T/k3bad.json" <<'PY'
+import copy, json, sys
+d = json.load(open(sys.argv[1]))
+d["module"] = "keras"
+for l in d["config"]["layers"]:
+    if l["class_name"] != "Bidirectional":
+        continue
+    c = l["config"]
+    inner = c["layer"]["config"]
+    back = copy.deepcopy(c["layer"])
+    back["config"]["name"] = "backward_" + inner["name"]
+    back["config"]["go_backwards"] = not inner["go_backwards"]
+    inner["name"] = "forward_" + inner["name"]
+    c["backward_layer"] = back
+json.dump(d, open(sys.argv[2], "w"), indent=1)
+d["config"]["layers"][3]["config"]["backward_layer"]["config"]["units"] = 11
+json.dump(d, open(sys.argv[3], "w"), indent=1)
+PY
+(cd "$T" && "$RNNC" k3bi.json --summary > k3bi.summary && "$RNNC" "$I/keras2_bidirectional.json" --summary > k2bi.summary \
+  && "$RNNC" k3bi.json --emit-spec k3bi.lua) > "$T/k3bi.log" 2>&1
+check "Keras 3 Bidirectional: the Keras 2 fixture's model (names, shapes, parameters)" cmp "$T/k3bi.summary" "$T/k2bi.summary" ||
+  cat "$T/k3bi.log"
+check "Keras 3 Bidirectional: the wrapped layer's own name, without forward_" \
+  grep -qF 'simple_rnn { 12, return_sequences = true, go_backwards = true, activation = "relu", name = "rnn_back" }' "$T/k3bi.lua"
+check "Keras 3 Bidirectional: LSTM dropout per sequence, as Keras 3 draws it" \
+  grep -qF 'bidirectional { lstm { 16, dropout = 0.1, return_sequences = true, dropout_mask = "per_sequence" } },' "$T/k3bi.lua"
+(cd "$T" && "$RNNC" k3bad.json) > /dev/null 2> "$T/k3bad.err"
+check "Keras 3 Bidirectional: a backward_layer that is not the mirror is refused" grep -qx \
+  'k3bad.json:[0-9]*: layer bidirectional_1 (Bidirectional): backward_layer is not the mirror of layer (units = 11, not 12): option backward_layer is not supported' \
+  "$T/k3bad.err" || cat "$T/k3bad.err"
 
 # ---- the embedding's mask in and out: mask_zero true in a Keras config is the spec's -------
 mutate "$I/keras2_all.json" "$T/masked.json" embedding mask_zero true
@@ -167,6 +212,40 @@ check "predict: the HDF5 weights give the checkpoint's probabilities" cmp "$T/p_
 "$RNNC" "$S" --weights "$T/lstm2.h5" -o "$T/pred_h5.c" && "$RNNC" "$S" --weights "$T/lstm2.safetensors" -o "$T/pred_st.c"
 check "the predictor from HDF5 weights embeds the checkpoint's (only the source line differs)" \
   test "$(diff "$T/pred_h5.c" "$T/pred_st.c" | grep -c '^[<>]')" -le 2
+
+# a Bidirectional out and back (every merge mode, SimpleRNN, LSTM, GRU, a go_backwards layer):
+# keras-json reads back as the fixture's spec, tfjs and keras-h5 weights bit for bit
+B="$I/keras2_bidirectional.lua"
+(cd "$T" && "$RNNC" "$B" --interpret fit --epochs 1 --builtin-train 128 --builtin-val 32 --learning-rate 0.01 --quiet \
+  --save-weights "$T/bi.safetensors")
+"$RNNC" "$B" --interpret export --weights "$T/bi.safetensors" --format keras-json "$T/out/bi.json" > /dev/null
+check "Bidirectional keras-json: the Keras 2 form" "$PY" -c '
+import json, sys
+l = json.load(open(sys.argv[1]))["config"]["layers"]
+assert [x["class_name"] for x in l] == ["Embedding"] + ["Bidirectional"] * 4 + ["Dense"]
+assert [x["config"]["merge_mode"] for x in l[1:5]] == ["concat", "sum", "mul", "ave"]
+assert [list(x["config"])[:5] for x in l[1:5]] == [["name", "trainable", "dtype", "layer", "merge_mode"]] * 4
+assert [(x["config"]["layer"]["class_name"], x["config"]["layer"]["config"]["name"]) for x in l[1:5]] == \
+    [("LSTM", "lstm"), ("GRU", "gru"), ("SimpleRNN", "rnn_back"), ("LSTM", "lstm_1")]
+assert l[3]["config"]["layer"]["config"]["go_backwards"] is True and l[4]["config"]["name"] == "bi_last"
+' "$T/out/bi.json"
+(cd "$T/out" && "$RNNC" bi.json --emit-spec bi.lua)
+check "Bidirectional keras-json: read back, the fixture's spec" cmp <(tail -n +2 "$T/out/bi.lua") <(tail -n +2 "$B")
+"$RNNC" "$B" --interpret export --weights "$T/bi.safetensors" --format tfjs "$T/bi_tfjs" > /dev/null
+check "Bidirectional tfjs: the halves' weights under Keras's names" "$PY" -c '
+import json, sys
+m = json.load(open(sys.argv[1]))
+n = [w["name"] for g in m["weightsManifest"] for w in g["weights"]]
+assert n[1:4] == ["bidirectional/forward_lstm/kernel", "bidirectional/forward_lstm/recurrent_kernel", "bidirectional/forward_lstm/bias"], n
+assert n[4] == "bidirectional/backward_lstm/kernel" and n[13] == "bidirectional_2/forward_rnn_back/kernel", n
+assert n[19:22] == ["bi_last/forward_lstm_1/kernel", "bi_last/forward_lstm_1/recurrent_kernel", "bi_last/forward_lstm_1/bias"], n
+' "$T/bi_tfjs/model.json"
+"$RNNC" "$B" --interpret export --weights "$T/bi.safetensors" --format keras-h5 "$T/bi.h5" > /dev/null
+"$RNNC" "$B" --interpret export --weights "$T/bi.h5" --format tfjs "$T/bi_tfjs2" > /dev/null
+check "Bidirectional keras-h5 -> rnnc -> tfjs: every weight bit for bit" cmp "$T/bi_tfjs/group1-shard1of1.bin" "$T/bi_tfjs2/group1-shard1of1.bin"
+"$RNNC" "$B" --interpret export --weights "$T/bi_tfjs/model.json" --format tfjs "$T/bi_tfjs3" > /dev/null
+check "Bidirectional tfjs -> rnnc -> tfjs: every weight bit for bit" cmp "$T/bi_tfjs/group1-shard1of1.bin" "$T/bi_tfjs3/group1-shard1of1.bin"
+check "Bidirectional tfjs: the shard is the weights, float32: 29641 values" test "$(stat -c %s "$T/bi_tfjs/group1-shard1of1.bin")" -eq $((29641 * 4))
 
 # GRU with reset_after = true: TF.js cannot run it; the Keras formats still can
 (cd "$T" && "$RNNC" "$ROOT/specs/gru.lua" --interpret fit --epochs 1 --builtin-train 64 --builtin-val 16 --quiet --save-weights "$T/gru.safetensors")

@@ -93,12 +93,12 @@ static int write_vocabulary(const rnn_model *m, const char *vocabulary, const ch
 static int tfjs_can_express(const rnn_model *m, char *err, size_t errlen) {
     for (int i = 0; i < m->n_layers; i++) {
         const rnn_layer *l = &m->layers[i];
-        if (l->kind == RNN_LAYER_GRU && l->reset_after)
+        if ((l->kind == RNN_LAYER_GRU || l->wrapped == RNN_LAYER_GRU) && l->reset_after)
             return rnn_fail(err, errlen,
-                            "TensorFlow.js cannot run layer %s (GRU) with reset_after = true (tfjs-layers' GRUCell "
+                            "TensorFlow.js cannot run layer %s (%s) with reset_after = true (tfjs-layers' GRUCell "
                             "refuses it); --format keras-json and --format keras-h5 can hold this model, and a GRU "
                             "with reset_after = false goes to TF.js",
-                            l->name);
+                            l->name, rnn_layer_class_name(l->kind));
     }
     return 0;
 }

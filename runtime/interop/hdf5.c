@@ -317,14 +317,21 @@ static int write_tensor(hid_t g, const char *rel, const rnn_tensor *t, const rnn
     return rc;
 }
 
-/* Keras 2's full name of a weight: "dense/kernel:0", "lstm/lstm_cell/kernel:0". */
+/* Keras 2's full name of a weight: "dense/kernel:0", "lstm/lstm_cell/kernel:0", and a
+ * Bidirectional's halves' "bidirectional/forward_lstm/lstm_cell/kernel:0" (the tensor's
+ * own scope, "bidirectional/forward_lstm", then the wrapped kind's cell). */
 static void keras2_weight_name(const rnn_model *m, const rnn_tensor *t, char *out, size_t cap) {
     const rnn_layer *l = &m->layers[t->layer];
-    const rnn_keras_kind *kk = rnn_keras_kind_of(l->kind);
-    const char *suffix = strrchr(t->name, '/') ? strrchr(t->name, '/') + 1 : t->name;
-    if (kk && kk->cell) snprintf(out, cap, "%s/%s/%s:0", l->name, kk->cell, suffix);
+    const rnn_keras_kind *kk = rnn_keras_kind_of(l->wrapped ? l->wrapped : l->kind);
+    const char *slash = strrchr(t->name, '/'), *suffix = slash ? slash + 1 : t->name;
+    if (l->wrapped && slash && kk && kk->cell)
+        snprintf(out, cap, "%.*s/%s/%s:0", (int)(slash - t->name), t->name, kk->cell, suffix);
+    else if (kk && kk->cell) snprintf(out, cap, "%s/%s/%s:0", l->name, kk->cell, suffix);
     else snprintf(out, cap, "%s/%s:0", l->name, suffix);
 }
+
+/* A layer's tensors at most: a Bidirectional's two halves of a recurrent layer's. */
+#define MAX_LAYER_TENSORS (2 * RNN_T_RECURRENT_COUNT)
 
 static int write_file(hid_t f, const rnn_model *m, const rnn_real *params) {
     const char *names[RNN_MAX_LAYERS];
@@ -337,10 +344,10 @@ static int write_file(hid_t f, const rnn_model *m, const rnn_real *params) {
         const rnn_layer *l = &m->layers[i];
         hid_t g = h5.H5Gcreate2(f, l->name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         if (g < 0) return -1;
-        char full[3][RNN_FOREIGN_NAME_MAX];
-        const char *wn[3];
+        char full[MAX_LAYER_TENSORS][RNN_FOREIGN_NAME_MAX];
+        const char *wn[MAX_LAYER_TENSORS];
         int rc = 0;
-        for (int j = 0; j < l->n_tensors && j < 3; j++) {
+        for (int j = 0; j < l->n_tensors && j < MAX_LAYER_TENSORS; j++) {
             keras2_weight_name(m, &m->tensors[l->first_tensor + j], full[j], sizeof full[j]);
             wn[j] = full[j];
         }
@@ -356,7 +363,7 @@ int rnn_h5_write_weights(const rnn_model *m, const rnn_real *params, const char 
     char why[300];
     if (!rnn_hdf5_available(why, sizeof why)) return rnn_fail(err, errlen, "%s: cannot write HDF5: %s", path, why);
     for (int i = 0; i < m->n_layers; i++)
-        if (m->layers[i].n_tensors > 3 || !rnn_keras_kind_of(m->layers[i].kind))
+        if (m->layers[i].n_tensors > MAX_LAYER_TENSORS || !rnn_keras_kind_of(m->layers[i].kind))
             return rnn_fail(err, errlen, "%s: layer %s (%s) has no Keras form yet", path, m->layers[i].name,
                             rnn_layer_class_name(m->layers[i].kind));
     /* libhdf5 writes the temporary by its name; the atomic file syncs and renames it */

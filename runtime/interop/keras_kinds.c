@@ -125,6 +125,16 @@ static const rnn_keras_key activation_keys[] = {
     {"activation", KK_OPTION, "activation", 1},
     {NULL, KK_IGNORED, NULL, 0}};
 
+/* Keras 2's Bidirectional.get_config (keras/layers/rnn/bidirectional.py): Wrapper's
+ * "layer" (the wrapped layer's config, under its own name), then "merge_mode"; tfjs-layers'
+ * Bidirectional.getConfig writes the same keys. Keras 3 adds "backward_layer" (the
+ * backward half's config: keras_read.c checks it is the mirror of "layer"). */
+static const rnn_keras_key bidirectional_keys[] = {
+    {"layer", KK_LAYER, NULL, 1},
+    {"merge_mode", KK_OPTION, "merge_mode", 1},
+    {"backward_layer", KK_LAYER, "backward", 0},
+    {NULL, KK_IGNORED, NULL, 0}};
+
 static const rnn_keras_kind k_embedding = {embedding_keys, 0, NULL};
 static const rnn_keras_kind k_simple_rnn = {simple_rnn_keys, 0, "simple_rnn_cell"};
 static const rnn_keras_kind k_lstm = {lstm_keys, 1, "lstm_cell"};
@@ -136,6 +146,7 @@ static const rnn_keras_kind k_pooling = {pooling_keys, 0, NULL};
 static const rnn_keras_kind k_global_pooling = {global_pooling_keys, 0, NULL};
 static const rnn_keras_kind k_flatten = {flatten_keys, 0, NULL};
 static const rnn_keras_kind k_activation = {activation_keys, 0, NULL};
+static const rnn_keras_kind k_bidirectional = {bidirectional_keys, 0, NULL};   /* cell: the wrapped kind's */
 
 /* A kind registered in RNN_LAYER_KINDS gets its line here when it has a Keras form. */
 static const rnn_keras_kind *const kinds[RNN_LAYER_KIND_COUNT] = {
@@ -148,6 +159,7 @@ static const rnn_keras_kind *const kinds[RNN_LAYER_KIND_COUNT] = {
     [RNN_LAYER_GLOBAL_AVERAGE_POOLING1D] = &k_global_pooling,
     [RNN_LAYER_FLATTEN] = &k_flatten,     [RNN_LAYER_ACTIVATION] = &k_activation,
     [RNN_LAYER_SPATIAL_DROPOUT1D] = &k_dropout,
+    [RNN_LAYER_BIDIRECTIONAL] = &k_bidirectional,
 };
 
 const rnn_keras_kind *rnn_keras_kind_of(rnn_layer_kind k) {

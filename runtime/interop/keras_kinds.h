@@ -20,9 +20,13 @@ typedef enum {
                     as Keras and TF.js read it, so list it where that is rnnc's value) */
     KK_INIT,     /* an initializer: arg is the one rnnc draws (see keras_read.c, initializers) */
     KK_DTYPE,    /* the layer's dtype: float32 (a string, or Keras 3's policy object) */
-    KK_IGNORED   /* changes neither what the layer computes nor how it trains (unroll,
+    KK_IGNORED,  /* changes neither what the layer computes nor how it trains (unroll,
                     implementation, a seed rnnc's own generator replaces); arg is the
                     JSON the writer gives it */
+    KK_LAYER     /* a wrapper's layer: {"class_name", "config"} of a recurrent kind, read
+                    and written with that kind's table; its options become the wrapper's
+                    (arg NULL), or, arg "backward", Keras 3's backward half: read only to
+                    check that it mirrors the layer */
 } rnn_kk_type;
 
 typedef struct {

@@ -3,7 +3,9 @@
  * model.to_json(), and TF.js Layers' model.json. Each layer's keys go through its kind's
  * table (keras_kinds.c); a key or value rnnc cannot honour is one error,
  *   PATH:LINE: layer NAME (CLASS): option X = Y is not supported
- * and the finished model is laid out like a spec's, with the JSON's lines in messages.
+ * and the finished model is laid out like a spec's, with the JSON's lines in messages. A
+ * Bidirectional's "layer" is read with the wrapped kind's table into the same rnn_layer,
+ * as bidirectional { lstm { ... } } gives it.
  */
 #include "interop/jdoc.h"
 #include "interop/keras_kinds.h"
@@ -200,6 +202,13 @@ static int set_option(reader *r, rnn_layer *l, const char *key, const char *opt,
                 return 0;
             }
         return unsupported(r, key, v);
+    case RNN_VALUE_MERGE_MODE:   /* Keras's None (two outputs) is not a sequential model's */
+        for (iv = 0; rnn_jstr_of(v) && iv < RNN_MERGE_NONE; iv++)
+            if (!strcmp(rnn_jstr_of(v), rnn_merge_mode_name((rnn_merge_mode)iv))) {
+                memcpy(field, &iv, sizeof iv);
+                return 0;
+            }
+        return unsupported(r, key, v);
     default: return unsupported(r, key, v);   /* no Keras key holds the others */
     }
 }
@@ -235,6 +244,107 @@ static int note_length(reader *r, int *T, const rnn_jval **src, int t, const rnn
                     rnn_jline(r->d, *src), rnn_jdescribe(*src, b, sizeof b));
     }
     *T = t, *src = v;
+    return 0;
+}
+
+static int read_wrapped(reader *r, rnn_layer *l, const rnn_jval *v, rnn_layer *inner);
+
+/* Every key of cfg through kk's table (or the keys every layer has) into l. */
+static int read_config(reader *r, rnn_layer *l, const rnn_keras_kind *kk, const rnn_jval *cfg) {
+    for (size_t i = 0; i < cfg->n; i++) {
+        const char *k = cfg->key[i].s;
+        const rnn_jval *v = &cfg->item[i];
+        const rnn_keras_key *e = find_key(kk->keys, k);
+        if (!e) e = find_key(rnn_keras_common_keys, k);
+        if (!e) return unsupported(r, k, v);
+        int rc = 0;
+        rnn_layer inner;
+        switch (e->type) {
+        case KK_OPTION:
+        case KK_TUPLE: rc = set_option(r, l, k, e->arg, v); break;
+        case KK_FIXED: rc = matches_one_of(v, e->arg) ? 0 : unsupported(r, k, v); break;
+        case KK_INIT: rc = check_initializer(r, k, v, e->arg); break;
+        case KK_DTYPE: rc = check_dtype(r, v); break;
+        case KK_IGNORED: break;
+        case KK_LAYER:
+            if (e->arg) break;   /* Keras 3's backward_layer: check_backward_layer */
+            rc = read_wrapped(r, l, v, &inner);
+            break;
+        }
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+/* The recurrent layer v ({"class_name", "config"}) read with its kind's table into inner,
+ * which r->who then names. */
+static int read_recurrent(reader *r, const char *key, const rnn_jval *v, rnn_layer *inner, char *who, size_t cap) {
+    const char *cls = rnn_jstr_of(rnn_jget(v, "class_name"));
+    const rnn_jval *cfg = rnn_jget(v, "config");
+    int kind = cls ? rnn_keras_kind_by_class(cls) : -1;
+    const rnn_keras_kind *kk = kind >= 0 ? rnn_keras_kind_of((rnn_layer_kind)kind) : NULL;
+    if (!kk || !kk->cell || !cfg || cfg->type != RNN_J_OBJ)   /* the recurrent kinds have a cell */
+        return fail(r, v, "%s: %s must be a SimpleRNN, LSTM or GRU layer (got %s)", r->who, key,
+                    rnn_jdescribe(v, (char[96]){0}, 96));
+    rnn_layer_defaults(inner, (rnn_layer_kind)kind);
+    inner->line = rnn_jline(r->d, v);
+    const char *name = rnn_jstr_of(rnn_jget(cfg, "name"));
+    if (name) {
+        if (!*name || strlen(name) >= RNN_NAME_MAX)
+            return fail(r, v, "%s: the wrapped layer's name must be 1 to %d characters long", r->who, RNN_NAME_MAX - 1);
+        snprintf(inner->name, sizeof inner->name, "%s", name);
+    }
+    snprintf(who, cap, "layer %s (%s)", name ? name : "?", cls);
+    r->who = who;
+    if (read_config(r, inner, kk, cfg)) return -1;
+    if (r->fl == FLAVOR_KERAS3 && kk->keras3_per_sequence) inner->dropout_mask = RNN_DROPOUT_PER_SEQUENCE;
+    return 0;
+}
+
+/* A Bidirectional's "layer": its options become l's (as bidirectional { lstm { ... } }
+ * gives them), its name l's wrapped_name. */
+static int read_wrapped(reader *r, rnn_layer *l, const rnn_jval *v, rnn_layer *inner) {
+    char who[200];
+    const char *outer = r->who;
+    if (read_recurrent(r, "layer", v, inner, who, sizeof who)) return -1;
+    r->who = outer;
+    rnn_merge_mode mode = l->merge_mode;
+    for (int k = 0; k < rnn_layer_option_count; k++) {
+        const rnn_option_info *o = &rnn_layer_options[k];
+        memcpy((char *)l + o->offset, (const char *)inner + o->offset, o->value == RNN_VALUE_REAL ? sizeof(double) : sizeof(int));
+    }
+    l->merge_mode = mode;
+    l->wrapped = inner->kind;
+    l->wrapped_line = inner->line;
+    memcpy(l->wrapped_name, inner->name, sizeof l->wrapped_name);
+    return 0;
+}
+
+/* Keras 3 writes the backward half too ("backward_layer"): it must be the forward half's
+ * mirror, the same options but go_backwards, named backward_X where the forward half is
+ * forward_X (Keras 3 names the wrapped layer's config forward_X; rnnc's wrapped_name is
+ * X). */
+static int check_backward_layer(reader *r, rnn_layer *l, const rnn_jval *cfg) {
+    const rnn_jval *v = rnn_jget(cfg, "backward_layer");
+    if (!l->wrapped) return fail(r, cfg, "%s: a Bidirectional needs its layer", r->who);
+    if (!v) return 0;
+    rnn_layer b;
+    char who[200];
+    const char *outer = r->who;
+    if (read_recurrent(r, "backward_layer", v, &b, who, sizeof who)) return -1;
+    r->who = outer;
+    for (int k = 0; k < rnn_layer_option_count; k++) {
+        const rnn_option_info *o = &rnn_layer_options[k];
+        if (!strcmp(o->name, "wrapped") || !strcmp(o->name, "merge_mode")) continue;
+        double want = rnn_option_value(l, o), got = rnn_option_value(&b, o);
+        if (!strcmp(o->name, "go_backwards")) want = !want;
+        if (got != want || b.kind != l->wrapped)
+            return fail(r, v, "%s: backward_layer is not the mirror of layer (%s = %g, not %g): option backward_layer is not supported",
+                        r->who, o->name, got, want);
+    }
+    const char *fwd = l->wrapped_name;
+    if (!strncmp(fwd, "forward_", 8) && !strncmp(b.name, "backward_", 9) && !strcmp(fwd + 8, b.name + 9))
+        memmove(l->wrapped_name, fwd + 8, strlen(fwd + 8) + 1);
     return 0;
 }
 
@@ -285,23 +395,8 @@ static int read_layer(reader *r, const rnn_jval *lv, int *T, const rnn_jval **ts
             return fail(r, lv, "%s: the name must be 1 to %d characters long", who, RNN_NAME_MAX - 1);
         snprintf(l->name, sizeof l->name, "%s", name);
     }
-    for (size_t i = 0; i < cfg->n; i++) {
-        const char *k = cfg->key[i].s;
-        const rnn_jval *v = &cfg->item[i];
-        const rnn_keras_key *e = find_key(kk->keys, k);
-        if (!e) e = find_key(rnn_keras_common_keys, k);
-        if (!e) return unsupported(r, k, v);
-        int rc = 0;
-        switch (e->type) {
-        case KK_OPTION:
-        case KK_TUPLE: rc = set_option(r, l, k, e->arg, v); break;
-        case KK_FIXED: rc = matches_one_of(v, e->arg) ? 0 : unsupported(r, k, v); break;
-        case KK_INIT: rc = check_initializer(r, k, v, e->arg); break;
-        case KK_DTYPE: rc = check_dtype(r, v); break;
-        case KK_IGNORED: break;
-        }
-        if (rc) return -1;
-    }
+    if (read_config(r, l, kk, cfg)) return -1;
+    if (kind == RNN_LAYER_BIDIRECTIONAL && check_backward_layer(r, l, cfg)) return -1;
     /* The input length: the first layer's own shape, or Keras 3's build_config. */
     if (first) {
         const char *keys[] = {"batch_input_shape", "batch_shape"};

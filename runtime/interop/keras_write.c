@@ -33,6 +33,7 @@ static void write_option(rnn_sbuf *b, const rnn_layer *l, const char *opt, int t
         case RNN_VALUE_REAL: rnn_sb_json_number(b, v, 1); break;
         case RNN_VALUE_ACTIVATION: rnn_sb_printf(b, "\"%s\"", rnn_activation_name((rnn_activation)(int)v)); break;
         case RNN_VALUE_PADDING: rnn_sb_printf(b, "\"%s\"", rnn_padding_name((rnn_padding)(int)v)); break;
+        case RNN_VALUE_MERGE_MODE: rnn_sb_printf(b, "\"%s\"", rnn_merge_mode_name((rnn_merge_mode)(int)v)); break;
         default: rnn_sb_printf(b, tuple ? "[%d]" : "%d", (int)v); break;
         }
         return;
@@ -43,33 +44,42 @@ static void write_key(rnn_sbuf *b, const char *key) {
     rnn_sb_printf(b, ", \"%s\": ", key);
 }
 
+/* {"class_name": ..., "config": {...}} of l as a layer of kind (a wrapper's layer: the
+ * wrapped kind, under name), in Keras 2's key order; the first layer gives the input's
+ * shape (T > 0). */
+static void write_layer(rnn_sbuf *b, const rnn_layer *l, rnn_layer_kind kind, const char *name, int T) {
+    const rnn_keras_kind *kk = rnn_keras_kind_of(kind);
+    rnn_sb_printf(b, "{\"class_name\": \"%s\", \"config\": {\"name\": ", rnn_layer_class_name(kind));
+    rnn_sb_json_string(b, name, strlen(name));
+    rnn_sb_printf(b, ", \"trainable\": %s", l->frozen ? "false" : "true");
+    if (T > 0) rnn_sb_printf(b, ", \"batch_input_shape\": [null, %d]", T);
+    rnn_sb_printf(b, ", \"dtype\": \"float32\"");
+    for (const rnn_keras_key *k = kk->keys; k->key; k++) {
+        if (!k->keras2) continue;
+        write_key(b, k->key);
+        switch (k->type) {
+        case KK_OPTION: write_option(b, l, k->arg, 0); break;
+        case KK_TUPLE: write_option(b, l, k->arg, 1); break;
+        case KK_INIT: write_initializer(b, k->arg); break;
+        case KK_DTYPE: rnn_sb_printf(b, "\"float32\""); break;
+        case KK_LAYER: write_layer(b, l, l->wrapped, l->wrapped_name, 0); break;
+        default: rnn_sb_put(b, k->arg, strcspn(k->arg, "|")); break;   /* FIXED, IGNORED */
+        }
+    }
+    rnn_sb_printf(b, "}}");
+}
+
 int rnn_keras_write_model(rnn_sbuf *b, const rnn_model *m, char *err, size_t errlen) {
     rnn_sb_printf(b, "{\"class_name\": \"Sequential\", \"config\": {\"name\": ");
     rnn_sb_json_string(b, m->name, strlen(m->name));
     rnn_sb_printf(b, ", \"layers\": [");
     for (int i = 0; i < m->n_layers; i++) {
         const rnn_layer *l = &m->layers[i];
-        const rnn_keras_kind *kk = rnn_keras_kind_of(l->kind);
-        if (!kk)
+        if (!rnn_keras_kind_of(l->kind) || (l->wrapped && !rnn_keras_kind_of(l->wrapped)))
             return rnn_fail(err, errlen, "layer %s (%s): rnnc has no Keras form for this layer kind yet", l->name,
                             rnn_layer_class_name(l->kind));
-        rnn_sb_printf(b, "%s{\"class_name\": \"%s\", \"config\": {\"name\": ", i ? ", " : "", rnn_layer_class_name(l->kind));
-        rnn_sb_json_string(b, l->name, strlen(l->name));
-        rnn_sb_printf(b, ", \"trainable\": %s", l->frozen ? "false" : "true");
-        if (i == 0) rnn_sb_printf(b, ", \"batch_input_shape\": [null, %d]", m->timesteps);
-        rnn_sb_printf(b, ", \"dtype\": \"float32\"");
-        for (const rnn_keras_key *k = kk->keys; k->key; k++) {
-            if (!k->keras2) continue;
-            write_key(b, k->key);
-            switch (k->type) {
-            case KK_OPTION: write_option(b, l, k->arg, 0); break;
-            case KK_TUPLE: write_option(b, l, k->arg, 1); break;
-            case KK_INIT: write_initializer(b, k->arg); break;
-            case KK_DTYPE: rnn_sb_printf(b, "\"float32\""); break;
-            default: rnn_sb_put(b, k->arg, strcspn(k->arg, "|")); break;   /* FIXED, IGNORED */
-            }
-        }
-        rnn_sb_printf(b, "}}");
+        if (i) rnn_sb_printf(b, ", ");
+        write_layer(b, l, l->kind, l->name, i == 0 ? m->timesteps : 0);
     }
     rnn_sb_printf(b, "]}, \"keras_version\": \"%s\", \"backend\": \"tensorflow\"}", KERAS_FORMAT_VERSION);
     return 0;

@@ -3,13 +3,15 @@
 # test-interop; .ci/run runs it). Needs node and npm, /usr/bin/python3 with h5py and numpy.
 #   - @tensorflow/tfjs 4.22.0 is installed with npm into $RNNC_NPM_CACHE (default
 #     ~/.cache/rnnc/npm) when it is not there;
-#   - every seed spec (and every other spec of specs/): its Keras JSON (export
-#     keras-json) compiles into a generated trainer, which trains and exports TF.js; tfjs
+#   - every seed spec (and every other spec of specs/, and tests/interop's Bidirectional
+#     fixture: every merge mode, SimpleRNN, LSTM, GRU, a go_backwards layer): its Keras
+#     JSON (export keras-json) compiles into a generated trainer, which trains and exports TF.js; tfjs
 #     loads it (tf.loadLayersModel), its predict equals the trainer's to 1e-5 and its
 #     weights are the trainer's bit for bit (a GRU with reset_after = true is refused
 #     with the reason, and goes to Keras HDF5 instead);
-#   - models built and saved by TF.js are imported, compiled, and predict what TF.js
-#     predicts; exported again, TF.js reads back its own weights bit for bit;
+#   - models built and saved by TF.js (LSTM, GRU, SimpleRNN, two Bidirectional) are
+#     imported, compiled, and predict what TF.js predicts; exported again, TF.js reads
+#     back its own weights bit for bit;
 #   - HDF5 written by rnnc has Keras's layout as h5py reads it; a Keras-layout file
 #     written by h5py is read;
 #   - the exported tokenizer.json tokenizes in Python (Keras's Tokenizer rules) to the
@@ -88,7 +90,7 @@ PY
 
 # ---- rnnc -> TF.js: every spec, through its Keras JSON and a generated trainer ------------
 no_form=""
-for spec in "$ROOT"/specs/*.lua; do
+for spec in "$ROOT"/specs/*.lua "$ROOT/tests/interop/keras2_bidirectional.lua"; do
   name=$(basename "$spec" .lua)
   [ "$name" = large_lstm ] && continue   # its 5000 x 200 epoch belongs to the benchmark
   d="$T/$name"
@@ -134,7 +136,7 @@ peer predict "$T/gru_v1" "$T/gru_ids.json" > "$T/gru_v1.json"
 check "gru reset_after = false: tfjs predicts what rnnc predicts (1e-5)" close "$T/gru_v1.txt" "$T/gru_v1.json"
 
 # ---- TF.js -> rnnc: models built and saved by TF.js ------------------------------------------
-for kind in lstm gru simple; do
+for kind in lstm gru simple bidirectional; do
   d="$T/from_tfjs_$kind"
   peer build "$kind" "$d" 12 40 7 || { bad "tfjs builds and saves $kind"; continue; }
   ids 12 40 9 13 "$d/ids"
@@ -182,6 +184,36 @@ for layer in ["embedding", "lstm", "lstm_1", "dense"]:
         at += size
         k += 1
 assert at == shard.size
+PY
+# a Bidirectional: a group per layer, its halves' weights under "bidirectional/forward_lstm/lstm_cell/"
+S2="$ROOT/specs/imdb_bidirectional2.lua"
+d2="$T/imdb_bidirectional2"
+"$RNNC" "$S2" --interpret export --weights "$d2/trained.safetensors" --format keras-h5 "$T/bi2.h5" > /dev/null
+check "h5py reads Keras's Bidirectional layout in rnnc's HDF5" "$PY" - "$T/bi2.h5" "$d2/tfjs" <<'PY'
+import json, sys
+import h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+layers = ["embedding", "bidirectional", "bidirectional_1", "dense"]
+assert [n.decode() for n in f.attrs["layer_names"]] == layers
+m = json.load(open(sys.argv[2] + "/model.json"))
+shard = np.frombuffer(b"".join(open(sys.argv[2] + "/" + p, "rb").read() for p in m["weightsManifest"][0]["paths"]), dtype="<f4")
+shapes = [tuple(w["shape"]) for w in m["weightsManifest"][0]["weights"]]
+half = lambda b, l: ["%s/%s_%s/lstm_cell/%s:0" % (b, d, l, n) for d in ("forward", "backward") for n in ("kernel", "recurrent_kernel", "bias")]
+want = {"embedding": ["embedding/embeddings:0"], "bidirectional": half("bidirectional", "lstm"),
+        "bidirectional_1": half("bidirectional_1", "lstm_1"), "dense": ["dense/kernel:0", "dense/bias:0"]}
+at = k = 0
+for layer in layers:
+    g = f[layer]
+    names = [n.decode() for n in g.attrs["weight_names"]]
+    assert names == want[layer], names
+    for n in names:
+        ds = g[n]
+        assert ds.dtype == np.float32 and ds.shape == shapes[k], (n, ds.shape)
+        size = int(np.prod(ds.shape))
+        assert np.array_equal(ds[()].reshape(-1).view("<u4"), shard[at:at + size].view("<u4")), n
+        at += size
+        k += 1
+assert at == shard.size and f["bidirectional/bidirectional/backward_lstm/lstm_cell/kernel:0"].shape == (128, 256)
 PY
 # a Keras-layout file written by h5py as Keras's save_weights writes it: every layer a
 # group (a Dropout's weight_names an empty float array), layer_names split in two

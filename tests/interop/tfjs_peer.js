@@ -51,6 +51,10 @@ async function build(kind, dir, T, V, seed) {
     m.add(tf.layers.lstm(Object.assign({units: 4}, common, {kernelInitializer: k(), recurrentInitializer: o()})));
   } else if (kind === 'gru') {
     m.add(tf.layers.gru({units: 5, kernelInitializer: k(), recurrentInitializer: o(), recurrentActivation: 'sigmoid', resetAfter: false}));
+  } else if (kind === 'bidirectional') {
+    m.add(tf.layers.bidirectional({layer: tf.layers.lstm(Object.assign({units: 5, returnSequences: true}, common)), mergeMode: 'sum'}));
+    m.add(tf.layers.bidirectional({layer: tf.layers.gru({units: 4, kernelInitializer: k(), recurrentInitializer: o(),
+                                                         recurrentActivation: 'sigmoid', resetAfter: false})}));
   } else {
     m.add(tf.layers.simpleRNN({units: 5, activation: 'relu', kernelInitializer: k(), recurrentInitializer: o()}));
   }
