@@ -141,6 +141,11 @@ static void value_text(const npy_value *v, char *buf, size_t len) {
     }
 }
 
+/* The value as a double, whatever its kind. */
+static double value_number(const npy_value *v) {
+    return v->kind == DT_FLOAT ? v->f : v->kind == DT_INT ? (double)v->i : (double)v->u;
+}
+
 /* Is an integer value (DT_INT or DT_UINT) in [0, n)? */
 static int int_below(const npy_value *v, int n) {
     return v->kind == DT_INT ? v->i >= 0 && v->i < n : v->u < (uint64_t)n;
@@ -598,23 +603,25 @@ int rnn_npy_read_y(const char *path, rnn_loss_kind loss, int n_classes, rnn_data
 
 /* ---- sample weights ------------------------------------------------------------------ */
 
+/* What the float readers' element callbacks fill: out[index] of a matrix of cols columns. */
 typedef struct {
     const char *path;
-    float *w;
+    uint64_t cols;
+    float *out;
     char *err;
     size_t errlen;
-} w_ctx;
+} float_ctx;
 
 static int w_elem(void *vctx, uint64_t index, const npy_value *v) {
-    w_ctx *c = vctx;
-    double x = v->kind == DT_FLOAT ? v->f : v->kind == DT_INT ? (double)v->i : (double)v->u;
+    float_ctx *c = vctx;
+    const double x = value_number(v);
     if (!(x >= 0 && isfinite(x) && x <= 3.4e38)) {
         char val[40];
         value_text(v, val, sizeof val);
         return rnn_fail(c->err, c->errlen, "%s: row %" PRIu64 " (0-based): sample weight %s is not a non-negative finite number",
                         c->path, index, val);
     }
-    c->w[index] = (float)x;
+    c->out[index] = (float)x;
     return 0;
 }
 
@@ -637,7 +644,7 @@ int rnn_npy_read_weights(const char *path, rnn_data *d, char *err, size_t errlen
         if (!w) {
             rnn_fail(err, errlen, "%s: out of memory", path);
         } else {
-            w_ctx c = {path, w, err, errlen};
+            float_ctx c = {path, 1, w, err, errlen};
             rc = for_each(path, f, &h, d->n, w_elem, &c, err, errlen);
         }
     }
@@ -653,24 +660,16 @@ int rnn_npy_read_weights(const char *path, rnn_data *d, char *err, size_t errlen
 
 /* ---- a float matrix -------------------------------------------------------------------- */
 
-typedef struct {
-    const char *path;
-    uint64_t cols;
-    float *m;
-    char *err;
-    size_t errlen;
-} m_ctx;
-
 static int m_elem(void *vctx, uint64_t index, const npy_value *v) {
-    m_ctx *c = vctx;
-    double x = v->kind == DT_FLOAT ? v->f : v->kind == DT_INT ? (double)v->i : (double)v->u;
+    float_ctx *c = vctx;
+    const double x = value_number(v);
     if (!isfinite(x) || fabs(x) > 3.4e38) {
         char val[40];
         value_text(v, val, sizeof val);
         return rnn_fail(c->err, c->errlen, "%s: row %" PRIu64 ", column %" PRIu64 " (0-based): %s is not a finite float",
                         c->path, index / c->cols, index % c->cols, val);
     }
-    c->m[index] = (float)x;
+    c->out[index] = (float)x;
     return 0;
 }
 
@@ -686,7 +685,7 @@ int rnn_npy_read_matrix(const char *path, int rows, int cols, float *out, char *
     } else if (h.rank != 2 || h.shape[0] != (uint64_t)rows || h.shape[1] != (uint64_t)cols) {
         rnn_fail(err, errlen, "%s: shape %s, but the layer takes (%d, %d)", path, shp, rows, cols);
     } else if (check_size(path, &h, h.shape[0], h.shape[1], err, errlen) == 0) {
-        m_ctx c = {path, (uint64_t)cols, out, err, errlen};
+        float_ctx c = {path, (uint64_t)cols, out, err, errlen};
         rc = for_each(path, f, &h, (uint64_t)rows * (uint64_t)cols, m_elem, &c, err, errlen);
     }
     fclose(f);
