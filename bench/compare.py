@@ -260,6 +260,38 @@ def later(v):
     return statistics.median(v[1:])
 
 
+def interleaved_rounds(specs, plan, sides, exes, tmp, first_seed):
+    """The pairs of runs of every spec, round-robin: round r runs each spec whose turn it is
+    (spread), both sides of a pair alternately first, the k-th pair of a spec with seed
+    first_seed + k. plan: {spec: (reps, n, epochs)}; exes: {spec: {side: exe}}. Returns
+    {spec: [{side: fit, "weights": cmp, "seed", "first", "load"}]} and the 1-minute load
+    of each round; logs a line per round."""
+    rounds = max(p[0] for p in plan.values())
+    slots = {s: set(spread(plan[s][0], rounds)) for s in specs}
+    runs, loads = {s: [] for s in specs}, []
+    for rnd in range(rounds):
+        loads.append(os.getloadavg()[0])
+        line = []
+        for s in specs:
+            if rnd not in slots[s]:
+                continue
+            k = len(runs[s])
+            _, sn, sepochs = plan[s]
+            seed = first_seed + k
+            order = sides if k % 2 == 0 else sides[::-1]
+            res, wfiles = {}, {}
+            for side in order:
+                wfiles[side] = os.path.join(tmp, f"{s}-{side}.safetensors")
+                res[side] = run_fit(exes[s][side], sn, sepochs, seed, wfiles[side], tmp)
+            res["weights"] = compare_weights(wfiles[sides[0]], wfiles[sides[1]])
+            res.update(seed=seed, first=order[0], load=loads[-1])
+            runs[s].append(res)
+            line.append(f"{s} {later(res[sides[0]]['seconds']):.4f}/{later(res[sides[1]]['seconds']):.4f}"
+                        + ("" if res["weights"]["identical"] else " (w!)"))
+        log(f"  round {rnd + 1}/{rounds} (load {loads[-1]:.2f}) {sides[0]}/{sides[1]} s/epoch: " + ", ".join(line))
+    return runs, loads
+
+
 def quartiles(v):
     if len(v) < 2:
         return v[0], v[0]
@@ -369,32 +401,10 @@ def main():
 
     plan = {s: (lreps, ln, lepochs) if s == LARGE else (reps, n, epochs) for s in specs}
     rounds = max(p[0] for p in plan.values())
-    slots = {s: set(spread(plan[s][0], rounds)) for s in specs}
-    runs = {s: [] for s in specs}
-    loads = []
     tmp = os.path.join(rundir, "tmp")
     log(f"bench-compare: {rounds} rounds, one thread; "
         + ", ".join(f"{s} {p[0]} x ({p[1]} seq. x {p[2]} epochs)" for s, p in plan.items()))
-    for rnd in range(rounds):
-        loads.append(os.getloadavg()[0])
-        line = []
-        for s in specs:
-            if rnd not in slots[s]:
-                continue
-            k = len(runs[s])
-            sreps, sn, sepochs = plan[s]
-            seed = args.seed + k
-            order = ("base", "current") if k % 2 == 0 else ("current", "base")
-            res, wfiles = {}, {}
-            for side in order:
-                wfiles[side] = os.path.join(tmp, f"{s}-{side}.safetensors")
-                res[side] = run_fit(exes[s][side], sn, sepochs, seed, wfiles[side], tmp)
-            res["weights"] = compare_weights(wfiles["base"], wfiles["current"])
-            res.update(seed=seed, first=order[0], load=loads[-1])
-            runs[s].append(res)
-            line.append(f"{s} {later(res['base']['seconds']):.4f}/{later(res['current']['seconds']):.4f}"
-                        + ("" if res["weights"]["identical"] else " (w!)"))
-        log(f"  round {rnd + 1}/{rounds} (load {loads[-1]:.2f}) base/current s/epoch: " + ", ".join(line))
+    runs, loads = interleaved_rounds(specs, plan, ("base", "current"), exes, tmp, args.seed)
     elapsed = time.perf_counter() - t_start
 
     stats = {s: summarize(runs[s]) for s in specs}

@@ -112,26 +112,8 @@ def main():
 
     plan = {s: (lreps, ln, 2) if s == compare.LARGE else (reps, n, epochs) for s in specs}
     rounds = max(p[0] for p in plan.values())
-    slots = {s: set(compare.spread(plan[s][0], rounds)) for s in specs}
-    runs, loads = {s: [] for s in specs}, []
     t0 = time.perf_counter()
-    for rnd in range(rounds):
-        loads.append(os.getloadavg()[0])
-        line = []
-        for s in specs:
-            if rnd not in slots[s]:
-                continue
-            k = len(runs[s])
-            sreps, sn, sepochs = plan[s]
-            order = SIDES if k % 2 == 0 else SIDES[::-1]
-            res, wf = {}, {}
-            for side in order:
-                wf[side] = os.path.join(tmp, f"{s}-{side}.safetensors")
-                res[side] = compare.run_fit(exes[s][side], sn, sepochs, 1 + k, wf[side], tmp)
-            res["weights"] = compare.compare_weights(wf["native"], wf["levels"])
-            runs[s].append(res)
-            line.append(f"{s} {compare.later(res['native']['seconds']):.4f}/{compare.later(res['levels']['seconds']):.4f}")
-        compare.log(f"  round {rnd + 1}/{rounds} (load {loads[-1]:.2f}) native/levels s/epoch: " + ", ".join(line))
+    runs, loads = compare.interleaved_rounds(specs, plan, SIDES, exes, tmp, 1)
 
     stats = {s: summarize(runs[s]) for s in specs}
     print(f"isa: every x86-64 level in one trainer (levels) vs --march native, one thread, {rounds} rounds, "
