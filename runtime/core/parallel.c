@@ -211,6 +211,7 @@ static void *worker(void *p) {
         const int wanted = (int)(j & 0xffffffffu);
         seen = generation_of(j);
         if (index >= wanted) continue;
+        rnn_fpenv_apply();   /* the caller's floating-point mode (core/fpenv.c) */
         run_items(index + 1);
         if (atomic_fetch_add(&pool.done, 1) + 1 == wanted && atomic_load(&pool.caller_sleeps)) {
             pthread_mutex_lock(&pool.mu);

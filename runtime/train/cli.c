@@ -569,6 +569,7 @@ int rnn_trainer_main_reduced(const rnn_model *m, const rnn_model_ops *ops, const
     g_program = program;
     g_reducer = red;
     rnn_ignore_sigxfsz();   /* a full `ulimit -f` becomes a clear write error, not a kill */
+    rnn_flush_subnormals(1);   /* as TensorFlow computes (core/fpenv.c) */
     if (argc < 1) {
         help_main(stderr);
         return EXIT_USAGE;
