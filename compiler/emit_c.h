@@ -14,8 +14,11 @@ typedef enum {
     RNNC_UNROLL_NONE           /* every loop kept                                                 */
 } rnnc_unroll;
 
-/* Kernels with more multiply-adds than this per timestep get constant-bound loops. */
-#define RNNC_DEFAULT_UNROLL_BUDGET 4096
+/* Kernels with more multiply-adds than this per timestep get constant-bound loops (the
+ * packed-panel products of rnn_gemm.h). Above about a thousand, those run as fast as the
+ * straight-line code or faster, and the straight-line code only makes the compile long
+ * (bench/README.md, The unroll budget). */
+#define RNNC_DEFAULT_UNROLL_BUDGET 1024
 
 typedef struct {
     rnnc_unroll unroll;

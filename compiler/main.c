@@ -57,7 +57,7 @@ static void usage(FILE *out) {
           "  --mpi               a trainer that runs data-parallel under mpirun, built with\n"
           "                      mpicc ($MPICC) around $CC (README: Many machines)\n"
           "  --unroll MODE       kernels (default), full (timesteps too) or none\n"
-          "  --unroll-budget N   largest kernel unrolled, in multiply-adds (default 4096)\n"
+          "  --unroll-budget N   largest kernel unrolled, in multiply-adds (default 1024)\n"
           "  --no-fold           do not fold the embedding into the first input projection\n"
           "  --weights F         with -o P.c: an inference-only predictor with the weights of\n"
           "                      F embedded (a checkpoint, a TF.js model.json with its shards,\n"

@@ -9,7 +9,7 @@
  *
  * Samples run in blocks of W = 16 SIMD lanes; activations are [time][feature][lane].
  * The embedding is folded into simple_rnn's input projection (a table b + E.K per batch).
- * Unrolling: kernels (budget 4096 multiply-adds per kernel).
+ * Unrolling: kernels (budget 1024 multiply-adds per kernel).
  * Threads: the lane blocks of a batch run on rnn_parallel_for (--threads).
  * Build: clang -std=c17 -O3 -march=native -mprefer-vector-width=512 THIS.c -I<include> <lib>/librnnrt.a -lm
  *        (on x86-64; elsewhere without the vector width): for this machine. For every x86-64,
