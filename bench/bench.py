@@ -92,6 +92,10 @@ try:
     torch.set_num_interop_threads(1)
 except RuntimeError:
     pass
+# The generated trainers flush subnormal floats to zero, as TensorFlow does
+# (runtime/core/fpenv.c); the rival gets the same mode, which can only make it faster
+# (bench/README.md).
+FLUSH_DENORMAL = torch.set_flush_denormal(True)
 
 SPECS = ["simplernn", "lstm", "lstm_dropout", "lstm2", "gru"]
 VOCAB, T, EMB, UNITS, BATCH = 500, 100, 16, 8, 64
@@ -115,6 +119,19 @@ def make_data(n, seed, vocab=VOCAB, steps=T):
     pos_words = (x % 7 == 3).sum(axis=1) - (x % 7 == 5).sum(axis=1)
     y = ((pos_words + rng.normal(0, 2.0, size=n)) > 0).astype(np.float32)
     return x, y
+
+
+def make_padded_data(n, seed, vocab, steps):
+    """Reviews of varied length padded 'pre' with id 0 (Keras's pad_sequences default), for
+    a spec with mask_zero: lengths log-normal around 180 words (sigma 0.7, at least 10,
+    at most `steps`: like IMDB's, most reviews fill the 200 steps and a third are
+    shorter), words Zipf-like in [1, vocab). Returns (x, y, mean length)."""
+    x, y = make_data(n, seed, vocab - 1, steps)
+    x += 1
+    rng = np.random.default_rng(seed + 1)
+    lengths = np.clip(np.rint(rng.lognormal(np.log(180.0), 0.7, size=n)), 10, steps).astype(np.int64)
+    x[np.arange(steps)[None, :] < (steps - lengths)[:, None]] = 0
+    return x, y, float(lengths.mean())
 
 
 # ---- machine ---------------------------------------------------------------------------
@@ -277,7 +294,9 @@ def blas_lines(info):
            if rm else "not set")
     k = OPENBLAS_KERNELS
     lines = [f"PyTorch's BLAS (libblas.so.3 as loaded, /proc/self/maps): {desc}",
-             f"OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE in the environment: {env}"]
+             f"OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE in the environment: {env}",
+             "Subnormal floats: flushed to zero in the generated trainers (as TensorFlow) and in PyTorch "
+             f"(torch.set_flush_denormal(True): {'set' if FLUSH_DENORMAL else 'not supported here, so not set'})"]
     if k["set"]:
         lines.append(f"OPENBLAS_CORETYPE={k['set']} set for PyTorch by the benchmark: OpenBLAS's own choice on this CPU "
                      f"was {k['detected']}, below its instruction set; products checked against float64")
@@ -502,17 +521,22 @@ ARCH = {
     "imdb_lstm": dict(T=80, vocab=20000, emb=128, layers=[("lstm", 128, 128, True)]),
     "imdb_bidirectional": dict(T=100, vocab=20000, emb=128, layers=[("lstm", 128, 64, False)] * 2),
     "imdb_bidirectional2": dict(T=200, vocab=20000, emb=128, layers=[("lstm", 128, 64, False)] * 4),
-    # the convolution and pooling zoo: ("conv1d", in, filters, kernel_size, output steps),
-    # ("dense", in, units, steps), a recurrent layer on steps of its own (its fifth
-    # field); the pooling layers' and activations' FLOPs are left out; the head is in the
-    # list (head=False)
+    # the convolution and pooling zoo: ("conv1d", in, filters, kernel_size, output steps,
+    # steps a filter's gradient reaches: 1 under a global max pooling, whose backward
+    # reaches only the step each filter's maximum came from), ("dense", in, units,
+    # steps), a recurrent layer on steps of its own (its fifth field); the pooling
+    # layers' and activations' FLOPs are left out; the head is in the list (head=False)
     "imdb_cnn": dict(T=400, vocab=5000, emb=50, head=False,
-                     layers=[("conv1d", 50, 250, 3, 398), ("dense", 250, 250, 1), ("dense", 250, 1, 1)]),
+                     layers=[("conv1d", 50, 250, 3, 398, 1), ("dense", 250, 250, 1), ("dense", 250, 1, 1)]),
     "imdb_cnn_lstm": dict(T=100, vocab=20000, emb=128, head=False,
-                          layers=[("conv1d", 128, 64, 5, 96), ("lstm", 64, 70, False, 24), ("dense", 70, 1, 1)]),
+                          layers=[("conv1d", 128, 64, 5, 96, 96), ("lstm", 64, 70, False, 24), ("dense", 70, 1, 1)]),
     "imdb_fasttext": dict(T=400, vocab=20000, emb=50, head=False, layers=[("dense", 50, 1, 1)]),
     "imdb_flatten": dict(T=20, vocab=10000, emb=8, head=False, layers=[("dense", 160, 1, 1)]),
+    # masked: the GRU's steps are the reviews' words, make_padded_data's mean length
+    # (MASKED_STEPS, set when the data is made), not the 200 padded steps
+    "imdb_masked_gru": dict(T=200, vocab=10000, emb=32, masked=True, layers=[("gru", 32, 32, False)]),
 }
+MASKED_STEPS = {}
 GATES = {"simplernn": 1, "lstm": 4, "gru": 3}
 # element-wise FLOPs per unit and step (an activation counts as 1):
 #   simplernn: bias, tanh = 2; lstm: 4 biases, 4 activations, c = f*c + i*g (3), tanh(c),
@@ -532,9 +556,9 @@ def arch_flops(spec, batch=BATCH):
     for layer in a["layers"]:
         kind = layer[0]
         if kind == "conv1d":   # a product of the kernel_size * in window by the kernel at every output step
-            _, C, O, k, steps = layer
+            _, C, O, k, steps, grad_steps = layer
             fwd += 2 * steps * k * C * O
-            train += 6 * steps * k * C * O
+            train += 2 * steps * k * C * O + 4 * grad_steps * k * C * O
             params += k * C * O + O
             continue
         if kind == "dense":
@@ -544,7 +568,7 @@ def arch_flops(spec, batch=BATCH):
             params += F * O + O
             continue
         _, F, U, drop, *rest = layer
-        Tl = rest[0] if rest else T
+        Tl = rest[0] if rest else MASKED_STEPS.get(spec, T) if a.get("masked") else T
         G = GATES[kind]
         step = 2 * (F + U) * G * U + ELEMWISE[kind] * U
         fwd += Tl * step
@@ -679,18 +703,52 @@ class ImdbFlatten(nn.Module):
         return self.out(self.emb(x).flatten(1)).squeeze(1)
 
 
+class ImdbMaskedGRU(nn.Module):
+    """Embedding(10000, 32, mask_zero) -> GRU(32) -> Dense(1) (the logit), on reviews
+    padded with id 0. PyTorch's way to skip the padding is a packed sequence: the batch
+    comes padded 'post' (the same reviews, words first: MaskedRival), the lengths are
+    counted from it, and the GRU runs each review's words alone; its final state is that
+    of each review's last word, as Keras's masked GRU gives. nn.GRU is Keras's
+    reset_after form."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb, self.gru, self.out = nn.Embedding(10000, 32), nn.GRU(32, 32, batch_first=True), nn.Linear(32, 1)
+
+    def forward(self, x):
+        lengths = (x != 0).sum(dim=1)
+        packed = nn.utils.rnn.pack_padded_sequence(self.emb(x), lengths, batch_first=True, enforce_sorted=False)
+        _, h = self.gru(packed)
+        return self.out(h[-1]).squeeze(1)
+
+
+def post_padded(x):
+    """The 'pre'-padded rows of x with their words moved to the front (PyTorch's packing
+    wants the padding at the end); made once, before any timing."""
+    out = np.zeros_like(x)
+    for i, row in enumerate(x):
+        words = row[row != 0]
+        out[i, :words.size] = words
+    return out
+
+
 TORCH_MODELS.update({"imdb_cnn": ImdbCNN, "imdb_cnn_lstm": ImdbCNNLSTM, "imdb_fasttext": ImdbFastText,
-                     "imdb_flatten": ImdbFlatten})
+                     "imdb_flatten": ImdbFlatten, "imdb_masked_gru": ImdbMaskedGRU})
 
 # The text-model zoo: Keras's IMDB examples (specs/imdb_*.lua), each with data of its own
 # shape (ARCH), the optimizer and batch size their specs say (Adam and 32 unless listed
 # below); one epoch of --zoo-n sequences, the generated trainer on one and on two
 # threads, PyTorch on one, interleaved.
 ZOO_SPECS = ["imdb_lstm", "imdb_bidirectional", "imdb_bidirectional2", "imdb_cnn", "imdb_cnn_lstm", "imdb_fasttext",
-             "imdb_flatten"]
+             "imdb_flatten", "imdb_masked_gru"]
 ZOO_BATCH = 32
-ZOO_BATCHES = {"imdb_cnn_lstm": 30}
-ZOO_RMSPROP = {"imdb_flatten"}   # Keras's RMSprop() defaults: learning rate 1e-3, rho 0.9
+ZOO_BATCHES = {"imdb_cnn_lstm": 30, "imdb_masked_gru": 128}
+ZOO_RMSPROP = {"imdb_flatten", "imdb_masked_gru"}   # Keras's RMSprop() defaults: learning rate 1e-3, rho 0.9
+ZOO_MASKED = {"imdb_masked_gru"}   # data from make_padded_data
+# the small models train on IMDB's whole training set (25000 reviews) unless --zoo-n
+# says otherwise: on 2000 their epoch is a few milliseconds, too short to time threads
+ZOO_FULL = {"imdb_fasttext", "imdb_flatten", "imdb_masked_gru"}
+IMDB_TRAIN = 25000
 
 
 def torch_model(spec, seed):
@@ -816,13 +874,18 @@ def run_zoo(zoo_specs, args, exes, work, run_handoff, handoffs, loads):
     for zi, s in enumerate(zoo_specs):
         a = ARCH[s]
         batch = ZOO_BATCHES.get(s, ZOO_BATCH)
-        log(f"bench: zoo {s} ({args.zoo_n} x {a['T']}, vocab {a['vocab']}, batch {batch}, "
-            f"{'RMSprop' if s in ZOO_RMSPROP else 'Adam'}) ...")
-        zx, zy = make_data(args.zoo_n, args.seed + 2 + zi, a["vocab"], a["T"])
+        n = args.zoo_n if args.zoo_n_given or s not in ZOO_FULL else IMDB_TRAIN
+        if s in ZOO_MASKED:
+            zx, zy, MASKED_STEPS[s] = make_padded_data(n, args.seed + 2 + zi, a["vocab"], a["T"])
+        else:
+            zx, zy = make_data(n, args.seed + 2 + zi, a["vocab"], a["T"])
+        log(f"bench: zoo {s} ({n} x {a['T']}{', masked: %.1f words on average' % MASKED_STEPS[s] if s in ZOO_MASKED else ''}, "
+            f"vocab {a['vocab']}, batch {batch}, {'RMSprop' if s in ZOO_RMSPROP else 'Adam'}) ...")
         zp = {k: os.path.join(work, f"zoo-{s}-{k}.npy") for k in ("x", "y")}
         np.save(zp["x"], zx)
         np.save(zp["y"], zy)
-        ZX, ZY = torch.from_numpy(zx.astype(np.int64)), torch.from_numpy(zy)
+        ZX = torch.from_numpy((post_padded(zx) if s in ZOO_MASKED else zx).astype(np.int64))
+        ZY = torch.from_numpy(zy)
         m, opt = zoo_torch_model(s, 0)
         torch_epoch(m, opt, ZX, ZY, 0, limit_batches=2, batch=batch)   # warm-up, untimed
         t = {"generated": [], "generated_t2": [], "pytorch": []}
@@ -850,8 +913,9 @@ def run_zoo(zoo_specs, args, exes, work, run_handoff, handoffs, loads):
                 f"gen x2 {t['generated_t2'][-1]:.2f}s  torch {t['pytorch'][-1]:.2f}s")
         g, g2, p = med(t["generated"]), med(t["generated_t2"]), med(t["pytorch"])
         cg, cp = med(c["generated"]), med(c["pytorch"])
-        fl = epoch_flops(s, args.zoo_n, batch)
-        zoo[s] = {"n": args.zoo_n, "reps": args.zoo_reps, "timesteps": a["T"], "vocab": a["vocab"], "batch": batch,
+        fl = epoch_flops(s, n, batch)
+        zoo[s] = {"n": n, "reps": args.zoo_reps, "timesteps": a["T"], "vocab": a["vocab"], "batch": batch,
+                  "mean_words": MASKED_STEPS.get(s),
                   "generated_s": g, "generated_t2_s": g2, "pytorch_s": p, "generated_cpu_s": cg, "pytorch_cpu_s": cp,
                   "pytorch_over_generated": p / g, "pytorch_over_generated_cpu": ratio(cp, cg),
                   "threads2_speedup": g / g2,
@@ -863,14 +927,15 @@ def run_zoo(zoo_specs, args, exes, work, run_handoff, handoffs, loads):
 
 
 def print_zoo(zoo, args):
-    print(f"The zoo: Keras's IMDB examples, {args.zoo_n} sequences each (their own length, vocabulary, batch size and "
-          f"optimizer), one epoch, medians of {args.zoo_reps}:")
+    print(f"The zoo: Keras's IMDB examples (their own length, vocabulary, batch size and optimizer), one epoch of "
+          f"n sequences, medians of {args.zoo_reps}:")
     print()
-    print("| spec | T | generated s (1 thread) | CPU s | generated s (2 threads) | 2 threads vs 1 | PyTorch s | CPU s | "
-          "PyTorch / generated | (CPU) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| spec | n | T | generated s (1 thread) | CPU s | generated s (2 threads) | 2 threads vs 1 | PyTorch s | "
+          "CPU s | PyTorch / generated | (CPU) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for s, r in zoo.items():
-        print(f"| {s} | {r['timesteps']} | {r['generated_s']:.3f} | {r['generated_cpu_s']:.3f} | {r['generated_t2_s']:.3f} | "
+        T = f"{r['timesteps']} ({r['mean_words']:.0f} words)" if r.get("mean_words") else r["timesteps"]
+        print(f"| {s} | {r['n']} | {T} | {r['generated_s']:.3f} | {r['generated_cpu_s']:.3f} | {r['generated_t2_s']:.3f} | "
               f"{r['threads2_speedup']:.2f}x | {r['pytorch_s']:.2f} | {r['pytorch_cpu_s']:.2f} | "
               f"{r['pytorch_over_generated']:.1f}x | {fmt(r['pytorch_over_generated_cpu'], 1)}x |")
 
@@ -905,13 +970,16 @@ def main():
     ap.add_argument("--large-reps", type=int, default=3, help="large_lstm repetitions (default 3)")
     ap.add_argument("--zoo", default=",".join(ZOO_SPECS), help="comma-separated subset of " + ",".join(ZOO_SPECS))
     ap.add_argument("--no-zoo", action="store_true", help="skip the zoo")
-    ap.add_argument("--zoo-n", type=int, default=2000, help="zoo training sequences (default 2000; --quick: 320)")
+    ap.add_argument("--zoo-n", type=int, default=2000,
+                    help="zoo training sequences (default 2000, and 25000 for " + ", ".join(sorted(ZOO_FULL)) +
+                         "; --quick: 320 for all)")
     ap.add_argument("--zoo-reps", type=int, default=3, help="zoo repetitions (default 3; --quick: 1)")
     ap.add_argument("--compile-reps", type=int, default=3, help="timed `rnnc -o` builds per spec (default 3)")
     ap.add_argument("--thread-reps", type=int, default=10,
                     help="extra paired runs of the generated trainers, 1 and 2 threads, for the two-thread "
                          "figures (default 10; --quick: 1)")
     args = ap.parse_args()
+    args.zoo_n_given = "--zoo-n" in sys.argv or args.quick
     if args.quick:
         if "--reps" not in sys.argv:
             args.reps = 2
@@ -1409,7 +1477,7 @@ def main():
     rows = [(s, train[s]) for s in specs] + ([("large_lstm", big)] if big else []) + [(z, zoo[z]) for z in zoo]
     for s, r in rows:
         tr, _, _, _, folded = arch_flops(s)
-        print(f"| {s} | {tr} | {'yes (executed < counted)' if folded else 'no'} | "
+        print(f"| {s} | {round(tr)} | {'yes (executed < counted)' if folded else 'no'} | "
               f"{r['arch_flops_per_epoch'] * 1e-9:.2f} | {r['generated_gflops_cpu']:.1f} | "
               f"{r['generated_gflops_wall']:.1f} | {100 * r['generated_gflops_cpu'] / peak:.1f} | "
               f"{r['pytorch_gflops_cpu']:.2f} |")
