@@ -52,4 +52,12 @@ int rnn_flush_subnormals(int on) {
     return set_thread_mode(on);
 }
 
-void rnn_fpenv_apply(void) { (void)set_thread_mode(atomic_load_explicit(&g_flush, memory_order_relaxed)); }
+/* Called by every worker before every job: the register is written only when the wish
+ * changed since this thread last applied it (-1: never). */
+void rnn_fpenv_apply(void) {
+    static _Thread_local int applied = -1;
+    const int want = atomic_load_explicit(&g_flush, memory_order_relaxed);
+    if (want == applied) return;
+    (void)set_thread_mode(want);
+    applied = want;
+}
