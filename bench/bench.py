@@ -532,11 +532,10 @@ ARCH = {
                           layers=[("conv1d", 128, 64, 5, 96, 96), ("lstm", 64, 70, False, 24), ("dense", 70, 1, 1)]),
     "imdb_fasttext": dict(T=400, vocab=20000, emb=50, head=False, layers=[("dense", 50, 1, 1)]),
     "imdb_flatten": dict(T=20, vocab=10000, emb=8, head=False, layers=[("dense", 160, 1, 1)]),
-    # masked: the GRU's steps are the reviews' words, make_padded_data's mean length
-    # (MASKED_STEPS, set when the data is made), not the 200 padded steps
+    # masked: the GRU's steps are the reviews' words (arch_flops' `steps`: the mean length
+    # make_padded_data returns), not the 200 padded steps
     "imdb_masked_gru": dict(T=200, vocab=10000, emb=32, masked=True, layers=[("gru", 32, 32, False)]),
 }
-MASKED_STEPS = {}
 GATES = {"simplernn": 1, "lstm": 4, "gru": 3}
 # element-wise FLOPs per unit and step (an activation counts as 1):
 #   simplernn: bias, tanh = 2; lstm: 4 biases, 4 activations, c = f*c + i*g (3), tanh(c),
@@ -546,7 +545,7 @@ ELEMWISE = {"simplernn": 2, "lstm": 13, "gru": 17}
 RMSPROP_FLOPS_PER_PARAM = 7   # v = rho v + (1-rho) g^2 (3); w -= lr g / (sqrt(v) + eps) (4)
 
 
-def arch_flops(spec, batch=BATCH):
+def arch_flops(spec, batch=BATCH, steps=None):
     """Architectural FLOPs: (training per sample, inference per sample, optimizer per
     batch, parameters, folded?). Training = 3 x forward (backward ~ 2 x forward: the
     data and weight gradients each cost one forward matmul), plus dropout masks, the
@@ -568,7 +567,7 @@ def arch_flops(spec, batch=BATCH):
             params += F * O + O
             continue
         _, F, U, drop, *rest = layer
-        Tl = rest[0] if rest else MASKED_STEPS.get(spec, T) if a.get("masked") else T
+        Tl = rest[0] if rest else steps if a.get("masked") and steps else T
         G = GATES[kind]
         step = 2 * (F + U) * G * U + ELEMWISE[kind] * U
         fwd += Tl * step
@@ -586,8 +585,8 @@ def arch_flops(spec, batch=BATCH):
     return train, fwd, RMSPROP_FLOPS_PER_PARAM * params, params, folded
 
 
-def epoch_flops(spec, n, batch=BATCH):
-    train, _, opt, _, _ = arch_flops(spec, batch)
+def epoch_flops(spec, n, batch=BATCH, steps=None):
+    train, _, opt, _, _ = arch_flops(spec, batch, steps)
     return n * train + -(-n // batch) * opt
 
 
@@ -749,6 +748,7 @@ ZOO_MASKED = {"imdb_masked_gru"}   # data from make_padded_data
 # says otherwise: on 2000 their epoch is a few milliseconds, too short to time threads
 ZOO_FULL = {"imdb_fasttext", "imdb_flatten", "imdb_masked_gru"}
 IMDB_TRAIN = 25000
+ZOO_N = 2000   # the others' sequences
 
 
 def torch_model(spec, seed):
@@ -874,12 +874,13 @@ def run_zoo(zoo_specs, args, exes, work, run_handoff, handoffs, loads):
     for zi, s in enumerate(zoo_specs):
         a = ARCH[s]
         batch = ZOO_BATCHES.get(s, ZOO_BATCH)
-        n = args.zoo_n if args.zoo_n_given or s not in ZOO_FULL else IMDB_TRAIN
+        n = args.zoo_n if args.zoo_n is not None else IMDB_TRAIN if s in ZOO_FULL else ZOO_N
+        words = None   # a masked spec's mean review length
         if s in ZOO_MASKED:
-            zx, zy, MASKED_STEPS[s] = make_padded_data(n, args.seed + 2 + zi, a["vocab"], a["T"])
+            zx, zy, words = make_padded_data(n, args.seed + 2 + zi, a["vocab"], a["T"])
         else:
             zx, zy = make_data(n, args.seed + 2 + zi, a["vocab"], a["T"])
-        log(f"bench: zoo {s} ({n} x {a['T']}{', masked: %.1f words on average' % MASKED_STEPS[s] if s in ZOO_MASKED else ''}, "
+        log(f"bench: zoo {s} ({n} x {a['T']}{', masked: %.1f words on average' % words if words else ''}, "
             f"vocab {a['vocab']}, batch {batch}, {'RMSprop' if s in ZOO_RMSPROP else 'Adam'}) ...")
         zp = {k: os.path.join(work, f"zoo-{s}-{k}.npy") for k in ("x", "y")}
         np.save(zp["x"], zx)
@@ -913,9 +914,9 @@ def run_zoo(zoo_specs, args, exes, work, run_handoff, handoffs, loads):
                 f"gen x2 {t['generated_t2'][-1]:.2f}s  torch {t['pytorch'][-1]:.2f}s")
         g, g2, p = med(t["generated"]), med(t["generated_t2"]), med(t["pytorch"])
         cg, cp = med(c["generated"]), med(c["pytorch"])
-        fl = epoch_flops(s, n, batch)
+        fl = epoch_flops(s, n, batch, words)
         zoo[s] = {"n": n, "reps": args.zoo_reps, "timesteps": a["T"], "vocab": a["vocab"], "batch": batch,
-                  "mean_words": MASKED_STEPS.get(s),
+                  "mean_words": words,
                   "generated_s": g, "generated_t2_s": g2, "pytorch_s": p, "generated_cpu_s": cg, "pytorch_cpu_s": cp,
                   "pytorch_over_generated": p / g, "pytorch_over_generated_cpu": ratio(cp, cg),
                   "threads2_speedup": g / g2,
@@ -970,8 +971,8 @@ def main():
     ap.add_argument("--large-reps", type=int, default=3, help="large_lstm repetitions (default 3)")
     ap.add_argument("--zoo", default=",".join(ZOO_SPECS), help="comma-separated subset of " + ",".join(ZOO_SPECS))
     ap.add_argument("--no-zoo", action="store_true", help="skip the zoo")
-    ap.add_argument("--zoo-n", type=int, default=2000,
-                    help="zoo training sequences (default 2000, and 25000 for " + ", ".join(sorted(ZOO_FULL)) +
+    ap.add_argument("--zoo-n", type=int, default=None,
+                    help=f"zoo training sequences for every zoo spec (default {ZOO_N}, and {IMDB_TRAIN} for " + ", ".join(sorted(ZOO_FULL)) +
                          "; --quick: 320 for all)")
     ap.add_argument("--zoo-reps", type=int, default=3, help="zoo repetitions (default 3; --quick: 1)")
     ap.add_argument("--compile-reps", type=int, default=3, help="timed `rnnc -o` builds per spec (default 3)")
@@ -979,7 +980,6 @@ def main():
                     help="extra paired runs of the generated trainers, 1 and 2 threads, for the two-thread "
                          "figures (default 10; --quick: 1)")
     args = ap.parse_args()
-    args.zoo_n_given = "--zoo-n" in sys.argv or args.quick
     if args.quick:
         if "--reps" not in sys.argv:
             args.reps = 2
@@ -993,7 +993,7 @@ def main():
             args.compile_reps = 1
         if "--thread-reps" not in sys.argv:
             args.thread_reps = 1
-        if "--zoo-n" not in sys.argv:
+        if args.zoo_n is None:
             args.zoo_n = 320
         if "--zoo-reps" not in sys.argv:
             args.zoo_reps = 1
@@ -1011,7 +1011,7 @@ def main():
     for z in zoo_specs:
         if z not in ZOO_SPECS:
             sys.exit(f"bench: unknown zoo spec {z!r} (known: {', '.join(ZOO_SPECS)})")
-    if zoo_specs and (args.zoo_n < ZOO_BATCH or args.zoo_reps < 1):
+    if zoo_specs and ((args.zoo_n is not None and args.zoo_n < ZOO_BATCH) or args.zoo_reps < 1):
         sys.exit(f"bench: --zoo-n must be >= {ZOO_BATCH} and --zoo-reps >= 1")
 
     build = os.path.abspath(args.build)
@@ -1373,7 +1373,7 @@ def main():
         "notes": notes, "train": train, "inference_lstm": infer, "large_lstm": big, "zoo": zoo,
         "peak": {"gflops": peak, "runs": peaks}, "handoff_us": handoffs, "compile": compile_res, "memory_lstm2": mem,
         "flops_per_sample": {s: dict(zip(("train", "inference", "optimizer_per_batch", "params", "folded"),
-                                         arch_flops(s))) for s in all_specs},
+                                         arch_flops(s, steps=zoo.get(s, {}).get("mean_words")))) for s in all_specs},
     }
 
     # ---- report ----
@@ -1476,7 +1476,7 @@ def main():
     print("|---|---:|---|---:|---:|---:|---:|---:|")
     rows = [(s, train[s]) for s in specs] + ([("large_lstm", big)] if big else []) + [(z, zoo[z]) for z in zoo]
     for s, r in rows:
-        tr, _, _, _, folded = arch_flops(s)
+        tr, _, _, _, folded = arch_flops(s, steps=r.get("mean_words"))
         print(f"| {s} | {round(tr)} | {'yes (executed < counted)' if folded else 'no'} | "
               f"{r['arch_flops_per_epoch'] * 1e-9:.2f} | {r['generated_gflops_cpu']:.1f} | "
               f"{r['generated_gflops_wall']:.1f} | {100 * r['generated_gflops_cpu'] / peak:.1f} | "
