@@ -361,10 +361,8 @@ int rnn_get_threads(void);
  * runs Keras's ops (core/fpenv.c): on = 1 sets the mode for the calling thread and for
  * rnn_parallel_for's workers from their next job on, on = 0 restores IEEE gradual
  * underflow. Returns 1 if the CPU has the mode (x86-64, aarch64), else 0 (nothing
- * changes). The trainer's main sets it before any command. rnn_fpenv_apply gives the
- * calling thread the mode last asked for (the workers call it). */
+ * changes). The trainer's main sets it before any command. */
 int rnn_flush_subnormals(int on);
-void rnn_fpenv_apply(void);
 void rnn_parallel_for(int n, void (*fn)(void *arg, int i), void *arg);
 /* Start the worker threads for rnn_get_threads() now instead of in the first
  * rnn_parallel_for (the trainer does so before its first batch, so that creating them

@@ -15,6 +15,7 @@
  * (rnn_fpenv_apply), so every thread of a step computes alike.
  */
 #include "rnnrt.h"
+#include "core/fpenv.h"
 
 #include <stdatomic.h>
 
@@ -52,8 +53,8 @@ int rnn_flush_subnormals(int on) {
     return set_thread_mode(on);
 }
 
-/* Called by every worker before every job: the register is written only when the wish
- * changed since this thread last applied it (-1: never). */
+/* The register is written only when the wish changed since this thread last applied
+ * it (-1: never). */
 void rnn_fpenv_apply(void) {
     static _Thread_local int applied = -1;
     const int want = atomic_load_explicit(&g_flush, memory_order_relaxed);

@@ -14,6 +14,7 @@
 #endif
 #include "rnnrt.h"
 #include "core/atomic_file.h"
+#include "core/fpenv.h"
 
 #include <pthread.h>
 #include <sched.h>
